@@ -1,0 +1,189 @@
+// Package hardware is the plan-time engine: GPU, instance and model catalogs,
+// the vLLM (V1 engine) memory model and a roofline sizing model. It is plain
+// Go with no Terraform imports so it can be tested and reused on its own.
+package hardware
+
+import "fmt"
+
+// GPU is one accelerator model. Memory is the usable total that the driver
+// reports (torch.cuda.mem_get_info), not the marketing number.
+type GPU struct {
+	Name            string   // canonical catalog name, e.g. "H100-80GB-SXM"
+	Aliases         []string // other accepted spellings, e.g. "h100", "NVIDIA H100 80GB HBM3"
+	Vendor          string   // "nvidia" or "amd"
+	Family          string   // "consumer", "datacenter", "workstation"
+	Architecture    string   // "ampere", "ada", "hopper", "blackwell", "turing", "cdna3", ...
+	MemoryGiB       float64  // usable total as CUDA/ROCm reports it
+	NominalMemoryGB float64  // datasheet number (GB as the vendor prints it)
+	BandwidthGBps   float64  // memory bandwidth, GB/s (1e9 bytes/s)
+	BF16TFLOPS      float64  // dense bf16/fp16 tensor TFLOPS (no sparsity)
+	FP8TFLOPS       float64  // dense fp8 TFLOPS; 0 when not supported
+	INT8TOPS        float64  // dense int8 TOPS
+	FP8             bool     // native fp8 tensor cores
+	Custom          bool     // user-defined, not from the catalog
+	Source          string   // datasheet the figures come from
+}
+
+// InstanceType is an AWS EC2 instance type with GPUs.
+type InstanceType struct {
+	Name            string  // "g5.xlarge"
+	GPU             string  // catalog GPU name
+	GPUCount        int     // GPUs per instance
+	VCPUs           int     // vCPUs
+	MemoryGiB       float64 // host memory
+	PriceUSDPerHour float64 // us-east-1 Linux on-demand
+	PriceDate       string  // date the price was read, YYYY-MM-DD
+}
+
+// PricePerGPUHourUSD is the on-demand price divided by the GPU count.
+func (it InstanceType) PricePerGPUHourUSD() float64 {
+	return it.PriceUSDPerHour / float64(it.GPUCount)
+}
+
+// Model is a decoder-only transformer architecture, as read from a Hugging
+// Face config.json or the built-in catalog.
+type Model struct {
+	ID                    string // Hugging Face id, or "custom" for a config.json
+	Architecture          string // the config's architectures[0], e.g. "Qwen2ForCausalLM"
+	NumLayers             int
+	HiddenSize            int
+	NumHeads              int
+	NumKVHeads            int
+	HeadDim               int
+	IntermediateSize      int
+	VocabSize             int
+	TiedEmbeddings        bool
+	MaxPositionEmbeddings int // the model's default max_model_len
+	SlidingWindow         int // 0 when full attention everywhere
+	// SlidingWindowLayers is how many layers use the sliding window (the rest
+	// are full attention); 0 with SlidingWindow>0 means all layers.
+	SlidingWindowLayers int
+	AttentionBias       bool // q/k/v projections carry a bias (Qwen2)
+	// Mixture of experts. NumExperts==0 means dense.
+	NumExperts             int
+	NumActiveExperts       int
+	ExpertIntermediateSize int
+	NumSharedExperts       int
+	FirstDenseLayers       int // leading dense layers (DeepSeek first_k_dense_replace)
+	// Multi-head latent attention (DeepSeek-V2/V3). KVLoraRank==0 means none.
+	KVLoraRank    int
+	QLoraRank     int
+	QKRopeHeadDim int
+	QKNopeHeadDim int
+	VHeadDim      int
+	// TorchDType is the checkpoint's dtype ("bfloat16", "float16", "float32").
+	TorchDType string
+	// Quantization is what the checkpoint's quantization_config says; nil for
+	// an unquantized checkpoint.
+	Quantization *QuantConfig
+	// PublishedParams is the parameter count the model card publishes, used
+	// only by tests; 0 when unknown.
+	PublishedParams int64
+}
+
+// QuantConfig is a checkpoint's (or the user's) weight quantization.
+type QuantConfig struct {
+	Method    string // "awq", "gptq", "fp8", "compressed-tensors", "bitsandbytes"
+	Bits      int    // 4, 8
+	GroupSize int    // -1 or 0 for per-channel
+	ZeroPoint bool   // asymmetric (awq zero_point, gptq sym=false)
+}
+
+// Quantization names accepted by FitInput.Quantization.
+var Quantizations = []string{"none", "fp32", "fp16", "bf16", "fp8", "int8", "int4", "awq", "gptq", "bitsandbytes"}
+
+// KVCacheDTypes accepted by FitInput.KVCacheDType.
+var KVCacheDTypes = []string{"auto", "fp8"}
+
+// Objectives accepted by SizingInput.Objective.
+var Objectives = []string{"throughput", "latency"}
+
+// FitInput describes one vLLM engine (one replica).
+type FitInput struct {
+	Model                Model
+	GPU                  GPU
+	TensorParallelSize   int     // >=1; must divide the attention heads
+	Quantization         string  // one of Quantizations; "" or "none" = the checkpoint's dtype
+	KVCacheDType         string  // "auto" (the model dtype) or "fp8"
+	MaxModelLen          int     // 0 = the model's MaxPositionEmbeddings
+	GPUMemoryUtilization float64 // (0,1]; vLLM's default is 0.9
+	MaxNumBatchedTokens  int     // chunked-prefill budget per step; 0 = vLLM's default
+	MaxNumSeqs           int     // 0 = vLLM's default (256)
+	BlockSize            int     // KV block size in tokens; 0 = 16
+}
+
+// FitResult is the predicted start-up memory accounting of one GPU of the
+// engine (per GPU when tensor parallel) and whether vLLM would start.
+type FitResult struct {
+	Fits                bool
+	GPUTotalMemoryGiB   float64
+	BudgetGiB           float64 // total × gpu_memory_utilization
+	WeightsGiB          float64 // per GPU
+	ActivationPeakGiB   float64
+	NonTorchGiB         float64
+	CUDAGraphGiB        float64
+	KVCacheGiB          float64 // per GPU; negative when it does not fit
+	KVCacheBytesPerTok  int64   // per GPU, all layers
+	KVCacheTokens       int64   // engine-wide
+	MaxConcurrency      float64 // KV tokens / max_model_len
+	MaxModelLen         int
+	MaxNumBatchedTokens int // the effective value used
+	MaxNumSeqs          int // the effective value used
+	HeadroomGiB         float64
+	ShortfallGiB        float64 // how much memory is missing; 0 when it fits
+	Reasons             []string
+	Suggestions         []string
+}
+
+// Workload is a batch of prompts.
+type Workload struct {
+	NumRequests      int64
+	MeanInputTokens  int
+	MeanOutputTokens int
+}
+
+// SizingInput sizes a batch run of a workload on one engine configuration.
+type SizingInput struct {
+	Fit      FitInput
+	Workload Workload
+	// Objective is "throughput" (large prefill chunks, many sequences) or
+	// "latency" (512-token chunks, fewer sequences).
+	Objective string
+	// GPUs available in total. 0 means: derive from SLAHours.
+	GPUs int
+	// SLAHours is the deadline; 0 means none.
+	SLAHours float64
+	// TargetKVCacheUtilization caps the KV cache share that max_num_seqs is
+	// sized for, in (0,1].
+	TargetKVCacheUtilization float64
+	// PricePerGPUHourUSD; 0 means unknown (cost outputs are 0).
+	PricePerGPUHourUSD float64
+}
+
+// SizingResult is the recommended configuration and the predicted run.
+type SizingResult struct {
+	Fit                             FitResult
+	MaxNumSeqs                      int
+	MaxNumBatchedTokens             int
+	BatchSize                       int // Ray Data batch_size
+	Concurrency                     int // Ray Data concurrency = engine replicas
+	GPUsUsed                        int
+	RequestsPerSecond               float64 // all replicas
+	OutputTokensPerSecond           float64 // all replicas
+	PerReplicaRequestsPerSecond     float64
+	PerReplicaOutputTokensPerSecond float64
+	HoursToComplete                 float64
+	GPUsRequired                    int // to meet SLAHours; 0 when no SLA
+	CostUSD                         float64
+	CostPerMillionOutputTokensUSD   float64
+	MeetsSLA                        bool
+	Notes                           []string
+}
+
+// InputError is bad input. Attribute names the Terraform attribute.
+type InputError struct {
+	Attribute string
+	Message   string
+}
+
+func (e *InputError) Error() string { return fmt.Sprintf("%s: %s", e.Attribute, e.Message) }
