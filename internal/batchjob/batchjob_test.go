@@ -155,7 +155,11 @@ func TestNormalize(t *testing.T) {
 		{func(c *Config) { c.Output.Path = "/" }, "output.path", "root directory"},
 		{func(c *Config) { c.NumGPUsPerReplica = ptr(1.5) }, "num_gpus_per_replica", "(0, 1]"},
 		{func(c *Config) { c.EngineKwargs.TensorParallelSize = ptr(int64(4)); c.NumGPUsPerReplica = ptr(2.0) }, "num_gpus_per_replica", "exactly 4 GPUs"},
-		{func(c *Config) { c.Input.PromptColumn = ""; c.Input.MessagesColumn = "m"; c.Input.ApplyChatTemplate = ptr(false) }, "input.apply_chat_template", "prompt_column"},
+		{func(c *Config) {
+			c.Input.PromptColumn = ""
+			c.Input.MessagesColumn = "m"
+			c.Input.ApplyChatTemplate = ptr(false)
+		}, "input.apply_chat_template", "prompt_column"},
 	} {
 		c := base()
 		tc.change(&c)
