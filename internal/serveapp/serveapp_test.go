@@ -186,7 +186,6 @@ func validateWithRay(t *testing.T, py string, apps ...map[string]any) (string, b
 	return strings.TrimSpace(string(out)), err == nil
 }
 
-
 // TestRayAcceptsRenderedConfig runs Ray's own Pydantic models
 // (ServeDeploySchema and Ray Serve LLM's LLMConfig) over rendered configs,
 // without vLLM, and checks that they reject a broken one.
