@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 )
 
 // RayVersion is the Ray release whose schemas the field names come from.
@@ -413,4 +414,35 @@ func (p *parser) llm(args map[string]any) *LLM {
 	}
 	p.rest(cfg, at)
 	return l
+}
+
+// AcceleratorTypes are the accelerator_type values Ray Serve LLM 2.60
+// accepts (ray.util.accelerators, the AcceleratorType enum of
+// llm/_internal/serve/core/configs/accelerators.py); "A10" is read as "A10G".
+var AcceleratorTypes = []string{
+	"V100", "P100", "T4", "P4", "K80", "A10G", "A10", "L4", "L40S", "A100", "A100-40G", "A100-80G",
+	"H100", "H200", "H20", "B200", "B300", "GB200", "GB300", "RTX-PRO-6000",
+	"Intel-GPU-Max-1550", "Intel-GPU-Max-1100", "Intel-GAUDI",
+	"AMD-Instinct-MI100", "AMD-Instinct-MI250X", "AMD-Instinct-MI250X-MI250", "AMD-Instinct-MI210",
+	"AMD-Instinct-MI300A", "AMD-Instinct-MI300X-OAM", "AMD-Instinct-MI300X-HF", "AMD-Instinct-MI308X",
+	"AMD-Instinct-MI325X-OAM", "AMD-Instinct-MI350X-OAM", "AMD-Instinct-MI355X-OAM",
+	"AMD-Radeon-R9-200-HD-7900", "AMD-Radeon-HD-7900", "aws-neuron-core",
+	"TPU-V2", "TPU-V3", "TPU-V4", "TPU-V5P", "TPU-V5LITEPOD", "TPU-V6E", "TPU-V7X",
+	"Ascend910B", "Ascend910B4", "MXC500", "MXC550", "FURIOSA_RNGD",
+	"M1", "M1-Pro", "M1-Max", "M1-Ultra", "M2", "M2-Pro", "M2-Max", "M2-Ultra", "M3", "M3-Pro", "M3-Max",
+	"Apple-Silicon", "MOBILINT_ARIES", "MOBILINT_REGULUS",
+}
+
+// CheckRoutePrefix applies Serve's route_prefix rules
+// (serve/schema.py _route_prefix_format).
+func CheckRoutePrefix(p string) error {
+	switch {
+	case !strings.HasPrefix(p, "/"):
+		return fmt.Errorf("%q must start with \"/\", e.g. \"/%s\"", p, p)
+	case len(p) > 1 && strings.HasSuffix(p, "/"):
+		return fmt.Errorf("%q must not end with \"/\" (only the root prefix \"/\" may), e.g. %q", p, strings.TrimRight(p, "/"))
+	case strings.ContainsAny(p, "{}"):
+		return fmt.Errorf("%q must not contain \"{\" or \"}\": Serve route prefixes have no wildcards", p)
+	}
+	return nil
 }
