@@ -24,13 +24,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"net/url"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
+	"github.com/hashicorp/go-cleanhttp"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/rayvllm/terraform-provider-rayvllm/internal/retry"
@@ -453,4 +457,81 @@ func (c *Client) ServeEndpoint(h *ServeHTTPOptions, routePrefix string) string {
 		path = strings.TrimRight(h.RootPath, "/") + "/"
 	}
 	return scheme + "://" + net.JoinHostPort(host, strconv.Itoa(port)) + path
+}
+
+// SmokeTest is one request to a Serve application, retried until it
+// answers as expected or Timeout passes: Serve's proxies learn a new route
+// a moment after the application is RUNNING.
+type SmokeTest struct {
+	URL                string
+	Method             string // default GET, or POST with a Body
+	Body               string
+	Headers            map[string]string
+	ExpectedStatus     int // default 200
+	ExpectBodyContains string
+	Timeout            time.Duration
+	// Interval between tries; default 2s.
+	Interval time.Duration
+}
+
+// Run sends the request until it passes; the error describes the last answer.
+func (s SmokeTest) Run(ctx context.Context) error {
+	method := s.Method
+	if method == "" {
+		method = "GET"
+		if s.Body != "" {
+			method = "POST"
+		}
+	}
+	want := s.ExpectedStatus
+	if want == 0 {
+		want = 200
+	}
+	interval := s.Interval
+	if interval <= 0 {
+		interval = 2 * time.Second
+	}
+	hc := cleanhttp.DefaultClient()
+	hc.Timeout = 30 * time.Second
+	var last error
+	err := retry.Until(ctx, s.Timeout, interval, func(ctx context.Context) (bool, error) {
+		var body io.Reader
+		if s.Body != "" {
+			body = strings.NewReader(s.Body)
+		}
+		req, err := http.NewRequestWithContext(ctx, method, s.URL, body)
+		if err != nil {
+			return false, retry.Stop(err)
+		}
+		if s.Body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		for k, v := range s.Headers {
+			req.Header.Set(k, v)
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			last = fmt.Errorf("%s %s: %w", method, s.URL, err)
+			return false, last
+		}
+		defer resp.Body.Close()
+		data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		text := strings.TrimSpace(string(data))
+		if len(text) > 1000 {
+			text = text[:1000] + "..."
+		}
+		switch {
+		case resp.StatusCode != want:
+			last = fmt.Errorf("%s %s answered HTTP %d, want %d: %s", method, s.URL, resp.StatusCode, want, text)
+		case s.ExpectBodyContains != "" && !strings.Contains(string(data), s.ExpectBodyContains):
+			last = fmt.Errorf("%s %s answered HTTP %d without %q in the body: %s", method, s.URL, resp.StatusCode, s.ExpectBodyContains, text)
+		default:
+			return true, nil
+		}
+		return false, last
+	})
+	if err != nil && last != nil {
+		return fmt.Errorf("no passing answer within %s; last: %w", s.Timeout, last)
+	}
+	return err
 }
