@@ -139,10 +139,10 @@ func one(ctx context.Context, client *http.Client, newReq Request, timeout time.
 
 // Phase sums up the samples that started in [From, To).
 type Phase struct {
-	Name                                  string
-	From, To                              time.Duration
+	Name                                   string
+	From, To                               time.Duration
 	Sent, OK, Rejected, Other, Reset, Hung int
-	P50, P99                              time.Duration // of the OK requests
+	P50, P99                               time.Duration // of the OK requests
 }
 
 // Percentile is the nearest-rank percentile (q in (0,1]) of d; 0 for none.
