@@ -444,3 +444,68 @@ func TestVLLMWorkerSchemaIsValid(t *testing.T) {
 		}
 	}
 }
+
+// TestAccVLLMWorker_vllmModePlan plans a vLLM mode worker through the real
+// CLI: the planned config_json is Ray Serve LLM's OpenAI app with the typed
+// attributes in their Ray 2.60 places. No cluster is contacted.
+func TestAccVLLMWorker_vllmModePlan(t *testing.T) {
+	const addr = "rayvllm_vllm_worker.qwen"
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{{
+			Config: `
+provider "rayvllm" {
+  dashboard_url = "127.0.0.1:1"
+}
+resource "rayvllm_vllm_worker" "qwen" {
+  name                   = "qwen-7b"
+  model_id               = "qwen-7b"
+  model_source           = "Qwen/Qwen2.5-7B-Instruct"
+  accelerator_type       = "A10G"
+  max_model_len          = 8192
+  max_num_seqs           = 8
+  enable_chunked_prefill = false
+  engine_kwargs_json     = jsonencode({ enable_prefix_caching = true })
+  autoscaling            = { min_replicas = 1, max_replicas = 4, target_ongoing_requests = 6 }
+  max_queued_requests    = 128
+}`,
+			PlanOnly:           true,
+			ExpectNonEmptyPlan: true,
+			ConfigPlanChecks: resource.ConfigPlanChecks{PostApplyPreRefresh: []plancheck.PlanCheck{
+				plancheck.ExpectResourceAction(addr, plancheck.ResourceActionCreate),
+				plancheck.ExpectKnownValue(addr, tfjsonpath.New("route_prefix"), knownvalue.StringExact("/qwen-7b")),
+				plancheck.ExpectKnownValue(addr, tfjsonpath.New("dashboard_url"), knownvalue.StringExact("http://127.0.0.1:1")),
+				plancheck.ExpectKnownValue(addr, tfjsonpath.New("config_json"), knownvalue.StringExact(
+					`{"args":{"llm_configs":[{"accelerator_type":"A10G",`+
+						`"deployment_config":{"autoscaling_config":{"max_replicas":4,"min_replicas":1,"target_ongoing_requests":6},"max_queued_requests":128},`+
+						`"engine_kwargs":{"enable_chunked_prefill":false,"enable_prefix_caching":true,"max_model_len":8192,"max_num_seqs":8},`+
+						`"model_loading_config":{"model_id":"qwen-7b","model_source":"Qwen/Qwen2.5-7B-Instruct"}}]},`+
+						`"import_path":"ray.serve.llm:build_openai_app","name":"qwen-7b","route_prefix":"/qwen-7b"}`)),
+				plancheck.ExpectUnknownValue(addr, tfjsonpath.New("status")),
+			}},
+		}},
+	})
+}
+
+// TestAccVLLMWorker_invalidConfig: bad input fails validation naming the attribute.
+func TestAccVLLMWorker_invalidConfig(t *testing.T) {
+	for name, tc := range map[string]struct{ body, want string }{
+		"both modes":        {`model_id = "m"` + "\n" + `import_path = "a:b"`, `(?s)"import_path".*cannot be specified when "model_id" is specified|These attributes cannot be configured together`},
+		"route prefix":      {`model_id = "m"` + "\n" + `route_prefix = "/x/"`, `route_prefix "/x/" must not end\s+with "/"`},
+		"autoscaling range": {`model_id = "m"` + "\n" + `autoscaling = { min_replicas = 3, max_replicas = 2 }`, `min_replicas is 3 and\s+max_replicas 2`},
+		"typed engine arg":  {`model_id = "m"` + "\n" + `engine_kwargs_json = jsonencode({ max_model_len = 4 })`, `set the max_model_len\s+attribute\s+instead`},
+		"not json":          {`import_path = "a:b"` + "\n" + `args_json = "{nope"`, `is not valid JSON`},
+		"accelerator":       {`model_id = "m"` + "\n" + `accelerator_type = "A10X"`, `(?s)accelerator_type.*A10G`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			resource.Test(t, resource.TestCase{
+				ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+				Steps: []resource.TestStep{{
+					Config:      "resource \"rayvllm_vllm_worker\" \"x\" {\nname = \"x\"\n" + tc.body + "\n}",
+					PlanOnly:    true,
+					ExpectError: regexp.MustCompile(tc.want),
+				}},
+			})
+		})
+	}
+}
