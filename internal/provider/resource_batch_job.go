@@ -1121,7 +1121,7 @@ func importJobConfig(ctx context.Context, m *batchJobModel, job *ray.JobDetails)
 		m.WorkingDirURI = types.StringValue(wd)
 		delete(env, "working_dir")
 	}
-	if pip, ok := stringList(env["pip"]); ok {
+	if pip, ok := anyStrings(env["pip"]); ok {
 		re.Pip, _ = types.ListValueFrom(ctx, types.StringType, pip)
 		delete(env, "pip")
 	}
@@ -1143,7 +1143,7 @@ func importJobConfig(ctx context.Context, m *batchJobModel, job *ray.JobDetails)
 	return diags
 }
 
-func stringList(v any) ([]string, bool) {
+func anyStrings(v any) ([]string, bool) {
 	l, ok := v.([]any)
 	if !ok {
 		return nil, false
