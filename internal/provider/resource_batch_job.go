@@ -40,6 +40,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/rayvllm/terraform-provider-rayvllm/internal/batchjob"
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware"
 	"github.com/rayvllm/terraform-provider-rayvllm/internal/ray"
 	"github.com/rayvllm/terraform-provider-rayvllm/internal/retry"
 )
@@ -507,6 +508,97 @@ func (r *batchJobResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 	if state != nil && !plan.LogTailLines.Equal(state.LogTailLines) {
 		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("log_tail"), types.StringUnknown())...)
 	}
+	// The vllm block forces replacement, so the fit check only matters
+	// when the job is (re)created.
+	if state == nil {
+		if cfg, known, _ := vllmConfig(ctx, plan.VLLM); known {
+			checkFit(cfg, &resp.Diagnostics)
+		}
+	}
+}
+
+// vLLM quantization and KV cache dtype names as the fit engine knows them.
+var (
+	fitQuantization = map[string]string{"": "none", "awq": "awq", "awq_marlin": "awq", "gptq": "gptq", "gptq_marlin": "gptq",
+		"fp8": "fp8", "bitsandbytes": "bitsandbytes", "compressed-tensors": "none"}
+	fitKVCacheDType = map[string]string{"": "auto", "auto": "auto", "fp8": "fp8", "fp8_e4m3": "fp8", "fp8_e5m2": "fp8"}
+	// fitAttribute maps the engine's attribute names onto the vllm block's.
+	fitAttribute = map[string]string{"gpu": "accelerator_type", "model": "model_source"}
+)
+
+// checkFit runs the plan-time fit engine (the one behind rayvllm_gpu_fit)
+// when accelerator_type names a catalog GPU and model_source a catalog
+// model, and fails the plan with the data source's message when vLLM would
+// not start. Otherwise it warns that it could not check.
+func checkFit(c batchjob.Config, diags *diag.Diagnostics) {
+	if c.AcceleratorType == "" {
+		return
+	}
+	skip := func(why string) {
+		diags.AddAttributeWarning(path.Root("vllm"), "GPU fit not checked",
+			"The plan-time fit check (the engine of rayvllm_gpu_fit) did not run: "+why)
+	}
+	gpu, err := hardware.LookupGPU(c.AcceleratorType)
+	if err != nil {
+		skip(fmt.Sprintf("accelerator_type %q is not in the GPU catalog.", c.AcceleratorType))
+		return
+	}
+	model, err := hardware.LookupModel(c.ModelSource)
+	if err != nil {
+		skip(fmt.Sprintf("model_source %q is not in the model catalog; rayvllm_gpu_fit with model_config_json checks any model.", c.ModelSource))
+		return
+	}
+	e := c.EngineKwargs
+	quant, ok := fitQuantization[deref(e.Quantization)]
+	if !ok {
+		skip(fmt.Sprintf("the engine does not model quantization %q.", deref(e.Quantization)))
+		return
+	}
+	kv, ok := fitKVCacheDType[deref(e.KVCacheDType)]
+	if !ok {
+		skip(fmt.Sprintf("the engine does not model kv_cache_dtype %q.", deref(e.KVCacheDType)))
+		return
+	}
+	in := hardware.FitInput{
+		Model: model, GPU: gpu, TensorParallelSize: int(derefOr(e.TensorParallelSize, 1)), Quantization: quant, KVCacheDType: kv,
+		MaxModelLen: int(derefOr(e.MaxModelLen, 0)), GPUMemoryUtilization: derefOr(e.GPUMemoryUtilization, 0.9),
+		MaxNumBatchedTokens: int(derefOr(e.MaxNumBatchedTokens, 0)), MaxNumSeqs: int(derefOr(e.MaxNumSeqs, 0)),
+	}
+	res, err := hardware.Fit(in)
+	if err != nil {
+		var ie *hardware.InputError
+		if errors.As(err, &ie) {
+			attr := ie.Attribute
+			if a, ok := fitAttribute[attr]; ok {
+				attr = a
+			}
+			diags.AddAttributeError(path.Root("vllm").AtName(attr), "Invalid vllm."+attr, ie.Message)
+			return
+		}
+		diags.AddAttributeError(path.Root("vllm"), "Fit check failed", err.Error())
+		return
+	}
+	if !res.Fits {
+		summary, detail := misfitError(in, res)
+		detail = strings.TrimSuffix(detail, "Set require_fit = false to get the numbers without failing the plan.") +
+			"Change the vllm block (quantization, tensor_parallel_size, max_model_len) or accelerator_type."
+		diags.AddAttributeError(path.Root("vllm"), summary, detail)
+	}
+}
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}
+
+func derefOr[T any](p *T, def T) T {
+	if p == nil {
+		return def
+	}
+	return *p
 }
 
 // plannedWorkingDirURI is the package URI of a local working_dir (its

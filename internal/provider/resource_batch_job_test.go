@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
@@ -24,6 +25,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/batchjob"
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware"
 	"github.com/rayvllm/terraform-provider-rayvllm/internal/ray"
 	"github.com/rayvllm/terraform-provider-rayvllm/internal/retry"
 )
@@ -488,21 +491,46 @@ resource "rayvllm_batch_job" "builtin" {
 	})
 }
 
+// A model that fits plans fine; the same fit check as rayvllm_gpu_fit.
+func TestAccBatchJob_fitCheckPasses(t *testing.T) {
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: batchJobProviderFactories,
+		Steps: []resource.TestStep{{
+			Config: `
+resource "rayvllm_batch_job" "x" {
+  vllm = {
+    model_source     = "Qwen/Qwen2.5-7B-Instruct"
+    accelerator_type = "A10G"
+    max_model_len    = 8192
+    input            = { path = "/in.csv", prompt_column = "p" }
+    output           = { path = "/out" }
+  }
+}
+`,
+			PlanOnly: true, ExpectNonEmptyPlan: true,
+		}},
+	})
+}
+
 func TestAccBatchJob_invalidConfig(t *testing.T) {
 	for name, tc := range map[string]struct{ config, err string }{
 		"both modes": {`entrypoint = "x"
   vllm = { model_source = "m", input = { path = "/in.jsonl", prompt_column = "p" }, output = { path = "/out" } }`,
 			`(?s)These attributes cannot be configured together.*\[entrypoint,vllm\]|(?s)Exactly one of these attributes must be configured`},
-		"neither mode":        {`metadata = { a = "b" }`, `(?s)No attribute specified when one \(and only one\) of \[.*entrypoint.*\] is\s+required|Exactly one of these attributes must be configured`},
-		"relative input":      {`vllm = { model_source = "m", input = { path = "in.jsonl", prompt_column = "p" }, output = { path = "/out" } }`, `(?s)vllm\.input\.path.*must be an absolute path`},
-		"unknown format":      {`vllm = { model_source = "m", input = { path = "/data/in", prompt_column = "p" }, output = { path = "/out" } }`, `(?s)Invalid vllm\.input\.format.*cannot tell the format`},
-		"two prompt columns":  {`vllm = { model_source = "m", input = { path = "/in.csv", prompt_column = "p", messages_column = "m" }, output = { path = "/out" } }`, `(?s)Invalid vllm\.input.*set exactly one of prompt_column and messages_column`},
-		"bad format":          {`vllm = { model_source = "m", input = { path = "/in.xml", format = "xml", prompt_column = "p" }, output = { path = "/out" } }`, `(?s)vllm\.input\.format.*value must be one of: \["jsonl" "parquet" "csv"\]`},
-		"retries no wait":     {"entrypoint = \"x\"\n  wait_for_completion = false\n  max_retries = 1", `max_retries needs wait_for_completion`},
-		"deadline no wait":    {"entrypoint = \"x\"\n  wait_for_completion = false\n  active_deadline_seconds = 5", `active_deadline_seconds needs wait_for_completion`},
-		"reserved metadata":   {"entrypoint = \"x\"\n  metadata = { \"rayvllm.mode\" = \"x\" }", `Reserved metadata key`},
-		"extra_json dup":      {"entrypoint = \"x\"\n  runtime_env = { extra_json = jsonencode({ pip = [\"a\"] }) }", `(?s)"pip" is set in extra_json; use the runtime_env\.pip attribute`},
-		"gpus per replica":    {`vllm = { model_source = "m", tensor_parallel_size = 2, num_gpus_per_replica = 1, input = { path = "/in.csv", prompt_column = "p" }, output = { path = "/out" } }`, `(?s)vllm\.num_gpus_per_replica.*exactly 2 GPUs`},
+		"neither mode":       {`metadata = { a = "b" }`, `(?s)No attribute specified when one \(and only one\) of \[.*entrypoint.*\] is\s+required|Exactly one of these attributes must be configured`},
+		"relative input":     {`vllm = { model_source = "m", input = { path = "in.jsonl", prompt_column = "p" }, output = { path = "/out" } }`, `(?s)vllm\.input\.path.*must be an absolute path`},
+		"unknown format":     {`vllm = { model_source = "m", input = { path = "/data/in", prompt_column = "p" }, output = { path = "/out" } }`, `(?s)Invalid vllm\.input\.format.*cannot tell the format`},
+		"two prompt columns": {`vllm = { model_source = "m", input = { path = "/in.csv", prompt_column = "p", messages_column = "m" }, output = { path = "/out" } }`, `(?s)Invalid vllm\.input.*set exactly one of prompt_column and messages_column`},
+		"bad format":         {`vllm = { model_source = "m", input = { path = "/in.xml", format = "xml", prompt_column = "p" }, output = { path = "/out" } }`, `(?s)vllm\.input\.format.*value must be one of: \["jsonl" "parquet" "csv"\]`},
+		"retries no wait":    {"entrypoint = \"x\"\n  wait_for_completion = false\n  max_retries = 1", `max_retries needs wait_for_completion`},
+		"deadline no wait":   {"entrypoint = \"x\"\n  wait_for_completion = false\n  active_deadline_seconds = 5", `active_deadline_seconds needs wait_for_completion`},
+		"reserved metadata":  {"entrypoint = \"x\"\n  metadata = { \"rayvllm.mode\" = \"x\" }", `Reserved metadata key`},
+		"extra_json dup":     {"entrypoint = \"x\"\n  runtime_env = { extra_json = jsonencode({ pip = [\"a\"] }) }", `(?s)"pip" is set in extra_json; use the runtime_env\.pip attribute`},
+		"gpus per replica":   {`vllm = { model_source = "m", tensor_parallel_size = 2, num_gpus_per_replica = 1, input = { path = "/in.csv", prompt_column = "p" }, output = { path = "/out" } }`, `(?s)vllm\.num_gpus_per_replica.*exactly 2 GPUs`},
+		"does not fit": {`vllm = { model_source = "meta-llama/Llama-3.1-70B", accelerator_type = "L4", input = { path = "/in.csv", prompt_column = "p" }, output = { path = "/out" } }`,
+			`(?s)meta-llama/Llama-3\.1-70B does not fit on L4.*GiB short per GPU.*Would fit:.*` + phrase("Change the vllm block")},
+		"tp does not divide heads": {`vllm = { model_source = "Qwen/Qwen2.5-7B-Instruct", accelerator_type = "A10G", tensor_parallel_size = 3, input = { path = "/in.csv", prompt_column = "p" }, output = { path = "/out" } }`,
+			`(?s)Invalid vllm\.tensor_parallel_size`},
 		"missing working_dir": {"entrypoint = \"x\"\n  runtime_env = { working_dir = \"/nonexistent/dir\" }", `(?s)Cannot package runtime_env\.working_dir.*/nonexistent/dir`},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -515,5 +543,81 @@ func TestAccBatchJob_invalidConfig(t *testing.T) {
 				}},
 			})
 		})
+	}
+}
+
+// The resource's fit error is rayvllm_gpu_fit's, except for the advice
+// about require_fit, which the resource does not have.
+func TestCheckFitSameMessageAsDataSource(t *testing.T) {
+	maxLen := int64(8192)
+	c := batchjob.Config{ModelSource: "meta-llama/Llama-3.1-70B", AcceleratorType: "L4", EngineKwargs: batchjob.Engine{MaxModelLen: &maxLen}}
+	var diags diag.Diagnostics
+	checkFit(c, &diags)
+	if diags.ErrorsCount() != 1 {
+		t.Fatalf("want one error, got %v", diags)
+	}
+	model, _ := hardware.LookupModel(c.ModelSource)
+	gpu, _ := hardware.LookupGPU("L4")
+	in := hardware.FitInput{Model: model, GPU: gpu, TensorParallelSize: 1, Quantization: "none", KVCacheDType: "auto", MaxModelLen: 8192, GPUMemoryUtilization: 0.9}
+	res, err := hardware.Fit(in)
+	if err != nil || res.Fits {
+		t.Fatalf("the data source's engine says fits=%v err=%v", res.Fits, err)
+	}
+	wantSummary, wantDetail := misfitError(in, res)
+	got := diags.Errors()[0]
+	shared, _, _ := strings.Cut(wantDetail, "Set require_fit")
+	if got.Summary() != wantSummary || !strings.HasPrefix(got.Detail(), shared) || strings.Contains(got.Detail(), "require_fit") {
+		t.Fatalf("got %q / %q\nwant %q / %q (without the require_fit advice)", got.Summary(), got.Detail(), wantSummary, wantDetail)
+	}
+	t.Logf("%s\n%s", got.Summary(), got.Detail())
+}
+
+func TestCheckFitSkipsWhatTheEngineCannotModel(t *testing.T) {
+	gguf := "gguf"
+	for name, c := range map[string]batchjob.Config{
+		"custom accelerator": {ModelSource: "Qwen/Qwen2.5-7B-Instruct", AcceleratorType: "TPU-V5"},
+		"model path":         {ModelSource: "/models/my-finetune", AcceleratorType: "L4"},
+		"gguf":               {ModelSource: "Qwen/Qwen2.5-7B-Instruct", AcceleratorType: "L4", EngineKwargs: batchjob.Engine{Quantization: &gguf}},
+	} {
+		var diags diag.Diagnostics
+		checkFit(c, &diags)
+		if diags.HasError() || diags.WarningsCount() != 1 || !strings.Contains(diags.Warnings()[0].Detail(), "did not run") {
+			t.Errorf("%s: want one 'did not run' warning, got %v", name, diags)
+		}
+	}
+	var diags diag.Diagnostics
+	checkFit(batchjob.Config{ModelSource: "Qwen/Qwen2.5-7B-Instruct"}, &diags)
+	if len(diags) != 0 {
+		t.Errorf("no accelerator_type: want no diagnostics, got %v", diags)
+	}
+}
+
+func TestSubmissionBase(t *testing.T) {
+	req := ray.JobSubmitRequest{Entrypoint: "echo hi", Metadata: map[string]string{"a": "b"}}
+	a, err := submissionBase(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := submissionBase(req)
+	req.Entrypoint = "echo ho"
+	c, _ := submissionBase(req)
+	if a[:20] != b[:20] || a == b {
+		t.Errorf("same request: want the same hash part and different nonces, got %s and %s", a, b)
+	}
+	if a[:20] == c[:20] {
+		t.Errorf("different requests share the hash part: %s, %s", a, c)
+	}
+	if attemptID(a, 1) != a || attemptID(a, 3) != a+"-retry-2" {
+		t.Errorf("attempt ids: %s %s", attemptID(a, 1), attemptID(a, 3))
+	}
+}
+
+func TestShortMessage(t *testing.T) {
+	msg := "Job entrypoint command failed with exit code 3, last available logs (truncated to 20,000 chars):\nline1\n"
+	if got := shortMessage(msg); got != "Job entrypoint command failed with exit code 3" {
+		t.Errorf("got %q", got)
+	}
+	if got := shortMessage("Job was intentionally stopped."); got != "Job was intentionally stopped." {
+		t.Errorf("got %q", got)
 	}
 }
