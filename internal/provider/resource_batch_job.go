@@ -617,7 +617,7 @@ func plannedWorkingDirURI(ctx context.Context, obj types.Object) (types.String, 
 	switch {
 	case m.WorkingDir.IsNull():
 		return types.StringNull(), nil
-	case m.WorkingDir.IsUnknown() || m.Excludes.IsUnknown():
+	case !fullyKnown(ctx, m.WorkingDir) || !fullyKnown(ctx, m.Excludes):
 		return types.StringUnknown(), nil
 	case batchjob.IsURI(m.WorkingDir.ValueString()):
 		return m.WorkingDir, nil
@@ -631,6 +631,12 @@ func plannedWorkingDirURI(ctx context.Context, obj types.Object) (types.String, 
 		return types.StringNull(), err
 	}
 	return types.StringValue(pkg.URI), nil
+}
+
+// fullyKnown reports whether v and everything inside it is known.
+func fullyKnown(ctx context.Context, v attr.Value) bool {
+	tv, err := v.ToTerraformValue(ctx)
+	return err == nil && tv.IsFullyKnown()
 }
 
 // runtimeEnv is the plain form of the runtime_env attribute.
@@ -675,7 +681,7 @@ func runtimeEnvFrom(ctx context.Context, obj types.Object) (runtimeEnv, bool, di
 	if diags.HasError() {
 		return env, false, diags
 	}
-	if m.WorkingDir.IsUnknown() || m.Excludes.IsUnknown() || m.Pip.IsUnknown() || m.EnvVars.IsUnknown() || m.ExtraJSON.IsUnknown() {
+	if !fullyKnown(ctx, obj) {
 		return env, false, nil
 	}
 	env.WorkingDir, env.ExtraJSON = m.WorkingDir.ValueString(), m.ExtraJSON.ValueString()
@@ -692,7 +698,7 @@ func runtimeEnvFrom(ctx context.Context, obj types.Object) (runtimeEnv, bool, di
 // or not fully known yet.
 func vllmConfig(ctx context.Context, obj types.Object) (batchjob.Config, bool, diag.Diagnostics) {
 	var c batchjob.Config
-	if obj.IsNull() || obj.IsUnknown() {
+	if obj.IsNull() || !fullyKnown(ctx, obj) {
 		return c, false, nil
 	}
 	var v vllmModel
@@ -703,9 +709,6 @@ func vllmConfig(ctx context.Context, obj types.Object) (batchjob.Config, bool, d
 	var in inputModel
 	var out outputModel
 	var s samplingModel
-	if v.Input.IsUnknown() || v.Output.IsUnknown() || v.Sampling.IsUnknown() {
-		return c, false, diags
-	}
 	diags.Append(v.Input.As(ctx, &in, basetypes.ObjectAsOptions{})...)
 	diags.Append(v.Output.As(ctx, &out, basetypes.ObjectAsOptions{})...)
 	if !v.Sampling.IsNull() {
@@ -713,14 +716,6 @@ func vllmConfig(ctx context.Context, obj types.Object) (batchjob.Config, bool, d
 	}
 	if diags.HasError() {
 		return c, false, diags
-	}
-	for _, val := range []attr.Value{v.ModelSource, v.Quantization, v.TensorParallelSize, v.MaxModelLen, v.MaxNumSeqs, v.MaxNumBatchedTokens,
-		v.EnableChunkedPrefill, v.GPUMemoryUtilization, v.KVCacheDType, v.BatchSize, v.Concurrency, v.AcceleratorType, v.NumGPUsPerReplica,
-		v.Resume, in.Path, in.Format, in.IDColumn, in.PromptColumn, in.MessagesColumn, in.ApplyChatTemplate, out.Path, out.Format,
-		s.Temperature, s.TopP, s.MaxTokens, s.Seed, s.Stop} {
-		if val != nil && val.IsUnknown() {
-			return c, false, diags
-		}
 	}
 	c = batchjob.Config{
 		ModelSource: v.ModelSource.ValueString(),

@@ -512,6 +512,37 @@ resource "rayvllm_batch_job" "x" {
 	})
 }
 
+// Values that are only known at apply (here from terraform_data) plan
+// without errors.
+func TestAccBatchJob_unknownValuesPlan(t *testing.T) {
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: batchJobProviderFactories,
+		Steps: []resource.TestStep{{
+			Config: `
+resource "terraform_data" "later" {
+  input = "value"
+}
+
+resource "rayvllm_batch_job" "x" {
+  vllm = {
+    model_source     = "Qwen/Qwen2.5-7B-Instruct"
+    accelerator_type = "A10G"
+    input            = { path = "/data/${terraform_data.later.output}.jsonl", prompt_column = "p" }
+    output           = { path = "/out" }
+    sampling         = { stop = [terraform_data.later.output] }
+  }
+  runtime_env = {
+    env_vars = { TOKEN = terraform_data.later.output }
+    excludes = [terraform_data.later.output]
+    pip      = [terraform_data.later.output]
+  }
+}
+`,
+			PlanOnly: true, ExpectNonEmptyPlan: true,
+		}},
+	})
+}
+
 func TestAccBatchJob_invalidConfig(t *testing.T) {
 	for name, tc := range map[string]struct{ config, err string }{
 		"both modes": {`entrypoint = "x"
