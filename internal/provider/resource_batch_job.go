@@ -934,7 +934,14 @@ func (r *batchJobResource) Create(ctx context.Context, req resource.CreateReques
 		res, err := c.SubmitJob(ctx, jobReq)
 		if err != nil {
 			resp.Diagnostics.AddError("Cannot submit the Ray job", err.Error())
-			if n > 1 { // earlier attempts exist: keep them in state, tainted
+			if ray.Ambiguous(err) {
+				// Ray may have the job after all: keep its ID in the state
+				// (tainted), so that the next apply removes it if it exists.
+				attempts = append(attempts, attemptModel{SubmissionID: types.StringValue(id), Status: types.StringNull(),
+					Message: types.StringValue("submission outcome unknown: " + err.Error()), StartTime: types.StringNull(), EndTime: types.StringNull()})
+				plan.SubmissionID = types.StringValue(id)
+			}
+			if len(attempts) > 0 { // keep earlier attempts in the state, tainted
 				resp.Diagnostics.Append(r.setState(ctx, &resp.State, &plan, attempts)...)
 			}
 			return

@@ -291,7 +291,7 @@ func (c *Client) SubmitJob(ctx context.Context, req JobSubmitRequest) (*SubmitRe
 			tflog.Info(ctx, "Ray job submission id already taken; using the existing job", map[string]any{"submission_id": id})
 			return &SubmitResult{SubmissionID: id, Existing: true}, nil
 		}
-		if !ambiguous(err) {
+		if !Ambiguous(err) {
 			return nil, err
 		}
 		// The POST may or may not have reached Ray: look before trying again.
@@ -315,9 +315,9 @@ func (c *Client) SubmitJob(ctx context.Context, req JobSubmitRequest) (*SubmitRe
 	}
 }
 
-// ambiguous reports whether a failed POST may nevertheless have been
-// carried out by the server.
-func ambiguous(err error) bool {
+// Ambiguous reports whether a failed request may nevertheless have been
+// carried out by the server: a transport failure or timeout, 429 or 5xx.
+func Ambiguous(err error) bool {
 	var u *UnreachableError
 	if errors.As(err, &u) {
 		return true
