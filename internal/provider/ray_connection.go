@@ -49,15 +49,21 @@ func (d *ProviderData) rayClient(dashboardURL, authToken string) (*ray.Client, e
 		return nil, err
 	}
 	key := connectionKey(addr, cfg)
-	if c, ok := rayClients.Load(key); ok {
-		return c.(*ray.Client), nil
+	if v, ok := rayClients.Load(key); ok {
+		if c, ok := v.(*ray.Client); ok {
+			return c, nil
+		}
 	}
 	c, err := ray.New(cfg)
 	if err != nil {
 		return nil, err
 	}
-	actual, _ := rayClients.LoadOrStore(key, c)
-	return actual.(*ray.Client), nil
+	if v, loaded := rayClients.LoadOrStore(key, c); loaded {
+		if shared, ok := v.(*ray.Client); ok {
+			return shared, nil
+		}
+	}
+	return c, nil
 }
 
 func connectionKey(addr string, cfg ray.Config) string {

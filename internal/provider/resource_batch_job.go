@@ -1042,7 +1042,7 @@ func (r *batchJobResource) wait(ctx context.Context, c *ray.Client, id string, d
 	}.Wait(ctx)
 	var unexpected *retry.UnexpectedStateError
 	if errors.As(err, &unexpected) {
-		err = fmt.Errorf("Ray reported the unknown status %q", unexpected.State)
+		err = fmt.Errorf("the Ray dashboard reported the unknown status %q", unexpected.State)
 	}
 	return job, stopped, err
 }
@@ -1192,7 +1192,7 @@ func importJobConfig(ctx context.Context, m *batchJobModel, job *ray.JobDetails)
 	for k, v := range job.RuntimeEnv {
 		env[k] = v
 	}
-	if mods, ok := env["py_modules"].([]any); ok && m.VLLM.IsNull() == false {
+	if mods, ok := env["py_modules"].([]any); ok && !m.VLLM.IsNull() {
 		var keep []any
 		for _, mod := range mods {
 			if s, _ := mod.(string); !strings.HasPrefix(s, "gcs://_ray_pkg_") {
@@ -1231,10 +1231,18 @@ func importJobConfig(ctx context.Context, m *batchJobModel, job *ray.JobDetails)
 		b, _ := json.Marshal(env)
 		re.ExtraJSON = types.StringValue(string(b))
 	}
-	obj, d := types.ObjectValueFrom(ctx, runtimeEnvAttribute().GetType().(types.ObjectType).AttrTypes, re)
+	obj, d := types.ObjectValueFrom(ctx, nestedTypes(runtimeEnvAttribute().GetType()), re)
 	diags.Append(d...)
 	m.RuntimeEnv = obj
 	return diags
+}
+
+// nestedTypes is the attribute types of an object type (nil for another type).
+func nestedTypes(t attr.Type) map[string]attr.Type {
+	if ot, ok := t.(types.ObjectType); ok {
+		return ot.AttrTypes
+	}
+	return nil
 }
 
 func anyStrings(v any) ([]string, bool) {
@@ -1256,23 +1264,23 @@ func anyStrings(v any) ([]string, bool) {
 // vllmObject is the vllm attribute for a rendered configuration (import).
 func vllmObject(ctx context.Context, c batchjob.Config) (types.Object, diag.Diagnostics) {
 	var diags diag.Diagnostics
-	objType := vllmAttribute().GetType().(types.ObjectType)
+	vllmTypes := nestedTypes(vllmAttribute().GetType())
 	strOrNull := func(s string) types.String {
 		if s == "" {
 			return types.StringNull()
 		}
 		return types.StringValue(s)
 	}
-	in, d := types.ObjectValueFrom(ctx, objType.AttrTypes["input"].(types.ObjectType).AttrTypes, inputModel{
+	in, d := types.ObjectValueFrom(ctx, nestedTypes(vllmTypes["input"]), inputModel{
 		Path: types.StringValue(c.Input.Path), Format: strOrNull(c.Input.Format), IDColumn: strOrNull(c.Input.IDColumn),
 		PromptColumn: strOrNull(c.Input.PromptColumn), MessagesColumn: strOrNull(c.Input.MessagesColumn),
 		ApplyChatTemplate: types.BoolPointerValue(c.Input.ApplyChatTemplate),
 	})
 	diags.Append(d...)
-	out, d := types.ObjectValueFrom(ctx, objType.AttrTypes["output"].(types.ObjectType).AttrTypes, outputModel{
+	out, d := types.ObjectValueFrom(ctx, nestedTypes(vllmTypes["output"]), outputModel{
 		Path: types.StringValue(c.Output.Path), Format: strOrNull(c.Output.Format)})
 	diags.Append(d...)
-	samplingType := objType.AttrTypes["sampling"].(types.ObjectType).AttrTypes
+	samplingType := nestedTypes(vllmTypes["sampling"])
 	sampling := types.ObjectNull(samplingType)
 	if sp := c.SamplingParams; sp.Temperature != nil || sp.TopP != nil || sp.MaxTokens != nil || sp.Seed != nil || len(sp.Stop) > 0 {
 		stop := types.ListNull(types.StringType)
@@ -1289,7 +1297,7 @@ func vllmObject(ctx context.Context, c batchjob.Config) (types.Object, diag.Diag
 	if c.Resume {
 		resume = types.BoolValue(true)
 	}
-	obj, d := types.ObjectValueFrom(ctx, objType.AttrTypes, vllmModel{
+	obj, d := types.ObjectValueFrom(ctx, vllmTypes, vllmModel{
 		ModelSource: types.StringValue(c.ModelSource), Quantization: types.StringPointerValue(e.Quantization),
 		TensorParallelSize: types.Int64PointerValue(e.TensorParallelSize), MaxModelLen: types.Int64PointerValue(e.MaxModelLen),
 		MaxNumSeqs: types.Int64PointerValue(e.MaxNumSeqs), MaxNumBatchedTokens: types.Int64PointerValue(e.MaxNumBatchedTokens),

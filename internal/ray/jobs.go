@@ -244,7 +244,7 @@ func (c *Client) RemoveJob(ctx context.Context, id string, poll time.Duration) e
 		}
 		tflog.Info(ctx, "Ray re-created a just-deleted job; deleting it again", map[string]any{"submission_id": id})
 	}
-	return fmt.Errorf("Ray keeps re-creating job %s after it is deleted", id)
+	return fmt.Errorf("the Ray cluster keeps re-creating job %s after it is deleted", id)
 }
 
 // ResurrectionWindow is how long RemoveJob waits before it looks whether
