@@ -47,7 +47,9 @@ start() {
   serve_port=$(free_port)
   mkdir -p "$state/ray"
   # The session dir path must stay short: Ray puts unix sockets in it.
-  ( cd "$state" && RAY_AUTH_MODE=token RAY_AUTH_TOKEN=$token RAY_USAGE_STATS_ENABLED=0 \
+  # The venv comes first on PATH so that a job's `python` is the cluster's
+  # Python (with Ray), as on a real cluster.
+  ( cd "$state" && PATH="$root/.venv/bin:$PATH" RAY_AUTH_MODE=token RAY_AUTH_TOKEN=$token RAY_USAGE_STATS_ENABLED=0 \
       setsid bash -c 'echo $$ > ray.pgid; exec "$0" "$@"' "$root/.venv/bin/ray" start --head --block --node-ip-address=127.0.0.1 \
         --port="$gcs_port" --dashboard-host=127.0.0.1 --dashboard-port="$dash_port" \
         --ray-client-server-port="$client_port" --dashboard-agent-listen-port="$agent_port" \

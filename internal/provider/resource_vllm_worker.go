@@ -641,7 +641,7 @@ func (m *vllmWorkerModel) applyLive(c *ray.Client, inst *ray.ServeInstance, app 
 
 // client returns the Ray client of the resource, version-checked.
 func (r *vllmWorkerResource) client(ctx context.Context, m *vllmWorkerModel) (*ray.Client, error) {
-	c, err := vllmWorkerRayClient(r.pd, m.DashboardURL.ValueString(), m.AuthToken.ValueString())
+	c, err := r.pd.rayClient(m.DashboardURL.ValueString(), m.AuthToken.ValueString())
 	if err != nil {
 		return nil, err
 	}
@@ -655,7 +655,7 @@ func (r *vllmWorkerResource) defaultAddress() string {
 	if r.pd == nil {
 		return ""
 	}
-	a, err := ray.NormalizeAddress(r.pd.Ray.DashboardURL)
+	a, err := ray.NormalizeAddress(r.pd.rayConnection("", "").Address)
 	if err != nil {
 		return ""
 	}
@@ -1168,21 +1168,22 @@ var fitGPUs = map[string][]string{
 	"AMD-Instinct-MI300X-OAM": {"MI300X"}, "AMD-Instinct-MI300X-HF": {"MI300X"},
 }
 
-// fitQuantization maps vLLM quantization methods onto the engine's; the
-// check is skipped for a method not listed.
-var fitQuantization = map[string]string{
-	"": "none", "fp8": "fp8", "awq": "awq", "awq_marlin": "awq", "gptq": "gptq", "gptq_marlin": "gptq",
-	"bitsandbytes": "bitsandbytes", "experts_int8": "int8", "compressed-tensors": "none",
-}
-
 // fitCheck runs rayvllm_gpu_fit's engine on the engine settings when the
 // accelerator and the model are in the catalogs: it fails the plan when
 // vLLM would not start, and warns when max_num_seqs full-length sequences
-// do not fit the predicted KV cache.
+// do not fit the predicted KV cache, or when it cannot check (as
+// rayvllm_batch_job does).
 func (r *vllmWorkerResource) fitCheck(diags *diag.Diagnostics, m *vllmWorkerModel, l *serveapp.LLM) {
+	if l.AcceleratorType == "" {
+		return
+	}
+	skip := func(why string) {
+		diags.AddAttributeWarning(path.Root("accelerator_type"), "GPU fit not checked",
+			"The plan-time fit check (the engine of rayvllm_gpu_fit) did not run: "+why)
+	}
 	gpus := fitGPUs[l.AcceleratorType]
-	quant, okQuant := fitQuantization[l.Engine.Quantization]
-	if len(gpus) == 0 || !okQuant {
+	if len(gpus) == 0 {
+		skip(fmt.Sprintf("accelerator_type %q is not in the GPU catalog (rayvllm_gpus lists it).", l.AcceleratorType))
 		return
 	}
 	source := l.ModelSource
@@ -1191,11 +1192,18 @@ func (r *vllmWorkerResource) fitCheck(diags *diag.Diagnostics, m *vllmWorkerMode
 	}
 	model, err := hardware.LookupModel(source)
 	if err != nil {
-		return // not in the catalog: nothing to check against
+		skip(fmt.Sprintf("model %q (model_source, else model_id) is not in the model catalog; rayvllm_gpu_fit with model_config_json checks any model.", source))
+		return
 	}
-	kv := "auto"
-	if strings.HasPrefix(l.Engine.KVCacheDType, "fp8") {
-		kv = "fp8"
+	quant, ok := fitQuantization[l.Engine.Quantization]
+	if !ok {
+		skip(fmt.Sprintf("the engine does not model quantization %q.", l.Engine.Quantization))
+		return
+	}
+	kv, ok := fitKVCacheDType[l.Engine.KVCacheDType]
+	if !ok {
+		skip(fmt.Sprintf("the engine does not model kv_cache_dtype %q.", l.Engine.KVCacheDType))
+		return
 	}
 	in := hardware.FitInput{
 		Model:                model,

@@ -408,12 +408,18 @@ func TestVLLMWorkerFitCheck(t *testing.T) {
 	if len(d) != 0 {
 		t.Fatalf("want no diagnostics, got %v", d)
 	}
-	// Unknown model or accelerator: nothing to check against.
-	if d := run(serveapp.LLM{ModelID: "my-private-model", AcceleratorType: "L4"}); len(d) != 0 {
-		t.Fatalf("unknown model: %v", d)
+	// Unknown model or accelerator: nothing to check against, which the plan says.
+	for _, l := range []serveapp.LLM{
+		{ModelID: "my-private-model", AcceleratorType: "L4"},
+		{ModelID: "Qwen/Qwen2.5-7B-Instruct", AcceleratorType: "TPU-V4"},
+		{ModelID: "Qwen/Qwen2.5-7B-Instruct", AcceleratorType: "L4", Engine: serveapp.Engine{Quantization: "gguf"}},
+	} {
+		if d := run(l); d.HasError() || d.WarningsCount() != 1 || d.Warnings()[0].Summary() != "GPU fit not checked" {
+			t.Fatalf("%+v: %v", l, d)
+		}
 	}
-	if d := run(serveapp.LLM{ModelID: "Qwen/Qwen2.5-7B-Instruct", AcceleratorType: "TPU-V4"}); len(d) != 0 {
-		t.Fatalf("accelerator outside the catalog: %v", d)
+	if d := run(serveapp.LLM{ModelID: "Qwen/Qwen2.5-7B-Instruct"}); len(d) != 0 {
+		t.Fatalf("no accelerator_type, no check: %v", d)
 	}
 	// Llama-3.1-70B in fp8 (~66 GiB of weights) fits an 80 GB A100 but not a
 	// 40 GB one: Ray's plain "A100" matches both, so the plan warns.

@@ -79,20 +79,20 @@ func NormalizeAddress(addr string) (string, error) {
 	}
 	u, err := url.Parse(addr)
 	if err != nil {
-		return "", fmt.Errorf("Ray dashboard address %q is not a URL: %w", addr, err)
+		return "", fmt.Errorf("the Ray dashboard address %q is not a URL: %w", addr, err)
 	}
 	switch u.Scheme {
 	case "http", "https":
 	case "ray":
-		return "", fmt.Errorf("Ray dashboard address %q is a Ray Client (ray://) address; the provider talks to the dashboard's HTTP API instead, e.g. http://%s:8265", addr, u.Hostname())
+		return "", fmt.Errorf("the Ray dashboard address %q is a Ray Client (ray://) address; the provider talks to the dashboard's HTTP API instead, e.g. http://%s:8265", addr, u.Hostname())
 	default:
-		return "", fmt.Errorf("Ray dashboard address %q has scheme %q; want http:// or https://", addr, u.Scheme)
+		return "", fmt.Errorf("the Ray dashboard address %q has scheme %q; want http:// or https://", addr, u.Scheme)
 	}
 	if u.Host == "" {
-		return "", fmt.Errorf("Ray dashboard address %q has no host", addr)
+		return "", fmt.Errorf("the Ray dashboard address %q has no host", addr)
 	}
 	if u.RawQuery != "" || u.Fragment != "" {
-		return "", fmt.Errorf("Ray dashboard address %q must not have a query or fragment", addr)
+		return "", fmt.Errorf("the Ray dashboard address %q must not have a query or fragment", addr)
 	}
 	return strings.TrimRight(u.Scheme+"://"+u.Host+u.EscapedPath(), "/"), nil
 }

@@ -440,3 +440,53 @@ func TestPackageDeterministicAndExcludes(t *testing.T) {
 		t.Fatal("want an error for a bad pattern")
 	}
 }
+
+// Ray 2.60 can write a just-deleted job back as FAILED; RemoveJob deletes
+// it again. A running job is stopped first and deleted once terminal.
+func TestRemoveJob(t *testing.T) {
+	ResurrectionWindow = 10 * time.Millisecond
+	defer func() { ResurrectionWindow = 3 * time.Second }()
+	var mu sync.Mutex
+	status, exists, deletes, stops, resurrect := JobRunning, true, 0, 0, 1
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case !exists && r.Method != "DELETE":
+			if resurrect > 0 { // the monitor writes the job back
+				resurrect--
+				exists, status = true, JobFailed
+			} else {
+				http.Error(w, "Job x does not exist", 404)
+				return
+			}
+			fallthrough
+		case r.Method == "GET":
+			_ = json.NewEncoder(w).Encode(JobDetails{Status: status})
+		case r.Method == "POST" && strings.HasSuffix(r.URL.Path, "/stop"):
+			stops++
+			status = JobStopped
+			_ = json.NewEncoder(w).Encode(JobStopResponse{Stopped: true})
+		case r.Method == "DELETE":
+			if !status.Terminal() {
+				http.Error(w, "RuntimeError: Attempted to delete job 'x', but it is in a non-terminal state RUNNING.", 500)
+				return
+			}
+			deletes++
+			exists = false
+			_ = json.NewEncoder(w).Encode(JobDeleteResponse{Deleted: true})
+		}
+	}))
+	defer srv.Close()
+	c := fastClient(t, Config{Address: srv.URL})
+	if err := c.RemoveJob(context.Background(), "x", time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if stops != 1 || deletes != 2 || exists {
+		t.Fatalf("stops=%d deletes=%d exists=%v; want 1 stop, 2 deletes (one after the re-creation), gone", stops, deletes, exists)
+	}
+	// Gone already: success without a request other than the lookup.
+	if err := c.RemoveJob(context.Background(), "x", time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+}

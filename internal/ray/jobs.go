@@ -178,6 +178,84 @@ func (c *Client) DeleteJob(ctx context.Context, id string) (bool, error) {
 	return d.Deleted, nil
 }
 
+// RemoveJob stops a job that still runs, waits until it is terminal,
+// deletes it and makes sure it stays deleted. A missing job counts as
+// removed. The context bounds the whole operation.
+//
+// Ray 2.60's job monitor checks its job once a second; when the job is
+// deleted in the second or two between the end of its entrypoint and the
+// monitor noticing that the supervisor actor exited, the monitor writes the
+// job back as FAILED ("Job supervisor actor died"). So a job that ended
+// recently is looked up again after that window and deleted again.
+func (c *Client) RemoveJob(ctx context.Context, id string, poll time.Duration) error {
+	job, err := c.GetJob(ctx, id)
+	if retry.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	recheck := !job.Status.Terminal() || job.End().IsZero() || time.Since(job.End()) < resurrectionCheckAge
+	if !job.Status.Terminal() {
+		if _, err := c.StopJob(ctx, id); err != nil && !retry.IsNotFound(err) {
+			return fmt.Errorf("stopping: %w", err)
+		}
+		timeout := time.Hour
+		if dl, ok := ctx.Deadline(); ok {
+			timeout = time.Until(dl)
+		}
+		_, err := retry.StateWait[*JobDetails]{
+			Pending: []string{string(JobPending), string(JobRunning)},
+			Target:  []string{string(JobSucceeded), string(JobFailed), string(JobStopped)},
+			Timeout: timeout, PollInterval: poll,
+			Refresh: func(ctx context.Context) (*JobDetails, string, error) {
+				j, err := c.GetJob(ctx, id)
+				if err != nil {
+					return nil, "", err
+				}
+				return j, string(j.Status), nil
+			},
+		}.Wait(ctx)
+		if retry.IsNotFound(err) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("waiting for the stopped job to end: %w", err)
+		}
+	}
+	for round := 0; round < 5; round++ {
+		if _, err := c.DeleteJob(ctx, id); err != nil && !retry.IsNotFound(err) {
+			return err
+		}
+		if !recheck {
+			return nil
+		}
+		t := time.NewTimer(ResurrectionWindow)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+		if _, err := c.GetJob(ctx, id); retry.IsNotFound(err) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		tflog.Info(ctx, "Ray re-created a just-deleted job; deleting it again", map[string]any{"submission_id": id})
+	}
+	return fmt.Errorf("the Ray cluster keeps re-creating job %s after it is deleted", id)
+}
+
+// ResurrectionWindow is how long RemoveJob waits before it looks whether
+// Ray's job monitor re-created a just-deleted job (three of its one-second
+// loops).
+var ResurrectionWindow = 3 * time.Second
+
+// resurrectionCheckAge: jobs that ended longer ago than this (by this
+// machine's clock) are past the window and are not checked again.
+const resurrectionCheckAge = 30 * time.Second
+
 // SubmitResult is what SubmitJob found or created.
 type SubmitResult struct {
 	SubmissionID string
@@ -213,7 +291,7 @@ func (c *Client) SubmitJob(ctx context.Context, req JobSubmitRequest) (*SubmitRe
 			tflog.Info(ctx, "Ray job submission id already taken; using the existing job", map[string]any{"submission_id": id})
 			return &SubmitResult{SubmissionID: id, Existing: true}, nil
 		}
-		if !ambiguous(err) {
+		if !Ambiguous(err) {
 			return nil, err
 		}
 		// The POST may or may not have reached Ray: look before trying again.
@@ -237,9 +315,9 @@ func (c *Client) SubmitJob(ctx context.Context, req JobSubmitRequest) (*SubmitRe
 	}
 }
 
-// ambiguous reports whether a failed POST may nevertheless have been
-// carried out by the server.
-func ambiguous(err error) bool {
+// Ambiguous reports whether a failed request may nevertheless have been
+// carried out by the server: a transport failure or timeout, 429 or 5xx.
+func Ambiguous(err error) bool {
 	var u *UnreachableError
 	if errors.As(err, &u) {
 		return true
