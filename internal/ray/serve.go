@@ -220,11 +220,20 @@ func (c *Client) FindServeApplication(ctx context.Context, name string) (*ServeA
 
 // serveLocks holds one mutex per dashboard address: the read-modify-write of
 // the application list must not interleave within this process.
-var serveLocks sync.Map
+var (
+	serveLocksMu sync.Mutex
+	serveLocks   = map[string]*sync.Mutex{}
+)
 
 func serveLock(address string) *sync.Mutex {
-	m, _ := serveLocks.LoadOrStore(address, &sync.Mutex{})
-	return m.(*sync.Mutex)
+	serveLocksMu.Lock()
+	defer serveLocksMu.Unlock()
+	mu, ok := serveLocks[address]
+	if !ok {
+		mu = &sync.Mutex{}
+		serveLocks[address] = mu
+	}
+	return mu
 }
 
 // DeployOptions tunes DeployServeApplication.
@@ -263,7 +272,7 @@ func (c *Client) DeployServeApplication(ctx context.Context, app map[string]any,
 	}
 	body, warnings, err := mergeServeConfig(live, name, raw, opts.HTTPOptions)
 	if err != nil {
-		return nil, fmt.Errorf("Serve on %s: %w", c.base, err)
+		return nil, fmt.Errorf("serve on %s: %w", c.base, err)
 	}
 	tflog.Info(ctx, "Deploying Serve application", map[string]any{"address": c.base, "app": name, "apps_in_list": len(body.Applications)})
 	return warnings, c.putServe(ctx, body)
@@ -288,12 +297,12 @@ func (c *Client) RemoveServeApplication(ctx context.Context, name string) (bool,
 			return true, nil
 		}
 		if a.Source == ServeSourceImperative {
-			return true, fmt.Errorf("Serve application %q on %s was deployed with serve.run (source imperative); the REST API cannot delete it alone: use `serve.delete(%q)` in Python", name, c.base, name)
+			return true, fmt.Errorf("serve application %q on %s was deployed with serve.run (source imperative); the REST API cannot delete it alone: use `serve.delete(%q)` in Python", name, c.base, name)
 		}
 	}
 	body, _, err := mergeServeConfig(live, name, nil, nil)
 	if err != nil {
-		return true, fmt.Errorf("Serve on %s: %w", c.base, err)
+		return true, fmt.Errorf("serve on %s: %w", c.base, err)
 	}
 	tflog.Info(ctx, "Removing Serve application", map[string]any{"address": c.base, "app": name, "apps_in_list": len(body.Applications)})
 	return true, c.putServe(ctx, body)
@@ -313,7 +322,7 @@ type serveDeployBody struct {
 func (c *Client) putServe(ctx context.Context, body *serveDeployBody) error {
 	_, err := c.do(ctx, request{method: "PUT", path: servePath, body: body, retry: true})
 	if err != nil && StatusCode(err) == 400 {
-		return fmt.Errorf("Serve rejected the application config: %w", err)
+		return fmt.Errorf("serve rejected the application config: %w", err)
 	}
 	return err
 }

@@ -212,3 +212,25 @@ func TestRayAcceptsRenderedConfig(t *testing.T) {
 		t.Fatalf("Ray should reject num_replicas with autoscaling_config, got %q", out)
 	}
 }
+
+// FuzzParse: any JSON the dashboard returns is parsed without a panic, and
+// a parsed config renders back to valid JSON.
+func FuzzParse(f *testing.F) {
+	for _, s := range []Spec{vllmSpec(), genericSpec()} {
+		b, _ := json.Marshal(Render(s))
+		f.Add(b)
+	}
+	for _, s := range []string{`{}`, `{"import_path":"ray.serve.llm:build_openai_app"}`, `{"import_path":"ray.serve.llm:build_openai_app","args":{"llm_configs":[1,{}]}}`,
+		`{"deployments":[null,{"autoscaling_config":[]}],"args":7}`, `{"args":{"llm_configs":"x"},"import_path":"ray.serve.llm:build_openai_app"}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		s, _, err := Parse(raw)
+		if err != nil {
+			return
+		}
+		if _, err := CanonicalValue(Render(s)); err != nil {
+			t.Fatalf("%s: %v", raw, err)
+		}
+	})
+}
