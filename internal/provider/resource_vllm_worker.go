@@ -679,19 +679,21 @@ func (r *vllmWorkerResource) ModifyPlan(ctx context.Context, req resource.Modify
 	if plan.RoutePrefix.IsUnknown() && !plan.Name.IsUnknown() {
 		plan.RoutePrefix = types.StringValue("/" + plan.Name.ValueString())
 	}
-	if plan.DashboardURL.IsUnknown() {
-		var cfgURL types.String
-		resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("dashboard_url"), &cfgURL)...)
-		if cfgURL.IsNull() {
-			if def := r.defaultAddress(); def != "" {
+	// Without its own dashboard_url the resource follows the provider's: a
+	// different cluster there replaces it, another spelling of the same does not.
+	var cfgURL types.String
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("dashboard_url"), &cfgURL)...)
+	if cfgURL.IsNull() {
+		if def := r.defaultAddress(); def != "" {
+			old, err := ray.NormalizeAddress(state.DashboardURL.ValueString())
+			switch {
+			case hasState && err == nil && old == def:
+				plan.DashboardURL = state.DashboardURL
+			case hasState:
 				plan.DashboardURL = types.StringValue(def)
-				if hasState {
-					if old, err := ray.NormalizeAddress(state.DashboardURL.ValueString()); err == nil && old == def {
-						plan.DashboardURL = state.DashboardURL
-					} else {
-						resp.RequiresReplace = append(resp.RequiresReplace, path.Root("dashboard_url"))
-					}
-				}
+				resp.RequiresReplace = append(resp.RequiresReplace, path.Root("dashboard_url"))
+			default:
+				plan.DashboardURL = types.StringValue(def)
 			}
 		}
 	}
@@ -768,7 +770,20 @@ func (r *vllmWorkerResource) Create(ctx context.Context, req resource.CreateRequ
 	if plan.DashboardURL.IsUnknown() || plan.DashboardURL.IsNull() {
 		plan.DashboardURL = types.StringValue(c.Address())
 	}
-	if !r.deploy(ctx, c, &plan, true, &resp.Diagnostics) {
+	if ok, putErr := r.deploy(ctx, c, &plan, true, &resp.Diagnostics); !ok {
+		// A write whose answer was lost may still have happened: keep an
+		// application that runs our config in the state (tainted), never
+		// orphan it. One that was there before is not ours to keep.
+		if putErr == nil || errors.Is(putErr, ray.ErrServeAppExists) {
+			return
+		}
+		if app, _, err := c.FindServeApplication(ctx, plan.Name.ValueString()); err == nil && app.HasConfig() && !plan.ConfigJSON.IsUnknown() {
+			if cur, err := serveapp.Canonical(app.DeployedAppConfig); err == nil && cur == plan.ConfigJSON.ValueString() {
+				plan.ID = types.StringValue(c.Address() + "#" + plan.Name.ValueString())
+				r.refreshComputed(ctx, c, &plan, &resp.Diagnostics)
+				resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+			}
+		}
 		return
 	}
 	// The application exists from here on: record it before waiting, so
@@ -807,7 +822,7 @@ func (r *vllmWorkerResource) Update(ctx context.Context, req resource.UpdateRequ
 		plan.DashboardURL = state.DashboardURL
 	}
 	plan.ID = state.ID
-	if !r.deploy(ctx, c, &plan, false, &resp.Diagnostics) {
+	if ok, _ := r.deploy(ctx, c, &plan, false, &resp.Diagnostics); !ok {
 		return
 	}
 	r.waitAndSmokeTest(ctx, c, &plan, timeout, &resp.Diagnostics)
@@ -817,17 +832,18 @@ func (r *vllmWorkerResource) Update(ctx context.Context, req resource.UpdateRequ
 
 // deploy uploads working_dir and writes the application into the
 // cluster's list, unless the cluster already runs exactly this config.
-// It sets plan.ConfigJSON to what the cluster was given.
-func (r *vllmWorkerResource) deploy(ctx context.Context, c *ray.Client, plan *vllmWorkerModel, create bool, diags *diag.Diagnostics) bool {
+// It sets plan.ConfigJSON to what the cluster was given and returns the
+// error of the write itself when it got that far.
+func (r *vllmWorkerResource) deploy(ctx context.Context, c *ray.Client, plan *vllmWorkerModel, create bool, diags *diag.Diagnostics) (bool, error) {
 	if !plan.WorkingDir.IsNull() {
 		pkg, err := packageWorkingDir(plan.WorkingDir.ValueString())
 		if err != nil {
 			diags.AddAttributeError(path.Root("working_dir"), "Cannot package working_dir", err.Error())
-			return false
+			return false, nil
 		}
 		if err := c.EnsurePackage(ctx, pkg); err != nil {
 			diags.AddAttributeError(path.Root("working_dir"), "Cannot upload working_dir", err.Error())
-			return false
+			return false, nil
 		}
 		plan.WorkingDirURI = types.StringValue(pkg.URI)
 	} else {
@@ -836,24 +852,24 @@ func (r *vllmWorkerResource) deploy(ctx context.Context, c *ray.Client, plan *vl
 	s, err := plan.spec()
 	if err != nil {
 		diags.AddError("Invalid configuration", err.Error())
-		return false
+		return false, nil
 	}
 	app := serveapp.Render(s)
 	desired, err := serveapp.CanonicalValue(app)
 	if err != nil {
 		diags.AddError("Cannot render the Serve config", err.Error())
-		return false
+		return false, nil
 	}
 	if !plan.ConfigJSON.IsUnknown() && plan.ConfigJSON.ValueString() != desired {
 		diags.AddError("Provider bug: the Serve config changed between plan and apply", fmt.Sprintf("planned %s\napplying %s", plan.ConfigJSON.ValueString(), desired))
-		return false
+		return false, nil
 	}
 	plan.ConfigJSON = types.StringValue(desired)
 	if !create {
 		if live, _, err := c.FindServeApplication(ctx, s.Name); err == nil && live.HasConfig() {
 			if cur, err := serveapp.Canonical(live.DeployedAppConfig); err == nil && cur == desired {
 				tflog.Info(ctx, "Serve application already runs the planned config; not rewriting the list", map[string]any{"app": s.Name})
-				return true
+				return true, nil
 			}
 		}
 	}
@@ -873,9 +889,9 @@ func (r *vllmWorkerResource) deploy(ctx context.Context, c *ray.Client, plan *vl
 	}
 	if err != nil {
 		diags.AddError(fmt.Sprintf("Cannot deploy Serve application %q", s.Name), err.Error())
-		return false
+		return false, err
 	}
-	return true
+	return true, nil
 }
 
 // waitAndSmokeTest waits for RUNNING, failing on DEPLOY_FAILED or

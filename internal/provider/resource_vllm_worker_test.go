@@ -515,3 +515,21 @@ func TestAccVLLMWorker_invalidConfig(t *testing.T) {
 		})
 	}
 }
+
+// TestAccVLLMWorker_existingNameRefused: creating a worker whose name an
+// unmanaged application already has fails and points at import; the
+// unmanaged application is left as it was, also by the destroy.
+func TestAccVLLMWorker_existingNameRefused(t *testing.T) {
+	e := testAccServe(t)
+	name := "tfacc-taken-" + acctest.RandString(6)
+	var intact func() error
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		PreCheck:                 func() { intact = e.unmanagedApp(t, name) },
+		CheckDestroy:             func(*terraform.State) error { return intact() },
+		Steps: []resource.TestStep{{
+			Config:      e.fixtureWorker("taken", name, `  deployments = [{ name = "Fixture", num_replicas = 2 }]`),
+			ExpectError: regexp.MustCompile(`(?s)already exists.*terraform\s+import`),
+		}},
+	})
+}
