@@ -222,7 +222,7 @@ func (p *rayvllmProvider) Configure(ctx context.Context, req provider.ConfigureR
 }
 
 func (p *rayvllmProvider) Resources(context.Context) []func() resource.Resource {
-	return []func() resource.Resource{}
+	return []func() resource.Resource{NewInferenceClusterResource}
 }
 
 func (p *rayvllmProvider) DataSources(context.Context) []func() datasource.DataSource {
