@@ -79,6 +79,22 @@ type Model struct {
 	// PublishedParams is the parameter count the model card publishes, used
 	// only by tests; 0 when unknown.
 	PublishedParams int64
+	// Aliases are other accepted ids (e.g. the -Instruct variant).
+	Aliases []string
+	// RotaryDim is the rotary embedding width; 0 means HeadDim (MLA: the
+	// rope head dim). vLLM keeps a cos/sin cache of RopePositions × RotaryDim.
+	RotaryDim int
+	// RopePositions is the length of that cache; 0 means MaxPositionEmbeddings.
+	RopePositions int
+	// NormsPerLayer is the number of hidden-size norms per layer; 0 means 2
+	// (Gemma-2 has 4).
+	NormsPerLayer int
+	// SharedExpertIntermediateSize is the total intermediate size of the
+	// shared expert(s); 0 means NumSharedExperts × ExpertIntermediateSize.
+	SharedExpertIntermediateSize int
+	// VisionParams counts a multimodal encoder (loaded with the weights, not
+	// used for text tokens).
+	VisionParams int64
 }
 
 // QuantConfig is a checkpoint's (or the user's) weight quantization.
@@ -87,6 +103,15 @@ type QuantConfig struct {
 	Bits      int    // 4, 8
 	GroupSize int    // -1 or 0 for per-channel
 	ZeroPoint bool   // asymmetric (awq zero_point, gptq sym=false)
+	// SkipModules are the checkpoint's unquantized modules
+	// (modules_to_not_convert / ignore / llm_int8_skip_modules): exact
+	// names, dotted suffixes, globs with * or "re:" regular expressions.
+	SkipModules []string
+	// DoubleQuant is bitsandbytes' bnb_4bit_use_double_quant.
+	DoubleQuant bool
+	// Float marks floating-point weights (fp8, mxfp4) as opposed to integer
+	// ones; it disambiguates compressed-tensors schemes.
+	Float bool
 }
 
 // Quantization names accepted by FitInput.Quantization.

@@ -226,11 +226,19 @@ func (p *rayvllmProvider) Resources(context.Context) []func() resource.Resource 
 }
 
 func (p *rayvllmProvider) DataSources(context.Context) []func() datasource.DataSource {
-	return []func() datasource.DataSource{}
+	return []func() datasource.DataSource{
+		NewGPUFitDataSource,
+		NewBatchSizingDataSource,
+		NewGPUsDataSource,
+		NewModelDataSource,
+	}
 }
 
 func (p *rayvllmProvider) Functions(context.Context) []func() function.Function {
-	return []func() function.Function{}
+	return []func() function.Function{
+		NewGPUFitFunction,
+		NewKVCacheBytesPerTokenFunction,
+	}
 }
 
 // stringOr returns v's value, or def when v is null or unknown.

@@ -1,0 +1,223 @@
+package hardware
+
+import (
+	"fmt"
+	"math"
+)
+
+// linear is one weight matrix (or a stack of Count identical expert
+// matrices) of a layer, as vLLM holds it.
+type linear struct {
+	Path    string // module path as in the checkpoint, for skip-module matching
+	In, Out int
+	Count   int // experts; 1 for a plain matrix
+	// Shard: "tp" (column/row parallel: split over TP ranks), "rep"
+	// (ReplicatedLinear: whole on every rank), "kv" (k/v projection: each
+	// rank holds max(1, kv_heads/tp) heads).
+	Shard     string
+	Quantized bool // whether a quantized checkpoint quantizes it in vLLM
+}
+
+func (l linear) params() float64 { return float64(l.In) * float64(l.Out) * float64(max(l.Count, 1)) }
+
+func (m Model) isMLA() bool { return m.KVLoraRank > 0 }
+
+func (m Model) isMoELayer(i int) bool { return m.NumExperts > 0 && i >= m.FirstDenseLayers }
+
+func (m Model) sharedInter() int {
+	if m.SharedExpertIntermediateSize > 0 {
+		return m.SharedExpertIntermediateSize
+	}
+	return m.NumSharedExperts * m.ExpertIntermediateSize
+}
+
+// layerLinears lists layer i's matrices. Routers stay unquantized: vLLM
+// builds every MoE gate with quant_config=None (mixtral.py, qwen3_moe.py,
+// deepseek_v2.py).
+func (m Model) layerLinears(i int) []linear {
+	p := func(s string) string { return fmt.Sprintf("model.layers.%d.%s", i, s) }
+	H := m.HiddenSize
+	var ls []linear
+	if m.isMLA() {
+		qk := m.QKNopeHeadDim + m.QKRopeHeadDim
+		if m.QLoraRank > 0 {
+			ls = append(ls, linear{p("self_attn.q_a_proj"), H, m.QLoraRank, 1, "rep", true},
+				linear{p("self_attn.q_b_proj"), m.QLoraRank, m.NumHeads * qk, 1, "tp", true})
+		} else {
+			ls = append(ls, linear{p("self_attn.q_proj"), H, m.NumHeads * qk, 1, "tp", true})
+		}
+		ls = append(ls, linear{p("self_attn.kv_a_proj_with_mqa"), H, m.KVLoraRank + m.QKRopeHeadDim, 1, "rep", true},
+			linear{p("self_attn.kv_b_proj"), m.KVLoraRank, m.NumHeads * (m.QKNopeHeadDim + m.VHeadDim), 1, "tp", true},
+			linear{p("self_attn.o_proj"), m.NumHeads * m.VHeadDim, H, 1, "tp", true})
+	} else {
+		hd := m.HeadDim
+		ls = append(ls, linear{p("self_attn.q_proj"), H, m.NumHeads * hd, 1, "tp", true},
+			linear{p("self_attn.k_proj"), H, m.NumKVHeads * hd, 1, "kv", true},
+			linear{p("self_attn.v_proj"), H, m.NumKVHeads * hd, 1, "kv", true},
+			linear{p("self_attn.o_proj"), m.NumHeads * hd, H, 1, "tp", true})
+	}
+	if m.isMoELayer(i) {
+		E, I := m.NumExperts, m.ExpertIntermediateSize
+		ls = append(ls, linear{p("mlp.gate"), H, E, 1, "rep", false},
+			linear{p("mlp.experts.gate_up_proj"), H, 2 * I, E, "tp", true},
+			linear{p("mlp.experts.down_proj"), I, H, E, "tp", true})
+		if s := m.sharedInter(); s > 0 {
+			ls = append(ls, linear{p("mlp.shared_experts.gate_up_proj"), H, 2 * s, 1, "tp", true},
+				linear{p("mlp.shared_experts.down_proj"), s, H, 1, "tp", true})
+		}
+	} else {
+		I := m.IntermediateSize
+		ls = append(ls, linear{p("mlp.gate_proj"), H, I, 1, "tp", true},
+			linear{p("mlp.up_proj"), H, I, 1, "tp", true},
+			linear{p("mlp.down_proj"), I, H, 1, "tp", true})
+	}
+	return ls
+}
+
+// smallParams are biases and norms of one layer (kept in the model dtype).
+func (m Model) layerSmallParams() float64 {
+	norms := m.NormsPerLayer
+	if norms == 0 {
+		norms = 2
+	}
+	s := float64(norms * m.HiddenSize)
+	if m.AttentionBias {
+		s += float64((m.NumHeads + 2*m.NumKVHeads) * m.HeadDim)
+	}
+	if m.isMLA() {
+		s += float64(m.KVLoraRank + m.QLoraRank) // the latent norms
+	}
+	return s
+}
+
+func (m Model) embedParams() float64 {
+	e := float64(m.VocabSize) * float64(m.HiddenSize)
+	if m.TiedEmbeddings {
+		return e
+	}
+	return 2 * e
+}
+
+// Params is the total parameter count computed from the architecture:
+// embeddings (+ untied lm_head), every layer's matrices, biases and norms,
+// the final norm and any vision encoder.
+func (m Model) Params() int64 {
+	t := m.embedParams() + float64(m.HiddenSize) + float64(m.VisionParams)
+	for i := 0; i < m.NumLayers; i++ {
+		for _, l := range m.layerLinears(i) {
+			t += l.params()
+		}
+		t += m.layerSmallParams()
+	}
+	return clampInt64(t)
+}
+
+// ActiveParams is the parameter count one token touches: Params less the
+// experts it is not routed to and any vision encoder.
+func (m Model) ActiveParams() int64 {
+	t := float64(m.Params()) - float64(m.VisionParams)
+	if m.NumExperts > 0 && m.NumActiveExperts < m.NumExperts {
+		moeLayers := float64(m.NumLayers - m.FirstDenseLayers)
+		t -= moeLayers * float64(m.NumExperts-m.NumActiveExperts) * 3 * float64(m.HiddenSize) * float64(m.ExpertIntermediateSize)
+	}
+	return clampInt64(t)
+}
+
+// matmulParamsPerToken is what 2×params×tokens FLOP counting needs: the
+// active layer matrices (no embedding lookup, no lm_head).
+func (m Model) layerMatmulParams() float64 {
+	return float64(m.ActiveParams()) - m.embedParams() - float64(m.NumLayers)*m.layerSmallParams() - float64(m.HiddenSize)
+}
+
+func clampInt64(f float64) int64 {
+	if math.IsNaN(f) || f < 0 {
+		return 0
+	}
+	if f > math.MaxInt64/2 {
+		return math.MaxInt64 / 2
+	}
+	return int64(f)
+}
+
+func (m Model) rotaryDim() int {
+	if m.RotaryDim > 0 {
+		return m.RotaryDim
+	}
+	if m.isMLA() {
+		return m.QKRopeHeadDim
+	}
+	return m.HeadDim
+}
+
+func (m Model) ropePositions() int {
+	if m.RopePositions > 0 {
+		return m.RopePositions
+	}
+	return m.MaxPositionEmbeddings
+}
+
+// validate checks a Model's dimensions (catalog entries pass; a hand-built
+// or parsed one may not).
+func (m Model) validate() error {
+	bad := func(field string, v int) error {
+		return &InputError{Attribute: "model", Message: fmt.Sprintf("architecture field %s = %d is out of range", field, v)}
+	}
+	checks := []struct {
+		f        string
+		v, lo, h int
+	}{
+		{"num_hidden_layers", m.NumLayers, 1, 2048},
+		{"hidden_size", m.HiddenSize, 1, 1 << 17},
+		{"num_attention_heads", m.NumHeads, 1, 4096},
+		{"num_key_value_heads", m.NumKVHeads, 1, 4096},
+		{"head_dim", m.HeadDim, 1, 4096},
+		{"intermediate_size", m.IntermediateSize, 0, 1 << 20},
+		{"vocab_size", m.VocabSize, 1, 1 << 24},
+		{"max_position_embeddings", m.MaxPositionEmbeddings, 1, 1 << 24},
+		{"sliding_window", m.SlidingWindow, 0, 1 << 24},
+		{"sliding window layers", m.SlidingWindowLayers, 0, m.NumLayers},
+		{"num_experts", m.NumExperts, 0, 1 << 14},
+		{"num_experts_per_tok", m.NumActiveExperts, 0, max(m.NumExperts, 0)},
+		{"moe_intermediate_size", m.ExpertIntermediateSize, 0, 1 << 20},
+		{"n_shared_experts", m.NumSharedExperts, 0, 64},
+		{"first_k_dense_replace", m.FirstDenseLayers, 0, m.NumLayers},
+		{"kv_lora_rank", m.KVLoraRank, 0, 1 << 16},
+		{"q_lora_rank", m.QLoraRank, 0, 1 << 16},
+		{"qk_rope_head_dim", m.QKRopeHeadDim, 0, 1 << 12},
+		{"qk_nope_head_dim", m.QKNopeHeadDim, 0, 1 << 12},
+		{"v_head_dim", m.VHeadDim, 0, 1 << 12},
+		{"rotary dim", m.RotaryDim, 0, 1 << 14},
+		{"rope positions", m.RopePositions, 0, 1 << 26},
+		{"norms per layer", m.NormsPerLayer, 0, 16},
+		{"shared_expert_intermediate_size", m.SharedExpertIntermediateSize, 0, 1 << 20},
+	}
+	for _, c := range checks {
+		if c.v < c.lo || c.v > c.h {
+			return bad(c.f, c.v)
+		}
+	}
+	if m.NumExperts > 0 && (m.NumActiveExperts < 1 || m.ExpertIntermediateSize < 1) {
+		return &InputError{Attribute: "model", Message: "a mixture-of-experts model needs num_experts_per_tok >= 1 and moe_intermediate_size >= 1"}
+	}
+	if m.NumExperts == 0 && m.IntermediateSize < 1 {
+		return bad("intermediate_size", m.IntermediateSize)
+	}
+	if m.NumExperts > 0 && m.FirstDenseLayers > 0 && m.IntermediateSize < 1 {
+		return bad("intermediate_size", m.IntermediateSize)
+	}
+	if m.isMLA() && (m.QKRopeHeadDim < 1 || m.QKNopeHeadDim < 1 || m.VHeadDim < 1) {
+		return &InputError{Attribute: "model", Message: "multi-head latent attention (kv_lora_rank > 0) needs qk_rope_head_dim, qk_nope_head_dim and v_head_dim >= 1"}
+	}
+	if !m.isMLA() && m.NumHeads%m.NumKVHeads != 0 {
+		return &InputError{Attribute: "model", Message: fmt.Sprintf("num_attention_heads (%d) must be a multiple of num_key_value_heads (%d)", m.NumHeads, m.NumKVHeads)}
+	}
+	if m.VisionParams < 0 || m.VisionParams > 1e12 {
+		return &InputError{Attribute: "model", Message: "vision encoder parameter count out of range"}
+	}
+	if m.Quantization != nil {
+		if err := m.Quantization.validate(); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,165 @@
+package hardware
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Closest returns the candidate nearest to name (for "did you mean"):
+// a candidate that contains the name's normalized form wins (the shortest
+// one), otherwise the smallest edit distance. "" when there are none.
+func Closest(name string, candidates []string) string {
+	n := normName(name)
+	best, bestD := "", -1
+	for _, c := range candidates {
+		cn := normName(c)
+		d := levenshtein(n, cn)
+		if n != "" && strings.Contains(cn, n) {
+			d = len(cn) - len(n) - 1000 // containment beats any edit distance
+		}
+		if bestD == -1 || d < bestD {
+			best, bestD = c, d
+		}
+	}
+	return best
+}
+
+func didYouMean(name string, candidates []string) string {
+	if c := Closest(name, candidates); c != "" {
+		return fmt.Sprintf(" (did you mean %q?)", c)
+	}
+	return ""
+}
+
+func levenshtein(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	if len(ra) > 256 {
+		ra = ra[:256]
+	}
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur[0] = i
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(rb)]
+}
+
+// fitsWith re-runs the fit with a changed input; nil when invalid or no fit.
+func fitsWith(in FitInput) *FitResult {
+	e, err := resolveEngine(in)
+	if err != nil {
+		return nil
+	}
+	r := e.fit()
+	if !r.Fits {
+		return nil
+	}
+	return &r
+}
+
+// suggest lists the nearest changes that would make vLLM start, each found
+// by re-running the fit: the longest max_model_len that fits, fp8 KV cache,
+// the lightest quantization step, the smallest larger tensor-parallel size,
+// the smallest larger catalog GPU and a higher gpu_memory_utilization.
+func (e engine) suggest(r FitResult) []string {
+	var s []string
+	in := e.in
+	// The longest max_model_len the KV cache holds (vLLM prints the same).
+	if r.KVCacheGiB > 0 {
+		kv := r.KVCacheGiB * GiB
+		lo, hi := 0, e.mml
+		for lo < hi {
+			mid := (lo + hi + 1) / 2
+			if e.requestKVBytes(mid) <= kv {
+				lo = mid
+			} else {
+				hi = mid - 1
+			}
+		}
+		if lo >= e.block {
+			s = append(s, fmt.Sprintf("max_model_len = %d (the longest request this KV cache holds; vLLM suggests the same)", lo))
+		}
+	}
+	if e.kvDType == "auto" && e.kvBytes > 1 {
+		c := in
+		c.KVCacheDType = "fp8"
+		if f := fitsWith(c); f != nil {
+			s = append(s, fmt.Sprintf("kv_cache_dtype = \"fp8\" (halves the KV cache per token; %d tokens)", f.KVCacheTokens))
+		}
+	}
+	if e.m.Quantization == nil {
+		steps := []string{"fp8", "int8", "int4"}
+		if e.prec.DTypeBytes > 2 {
+			half := "bf16"
+			if !e.g.supportsBF16() {
+				half = "fp16"
+			}
+			steps = append([]string{half}, steps...)
+		}
+		for _, q := range steps {
+			if q == e.quantName || (e.prec.Quant != nil && (userQuant(q) == nil || userQuant(q).bytesPerParam(4096) >= e.prec.Quant.bytesPerParam(4096))) {
+				continue
+			}
+			c := in
+			c.Quantization = q
+			if f := fitsWith(c); f != nil {
+				s = append(s, fmt.Sprintf("quantization = %q (weights %.2f GiB instead of %.2f GiB per GPU; %d KV tokens)", q, f.WeightsGiB, r.WeightsGiB, f.KVCacheTokens))
+				break
+			}
+		}
+	}
+	for _, tp := range validTPs(e.m, 16) {
+		if tp <= e.tp {
+			continue
+		}
+		c := in
+		c.TensorParallelSize = tp
+		if f := fitsWith(c); f != nil {
+			s = append(s, fmt.Sprintf("tensor_parallel_size = %d (%d GPUs per replica, weights %.2f GiB per GPU, %d KV tokens)", tp, tp, f.WeightsGiB, f.KVCacheTokens))
+			break
+		}
+	}
+	gpus := GPUs()
+	sort.SliceStable(gpus, func(i, j int) bool { return gpus[i].MemoryGiB < gpus[j].MemoryGiB })
+	for _, g := range gpus {
+		if g.MemoryGiB <= e.g.MemoryGiB {
+			continue
+		}
+		c := in
+		c.GPU = g
+		if f := fitsWith(c); f != nil {
+			s = append(s, fmt.Sprintf("gpu = %q (%.2f GiB; %d KV tokens)", g.Name, g.MemoryGiB, f.KVCacheTokens))
+			break
+		}
+	}
+	if e.in.GPUMemoryUtilization < 0.95 {
+		c := in
+		c.GPUMemoryUtilization = 0.95
+		if f := fitsWith(c); f != nil {
+			s = append(s, fmt.Sprintf("gpu_memory_utilization = 0.95 (%d KV tokens; leaves %.2f GiB for the CUDA context and graphs)", f.KVCacheTokens, 0.05*e.g.MemoryGiB))
+		}
+	}
+	if !e.userSeqs && e.samplerPeakBytes() > e.forwardPeakBytes(e.mbt) && e.seqs > 64 {
+		c := in
+		c.MaxNumSeqs = 64
+		if c.MaxNumBatchedTokens == 0 {
+			c.MaxNumBatchedTokens = e.mbt
+		}
+		if f := fitsWith(c); f != nil {
+			s = append(s, fmt.Sprintf("max_num_seqs = 64 (the sampler's profiling peak shrinks to %.2f GiB)", f.ActivationPeakGiB))
+		}
+	}
+	return s
+}

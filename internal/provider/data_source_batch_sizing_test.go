@@ -1,0 +1,134 @@
+package provider
+
+import (
+	"regexp"
+	"testing"
+
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+)
+
+func TestAccBatchSizingDataSource(t *testing.T) {
+	const ds = "data.rayvllm_batch_sizing.run"
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config: `
+data "rayvllm_batch_sizing" "run" {
+  model              = "meta-llama/Llama-3.1-8B-Instruct"
+  instance_type      = "p5.48xlarge"
+  max_model_len      = 4096
+  num_requests       = 1000000
+  mean_input_tokens  = 500
+  mean_output_tokens = 200
+  concurrency        = 2
+  batch_size         = 64
+}
+data "rayvllm_batch_sizing" "sla" {
+  model              = "meta-llama/Llama-3.1-8B-Instruct"
+  instance_type      = "p5.48xlarge"
+  max_model_len      = 4096
+  num_requests       = 1000000
+  mean_input_tokens  = 500
+  mean_output_tokens = 200
+  sla_hours          = 1
+  objective          = "latency"
+}
+locals {
+  r = data.rayvllm_batch_sizing.run
+  s = data.rayvllm_batch_sizing.sla
+}
+output "hours_consistent" {
+  # hours = requests / (req/s) / 3600
+  value = abs(local.r.hours_to_complete - 1000000 / local.r.requests_per_second / 3600) / local.r.hours_to_complete < 0.01
+}
+output "cost_consistent" {
+  # p5.48xlarge price / 8 GPUs × gpus_used × hours
+  value = abs(local.r.cost_usd - local.r.hours_to_complete * local.r.gpus_used * data.rayvllm_gpus.p5.instance_types[0].price_per_gpu_hour_usd) < 0.05
+}
+output "tokens_consistent" {
+  value = abs(local.r.output_tokens_per_second - local.r.requests_per_second * 200) / local.r.output_tokens_per_second < 0.01
+}
+output "decode_roofline" {
+  # Every decode step reads the 15 GiB of bf16 weights from HBM (3350 GB/s on
+  # an H100 SXM), so one replica runs at most 3350e9 / 16.06e9 = 208.6 steps/s,
+  # each emitting at most max_num_seqs tokens.
+  value = local.r.per_replica_output_tokens_per_second <= 208.6 * local.r.max_num_seqs
+}
+output "kv_bound" {
+  # max_num_seqs never asks for more KV than the cache holds.
+  value = local.r.max_num_seqs * 700 <= local.r.fit.kv_cache_tokens
+}
+output "sla_met_by_gpus_required" {
+  value = local.s.gpus_required >= 1 && local.s.meets_sla == (local.s.gpus_used >= local.s.gpus_required)
+}
+data "rayvllm_gpus" "p5" {
+  instance_type_prefix = "p5.48xlarge"
+}`,
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(ds, tfjsonpath.New("gpus_used"), knownvalue.Int64Exact(2)),
+					statecheck.ExpectKnownValue(ds, tfjsonpath.New("concurrency"), knownvalue.Int64Exact(2)),
+					statecheck.ExpectKnownValue(ds, tfjsonpath.New("batch_size"), knownvalue.Int64Exact(64)),
+					statecheck.ExpectKnownValue(ds, tfjsonpath.New("fit").AtMapKey("fits"), knownvalue.Bool(true)),
+					statecheck.ExpectKnownValue("data.rayvllm_batch_sizing.sla", tfjsonpath.New("max_num_batched_tokens"), knownvalue.Int64Exact(512)),
+					statecheck.ExpectKnownOutputValue("hours_consistent", knownvalue.Bool(true)),
+					statecheck.ExpectKnownOutputValue("cost_consistent", knownvalue.Bool(true)),
+					statecheck.ExpectKnownOutputValue("tokens_consistent", knownvalue.Bool(true)),
+					statecheck.ExpectKnownOutputValue("decode_roofline", knownvalue.Bool(true)),
+					statecheck.ExpectKnownOutputValue("kv_bound", knownvalue.Bool(true)),
+					statecheck.ExpectKnownOutputValue("sla_met_by_gpus_required", knownvalue.Bool(true)),
+				},
+			},
+			{
+				Config: `
+data "rayvllm_batch_sizing" "x" {
+  model              = "meta-llama/Llama-3.1-8B-Instruct"
+  gpu                = "L4"
+  num_requests       = 0
+  mean_input_tokens  = 500
+  mean_output_tokens = 200
+}`,
+				ExpectError: regexp.MustCompile(`(?s)num_requests.*at least 1`),
+			},
+			{
+				Config: `
+data "rayvllm_batch_sizing" "x" {
+  model              = "meta-llama/Llama-3.1-8B-Instruct"
+  gpu                = "L4"
+  num_requests       = 10
+  mean_input_tokens  = 500
+  mean_output_tokens = 200
+  objective          = "cheap"
+}`,
+				ExpectError: regexp.MustCompile(`(?s)objective.*throughput`),
+			},
+			{
+				Config: `
+data "rayvllm_batch_sizing" "x" {
+  model              = "meta-llama/Llama-3.1-70B-Instruct"
+  gpu                = "L4"
+  num_requests       = 10
+  mean_input_tokens  = 500
+  mean_output_tokens = 200
+}`,
+				ExpectError: regexp.MustCompile(`does not fit`),
+			},
+			{
+				Config: `
+data "rayvllm_batch_sizing" "x" {
+  model              = "meta-llama/Llama-3.1-8B-Instruct"
+  gpu                = "H100-80GB-SXM"
+  num_requests       = 10
+  mean_input_tokens  = 500
+  mean_output_tokens = 200
+  gpus               = 3
+  concurrency        = 2
+}`,
+				ExpectError: regexp.MustCompile(`(?s)gpus.*concurrency`),
+			},
+		},
+	})
+}

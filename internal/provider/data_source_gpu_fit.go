@@ -1,0 +1,73 @@
+package provider
+
+import (
+	"context"
+	"maps"
+
+	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware"
+)
+
+var (
+	_ datasource.DataSource                     = (*gpuFitDataSource)(nil)
+	_ datasource.DataSourceWithConfigValidators = (*gpuFitDataSource)(nil)
+)
+
+// NewGPUFitDataSource is the rayvllm_gpu_fit data source.
+func NewGPUFitDataSource() datasource.DataSource { return &gpuFitDataSource{} }
+
+type gpuFitDataSource struct{}
+
+type gpuFitModel struct {
+	fitConfigModel
+	RequireFit types.Bool `tfsdk:"require_fit"`
+	fitResultModel
+}
+
+func (d *gpuFitDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_gpu_fit"
+}
+
+func (d *gpuFitDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
+	attrs := fitInputAttributes(false)
+	attrs["require_fit"] = schema.BoolAttribute{
+		Optional:    true,
+		Description: "Fail the plan when the model does not fit, with the shortfall and the suggestions. Default true.",
+	}
+	maps.Copy(attrs, fitResultAttributes())
+	resp.Schema = schema.Schema{
+		Description: "Checks at plan time whether a model fits a GPU under vLLM's own memory accounting (V1 engine): weights, activation peak, non-torch and CUDA-graph memory, and the KV cache that remains. No cloud account needed. See the memory-model guide for every formula and its source.",
+		Attributes:  attrs,
+	}
+}
+
+func (d *gpuFitDataSource) ConfigValidators(context.Context) []datasource.ConfigValidator {
+	return fitConfigValidators()
+}
+
+func (d *gpuFitDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
+	var m gpuFitModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	rf, err := m.resolve()
+	if err != nil {
+		addHardwareError(&resp.Diagnostics, err)
+		return
+	}
+	res, err := hardware.Fit(rf.In)
+	if err != nil {
+		addHardwareError(&resp.Diagnostics, err)
+		return
+	}
+	if !res.Fits && (m.RequireFit.IsNull() || m.RequireFit.ValueBool()) {
+		resp.Diagnostics.AddError(misfitError(rf.In, res))
+		return
+	}
+	m.fitResultModel = newFitResultModel(res, rf.In.GPU, rf.In.Model)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}

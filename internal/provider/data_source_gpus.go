@@ -1,0 +1,144 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/terraform-plugin-framework-validators/float64validator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
+	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware"
+)
+
+var _ datasource.DataSource = (*gpusDataSource)(nil)
+
+// NewGPUsDataSource is the rayvllm_gpus data source.
+func NewGPUsDataSource() datasource.DataSource { return &gpusDataSource{} }
+
+type gpusDataSource struct{}
+
+type gpusModel struct {
+	MinMemoryGiB       types.Float64      `tfsdk:"min_memory_gib"`
+	MinGPUs            types.Int64        `tfsdk:"min_gpus"`
+	FP8                types.Bool         `tfsdk:"fp8"`
+	Family             types.String       `tfsdk:"family"`
+	InstanceTypePrefix types.String       `tfsdk:"instance_type_prefix"`
+	InstanceTypes      []gpuInstanceModel `tfsdk:"instance_types"`
+}
+
+type gpuInstanceModel struct {
+	InstanceType          types.String  `tfsdk:"instance_type"`
+	GPU                   types.String  `tfsdk:"gpu"`
+	Architecture          types.String  `tfsdk:"architecture"`
+	GPUCount              types.Int64   `tfsdk:"gpu_count"`
+	GPUMemoryGiB          types.Float64 `tfsdk:"gpu_memory_gib"`
+	TotalGPUMemoryGiB     types.Float64 `tfsdk:"total_gpu_memory_gib"`
+	FP8                   types.Bool    `tfsdk:"fp8"`
+	VCPUs                 types.Int64   `tfsdk:"vcpus"`
+	MemoryGiB             types.Float64 `tfsdk:"memory_gib"`
+	PriceUSDPerHour       types.Float64 `tfsdk:"price_per_hour_usd"`
+	PricePerGPUHourUSD    types.Float64 `tfsdk:"price_per_gpu_hour_usd"`
+	PricePerGPUGiBHourUSD types.Float64 `tfsdk:"price_per_gpu_gib_hour_usd"`
+	PriceDate             types.String  `tfsdk:"price_date"`
+}
+
+func (d *gpusDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_gpus"
+}
+
+func (d *gpusDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
+	f := func(desc string) schema.Attribute { return schema.Float64Attribute{Computed: true, Description: desc} }
+	resp.Schema = schema.Schema{
+		Description: "Queries the built-in catalog of AWS EC2 GPU instance types (us-east-1 on-demand list prices, dated), sorted by price per GPU-GiB-hour, cheapest first. No match gives an empty list and a warning, never a silent default.",
+		Attributes: map[string]schema.Attribute{
+			"min_memory_gib": schema.Float64Attribute{Optional: true, Description: "Minimum usable memory per GPU in GiB.",
+				Validators: []validator.Float64{float64validator.AtLeast(0)}},
+			"min_gpus": schema.Int64Attribute{Optional: true, Description: "Minimum GPUs per instance.",
+				Validators: []validator.Int64{int64validator.AtLeast(1)}},
+			"fp8": schema.BoolAttribute{Optional: true, Description: "When true, only GPUs with native fp8 tensor cores; when false, only GPUs without."},
+			"family": schema.StringAttribute{Optional: true,
+				Description: "GPU architecture family, e.g. `ampere`, `ada`, `hopper`, `blackwell`, `turing`."},
+			"instance_type_prefix": schema.StringAttribute{Optional: true, Description: "Instance type prefix, e.g. `g5.` or `p5`."},
+			"instance_types": schema.ListNestedAttribute{
+				Computed:    true,
+				Description: "Matching instance types, cheapest per GPU-GiB-hour first.",
+				NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
+					"instance_type":              schema.StringAttribute{Computed: true, Description: "EC2 instance type."},
+					"gpu":                        schema.StringAttribute{Computed: true, Description: "GPU catalog name."},
+					"architecture":               schema.StringAttribute{Computed: true, Description: "GPU architecture family."},
+					"gpu_count":                  schema.Int64Attribute{Computed: true, Description: "GPUs per instance."},
+					"gpu_memory_gib":             f("Usable memory per GPU in GiB."),
+					"total_gpu_memory_gib":       f("Usable GPU memory of the whole instance in GiB."),
+					"fp8":                        schema.BoolAttribute{Computed: true, Description: "Native fp8 tensor cores."},
+					"vcpus":                      schema.Int64Attribute{Computed: true, Description: "vCPUs."},
+					"memory_gib":                 f("Host memory in GiB."),
+					"price_per_hour_usd":         f("us-east-1 Linux on-demand price per instance-hour in USD."),
+					"price_per_gpu_hour_usd":     f("Price per GPU-hour in USD."),
+					"price_per_gpu_gib_hour_usd": f("Price per GPU-GiB-hour in USD: the sort key."),
+					"price_date":                 schema.StringAttribute{Computed: true, Description: "Date the list price was read (YYYY-MM-DD)."},
+				}},
+			},
+		},
+	}
+}
+
+func (d *gpusDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
+	var m gpusModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	type row struct {
+		it  hardware.InstanceType
+		gpu hardware.GPU
+	}
+	var rows []row
+	for _, it := range hardware.Instances() {
+		g, err := hardware.LookupGPU(it.GPU)
+		if err != nil {
+			resp.Diagnostics.AddError("Catalog inconsistency", err.Error())
+			return
+		}
+		switch {
+		case g.MemoryGiB < float64Or(m.MinMemoryGiB, 0),
+			int64(it.GPUCount) < int64Or(m.MinGPUs, 0),
+			!m.FP8.IsNull() && g.FP8 != m.FP8.ValueBool(),
+			!m.Family.IsNull() && !strings.EqualFold(g.Architecture, m.Family.ValueString()),
+			!strings.HasPrefix(it.Name, m.InstanceTypePrefix.ValueString()):
+			continue
+		}
+		rows = append(rows, row{it, g})
+	}
+	perGiB := func(r row) float64 { return r.it.PricePerGPUHourUSD() / r.gpu.MemoryGiB }
+	sort.SliceStable(rows, func(i, j int) bool { return perGiB(rows[i]) < perGiB(rows[j]) })
+	m.InstanceTypes = make([]gpuInstanceModel, 0, len(rows))
+	for _, r := range rows {
+		m.InstanceTypes = append(m.InstanceTypes, gpuInstanceModel{
+			InstanceType:          types.StringValue(r.it.Name),
+			GPU:                   types.StringValue(r.gpu.Name),
+			Architecture:          types.StringValue(r.gpu.Architecture),
+			GPUCount:              types.Int64Value(int64(r.it.GPUCount)),
+			GPUMemoryGiB:          gib(r.gpu.MemoryGiB),
+			TotalGPUMemoryGiB:     gib(r.gpu.MemoryGiB * float64(r.it.GPUCount)),
+			FP8:                   types.BoolValue(r.gpu.FP8),
+			VCPUs:                 types.Int64Value(int64(r.it.VCPUs)),
+			MemoryGiB:             gib(r.it.MemoryGiB),
+			PriceUSDPerHour:       types.Float64Value(r.it.PriceUSDPerHour),
+			PricePerGPUHourUSD:    types.Float64Value(round(r.it.PricePerGPUHourUSD(), 4)),
+			PricePerGPUGiBHourUSD: types.Float64Value(round(perGiB(r), 5)),
+			PriceDate:             types.StringValue(r.it.PriceDate),
+		})
+	}
+	if len(rows) == 0 {
+		resp.Diagnostics.AddWarning("No GPU instance type matches",
+			fmt.Sprintf("No catalog instance type matches min_memory_gib=%v min_gpus=%v fp8=%v family=%v instance_type_prefix=%v. Relax a filter; the list is empty.",
+				m.MinMemoryGiB, m.MinGPUs, m.FP8, m.Family, m.InstanceTypePrefix))
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}

@@ -1,0 +1,351 @@
+package provider
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/hashicorp/terraform-plugin-framework-validators/datasourcevalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/float64validator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware"
+)
+
+// fitConfigModel holds the engine inputs shared by rayvllm_gpu_fit,
+// rayvllm_batch_sizing and the gpu_fit function.
+type fitConfigModel struct {
+	Model                  types.String  `tfsdk:"model"`
+	ModelConfigJSON        types.String  `tfsdk:"model_config_json"`
+	GPU                    types.String  `tfsdk:"gpu"`
+	InstanceType           types.String  `tfsdk:"instance_type"`
+	GPUMemoryGiB           types.Float64 `tfsdk:"gpu_memory_gib"`
+	GPUMemoryBandwidthGBps types.Float64 `tfsdk:"gpu_memory_bandwidth_gbps"`
+	GPUBF16TFLOPS          types.Float64 `tfsdk:"gpu_bf16_tflops"`
+	GPUFP8TFLOPS           types.Float64 `tfsdk:"gpu_fp8_tflops"`
+	TensorParallelSize     types.Int64   `tfsdk:"tensor_parallel_size"`
+	Quantization           types.String  `tfsdk:"quantization"`
+	KVCacheDType           types.String  `tfsdk:"kv_cache_dtype"`
+	MaxModelLen            types.Int64   `tfsdk:"max_model_len"`
+	GPUMemoryUtilization   types.Float64 `tfsdk:"gpu_memory_utilization"`
+	MaxNumBatchedTokens    types.Int64   `tfsdk:"max_num_batched_tokens"`
+	MaxNumSeqs             types.Int64   `tfsdk:"max_num_seqs"`
+	BlockSize              types.Int64   `tfsdk:"block_size"`
+}
+
+// fitInputAttributes returns the input attributes. In rayvllm_batch_sizing
+// max_num_seqs and max_num_batched_tokens are also outputs (the recommended
+// values when not set), hence computed.
+func fitInputAttributes(engineKnobsComputed bool) map[string]schema.Attribute {
+	positive := []validator.Int64{int64validator.AtLeast(1)}
+	positiveF := []validator.Float64{float64validator.AtLeast(0.001)}
+	return map[string]schema.Attribute{
+		"model": schema.StringAttribute{
+			Optional:    true,
+			Description: "Hugging Face model id from the built-in catalog, e.g. `Qwen/Qwen2.5-7B-Instruct`. Exactly one of `model` and `model_config_json` is required.",
+			Validators:  []validator.String{stringvalidator.LengthAtLeast(1)},
+		},
+		"model_config_json": schema.StringAttribute{
+			Optional:    true,
+			Description: "The text of a Hugging Face `config.json` (e.g. `file(\"config.json\")`), for a model outside the catalog. Its `quantization_config` (awq, gptq, fp8, compressed-tensors, bitsandbytes) is honoured.",
+			Validators:  []validator.String{stringvalidator.LengthAtLeast(2)},
+		},
+		"gpu": schema.StringAttribute{
+			Optional:    true,
+			Description: "GPU catalog name, e.g. `RTX-3090`, `A100-80GB`, `H100-80GB-SXM`, `L40S`, `MI300X`. Exactly one of `gpu`, `instance_type` and `gpu_memory_gib` is required.",
+			Validators:  []validator.String{stringvalidator.LengthAtLeast(1)},
+		},
+		"instance_type": schema.StringAttribute{
+			Optional:    true,
+			Description: "AWS EC2 instance type with GPUs, e.g. `g5.xlarge` or `p5.48xlarge`. Sets the GPU and the price.",
+			Validators:  []validator.String{stringvalidator.LengthAtLeast(1)},
+		},
+		"gpu_memory_gib": schema.Float64Attribute{
+			Optional:    true,
+			Description: "Usable memory of a custom GPU in GiB (e.g. 128 for a DGX Spark's unified memory). Requires `gpu_memory_bandwidth_gbps` and `gpu_bf16_tflops`.",
+			Validators: append([]validator.Float64{
+				float64validator.AlsoRequires(path.MatchRoot("gpu_memory_bandwidth_gbps"), path.MatchRoot("gpu_bf16_tflops")),
+			}, positiveF...),
+		},
+		"gpu_memory_bandwidth_gbps": schema.Float64Attribute{
+			Optional:    true,
+			Description: "Memory bandwidth of a custom GPU in GB/s. Only with `gpu_memory_gib`.",
+			Validators:  append([]validator.Float64{float64validator.AlsoRequires(path.MatchRoot("gpu_memory_gib"))}, positiveF...),
+		},
+		"gpu_bf16_tflops": schema.Float64Attribute{
+			Optional:    true,
+			Description: "Dense bf16 TFLOPS of a custom GPU. Only with `gpu_memory_gib`.",
+			Validators:  append([]validator.Float64{float64validator.AlsoRequires(path.MatchRoot("gpu_memory_gib"))}, positiveF...),
+		},
+		"gpu_fp8_tflops": schema.Float64Attribute{
+			Optional:    true,
+			Description: "Dense fp8 TFLOPS of a custom GPU; omit when it has no fp8 tensor cores. Only with `gpu_memory_gib`.",
+			Validators:  []validator.Float64{float64validator.AlsoRequires(path.MatchRoot("gpu_memory_gib")), float64validator.AtLeast(0)},
+		},
+		"tensor_parallel_size": schema.Int64Attribute{
+			Optional:    true,
+			Description: "Tensor-parallel size (GPUs per engine replica). Must divide the model's attention heads. Default 1.",
+			Validators:  []validator.Int64{int64validator.Between(1, 64)},
+		},
+		"quantization": schema.StringAttribute{
+			Optional:    true,
+			Description: "Weight quantization: " + quoteList(hardware.Quantizations) + ". Default `none`: the checkpoint's own dtype or quantization.",
+			Validators:  []validator.String{stringvalidator.OneOf(hardware.Quantizations...)},
+		},
+		"kv_cache_dtype": schema.StringAttribute{
+			Optional:    true,
+			Description: "KV cache dtype: `auto` (the model dtype) or `fp8`. Default `auto`.",
+			Validators:  []validator.String{stringvalidator.OneOf(hardware.KVCacheDTypes...)},
+		},
+		"max_model_len": schema.Int64Attribute{
+			Optional:    true,
+			Description: "vLLM `max_model_len` in tokens. Default: the model's `max_position_embeddings`, as in vLLM.",
+			Validators:  positive,
+		},
+		"gpu_memory_utilization": schema.Float64Attribute{
+			Optional:    true,
+			Description: "vLLM `gpu_memory_utilization`, the share of GPU memory the engine may use, in (0, 1]. Default 0.9.",
+			Validators:  []validator.Float64{float64validator.Between(0.0001, 1)},
+		},
+		"max_num_batched_tokens": schema.Int64Attribute{
+			Optional:    true,
+			Computed:    engineKnobsComputed,
+			Description: maybeRecommended(engineKnobsComputed, "vLLM `max_num_batched_tokens`: tokens per scheduler step, the chunked-prefill chunk. It sets the activation peak. Default: vLLM's default for the offline `LLM` class."),
+			Validators:  positive,
+		},
+		"max_num_seqs": schema.Int64Attribute{
+			Optional:    true,
+			Computed:    engineKnobsComputed,
+			Description: maybeRecommended(engineKnobsComputed, "vLLM `max_num_seqs`: sequences per step. It sizes the sampler's logits in the profiling run. Default 256."),
+			Validators:  positive,
+		},
+		"block_size": schema.Int64Attribute{
+			Optional:    true,
+			Description: "KV cache block size in tokens. Default 16.",
+			Validators:  []validator.Int64{int64validator.OneOf(1, 8, 16, 32, 64, 128)},
+		},
+	}
+}
+
+func maybeRecommended(computed bool, d string) string {
+	if computed {
+		return d + " When not set, the recommended value for `objective` is computed."
+	}
+	return d
+}
+
+func fitConfigValidators() []datasource.ConfigValidator {
+	return []datasource.ConfigValidator{
+		datasourcevalidator.ExactlyOneOf(path.MatchRoot("model"), path.MatchRoot("model_config_json")),
+		datasourcevalidator.ExactlyOneOf(path.MatchRoot("gpu"), path.MatchRoot("instance_type"), path.MatchRoot("gpu_memory_gib")),
+	}
+}
+
+// resolvedFit is a FitInput plus the instance type when one was named.
+type resolvedFit struct {
+	In       hardware.FitInput
+	Instance *hardware.InstanceType
+}
+
+// resolve looks up the model and GPU and fills vLLM's defaults.
+func (c fitConfigModel) resolve() (resolvedFit, error) {
+	var r resolvedFit
+	var err error
+	if r.In.Model, err = c.model(); err != nil {
+		return r, err
+	}
+	switch {
+	case !c.InstanceType.IsNull():
+		it, err := hardware.LookupInstance(c.InstanceType.ValueString())
+		if err != nil {
+			return r, err
+		}
+		r.Instance = &it
+		if r.In.GPU, err = hardware.LookupGPU(it.GPU); err != nil {
+			return r, err
+		}
+	case !c.GPUMemoryGiB.IsNull():
+		if r.In.GPU, err = hardware.CustomGPU(c.GPUMemoryGiB.ValueFloat64(), c.GPUMemoryBandwidthGBps.ValueFloat64(),
+			c.GPUBF16TFLOPS.ValueFloat64(), c.GPUFP8TFLOPS.ValueFloat64()); err != nil {
+			return r, err
+		}
+	default:
+		if r.In.GPU, err = hardware.LookupGPU(c.GPU.ValueString()); err != nil {
+			return r, err
+		}
+	}
+	r.In.TensorParallelSize = int(int64Or(c.TensorParallelSize, 1))
+	r.In.Quantization = stringOr(c.Quantization, "none")
+	r.In.KVCacheDType = stringOr(c.KVCacheDType, "auto")
+	r.In.MaxModelLen = int(int64Or(c.MaxModelLen, 0))
+	r.In.GPUMemoryUtilization = float64Or(c.GPUMemoryUtilization, 0.9)
+	r.In.MaxNumBatchedTokens = int(int64Or(c.MaxNumBatchedTokens, 0))
+	r.In.MaxNumSeqs = int(int64Or(c.MaxNumSeqs, 0))
+	r.In.BlockSize = int(int64Or(c.BlockSize, 16))
+	return r, nil
+}
+
+// model reads model_config_json when set, else looks up model.
+func (c fitConfigModel) model() (hardware.Model, error) {
+	if !c.ModelConfigJSON.IsNull() {
+		return hardware.ParseConfigJSON([]byte(c.ModelConfigJSON.ValueString()))
+	}
+	return hardware.LookupModel(c.Model.ValueString())
+}
+
+// fitResultModel is the predicted memory accounting, flat in rayvllm_gpu_fit
+// and nested as `fit` in rayvllm_batch_sizing.
+type fitResultModel struct {
+	Fits                 types.Bool    `tfsdk:"fits"`
+	GPUName              types.String  `tfsdk:"gpu_name"`
+	GPUTotalMemoryGiB    types.Float64 `tfsdk:"gpu_total_memory_gib"`
+	BudgetGiB            types.Float64 `tfsdk:"budget_gib"`
+	WeightsGiB           types.Float64 `tfsdk:"weights_gib"`
+	ActivationPeakGiB    types.Float64 `tfsdk:"activation_peak_gib"`
+	NonTorchGiB          types.Float64 `tfsdk:"non_torch_gib"`
+	CUDAGraphGiB         types.Float64 `tfsdk:"cuda_graph_gib"`
+	KVCacheGiB           types.Float64 `tfsdk:"kv_cache_gib"`
+	KVCacheBytesPerToken types.Int64   `tfsdk:"kv_cache_bytes_per_token"`
+	KVCacheTokens        types.Int64   `tfsdk:"kv_cache_tokens"`
+	MaxConcurrency       types.Float64 `tfsdk:"max_concurrency"`
+	EffectiveMaxModelLen types.Int64   `tfsdk:"effective_max_model_len"`
+	HeadroomGiB          types.Float64 `tfsdk:"headroom_gib"`
+	ShortfallGiB         types.Float64 `tfsdk:"shortfall_gib"`
+	ModelParams          types.Int64   `tfsdk:"model_params"`
+	Reasons              types.List    `tfsdk:"reasons"`
+	Suggestions          types.List    `tfsdk:"suggestions"`
+}
+
+func fitResultAttributes() map[string]schema.Attribute {
+	f := func(d string) schema.Attribute { return schema.Float64Attribute{Computed: true, Description: d} }
+	i := func(d string) schema.Attribute { return schema.Int64Attribute{Computed: true, Description: d} }
+	l := func(d string) schema.Attribute {
+		return schema.ListAttribute{Computed: true, ElementType: types.StringType, Description: d}
+	}
+	return map[string]schema.Attribute{
+		"fits":                     schema.BoolAttribute{Computed: true, Description: "Whether vLLM would start: the weights and overheads fit the budget and the KV cache holds at least one sequence of `max_model_len` tokens."},
+		"gpu_name":                 schema.StringAttribute{Computed: true, Description: "The catalog GPU the check ran against."},
+		"gpu_total_memory_gib":     f("Usable memory of one GPU in GiB, as CUDA reports it."),
+		"budget_gib":               f("Per-GPU budget: total × `gpu_memory_utilization`, in GiB."),
+		"weights_gib":              f("Weights per GPU in GiB (after tensor parallelism and quantization)."),
+		"activation_peak_gib":      f("Peak activation memory of vLLM's profiling run per GPU in GiB, a function of `max_num_batched_tokens` and `max_num_seqs`."),
+		"non_torch_gib":            f("Non-torch memory per GPU in GiB (CUDA context growth, NCCL buffers)."),
+		"cuda_graph_gib":           f("CUDA-graph memory per GPU in GiB."),
+		"kv_cache_gib":             f("Memory left for the KV cache per GPU in GiB; negative when the model does not fit."),
+		"kv_cache_bytes_per_token": i("KV cache bytes per token per GPU, all layers."),
+		"kv_cache_tokens":          i("Tokens the KV cache holds, engine-wide (whole blocks)."),
+		"max_concurrency":          f("KV cache tokens ÷ `max_model_len`: how many full-length requests fit at once (vLLM's 'Maximum concurrency')."),
+		"effective_max_model_len":  i("The `max_model_len` used (the model default when not set)."),
+		"headroom_gib":             f("KV cache memory beyond what one `max_model_len` sequence needs, per GPU in GiB."),
+		"shortfall_gib":            f("Memory missing per GPU for the engine to start, in GiB; 0 when it fits."),
+		"model_params":             i("Total parameter count of the model, computed from its architecture."),
+		"reasons":                  l("Why it does or does not fit, with the numbers."),
+		"suggestions":              l("The nearest changes that would fit: quantization, tensor-parallel size or GPU."),
+	}
+}
+
+func newFitResultModel(r hardware.FitResult, gpu hardware.GPU, m hardware.Model) fitResultModel {
+	return fitResultModel{
+		Fits:                 types.BoolValue(r.Fits),
+		GPUName:              types.StringValue(gpu.Name),
+		GPUTotalMemoryGiB:    gib(r.GPUTotalMemoryGiB),
+		BudgetGiB:            gib(r.BudgetGiB),
+		WeightsGiB:           gib(r.WeightsGiB),
+		ActivationPeakGiB:    gib(r.ActivationPeakGiB),
+		NonTorchGiB:          gib(r.NonTorchGiB),
+		CUDAGraphGiB:         gib(r.CUDAGraphGiB),
+		KVCacheGiB:           gib(r.KVCacheGiB),
+		KVCacheBytesPerToken: types.Int64Value(r.KVCacheBytesPerTok),
+		KVCacheTokens:        types.Int64Value(r.KVCacheTokens),
+		MaxConcurrency:       types.Float64Value(round(r.MaxConcurrency, 2)),
+		EffectiveMaxModelLen: types.Int64Value(int64(r.MaxModelLen)),
+		HeadroomGiB:          gib(r.HeadroomGiB),
+		ShortfallGiB:         gib(r.ShortfallGiB),
+		ModelParams:          types.Int64Value(m.Params()),
+		Reasons:              stringList(r.Reasons),
+		Suggestions:          stringList(r.Suggestions),
+	}
+}
+
+// misfitError is the plan error shared by every fit check in the provider.
+func misfitError(in hardware.FitInput, r hardware.FitResult) (string, string) {
+	summary := fmt.Sprintf("%s does not fit on %s", in.Model.ID, in.GPU.Name)
+	var b strings.Builder
+	fmt.Fprintf(&b, "vLLM would refuse to start: %.2f GiB short per GPU (budget %.2f GiB = %.2f GiB × gpu_memory_utilization %.2f).\n",
+		r.ShortfallGiB, r.BudgetGiB, r.GPUTotalMemoryGiB, in.GPUMemoryUtilization)
+	for _, s := range r.Reasons {
+		b.WriteString("- " + s + "\n")
+	}
+	if len(r.Suggestions) > 0 {
+		b.WriteString("Would fit:\n")
+		for _, s := range r.Suggestions {
+			b.WriteString("- " + s + "\n")
+		}
+	}
+	b.WriteString("Set require_fit = false to get the numbers without failing the plan.")
+	return summary, b.String()
+}
+
+// addHardwareError maps an engine error onto an attribute diagnostic.
+func addHardwareError(diags *diag.Diagnostics, err error) {
+	var ie *hardware.InputError
+	if errors.As(err, &ie) {
+		diags.AddAttributeError(path.Root(ie.Attribute), "Invalid "+ie.Attribute, ie.Message)
+		return
+	}
+	diags.AddError("Fit check failed", err.Error())
+}
+
+func gib(v float64) types.Float64 { return types.Float64Value(round(v, 3)) }
+
+func round(v float64, places int) float64 {
+	p := math.Pow(10, float64(places))
+	return math.Round(v*p) / p
+}
+
+func stringList(s []string) types.List {
+	vals := make([]attr.Value, len(s))
+	for i, v := range s {
+		vals[i] = types.StringValue(v)
+	}
+	return types.ListValueMust(types.StringType, vals)
+}
+
+func quoteList(s []string) string {
+	q := make([]string, len(s))
+	for i, v := range s {
+		q[i] = "`" + v + "`"
+	}
+	return strings.Join(q, ", ")
+}
+
+func int64Or(v types.Int64, def int64) int64 {
+	if v.IsNull() || v.IsUnknown() {
+		return def
+	}
+	return v.ValueInt64()
+}
+
+func float64Or(v types.Float64, def float64) float64 {
+	if v.IsNull() || v.IsUnknown() {
+		return def
+	}
+	return v.ValueFloat64()
+}
+
+func objectAttrTypes(attrs map[string]schema.Attribute) map[string]attr.Type {
+	t := make(map[string]attr.Type, len(attrs))
+	for k, a := range attrs {
+		t[k] = a.GetType()
+	}
+	return t
+}

@@ -1,0 +1,199 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/big"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/function"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware"
+)
+
+var _ function.Function = (*gpuFitFunction)(nil)
+
+// NewGPUFitFunction is provider::rayvllm::gpu_fit.
+func NewGPUFitFunction() function.Function { return &gpuFitFunction{} }
+
+type gpuFitFunction struct{}
+
+// gpuFitOptions are the optional engine settings of gpu_fit's third argument.
+var gpuFitOptions = []string{"block_size", "gpu_memory_utilization", "kv_cache_dtype", "max_model_len",
+	"max_num_batched_tokens", "max_num_seqs", "quantization", "tensor_parallel_size"}
+
+func (f *gpuFitFunction) Metadata(_ context.Context, _ function.MetadataRequest, resp *function.MetadataResponse) {
+	resp.Name = "gpu_fit"
+}
+
+func (f *gpuFitFunction) Definition(_ context.Context, _ function.DefinitionRequest, resp *function.DefinitionResponse) {
+	resp.Definition = function.Definition{
+		Summary: "Whether a model fits a GPU under vLLM's memory accounting",
+		Description: "Runs the same fit check as the `rayvllm_gpu_fit` data source and returns its outputs as an object, " +
+			"so it can be used in `variable` validation and `precondition` blocks. Never fails for a misfit: check `.fits`.",
+		Parameters: []function.Parameter{
+			function.StringParameter{Name: "model", Description: "Catalog Hugging Face id, or the text of a `config.json` (anything starting with `{`)."},
+			function.StringParameter{Name: "gpu", Description: "GPU catalog name (e.g. `A100-80GB`) or an EC2 GPU instance type (e.g. `g5.xlarge`)."},
+			function.DynamicParameter{Name: "options", AllowNullValue: true,
+				Description: "An object of engine settings, each optional: " + quoteList(gpuFitOptions) + ". Pass `{}` or `null` for vLLM's defaults."},
+		},
+		Return: function.ObjectReturn{AttributeTypes: objectAttrTypes(fitResultAttributes())},
+	}
+}
+
+func (f *gpuFitFunction) Run(ctx context.Context, req function.RunRequest, resp *function.RunResponse) {
+	var model, gpu string
+	var opts types.Dynamic
+	resp.Error = req.Arguments.Get(ctx, &model, &gpu, &opts)
+	if resp.Error != nil {
+		return
+	}
+	cfg, ferr := fitConfigFromArgs(model, gpu, opts)
+	if ferr != nil {
+		resp.Error = ferr
+		return
+	}
+	rf, err := cfg.resolve()
+	if err != nil {
+		resp.Error = funcErrorFrom(err, gpuFitArgs, 2, "options.")
+		return
+	}
+	res, err := hardware.Fit(rf.In)
+	if err != nil {
+		resp.Error = funcErrorFrom(err, gpuFitArgs, 2, "options.")
+		return
+	}
+	obj, diags := types.ObjectValueFrom(ctx, objectAttrTypes(fitResultAttributes()), newFitResultModel(res, rf.In.GPU, rf.In.Model))
+	if diags.HasError() {
+		resp.Error = function.FuncErrorFromDiags(ctx, diags)
+		return
+	}
+	resp.Error = resp.Result.Set(ctx, obj)
+}
+
+// fitConfigFromArgs builds the shared fit inputs from the function's arguments.
+func fitConfigFromArgs(model, gpu string, opts types.Dynamic) (fitConfigModel, *function.FuncError) {
+	c := fitConfigModel{
+		Model: types.StringNull(), ModelConfigJSON: types.StringNull(), GPU: types.StringNull(), InstanceType: types.StringNull(),
+		GPUMemoryGiB: types.Float64Null(), GPUMemoryBandwidthGBps: types.Float64Null(), GPUBF16TFLOPS: types.Float64Null(), GPUFP8TFLOPS: types.Float64Null(),
+		TensorParallelSize: types.Int64Null(), Quantization: types.StringNull(), KVCacheDType: types.StringNull(), MaxModelLen: types.Int64Null(),
+		GPUMemoryUtilization: types.Float64Null(), MaxNumBatchedTokens: types.Int64Null(), MaxNumSeqs: types.Int64Null(), BlockSize: types.Int64Null(),
+	}
+	if strings.HasPrefix(strings.TrimSpace(model), "{") {
+		c.ModelConfigJSON = types.StringValue(model)
+	} else {
+		c.Model = types.StringValue(model)
+	}
+	if _, err := hardware.LookupGPU(gpu); err != nil {
+		if _, ierr := hardware.LookupInstance(gpu); ierr == nil {
+			c.InstanceType = types.StringValue(gpu)
+		} else {
+			return c, function.NewArgumentFuncError(1, err.Error())
+		}
+	} else {
+		c.GPU = types.StringValue(gpu)
+	}
+	attrs, ferr := dynamicAttributes(opts)
+	if ferr != nil {
+		return c, ferr
+	}
+	names := make([]string, 0, len(attrs))
+	for k := range attrs {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		v := attrs[k]
+		if v.IsNull() {
+			continue
+		}
+		var err error
+		switch k {
+		case "tensor_parallel_size":
+			c.TensorParallelSize, err = optInt(v)
+		case "max_model_len":
+			c.MaxModelLen, err = optInt(v)
+		case "max_num_batched_tokens":
+			c.MaxNumBatchedTokens, err = optInt(v)
+		case "max_num_seqs":
+			c.MaxNumSeqs, err = optInt(v)
+		case "block_size":
+			c.BlockSize, err = optInt(v)
+		case "gpu_memory_utilization":
+			var n *big.Float
+			if n, err = optNumber(v); err == nil {
+				f, _ := n.Float64()
+				c.GPUMemoryUtilization = types.Float64Value(f)
+			}
+		case "quantization":
+			c.Quantization, err = optString(v)
+		case "kv_cache_dtype":
+			c.KVCacheDType, err = optString(v)
+		default:
+			return c, function.NewArgumentFuncError(2, fmt.Sprintf("options: unknown setting %q; valid settings are %s", k, strings.Join(gpuFitOptions, ", ")))
+		}
+		if err != nil {
+			return c, function.NewArgumentFuncError(2, fmt.Sprintf("options.%s: %s", k, err))
+		}
+	}
+	return c, nil
+}
+
+func dynamicAttributes(d types.Dynamic) (map[string]attr.Value, *function.FuncError) {
+	if d.IsNull() || d.IsUnderlyingValueNull() {
+		return nil, nil
+	}
+	switch v := d.UnderlyingValue().(type) {
+	case types.Object:
+		return v.Attributes(), nil
+	case types.Map:
+		return v.Elements(), nil
+	}
+	return nil, function.NewArgumentFuncError(2, "options must be an object such as { quantization = \"int4\", max_model_len = 4096 }")
+}
+
+func optNumber(v attr.Value) (*big.Float, error) {
+	if n, ok := v.(types.Number); ok {
+		return n.ValueBigFloat(), nil
+	}
+	return nil, fmt.Errorf("must be a number, got %s", v.Type(context.Background()))
+}
+
+func optInt(v attr.Value) (types.Int64, error) {
+	n, err := optNumber(v)
+	if err != nil {
+		return types.Int64Null(), err
+	}
+	i, acc := n.Int64()
+	if acc != big.Exact {
+		return types.Int64Null(), errors.New("must be a whole number")
+	}
+	return types.Int64Value(i), nil
+}
+
+func optString(v attr.Value) (types.String, error) {
+	if s, ok := v.(types.String); ok {
+		return s, nil
+	}
+	return types.StringNull(), fmt.Errorf("must be a string, got %s", v.Type(context.Background()))
+}
+
+// funcErrorFrom maps an engine error onto the function argument it
+// concerns: argIndex maps attribute names to argument positions; any other
+// attribute belongs to argument `other`, named with prefix.
+func funcErrorFrom(err error, argIndex map[string]int64, other int64, prefix string) *function.FuncError {
+	var ie *hardware.InputError
+	if !errors.As(err, &ie) {
+		return function.NewFuncError(err.Error())
+	}
+	if i, ok := argIndex[ie.Attribute]; ok {
+		return function.NewArgumentFuncError(i, err.Error())
+	}
+	return function.NewArgumentFuncError(other, prefix+err.Error())
+}
+
+var gpuFitArgs = map[string]int64{"model": 0, "model_config_json": 0, "gpu": 1, "instance_type": 1}
