@@ -111,11 +111,20 @@ func (c *Cluster) InstanceIDs() []string {
 		ids = append(ids, c.Head.ID)
 	}
 	for _, g := range c.sortedGroupNames() {
-		for _, i := range c.Groups[g] {
-			ids = append(ids, i.ID)
-		}
+		ids = append(ids, c.GroupIDs(g)...)
 	}
 	return ids
+}
+
+// GroupIDs returns the IDs of a group's live workers, oldest first.
+func (c *Cluster) GroupIDs(group string) []string {
+	ws := slices.Clone(c.Groups[group])
+	SortInstances(ws)
+	out := make([]string, len(ws))
+	for i, w := range ws {
+		out[i] = w.ID
+	}
+	return out
 }
 
 func (c *Cluster) sortedGroupNames() []string {
@@ -264,13 +273,19 @@ func (c *Client) FindInstances(ctx context.Context, name string) ([]Instance, er
 			}
 		}
 	}
-	sort.SliceStable(out, func(a, b int) bool {
-		if !out[a].LaunchTime.Equal(out[b].LaunchTime) {
-			return out[a].LaunchTime.Before(out[b].LaunchTime)
-		}
-		return out[a].ID < out[b].ID
-	})
+	SortInstances(out)
 	return out, nil
+}
+
+// SortInstances orders instances oldest first, then by ID: the order of
+// instance IDs in state, and the order in which scale-down keeps workers.
+func SortInstances(insts []Instance) {
+	sort.SliceStable(insts, func(a, b int) bool {
+		if !insts[a].LaunchTime.Equal(insts[b].LaunchTime) {
+			return insts[a].LaunchTime.Before(insts[b].LaunchTime)
+		}
+		return insts[a].ID < insts[b].ID
+	})
 }
 
 // FindCluster returns what exists of the cluster. headID, when set, picks

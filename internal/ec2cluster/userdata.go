@@ -80,7 +80,7 @@ func RenderUserData(role string, b BootConfig) (string, error) {
 		fmt.Fprintf(&sb, "export %s=%s\n", k, shellQuote(env[k]))
 	}
 	sb.WriteString(stripShebang(commonScript))
-	sb.WriteString(stripShebang(script))
+	sb.WriteString(stripSourceCommon(stripShebang(script)))
 	out := sb.String()
 	if len(out) > MaxUserDataBytes {
 		return "", fmt.Errorf("%s user data is %d bytes, over EC2's %d-byte limit: shorten python_packages", role, len(out), MaxUserDataBytes)
@@ -95,6 +95,21 @@ func stripShebang(s string) string {
 		}
 	}
 	return s
+}
+
+// stripSourceCommon drops the block that sources common.sh from disk: in
+// user data common.sh is inlined.
+func stripSourceCommon(s string) string {
+	const marker = "# rayvllm:source-common"
+	i := strings.Index(s, marker)
+	if i < 0 {
+		return s
+	}
+	j := strings.Index(s[i:], "\nfi\n")
+	if j < 0 {
+		return s
+	}
+	return s[:i] + s[i+j+len("\nfi\n"):]
 }
 
 // shellQuote single-quotes s for bash.

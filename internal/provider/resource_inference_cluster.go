@@ -657,11 +657,7 @@ func fill(ctx context.Context, m *clusterModel, cl *ec2cluster.Cluster, diags *d
 	}
 	for i := range m.WorkerGroups {
 		g := &m.WorkerGroups[i]
-		var ids []string
-		for _, w := range cl.Groups[g.Name.ValueString()] {
-			ids = append(ids, w.ID)
-		}
-		g.InstanceIDs = stringListValue(ctx, ids, diags)
+		g.InstanceIDs = stringListValue(ctx, cl.GroupIDs(g.Name.ValueString()), diags)
 	}
 	m.InstanceIDs = stringListValue(ctx, cl.InstanceIDs(), diags)
 	nullUnknowns(m)

@@ -17,7 +17,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
+	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-testing/helper/acctest"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
@@ -670,6 +673,51 @@ func TestAccInferenceCluster_fitCheckPasses(t *testing.T) {
 		ProtoV6ProviderFactories: protoV6Factories,
 		Steps: []resource.TestStep{{
 			Config: cfg, PlanOnly: true, ExpectNonEmptyPlan: true,
+		}},
+	})
+}
+
+func TestPublicPortDiags(t *testing.T) {
+	if d := publicPortDiags([]string{"10.0.0.0/8", "2001:db8::/32"}, false); d.HasError() || d.WarningsCount() > 0 {
+		t.Fatalf("private CIDRs: %v", d)
+	}
+	for _, c := range []string{"0.0.0.0/0", "::/0"} {
+		d := publicPortDiags([]string{"10.0.0.0/8", c}, false)
+		if !d.HasError() || !strings.Contains(d[0].Detail(), "ShadowRay") || !strings.Contains(d[0].Detail(), "allow_public_ray_ports") {
+			t.Fatalf("%s refused? %v", c, d)
+		}
+		d = publicPortDiags([]string{c}, true)
+		if d.HasError() || d.WarningsCount() != 1 || !strings.Contains(d[0].Detail(), "ShadowRay") {
+			t.Fatalf("%s allowed: want one ShadowRay warning, got %v", c, d)
+		}
+	}
+}
+
+func TestRayVersionValidator(t *testing.T) {
+	for v, ok := range map[string]bool{"2.54.0": true, "2.60.0": true, "3.0.0": true, "2.53.9": false, "1.99.0": false, "2.60": false, "2.60.0rc1": false, ">=2.54.0": false} {
+		var resp validator.StringResponse
+		rayVersionValidator{}.ValidateString(context.Background(), validator.StringRequest{Path: path.Root("ray_version"), ConfigValue: types.StringValue(v)}, &resp)
+		if resp.Diagnostics.HasError() == ok {
+			t.Errorf("ray_version %q: error = %v, want accepted = %v", v, resp.Diagnostics, ok)
+		}
+	}
+}
+
+// Planning needs no AWS at all: no endpoint, credentials or region.
+func TestAccInferenceCluster_planWithoutAWS(t *testing.T) {
+	if os.Getenv("TF_ACC") == "" {
+		t.Skip("acceptance test: set TF_ACC=1")
+	}
+	for _, k := range []string{"AWS_ENDPOINT_URL_EC2", "AWS_ENDPOINT_URL_SSM", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"} {
+		t.Setenv(k, "")
+	}
+	t.Setenv("AWS_CONFIG_FILE", "/nonexistent")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+	e := &awsEnv{ami: "ami-0123456789abcdef0", subnet: "subnet-0123456789abcdef0", profile: "p", hfParam: "/hf/token"}
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: protoV6Factories,
+		Steps: []resource.TestStep{{
+			Config: e.config("no-aws", group{"a10g", "g5.xlarge", 2, ""}), PlanOnly: true, ExpectNonEmptyPlan: true,
 		}},
 	})
 }

@@ -10,8 +10,9 @@
 # way. See common.sh for the variables.
 set -euo pipefail
 
+# rayvllm:source-common (in user data, common.sh is inlined above instead)
 if [ "$(type -t rayvllm_defaults || true)" != function ]; then
-  # shellcheck source=common.sh
+  # shellcheck source-path=SCRIPTDIR source=common.sh
   . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 fi
 

@@ -3,8 +3,9 @@
 # at RAYVLLM_HEAD_IP. Same modes and variables as head.sh (see common.sh).
 set -euo pipefail
 
+# rayvllm:source-common (in user data, common.sh is inlined above instead)
 if [ "$(type -t rayvllm_defaults || true)" != function ]; then
-  # shellcheck source=common.sh
+  # shellcheck source-path=SCRIPTDIR source=common.sh
   . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 fi
 
