@@ -109,20 +109,25 @@ func NewClient(cfg aws.Config, s Settings) *Client {
 }
 
 var (
-	callsMu sync.Mutex
-	calls   = map[string]int{}
+	callsMu  sync.Mutex
+	calls    = map[string]int{}
+	callTime time.Duration
 )
 
 // countCalls counts every HTTP attempt (retries included) per
-// "Service.Operation", for the benchmark and the retry tests.
+// "Service.Operation", and the time spent in them, for the benchmark and the
+// retry tests.
 func countCalls(stack *middleware.Stack) error {
 	return stack.Finalize.Add(middleware.FinalizeMiddlewareFunc("rayvllmCountCalls",
 		func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
 			key := awsmiddleware.GetServiceID(ctx) + "." + awsmiddleware.GetOperationName(ctx)
+			start := time.Now()
+			out, md, err := next.HandleFinalize(ctx, in)
 			callsMu.Lock()
 			calls[key]++
+			callTime += time.Since(start)
 			callsMu.Unlock()
-			return next.HandleFinalize(ctx, in)
+			return out, md, err
 		}), middleware.After)
 }
 
@@ -136,4 +141,11 @@ func CallCounts() map[string]int {
 		out[k] = v
 	}
 	return out
+}
+
+// CallTime is the total time spent waiting for API responses so far.
+func CallTime() time.Duration {
+	callsMu.Lock()
+	defer callsMu.Unlock()
+	return callTime
 }
