@@ -300,6 +300,10 @@ func keys[V any](m map[string]V) []string {
 // checkSecurity verifies IMDSv2, encrypted root volumes of the given sizes,
 // and the security group rules.
 func (e *awsEnv) checkSecurity(t *testing.T, name string, sizes map[string]int32) resource.TestCheckFunc {
+	return e.checkSecurityRules(t, name, sizes, []string{"all from self", "tcp:8265-8265 from 2001:db8::/64", "tcp:8265-8265 from 203.0.113.0/24"})
+}
+
+func (e *awsEnv) checkSecurityRules(t *testing.T, name string, sizes map[string]int32, want []string) resource.TestCheckFunc {
 	return func(*terraform.State) error {
 		ctx := context.Background()
 		var ids []string
@@ -373,7 +377,6 @@ func (e *awsEnv) checkSecurity(t *testing.T, name string, sizes map[string]int32
 			}
 		}
 		sort.Strings(rules)
-		want := []string{"all from self", "tcp:8265-8265 from 2001:db8::/64", "tcp:8265-8265 from 203.0.113.0/24"}
 		if !slices.Equal(rules, want) {
 			return fmt.Errorf("security group %s ingress %q, want %q", sgID, rules, want)
 		}
@@ -520,9 +523,12 @@ func TestAccInferenceCluster_scaleAndReplaceGroup(t *testing.T) {
 				),
 			},
 			{
-				// Remove a group, add another.
-				Config: e.config(name, group{"l40s", "g6e.xlarge", 1, ""}),
-				Check:  e.checkCluster(t, name, map[string]string{"head": "m5.xlarge", "l40s": "g6e.xlarge"}, map[string]int{"head": 1, "l40s": 1}),
+				// Remove a group, add another; the dashboard CIDRs change in place.
+				Config: strings.Replace(e.config(name, group{"l40s", "g6e.xlarge", 1, ""}), `["203.0.113.0/24", "2001:db8::/64"]`, `["198.51.100.7/32"]`, 1),
+				Check: resource.ComposeTestCheckFunc(
+					e.checkCluster(t, name, map[string]string{"head": "m5.xlarge", "l40s": "g6e.xlarge"}, map[string]int{"head": 1, "l40s": 1}),
+					e.checkSecurityRules(t, name, map[string]int32{"head": 100, "l40s": 200}, []string{"all from self", "tcp:8265-8265 from 198.51.100.7/32"}),
+				),
 			},
 		},
 	})
