@@ -2,6 +2,7 @@ package ec2cluster
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -46,6 +47,10 @@ func (f *fakeEC2) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.t.Errorf("bad form: %v", err)
 	}
 	action := r.PostForm.Get("Action")
+	if target := r.Header.Get("X-Amz-Target"); target != "" { // SSM's JSON protocol
+		action = target[strings.LastIndexByte(target, '.')+1:]
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	}
 	f.mu.Lock()
 	f.requests = append(f.requests, r.PostForm)
 	h := f.handlers[action]
@@ -56,7 +61,9 @@ func (f *fakeEC2) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	code, body := h(r.PostForm)
-	w.Header().Set("Content-Type", "text/xml")
+	if w.Header().Get("Content-Type") == "" {
+		w.Header().Set("Content-Type", "text/xml")
+	}
 	w.WriteHeader(code)
 	fmt.Fprint(w, body)
 }
@@ -313,5 +320,71 @@ func TestDeleteSecurityGroupRetriesDependencyViolation(t *testing.T) {
 	err := c.deleteSecurityGroup(context.Background(), "sg-1")
 	if err == nil || !strings.Contains(err.Error(), "UnauthorizedOperation") || len(f.calls("DeleteSecurityGroup")) > 6 {
 		t.Fatalf("err = %v after %d calls, want an immediate UnauthorizedOperation", err, len(f.calls("DeleteSecurityGroup")))
+	}
+}
+
+// Create writes every instance ID into state (save) before it waits, so a
+// launch that fails while starting leaves tainted state, not orphans.
+func TestCreateSavesIDsBeforeWaiting(t *testing.T) {
+	f, c := newFake(t)
+	const ns = `xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"`
+	ok := func(action string) func(url.Values) (int, string) {
+		return func(url.Values) (int, string) {
+			return 200, "<" + action + "Response " + ns + "><requestId>r</requestId><return>true</return></" + action + "Response>"
+		}
+	}
+	describes := 0
+	f.handlers["DescribeInstances"] = func(form url.Values) (int, string) {
+		if form.Get("Filter.1.Name") != "" { // FindInstances: nothing tagged yet
+			return 200, `<DescribeInstancesResponse ` + ns + `><requestId>r</requestId><reservationSet/></DescribeInstancesResponse>`
+		}
+		describes++
+		return 200, describeXML(fakeInstance{"i-head", "running", "10.0.0.1", ""}, fakeInstance{"i-w1", "pending", "10.0.0.2", ""},
+			fakeInstance{"i-w2", "terminated", "", "Server.InsufficientInstanceCapacity"}, fakeInstance{"i-w3", "pending", "10.0.0.4", ""})
+	}
+	f.handlers["DescribeSubnets"] = func(url.Values) (int, string) {
+		return 200, `<DescribeSubnetsResponse ` + ns + `><requestId>r</requestId><subnetSet><item><subnetId>subnet-12345678</subnetId><vpcId>vpc-1</vpcId></item></subnetSet></DescribeSubnetsResponse>`
+	}
+	f.handlers["DescribeImages"] = func(url.Values) (int, string) {
+		return 200, `<DescribeImagesResponse ` + ns + `><requestId>r</requestId><imagesSet><item><imageId>ami-12345678</imageId><rootDeviceName>/dev/sda1</rootDeviceName></item></imagesSet></DescribeImagesResponse>`
+	}
+	f.handlers["PutParameter"] = func(url.Values) (int, string) { return 200, `{"Version":1,"Tier":"Standard"}` }
+	f.handlers["DescribeSecurityGroups"] = func(form url.Values) (int, string) {
+		if form.Get("GroupId.1") == "" {
+			return 200, `<DescribeSecurityGroupsResponse ` + ns + `><requestId>r</requestId><securityGroupInfo/></DescribeSecurityGroupsResponse>`
+		}
+		return 200, `<DescribeSecurityGroupsResponse ` + ns + `><requestId>r</requestId><securityGroupInfo><item><groupId>sg-1</groupId><ipPermissions/></item></securityGroupInfo></DescribeSecurityGroupsResponse>`
+	}
+	f.handlers["CreateSecurityGroup"] = func(url.Values) (int, string) {
+		return 200, `<CreateSecurityGroupResponse ` + ns + `><requestId>r</requestId><return>true</return><groupId>sg-1</groupId></CreateSecurityGroupResponse>`
+	}
+	f.handlers["AuthorizeSecurityGroupIngress"] = ok("AuthorizeSecurityGroupIngress")
+	f.handlers["RunInstances"] = func(form url.Values) (int, string) {
+		for k, v := range form {
+			if strings.HasPrefix(k, "TagSpecification.1.Tag.") && strings.HasSuffix(k, ".Value") && v[0] == "head" {
+				return 200, runXML(fakeInstance{"i-head", "pending", "10.0.0.1", ""})
+			}
+		}
+		return 200, runXML(fakeInstance{"i-w1", "pending", "10.0.0.2", ""}, fakeInstance{"i-w2", "pending", "10.0.0.3", ""}, fakeInstance{"i-w3", "pending", "10.0.0.4", ""})
+	}
+	var saved []string
+	_, err := c.Create(context.Background(), testSpec(), "tok", func(cl *Cluster) { saved = cl.InstanceIDs() })
+	if err == nil || !strings.Contains(err.Error(), "i-w2=terminated (Server.InsufficientInstanceCapacity)") {
+		t.Fatalf("err = %v, want the failed wait naming i-w2", err)
+	}
+	if strings.Join(saved, ",") != "i-head,i-w1,i-w2,i-w3" {
+		t.Fatalf("saved %v before the wait failed, want every launched instance", saved)
+	}
+	if describes == 0 {
+		t.Fatal("Create never waited")
+	}
+	if runs := f.calls("RunInstances"); len(runs) != 2 || runs[1].Get("MinCount") != "3" || runs[1].Get("MaxCount") != "3" {
+		t.Fatalf("want one RunInstances for the head and one for the group with MinCount = MaxCount = 3, got %d calls", len(runs))
+	}
+	for _, r := range f.calls("RunInstances") {
+		ud, err := base64.StdEncoding.DecodeString(r.Get("UserData"))
+		if err != nil || !strings.Contains(string(ud), "RAYVLLM_RAY_TOKEN_PARAMETER='/rayvllm/c1/ray-auth-token'") || strings.Contains(string(ud), "tok'") {
+			t.Fatalf("user data undecodable, without the token parameter, or carrying the token: %v", err)
+		}
 	}
 }
