@@ -98,17 +98,40 @@ func (m Model) embedParams() float64 {
 	return 2 * e
 }
 
+// layerKinds calls fn once per distinct layer: a representative index and
+// how many layers share its shape (dense layers, MoE layers). With
+// perLayer it calls fn for every layer (needed when quantization skips
+// named layers).
+func (m Model) layerKinds(perLayer bool, fn func(i, count int)) {
+	if perLayer {
+		for i := 0; i < m.NumLayers; i++ {
+			fn(i, 1)
+		}
+		return
+	}
+	dense := m.NumLayers
+	if m.NumExperts > 0 {
+		dense = min(m.FirstDenseLayers, m.NumLayers)
+	}
+	if dense > 0 {
+		fn(0, dense)
+	}
+	if moe := m.NumLayers - dense; moe > 0 {
+		fn(dense, moe)
+	}
+}
+
 // Params is the total parameter count computed from the architecture:
 // embeddings (+ untied lm_head), every layer's matrices, biases and norms,
 // the final norm and any vision encoder.
 func (m Model) Params() int64 {
 	t := m.embedParams() + float64(m.HiddenSize) + float64(m.VisionParams)
-	for i := 0; i < m.NumLayers; i++ {
+	m.layerKinds(false, func(i, n int) {
 		for _, l := range m.layerLinears(i) {
-			t += l.params()
+			t += l.params() * float64(n)
 		}
-		t += m.layerSmallParams()
-	}
+	})
+	t += float64(m.NumLayers) * m.layerSmallParams()
 	return clampInt64(t)
 }
 

@@ -16,7 +16,10 @@ import (
 // issues and notes; see its meta) and prints the error of each predicted
 // figure. It asserts the targets: weights within 3% on every record whose
 // checkpoint is modelled, KV-cache tokens within 10% median on the V1-engine
-// records, and "does not fit" for every record that failed for lack of memory.
+// records, and "does not fit" for every record that failed for lack of memory
+// (outcome "failed…" or "OOM…"). M13's "error after cache init" was a vLLM
+// bug that put the KV cache on one device, not a capacity limit, so it is
+// printed but not counted as a deliberate failure.
 
 type calRecord struct {
 	ID                   string   `json:"id"`
@@ -70,7 +73,8 @@ var calInputs = map[string]calInput{
 	"M05": {model: "meta-llama/Llama-2-7b-hf", gpu: "A100-80GB", mbt: 4096, seqs: 256},
 	"M06": {model: "meta-llama/Llama-2-70b-hf", gpu: "A100-80GB", mbt: 4096, seqs: 256},
 	"M07": {model: "deepseek-ai/DeepSeek-R1-Distill-Qwen-14B", gpu: "RTX-4090", mbt: 2048, seqs: 256},
-	"M08": {model: "Qwen/Qwen3-235B-A22B-FP8", gpu: "H100-80GB-SXM"},
+	// V1 records from `vllm serve` on H100: max_num_batched_tokens 8192, max_num_seqs 1024.
+	"M08": {model: "Qwen/Qwen3-235B-A22B-FP8", gpu: "H100-80GB-SXM", mbt: 8192, seqs: 1024},
 	// 5.2 GiB of weights for "Qwen2.5-7B" on 8 GB: a 4-bit AWQ checkpoint.
 	"M10": {model: "Qwen/Qwen2.5-7B-Instruct-AWQ", gpu: "RTX-4060", mbt: 4096, seqs: 256},
 	// 0.5.3 had no chunked prefill by default: the profile ran 131072 tokens.
@@ -87,9 +91,9 @@ var calInputs = map[string]calInput{
 	"M27": {model: "Qwen/Qwen3-30B-A3B", gpu: "T4", quant: "fp16", maxPos: 131072, mbt: 2048, seqs: 256},
 	"M28": {skip: "openai/gpt-oss-20b (mxfp4) is not in the catalog"},
 	"M29": {skip: "google/gemma-4-26B-A4B is not in the catalog"},
-	"M30": {model: "Qwen/Qwen3-8B", gpu: "H100-80GB-SXM"},
-	"M31": {model: "Qwen/Qwen3-32B", gpu: "H100-80GB-SXM"},
-	"M32": {model: "meta-llama/Llama-3.1-70B", gpu: "H100-80GB-SXM"},
+	"M30": {model: "Qwen/Qwen3-8B", gpu: "H100-80GB-SXM", mbt: 8192, seqs: 1024},
+	"M31": {model: "Qwen/Qwen3-32B", gpu: "H100-80GB-SXM", mbt: 8192, seqs: 1024},
+	"M32": {model: "meta-llama/Llama-3.1-70B", gpu: "H100-80GB-SXM", mbt: 8192, seqs: 1024},
 	// GPU not named; 9930 blocks of Llama-3.1-8B at 0.9 imply a 40 GB A100.
 	"M33": {model: "meta-llama/Llama-3.1-8B", gpu: "A100-40GB", mbt: 2048, seqs: 256},
 	"M34": {model: "meta-llama/Llama-3.1-8B", gpu: "A100-40GB", ckpt: &QuantConfig{Method: "gptq", Bits: 4, GroupSize: 128, ZeroPoint: true}, mbt: 2048, seqs: 256},

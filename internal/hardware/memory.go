@@ -191,15 +191,17 @@ func resolveEngine(in FitInput) (engine, error) {
 		e.mbt = defMBT
 	}
 	if e.seqs == 0 {
-		e.seqs = min(defSeqs, e.mbt)
+		e.seqs = defSeqs
 	}
 	if e.mbt < e.seqs {
-		// SchedulerConfig._verify_args (vllm/config/scheduler.py).
-		attr := "max_num_batched_tokens"
-		if !e.userMBT {
-			attr = "max_num_seqs"
+		// SchedulerConfig._verify_args (vllm/config/scheduler.py) refuses it.
+		attr, hint := "max_num_seqs", "raise max_num_batched_tokens or lower max_num_seqs"
+		if e.userMBT && !e.userSeqs {
+			attr, hint = "max_num_batched_tokens", fmt.Sprintf("vLLM's default max_num_seqs on %s is %d, so also set max_num_seqs <= %d", e.g.Name, defSeqs, e.mbt)
+		} else if e.userMBT {
+			attr = "max_num_batched_tokens"
 		}
-		return e, &InputError{Attribute: attr, Message: fmt.Sprintf("max_num_batched_tokens (%d) must be >= max_num_seqs (%d), as vLLM requires; raise the first or lower the second", e.mbt, e.seqs)}
+		return e, &InputError{Attribute: attr, Message: fmt.Sprintf("max_num_batched_tokens (%d) must be >= max_num_seqs (%d), as vLLM requires; %s", e.mbt, e.seqs, hint)}
 	}
 	e.block = in.BlockSize
 	if e.block == 0 {
@@ -228,7 +230,8 @@ func (e engine) kvHeadsPerGPU() int {
 func (e engine) weightBytes() float64 {
 	m, p, tp := e.m, e.prec, float64(e.tp)
 	var b float64
-	for i := 0; i < m.NumLayers; i++ {
+	perLayer := p.Quant != nil && len(p.Quant.SkipModules) > 0
+	m.layerKinds(perLayer, func(i, count int) {
 		for _, l := range m.layerLinears(i) {
 			n := l.params()
 			switch l.Shard {
@@ -241,10 +244,10 @@ func (e engine) weightBytes() float64 {
 			if p.Quant != nil && l.Quantized && !p.Quant.skips(l.Path) {
 				bytes = p.Quant.bytesPerParam(l.In)
 			}
-			b += n * bytes
+			b += n * bytes * float64(count)
 		}
-		b += m.layerSmallParams() * p.DTypeBytes
-	}
+	})
+	b += float64(m.NumLayers) * m.layerSmallParams() * p.DTypeBytes
 	vocab := math.Ceil(float64(m.VocabSize)/vocabPadding) * vocabPadding
 	emb := vocab * float64(m.HiddenSize) / tp
 	if !m.TiedEmbeddings {

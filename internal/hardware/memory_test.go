@@ -232,6 +232,7 @@ func TestFitValidation(t *testing.T) {
 		{"fp8 on T4", FitInput{Model: q7, GPU: mustGPU(t, "T4"), Quantization: "fp8"}, "quantization", "compute capability 8.0"},
 		{"mbt < seqs", FitInput{Model: q7, GPU: h100, MaxNumBatchedTokens: 512, MaxNumSeqs: 1024}, "max_num_batched_tokens", ">= max_num_seqs"},
 		{"default seqs above mbt", FitInput{Model: q7, GPU: h100, MaxNumSeqs: 20000}, "max_num_seqs", ">= max_num_seqs"},
+		{"chunk below default seqs", FitInput{Model: q7, GPU: h100, MaxNumBatchedTokens: 512}, "max_num_batched_tokens", "set max_num_seqs <= 512"},
 		{"negative seqs", FitInput{Model: q7, GPU: h100, MaxNumSeqs: -1}, "max_num_seqs", "between 1"},
 		{"negative mbt", FitInput{Model: q7, GPU: h100, MaxNumBatchedTokens: -1}, "max_num_batched_tokens", "between 1"},
 		{"block", FitInput{Model: q7, GPU: h100, BlockSize: 7}, "block_size", "16"},

@@ -128,7 +128,7 @@ var modelCatalog = func() []Model {
 	return []Model{
 		q05, q05bnb, q15,
 		withAliases(qwen25("Qwen/Qwen2.5-3B", 36, 2048, 16, 2, 128, 11008, 151936, true, 32768, 3.09e9), "Qwen/Qwen2.5-3B-Instruct"),
-		withAliases(q7, "Qwen/Qwen2.5-7B-Instruct-1M"), q7i, q7awq, q14, q32,
+		q7, q7i, q7awq, q14, q32,
 		withAliases(qwen25("Qwen/Qwen2.5-72B", 80, 8192, 64, 8, 128, 29568, 152064, false, 32768, 72.7e9), "Qwen/Qwen2.5-72B-Instruct"),
 		vl72,
 		withAliases(qwen3("Qwen/Qwen3-0.6B", 28, 1024, 16, 8, 3072, 151936, true, 0.6e9)),

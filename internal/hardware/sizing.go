@@ -83,9 +83,9 @@ func (e engine) decodeStepSeconds(b int, ctx float64) float64 {
 		// Expected share of experts a batch touches: 1 − (1 − k/E)^B.
 		touched := 1 - math.Pow(1-float64(m.NumActiveExperts)/float64(m.NumExperts), B)
 		var expertBytes float64
-		for i := 0; i < m.NumLayers; i++ {
+		m.layerKinds(e.prec.Quant != nil && len(e.prec.Quant.SkipModules) > 0, func(i, count int) {
 			if !m.isMoELayer(i) {
-				continue
+				return
 			}
 			for _, l := range m.layerLinears(i) {
 				if l.Count > 1 {
@@ -93,10 +93,10 @@ func (e engine) decodeStepSeconds(b int, ctx float64) float64 {
 					if q := e.prec.Quant; q != nil && !q.skips(l.Path) {
 						bytes = q.bytesPerParam(l.In)
 					}
-					expertBytes += l.params() * bytes
+					expertBytes += l.params() * bytes * float64(count)
 				}
 			}
-		}
+		})
 		w -= expertBytes * (1 - touched)
 	}
 	kv := B * ctx * e.layerKVBytesPerToken() * float64(e.m.NumLayers) * float64(e.tp)

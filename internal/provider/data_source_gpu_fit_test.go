@@ -31,6 +31,15 @@ data "rayvllm_gpu_fit" "small_fp8" {
   kv_cache_dtype = "fp8"
   max_model_len  = 4096
 }
+# A DGX Spark: 128 GB of unified memory (119.2 GiB), 273 GB/s.
+data "rayvllm_gpu_fit" "custom" {
+  model                     = "meta-llama/Llama-3.1-70B-Instruct"
+  gpu_memory_gib            = 119.2
+  gpu_memory_bandwidth_gbps = 273
+  gpu_bf16_tflops           = 100
+  quantization              = "fp8"
+  max_model_len             = 8192
+}
 data "rayvllm_gpu_fit" "misfit" {
   model         = "meta-llama/Llama-2-70b-hf"
   gpu           = "RTX-4090"
@@ -47,6 +56,11 @@ data "rayvllm_gpu_fit" "misfit" {
 					statecheck.ExpectKnownValue("data.rayvllm_gpu_fit.q7", tfjsonpath.New("kv_cache_tokens"), int64Between(50*(1<<30)/57344, 58*(1<<30)/57344)),
 					statecheck.ExpectKnownValue("data.rayvllm_gpu_fit.small_fp8", tfjsonpath.New("kv_cache_bytes_per_token"), knownvalue.Int64Exact(6144)),
 					statecheck.ExpectKnownValue("data.rayvllm_gpu_fit.small_fp8", tfjsonpath.New("gpu_name"), knownvalue.StringExact("A10G")),
+					statecheck.ExpectKnownValue("data.rayvllm_gpu_fit.custom", tfjsonpath.New("gpu_total_memory_gib"), knownvalue.Float64Exact(119.2)),
+					// 119.2 × 0.9
+					statecheck.ExpectKnownValue("data.rayvllm_gpu_fit.custom", tfjsonpath.New("budget_gib"), knownvalue.Float64Exact(107.28)),
+					// 70.6e9 params in fp8, with embeddings and lm_head kept in bf16: 66–70 GiB.
+					statecheck.ExpectKnownValue("data.rayvllm_gpu_fit.custom", tfjsonpath.New("weights_gib"), between(66, 70)),
 					statecheck.ExpectKnownValue("data.rayvllm_gpu_fit.misfit", tfjsonpath.New("fits"), knownvalue.Bool(false)),
 					// 69e9 params × 2 B = 128 GiB of weights against a 24 GiB card.
 					statecheck.ExpectKnownValue("data.rayvllm_gpu_fit.misfit", tfjsonpath.New("shortfall_gib"), between(100, 130)),

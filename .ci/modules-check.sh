@@ -1,0 +1,440 @@
+#!/usr/bin/env bash
+# Checks the Terraform modules (modules/*) and every example:
+#   readme    each module's README.md Inputs/Outputs tables match its
+#             variables and outputs exactly (name, description, type,
+#             default, required); every variable has a type and a
+#             description, every output a description
+#   fmt       terraform fmt -check over modules/ and examples/
+#   validate  terraform init + validate in every directory with .tf files
+#             under modules/ and examples/
+#   test      terraform test in every module with tests/*.tftest.hcl
+#   promtool  renders modules/monitoring's rules and dashboards, runs the real
+#             `promtool check rules` and `promtool test rules`, and checks that
+#             every vLLM series they read is in modules/monitoring/vllm_metrics.txt
+#
+# Usage: .ci/modules-check.sh [all|readme|fmt|validate|test|promtool]...
+#        .ci/modules-check.sh readme-write   (rewrites the README tables)
+# Needs bin/terraform (make terraform) and the provider in the local mirror
+# (make install, which writes .tmp/terraformrc). promtool comes from Debian's
+# `prometheus` package; it is installed with apt-get when missing and root.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+TERRAFORM=${TERRAFORM:-$ROOT/bin/terraform}
+[ -f "${TF_CLI_CONFIG_FILE:-}" ] || export TF_CLI_CONFIG_FILE=$ROOT/.tmp/terraformrc
+export CHECKPOINT_DISABLE=1 TF_IN_AUTOMATION=1 TF_INPUT=0
+
+die() { echo "modules-check: $*" >&2; exit 1; }
+say() { echo "modules-check: $*"; }
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/modules-check.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+
+need_terraform() {
+  [ -x "$TERRAFORM" ] || die "$TERRAFORM not found: run 'make terraform'"
+  [ -f "$TF_CLI_CONFIG_FILE" ] || die "$TF_CLI_CONFIG_FILE not found: run 'make install' (builds the provider into the local mirror)"
+}
+
+module_dirs() {
+  local d
+  for d in modules/*/; do
+    d=${d%/}
+    compgen -G "$d/*.tf" >/dev/null && echo "$d"
+  done
+}
+
+# Every directory with .tf files, outside .terraform.
+tf_dirs() {
+  find modules examples -name '*.tf' -not -path '*/.terraform/*' -printf '%h\n' 2>/dev/null | sort -u
+}
+
+# Terraform runs in a copy of modules/ and examples/ (relative module sources
+# keep working), so that no .terraform or lock file lands in the checkout.
+TREE=$WORK/tree
+copy_tree() {
+  [ -d "$TREE" ] && return 0
+  mkdir -p "$TREE"
+  tar --exclude=.terraform --exclude=.terraform.lock.hcl --exclude='*.tfstate*' -cf - modules examples | tar -xf - -C "$TREE"
+}
+
+# init from the local mirror, no backend; DIR is relative to the repository.
+tf_init() {
+  copy_tree
+  "$TERRAFORM" -chdir="$TREE/$1" init -backend=false -input=false -no-color >"$WORK/init.log" 2>&1 ||
+    { cat "$WORK/init.log" >&2; die "terraform init failed in $1"; }
+}
+
+# ---------------------------------------------------------------------------
+readme() {
+  local mode=${1:-check}
+  local dirs
+  dirs=$(module_dirs)
+  [ -n "$dirs" ] || die "no module under modules/"
+  # shellcheck disable=SC2086
+  python3 - "$mode" $dirs <<'PY'
+import os, re, sys
+
+mode, dirs = sys.argv[1], sys.argv[2:]
+
+def skip_string(s, i):
+    """s[i] is '"'; return the index after the closing quote."""
+    i += 1
+    while i < len(s):
+        c = s[i]
+        if c == '\\':
+            i += 2
+            continue
+        if c == '"':
+            return i + 1
+        if s.startswith('${', i) or s.startswith('%{', i):
+            if i > 0 and s[i - 1] == s[i] and (i < 2 or s[i - 2] != s[i]):
+                i += 2          # $${ and %%{ are escapes
+                continue
+            i = skip_expr(s, i + 2, '}')
+            continue
+        i += 1
+    raise SystemExit('unterminated string')
+
+def skip_heredoc(s, i):
+    m = re.compile(r'<<-?([A-Za-z_][A-Za-z0-9_]*)\n').match(s, i)
+    end = re.compile(r'^\s*' + m.group(1) + r'\s*$', re.M).search(s, m.end())
+    return end.end()
+
+def skip_comment(s, i):
+    if s.startswith('/*', i):
+        return s.index('*/', i) + 2
+    j = s.find('\n', i)
+    return len(s) if j < 0 else j
+
+def skip_expr(s, i, close):
+    """Scan from i to just after the bracket that closes at depth 0."""
+    depth = 0
+    while i < len(s):
+        c = s[i]
+        if c == '"':
+            i = skip_string(s, i); continue
+        if s.startswith('<<', i) and re.match(r'<<-?[A-Za-z_]', s[i:i + 4]):
+            i = skip_heredoc(s, i); continue
+        if c == '#' or s.startswith('//', i) or s.startswith('/*', i):
+            i = skip_comment(s, i); continue
+        if c in '([{':
+            depth += 1
+        elif c in ')]}':
+            if depth == 0:
+                if c != close:
+                    raise SystemExit('unbalanced brackets')
+                return i + 1
+            depth -= 1
+        i += 1
+    raise SystemExit('unterminated block')
+
+def value_end(s, i):
+    """End of an attribute value starting at i: newline at depth 0."""
+    depth = 0
+    while i < len(s):
+        c = s[i]
+        if c == '"':
+            i = skip_string(s, i); continue
+        if s.startswith('<<', i) and re.match(r'<<-?[A-Za-z_]', s[i:i + 4]):
+            i = skip_heredoc(s, i); continue
+        if c == '#' or s.startswith('//', i) or s.startswith('/*', i):
+            if depth == 0:
+                return i
+            i = skip_comment(s, i); continue
+        if c in '([{':
+            depth += 1
+        elif c in ')]}':
+            depth -= 1
+        elif c == '\n' and depth == 0:
+            return i
+        i += 1
+    return i
+
+def blocks(text, kind):
+    for m in re.finditer(r'^%s\s+"([^"]+)"\s*\{' % kind, text, re.M):
+        end = skip_expr(text, m.end(), '}')
+        yield m.group(1), text[m.end():end - 1]
+
+def attributes(body):
+    """Top-level attributes of a block body; nested blocks are skipped."""
+    attrs, i = {}, 0
+    ident = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_-]*)\s*(=(?!=)|\{)')
+    while i < len(body):
+        if body[i] in ' \t\r\n':
+            i += 1; continue
+        if body[i] == '#' or body.startswith('//', i) or body.startswith('/*', i):
+            i = skip_comment(body, i); continue
+        m = ident.match(body, i)
+        if not m:
+            raise SystemExit('cannot parse near: ' + body[i:i + 40])
+        if m.group(2) == '{':
+            i = skip_expr(body, m.end(), '}')
+            continue
+        end = value_end(body, m.end())
+        attrs[m.group(1)] = body[m.end():end].strip()
+        i = end
+    return attrs
+
+def hcl_string(v):
+    v = v.strip()
+    m = re.fullmatch(r'<<-?([A-Za-z_][A-Za-z0-9_]*)\n(.*?)\n\s*\1', v, re.S)
+    if m:
+        return ' '.join(l.strip() for l in m.group(2).splitlines())
+    if not (v.startswith('"') and v.endswith('"')):
+        raise SystemExit('description is not a string literal: ' + v)
+    out, i, s = [], 0, v[1:-1]
+    esc = {'n': ' ', 't': ' ', '"': '"', '\\': '\\', 'r': ''}
+    while i < len(s):
+        if s[i] == '\\' and i + 1 < len(s):
+            out.append(esc.get(s[i + 1], s[i + 1])); i += 2; continue
+        if s.startswith('$${', i) or s.startswith('%%{', i):
+            out.append(s[i + 1:i + 3]); i += 3; continue
+        out.append(s[i]); i += 1
+    return ''.join(out)
+
+def one_line(expr):
+    """HCL expression text on one line: items on separate lines get commas."""
+    lines = [l.strip() for l in expr.splitlines() if l.strip() and not l.strip().startswith('#')]
+    out = ''
+    for l in lines:
+        if out and not out.endswith(('{', '(', '[', ',')) and not l.startswith(('}', ')', ']')):
+            out += ','
+        out += ' ' + l
+    out = re.sub(r'\s+', ' ', out).strip()
+    out = re.sub(r'([\[({]) ', r'\1', out)
+    out = re.sub(r' ([\])}])', r'\1', out)
+    return re.sub(r',([\])}])', r'\1', out)
+
+def cell(s):
+    return s.replace('|', '\\|')
+
+def code(s):
+    return '`' + cell(s) + '`'
+
+def expected(d):
+    inputs, outputs, errors = {}, {}, []
+    for f in sorted(os.listdir(d)):
+        if not f.endswith('.tf'):
+            continue
+        text = open(os.path.join(d, f)).read()
+        for name, body in blocks(text, 'variable'):
+            a = attributes(body)
+            if 'type' not in a:
+                errors.append(f'{d}: variable "{name}" has no type')
+            if 'description' not in a:
+                errors.append(f'{d}: variable "{name}" has no description')
+            inputs[name] = [code(name), cell(hcl_string(a.get('description', '""'))),
+                            code(one_line(a.get('type', 'any'))),
+                            code(one_line(a['default'])) if 'default' in a else 'n/a',
+                            'no' if 'default' in a else 'yes']
+        for name, body in blocks(text, 'output'):
+            a = attributes(body)
+            if 'description' not in a:
+                errors.append(f'{d}: output "{name}" has no description')
+            outputs[name] = [code(name), cell(hcl_string(a.get('description', '""')))]
+    return inputs, outputs, errors
+
+HEAD = {
+    'INPUTS': ['| Name | Description | Type | Default | Required |', '|------|-------------|------|---------|:--------:|'],
+    'OUTPUTS': ['| Name | Description |', '|------|-------------|'],
+}
+
+def render(kind, rows):
+    return '\n'.join(HEAD[kind] + ['| ' + ' | '.join(r) + ' |' for _, r in sorted(rows.items())])
+
+def section(text, kind):
+    m = re.search(r'<!-- BEGIN_%s -->\n(.*?)<!-- END_%s -->' % (kind, kind), text, re.S)
+    return m
+
+def split_row(line):
+    cells, cur, i = [], '', 1
+    line = line.strip()
+    while i < len(line) - 1:
+        if line[i] == '\\' and line[i + 1] == '|':
+            cur += '\\|'; i += 2; continue
+        if line[i] == '|':
+            cells.append(cur.strip()); cur = ''; i += 1; continue
+        cur += line[i]; i += 1
+    cells.append(cur.strip())
+    return cells
+
+failures = []
+for d in dirs:
+    inputs, outputs, errors = expected(d)
+    failures += errors
+    path = os.path.join(d, 'README.md')
+    if not os.path.exists(path):
+        failures.append(f'{path}: missing')
+        continue
+    text = open(path).read()
+    for kind, rows in (('INPUTS', inputs), ('OUTPUTS', outputs)):
+        m = section(text, kind)
+        if not m:
+            failures.append(f'{path}: no <!-- BEGIN_{kind} --> ... <!-- END_{kind} --> table')
+            continue
+        if mode == 'write':
+            text = text[:m.start(1)] + render(kind, rows) + '\n' + text[m.end(1):]
+            continue
+        lines = [l for l in m.group(1).splitlines() if l.strip().startswith('|')][2:]
+        got = {}
+        for l in lines:
+            c = split_row(l)
+            got[c[0].strip('`')] = c
+        what = 'input' if kind == 'INPUTS' else 'output'
+        for name in sorted(set(rows) - set(got)):
+            failures.append(f'{path}: {what} "{name}" is missing from the table')
+        for name in sorted(set(got) - set(rows)):
+            failures.append(f'{path}: table lists {what} "{name}", which the module does not have')
+        cols = HEAD[kind][0].strip('|').split('|')
+        for name in sorted(set(rows) & set(got)):
+            for col, want, have in zip(cols, rows[name], got[name] + [''] * 9):
+                if want != have:
+                    failures.append(f'{path}: {what} "{name}" {col.strip()} differs:\n    README: {have}\n    module: {want}')
+    if mode == 'write':
+        open(path, 'w').write(text)
+        print(f'modules-check: wrote tables in {path}')
+
+if failures:
+    print('\n'.join('modules-check: ' + f for f in failures), file=sys.stderr)
+    print('modules-check: fix the README or run .ci/modules-check.sh readme-write', file=sys.stderr)
+    sys.exit(1)
+print(f'modules-check: README tables match {len(dirs)} module(s)')
+PY
+}
+
+# ---------------------------------------------------------------------------
+fmt_check() {
+  need_terraform
+  "$TERRAFORM" fmt -check -recursive -diff -no-color modules examples >"$WORK/fmt.log" 2>&1 ||
+    { cat "$WORK/fmt.log" >&2; die "terraform fmt: run '$TERRAFORM fmt -recursive modules examples'"; }
+  say "terraform fmt: ok"
+}
+
+validate() {
+  need_terraform
+  copy_tree
+  local d n=0
+  for d in $(tf_dirs); do
+    # tfplugindocs snippets (examples/data-sources/..., examples/functions/...)
+    # leave out required_providers; the copy gets a file that declares it.
+    if ! grep -qs 'required_providers' "$d"/*.tf && grep -Eqs 'rayvllm_|provider::rayvllm::|provider "rayvllm"' "$d"/*.tf; then
+      printf 'terraform {\n  required_providers {\n    rayvllm = {\n      source = "rayvllm/rayvllm"\n    }\n  }\n}\n' >"$TREE/$d/zz_required_providers.tf"
+    fi
+    tf_init "$d"
+    "$TERRAFORM" -chdir="$TREE/$d" validate -no-color >"$WORK/validate.log" 2>&1 ||
+      { cat "$WORK/validate.log" >&2; die "terraform validate failed in $d"; }
+    n=$((n + 1))
+  done
+  say "terraform validate: $n directories ok"
+}
+
+tf_test() {
+  need_terraform
+  local d out passed=0 failed=0 p f
+  for d in $(module_dirs); do
+    compgen -G "$d/tests/*.tftest.hcl" >/dev/null || die "$d has no tests/*.tftest.hcl"
+    tf_init "$d"
+    out="$WORK/test.log"
+    if ! "$TERRAFORM" -chdir="$TREE/$d" test -no-color >"$out" 2>&1; then
+      cat "$out" >&2
+      die "terraform test failed in $d"
+    fi
+    grep -E '^(Success|Failure)!' "$out" | sed "s|^|modules-check: $d: |"
+    p=$(sed -nE 's/^Success! ([0-9]+) passed, ([0-9]+) failed.*/\1/p' "$out")
+    f=$(sed -nE 's/^Success! ([0-9]+) passed, ([0-9]+) failed.*/\2/p' "$out")
+    [ -n "$p" ] && [ "$p" -gt 0 ] || { cat "$out" >&2; die "terraform test ran no test in $d"; }
+    passed=$((passed + p)); failed=$((failed + f))
+  done
+  say "terraform test: $passed runs passed, $failed failed"
+}
+
+# ---------------------------------------------------------------------------
+ensure_promtool() {
+  command -v promtool >/dev/null && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    say "installing promtool (Debian package prometheus)"
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+  fi
+  command -v promtool >/dev/null || die "promtool not found: apt-get install prometheus"
+}
+
+# Renders a root module's outputs into files: render DIR NAME=OUTPUT...
+render() {
+  local dir=$1 pair
+  shift
+  tf_init "$dir"
+  "$TERRAFORM" -chdir="$TREE/$dir" apply -auto-approve -input=false -no-color >"$WORK/apply.log" 2>&1 ||
+    { cat "$WORK/apply.log" >&2; die "terraform apply failed in $dir"; }
+  for pair in "$@"; do
+    "$TERRAFORM" -chdir="$TREE/$dir" output -no-color -raw "${pair#*=}" >"$WORK/promtool/${pair%%=*}"
+  done
+}
+
+promtool_check() {
+  need_terraform
+  ensure_promtool
+  local mon=modules/monitoring
+  [ -d "$mon" ] || die "$mon not found"
+  mkdir -p "$WORK/promtool"
+  render "$mon/tests/promtool" rules_vllm.yml=rules_vllm rules_ray.yml=rules_ray dashboard_vllm.json=dashboard_vllm dashboard_ray.json=dashboard_ray
+  render "$mon/examples/basic" example_basic.yml=rules_yaml example_basic.json=dashboard_json
+  render "$mon/examples/from-sizing" example_from_sizing.yml=rules_yaml example_from_sizing.json=dashboard_json
+  (cd "$WORK/promtool" && promtool check rules rules_vllm.yml rules_ray.yml example_basic.yml example_from_sizing.yml) ||
+    die "promtool check rules failed"
+  cp "$mon"/tests/promtool/*_test.yml "$WORK/promtool/"
+  (cd "$WORK/promtool" && promtool test rules ./*_test.yml) || die "promtool test rules failed"
+
+  python3 - "$mon/vllm_metrics.txt" "$WORK"/promtool/*.yml "$WORK"/promtool/*.json <<'PY'
+import re, sys
+
+listing, files = sys.argv[1], [f for f in sys.argv[2:] if not f.endswith('_test.yml')]
+suffixes = {'gauge': [''], 'counter': ['_total', '_created'], 'histogram': ['_bucket', '_sum', '_count']}
+known = {}
+for line in open(listing):
+    line = line.strip()
+    if not line or line.startswith('#'):
+        continue
+    name, kind = line.split()
+    for s in suffixes[kind]:
+        known[name + s] = name
+        known['ray_' + re.sub(r'[^a-zA-Z0-9_]', '_', name) + s] = name  # Ray's export
+bad, seen = [], set()
+texts = {f: open(f).read() for f in files}
+recorded = set()
+for t in texts.values():
+    recorded |= set(re.findall(r'"record":\s*"([^"]+)"', t))
+for f, text in texts.items():
+    short = f.rsplit('/', 1)[-1]
+    for n in re.findall(r'(?<![A-Za-z0-9_:])(vllm:[A-Za-z0-9_:]+|ray_vllm_[A-Za-z0-9_]+)', text):
+        seen.add(n)
+        if n not in known:
+            bad.append(f'{short}: {n} is not a vLLM metric (not in {listing})')
+    for n in re.findall(r'(?<![A-Za-z0-9_:])(rayvllm:[a-z0-9_:]+)', text):
+        if n not in recorded:
+            bad.append(f'{short}: {n} is read but no rule records it')
+if not seen:
+    bad.append('no vLLM metric found in the rendered rules: the check would be vacuous')
+if bad:
+    print('\n'.join('modules-check: ' + b for b in sorted(set(bad))), file=sys.stderr)
+    sys.exit(1)
+print(f'modules-check: {len(seen)} distinct vLLM series read by the rules and dashboards, all in {listing}')
+PY
+  say "promtool: ok"
+}
+
+# ---------------------------------------------------------------------------
+[ $# -gt 0 ] || set -- all
+for step in "$@"; do
+  case $step in
+  all) readme && fmt_check && validate && tf_test && promtool_check ;;
+  readme) readme ;;
+  readme-write) readme write ;;
+  fmt) fmt_check ;;
+  validate) validate ;;
+  test) tf_test ;;
+  promtool) promtool_check ;;
+  *) die "unknown step '$step' (all, readme, readme-write, fmt, validate, test, promtool)" ;;
+  esac
+done
+say "passed: $*"
