@@ -427,7 +427,21 @@ func (c *Client) run(ctx context.Context, spec Spec, sgID, rootDevice string, l 
 		}
 		in.InstanceMarketOptions = &ec2types.InstanceMarketOptionsRequest{MarketType: ec2types.MarketTypeSpot, SpotOptions: opts}
 	}
-	out, err := c.EC2.RunInstances(ctx, in)
+	var out *ec2.RunInstancesOutput
+	// A just-created instance profile is not visible to EC2 for a while
+	// (IAM eventual consistency); retry that error with the same ClientToken.
+	err := retry.Until(ctx, min(maxWait(ctx, 2*time.Minute), 2*time.Minute), c.PollInterval, func(ctx context.Context) (bool, error) {
+		var err error
+		out, err = c.EC2.RunInstances(ctx, in)
+		switch {
+		case err == nil:
+			return true, nil
+		case ErrorCode(err) == "InvalidParameterValue" && strings.Contains(strings.ToLower(err.Error()), "iam instance profile"):
+			return false, err
+		default:
+			return false, retry.Stop(err)
+		}
+	})
 	if err != nil {
 		return nil, fmt.Errorf("launching %d × %s for %s: %w", l.count, l.node.InstanceType, suffix, err)
 	}
@@ -632,6 +646,9 @@ func (c *Client) Create(ctx context.Context, spec Spec, token string, save func(
 
 	var ls []launch
 	for _, g := range spec.Groups {
+		if g.Count == 0 {
+			continue
+		}
 		l, err := c.workerLaunch(spec, g, headIP, g.Count)
 		if err != nil {
 			return cl, err

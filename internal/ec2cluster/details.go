@@ -123,7 +123,7 @@ func WaitForDashboard(ctx context.Context, dashboardURL, token string, timeout, 
 		if err != nil {
 			return false, err
 		}
-		resp.Body.Close()
+		_ = resp.Body.Close()
 		if resp.StatusCode == http.StatusOK {
 			return true, nil
 		}

@@ -33,7 +33,7 @@ func newFake(t *testing.T) (*fakeEC2, *Client) {
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
 	s := Settings{Region: "us-east-1", EC2Endpoint: srv.URL, SSMEndpoint: srv.URL, MaxAttempts: 5, MaxBackoff: 10 * time.Millisecond}
-	cfg, err := LoadConfig(context.Background(), s)
+	cfg, err := LoadConfig(t.Context(), s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +148,7 @@ func TestRunRetryIsIdempotent(t *testing.T) {
 		}
 		return 200, runXML(launched[tok]...)
 	}
-	insts, err := c.run(context.Background(), testSpec(), "sg-1", "/dev/sda1", launch{role: RoleWorker, group: "g", node: testSpec().Groups[0].NodeSpec, count: 3, userData: "#!/bin/bash"})
+	insts, err := c.run(t.Context(), testSpec(), "sg-1", "/dev/sda1", launch{role: RoleWorker, group: "g", node: testSpec().Groups[0].NodeSpec, count: 3, userData: "#!/bin/bash"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +166,7 @@ func TestRunRetryIsIdempotent(t *testing.T) {
 		t.Fatalf("RunInstances lacks IMDSv2 or encryption: %v", calls[0])
 	}
 	// A second, separate launch gets a fresh token.
-	if _, err := c.run(context.Background(), testSpec(), "sg-1", "/dev/sda1", launch{role: RoleWorker, group: "g", node: testSpec().Groups[0].NodeSpec, count: 3}); err != nil {
+	if _, err := c.run(t.Context(), testSpec(), "sg-1", "/dev/sda1", launch{role: RoleWorker, group: "g", node: testSpec().Groups[0].NodeSpec, count: 3}); err != nil {
 		t.Fatal(err)
 	}
 	if len(launched) != 2 {
@@ -186,7 +186,7 @@ func TestThrottlingIsRetried(t *testing.T) {
 		return 200, describeXML(fakeInstance{"i-1", "running", "10.0.0.1", ""})
 	}
 	before := CallCounts()["EC2.DescribeInstances"]
-	insts, err := c.FindInstances(context.Background(), "c1")
+	insts, err := c.FindInstances(t.Context(), "c1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +204,7 @@ func TestThrottlingGivesUp(t *testing.T) {
 	f.handlers["DescribeInstances"] = func(url.Values) (int, string) {
 		return ec2Error(503, "RequestLimitExceeded", "Request limit exceeded.")
 	}
-	_, err := c.FindInstances(context.Background(), "c1")
+	_, err := c.FindInstances(t.Context(), "c1")
 	if err == nil || ErrorCode(err) != "RequestLimitExceeded" {
 		t.Fatalf("err = %v, want RequestLimitExceeded", err)
 	}
@@ -232,7 +232,7 @@ func TestWaitRunningNotFoundThenPending(t *testing.T) {
 			return 200, describeXML(fakeInstance{"i-1", "running", "10.0.0.1", ""}, fakeInstance{"i-2", "running", "10.0.0.2", ""})
 		}
 	}
-	insts, err := c.WaitRunning(context.Background(), []string{"i-1", "i-2"})
+	insts, err := c.WaitRunning(t.Context(), []string{"i-1", "i-2"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,7 +247,7 @@ func TestWaitRunningFailsOnTermination(t *testing.T) {
 	f.handlers["DescribeInstances"] = func(url.Values) (int, string) {
 		return 200, describeXML(fakeInstance{"i-1", "terminated", "", "Server.InsufficientInstanceCapacity"})
 	}
-	_, err := c.WaitRunning(context.Background(), []string{"i-1"})
+	_, err := c.WaitRunning(t.Context(), []string{"i-1"})
 	if err == nil || !strings.Contains(err.Error(), "i-1=terminated (Server.InsufficientInstanceCapacity)") {
 		t.Fatalf("err = %v", err)
 	}
@@ -259,7 +259,7 @@ func TestWaitRunningHonoursTimeout(t *testing.T) {
 	f.handlers["DescribeInstances"] = func(url.Values) (int, string) {
 		return 200, describeXML(fakeInstance{"i-1", "pending", "10.0.0.1", ""})
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
 	defer cancel()
 	start := time.Now()
 	_, err := c.WaitRunning(ctx, []string{"i-1"})
@@ -281,7 +281,7 @@ func TestTerminateToleratesNotFound(t *testing.T) {
 		}
 		return 200, `<TerminateInstancesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>r</requestId><instancesSet><item><instanceId>i-1</instanceId><currentState><code>32</code><name>shutting-down</name></currentState><previousState><code>16</code><name>running</name></previousState></item></instancesSet></TerminateInstancesResponse>`
 	}
-	if err := c.Terminate(context.Background(), []string{"i-1", "i-gone"}); err != nil {
+	if err := c.Terminate(t.Context(), []string{"i-1", "i-gone"}); err != nil {
 		t.Fatal(err)
 	}
 	if got := len(f.calls("TerminateInstances")); got != 3 {
@@ -290,7 +290,7 @@ func TestTerminateToleratesNotFound(t *testing.T) {
 	f.handlers["DescribeInstances"] = func(url.Values) (int, string) {
 		return ec2Error(400, "InvalidInstanceID.NotFound", "gone")
 	}
-	if err := c.WaitTerminated(context.Background(), []string{"i-gone"}); err != nil {
+	if err := c.WaitTerminated(t.Context(), []string{"i-gone"}); err != nil {
 		t.Fatalf("WaitTerminated on an unknown ID: %v", err)
 	}
 }
@@ -307,7 +307,7 @@ func TestDeleteSecurityGroupRetriesDependencyViolation(t *testing.T) {
 		}
 		return 200, `<DeleteSecurityGroupResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>r</requestId><return>true</return></DeleteSecurityGroupResponse>`
 	}
-	if err := c.deleteSecurityGroup(context.Background(), "sg-1"); err != nil {
+	if err := c.deleteSecurityGroup(t.Context(), "sg-1"); err != nil {
 		t.Fatal(err)
 	}
 	if n != 4 {
@@ -317,15 +317,16 @@ func TestDeleteSecurityGroupRetriesDependencyViolation(t *testing.T) {
 		return ec2Error(400, "UnauthorizedOperation", "You are not authorized")
 	}
 	n = 0
-	err := c.deleteSecurityGroup(context.Background(), "sg-1")
+	err := c.deleteSecurityGroup(t.Context(), "sg-1")
 	if err == nil || !strings.Contains(err.Error(), "UnauthorizedOperation") || len(f.calls("DeleteSecurityGroup")) > 6 {
 		t.Fatalf("err = %v after %d calls, want an immediate UnauthorizedOperation", err, len(f.calls("DeleteSecurityGroup")))
 	}
 }
 
-// Create writes every instance ID into state (save) before it waits, so a
-// launch that fails while starting leaves tainted state, not orphans.
-func TestCreateSavesIDsBeforeWaiting(t *testing.T) {
+// createFake scripts every call Create makes: nothing tagged yet, a subnet,
+// an AMI, the security group, SSM, and RunInstances that starts the head and
+// the workers; DescribeInstances by ID reports i-w2 as failed.
+func createFake(t *testing.T) (*fakeEC2, *Client, *int) {
 	f, c := newFake(t)
 	const ns = `xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"`
 	ok := func(action string) func(url.Values) (int, string) {
@@ -367,15 +368,22 @@ func TestCreateSavesIDsBeforeWaiting(t *testing.T) {
 		}
 		return 200, runXML(fakeInstance{"i-w1", "pending", "10.0.0.2", ""}, fakeInstance{"i-w2", "pending", "10.0.0.3", ""}, fakeInstance{"i-w3", "pending", "10.0.0.4", ""})
 	}
+	return f, c, &describes
+}
+
+// Create writes every instance ID into state (save) before it waits, so a
+// launch that fails while starting leaves tainted state, not orphans.
+func TestCreateSavesIDsBeforeWaiting(t *testing.T) {
+	f, c, describes := createFake(t)
 	var saved []string
-	_, err := c.Create(context.Background(), testSpec(), "tok", func(cl *Cluster) { saved = cl.InstanceIDs() })
+	_, err := c.Create(t.Context(), testSpec(), "tok", func(cl *Cluster) { saved = cl.InstanceIDs() })
 	if err == nil || !strings.Contains(err.Error(), "i-w2=terminated (Server.InsufficientInstanceCapacity)") {
 		t.Fatalf("err = %v, want the failed wait naming i-w2", err)
 	}
 	if strings.Join(saved, ",") != "i-head,i-w1,i-w2,i-w3" {
 		t.Fatalf("saved %v before the wait failed, want every launched instance", saved)
 	}
-	if describes == 0 {
+	if *describes == 0 {
 		t.Fatal("Create never waited")
 	}
 	if runs := f.calls("RunInstances"); len(runs) != 2 || runs[1].Get("MinCount") != "3" || runs[1].Get("MaxCount") != "3" {
@@ -386,5 +394,53 @@ func TestCreateSavesIDsBeforeWaiting(t *testing.T) {
 		if err != nil || !strings.Contains(string(ud), "RAYVLLM_RAY_TOKEN_PARAMETER='/rayvllm/c1/ray-auth-token'") || strings.Contains(string(ud), "tok'") {
 			t.Fatalf("user data undecodable, without the token parameter, or carrying the token: %v", err)
 		}
+	}
+}
+
+// A group of zero workers launches nothing (RunInstances refuses MinCount 0).
+func TestCreateSkipsEmptyGroups(t *testing.T) {
+	f, c, _ := createFake(t)
+	f.handlers["DescribeInstances"] = func(form url.Values) (int, string) {
+		if form.Get("Filter.1.Name") != "" {
+			return 200, `<DescribeInstancesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>r</requestId><reservationSet/></DescribeInstancesResponse>`
+		}
+		return 200, describeXML(fakeInstance{"i-head", "running", "10.0.0.1", ""})
+	}
+	spec := testSpec()
+	spec.Groups[0].Count = 0
+	cl, err := c.Create(t.Context(), spec, "tok", func(*Cluster) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(f.calls("RunInstances")); n != 1 || cl.Head == nil || len(cl.InstanceIDs()) != 1 {
+		t.Fatalf("%d RunInstances calls, instances %v; want only the head", n, cl.InstanceIDs())
+	}
+}
+
+// A just-created instance profile is invisible to EC2 for a while; the
+// launch retries that error with the same ClientToken.
+func TestRunRetriesUnknownInstanceProfile(t *testing.T) {
+	f, c := newFake(t)
+	n := 0
+	f.handlers["RunInstances"] = func(url.Values) (int, string) {
+		n++
+		if n <= 2 {
+			return ec2Error(400, "InvalidParameterValue", "Value (p) for parameter iamInstanceProfile.name is invalid. Invalid IAM Instance Profile name")
+		}
+		return 200, runXML(fakeInstance{"i-1", "pending", "10.0.0.1", ""})
+	}
+	insts, err := c.run(t.Context(), testSpec(), "sg-1", "/dev/sda1", launch{role: RoleHead, node: testSpec().Head, count: 1})
+	if err != nil || len(insts) != 1 {
+		t.Fatalf("insts %v, err %v", insts, err)
+	}
+	calls := f.calls("RunInstances")
+	if len(calls) != 3 || calls[0].Get("ClientToken") != calls[2].Get("ClientToken") || calls[0].Get("IamInstanceProfile.Name") != "p" {
+		t.Fatalf("%d calls; want 3 with one ClientToken and the profile name", len(calls))
+	}
+	f.handlers["RunInstances"] = func(url.Values) (int, string) {
+		return ec2Error(400, "InvalidParameterValue", "Invalid value 'x' for instanceType")
+	}
+	if _, err := c.run(t.Context(), testSpec(), "sg-1", "/dev/sda1", launch{role: RoleHead, node: testSpec().Head, count: 1}); err == nil || len(f.calls("RunInstances")) != 4 {
+		t.Fatalf("other InvalidParameterValue errors must not be retried: err %v", err)
 	}
 }

@@ -1,7 +1,6 @@
 package ec2cluster
 
 import (
-	"context"
 	"net"
 	"os"
 	"os/exec"
@@ -220,7 +219,7 @@ func TestWaitForDashboardRealRay(t *testing.T) {
 	if addr == "" || token == "" {
 		t.Skip("RAY_ADDRESS / RAY_AUTH_TOKEN not set: start the services with .ci/services.sh start and source .tmp/services.env")
 	}
-	ctx := context.Background()
+	ctx := t.Context()
 	if err := WaitForDashboard(ctx, addr, token, 30*time.Second, 200*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}

@@ -174,6 +174,7 @@ func (r *inferenceClusterResource) Schema(ctx context.Context, _ resource.Schema
 			"iam_instance_profile": schema.StringAttribute{
 				Required: true, PlanModifiers: replace,
 				Description: "Instance profile name or ARN of every node. Its role must allow `ssm:GetParameter` on `auth_token_ssm_parameter` and `hf_token_ssm_parameter` (and `kms:Decrypt` on their key): the nodes read both tokens at boot.",
+				Validators:  []validator.String{stringvalidator.LengthAtLeast(1)},
 			},
 			"tags": schema.MapAttribute{
 				Optional: true, ElementType: types.StringType,
@@ -360,16 +361,7 @@ func (r *inferenceClusterResource) client(ctx context.Context) (*ec2cluster.Clie
 	if err != nil {
 		return nil, err
 	}
-	c := ec2cluster.NewClient(cfg, s)
-	if s.EC2Endpoint != "" && isLoopback(s.EC2Endpoint) {
-		// A local EC2 emulator changes state at once: poll it fast.
-		c.WaiterMinDelay, c.WaiterMaxDelay, c.PollInterval = 100*time.Millisecond, time.Second, 200*time.Millisecond
-	}
-	return c, nil
-}
-
-func isLoopback(url string) bool {
-	return strings.HasPrefix(url, "http://127.0.0.1") || strings.HasPrefix(url, "http://localhost") || strings.HasPrefix(url, "http://[::1]")
+	return ec2cluster.NewClient(cfg, s), nil
 }
 
 // ValidateConfig holds the checks that span attributes.
@@ -486,10 +478,9 @@ func (r *inferenceClusterResource) ModifyPlan(ctx context.Context, req resource.
 			anyChange = true
 		}
 	}
-	plan.TotalGPUs = types.Int64Value(totalGPUs)
-	plan.HourlyCostUSD = types.Float64Unknown()
+	plan.TotalGPUs, plan.HourlyCostUSD = types.Int64Unknown(), types.Float64Unknown()
 	if costKnown {
-		plan.HourlyCostUSD = types.Float64Value(round2(cost))
+		plan.TotalGPUs, plan.HourlyCostUSD = types.Int64Value(totalGPUs), types.Float64Value(round2(cost))
 	}
 	if state != nil {
 		if len(state.WorkerGroups) != len(plan.WorkerGroups) {
@@ -500,7 +491,7 @@ func (r *inferenceClusterResource) ModifyPlan(ctx context.Context, req resource.
 		} else {
 			plan.InstanceIDs = state.InstanceIDs
 		}
-		if state.HeadInstanceID.ValueString() == "" {
+		if !state.HeadInstanceID.IsNull() && state.HeadInstanceID.ValueString() == "" {
 			// Read found no live head: only a new cluster can fix that.
 			resp.RequiresReplace = append(resp.RequiresReplace, path.Root("head_instance_id"))
 			resp.Diagnostics.AddWarning("Head node is gone", fmt.Sprintf("The head node of cluster %q is no longer running; the cluster will be replaced.", state.Name.ValueString()))
@@ -747,7 +738,8 @@ func (r *inferenceClusterResource) Create(ctx context.Context, req resource.Crea
 	spec := r.spec(ctx, plan, c.Region, &resp.Diagnostics)
 	if p := spec.Boot.HFTokenParameter; p != "" {
 		if ok, err := c.ParameterExists(ctx, p); err != nil {
-			resp.Diagnostics.AddError("Could not check hf_token_ssm_parameter", err.Error())
+			resp.Diagnostics.AddAttributeWarning(path.Root("hf_token_ssm_parameter"), "Could not check hf_token_ssm_parameter",
+				err.Error()+"\nThe nodes will fail to boot if they cannot read it.")
 		} else if !ok {
 			resp.Diagnostics.AddAttributeError(path.Root("hf_token_ssm_parameter"), "SSM parameter not found",
 				fmt.Sprintf("SSM parameter %q does not exist in %s; create it as a SecureString holding the Hugging Face token first.", p, c.Region))

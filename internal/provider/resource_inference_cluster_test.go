@@ -61,7 +61,7 @@ func newAWSEnv(t testing.TB) *awsEnv {
 	if os.Getenv("TF_ACC") == "" {
 		t.Skip("acceptance test: set TF_ACC=1")
 	}
-	ctx := context.Background()
+	ctx := t.Context()
 	s := ec2cluster.Settings{EC2Endpoint: os.Getenv("AWS_ENDPOINT_URL_EC2"), SSMEndpoint: os.Getenv("AWS_ENDPOINT_URL_SSM")}
 	cfg, err := ec2cluster.LoadConfig(ctx, s)
 	if err != nil {
@@ -144,7 +144,7 @@ resource "rayvllm_inference_cluster" "test" {
 // liveByGroup returns the cluster's live instances by role/group ("head" or the group name).
 func (e *awsEnv) liveByGroup(t testing.TB, name string) map[string][]ec2cluster.Instance {
 	t.Helper()
-	insts, err := e.c.FindInstances(context.Background(), name)
+	insts, err := e.c.FindInstances(t.Context(), name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,7 +305,7 @@ func (e *awsEnv) checkSecurity(t *testing.T, name string, sizes map[string]int32
 
 func (e *awsEnv) checkSecurityRules(t *testing.T, name string, sizes map[string]int32, want []string) resource.TestCheckFunc {
 	return func(*terraform.State) error {
-		ctx := context.Background()
+		ctx := t.Context()
 		var ids []string
 		group := map[string]string{}
 		for g, insts := range e.liveByGroup(t, name) {
@@ -397,7 +397,7 @@ func tagMapOf(tags []ec2types.Tag) map[string]string {
 // in its SecureString.
 func (e *awsEnv) checkUserData(t *testing.T, name string, token *string) resource.TestCheckFunc {
 	return func(*terraform.State) error {
-		ctx := context.Background()
+		ctx := t.Context()
 		if len(*token) != 64 {
 			return fmt.Errorf("auth_token %d chars, want 64", len(*token))
 		}
@@ -546,7 +546,7 @@ func TestAccInferenceCluster_drift(t *testing.T) {
 	e := newAWSEnv(t)
 	name := acctest.RandomWithPrefix("acc")
 	cfg := e.config(name, group{"a10g", "g5.xlarge", 3, ""})
-	ctx := context.Background()
+	ctx := t.Context()
 	var terminated, stopped string
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6Factories,
@@ -602,7 +602,7 @@ func TestAccInferenceCluster_disappears(t *testing.T) {
 			Config: e.config(name, group{"a10g", "g5.xlarge", 1, ""}),
 			Check: func(s *terraform.State) error {
 				a := s.RootModule().Resources[clusterAddr].Primary.Attributes
-				return e.c.Destroy(context.Background(), name, a["security_group_id"], a["auth_token_ssm_parameter"])
+				return e.c.Destroy(t.Context(), name, a["security_group_id"], a["auth_token_ssm_parameter"])
 			},
 			ExpectNonEmptyPlan: true,
 		}},
@@ -612,7 +612,7 @@ func TestAccInferenceCluster_disappears(t *testing.T) {
 func TestAccInferenceCluster_refusesExisting(t *testing.T) {
 	e := newAWSEnv(t)
 	name := acctest.RandomWithPrefix("acc")
-	ctx := context.Background()
+	ctx := t.Context()
 	// A stray that carries the cluster tag, e.g. from a lost state file.
 	out, err := e.c.EC2.RunInstances(ctx, &ec2.RunInstancesInput{
 		ImageId: aws.String(e.ami), InstanceType: "g5.xlarge", MinCount: aws.Int32(1), MaxCount: aws.Int32(1), SubnetId: aws.String(e.subnet),
@@ -705,7 +705,7 @@ func TestPublicPortDiags(t *testing.T) {
 func TestRayVersionValidator(t *testing.T) {
 	for v, ok := range map[string]bool{"2.54.0": true, "2.60.0": true, "3.0.0": true, "2.53.9": false, "1.99.0": false, "2.60": false, "2.60.0rc1": false, ">=2.54.0": false} {
 		var resp validator.StringResponse
-		rayVersionValidator{}.ValidateString(context.Background(), validator.StringRequest{Path: path.Root("ray_version"), ConfigValue: types.StringValue(v)}, &resp)
+		rayVersionValidator{}.ValidateString(t.Context(), validator.StringRequest{Path: path.Root("ray_version"), ConfigValue: types.StringValue(v)}, &resp)
 		if resp.Diagnostics.HasError() == ok {
 			t.Errorf("ray_version %q: error = %v, want accepted = %v", v, resp.Diagnostics, ok)
 		}
