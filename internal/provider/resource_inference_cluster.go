@@ -244,11 +244,11 @@ func (r *inferenceClusterResource) Schema(ctx context.Context, _ resource.Schema
 		},
 		Blocks: map[string]schema.Block{
 			"head": schema.SingleNestedBlock{
-				Description: "The head node: Ray GCS, dashboard, Jobs API and the batch drivers. It gets no GPU work (`--num-gpus=0`). Changing it replaces the cluster.",
+				Description: "Required. The head node: Ray GCS, dashboard, Jobs API and the batch drivers. It gets no GPU work (`--num-gpus=0`). Changing it replaces the cluster.",
 				Validators:  []validator.Object{objectvalidator.IsRequired()},
 				Attributes: map[string]schema.Attribute{
 					"instance_type": schema.StringAttribute{
-						Optional: true, PlanModifiers: replace,
+						Required: true, PlanModifiers: replace,
 						Description: "Instance type of the head, e.g. `m7i.2xlarge`.",
 						Validators:  []validator.String{stringvalidator.LengthAtLeast(1)},
 					},
@@ -265,7 +265,7 @@ func (r *inferenceClusterResource) Schema(ctx context.Context, _ resource.Schema
 				},
 			},
 			"worker_group": schema.ListNestedBlock{
-				Description: "A group of identical GPU workers, launched with one RunInstances call. Changing `count` adds or terminates workers in place; changing `instance_type`, `ami_id`, the root volume or `spot` replaces the group's instances.",
+				Description: "At least one. A group of identical GPU workers, launched with one RunInstances call. Changing `count` adds or terminates workers in place; changing `instance_type`, `ami_id`, the root volume or `spot` replaces the group's instances.",
 				Validators:  []validator.List{listvalidator.IsRequired(), listvalidator.SizeAtLeast(1)},
 				NestedObject: schema.NestedBlockObject{
 					Attributes: map[string]schema.Attribute{
@@ -371,10 +371,6 @@ func (r *inferenceClusterResource) ValidateConfig(ctx context.Context, req resou
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	if m.Head != nil && m.Head.InstanceType.IsNull() {
-		resp.Diagnostics.AddAttributeError(path.Root("head").AtName("instance_type"), "Missing head instance type",
-			"head.instance_type is required, e.g. \"m7i.2xlarge\".")
-	}
 	seen := map[string]int{}
 	for i, g := range m.WorkerGroups {
 		if g.Name.IsUnknown() || g.Name.IsNull() {
@@ -386,12 +382,13 @@ func (r *inferenceClusterResource) ValidateConfig(ctx context.Context, req resou
 		}
 		seen[g.Name.ValueString()] = i
 	}
+	if m.FitCheck != nil && m.FitCheck.Model.IsNull() {
+		resp.Diagnostics.AddAttributeError(path.Root("fit_check").AtName("model"), "Missing fit_check.model",
+			"The fit_check block needs model, a catalog model ID such as \"Qwen/Qwen2.5-7B-Instruct\".")
+	}
 	if p := m.HFTokenSSMParameter.ValueString(); strings.HasPrefix(p, "hf_") && !strings.Contains(p, "/") {
 		resp.Diagnostics.AddAttributeError(path.Root("hf_token_ssm_parameter"), "Looks like a token, not a parameter name",
 			"hf_token_ssm_parameter takes the *name* of an SSM SecureString (e.g. /hf/token) that holds the token; the token itself must never be in the configuration.")
-	}
-	if m.FitCheck != nil && m.FitCheck.Model.IsNull() {
-		resp.Diagnostics.AddAttributeError(path.Root("fit_check").AtName("model"), "Missing model", "fit_check.model is required in the fit_check block, e.g. \"Qwen/Qwen2.5-7B-Instruct\".")
 	}
 	if m.DashboardIngressCIDRs.IsUnknown() || m.AllowPublicRayPorts.IsUnknown() {
 		return

@@ -662,6 +662,10 @@ func TestAccInferenceCluster_planErrors(t *testing.T) {
 		{sub(`"g5.xlarge"`, `"m5.large"`), `(?s)Not a GPU instance type from the catalog.*m5\.large`},
 		{sub(`hf_token_ssm_parameter  = "`+e.hfParam+`"`, `hf_token_ssm_parameter  = "hf_abcdefghijklmnop"`), `(?s)not a parameter name`},
 		{sub("wait_for_ray", "fit_check {\n    model = \"meta-llama/Llama-3.1-70B\"\n  }\n  wait_for_ray"), `(?s)meta-llama/Llama-3.1-70B does not fit on.*a10g.*short per GPU`},
+		{sub("wait_for_ray", "fit_check {\n    quantization = \"awq\"\n  }\n  wait_for_ray"), `(?s)Missing fit_check.model`},
+		{sub("head {\n    instance_type = \"m5.xlarge\"\n  }", ""), `(?s)head.*must have a configuration value`},
+		{sub("head {\n    instance_type = \"m5.xlarge\"\n  }", "head {}"), `(?s)"instance_type" is required`},
+		{sub(`count         = 1`, `count         = -1`), `(?s)count.*between 0 and 1000`},
 	}
 	var ts []resource.TestStep
 	for _, s := range steps {
