@@ -609,15 +609,27 @@ func (r *inferenceClusterResource) crossCheck(ctx context.Context, c *ec2cluster
 			diags.AddAttributeError(at, "No GPUs on this instance type", fmt.Sprintf("EC2 DescribeInstanceTypes reports no GPUs for %s in this region.", g.InstanceType.ValueString()))
 			continue
 		}
-		if int64(info.GPUCount) != g.GPUsPerNode.ValueInt64() {
-			diags.AddAttributeWarning(at, "Catalog and EC2 disagree on the GPU count",
-				fmt.Sprintf("The catalog says %s has %d GPUs, EC2 DescribeInstanceTypes says %d × %s. The outputs use the catalog; please report this.",
-					g.InstanceType.ValueString(), g.GPUsPerNode.ValueInt64(), info.GPUCount, info.GPUName))
+		if msg := gpuMismatch(info, int(g.GPUsPerNode.ValueInt64()), g.GPUMemoryGiB.ValueFloat64()); msg != "" {
+			diags.AddAttributeWarning(at, "Catalog and EC2 disagree on "+g.InstanceType.ValueString(), msg+" The outputs use the catalog; please report this.")
 		}
 		if g.AcceleratorType.IsUnknown() || g.AcceleratorType.IsNull() {
 			g.AcceleratorType = types.StringValue(info.AcceleratorType())
 		}
 	}
+}
+
+// gpuMismatch compares the catalog's GPU count and per-GPU memory with EC2's
+// DescribeInstanceTypes; "" when they agree. EC2 reports memory in MiB as
+// marketed, the catalog what CUDA reports, so memory may differ up to 10%.
+func gpuMismatch(info ec2cluster.InstanceTypeInfo, gpus int, memGiB float64) string {
+	ec2GiB := float64(info.GPUMemoryMiB) / 1024
+	switch {
+	case info.GPUCount != gpus:
+		return fmt.Sprintf("the catalog says %d GPUs per node, EC2 DescribeInstanceTypes says %d × %s.", gpus, info.GPUCount, info.GPUName)
+	case ec2GiB > 0 && math.Abs(ec2GiB-memGiB)/ec2GiB > 0.10:
+		return fmt.Sprintf("the catalog says %.1f GiB per GPU, EC2 DescribeInstanceTypes says %.1f GiB (%d MiB) per %s.", memGiB, ec2GiB, info.GPUMemoryMiB, info.GPUName)
+	}
+	return ""
 }
 
 // fill writes what exists into the model; unknown computed values become

@@ -869,3 +869,32 @@ func TestAccInferenceCluster_examplePlans(t *testing.T) {
 		}},
 	})
 }
+
+// Every catalog instance type agrees with EC2's DescribeInstanceTypes (moto
+// ships AWS's instance type data) on GPU count and, within 10%, on GPU memory:
+// the same cross-check the resource makes at apply.
+func TestAccInferenceCluster_catalogMatchesEC2(t *testing.T) {
+	e := newAWSEnv(t)
+	var names []string
+	for _, it := range hardware.Instances() {
+		names = append(names, it.Name)
+	}
+	infos, err := e.c.DescribeInstanceTypes(t.Context(), names)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range hardware.Instances() {
+		info, ok := infos[it.Name]
+		if !ok {
+			t.Errorf("%s: not known to EC2", it.Name)
+			continue
+		}
+		gpu, err := hardware.LookupGPU(it.GPU)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if msg := gpuMismatch(info, it.GPUCount, gpu.MemoryGiB); msg != "" {
+			t.Errorf("%s: %s", it.Name, msg)
+		}
+	}
+}
