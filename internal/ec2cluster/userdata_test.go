@@ -228,3 +228,121 @@ func TestWaitForDashboardRealRay(t *testing.T) {
 		t.Fatalf("wrong token: err = %v, want HTTP 401/403", err)
 	}
 }
+
+// stubs writes executables into a directory that goes first on PATH.
+func stubs(t *testing.T, scripts map[string]string) string {
+	dir := t.TempDir()
+	for name, body := range scripts {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("#!/usr/bin/env bash\n"+body), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// The rendered head user data, run as cloud-init would but with IMDS, SSM,
+// pip, useradd and systemd stubbed: it installs the pinned packages, writes
+// both tokens to 0600 files without logging them, installs the systemd
+// service, and the service's `node.sh run` starts Ray with the token file.
+func TestHeadUserDataAWSMode(t *testing.T) {
+	home, sysd, logs, rec := t.TempDir(), t.TempDir(), t.TempDir(), t.TempDir()
+	venvStub := `
+if [ "$1" = -m ] && [ "$2" = venv ]; then
+  [ "$3" = --help ] && exit 0
+  mkdir -p "$3/bin"
+  cat >"$3/bin/python" <<'PY'
+#!/usr/bin/env bash
+if [ "$1" = -c ]; then [ -e "$(dirname "$0")/installed" ] && echo 2.60.0; exit 0; fi
+if [ "$1" = - ]; then cat >/dev/null; printf 'secret-for-%s' "$2"; exit 0; fi
+PY
+  cat >"$3/bin/pip" <<'PIP'
+#!/usr/bin/env bash
+printf '%s\n' "$@" >> "$RAYVLLM_TEST_REC/pip"
+[ "$1" = install ] && [ "$2" = -q ] && [ "$3" != --upgrade ] && touch "$(dirname "$0")/installed"
+exit 0
+PIP
+  cat >"$3/bin/ray" <<'RAY'
+#!/usr/bin/env bash
+printf '%s\n' "$@" > "$RAYVLLM_TEST_REC/ray"
+echo "TOKEN_PATH=$RAY_AUTH_TOKEN_PATH HF_TOKEN=$HF_TOKEN MODE=$RAY_AUTH_MODE" >> "$RAYVLLM_TEST_REC/ray"
+RAY
+  chmod +x "$3/bin/python" "$3/bin/pip" "$3/bin/ray"
+  exit 0
+fi
+exit 1
+`
+	bin := stubs(t, map[string]string{
+		"python3":   venvStub,
+		"curl":      `case "$*" in *"-X PUT"*) echo imds-token ;; *placement/region*) echo us-west-2 ;; *local-ipv4*) echo 10.1.2.3 ;; *) exit 22 ;; esac` + "\n",
+		"id":        "exit 0\n",
+		"chown":     "exit 0\n",
+		"systemctl": `echo "$*" >> "$RAYVLLM_TEST_REC/systemctl"` + "\n",
+	})
+	b := bootConfig()
+	b.Region = ""
+	ud, err := RenderUserData(RoleHead, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := filepath.Join(t.TempDir(), "part-001")
+	if err := os.WriteFile(script, []byte(ud), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"PATH=" + bin + ":" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "RAYVLLM_TEST_REC=" + rec,
+		"RAYVLLM_HOME=" + home, "RAYVLLM_LOG_DIR=" + logs, "RAYVLLM_SYSTEMD_DIR=" + sysd}
+	cmd := exec.Command(script)
+	cmd.Env = env
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("user data failed: %v\n%s", err, out)
+	}
+	read := func(p string) string {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatalf("%v\nscript output:\n%s", err, out)
+		}
+		return string(b)
+	}
+	pip := read(filepath.Join(rec, "pip"))
+	for _, want := range []string{"ray[default,serve]==2.60.0\n", "vllm==0.11.0\n", "boto3\n", "pandas==2.2.3\n", "pyarrow>=17\n"} {
+		if !strings.Contains(pip, want) {
+			t.Errorf("pip was not asked for %q:\n%s", want, pip)
+		}
+	}
+	for file, want := range map[string]string{"ray_token": "secret-for-/rayvllm/c1/ray-auth-token", "hf_token": "secret-for-/hf/it's"} {
+		p := filepath.Join(home, file)
+		if got := read(p); got != want {
+			t.Errorf("%s = %q, want %q", file, got, want)
+		}
+		if st, err := os.Stat(p); err != nil || st.Mode().Perm() != 0o600 {
+			t.Errorf("%s mode %v, want 0600", file, st.Mode().Perm())
+		}
+	}
+	log := read(filepath.Join(logs, "bootstrap.log"))
+	if strings.Contains(log+string(out), "secret-for") {
+		t.Errorf("a token reached the log:\n%s", log)
+	}
+	unit := read(filepath.Join(sysd, "rayvllm-head.service"))
+	for _, want := range []string{"User=ray\n", "ExecStart=" + home + "/node.sh run\n", "RAYVLLM_REGION=us-west-2 RAYVLLM_NODE_IP=10.1.2.3", "StandardOutput=append:" + logs + "/ray.log"} {
+		if !strings.Contains(unit, want) {
+			t.Errorf("unit lacks %q:\n%s", want, unit)
+		}
+	}
+	if got := read(filepath.Join(rec, "systemctl")); !strings.Contains(got, "enable --now rayvllm-head.service") {
+		t.Errorf("systemctl calls: %s", got)
+	}
+
+	// What the service runs.
+	run := exec.Command(filepath.Join(home, "node.sh"), "run")
+	run.Env = append(env, "RAYVLLM_NODE_IP=10.1.2.3", "RAYVLLM_REGION=us-west-2")
+	if out, err := run.CombinedOutput(); err != nil {
+		t.Fatalf("node.sh run: %v\n%s", err, out)
+	}
+	ray := read(filepath.Join(rec, "ray"))
+	for _, want := range []string{"start\n--head\n--block\n", "--node-ip-address=10.1.2.3\n", "--dashboard-host=0.0.0.0\n", "--port=6379\n", "--dashboard-port=8265\n",
+		"TOKEN_PATH=" + home + "/ray_token HF_TOKEN=secret-for-/hf/it's MODE=token"} {
+		if !strings.Contains(ray, want) {
+			t.Errorf("ray invocation lacks %q:\n%s", want, ray)
+		}
+	}
+}

@@ -26,6 +26,7 @@ rayvllm_defaults() {
   : "${RAYVLLM_ACCELERATOR_TYPE:=}"
   : "${RAYVLLM_GROUP:=}"
   : "${RAYVLLM_EXTRA_RAY_ARGS:=}"
+  : "${RAYVLLM_SYSTEMD_DIR:=/etc/systemd/system}"
   if [ "$RAYVLLM_MODE" != aws ] && [ "$RAYVLLM_MODE" != local ]; then
     echo "RAYVLLM_MODE must be aws or local, got '$RAYVLLM_MODE'" >&2
     exit 2
@@ -140,7 +141,7 @@ prepare_aws() {
 # comes back after a reboot. The script carries its configuration inline.
 install_service() { # unit name
   install -m 755 "$0" "$RAYVLLM_HOME/node.sh"
-  cat >"/etc/systemd/system/$1.service" <<UNIT
+  cat >"$RAYVLLM_SYSTEMD_DIR/$1.service" <<UNIT
 [Unit]
 Description=Ray node for rayvllm cluster ${RAYVLLM_CLUSTER:-}
 Wants=network-online.target
