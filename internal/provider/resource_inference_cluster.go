@@ -1188,19 +1188,10 @@ func (r *inferenceClusterResource) fitCheck(fc *fitCheckModel, g *groupModel, at
 		return
 	}
 	if !res.Fits {
-		var b strings.Builder
-		fmt.Fprintf(&b, "fit_check: %s does not fit on worker group %q (%s, %s). vLLM would refuse to start: %.2f GiB short per GPU (budget %.2f GiB = %.2f GiB × gpu_memory_utilization 0.90).\n",
-			model.ID, g.Name.ValueString(), g.InstanceType.ValueString(), gpu.Model, res.ShortfallGiB, res.BudgetGiB, res.GPUTotalMemoryGiB)
-		for _, s := range res.Reasons {
-			b.WriteString("- " + s + "\n")
-		}
-		if len(res.Suggestions) > 0 {
-			b.WriteString("Would fit:\n")
-			for _, s := range res.Suggestions {
-				b.WriteString("- " + s + "\n")
-			}
-		}
-		diags.AddAttributeError(at.AtName("instance_type"), fmt.Sprintf("%s does not fit on %s", model.ID, gpu.Model), strings.TrimSpace(b.String()))
+		summary, detail := misfitError(in, res)
+		detail = strings.TrimSuffix(detail, "Set require_fit = false to get the numbers without failing the plan.")
+		diags.AddAttributeError(at.AtName("instance_type"), summary,
+			fmt.Sprintf("fit_check: worker group %q (%s, %d × %s):\n%s", g.Name.ValueString(), g.InstanceType.ValueString(), gpu.PerNode, gpu.Model, strings.TrimSpace(detail)))
 	}
 }
 
