@@ -50,8 +50,9 @@ start() {
   # Dogfooding: the Ray head is started by the same head.sh that bootstraps
   # rayvllm_inference_cluster's head on EC2, in its local mode (no IMDS, SSM,
   # systemd or pip install; the venv is ours). The session dir path must stay
-  # short: Ray puts unix sockets in it.
-  ( cd "$state" && RAY_AUTH_TOKEN=$token RAYVLLM_MODE=local RAYVLLM_HOME="$state" \
+  # short: Ray puts unix sockets in it. The venv comes first on PATH so that a
+  # job's `python` is the cluster's Python (with Ray), as on a real cluster.
+  ( cd "$state" && PATH="$root/.venv/bin:$PATH" RAY_AUTH_TOKEN=$token RAYVLLM_MODE=local RAYVLLM_HOME="$state" \
       RAYVLLM_VENV="$root/.venv" RAYVLLM_RAY_VERSION="$ray_version" RAYVLLM_CLUSTER=ci \
       RAYVLLM_NODE_IP=127.0.0.1 RAYVLLM_DASHBOARD_HOST=127.0.0.1 RAYVLLM_GCS_PORT="$gcs_port" \
       RAYVLLM_DASHBOARD_PORT="$dash_port" RAYVLLM_CLIENT_PORT="$client_port" \

@@ -222,7 +222,10 @@ func (p *rayvllmProvider) Configure(ctx context.Context, req provider.ConfigureR
 }
 
 func (p *rayvllmProvider) Resources(context.Context) []func() resource.Resource {
-	return []func() resource.Resource{NewInferenceClusterResource}
+	return []func() resource.Resource{
+		NewInferenceClusterResource,
+		NewBatchJobResource,
+	}
 }
 
 func (p *rayvllmProvider) DataSources(context.Context) []func() datasource.DataSource {

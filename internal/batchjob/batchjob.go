@@ -1,0 +1,281 @@
+// Package batchjob renders the built-in batch inference mode of
+// rayvllm_batch_job: the embedded Python entrypoint (rayvllm_batch.py, a
+// Ray Data + ray.data.llm pipeline), its configuration, the command line
+// and the runtime_env that ships the script to the cluster. It has no
+// Terraform imports.
+package batchjob
+
+import (
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"path"
+	"regexp"
+	"strings"
+
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/ray"
+)
+
+//go:embed rayvllm_batch.py
+var script []byte
+
+// Script is the Python entrypoint's source.
+func Script() []byte { return append([]byte(nil), script...) }
+
+// ModuleName is the module the entrypoint runs (python -m).
+const ModuleName = "rayvllm_batch"
+
+// MetricsPrefix starts the log line that carries the metrics JSON
+// (METRICS_PREFIX in the script).
+const MetricsPrefix = "rayvllm-metrics: "
+
+// Formats are the input and output formats the script reads and writes.
+var Formats = []string{"jsonl", "parquet", "csv"}
+
+// Config is the script's configuration: the JSON object passed with
+// --config-json. Field names follow vLLM's engine arguments and
+// SamplingParams, so the script hands them over unchanged. Nil means
+// "not set": vLLM's or Ray Data's default applies.
+type Config struct {
+	ModelSource       string   `json:"model_source"`
+	EngineKwargs      Engine   `json:"engine_kwargs"`
+	BatchSize         *int64   `json:"batch_size,omitempty"`
+	Concurrency       *int64   `json:"concurrency,omitempty"`
+	AcceleratorType   string   `json:"accelerator_type,omitempty"`
+	NumGPUsPerReplica *float64 `json:"num_gpus_per_replica,omitempty"`
+	Input             Input    `json:"input"`
+	Output            Output   `json:"output"`
+	SamplingParams    Sampling `json:"sampling_params"`
+	Resume            bool     `json:"resume,omitempty"`
+}
+
+// Engine is the subset of vLLM engine arguments the resource exposes.
+type Engine struct {
+	Quantization         *string  `json:"quantization,omitempty"`
+	TensorParallelSize   *int64   `json:"tensor_parallel_size,omitempty"`
+	MaxModelLen          *int64   `json:"max_model_len,omitempty"`
+	MaxNumSeqs           *int64   `json:"max_num_seqs,omitempty"`
+	MaxNumBatchedTokens  *int64   `json:"max_num_batched_tokens,omitempty"`
+	EnableChunkedPrefill *bool    `json:"enable_chunked_prefill,omitempty"`
+	GPUMemoryUtilization *float64 `json:"gpu_memory_utilization,omitempty"`
+	KVCacheDType         *string  `json:"kv_cache_dtype,omitempty"`
+}
+
+// Input is where the prompts come from.
+type Input struct {
+	Path              string `json:"path"`
+	Format            string `json:"format"`
+	IDColumn          string `json:"id_column"`
+	PromptColumn      string `json:"prompt_column,omitempty"`
+	MessagesColumn    string `json:"messages_column,omitempty"`
+	ApplyChatTemplate *bool  `json:"apply_chat_template,omitempty"`
+}
+
+// Output is where the results go.
+type Output struct {
+	Path   string `json:"path"`
+	Format string `json:"format"`
+}
+
+// Sampling is the subset of vLLM SamplingParams the resource exposes.
+type Sampling struct {
+	Temperature *float64 `json:"temperature,omitempty"`
+	TopP        *float64 `json:"top_p,omitempty"`
+	MaxTokens   *int64   `json:"max_tokens,omitempty"`
+	Seed        *int64   `json:"seed,omitempty"`
+	Stop        []string `json:"stop,omitempty"`
+}
+
+// InputError is bad configuration; Attribute is the path below the
+// resource's vllm attribute, e.g. "input.format".
+type InputError struct {
+	Attribute string
+	Message   string
+}
+
+func (e *InputError) Error() string { return e.Attribute + ": " + e.Message }
+
+var uriRe = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9+.-]*://`)
+
+// IsURI reports whether p is a URI such as s3://bucket/x or gs://b/x.
+func IsURI(p string) bool { return uriRe.MatchString(p) }
+
+// InferFormat guesses the format from a path's extension ("" when it cannot).
+func InferFormat(p string) string {
+	p = strings.TrimSuffix(strings.ToLower(p), "/")
+	p = strings.TrimSuffix(p, ".gz")
+	switch path.Ext(p) {
+	case ".jsonl", ".json", ".ndjson":
+		return "jsonl"
+	case ".parquet", ".pq":
+		return "parquet"
+	case ".csv":
+		return "csv"
+	}
+	return ""
+}
+
+// Normalize fills in the defaults (formats from the extensions, output
+// format jsonl, id column "id") and checks what the schema's validators
+// cannot see.
+func (c *Config) Normalize() error {
+	if c.Input.Format == "" {
+		c.Input.Format = InferFormat(c.Input.Path)
+		if c.Input.Format == "" {
+			return &InputError{"input.format", fmt.Sprintf("cannot tell the format of %q from its extension; set format to one of %s", c.Input.Path, strings.Join(Formats, ", "))}
+		}
+	}
+	if c.Output.Format == "" {
+		c.Output.Format = "jsonl"
+	}
+	if c.Input.IDColumn == "" {
+		c.Input.IDColumn = "id"
+	}
+	for attr, p := range map[string]string{"input.path": c.Input.Path, "output.path": c.Output.Path} {
+		if !IsURI(p) && !strings.HasPrefix(p, "/") {
+			return &InputError{attr, fmt.Sprintf("%q must be an absolute path on the cluster's nodes or a URI (s3://, gs://, ...): the job's working directory is a temporary one", p)}
+		}
+	}
+	if (c.Input.PromptColumn == "") == (c.Input.MessagesColumn == "") {
+		return &InputError{"input", "set exactly one of prompt_column and messages_column"}
+	}
+	if c.Input.MessagesColumn != "" && c.Input.ApplyChatTemplate != nil && !*c.Input.ApplyChatTemplate {
+		return &InputError{"input.apply_chat_template", "a messages column is always rendered with the chat template; apply_chat_template = false only works with prompt_column"}
+	}
+	if c.NumGPUsPerReplica != nil {
+		tp := int64(1)
+		if c.EngineKwargs.TensorParallelSize != nil {
+			tp = *c.EngineKwargs.TensorParallelSize
+		}
+		g := *c.NumGPUsPerReplica
+		switch {
+		case tp > 1 && g != float64(tp):
+			return &InputError{"num_gpus_per_replica", fmt.Sprintf("with tensor_parallel_size = %d each replica needs exactly %d GPUs (one per tensor-parallel worker), got %g", tp, tp, g)}
+		case tp == 1 && (g <= 0 || g > 1):
+			return &InputError{"num_gpus_per_replica", fmt.Sprintf("with tensor_parallel_size = 1 a replica uses a share of one GPU: want a value in (0, 1], got %g", g)}
+		}
+	}
+	clean := path.Clean(c.Output.Path)
+	if strings.TrimSuffix(c.Input.Path, "/") == strings.TrimSuffix(c.Output.Path, "/") || (!IsURI(clean) && clean == "/") {
+		return &InputError{"output.path", fmt.Sprintf("%q cannot be the input path or the root directory: without resume the output directory is overwritten", c.Output.Path)}
+	}
+	return nil
+}
+
+// JSON is the configuration as the script reads it.
+func (c Config) JSON() (string, error) {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(c); err != nil {
+		return "", err
+	}
+	return strings.TrimSuffix(b.String(), "\n"), nil
+}
+
+// Entrypoint is the job's shell command: python -m rayvllm_batch
+// --config-json '<json>'. Ray runs it with /bin/sh, so the JSON is single-quoted.
+func Entrypoint(c Config) (string, error) {
+	j, err := c.JSON()
+	if err != nil {
+		return "", err
+	}
+	return entrypointPrefix + shellQuote(j), nil
+}
+
+const entrypointPrefix = "python -m " + ModuleName + " --config-json "
+
+// ParseEntrypoint reverses Entrypoint (for import); ok is false for any
+// other command.
+func ParseEntrypoint(entrypoint string) (Config, bool) {
+	var c Config
+	rest, found := strings.CutPrefix(entrypoint, entrypointPrefix)
+	if !found {
+		return c, false
+	}
+	arg, ok := shellUnquote(rest)
+	if !ok || json.Unmarshal([]byte(arg), &c) != nil {
+		return c, false
+	}
+	return c, true
+}
+
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'"'"'`) + "'"
+}
+
+// shellUnquote undoes shellQuote: a sequence of '...' and "'" pieces.
+func shellUnquote(s string) (string, bool) {
+	var b strings.Builder
+	for len(s) > 0 {
+		switch {
+		case strings.HasPrefix(s, `"'"`):
+			b.WriteByte('\'')
+			s = s[3:]
+		case s[0] == '\'':
+			end := strings.IndexByte(s[1:], '\'')
+			if end < 0 {
+				return "", false
+			}
+			b.WriteString(s[1 : 1+end])
+			s = s[2+end:]
+		default:
+			return "", false
+		}
+	}
+	return b.String(), true
+}
+
+// Package is the py_modules package holding the script. Its URI is a
+// content hash, the same for every job of one provider version.
+func Package() (ray.Package, error) {
+	return ray.NewPackage(map[string]ray.PackageFile{ModuleName + ".py": {Data: script, Mode: 0o644}})
+}
+
+// RuntimeEnv adds the script's package to the user's runtime_env
+// (py_modules, so that the user's working_dir stays theirs).
+func RuntimeEnv(user map[string]any, pkg ray.Package) map[string]any {
+	env := make(map[string]any, len(user)+1)
+	for k, v := range user {
+		env[k] = v
+	}
+	mods := []any{}
+	switch existing := env["py_modules"].(type) {
+	case []any:
+		mods = append(mods, existing...)
+	case []string:
+		for _, m := range existing {
+			mods = append(mods, m)
+		}
+	}
+	env["py_modules"] = append(mods, pkg.URI)
+	return env
+}
+
+// Metrics is the metrics JSON the script writes (see its docstring for the
+// formulas).
+type Metrics struct {
+	Rows                  int64   `json:"rows"`
+	SkippedRows           int64   `json:"skipped_rows"`
+	InputTokens           int64   `json:"input_tokens"`
+	OutputTokens          int64   `json:"output_tokens"`
+	WallSeconds           float64 `json:"wall_seconds"`
+	OutputTokensPerSecond float64 `json:"output_tokens_per_second"`
+	TotalTokensPerSecond  float64 `json:"total_tokens_per_second"`
+}
+
+// ParseMetrics finds the last metrics line in a job's logs.
+func ParseMetrics(logs string) (*Metrics, bool) {
+	lines := strings.Split(logs, "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		rest, ok := strings.CutPrefix(strings.TrimSpace(lines[i]), MetricsPrefix)
+		if !ok {
+			continue
+		}
+		var m Metrics
+		if json.Unmarshal([]byte(rest), &m) == nil {
+			return &m, true
+		}
+	}
+	return nil, false
+}

@@ -1,0 +1,196 @@
+package batchjob
+
+import (
+	"archive/zip"
+	"bytes"
+	"encoding/json"
+	"flag"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+func ptr[T any](v T) *T { return &v }
+
+// goldenConfig uses every field, so that the golden files pin the whole
+// rendering. pytest feeds testdata/golden_config.json to Ray's own
+// vLLMEngineProcessorConfig validation.
+func goldenConfig() Config {
+	return Config{
+		ModelSource: "Qwen/Qwen2.5-7B-Instruct",
+		EngineKwargs: Engine{
+			Quantization: ptr("fp8"), TensorParallelSize: ptr(int64(2)), MaxModelLen: ptr(int64(8192)),
+			MaxNumSeqs: ptr(int64(128)), MaxNumBatchedTokens: ptr(int64(8192)), EnableChunkedPrefill: ptr(true),
+			GPUMemoryUtilization: ptr(0.9), KVCacheDType: ptr("fp8"),
+		},
+		BatchSize: ptr(int64(64)), Concurrency: ptr(int64(2)), AcceleratorType: "L4", NumGPUsPerReplica: ptr(2.0),
+		Input:          Input{Path: "s3://bucket/prompts/it's.parquet", IDColumn: "request_id", MessagesColumn: "messages"},
+		Output:         Output{Path: "s3://bucket/out/run-1", Format: "parquet"},
+		SamplingParams: Sampling{Temperature: ptr(0.2), TopP: ptr(0.95), MaxTokens: ptr(int64(256)), Seed: ptr(int64(7)), Stop: []string{"</s>", "\n\nUser:"}},
+		Resume:         true,
+	}
+}
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	p := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(p, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatalf("%v (run go test ./internal/batchjob -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the golden file (go test ./internal/batchjob -update rewrites it):\n got: %s\nwant: %s", name, got, want)
+	}
+}
+
+func TestGoldenRendering(t *testing.T) {
+	c := goldenConfig()
+	if err := c.Normalize(); err != nil {
+		t.Fatal(err)
+	}
+	if c.Input.Format != "parquet" {
+		t.Fatalf("input format inferred as %q", c.Input.Format)
+	}
+	j, err := c.JSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pretty bytes.Buffer
+	_ = json.Indent(&pretty, []byte(j), "", "  ")
+	golden(t, "golden_config.json", append(pretty.Bytes(), '\n'))
+
+	ep, err := Entrypoint(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "golden_entrypoint.txt", []byte(ep+"\n"))
+
+	pkg, err := Package()
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := RuntimeEnv(map[string]any{"env_vars": map[string]string{"HF_HOME": "/mnt/hf"}, "pip": []string{"vllm==0.11.0"}}, pkg)
+	envJSON, _ := json.MarshalIndent(env, "", "  ")
+	// The package URI is a hash of the script: stable in the golden file
+	// only up to script edits, so it is replaced by a placeholder there and
+	// checked separately below.
+	golden(t, "golden_runtime_env.json", append(bytes.ReplaceAll(envJSON, []byte(pkg.URI), []byte("gcs://_ray_pkg_<sha256 of the script package>.zip")), '\n'))
+
+	// /bin/sh (which Ray runs the entrypoint with) hands the script the JSON unchanged.
+	out, err := exec.Command("/bin/sh", "-c", strings.Replace(ep, entrypointPrefix, "printf %s ", 1)).Output()
+	if err != nil || string(out) != j {
+		t.Fatalf("the shell turned the config into %q (%v), want %q", out, err, j)
+	}
+
+	back, ok := ParseEntrypoint(ep)
+	if !ok {
+		t.Fatal("ParseEntrypoint failed on a rendered entrypoint")
+	}
+	j2, _ := back.JSON()
+	if j2 != j {
+		t.Fatalf("round trip:\n%s\n%s", j2, j)
+	}
+}
+
+func TestPackageHoldsTheScript(t *testing.T) {
+	p1, err := Package()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p2, _ := Package()
+	if p1.URI != p2.URI || !strings.HasPrefix(p1.URI, "gcs://_ray_pkg_") {
+		t.Fatalf("package URI %q / %q", p1.URI, p2.URI)
+	}
+	zr, err := zip.NewReader(bytes.NewReader(p1.Data), int64(len(p1.Data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(zr.File) != 1 || zr.File[0].Name != "rayvllm_batch.py" {
+		t.Fatalf("package files %v", zr.File)
+	}
+	f, _ := zr.File[0].Open()
+	data, _ := io.ReadAll(f)
+	onDisk, _ := os.ReadFile("rayvllm_batch.py")
+	if !bytes.Equal(data, onDisk) || !bytes.Contains(data, []byte("vLLMEngineProcessorConfig")) {
+		t.Fatal("the package does not hold rayvllm_batch.py as it is in the repository")
+	}
+	env := RuntimeEnv(map[string]any{"py_modules": []any{"s3://b/mine.zip"}}, p1)
+	if mods := env["py_modules"].([]any); len(mods) != 2 || mods[1] != p1.URI {
+		t.Fatalf("user py_modules must be kept: %v", mods)
+	}
+}
+
+func TestNormalize(t *testing.T) {
+	base := func() Config {
+		return Config{ModelSource: "m", Input: Input{Path: "/data/in.jsonl", PromptColumn: "prompt"}, Output: Output{Path: "/data/out"}}
+	}
+	c := base()
+	if err := c.Normalize(); err != nil {
+		t.Fatal(err)
+	}
+	if c.Input.Format != "jsonl" || c.Output.Format != "jsonl" || c.Input.IDColumn != "id" {
+		t.Fatalf("defaults: %+v", c)
+	}
+	for _, tc := range []struct {
+		change func(*Config)
+		attr   string
+		msg    string
+	}{
+		{func(c *Config) { c.Input.Path = "/data/in" }, "input.format", "jsonl, parquet, csv"},
+		{func(c *Config) { c.Input.Path = "in.jsonl" }, "input.path", "absolute path"},
+		{func(c *Config) { c.Output.Path = "out" }, "output.path", "absolute path"},
+		{func(c *Config) { c.Input.MessagesColumn = "m" }, "input", "exactly one"},
+		{func(c *Config) { c.Input.PromptColumn = "" }, "input", "exactly one"},
+		{func(c *Config) { c.Output.Path = "/data/in.jsonl" }, "output.path", "cannot be the input path"},
+		{func(c *Config) { c.Output.Path = "/" }, "output.path", "root directory"},
+		{func(c *Config) { c.NumGPUsPerReplica = ptr(1.5) }, "num_gpus_per_replica", "(0, 1]"},
+		{func(c *Config) { c.EngineKwargs.TensorParallelSize = ptr(int64(4)); c.NumGPUsPerReplica = ptr(2.0) }, "num_gpus_per_replica", "exactly 4 GPUs"},
+		{func(c *Config) {
+			c.Input.PromptColumn = ""
+			c.Input.MessagesColumn = "m"
+			c.Input.ApplyChatTemplate = ptr(false)
+		}, "input.apply_chat_template", "prompt_column"},
+	} {
+		c := base()
+		tc.change(&c)
+		err := c.Normalize()
+		ie, ok := err.(*InputError)
+		if !ok || ie.Attribute != tc.attr || !strings.Contains(ie.Message, tc.msg) {
+			t.Errorf("want %s error mentioning %q, got %v", tc.attr, tc.msg, err)
+		}
+	}
+	c = base()
+	c.Input.Path, c.Output.Path = "gs://b/in.csv.gz", "s3://b/out/"
+	if err := c.Normalize(); err != nil || c.Input.Format != "csv" {
+		t.Fatalf("URIs: %v %+v", err, c.Input)
+	}
+}
+
+func TestParseEntrypointRejectsOthers(t *testing.T) {
+	for _, ep := range []string{"python train.py", entrypointPrefix + "'{unterminated", entrypointPrefix + "notquoted", entrypointPrefix + "'not json'"} {
+		if _, ok := ParseEntrypoint(ep); ok {
+			t.Errorf("ParseEntrypoint(%q) succeeded", ep)
+		}
+	}
+}
+
+func TestParseMetrics(t *testing.T) {
+	logs := "Running entrypoint\nrayvllm-metrics: {\"rows\": 1}\nnoise\nrayvllm-metrics: {\"rows\": 5, \"skipped_rows\": 2, \"input_tokens\": 10, \"output_tokens\": 20, \"wall_seconds\": 4.0, \"output_tokens_per_second\": 5.0, \"total_tokens_per_second\": 7.5}\nbye\n"
+	m, ok := ParseMetrics(logs)
+	if !ok || *m != (Metrics{Rows: 5, SkippedRows: 2, InputTokens: 10, OutputTokens: 20, WallSeconds: 4, OutputTokensPerSecond: 5, TotalTokensPerSecond: 7.5}) {
+		t.Fatalf("got %+v %v", m, ok)
+	}
+	if _, ok := ParseMetrics("no metrics here\n"); ok {
+		t.Fatal("found metrics in logs without any")
+	}
+}
