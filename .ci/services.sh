@@ -46,15 +46,19 @@ start() {
   client_port=$(free_port); agent_port=$(free_port); metrics_port=$(free_port)
   serve_port=$(free_port)
   mkdir -p "$state/ray"
-  # The session dir path must stay short: Ray puts unix sockets in it.
-  # The venv comes first on PATH so that a job's `python` is the cluster's
-  # Python (with Ray), as on a real cluster.
-  ( cd "$state" && PATH="$root/.venv/bin:$PATH" RAY_AUTH_MODE=token RAY_AUTH_TOKEN=$token RAY_USAGE_STATS_ENABLED=0 \
-      setsid bash -c 'echo $$ > ray.pgid; exec "$0" "$@"' "$root/.venv/bin/ray" start --head --block --node-ip-address=127.0.0.1 \
-        --port="$gcs_port" --dashboard-host=127.0.0.1 --dashboard-port="$dash_port" \
-        --ray-client-server-port="$client_port" --dashboard-agent-listen-port="$agent_port" \
-        --metrics-export-port="$metrics_port" --min-worker-port=0 --max-worker-port=0 \
-        --num-cpus="${RAYVLLM_TEST_RAY_CPUS:-4}" --temp-dir="$state/ray" --disable-usage-stats \
+  ray_version=$(sed -n 's/^ray\[default,serve\]==//p' .ci/requirements.txt)
+  # Dogfooding: the Ray head is started by the same head.sh that bootstraps
+  # rayvllm_inference_cluster's head on EC2, in its local mode (no IMDS, SSM,
+  # systemd or pip install; the venv is ours). The session dir path must stay
+  # short: Ray puts unix sockets in it. The venv comes first on PATH so that a
+  # job's `python` is the cluster's Python (with Ray), as on a real cluster.
+  ( cd "$state" && PATH="$root/.venv/bin:$PATH" RAY_AUTH_TOKEN=$token RAYVLLM_MODE=local RAYVLLM_HOME="$state" \
+      RAYVLLM_VENV="$root/.venv" RAYVLLM_RAY_VERSION="$ray_version" RAYVLLM_CLUSTER=ci \
+      RAYVLLM_NODE_IP=127.0.0.1 RAYVLLM_DASHBOARD_HOST=127.0.0.1 RAYVLLM_GCS_PORT="$gcs_port" \
+      RAYVLLM_DASHBOARD_PORT="$dash_port" RAYVLLM_CLIENT_PORT="$client_port" \
+      RAYVLLM_NUM_CPUS="${RAYVLLM_TEST_RAY_CPUS:-4}" RAYVLLM_TEMP_DIR="$state/ray" \
+      RAYVLLM_EXTRA_RAY_ARGS="--dashboard-agent-listen-port=$agent_port --metrics-export-port=$metrics_port --min-worker-port=0 --max-worker-port=0" \
+      setsid bash -c 'echo $$ > ray.pgid; exec "$0" "$@"' "$root/internal/ec2cluster/scripts/head.sh" \
         >"$state/ray.log" 2>&1 & )
   ( cd "$state" && setsid bash -c 'echo $$ > moto.pgid; exec "$0" "$@"' \
       "$root/.venv/bin/moto_server" -H 127.0.0.1 -p "$moto_port" >"$state/moto.log" 2>&1 & )

@@ -223,6 +223,7 @@ func (p *rayvllmProvider) Configure(ctx context.Context, req provider.ConfigureR
 
 func (p *rayvllmProvider) Resources(context.Context) []func() resource.Resource {
 	return []func() resource.Resource{
+		NewInferenceClusterResource,
 		NewBatchJobResource,
 		NewVLLMWorkerResource,
 	}

