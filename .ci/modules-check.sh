@@ -7,7 +7,10 @@
 #   fmt       terraform fmt -check over modules/ and examples/
 #   validate  terraform init + validate in every directory with .tf files
 #             under modules/ and examples/
-#   test      terraform test in every module with tests/*.tftest.hcl
+#   test      terraform test in every module with tests/*.tftest.hcl; a
+#             module's tests/services/*.tftest.hcl (apply-level, against the
+#             real services) run too when RAY_ADDRESS and AWS_ENDPOINT_URL_EC2
+#             are set (make test sets them), else they are skipped
 #   promtool  renders modules/monitoring's rules and dashboards, runs the real
 #             `promtool check rules` and `promtool test rules`, and checks that
 #             every vLLM series they read is in modules/monitoring/vllm_metrics.txt
@@ -344,8 +347,95 @@ tf_test() {
     f=$(sed -nE 's/^Success! ([0-9]+) passed, ([0-9]+) failed.*/\2/p' "$out")
     [ -n "$p" ] && [ "$p" -gt 0 ] || { cat "$out" >&2; die "terraform test ran no test in $d"; }
     passed=$((passed + p)); failed=$((failed + f))
+    if [ -d "$d/tests/services" ]; then
+      services_test "$d"
+      passed=$((passed + SERVICES_PASSED))
+    fi
   done
   say "terraform test: $passed runs passed, $failed failed"
+}
+
+# Apply-level tests in DIR/tests/services against the services of
+# .ci/services.sh: moto (EC2, SSM, IAM) and the local Ray. What the test needs
+# from them comes in as TF_VAR_*: a unique name, an AMI, a default subnet and
+# an instance profile made in moto, the Ray dashboard, a 3-row prompts file
+# and an output directory. Afterwards nothing may be left in moto (live
+# instances, security group, token parameter) or on Ray (jobs of the stack),
+# and the job must have written one answer per prompt.
+SERVICES_PASSED=0
+services_test() {
+  local d=$1 out="$WORK/services.log" py=$ROOT/.venv/bin/python fixtures p
+  SERVICES_PASSED=0
+  if [ -z "${RAY_ADDRESS:-}" ] || [ -z "${AWS_ENDPOINT_URL_EC2:-}" ]; then
+    say "$d: skipped tests/services (apply-level: needs RAY_ADDRESS and AWS_ENDPOINT_URL_EC2; run make test, or .ci/services.sh start and source .tmp/services.env)"
+    return 0
+  fi
+  [ -x "$py" ] || die "$py not found: run make venv (boto3 talks to moto)"
+  local name data="$WORK/services-data"
+  name="mc-$(basename "$d")-$$-$RANDOM"
+  name=${name:0:63}
+  mkdir -p "$data"
+  printf '%s\n' '{"id": "a", "prompt": "one two three four"}' '{"id": "b", "prompt": "one two three four five"}' \
+    '{"id": "c", "prompt": "one two three four five six"}' >"$data/prompts.jsonl"
+  fixtures=$("$py" - setup "$name" <<'PY'
+import os, sys, boto3
+_, _, name = sys.argv
+aws = boto3.session.Session(region_name=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1")
+ec2 = aws.client("ec2")
+ami = ec2.describe_images(Filters=[{"Name": "root-device-type", "Values": ["ebs"]}])["Images"][0]["ImageId"]
+subnet = ec2.describe_subnets(Filters=[{"Name": "default-for-az", "Values": ["true"]}])["Subnets"][0]["SubnetId"]
+iam = aws.client("iam", endpoint_url=os.environ.get("RAYVLLM_TEST_MOTO_URL") or os.environ["AWS_ENDPOINT_URL_EC2"])
+iam.create_instance_profile(InstanceProfileName=name)
+print(f"TF_VAR_ami_id={ami} TF_VAR_subnet_id={subnet} TF_VAR_iam_instance_profile={name}")
+PY
+  ) || die "$d: cannot prepare moto for tests/services"
+  # shellcheck disable=SC2086
+  if ! env $fixtures TF_VAR_name="$name" TF_VAR_ray_dashboard_url="$RAY_ADDRESS" \
+    TF_VAR_input_uri="$data/prompts.jsonl" TF_VAR_output_uri="$data/out" \
+    "$TERRAFORM" -chdir="$TREE/$d" test -test-directory=tests/services -no-color >"$out" 2>&1; then
+    cat "$out" >&2
+    die "terraform test -test-directory=tests/services failed in $d"
+  fi
+  grep -E '^(Success|Failure)!' "$out" | sed "s|^|modules-check: $d (services): |"
+  p=$(sed -nE 's/^Success! ([0-9]+) passed, 0 failed.*/\1/p' "$out")
+  [ -n "$p" ] && [ "$p" -gt 0 ] || { cat "$out" >&2; die "terraform test ran no test in $d/tests/services"; }
+  "$py" - verify "$name" "$data" <<'PY' || die "$d: destroy left something behind, or the job's output is wrong"
+import json, os, sys, urllib.request, boto3
+_, _, name, data = sys.argv
+bad = []
+aws = boto3.session.Session(region_name=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1")
+ec2 = aws.client("ec2")
+tag = [{"Name": "tag:rayvllm:cluster", "Values": [name]}]
+live = [i["InstanceId"] for r in ec2.describe_instances(Filters=tag)["Reservations"] for i in r["Instances"]
+        if i["State"]["Name"] != "terminated"]
+if live:
+    bad.append(f"instances not terminated: {live}")
+sgs = [g["GroupId"] for g in ec2.describe_security_groups(Filters=tag)["SecurityGroups"]]
+if sgs:
+    bad.append(f"security groups left: {sgs}")
+ssm = aws.client("ssm")
+try:
+    ssm.get_parameter(Name=f"/rayvllm/{name}/ray-auth-token")
+    bad.append("the Ray token parameter is left")
+except ssm.exceptions.ParameterNotFound:
+    pass
+req = urllib.request.Request(os.environ["RAY_ADDRESS"].rstrip("/") + "/api/jobs/",
+                             headers={"Authorization": "Bearer " + os.environ.get("RAY_AUTH_TOKEN", "")})
+jobs = [j.get("submission_id") for j in json.load(urllib.request.urlopen(req, timeout=30))
+        if (j.get("metadata") or {}).get("stack") == name]
+if jobs:
+    bad.append(f"Ray jobs left: {jobs}")
+rows = [json.loads(l) for l in open(os.path.join(data, "out", "part-00000.jsonl")) if l.strip()]
+want = {"a": "four three two one", "b": "five four three two one", "c": "six five four three two one"}
+if {r["id"]: r["generated_text"] for r in rows} != want:
+    bad.append(f"the job's output is not one answer per prompt: {rows}")
+aws.client("iam", endpoint_url=os.environ.get("RAYVLLM_TEST_MOTO_URL") or os.environ["AWS_ENDPOINT_URL_EC2"]).delete_instance_profile(InstanceProfileName=name)
+if bad:
+    print("\n".join("modules-check: " + b for b in bad), file=sys.stderr)
+    sys.exit(1)
+print(f"modules-check: after destroy nothing of {name} is left in moto or on Ray; the job answered all {len(rows)} prompts")
+PY
+  SERVICES_PASSED=$p
 }
 
 # ---------------------------------------------------------------------------
