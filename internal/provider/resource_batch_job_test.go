@@ -266,7 +266,7 @@ resource "rayvllm_batch_job" "retry" {
 `, marker),
 			ConfigStateChecks: []statecheck.StateCheck{
 				statecheck.ExpectKnownValue(name, tfjsonpath.New("status"), knownvalue.StringExact("SUCCEEDED")),
-				statecheck.ExpectKnownValue(name, tfjsonpath.New("log_tail"), knownvalue.StringRegexp(regexp.MustCompile(`\nsecond attempt ok\n`))),
+				statecheck.ExpectKnownValue(name, tfjsonpath.New("log_tail"), knownvalue.StringRegexp(regexp.MustCompile(`(?m)^second attempt ok$`))),
 				statecheck.ExpectKnownValue(name, tfjsonpath.New("submission_id"), knownvalue.StringRegexp(regexp.MustCompile(`^rayvllm-[0-9a-f]{12}-[0-9a-f]{8}-retry-1$`))),
 				statecheck.ExpectKnownValue(name, tfjsonpath.New("attempts"), knownvalue.ListExact([]knownvalue.Check{
 					knownvalue.ObjectPartial(map[string]knownvalue.Check{
