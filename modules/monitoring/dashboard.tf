@@ -84,10 +84,15 @@ locals {
       },
       {
         title = "Time to complete vs time to deadline", unit = "s", threshold = null
-        targets = concat(
-          [{ expr = "rayvllm:batch_projected_seconds_to_complete${local.dep}", legend = "projected time to complete" }],
-          local.deadline_unix == null ? [] : [{ expr = "rayvllm:batch_seconds_to_deadline${local.dep}", legend = "time to deadline" }],
-        )
+        # Both branches are lists of one object type, so the panels keep a
+        # type while job_start_time is unknown (a job created in the same
+        # apply, as in modules/batch-inference).
+        targets = local.deadline_unix == null ? [
+          { expr = "rayvllm:batch_projected_seconds_to_complete${local.dep}", legend = "projected time to complete" },
+          ] : [
+          { expr = "rayvllm:batch_projected_seconds_to_complete${local.dep}", legend = "projected time to complete" },
+          { expr = "rayvllm:batch_seconds_to_deadline${local.dep}", legend = "time to deadline" },
+        ]
       },
     ] : [],
   )

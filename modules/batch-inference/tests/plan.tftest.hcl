@@ -1,0 +1,298 @@
+# Plan-level tests of modules/batch-inference against the real provider (built
+# by `make install` into the local mirror). Planning needs no backend: the fit
+# and sizing data sources are offline, the cluster plans without AWS, and the
+# job and the worker plan without Ray. So no mock_provider. The apply-level
+# tests against moto and the local Ray are in tests/services/.
+
+variables {
+  name                    = "bi-plan"
+  model                   = "Qwen/Qwen2.5-0.5B-Instruct"
+  quantization            = "int4"
+  model_source            = "Qwen/Qwen2.5-0.5B-Instruct-AWQ"
+  instance_type           = "g5.xlarge"
+  max_model_len           = 4096
+  max_num_batched_tokens  = 512
+  batch_size              = 256
+  concurrency             = 4
+  num_requests            = 10000000
+  mean_input_tokens       = 512
+  mean_output_tokens      = 128
+  sla_hours               = 24
+  input_uri               = "s3://bucket/prompts/"
+  output_uri              = "s3://bucket/answers/run-1"
+  subnet_id               = "subnet-0123456789abcdef0"
+  ami_id                  = "ami-0123456789abcdef0"
+  iam_instance_profile    = "rayvllm-node"
+  dashboard_ingress_cidrs = ["198.51.100.7/32"]
+}
+
+run "production_configuration" {
+  command = plan
+
+  assert {
+    condition     = rayvllm_inference_cluster.this.worker_group[0].count == 4 && rayvllm_inference_cluster.this.worker_group[0].instance_type == "g5.xlarge"
+    error_message = "worker_count null with concurrency 4 on 1-GPU g5.xlarge nodes must give 4 workers."
+  }
+  assert {
+    condition     = length(output.checks) == 6 && alltrue([for k, v in output.checks : v == null])
+    error_message = "Every check must pass: ${jsonencode(output.checks)}."
+  }
+  assert {
+    # The prediction is the sizing data source's, and its hours follow from
+    # its own rate: hours = requests ÷ (requests/s × 3600).
+    condition = (
+      output.predicted.requests_per_second == data.rayvllm_batch_sizing.this[0].requests_per_second &&
+      abs(output.predicted.hours_to_complete - var.num_requests / output.predicted.requests_per_second / 3600) < 0.01 * output.predicted.hours_to_complete &&
+      output.predicted.meets_sla && output.predicted.hours_to_complete < var.sla_hours && output.predicted.gpus_used == 4
+    )
+    error_message = "The prediction must be the sizing's and consistent with it: ${jsonencode(output.predicted)}."
+  }
+  assert {
+    # Cost = catalog price per GPU-hour × GPUs; per year × 8760 × duty cycle 1.
+    condition = (
+      output.cost.price_per_gpu_hour_usd == one([for it in data.rayvllm_gpus.catalog.instance_types : it.price_per_gpu_hour_usd if it.instance_type == "g5.xlarge"]) &&
+      output.cost.gpus == 4 &&
+      abs(output.cost.per_hour_usd - 4 * output.cost.price_per_gpu_hour_usd) < 0.01 &&
+      abs(output.cost.per_year_usd - 4 * output.cost.price_per_gpu_hour_usd * 8760) < 0.01 &&
+      abs(output.cost.per_run_usd - 4 * output.cost.price_per_gpu_hour_usd * output.predicted.hours_to_complete) < 0.01
+    )
+    error_message = "Cost must be price × GPUs, per year × 8760: ${jsonencode(output.cost)}."
+  }
+  assert {
+    # The job runs what was sized: the report's chunk, batch and concurrency,
+    # the recommended max_num_seqs, and the 4-bit checkpoint.
+    condition = (
+      rayvllm_batch_job.this.vllm.max_num_batched_tokens == 512 &&
+      rayvllm_batch_job.this.vllm.batch_size == 256 &&
+      rayvllm_batch_job.this.vllm.concurrency == 4 &&
+      rayvllm_batch_job.this.vllm.max_num_seqs == data.rayvllm_batch_sizing.this[0].max_num_seqs &&
+      rayvllm_batch_job.this.vllm.max_model_len == 4096 &&
+      rayvllm_batch_job.this.vllm.model_source == "Qwen/Qwen2.5-0.5B-Instruct-AWQ" &&
+      rayvllm_batch_job.this.vllm.quantization == null &&
+      rayvllm_batch_job.this.vllm.sampling.max_tokens == 128 &&
+      rayvllm_batch_job.this.vllm.input.path == "s3://bucket/prompts/" &&
+      rayvllm_batch_job.this.vllm.input.prompt_column == "prompt" &&
+      rayvllm_batch_job.this.vllm.output.path == "s3://bucket/answers/run-1" &&
+      rayvllm_batch_job.this.entrypoint == null
+    )
+    error_message = "The built-in job must get the sized engine and Ray Data settings and the dataset URIs."
+  }
+  assert {
+    condition     = rayvllm_batch_job.this.timeouts.create == "1440m" && rayvllm_batch_job.this.metadata.stack == "bi-plan"
+    error_message = "The job's create timeout defaults to the SLA window (24 h = 1440m) and its metadata names the stack."
+  }
+  assert {
+    condition     = output.sizing_summary.max_num_batched_tokens == 512 && output.sizing_summary.fits && output.sizing_summary.gpu == "A10G" && output.sizing_summary.kv_cache_tokens > 0
+    error_message = "The sizing summary must carry the settings in effect and the fit: ${jsonencode(output.sizing_summary)}."
+  }
+  assert {
+    # Monitoring thresholds come from the same sizing (modules/monitoring:
+    # low throughput = half the predicted rate), and TTFT is off for a batch.
+    condition = (
+      output.monitoring.thresholds.low_throughput_tokens_per_second == 0.5 * output.predicted.output_tokens_per_second &&
+      output.monitoring.thresholds.ttft_p99_seconds == null
+    )
+    error_message = "Monitoring thresholds must derive from the sizing: ${jsonencode(output.monitoring.thresholds)}."
+  }
+  assert {
+    condition     = length(rayvllm_vllm_worker.this) == 0 && output.worker == null
+    error_message = "No worker without enable_worker."
+  }
+}
+
+run "worker_and_duty_cycle" {
+  command = plan
+
+  variables {
+    enable_worker       = true
+    worker_num_replicas = 2
+    concurrency         = 2
+    duty_cycle          = 0.25
+    sla_hours           = 48
+  }
+
+  assert {
+    # 2 job replicas + 2 worker replicas on 1-GPU nodes.
+    condition     = rayvllm_inference_cluster.this.worker_group[0].count == 4 && output.cost.gpus == 4
+    error_message = "The worker's replicas must get GPUs of their own."
+  }
+  assert {
+    condition = (
+      rayvllm_vllm_worker.this[0].name == "bi-plan" && rayvllm_vllm_worker.this[0].model_id == "bi-plan" &&
+      rayvllm_vllm_worker.this[0].model_source == "Qwen/Qwen2.5-0.5B-Instruct-AWQ" &&
+      rayvllm_vllm_worker.this[0].num_replicas == 2 &&
+      rayvllm_vllm_worker.this[0].max_num_batched_tokens == 512 &&
+      rayvllm_vllm_worker.this[0].max_num_seqs == data.rayvllm_batch_sizing.this[0].max_num_seqs
+    )
+    error_message = "The worker must serve the same checkpoint with the sized engine settings."
+  }
+  assert {
+    condition     = abs(output.cost.per_year_usd - 4 * output.cost.price_per_gpu_hour_usd * 8760 * 0.25) < 0.01
+    error_message = "Per year at duty cycle 0.25 is per hour × 2190: ${jsonencode(output.cost)}."
+  }
+}
+
+run "custom_entrypoint_on_another_ray" {
+  command = plan
+
+  variables {
+    job_entrypoint         = "python batch.py"
+    ray_dashboard_url      = "http://127.0.0.1:8265"
+    job_create_timeout     = "10m"
+    batch_size             = null
+    max_num_seqs           = null
+    price_per_gpu_hour_usd = 0.5
+  }
+
+  assert {
+    condition     = rayvllm_batch_job.this.vllm == null && rayvllm_batch_job.this.entrypoint == "python batch.py"
+    error_message = "job_entrypoint must switch the job to custom mode."
+  }
+  assert {
+    # The cluster's token is never sent to another Ray: null lets the
+    # provider fall back to its auth_token, then RAY_AUTH_TOKEN.
+    condition     = rayvllm_batch_job.this.dashboard_url == "http://127.0.0.1:8265" && rayvllm_batch_job.this.auth_token == null
+    error_message = "ray_dashboard_url must redirect the job without the cluster's token."
+  }
+  assert {
+    condition = (
+      nonsensitive(rayvllm_batch_job.this.runtime_env.env_vars["RAYVLLM_INPUT_URI"]) == "s3://bucket/prompts/" &&
+      nonsensitive(rayvllm_batch_job.this.runtime_env.env_vars["RAYVLLM_BATCH_SIZE"]) == tostring(data.rayvllm_batch_sizing.this[0].batch_size) &&
+      nonsensitive(rayvllm_batch_job.this.runtime_env.env_vars["RAYVLLM_MAX_NUM_BATCHED_TOKENS"]) == "512"
+    )
+    error_message = "A custom entrypoint gets the dataset and the sized settings (recommended ones where unset) in its environment."
+  }
+  assert {
+    condition     = rayvllm_batch_job.this.timeouts.create == "10m"
+    error_message = "job_create_timeout must set the job's create timeout."
+  }
+  assert {
+    # The report's own price: 0.50 USD per GPU-hour.
+    condition     = output.cost.price_per_gpu_hour_usd == 0.5 && output.cost.per_hour_usd == 2 && output.cost.price_source == "price_per_gpu_hour_usd"
+    error_message = "price_per_gpu_hour_usd must override the catalog price: ${jsonencode(output.cost)}."
+  }
+}
+
+# The report's 24-hour capacity claim, 17.4M requests: the sizing predicts
+# about 31 h on four A10Gs, so the plan fails before anything is created.
+run "sla_miss_fails_the_plan" {
+  command = plan
+
+  variables {
+    num_requests = 17400000
+  }
+
+  expect_failures = [rayvllm_inference_cluster.this]
+}
+
+run "sla_miss_reported_with_require_sla_false" {
+  command = plan
+
+  variables {
+    num_requests = 17400000
+    require_sla  = false
+  }
+
+  assert {
+    condition     = !output.predicted.meets_sla && output.predicted.hours_to_complete > 24
+    error_message = "17.4M requests must miss 24 h on four A10Gs: ${jsonencode(output.predicted)}."
+  }
+  assert {
+    # The advice names the concurrency and workers for gpus_required.
+    condition = (
+      strcontains(output.checks.sla, "The batch would miss its SLA") &&
+      strcontains(output.checks.sla, "set concurrency = ${data.rayvllm_batch_sizing.this[0].gpus_required}") &&
+      strcontains(output.checks.sla, "worker_count ${data.rayvllm_batch_sizing.this[0].gpus_required} × g5.xlarge") &&
+      strcontains(output.checks.sla, format("take %.1f h", output.predicted.hours_to_complete))
+    )
+    error_message = "The SLA check must say what to change: ${coalesce(output.checks.sla, "null")}."
+  }
+}
+
+# Llama-2-13B in fp16 (24 GiB of weights) does not fit a 24 GB A10G.
+run "misfit_fails_the_plan" {
+  command = plan
+
+  variables {
+    model        = "meta-llama/Llama-2-13b-hf"
+    model_source = null
+    quantization = "fp16"
+  }
+
+  expect_failures = [rayvllm_inference_cluster.this]
+}
+
+run "too_few_gpus_fails_the_plan" {
+  command = plan
+
+  variables {
+    worker_count = 2
+  }
+
+  expect_failures = [rayvllm_inference_cluster.this]
+}
+
+run "tensor_parallel_wider_than_a_node_fails_the_plan" {
+  command = plan
+
+  variables {
+    tensor_parallel_size = 2
+    concurrency          = 1
+  }
+
+  expect_failures = [rayvllm_inference_cluster.this]
+}
+
+run "prompts_longer_than_the_context_fail_the_plan" {
+  command = plan
+
+  variables {
+    mean_input_tokens = 4000
+  }
+
+  expect_failures = [rayvllm_inference_cluster.this]
+}
+
+run "int4_without_a_quantized_checkpoint_fails_the_plan" {
+  command = plan
+
+  variables {
+    model_source = null
+  }
+
+  expect_failures = [rayvllm_inference_cluster.this]
+}
+
+run "bitsandbytes_quantizes_at_load_time" {
+  command = plan
+
+  variables {
+    model_source      = null
+    vllm_quantization = "bitsandbytes"
+  }
+
+  assert {
+    condition     = output.checks.quantization == null && rayvllm_batch_job.this.vllm.quantization == "bitsandbytes" && rayvllm_batch_job.this.vllm.model_source == var.model
+    error_message = "vllm_quantization must satisfy the int4 check and reach the engine."
+  }
+}
+
+run "rejected_inputs" {
+  command = plan
+
+  variables {
+    name                    = "Bad_Name"
+    quantization            = "int3"
+    instance_type           = "G5"
+    input_uri               = "prompts.jsonl"
+    dashboard_ingress_cidrs = ["0.0.0.0/0"]
+    duty_cycle              = 0
+    subnet_id               = "sn-1"
+    ray_dashboard_url       = "127.0.0.1:8265"
+  }
+
+  expect_failures = [
+    var.name, var.quantization, var.instance_type, var.input_uri,
+    var.dashboard_ingress_cidrs, var.duty_cycle, var.subnet_id, var.ray_dashboard_url,
+  ]
+}
