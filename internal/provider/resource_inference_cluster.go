@@ -456,10 +456,7 @@ func (r *inferenceClusterResource) ModifyPlan(ctx context.Context, req resource.
 			resp.Diagnostics.AddAttributeError(at.AtName("instance_type"), "Not a GPU instance type from the catalog", err.Error())
 			continue
 		}
-		g.GPUModel = types.StringValue(gpu.Model)
-		g.GPUsPerNode = types.Int64Value(int64(gpu.PerNode))
-		g.GPUMemoryGiB = types.Float64Value(round2(gpu.MemoryGiB))
-		g.HourlyCostUSD = types.Float64Value(round2(gpu.PriceUSDPerHour * float64(g.Count.ValueInt64())))
+		g.setCatalog(gpu)
 		totalGPUs += int64(gpu.PerNode) * g.Count.ValueInt64()
 		cost += gpu.PriceUSDPerHour * float64(g.Count.ValueInt64())
 		r.fitCheck(plan.FitCheck, g, at, &resp.Diagnostics)
@@ -477,7 +474,7 @@ func (r *inferenceClusterResource) ModifyPlan(ctx context.Context, req resource.
 	}
 	plan.TotalGPUs, plan.HourlyCostUSD = types.Int64Unknown(), types.Float64Unknown()
 	if costKnown {
-		plan.TotalGPUs, plan.HourlyCostUSD = types.Int64Value(totalGPUs), types.Float64Value(round2(cost))
+		plan.TotalGPUs, plan.HourlyCostUSD = types.Int64Value(totalGPUs), types.Float64Value(round(cost, 2))
 	}
 	if state != nil {
 		if len(state.WorkerGroups) != len(plan.WorkerGroups) {
@@ -520,8 +517,6 @@ func spotPrice(s *spotModel) string {
 	}
 	return "spot:" + s.MaxPriceUSD.ValueString()
 }
-
-func round2(v float64) float64 { return math.Round(v*100) / 100 }
 
 func (r *inferenceClusterResource) tagsAll(ctx context.Context, tags types.Map, diags *diag.Diagnostics) types.Map {
 	if tags.IsUnknown() {
@@ -965,6 +960,14 @@ func instanceTypes(groups []groupModel) []string {
 	return out
 }
 
+// setCatalog fills the group's catalog-derived outputs from its GPU.
+func (g *groupModel) setCatalog(gpu groupGPU) {
+	g.GPUModel = types.StringValue(gpu.Model)
+	g.GPUsPerNode = types.Int64Value(int64(gpu.PerNode))
+	g.GPUMemoryGiB = types.Float64Value(round(gpu.MemoryGiB, 2))
+	g.HourlyCostUSD = types.Float64Value(round(gpu.PriceUSDPerHour*float64(g.Count.ValueInt64()), 2))
+}
+
 // recomputeCatalog sets the catalog-derived values after an import.
 func recomputeCatalog(m *clusterModel, diags *diag.Diagnostics) {
 	total, cost := int64(0), 0.0
@@ -975,15 +978,12 @@ func recomputeCatalog(m *clusterModel, diags *diag.Diagnostics) {
 			diags.AddWarning("Imported worker group has no catalog GPU", err.Error())
 			continue
 		}
-		g.GPUModel = types.StringValue(gpu.Model)
-		g.GPUsPerNode = types.Int64Value(int64(gpu.PerNode))
-		g.GPUMemoryGiB = types.Float64Value(round2(gpu.MemoryGiB))
-		g.HourlyCostUSD = types.Float64Value(round2(gpu.PriceUSDPerHour * float64(g.Count.ValueInt64())))
+		g.setCatalog(gpu)
 		total += int64(gpu.PerNode) * g.Count.ValueInt64()
 		cost += gpu.PriceUSDPerHour * float64(g.Count.ValueInt64())
 	}
 	m.TotalGPUs = types.Int64Value(total)
-	m.HourlyCostUSD = types.Float64Value(round2(cost))
+	m.HourlyCostUSD = types.Float64Value(round(cost, 2))
 }
 
 func (r *inferenceClusterResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
