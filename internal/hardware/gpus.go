@@ -115,8 +115,8 @@ var gpuCatalog = []GPU{
 	{
 		Name: "H200", Aliases: []string{"h200 141gb", "nvidia h200", "h200-141gb"},
 		Vendor: "nvidia", Family: "datacenter", Architecture: "hopper",
-		MemoryGiB: 139.81, NominalMemoryGB: 141, BandwidthGBps: 4800, BF16TFLOPS: 989.4, FP8TFLOPS: 1978.9, INT8TOPS: 1978.9, FP8: true,
-		Source: "NVIDIA H200 Tensor Core GPU datasheet (SXM); 139.81 GiB from PyTorch OOM reports",
+		MemoryGiB: 139.80, NominalMemoryGB: 141, BandwidthGBps: 4800, BF16TFLOPS: 989.4, FP8TFLOPS: 1978.9, INT8TOPS: 1978.9, FP8: true,
+		Source: "NVIDIA H200 Tensor Core GPU datasheet (SXM); 139.80 GiB measured (torch.cuda.mem_get_info, testdata/h200-sampler-2026-11-26.json)",
 	},
 	{
 		Name: "B200", Aliases: []string{"nvidia b200", "b200 180gb"},

@@ -34,7 +34,9 @@ const (
 	// start-up logs on H100 with 1024 rows (llm-d-benchmark
 	// config_explorer/empirical-vllm-memory-results.md: Qwen3-0.6B,
 	// Qwen3-32B, Llama-3.1-8B, Llama-3.3-70B-FP8 TP2, gpt-oss-20b), which
-	// agree to ±0.4%; a count of those tensors gives 36 bytes.
+	// agree to ±0.4%; a count of those tensors gives 36 bytes, and a PyTorch
+	// re-run of that sampling path on an H200 measured 38.0–38.3 bytes
+	// (testdata/sampler_probe.py, testdata/h200-sampler-2026-11-26.json).
 	samplerBytesPerLogit = 38.4
 	// nonTorchGiB is the non-torch increase of a single-GPU V1 start-up
 	// (0.13 GiB in every H100 log above); nonTorchTPGiB is what NCCL and the

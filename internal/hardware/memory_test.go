@@ -1,8 +1,10 @@
 package hardware
 
 import (
+	"encoding/json"
 	"errors"
 	"math"
+	"os"
 	"strings"
 	"testing"
 )
@@ -330,5 +332,36 @@ func BenchmarkFitMisfit(b *testing.B) {
 		if _, err := Fit(in); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// The sampler constant, fitted to vLLM start-up logs, against a direct
+// measurement of the same PyTorch sampling path on an H200.
+func TestSamplerConstantAgainstH200Probe(t *testing.T) {
+	raw, err := os.ReadFile("testdata/h200-sampler-2026-11-26.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var probe struct {
+		TotalGiB float64 `json:"total_gib"`
+		Sampler  []struct {
+			Vocab         string  `json:"vocab"`
+			Rows          int     `json:"rows"`
+			BytesPerLogit float64 `json:"bytes_per_logit"`
+		} `json:"sampler"`
+	}
+	if err := json.Unmarshal(raw, &probe); err != nil {
+		t.Fatal(err)
+	}
+	if len(probe.Sampler) == 0 {
+		t.Fatal("probe has no sampler records")
+	}
+	for _, r := range probe.Sampler {
+		if e := math.Abs(r.BytesPerLogit-samplerBytesPerLogit) / r.BytesPerLogit; e > 0.02 {
+			t.Errorf("%s × %d rows: measured %.2f bytes per logit, model %.1f (%.1f%% off)", r.Vocab, r.Rows, r.BytesPerLogit, samplerBytesPerLogit, 100*e)
+		}
+	}
+	if g := mustGPU(t, "H200"); math.Abs(g.MemoryGiB-probe.TotalGiB) > 0.01 {
+		t.Errorf("H200 catalog memory %.2f GiB, measured %.2f GiB", g.MemoryGiB, probe.TotalGiB)
 	}
 }
