@@ -230,7 +230,7 @@ func TestWaitForDashboardRealRay(t *testing.T) {
 }
 
 // stubs writes executables into a directory that goes first on PATH.
-func stubs(t *testing.T, scripts map[string]string) string {
+func stubs(t testing.TB, scripts map[string]string) string {
 	dir := t.TempDir()
 	for name, body := range scripts {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte("#!/usr/bin/env bash\n"+body), 0o755); err != nil {
@@ -240,12 +240,11 @@ func stubs(t *testing.T, scripts map[string]string) string {
 	return dir
 }
 
-// The rendered head user data, run as cloud-init would but with IMDS, SSM,
-// pip, useradd and systemd stubbed: it installs the pinned packages, writes
-// both tokens to 0600 files without logging them, installs the systemd
-// service, and the service's `node.sh run` starts Ray with the token file.
-func TestHeadUserDataAWSMode(t *testing.T) {
-	home, sysd, logs, rec := t.TempDir(), t.TempDir(), t.TempDir(), t.TempDir()
+// awsStubs stubs what the AWS-mode bootstrap calls (python3 -m venv, whose
+// venv's python, pip and ray record their arguments under
+// $RAYVLLM_TEST_REC; curl as IMDS; id, chown, systemctl), so that rendered
+// user data can run on this machine.
+func awsStubs(t testing.TB) string {
 	venvStub := `
 if [ "$1" = -m ] && [ "$2" = venv ]; then
   [ "$3" = --help ] && exit 0
@@ -265,19 +264,29 @@ PIP
 #!/usr/bin/env bash
 printf '%s\n' "$@" > "$RAYVLLM_TEST_REC/ray"
 echo "TOKEN_PATH=$RAY_AUTH_TOKEN_PATH HF_TOKEN=$HF_TOKEN MODE=$RAY_AUTH_MODE" >> "$RAYVLLM_TEST_REC/ray"
+printf '%s' "${RAYVLLM_FUZZ_VALUE-}" > "$RAYVLLM_TEST_REC/fuzz_value"
 RAY
   chmod +x "$3/bin/python" "$3/bin/pip" "$3/bin/ray"
   exit 0
 fi
 exit 1
 `
-	bin := stubs(t, map[string]string{
+	return stubs(t, map[string]string{
 		"python3":   venvStub,
 		"curl":      `case "$*" in *"-X PUT"*) echo imds-token ;; *placement/region*) echo us-west-2 ;; *local-ipv4*) echo 10.1.2.3 ;; *) exit 22 ;; esac` + "\n",
 		"id":        "exit 0\n",
 		"chown":     "exit 0\n",
 		"systemctl": `echo "$*" >> "$RAYVLLM_TEST_REC/systemctl"` + "\n",
 	})
+}
+
+// The rendered head user data, run as cloud-init would but with IMDS, SSM,
+// pip, useradd and systemd stubbed: it installs the pinned packages, writes
+// both tokens to 0600 files without logging them, installs the systemd
+// service, and the service's `node.sh run` starts Ray with the token file.
+func TestHeadUserDataAWSMode(t *testing.T) {
+	home, sysd, logs, rec := t.TempDir(), t.TempDir(), t.TempDir(), t.TempDir()
+	bin := awsStubs(t)
 	b := bootConfig()
 	b.Region = ""
 	ud, err := RenderUserData(RoleHead, b)
