@@ -45,14 +45,14 @@ func FuzzRenderUserData(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	defer l.Close()
+	defer func() { _ = l.Close() }()
 	go func() {
 		for {
 			c, err := l.Accept()
 			if err != nil {
 				return
 			}
-			c.Close()
+			_ = c.Close()
 		}
 	}()
 	gcsPort := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)

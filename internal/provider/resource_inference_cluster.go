@@ -549,7 +549,7 @@ func (r *inferenceClusterResource) spec(ctx context.Context, m clusterModel, reg
 		Head: ec2cluster.NodeSpec{
 			InstanceType:   m.Head.InstanceType.ValueString(),
 			AMI:            m.AMIID.ValueString(),
-			RootVolumeGiB:  int32(m.Head.RootVolumeSizeGiB.ValueInt64()),
+			RootVolumeGiB:  volumeGiB(m.Head.RootVolumeSizeGiB),
 			RootVolumeType: m.Head.RootVolumeType.ValueString(),
 		},
 		Boot: ec2cluster.BootConfig{
@@ -572,7 +572,7 @@ func (r *inferenceClusterResource) spec(ctx context.Context, m clusterModel, reg
 			NodeSpec: ec2cluster.NodeSpec{
 				InstanceType:   g.InstanceType.ValueString(),
 				AMI:            g.AMIID.ValueString(),
-				RootVolumeGiB:  int32(g.RootVolumeSizeGiB.ValueInt64()),
+				RootVolumeGiB:  volumeGiB(g.RootVolumeSizeGiB),
 				RootVolumeType: g.RootVolumeType.ValueString(),
 			},
 		}
@@ -1207,4 +1207,14 @@ func addFitCheckError(diags *diag.Diagnostics, err error) {
 		return
 	}
 	diags.AddAttributeError(path.Root("fit_check"), "Fit check failed", err.Error())
+}
+
+// volumeGiB converts a root volume size, validated to 30-16384 GiB, for the
+// EC2 API; 0 (the AMI's size) is unreachable after validation.
+func volumeGiB(v types.Int64) int32 {
+	n := v.ValueInt64()
+	if n < 0 || n > math.MaxInt32 {
+		return 0
+	}
+	return int32(n)
 }

@@ -645,11 +645,11 @@ func TestAccInferenceCluster_planErrors(t *testing.T) {
 	e := newAWSEnv(t)
 	name := acctest.RandomWithPrefix("acc")
 	base := e.config(name, group{"a10g", "g5.xlarge", 1, ""})
-	sub := func(old, new string) string {
+	sub := func(old, repl string) string {
 		if !strings.Contains(base, old) {
 			t.Fatalf("config lacks %q", old)
 		}
-		return strings.Replace(base, old, new, 1)
+		return strings.Replace(base, old, repl, 1)
 	}
 	steps := []struct {
 		config string
@@ -842,7 +842,7 @@ func resetMoto(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		b.Fatalf("moto reset: HTTP %d", resp.StatusCode)
 	}

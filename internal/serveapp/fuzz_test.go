@@ -3,8 +3,8 @@ package serveapp
 import (
 	"encoding/json"
 	"math"
-	"unicode/utf8"
 	"testing"
+	"unicode/utf8"
 )
 
 // FuzzRender renders a vLLM-mode application from hostile values (model
