@@ -184,6 +184,7 @@ func (r *vllmWorkerResource) Schema(ctx context.Context, _ resource.SchemaReques
 			"dashboard_url": schema.StringAttribute{
 				Optional: true, Computed: true,
 				Description: "Ray dashboard URL of the cluster, e.g. `http://10.0.0.5:8265`. Default: the provider's `dashboard_url`, then `RAY_ADDRESS`. Changing the cluster replaces the application.",
+				Validators:  []validator.String{dashboardURLValidator()},
 				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplaceIf(addressChanged,
 					"A different Ray cluster replaces the application.", "A different Ray cluster replaces the application.")},
 			},
