@@ -233,8 +233,8 @@ data "rayvllm_gpus" "x" {}`, `(?s)Attribute aws\[0\]\.assume_role\[0\]\.role_arn
   value = provider::rayvllm::gpu_fit("acme/NoSuchModel-7B", "H100", null)
 }`, `(?s)model.*acme/NoSuchModel-7B`},
 	{"function gpu_fit unknown option", `output "x" {
-  value = provider::rayvllm::gpu_fit("Qwen/Qwen2.5-7B-Instruct", "H100", { tensor_paralel_size = 2 })
-}`, `(?s)options.*tensor_paralel_size`},
+  value = provider::rayvllm::gpu_fit("Qwen/Qwen2.5-7B-Instruct", "H100", { tensor_parallelism = 2 })
+}`, `(?s)options.*tensor_parallelism`},
 	{"function kv_cache_bytes_per_token dtype", `output "x" {
   value = provider::rayvllm::kv_cache_bytes_per_token("Qwen/Qwen2.5-7B-Instruct", "fp4", 1)
 }`, `(?s)kv_cache_dtype.*fp4`},
@@ -384,12 +384,12 @@ func TestAccInvalidConfigs(t *testing.T) {
 	}
 	for k, v := range env {
 		old, had := os.LookupEnv(k)
-		if err := os.Setenv(k, v); err != nil {
+		if err := os.Setenv(k, v); err != nil { //nolint:usetesting // see above: t.Setenv forbids the parallel subtests
 			t.Fatal(err)
 		}
 		t.Cleanup(func() {
 			if had {
-				_ = os.Setenv(k, old)
+				_ = os.Setenv(k, old) //nolint:usetesting // restores what the loop above set
 			} else {
 				_ = os.Unsetenv(k)
 			}
