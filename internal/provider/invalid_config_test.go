@@ -452,3 +452,49 @@ func trapProvider(rayTrap, awsTrap *apiTrap) string {
 	return fmt.Sprintf("provider \"rayvllm\" {\n  dashboard_url = %q\n  aws {\n    endpoints {\n      ec2 = %q\n      ssm = %q\n    }\n  }\n}\n",
 		rayTrap.srv.URL, awsTrap.srv.URL, awsTrap.srv.URL)
 }
+
+// A Ray older than 2.54 is refused by both Ray resources before any other
+// request: the dashboard (a loopback fake that only knows /api/version)
+// reports 2.53.0, and only GET /api/version may be called.
+func TestAccOldRayRefused(t *testing.T) {
+	if os.Getenv("TF_ACC") == "" {
+		t.Skip("acceptance test: set TF_ACC=1")
+	}
+	var mu sync.Mutex
+	var calls []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		calls = append(calls, r.Method+" "+r.URL.Path)
+		mu.Unlock()
+		if r.URL.Path != "/api/version" {
+			http.Error(w, "only /api/version is expected", http.StatusTeapot)
+			return
+		}
+		_, _ = w.Write([]byte(`{"version": "4", "ray_version": "2.53.0", "ray_commit": "x", "session_name": "s"}`))
+	}))
+	defer srv.Close()
+	for name, body := range map[string]string{
+		"rayvllm_batch_job":   `entrypoint = "true"`,
+		"rayvllm_vllm_worker": "name     = \"old\"\n  model_id = \"m\"",
+	} {
+		t.Run(name, func(t *testing.T) {
+			resource.Test(t, resource.TestCase{
+				ProtoV6ProviderFactories: protoV6Factories,
+				Steps: []resource.TestStep{{
+					Config:      fmt.Sprintf("resource %q \"x\" {\n  dashboard_url = %q\n  auth_token    = \"t\"\n  %s\n}\n", name, srv.URL, body),
+					ExpectError: regexp.MustCompile(`runs\s+Ray\s+2\.53\.0;\s+this\s+provider\s+needs\s+Ray\s+2\.54\.0\s+or\s+newer`),
+				}},
+			})
+		})
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, c := range calls {
+		if c != "GET /api/version" {
+			t.Errorf("request %q to a Ray older than 2.54", c)
+		}
+	}
+	if len(calls) == 0 {
+		t.Error("the version was never asked for")
+	}
+}

@@ -855,6 +855,30 @@ func (r *inferenceClusterResource) Read(ctx context.Context, req resource.ReadRe
 		})
 	}
 	fill(ctx, &state, cl, &resp.Diagnostics)
+	// Drift of the security group: a dashboard CIDR removed or added out of
+	// band, or any other rule from outside (e.g. 0.0.0.0/0 on the GCS port),
+	// shows in dashboard_ingress_cidrs, so that the plan lists it and the
+	// apply puts the rules back to exactly the configured ones.
+	if sg := state.SecurityGroupID.ValueString(); sg != "" && !importing {
+		ingress, err := c.Ingress(ctx, sg)
+		if err != nil && !retry.IsNotFound(err) {
+			resp.Diagnostics.AddError("Could not read the cluster's security group", err.Error())
+			return
+		}
+		if err == nil {
+			var inState []string
+			resp.Diagnostics.Append(state.DashboardIngressCIDRs.ElementsAs(ctx, &inState, false)...)
+			slices.Sort(inState)
+			if read := slices.Sorted(slices.Values(ingress)); !slices.Equal(read, inState) {
+				state.DashboardIngressCIDRs = types.SetNull(types.StringType)
+				if len(read) > 0 {
+					var d diag.Diagnostics
+					state.DashboardIngressCIDRs, d = types.SetValueFrom(ctx, types.StringType, read)
+					resp.Diagnostics.Append(d...)
+				}
+			}
+		}
+	}
 	// Drift: a group's count is what is alive, so that terminated, stopped
 	// or interrupted workers show as a plan to restore the configured count.
 	for i := range state.WorkerGroups {
