@@ -371,6 +371,10 @@ type launch struct {
 	userData    string
 }
 
+// MaxGroupCount is the most instances one RunInstances call launches (the
+// provider validates worker_group.count to 0-1000).
+const MaxGroupCount = 1000
+
 // run starts one batch of identical instances with one RunInstances call
 // (MinCount = MaxCount = count). The ClientToken makes the SDK's retries of
 // this call idempotent.
@@ -380,6 +384,9 @@ func (c *Client) run(ctx context.Context, spec Spec, sgID, rootDevice string, l 
 		suffix = l.group
 	}
 	tags := spec.tags(l.role, l.group, suffix)
+	if l.count < 1 || l.count > MaxGroupCount {
+		return nil, fmt.Errorf("launching %d × %s for %s: the count must be between 1 and %d", l.count, l.node.InstanceType, suffix, MaxGroupCount)
+	}
 	in := &ec2.RunInstancesInput{
 		ImageId:          aws.String(l.node.AMI),
 		InstanceType:     ec2types.InstanceType(l.node.InstanceType),

@@ -144,6 +144,55 @@ func (c *Client) syncIngress(ctx context.Context, sgID string, cidrs []string) e
 	return nil
 }
 
+// Ingress reads the group's ingress the way dashboard_ingress_cidrs shows it:
+// each CIDR allowed on TCP 8265, then one entry for every other rule from
+// outside the group (another port, protocol or security group), e.g.
+// "0.0.0.0/0 on tcp 6379 (not managed; revoked on apply)". Such rules only
+// appear out of band; in the state they make the plan show them, and the
+// apply's syncIngress revokes them.
+func (c *Client) Ingress(ctx context.Context, sgID string) ([]string, error) {
+	out, err := c.EC2.DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{GroupIds: []string{sgID}})
+	if err != nil {
+		return nil, fmt.Errorf("describing security group %s: %w", sgID, err)
+	}
+	if len(out.SecurityGroups) == 0 {
+		return nil, retry.NotFound("security group %s", sgID)
+	}
+	var cidrs, foreign []string
+	for _, p := range out.SecurityGroups[0].IpPermissions {
+		proto := aws.ToString(p.IpProtocol)
+		ports := fmt.Sprintf("%s %d-%d", proto, aws.ToInt32(p.FromPort), aws.ToInt32(p.ToPort))
+		if proto == "-1" {
+			ports = "all protocols and ports"
+		}
+		unmanaged := func(src string) {
+			foreign = append(foreign, fmt.Sprintf("%s on %s (not managed; revoked on apply)", src, ports))
+		}
+		for _, pair := range p.UserIdGroupPairs {
+			if proto != "-1" || aws.ToString(pair.GroupId) != sgID {
+				unmanaged(aws.ToString(pair.GroupId))
+			}
+		}
+		dashboard := proto == "tcp" && aws.ToInt32(p.FromPort) == DashboardPort && aws.ToInt32(p.ToPort) == DashboardPort
+		var ranges []string
+		for _, r := range p.IpRanges {
+			ranges = append(ranges, aws.ToString(r.CidrIp))
+		}
+		for _, r := range p.Ipv6Ranges {
+			ranges = append(ranges, aws.ToString(r.CidrIpv6))
+		}
+		for _, r := range ranges {
+			if dashboard {
+				cidrs = append(cidrs, r)
+			} else {
+				unmanaged(r)
+			}
+		}
+	}
+	sort.Strings(foreign)
+	return append(cidrs, foreign...), nil
+}
+
 // deleteSecurityGroup deletes the group, retrying DependencyViolation while
 // the terminated instances' network interfaces are released.
 func (c *Client) deleteSecurityGroup(ctx context.Context, id string) error {

@@ -3,6 +3,7 @@ package ec2cluster
 import (
 	_ "embed"
 	"fmt"
+	"net"
 	"regexp"
 	"sort"
 	"strings"
@@ -59,10 +60,79 @@ func (b BootConfig) env(role string) map[string]string {
 	return env
 }
 
+var (
+	nodeNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]{0,62}$`)
+	wordRE     = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$`)
+	regionRE   = regexp.MustCompile(`^[a-z0-9-]{0,32}$`)
+	// SSM parameter names only reach the scripts as quoted arguments, so any
+	// printable text is inert there (and SSM itself refuses bad names).
+	ssmParamRE  = regexp.MustCompile(`^[^\x00-\x1f\x7f]*$`)
+	envKeyRE    = regexp.MustCompile(`^[A-Z_][A-Z0-9_]*$`)
+	controlChar = regexp.MustCompile(`[\x00-\x1f\x7f]`)
+)
+
+// validate refuses values that would change the meaning of the scripts,
+// although every value is single-quoted in the user data: the scripts put
+// them into a systemd unit (a newline or a space in the region adds
+// directives or environment), into Ray's --labels and --resources (a comma
+// adds labels) and, split on spaces, into pip's argv (a leading "-" is an
+// option). The provider's validators refuse all of these at plan time; this
+// is the last line.
+func (b BootConfig) validate(role string) error {
+	type check struct {
+		field, value string
+		re           *regexp.Regexp
+		optional     bool
+		want         string
+	}
+	checks := []check{
+		{"cluster name", b.Cluster, nodeNameRE, false, "1-63 letters, digits and hyphens"},
+		{"region", b.Region, regionRE, true, "an AWS region like us-east-1"},
+		{"Ray version", b.RayVersion, wordRE, false, "a version like 2.60.0"},
+		{"vLLM version", b.VLLMVersion, wordRE, true, "a version like 0.11.0"},
+		{"Ray token parameter", b.RayTokenParameter, ssmParamRE, true, "an SSM parameter name"},
+		{"HF token parameter", b.HFTokenParameter, ssmParamRE, true, "an SSM parameter name"},
+	}
+	if role == RoleWorker {
+		checks = append(checks,
+			check{"worker group name", b.Group, nodeNameRE, false, "1-63 letters, digits and hyphens"},
+			check{"accelerator type", b.AcceleratorType, wordRE, true, "a Ray accelerator type like A10G"})
+		if net.ParseIP(b.HeadIP) == nil {
+			return fmt.Errorf("worker user data: head IP %q is not an IP address", b.HeadIP)
+		}
+	}
+	for _, c := range checks {
+		if (c.optional && c.value == "") || c.re.MatchString(c.value) {
+			continue
+		}
+		return fmt.Errorf("%s user data: %s %q is not valid; want %s", role, c.field, c.value, c.want)
+	}
+	for _, p := range b.PythonPackages {
+		if p == "" || strings.HasPrefix(p, "-") || strings.ContainsAny(p, " \t") || controlChar.MatchString(p) {
+			return fmt.Errorf("%s user data: python package %q must be one pip requirement, without spaces or a leading \"-\"", role, p)
+		}
+	}
+	for k, v := range b.ExtraEnvironment {
+		if !envKeyRE.MatchString(k) {
+			return fmt.Errorf("%s user data: environment variable name %q must be upper-case letters, digits and underscores", role, k)
+		}
+		if controlChar.MatchString(v) {
+			return fmt.Errorf("%s user data: environment variable %s has a control character (newline, tab...) in its value %q", role, k, v)
+		}
+	}
+	return nil
+}
+
 // RenderUserData returns the cloud-init user data (a shell script) of a head
 // or worker node: the configuration as exported variables, then common.sh,
 // then the role's script.
 func RenderUserData(role string, b BootConfig) (string, error) {
+	if role != RoleHead && role != RoleWorker {
+		return "", fmt.Errorf("user data: unknown role %q", role)
+	}
+	if err := b.validate(role); err != nil {
+		return "", err
+	}
 	script := headScript
 	if role == RoleWorker {
 		script = workerScript

@@ -177,14 +177,14 @@ func TestWorkerScriptLocalMode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
+	defer func() { _ = l.Close() }()
 	go func() {
 		for {
 			c, err := l.Accept()
 			if err != nil {
 				return
 			}
-			c.Close()
+			_ = c.Close()
 		}
 	}()
 	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
@@ -204,7 +204,7 @@ func TestWorkerScriptLocalMode(t *testing.T) {
 		}
 	}
 	// No head: the worker gives up after its wait.
-	l.Close()
+	_ = l.Close()
 	out, err = runScript(t, "worker.sh", "RAYVLLM_MODE=local", "RAYVLLM_VENV="+venv, "RAYVLLM_HOME="+t.TempDir(),
 		"RAYVLLM_RAY_VERSION=2.60.0", "RAY_AUTH_TOKEN=x", "RAYVLLM_HEAD_IP=127.0.0.1", "RAYVLLM_GCS_PORT="+port, "RAYVLLM_HEAD_WAIT_SECONDS=1")
 	if err == nil || !strings.Contains(out, "did not answer") {
@@ -224,13 +224,13 @@ func TestWaitForDashboardRealRay(t *testing.T) {
 		t.Fatal(err)
 	}
 	err := WaitForDashboard(ctx, addr, "wrong-"+token, 1*time.Second, 200*time.Millisecond)
-	if err == nil || !(strings.Contains(err.Error(), "HTTP 401") || strings.Contains(err.Error(), "HTTP 403")) {
+	if err == nil || (!strings.Contains(err.Error(), "HTTP 401") && !strings.Contains(err.Error(), "HTTP 403")) {
 		t.Fatalf("wrong token: err = %v, want HTTP 401/403", err)
 	}
 }
 
 // stubs writes executables into a directory that goes first on PATH.
-func stubs(t *testing.T, scripts map[string]string) string {
+func stubs(t testing.TB, scripts map[string]string) string {
 	dir := t.TempDir()
 	for name, body := range scripts {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte("#!/usr/bin/env bash\n"+body), 0o755); err != nil {
@@ -240,12 +240,11 @@ func stubs(t *testing.T, scripts map[string]string) string {
 	return dir
 }
 
-// The rendered head user data, run as cloud-init would but with IMDS, SSM,
-// pip, useradd and systemd stubbed: it installs the pinned packages, writes
-// both tokens to 0600 files without logging them, installs the systemd
-// service, and the service's `node.sh run` starts Ray with the token file.
-func TestHeadUserDataAWSMode(t *testing.T) {
-	home, sysd, logs, rec := t.TempDir(), t.TempDir(), t.TempDir(), t.TempDir()
+// awsStubs stubs what the AWS-mode bootstrap calls (python3 -m venv, whose
+// venv's python, pip and ray record their arguments under
+// $RAYVLLM_TEST_REC; curl as IMDS; id, chown, systemctl), so that rendered
+// user data can run on this machine.
+func awsStubs(t testing.TB) string {
 	venvStub := `
 if [ "$1" = -m ] && [ "$2" = venv ]; then
   [ "$3" = --help ] && exit 0
@@ -265,19 +264,29 @@ PIP
 #!/usr/bin/env bash
 printf '%s\n' "$@" > "$RAYVLLM_TEST_REC/ray"
 echo "TOKEN_PATH=$RAY_AUTH_TOKEN_PATH HF_TOKEN=$HF_TOKEN MODE=$RAY_AUTH_MODE" >> "$RAYVLLM_TEST_REC/ray"
+printf '%s' "${RAYVLLM_FUZZ_VALUE-}" > "$RAYVLLM_TEST_REC/fuzz_value"
 RAY
   chmod +x "$3/bin/python" "$3/bin/pip" "$3/bin/ray"
   exit 0
 fi
 exit 1
 `
-	bin := stubs(t, map[string]string{
+	return stubs(t, map[string]string{
 		"python3":   venvStub,
 		"curl":      `case "$*" in *"-X PUT"*) echo imds-token ;; *placement/region*) echo us-west-2 ;; *local-ipv4*) echo 10.1.2.3 ;; *) exit 22 ;; esac` + "\n",
 		"id":        "exit 0\n",
 		"chown":     "exit 0\n",
 		"systemctl": `echo "$*" >> "$RAYVLLM_TEST_REC/systemctl"` + "\n",
 	})
+}
+
+// The rendered head user data, run as cloud-init would but with IMDS, SSM,
+// pip, useradd and systemd stubbed: it installs the pinned packages, writes
+// both tokens to 0600 files without logging them, installs the systemd
+// service, and the service's `node.sh run` starts Ray with the token file.
+func TestHeadUserDataAWSMode(t *testing.T) {
+	home, sysd, logs, rec := t.TempDir(), t.TempDir(), t.TempDir(), t.TempDir()
+	bin := awsStubs(t)
 	b := bootConfig()
 	b.Region = ""
 	ud, err := RenderUserData(RoleHead, b)

@@ -56,17 +56,6 @@ type calInput struct {
 	skip      string // why the record cannot be modelled
 }
 
-// v0 gives the V0 engine's batch limits: max_num_seqs 256 and
-// max_num_batched_tokens = max(max_model_len, 2048), or 2048 when chunked
-// prefill was on (V0 turned it on for max_model_len > 32K from 0.5.5,
-// vllm/engine/arg_utils.py of those versions).
-func v0(mml int, chunked bool) (int, int) {
-	if chunked {
-		return 2048, 256
-	}
-	return max(mml, 2048), 256
-}
-
 var calInputs = map[string]calInput{
 	"M03": {model: "meta-llama/Meta-Llama-3-8B", gpu: "H100-80GB-SXM", mbt: 8192, seqs: 256},
 	"M04": {model: "meta-llama/Meta-Llama-3-8B", gpu: "H100-80GB-SXM", mbt: 8192, seqs: 256},
@@ -153,7 +142,7 @@ type calRow struct {
 	line                      string
 }
 
-func calibrationInput(t testing.TB, r calRecord, ci calInput) (FitInput, error) {
+func calibrationInput(r calRecord, ci calInput) (FitInput, error) {
 	m, err := LookupModel(ci.model)
 	if err != nil {
 		return FitInput{}, err
@@ -201,7 +190,7 @@ func runCalibration(t testing.TB) []calRow {
 			rows = append(rows, row)
 			continue
 		}
-		in, err := calibrationInput(t, r, ci)
+		in, err := calibrationInput(r, ci)
 		if err != nil {
 			t.Fatalf("%s: %v", r.ID, err)
 		}

@@ -133,33 +133,3 @@ func TestParseConfigJSONErrors(t *testing.T) {
 		}
 	}
 }
-
-func FuzzParseConfigJSON(f *testing.F) {
-	entries, _ := os.ReadDir(filepath.Join("testdata", "configs"))
-	for _, e := range entries {
-		f.Add(readConfig(f, e.Name()))
-	}
-	f.Add([]byte(`{}`))
-	f.Add([]byte(`{"hidden_size":1,"num_attention_heads":1,"num_hidden_layers":1,"vocab_size":1,"num_key_value_heads":0}`))
-	f.Add([]byte(`{"text_config":null,"quantization_config":{"quant_method":"mxfp4","modules_to_not_convert":["model.layers.*.self_attn"]}}`))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		m, err := ParseConfigJSON(data)
-		if err != nil {
-			var ie *InputError
-			if !errors.As(err, &ie) || ie.Attribute != "model_config_json" || ie.Message == "" {
-				t.Fatalf("error is not a model_config_json InputError: %v", err)
-			}
-			return
-		}
-		// A parsed model must be usable everywhere without panicking.
-		_ = m.Params()
-		_ = m.ActiveParams()
-		if _, err := KVCacheBytesPerToken(m, "auto", 1); err != nil {
-			t.Fatalf("parsed model rejected by KVCacheBytesPerToken: %v", err)
-		}
-		r, err := Fit(FitInput{Model: m, GPU: GPU{Name: "x", MemoryGiB: 80, BandwidthGBps: 3000, BF16TFLOPS: 900}, MaxModelLen: min(m.MaxPositionEmbeddings, 4096)})
-		if err == nil && (r.WeightsGiB != r.WeightsGiB || r.KVCacheGiB != r.KVCacheGiB) {
-			t.Fatalf("NaN in %+v", r)
-		}
-	})
-}

@@ -224,3 +224,17 @@ func (g GPU) supportsBF16() bool { return g.Architecture != "turing" }
 // supportsMarlin reports whether vLLM's Marlin weight-only kernels (used for
 // fp8 weights without fp8 tensor cores, and for int4) run: sm80 and newer.
 func (g GPU) supportsMarlin() bool { return g.Architecture != "turing" }
+
+// GPUArchitectures lists the catalog's GPU architecture families, sorted.
+func GPUArchitectures() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, g := range gpuCatalog {
+		if a := g.Architecture; a != "" && a != "custom" && !seen[a] {
+			seen[a] = true
+			out = append(out, a)
+		}
+	}
+	sort.Strings(out)
+	return out
+}

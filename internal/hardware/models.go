@@ -21,14 +21,14 @@ func llama(id string, layers, hidden, heads, kv, headDim, inter, vocab int, tied
 		TorchDType: dtype, PublishedParams: int64(published)}
 }
 
-func qwen3(id string, layers, hidden, heads, kv, inter, vocab int, tied bool, published float64) Model {
+func qwen3(id string, layers, hidden, heads, kv, inter int, tied bool, published float64) Model {
 	return Model{ID: id, Architecture: "Qwen3ForCausalLM", NumLayers: layers, HiddenSize: hidden, NumHeads: heads, NumKVHeads: kv,
-		HeadDim: 128, IntermediateSize: inter, VocabSize: vocab, TiedEmbeddings: tied, MaxPositionEmbeddings: 40960,
+		HeadDim: 128, IntermediateSize: inter, VocabSize: 151936, TiedEmbeddings: tied, MaxPositionEmbeddings: 40960,
 		TorchDType: "bfloat16", PublishedParams: int64(published)}
 }
 
 func qwen3moe(id string, layers, hidden, heads, kv, expertInter, experts, active int, published float64) Model {
-	m := qwen3(id, layers, hidden, heads, kv, 0, 151936, false, published)
+	m := qwen3(id, layers, hidden, heads, kv, 0, false, published)
 	m.Architecture = "Qwen3MoeForCausalLM"
 	m.NumExperts, m.NumActiveExperts, m.ExpertIntermediateSize = experts, active, expertInter
 	return m
@@ -131,11 +131,11 @@ var modelCatalog = func() []Model {
 		q7, q7i, q7awq, q14, q32,
 		withAliases(qwen25("Qwen/Qwen2.5-72B", 80, 8192, 64, 8, 128, 29568, 152064, false, 32768, 72.7e9), "Qwen/Qwen2.5-72B-Instruct"),
 		vl72,
-		withAliases(qwen3("Qwen/Qwen3-0.6B", 28, 1024, 16, 8, 3072, 151936, true, 0.6e9)),
-		withAliases(qwen3("Qwen/Qwen3-4B", 36, 2560, 32, 8, 9728, 151936, true, 4.0e9)),
-		withAliases(qwen3("Qwen/Qwen3-8B", 36, 4096, 32, 8, 12288, 151936, false, 8.2e9)),
-		withAliases(qwen3("Qwen/Qwen3-14B", 40, 5120, 40, 8, 17408, 151936, false, 14.8e9)),
-		withAliases(qwen3("Qwen/Qwen3-32B", 64, 5120, 64, 8, 25600, 151936, false, 32.8e9)),
+		withAliases(qwen3("Qwen/Qwen3-0.6B", 28, 1024, 16, 8, 3072, true, 0.6e9)),
+		withAliases(qwen3("Qwen/Qwen3-4B", 36, 2560, 32, 8, 9728, true, 4.0e9)),
+		withAliases(qwen3("Qwen/Qwen3-8B", 36, 4096, 32, 8, 12288, false, 8.2e9)),
+		withAliases(qwen3("Qwen/Qwen3-14B", 40, 5120, 40, 8, 17408, false, 14.8e9)),
+		withAliases(qwen3("Qwen/Qwen3-32B", 64, 5120, 64, 8, 25600, false, 32.8e9)),
 		qwen3moe("Qwen/Qwen3-30B-A3B", 48, 2048, 32, 4, 768, 128, 8, 30.5e9),
 		qwen3moe("Qwen/Qwen3-235B-A22B", 94, 4096, 64, 4, 1536, 128, 8, 235e9),
 		func() Model {

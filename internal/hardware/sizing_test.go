@@ -187,34 +187,3 @@ func TestSizeValidation(t *testing.T) {
 		t.Errorf("misfit: %v %+v", err, r.Fit)
 	}
 }
-
-// FuzzFit feeds arbitrary fit inputs to Fit and Size: they must return a
-// result or an *InputError, never panic, never NaN.
-func FuzzFit(f *testing.F) {
-	f.Add(uint8(0), uint8(0), 1, "none", "auto", 0, 0.9, 0, 0, 16, int64(1000), 100, 100)
-	f.Add(uint8(5), uint8(3), 4, "int4", "fp8", 8192, 0.95, 512, 64, 32, int64(1), 1, 1)
-	f.Add(uint8(200), uint8(17), -3, "fp8", "fp16", -1, 1.5, -5, 1<<30, 7, int64(-1), 0, -1)
-	models, gpus := Models(), GPUs()
-	f.Fuzz(func(t *testing.T, mi, gi uint8, tp int, quant, kv string, mml int, util float64, mbt, seqs, block int, n int64, in, out int) {
-		fi := FitInput{Model: models[int(mi)%len(models)], GPU: gpus[int(gi)%len(gpus)], TensorParallelSize: tp, Quantization: quant,
-			KVCacheDType: kv, MaxModelLen: mml, GPUMemoryUtilization: util, MaxNumBatchedTokens: mbt, MaxNumSeqs: seqs, BlockSize: block}
-		r, err := Fit(fi)
-		if err != nil {
-			var ie *InputError
-			if !errors.As(err, &ie) || ie.Attribute == "" {
-				t.Fatalf("not an InputError: %v", err)
-			}
-		} else if math.IsNaN(r.KVCacheGiB) || math.IsNaN(r.MaxConcurrency) || math.IsNaN(r.ShortfallGiB) || r.Fits == (r.ShortfallGiB > 0) {
-			t.Fatalf("inconsistent result %+v", r)
-		}
-		s, err := Size(SizingInput{Fit: fi, Workload: Workload{NumRequests: n, MeanInputTokens: in, MeanOutputTokens: out}, GPUs: int(gi % 9)})
-		if err != nil {
-			var ie *InputError
-			if !errors.As(err, &ie) {
-				t.Fatalf("not an InputError: %v", err)
-			}
-		} else if math.IsNaN(s.HoursToComplete) || math.IsInf(s.RequestsPerSecond, 0) || s.RequestsPerSecond < 0 {
-			t.Fatalf("bad sizing %+v", s)
-		}
-	})
-}

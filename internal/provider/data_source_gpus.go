@@ -8,6 +8,7 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/float64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
@@ -63,7 +64,8 @@ func (d *gpusDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, r
 				Validators: []validator.Int64{int64validator.AtLeast(1)}},
 			"fp8": schema.BoolAttribute{Optional: true, Description: "When true, only GPUs with native fp8 tensor cores; when false, only GPUs without."},
 			"family": schema.StringAttribute{Optional: true,
-				Description: "GPU architecture family, e.g. `ampere`, `ada`, `hopper`, `blackwell`, `turing`."},
+				Description: "GPU architecture family, e.g. `ampere`, `ada`, `hopper`, `blackwell`, `turing`.",
+				Validators:  []validator.String{stringvalidator.OneOfCaseInsensitive(hardware.GPUArchitectures()...)}},
 			"instance_type_prefix": schema.StringAttribute{Optional: true, Description: "Instance type prefix, e.g. `g5.` or `p5`."},
 			"instance_types": schema.ListNestedAttribute{
 				Computed:    true,

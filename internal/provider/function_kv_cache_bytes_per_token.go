@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"fmt"
 	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework/function"
@@ -39,6 +40,10 @@ func (f *kvBytesFunction) Run(ctx context.Context, req function.RunRequest, resp
 	var model, dtype string
 	var tp int64
 	if resp.Error = req.Arguments.Get(ctx, &model, &dtype, &tp); resp.Error != nil {
+		return
+	}
+	if tp < 1 || tp > 64 {
+		resp.Error = function.NewArgumentFuncError(2, fmt.Sprintf("tensor_parallel_size must be between 1 and 64 GPUs, got %d", tp))
 		return
 	}
 	c := fitConfigModel{Model: types.StringValue(model), ModelConfigJSON: types.StringNull()}

@@ -104,6 +104,7 @@ func (p *rayvllmProvider) Schema(_ context.Context, _ provider.SchemaRequest, re
 			"dashboard_url": schema.StringAttribute{
 				Optional:    true,
 				Description: "Default Ray dashboard URL (e.g. `http://127.0.0.1:8265`) for the Ray-based resources. Falls back to the `RAY_ADDRESS` environment variable.",
+				Validators:  []validator.String{dashboardURLValidator()},
 			},
 			"auth_token": schema.StringAttribute{
 				Optional:    true,
@@ -118,6 +119,7 @@ func (p *rayvllmProvider) Schema(_ context.Context, _ provider.SchemaRequest, re
 			"ray_ca_bundle_pem": schema.StringAttribute{
 				Optional:    true,
 				Description: "PEM-encoded CA bundle used to verify the Ray dashboard's TLS certificate.",
+				Validators:  []validator.String{caBundleValidator()},
 			},
 			"ray_request_timeout_seconds": schema.Int64Attribute{
 				Optional:    true,
@@ -131,7 +133,7 @@ func (p *rayvllmProvider) Schema(_ context.Context, _ provider.SchemaRequest, re
 				Validators:  []validator.List{listvalidator.SizeAtMost(1)},
 				NestedObject: schema.NestedBlockObject{
 					Attributes: map[string]schema.Attribute{
-						"region":  schema.StringAttribute{Optional: true, Description: "AWS region. Falls back to `AWS_REGION` and the shared config."},
+						"region":  schema.StringAttribute{Optional: true, Description: "AWS region. Falls back to `AWS_REGION` and the shared config.", Validators: []validator.String{awsRegionValidator}},
 						"profile": schema.StringAttribute{Optional: true, Description: "Shared config profile name."},
 						"default_tags": schema.MapAttribute{
 							Optional: true, ElementType: types.StringType,
@@ -151,7 +153,7 @@ func (p *rayvllmProvider) Schema(_ context.Context, _ provider.SchemaRequest, re
 							Description: "Role to assume with STS before calling EC2 and SSM.",
 							Validators:  []validator.List{listvalidator.SizeAtMost(1)},
 							NestedObject: schema.NestedBlockObject{Attributes: map[string]schema.Attribute{
-								"role_arn":     schema.StringAttribute{Required: true, Description: "ARN of the role to assume."},
+								"role_arn":     schema.StringAttribute{Required: true, Description: "ARN of the role to assume.", Validators: []validator.String{roleARNValidator}},
 								"session_name": schema.StringAttribute{Optional: true, Description: "Session name. Default `terraform-provider-rayvllm`."},
 								"external_id":  schema.StringAttribute{Optional: true, Description: "External ID required by the role's trust policy."},
 							}},
@@ -160,8 +162,8 @@ func (p *rayvllmProvider) Schema(_ context.Context, _ provider.SchemaRequest, re
 							Description: "Custom service endpoints, for moto, LocalStack or VPC endpoints.",
 							Validators:  []validator.List{listvalidator.SizeAtMost(1)},
 							NestedObject: schema.NestedBlockObject{Attributes: map[string]schema.Attribute{
-								"ec2": schema.StringAttribute{Optional: true, Description: "EC2 endpoint URL. Falls back to `AWS_ENDPOINT_URL_EC2`."},
-								"ssm": schema.StringAttribute{Optional: true, Description: "SSM endpoint URL. Falls back to `AWS_ENDPOINT_URL_SSM`."},
+								"ec2": schema.StringAttribute{Optional: true, Description: "EC2 endpoint URL. Falls back to `AWS_ENDPOINT_URL_EC2`.", Validators: []validator.String{endpointURLValidator()}},
+								"ssm": schema.StringAttribute{Optional: true, Description: "SSM endpoint URL. Falls back to `AWS_ENDPOINT_URL_SSM`.", Validators: []validator.String{endpointURLValidator()}},
 							}},
 						},
 					},

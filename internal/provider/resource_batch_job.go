@@ -198,6 +198,7 @@ func batchJobSchema(ctx context.Context) schema.Schema {
 				Optional: true, Computed: true,
 				Description: "Ray dashboard URL, e.g. `http://127.0.0.1:8265`. Defaults to the provider's `dashboard_url`, then `RAY_ADDRESS`. " +
 					"Changing it replaces the job (the job lives on that cluster).",
+				Validators:    []validator.String{dashboardURLValidator()},
 				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown(), stringplanmodifier.RequiresReplaceIfConfigured()},
 			},
 			"auth_token": schema.StringAttribute{

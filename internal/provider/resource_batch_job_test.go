@@ -414,7 +414,7 @@ func TestAccBatchJob_unreachableDashboard(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr := "http://" + l.Addr().String()
-	l.Close()
+	_ = l.Close()
 	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: batchJobProviderFactories,
 		Steps: []resource.TestStep{{

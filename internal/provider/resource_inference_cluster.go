@@ -549,7 +549,7 @@ func (r *inferenceClusterResource) spec(ctx context.Context, m clusterModel, reg
 		Head: ec2cluster.NodeSpec{
 			InstanceType:   m.Head.InstanceType.ValueString(),
 			AMI:            m.AMIID.ValueString(),
-			RootVolumeGiB:  int32(m.Head.RootVolumeSizeGiB.ValueInt64()),
+			RootVolumeGiB:  volumeGiB(m.Head.RootVolumeSizeGiB),
 			RootVolumeType: m.Head.RootVolumeType.ValueString(),
 		},
 		Boot: ec2cluster.BootConfig{
@@ -572,7 +572,7 @@ func (r *inferenceClusterResource) spec(ctx context.Context, m clusterModel, reg
 			NodeSpec: ec2cluster.NodeSpec{
 				InstanceType:   g.InstanceType.ValueString(),
 				AMI:            g.AMIID.ValueString(),
-				RootVolumeGiB:  int32(g.RootVolumeSizeGiB.ValueInt64()),
+				RootVolumeGiB:  volumeGiB(g.RootVolumeSizeGiB),
 				RootVolumeType: g.RootVolumeType.ValueString(),
 			},
 		}
@@ -855,6 +855,30 @@ func (r *inferenceClusterResource) Read(ctx context.Context, req resource.ReadRe
 		})
 	}
 	fill(ctx, &state, cl, &resp.Diagnostics)
+	// Drift of the security group: a dashboard CIDR removed or added out of
+	// band, or any other rule from outside (e.g. 0.0.0.0/0 on the GCS port),
+	// shows in dashboard_ingress_cidrs, so that the plan lists it and the
+	// apply puts the rules back to exactly the configured ones.
+	if sg := state.SecurityGroupID.ValueString(); sg != "" && !importing {
+		ingress, err := c.Ingress(ctx, sg)
+		if err != nil && !retry.IsNotFound(err) {
+			resp.Diagnostics.AddError("Could not read the cluster's security group", err.Error())
+			return
+		}
+		if err == nil {
+			var inState []string
+			resp.Diagnostics.Append(state.DashboardIngressCIDRs.ElementsAs(ctx, &inState, false)...)
+			slices.Sort(inState)
+			if read := slices.Sorted(slices.Values(ingress)); !slices.Equal(read, inState) {
+				state.DashboardIngressCIDRs = types.SetNull(types.StringType)
+				if len(read) > 0 {
+					var d diag.Diagnostics
+					state.DashboardIngressCIDRs, d = types.SetValueFrom(ctx, types.StringType, read)
+					resp.Diagnostics.Append(d...)
+				}
+			}
+		}
+	}
 	// Drift: a group's count is what is alive, so that terminated, stopped
 	// or interrupted workers show as a plan to restore the configured count.
 	for i := range state.WorkerGroups {
@@ -1207,4 +1231,14 @@ func addFitCheckError(diags *diag.Diagnostics, err error) {
 		return
 	}
 	diags.AddAttributeError(path.Root("fit_check"), "Fit check failed", err.Error())
+}
+
+// volumeGiB converts a root volume size, validated to 30-16384 GiB, for the
+// EC2 API; 0 (the AMI's size) is unreachable after validation.
+func volumeGiB(v types.Int64) int32 {
+	n := v.ValueInt64()
+	if n < 0 || n > math.MaxInt32 {
+		return 0
+	}
+	return int32(n)
 }

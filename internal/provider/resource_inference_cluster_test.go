@@ -645,11 +645,11 @@ func TestAccInferenceCluster_planErrors(t *testing.T) {
 	e := newAWSEnv(t)
 	name := acctest.RandomWithPrefix("acc")
 	base := e.config(name, group{"a10g", "g5.xlarge", 1, ""})
-	sub := func(old, new string) string {
+	sub := func(old, repl string) string {
 		if !strings.Contains(base, old) {
 			t.Fatalf("config lacks %q", old)
 		}
-		return strings.Replace(base, old, new, 1)
+		return strings.Replace(base, old, repl, 1)
 	}
 	steps := []struct {
 		config string
@@ -842,7 +842,7 @@ func resetMoto(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		b.Fatalf("moto reset: HTTP %d", resp.StatusCode)
 	}
@@ -897,4 +897,37 @@ func TestAccInferenceCluster_catalogMatchesEC2(t *testing.T) {
 			t.Errorf("%s: %s", it.Name, msg)
 		}
 	}
+}
+
+// Public ingress on Ray ports added out of band, through the EC2 API (the
+// GCS and Ray Client ports, and the dashboard from anywhere), shows as drift
+// and the next apply revokes it, leaving exactly the configured rules.
+func TestAccInferenceCluster_publicIngressRevoked(t *testing.T) {
+	e := newAWSEnv(t)
+	name := acctest.RandomWithPrefix("acc")
+	cfg := e.config(name, group{"a10g", "g5.xlarge", 1, ""})
+	open := func(s *terraform.State) error {
+		sg := s.RootModule().Resources[clusterAddr].Primary.Attributes["security_group_id"]
+		_, err := e.c.EC2.AuthorizeSecurityGroupIngress(t.Context(), &ec2.AuthorizeSecurityGroupIngressInput{GroupId: aws.String(sg), IpPermissions: []ec2types.IpPermission{
+			{IpProtocol: aws.String("tcp"), FromPort: aws.Int32(6379), ToPort: aws.Int32(6379), IpRanges: []ec2types.IpRange{{CidrIp: aws.String("0.0.0.0/0")}}},
+			{IpProtocol: aws.String("tcp"), FromPort: aws.Int32(10001), ToPort: aws.Int32(10001), Ipv6Ranges: []ec2types.Ipv6Range{{CidrIpv6: aws.String("::/0")}}},
+			{IpProtocol: aws.String("tcp"), FromPort: aws.Int32(8265), ToPort: aws.Int32(8265), IpRanges: []ec2types.IpRange{{CidrIp: aws.String("0.0.0.0/0")}}},
+		}})
+		return err
+	}
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: protoV6Factories,
+		CheckDestroy:             e.checkDestroyed,
+		Steps: []resource.TestStep{
+			{Config: cfg, Check: open, ExpectNonEmptyPlan: true},
+			{
+				Config: cfg,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(clusterAddr, plancheck.ResourceActionUpdate),
+				}},
+				Check: e.checkSecurity(t, name, map[string]int32{"head": 100, "a10g": 200}),
+			},
+			{Config: cfg, PlanOnly: true},
+		},
+	})
 }

@@ -184,6 +184,7 @@ func (r *vllmWorkerResource) Schema(ctx context.Context, _ resource.SchemaReques
 			"dashboard_url": schema.StringAttribute{
 				Optional: true, Computed: true,
 				Description: "Ray dashboard URL of the cluster, e.g. `http://10.0.0.5:8265`. Default: the provider's `dashboard_url`, then `RAY_ADDRESS`. Changing the cluster replaces the application.",
+				Validators:  []validator.String{dashboardURLValidator()},
 				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplaceIf(addressChanged,
 					"A different Ray cluster replaces the application.", "A different Ray cluster replaces the application.")},
 			},
@@ -344,14 +345,17 @@ func (r *vllmWorkerResource) Schema(ctx context.Context, _ resource.SchemaReques
 }
 
 func workerTimeouts(ctx context.Context) schema.Attribute {
-	a := timeouts.Attributes(ctx, timeouts.Opts{
+	attr := timeouts.Attributes(ctx, timeouts.Opts{
 		Create: true, Update: true, Delete: true,
 		CreateDescription: "How long create waits for RUNNING and the smoke test, as a Go duration such as `45m`. Default 30m: large models take long to download and load.",
 		UpdateDescription: "How long update waits for RUNNING and the smoke test. Default 30m.",
 		DeleteDescription: "How long delete waits until the application is gone. Default 10m.",
-	}).(schema.SingleNestedAttribute)
-	a.Description = "Timeouts of create, update and delete."
-	return a
+	})
+	if a, ok := attr.(schema.SingleNestedAttribute); ok {
+		a.Description = "Timeouts of create, update and delete."
+		return a
+	}
+	return attr
 }
 
 func (r *vllmWorkerResource) ConfigValidators(context.Context) []resource.ConfigValidator {

@@ -140,7 +140,7 @@ func (e serveEnv) gone(names ...string) func() error {
 	}
 }
 
-func deploymentStatus(addr, dep, field string, v knownvalue.Check) statecheck.StateCheck {
+func deploymentStatus(addr, dep, field string, v knownvalue.Check) statecheck.StateCheck { //nolint:unparam // dep: the fixture app has one deployment today
 	return statecheck.ExpectKnownValue(addr, tfjsonpath.New("deployment_statuses").AtMapKey(dep).AtMapKey(field), v)
 }
 

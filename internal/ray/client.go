@@ -154,17 +154,18 @@ type noRetryKey struct{}
 // retryablehttp default policy), unless the request opted out.
 func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
 	if ctx.Err() != nil {
-		return false, nil
+		return false, ctx.Err()
 	}
 	if v, _ := ctx.Value(noRetryKey{}).(bool); v {
 		return false, nil
 	}
-	ok, _ := retryablehttp.DefaultRetryPolicy(ctx, resp, err)
-	return ok, nil
+	// The policy's error (a redirect loop, a bad scheme or certificate) is
+	// the request's own error; returning it ends the retries with it.
+	return retryablehttp.DefaultRetryPolicy(ctx, resp, err)
 }
 
-func backoff(min, max time.Duration, attempt int, resp *http.Response) time.Duration {
-	d := retryablehttp.DefaultBackoff(min, max, attempt, resp)
+func backoff(lo, hi time.Duration, attempt int, resp *http.Response) time.Duration {
+	d := retryablehttp.DefaultBackoff(lo, hi, attempt, resp)
 	if d > MaxRetryAfter {
 		d = MaxRetryAfter
 	}
@@ -240,9 +241,9 @@ type request struct {
 // traceback) goes into an error; the end is kept, where the reason is.
 const maxErrorBody = 4000
 
-// do sends r and returns the answer's body. Non-2xx answers become
+// do sends r and decodes the answer into r.out. Non-2xx answers become
 // *APIError (or *AuthError for 401/403); transport failures *UnreachableError.
-func (c *Client) do(ctx context.Context, r request) ([]byte, error) {
+func (c *Client) do(ctx context.Context, r request) error {
 	if c.token != "" {
 		ctx = tflog.MaskAllFieldValuesStrings(ctx, c.token)
 		ctx = tflog.MaskMessageStrings(ctx, c.token)
@@ -262,13 +263,13 @@ func (c *Client) do(ctx context.Context, r request) ([]byte, error) {
 	case r.body != nil:
 		b, err := json.Marshal(r.body)
 		if err != nil {
-			return nil, fmt.Errorf("encoding %s %s: %w", r.method, r.path, err)
+			return fmt.Errorf("encoding %s %s: %w", r.method, r.path, err)
 		}
 		body, ctype = b, "application/json"
 	}
 	req, err := retryablehttp.NewRequestWithContext(ctx, r.method, u, body)
 	if err != nil {
-		return nil, fmt.Errorf("building %s %s: %w", r.method, u, err)
+		return fmt.Errorf("building %s %s: %w", r.method, u, err)
 	}
 	req.Header.Set("User-Agent", c.ua)
 	req.Header.Set("Accept", "application/json")
@@ -283,19 +284,19 @@ func (c *Client) do(ctx context.Context, r request) ([]byte, error) {
 	}
 	resp, err := c.http.Do(req)
 	if err != nil && resp != nil {
-		resp.Body.Close()
+		_ = resp.Body.Close()
 	}
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, fmt.Errorf("%s %s%s: %w", r.method, c.base, r.path, ctx.Err())
+			return fmt.Errorf("%s %s%s: %w", r.method, c.base, r.path, ctx.Err())
 		}
 		tflog.Debug(ctx, "Ray dashboard request failed", map[string]any{"method": r.method, "url": u, "error": err.Error()})
-		return nil, &UnreachableError{Address: c.base, Method: r.method, Path: r.path, Err: err}
+		return &UnreachableError{Address: c.base, Method: r.method, Path: r.path, Err: err}
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
-		return nil, &UnreachableError{Address: c.base, Method: r.method, Path: r.path, Err: fmt.Errorf("reading the answer: %w", err)}
+		return &UnreachableError{Address: c.base, Method: r.method, Path: r.path, Err: fmt.Errorf("reading the answer: %w", err)}
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		text := strings.TrimSpace(string(data))
@@ -304,14 +305,14 @@ func (c *Client) do(ctx context.Context, r request) ([]byte, error) {
 		}
 		apiErr := &APIError{Address: c.base, Method: r.method, Path: r.path, StatusCode: resp.StatusCode, Body: text}
 		if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
-			return nil, &AuthError{APIError: apiErr, TokenSent: c.token != ""}
+			return &AuthError{APIError: apiErr, TokenSent: c.token != ""}
 		}
-		return nil, apiErr
+		return apiErr
 	}
 	if r.out != nil {
 		if err := json.NewDecoder(bytes.NewReader(data)).Decode(r.out); err != nil {
-			return nil, fmt.Errorf("decoding the answer to %s %s%s (HTTP %d): %w; is %s a Ray dashboard?", r.method, c.base, r.path, resp.StatusCode, err, c.base)
+			return fmt.Errorf("decoding the answer to %s %s%s (HTTP %d): %w; is %s a Ray dashboard?", r.method, c.base, r.path, resp.StatusCode, err, c.base)
 		}
 	}
-	return data, nil
+	return nil
 }

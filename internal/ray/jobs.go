@@ -123,7 +123,7 @@ func jobPath(id string, suffix string) string {
 // retry.ErrNotFound.
 func (c *Client) GetJob(ctx context.Context, id string) (*JobDetails, error) {
 	var j JobDetails
-	if _, err := c.do(ctx, request{method: "GET", path: jobPath(id, ""), out: &j, retry: true}); err != nil {
+	if err := c.do(ctx, request{method: "GET", path: jobPath(id, ""), out: &j, retry: true}); err != nil {
 		if retry.IsNotFound(err) {
 			return nil, retry.NotFound("Ray job %q on %s", id, c.base)
 		}
@@ -135,7 +135,7 @@ func (c *Client) GetJob(ctx context.Context, id string) (*JobDetails, error) {
 // ListJobs is GET /api/jobs/: every job the cluster knows, submitted or not.
 func (c *Client) ListJobs(ctx context.Context) ([]JobDetails, error) {
 	var jobs []JobDetails
-	if _, err := c.do(ctx, request{method: "GET", path: "/api/jobs/", out: &jobs, retry: true}); err != nil {
+	if err := c.do(ctx, request{method: "GET", path: "/api/jobs/", out: &jobs, retry: true}); err != nil {
 		return nil, err
 	}
 	return jobs, nil
@@ -144,7 +144,7 @@ func (c *Client) ListJobs(ctx context.Context) ([]JobDetails, error) {
 // JobLogs is GET /api/jobs/{id}/logs: the whole driver log so far.
 func (c *Client) JobLogs(ctx context.Context, id string) (string, error) {
 	var l JobLogsResponse
-	if _, err := c.do(ctx, request{method: "GET", path: jobPath(id, "/logs"), out: &l, retry: true}); err != nil {
+	if err := c.do(ctx, request{method: "GET", path: jobPath(id, "/logs"), out: &l, retry: true}); err != nil {
 		if retry.IsNotFound(err) {
 			return "", retry.NotFound("Ray job %q on %s", id, c.base)
 		}
@@ -157,7 +157,7 @@ func (c *Client) JobLogs(ctx context.Context, id string) (string, error) {
 // and, after a grace period, SIGKILL. Stopping is idempotent, so it is retried.
 func (c *Client) StopJob(ctx context.Context, id string) (bool, error) {
 	var s JobStopResponse
-	if _, err := c.do(ctx, request{method: "POST", path: jobPath(id, "/stop"), out: &s, retry: true}); err != nil {
+	if err := c.do(ctx, request{method: "POST", path: jobPath(id, "/stop"), out: &s, retry: true}); err != nil {
 		if retry.IsNotFound(err) {
 			return false, retry.NotFound("Ray job %q on %s", id, c.base)
 		}
@@ -169,7 +169,7 @@ func (c *Client) StopJob(ctx context.Context, id string) (bool, error) {
 // DeleteJob is DELETE /api/jobs/{id}. Ray only deletes terminal jobs.
 func (c *Client) DeleteJob(ctx context.Context, id string) (bool, error) {
 	var d JobDeleteResponse
-	if _, err := c.do(ctx, request{method: "DELETE", path: jobPath(id, ""), out: &d, retry: true}); err != nil {
+	if err := c.do(ctx, request{method: "DELETE", path: jobPath(id, ""), out: &d, retry: true}); err != nil {
 		if retry.IsNotFound(err) {
 			return false, retry.NotFound("Ray job %q on %s", id, c.base)
 		}
@@ -280,7 +280,7 @@ func (c *Client) SubmitJob(ctx context.Context, req JobSubmitRequest) (*SubmitRe
 	attempts := c.http.RetryMax + 1
 	for attempt := 0; ; attempt++ {
 		var resp JobSubmitResponse
-		_, err := c.do(ctx, request{method: "POST", path: "/api/jobs/", body: req, out: &resp})
+		err := c.do(ctx, request{method: "POST", path: "/api/jobs/", body: req, out: &resp})
 		if err == nil {
 			return &SubmitResult{SubmissionID: resp.SubmissionID}, nil
 		}

@@ -122,7 +122,7 @@ func TestLiveJobsAPI(t *testing.T) {
 	}
 
 	// A bad request keeps Ray's own text.
-	_, err = c.do(ctx, request{method: "POST", path: "/api/jobs/", body: map[string]any{"entrypoint": "true", "metadata": map[string]any{"k": 1}}})
+	err = c.do(ctx, request{method: "POST", path: "/api/jobs/", body: map[string]any{"entrypoint": "true", "metadata": map[string]any{"k": 1}}})
 	if StatusCode(err) != 400 || !strings.Contains(err.Error(), "metadata values must be strings") {
 		t.Fatalf("want Ray's 400 for bad metadata, got %v", err)
 	}

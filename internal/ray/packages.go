@@ -120,11 +120,11 @@ func PackageDir(dir string, excludes []string) (Package, error) {
 		if d.IsDir() {
 			return nil
 		}
-		fi, err := os.Stat(p) // follows a symlink to a file
-		if err != nil || !fi.Mode().IsRegular() {
+		fi, ok := regularFile(p)
+		if !ok { // a directory, socket or dangling symlink: not packaged
 			return nil
 		}
-		data, err := os.ReadFile(p)
+		data, err := os.ReadFile(p) //nolint:gosec // G304: p is a file under the user's working_dir, walked on purpose
 		if err != nil {
 			return err
 		}
@@ -160,7 +160,7 @@ func packagePath(p Package) string { return "/api/packages/gcs/" + p.Name() }
 // PackageExists is GET /api/packages/gcs/{name}. It also pins the package
 // in the GCS for a while, so that a job submitted next can use it.
 func (c *Client) PackageExists(ctx context.Context, p Package) (bool, error) {
-	_, err := c.do(ctx, request{method: "GET", path: packagePath(p), retry: true})
+	err := c.do(ctx, request{method: "GET", path: packagePath(p), retry: true})
 	if err == nil {
 		return true, nil
 	}
@@ -173,7 +173,7 @@ func (c *Client) PackageExists(ctx context.Context, p Package) (bool, error) {
 // UploadPackage is PUT /api/packages/gcs/{name} with the zip as the body.
 // The name is a content hash, so a repeated upload is harmless.
 func (c *Client) UploadPackage(ctx context.Context, p Package) error {
-	_, err := c.do(ctx, request{method: "PUT", path: packagePath(p), raw: p.Data, ctype: "application/octet-stream", retry: true})
+	err := c.do(ctx, request{method: "PUT", path: packagePath(p), raw: p.Data, ctype: "application/octet-stream", retry: true})
 	return err
 }
 
@@ -184,4 +184,14 @@ func (c *Client) EnsurePackage(ctx context.Context, p Package) error {
 		return err
 	}
 	return c.UploadPackage(ctx, p)
+}
+
+// regularFile stats p, following a symlink, and reports whether it is a
+// regular file.
+func regularFile(p string) (os.FileInfo, bool) {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return nil, false
+	}
+	return fi, fi.Mode().IsRegular()
 }

@@ -185,7 +185,7 @@ func (a *ServeApplication) Failure() error {
 // ServeInstance is GET /api/serve/applications/.
 func (c *Client) ServeInstance(ctx context.Context) (*ServeInstance, error) {
 	var s ServeInstance
-	if _, err := c.do(ctx, request{method: "GET", path: servePath, out: &s, retry: true}); err != nil {
+	if err := c.do(ctx, request{method: "GET", path: servePath, out: &s, retry: true}); err != nil {
 		if StatusCode(err) == 404 {
 			return nil, fmt.Errorf("the Ray dashboard at %s has no Serve REST API (%w); the head node needs ray[serve] installed", c.base, err)
 		}
@@ -320,7 +320,7 @@ type serveDeployBody struct {
 // putServe is PUT /api/serve/applications/. The whole list is sent each
 // time, so repeating it is harmless and it is retried like a GET.
 func (c *Client) putServe(ctx context.Context, body *serveDeployBody) error {
-	_, err := c.do(ctx, request{method: "PUT", path: servePath, body: body, retry: true})
+	err := c.do(ctx, request{method: "PUT", path: servePath, body: body, retry: true})
 	if err != nil && StatusCode(err) == 400 {
 		return fmt.Errorf("serve rejected the application config: %w", err)
 	}
@@ -523,7 +523,7 @@ func (s SmokeTest) Run(ctx context.Context) error {
 			last = fmt.Errorf("%s %s: %w", method, s.URL, err)
 			return false, last
 		}
-		defer resp.Body.Close()
+		defer func() { _ = resp.Body.Close() }()
 		data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 		text := strings.TrimSpace(string(data))
 		if len(text) > 1000 {

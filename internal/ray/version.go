@@ -36,7 +36,7 @@ func (e *UnsupportedVersionError) Error() string {
 // Version is GET /api/version.
 func (c *Client) Version(ctx context.Context) (*VersionInfo, error) {
 	var v VersionInfo
-	if _, err := c.do(ctx, request{method: "GET", path: "/api/version", out: &v, retry: true}); err != nil {
+	if err := c.do(ctx, request{method: "GET", path: "/api/version", out: &v, retry: true}); err != nil {
 		return nil, err
 	}
 	return &v, nil

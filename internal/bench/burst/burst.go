@@ -119,7 +119,7 @@ func one(ctx context.Context, client *http.Client, newReq Request, timeout time.
 	resp, err := client.Do(req)
 	if err == nil {
 		_, err = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
+		_ = resp.Body.Close()
 	}
 	s := Sample{Latency: time.Since(t0)}
 	switch {

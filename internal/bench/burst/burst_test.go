@@ -18,12 +18,14 @@ func get(url string) Request {
 func TestRunShapeAndClassification(t *testing.T) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/ok", func(w http.ResponseWriter, r *http.Request) { time.Sleep(2 * time.Millisecond) })
-	mux.HandleFunc("/busy", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "queue full", 503) })
+	mux.HandleFunc("/busy", func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "queue full", http.StatusServiceUnavailable)
+	})
 	mux.HandleFunc("/teapot", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(418) })
 	mux.HandleFunc("/reset", func(w http.ResponseWriter, r *http.Request) {
 		c, _, err := w.(http.Hijacker).Hijack()
 		if err == nil {
-			c.Close()
+			_ = c.Close()
 		}
 	})
 	mux.HandleFunc("/hang", func(w http.ResponseWriter, r *http.Request) {
