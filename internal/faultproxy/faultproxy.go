@@ -89,12 +89,13 @@ type Proxy struct {
 	srv      *http.Server
 	tr       *http.Transport
 
-	mu     sync.Mutex
-	rng    *rand.Rand
-	rules  []*Rule
-	events []Event
-	before func(key string)
-	after  func(ev Event)
+	mu        sync.Mutex
+	rng       *rand.Rand
+	rules     []*Rule
+	events    []Event
+	before    func(key string)
+	forwarded func(ev Event)
+	after     func(ev Event)
 }
 
 // New starts a proxy on a free loopback port in front of upstream (a base
@@ -157,6 +158,16 @@ func (p *Proxy) SetRules(rules ...Rule) error {
 func (p *Proxy) OnBefore(f func(key string)) {
 	p.mu.Lock()
 	p.before = f
+	p.mu.Unlock()
+}
+
+// OnForwarded sets a hook called when the upstream has answered a
+// request, before that answer is delivered (or dropped). The caller waits
+// for the hook: a test can change the upstream after a request was carried
+// out and before the caller can react, e.g. retry.
+func (p *Proxy) OnForwarded(f func(ev Event)) {
+	p.mu.Lock()
+	p.forwarded = f
 	p.mu.Unlock()
 }
 
@@ -332,6 +343,12 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ev.Status = resp.StatusCode
+	p.mu.Lock()
+	forwarded := p.forwarded
+	p.mu.Unlock()
+	if forwarded != nil {
+		forwarded(ev)
+	}
 	if fault == DropResponse {
 		// The upstream carried the request out; the caller never learns.
 		reset(w)

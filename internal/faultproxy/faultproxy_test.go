@@ -2,6 +2,7 @@ package faultproxy
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -214,5 +215,23 @@ func TestParseSeeds(t *testing.T) {
 	}
 	if _, err := ParseSeeds("1,x"); err == nil {
 		t.Fatal("want an error for x")
+	}
+}
+
+// OnForwarded runs after the upstream carried a dropped request out and
+// before the caller sees the reset.
+func TestOnForwardedBeforeDrop(t *testing.T) {
+	up, n := upstream(t)
+	p := start(t, up.URL, 1, Rule{Match: `^PUT `, Kinds: []Kind{DropResponse}, Rate: 1, Max: 1})
+	var seen []string
+	p.OnForwarded(func(ev Event) {
+		seen = append(seen, fmt.Sprintf("%s %s %d upstream=%d", ev.Key, ev.Fault, ev.Status, n.Load()))
+	})
+	req, _ := http.NewRequest("PUT", p.URL+"/api/serve/applications/", strings.NewReader("{}"))
+	if _, err := http.DefaultClient.Do(req); err == nil {
+		t.Fatal("want the dropped answer to fail")
+	}
+	if len(seen) != 1 || seen[0] != "PUT /api/serve/applications/ drop_response 200 upstream=1" {
+		t.Fatalf("hook saw %q", seen)
 	}
 }

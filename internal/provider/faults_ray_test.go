@@ -120,7 +120,9 @@ func batchJobGoneFrom(c *ray.Client) resource.TestCheckFunc {
 // and the apply of a step.
 type armCheck func()
 
-func (a armCheck) CheckPlan(context.Context, plancheck.CheckPlanRequest, *plancheck.CheckPlanResponse) { a() }
+func (a armCheck) CheckPlan(context.Context, plancheck.CheckPlanRequest, *plancheck.CheckPlanResponse) {
+	a()
+}
 
 // Scenario 3: a worker is updated; the answer to its write of the Serve
 // application list is dropped, and before the provider can react someone
