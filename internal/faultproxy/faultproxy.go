@@ -208,22 +208,23 @@ func (p *Proxy) Summary() string {
 			parts = append(parts, fmt.Sprintf("%s=%d", k, c[k]))
 		}
 	}
-	byKey := map[string]int{}
+	reqs, faults := map[string]int{}, map[string]int{}
 	for _, e := range p.Events() {
+		reqs[e.Key]++
 		if e.Fault != "" {
-			byKey[e.Key]++
+			faults[e.Key]++
 		}
 	}
-	keys := make([]string, 0, len(byKey))
-	for k := range byKey {
+	keys := make([]string, 0, len(reqs))
+	for k := range reqs {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	var ks []string
 	for _, k := range keys {
-		ks = append(ks, fmt.Sprintf("%s:%d", k, byKey[k]))
+		ks = append(ks, fmt.Sprintf("%s:%d/%d", k, faults[k], reqs[k]))
 	}
-	return fmt.Sprintf("%d requests, faults {%s}, by endpoint {%s}", p.Requests(), strings.Join(parts, " "), strings.Join(ks, " "))
+	return fmt.Sprintf("%d requests, faults {%s}, faults/requests by endpoint {%s}", p.Requests(), strings.Join(parts, " "), strings.Join(ks, " "))
 }
 
 // draw picks the fault for a request, if any, and charges its rule.

@@ -324,8 +324,14 @@ func faultsClusterUnderFaults(t *testing.T, seed uint64, run *faultRun) {
 	e := newAWSEnv(t)
 	name := acctest.RandomWithPrefix("faults")
 	e.safetyNet(t, name)
+	// Every request has a 30% chance of a fault. On the calls that change
+	// something, half of the faults are the ambiguous one (carried out,
+	// answer dropped), the case that duplicates or orphans things.
+	writes := faultproxy.Rule{Match: `\.(RunInstances|TerminateInstances|CreateSecurityGroup|DeleteSecurityGroup|AuthorizeSecurityGroupIngress|RevokeSecurityGroupIngress|CreateTags|DeleteTags|PutParameter|DeleteParameter)$`,
+		Kinds: append(slices.Clone(faultproxy.AllKinds[:5]), faultproxy.DropResponse, faultproxy.DropResponse, faultproxy.DropResponse, faultproxy.DropResponse, faultproxy.DropResponse),
+		Rate:  0.3, Latency: 200 * time.Millisecond}
 	p := newFaultProxy(t, os.Getenv("AWS_ENDPOINT_URL_EC2"), seed, run,
-		faultproxy.Rule{Kinds: faultproxy.AllKinds, Rate: 0.3, Latency: 200 * time.Millisecond})
+		writes, faultproxy.Rule{Kinds: faultproxy.AllKinds, Rate: 0.3, Latency: 200 * time.Millisecond})
 	cli := newTFCLI(t, e.faultClusterConfig(name, p.URL), "AWS_ENDPOINT_URL_EC2="+p.URL, "AWS_ENDPOINT_URL_SSM="+p.URL)
 
 	out, err := cli.run("apply", "-auto-approve")
@@ -355,7 +361,7 @@ func faultsClusterUnderFaults(t *testing.T, seed uint64, run *faultRun) {
 	for try := 1; try <= 3 && (err != nil || try == 1); try++ {
 		out, err = cli.run("apply", "-auto-approve")
 		if err != nil {
-			t.Logf("apply again (%d) failed: %s", try, firstError(out))
+			t.Logf("apply again (%d) failed: %s\n%s", try, firstError(out), tailLines(out, 12))
 			outcome = append(outcome, fmt.Sprintf("re-apply failed: %q", firstError(out)))
 		}
 	}
