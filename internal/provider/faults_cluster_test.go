@@ -63,7 +63,7 @@ func newTFCLI(t *testing.T, config string, env ...string) *tfCLI {
 // start starts terraform with args; the caller waits.
 func (c *tfCLI) start(args ...string) (*exec.Cmd, *strings.Builder) {
 	c.t.Helper()
-	args = append(args, "-no-color", "-input=false")
+	args = append([]string{args[0], "-no-color", "-input=false"}, args[1:]...)
 	cmd := exec.Command(c.bin, args...)
 	cmd.Dir, cmd.Env = c.dir, c.env
 	var out strings.Builder
@@ -451,6 +451,9 @@ func faultsKillAfterRunInstances(t *testing.T, seed uint64, run *faultRun) {
 		cli.mu.Unlock()
 		plugins = childPIDs(cmd.Process.Pid)
 		_ = cmd.Process.Signal(syscall.SIGKILL)
+		// EC2 has carried the launch out; its answer reaches the provider
+		// only once terraform is dead.
+		_ = retry.Until(context.Background(), 30*time.Second, 10*time.Millisecond, func(context.Context) (bool, error) { return !alive(cmd.Process.Pid), nil })
 		close(killed)
 	})
 	cmd, out := cli.start("apply", "-auto-approve")
