@@ -353,6 +353,9 @@ func faultsHeadRestart(t *testing.T, seed uint64, run *faultRun) {
 			}
 		}
 	})
+	// The seed decides how long the head stays down: 0, 15 or 30 s, the
+	// latter longer than the Ray client's own retries (1+2+4+8 s).
+	down := time.Duration(seed%3) * 15 * time.Second
 	var restarted sync.Once
 	var restartDone = make(chan struct{})
 	p.OnForwarded(func(ev faultproxy.Event) {
@@ -365,8 +368,9 @@ func faultsHeadRestart(t *testing.T, seed uint64, run *faultRun) {
 						_, err := os.Stat(pidFile)
 						return err == nil, nil
 					})
-					t.Logf("restarting the dedicated Ray head")
+					t.Logf("restarting the dedicated Ray head, down for %s", down)
 					d.stop()
+					time.Sleep(down)
 					d.start()
 					t.Logf("dedicated Ray head is back")
 				}()
@@ -389,7 +393,7 @@ resource "rayvllm_batch_job" "lost" {
 		ProtoV6ProviderFactories: batchJobProviderFactories,
 		Steps: []resource.TestStep{{
 			Config:      config,
-			ExpectError: regexp.MustCompile(`(?s)lost.*` + phrase("the Ray head restarted")),
+			ExpectError: regexp.MustCompile(`(?s)Ray job lost.*` + phrase("the Ray head restarted while the provider waited for it")),
 		}},
 	})
 	took := time.Since(start)
@@ -398,7 +402,11 @@ resource "rayvllm_batch_job" "lost" {
 	case <-time.After(4 * time.Minute):
 		t.Fatal("the head restart never finished")
 	}
+	// "Does not hang": the apply ends soon after the head is back.
+	if took > down+3*time.Minute {
+		t.Errorf("the apply took %s with the head down for %s", took, down)
+	}
 	if !t.Failed() {
-		run.Outcome = fmt.Sprintf("apply failed: job reported lost (head restart), %s", took.Round(time.Second))
+		run.Outcome = fmt.Sprintf("apply failed: job reported lost (head down %s, apply ended after %s)", down, took.Round(time.Second))
 	}
 }
