@@ -285,7 +285,7 @@ func batchJobSchema(ctx context.Context) schema.Schema {
 			"submission_id": computedString("Ray's submission ID of the latest attempt: `rayvllm-<request hash>-<nonce>`, " +
 				"with `-retry-<n>` for resubmissions. It is chosen before the job is submitted, so a submission retried after a " +
 				"timeout or a server error finds the job instead of creating a second one."),
-			"status":     computedString("Ray's status of the latest attempt: PENDING, RUNNING, SUCCEEDED, FAILED or STOPPED; " +
+			"status": computedString("Ray's status of the latest attempt: PENDING, RUNNING, SUCCEEDED, FAILED or STOPPED; " +
 				"LOST (set by the provider, not Ray) when the Ray head restarted during the wait and forgot the job."),
 			"message":    computedString("Ray's status message of the latest attempt, without the log excerpt Ray appends to failures (see `log_tail`)."),
 			"start_time": computedString("When the latest attempt started (RFC 3339, UTC)."),
