@@ -334,10 +334,12 @@ func faultsClusterUnderFaults(t *testing.T, seed uint64, run *faultRun) {
 		writes, faultproxy.Rule{Kinds: faultproxy.AllKinds, Rate: 0.3, Latency: 200 * time.Millisecond})
 	cli := newTFCLI(t, e.faultClusterConfig(name, p.URL), "AWS_ENDPOINT_URL_EC2="+p.URL, "AWS_ENDPOINT_URL_SSM="+p.URL)
 
+	run.CountsInstances = true
 	out, err := cli.run("apply", "-auto-approve")
 	var outcome []string
 	if err == nil {
 		outcome = append(outcome, "apply ok")
+		run.Class = "apply ok, re-apply no change"
 	} else {
 		st := cli.clusterState()
 		msg := firstError(out)
@@ -355,6 +357,7 @@ func faultsClusterUnderFaults(t *testing.T, seed uint64, run *faultRun) {
 			what = "tainted"
 		}
 		outcome = append(outcome, fmt.Sprintf("apply failed (%s): %q", what, msg))
+		run.Class = "apply failed with a clear error (" + what + "), converged on apply again"
 	}
 	// Apply again, under the same faults, until it succeeds (at most 3 times).
 	applied := err == nil
@@ -374,6 +377,9 @@ func faultsClusterUnderFaults(t *testing.T, seed uint64, run *faultRun) {
 		outcome = append(outcome, "re-apply no-op")
 	case summary != nil:
 		outcome = append(outcome, fmt.Sprintf("re-apply ok (%s added, %s changed, %s destroyed)", summary[1], summary[2], summary[3]))
+		if applied {
+			run.Class = "apply ok, re-apply changed something"
+		}
 	default:
 		outcome = append(outcome, "re-apply ok")
 	}
@@ -459,8 +465,8 @@ func faultsKillAfterRunInstances(t *testing.T, seed uint64, run *faultRun) {
 	cmd, out := cli.start("apply", "-auto-approve")
 	werr := cmd.Wait()
 	select {
-	case <-killed:
-	default:
+	case <-killed: // the hook closes it once terraform is reaped
+	case <-time.After(time.Minute):
 		t.Fatalf("terraform finished before the %d. RunInstances (%v):\n%s", k, werr, out.String())
 	}
 	p.OnForwarded(nil)
@@ -482,12 +488,14 @@ func faultsKillAfterRunInstances(t *testing.T, seed uint64, run *faultRun) {
 	}
 	t.Logf("killed terraform after RunInstances #%d; %d instances tagged: %v", k, len(tagged), tagged)
 
+	run.CountsInstances = true
 	outcome := []string{fmt.Sprintf("killed after RunInstances #%d (%d tagged)", k, len(tagged))}
 	res, err := cli.run("apply", "-auto-approve")
 	switch {
 	case err == nil:
 		// Adopted through state Terraform had persisted.
 		outcome = append(outcome, "next apply adopted them")
+		run.Class = "next apply adopted the tagged instances"
 	case regexp.MustCompile(`already\s+exist`).MatchString(res):
 		flat := strings.Join(strings.Fields(res), " ")
 		for _, id := range tagged {
@@ -509,6 +517,7 @@ func faultsKillAfterRunInstances(t *testing.T, seed uint64, run *faultRun) {
 			t.Fatalf("apply after the import: %v\n%s", err, res)
 		}
 		outcome = append(outcome, "import + apply ok")
+		run.Class = "next apply refused, listing every tagged instance; import + apply converged"
 	default:
 		t.Fatalf("the apply after the kill neither adopted nor reported the tagged instances: %v\n%s", err, res)
 	}

@@ -67,6 +67,7 @@ resource "rayvllm_batch_job" "dropped" {
 }
 `, p.URL, seed, time.Now().UnixNano())
 	var id string
+	run.CountsJobs = true
 	run.Outcome = "apply failed"
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: batchJobProviderFactories,
@@ -88,6 +89,7 @@ resource "rayvllm_batch_job" "dropped" {
 				}
 				run.Duplicates = max(0, len(jobs)-1)
 				run.Outcome = fmt.Sprintf("apply ok, %d Ray job(s)", len(jobs))
+				run.Class = fmt.Sprintf("apply ok, %d Ray job", len(jobs))
 				if len(jobs) != 1 {
 					return fmt.Errorf("Ray has %d jobs for submission %s, want exactly 1", len(jobs), id)
 				}
@@ -217,6 +219,7 @@ provider "rayvllm" {
 						return err
 					}
 					run.Outcome = "update ok, other app kept its outside change"
+					run.Class = run.Outcome
 					return nil
 				}),
 			},
@@ -312,6 +315,14 @@ func (d *dedicatedRay) start() {
 	}
 }
 
+func (d *dedicatedRay) client(t *testing.T) *ray.Client {
+	c, err := ray.New(ray.Config{Address: d.address, Token: d.token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 // stop kills the head's process group (ray start --block keeps Ray's
 // daemons in it) and waits until they are gone.
 func (d *dedicatedRay) stop() {
@@ -388,6 +399,7 @@ resource "rayvllm_batch_job" "lost" {
 }
 `, p.URL, d.token, pidFile)
 	start := time.Now()
+	run.CountsJobs = true
 	run.Outcome = "no error"
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: batchJobProviderFactories,
@@ -406,7 +418,18 @@ resource "rayvllm_batch_job" "lost" {
 	if took > down+3*time.Minute {
 		t.Errorf("the apply took %s with the head down for %s", took, down)
 	}
+	// The provider reports the job; it does not resubmit it behind the
+	// user's back (the next apply does, as the resource is tainted).
+	jobs, err := jobsWithPrefix(context.Background(), d.client(t), "rayvllm-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(jobs) > 0 {
+		run.Duplicates = len(jobs)
+		t.Errorf("the restarted head has %d jobs from the provider, want 0 until the next apply", len(jobs))
+	}
 	if !t.Failed() {
 		run.Outcome = fmt.Sprintf("apply failed: job reported lost (head down %s, apply ended after %s)", down, took.Round(time.Second))
+		run.Class = "apply failed: job reported lost, no hang"
 	}
 }

@@ -25,11 +25,14 @@ type faultRun struct {
 	Seed       uint64
 	Requests   int
 	Faults     map[faultproxy.Kind]int
-	Outcome    string // what the provider did, e.g. "apply failed (tainted), re-apply ok"
+	Outcome    string // what the provider did, step by step
+	Class      string // the outcome in short, for the summary line
 	Orphans    int    // instances tagged with the cluster that state did not account for
 	Duplicates int    // Ray jobs beyond one per submission
-	Failed     bool
-	Took       time.Duration
+	// Which of the two counts the scenario measures; the others show "n/a".
+	CountsInstances, CountsJobs bool
+	Failed                      bool
+	Took                        time.Duration
 
 	proxies []*faultproxy.Proxy
 }
@@ -66,16 +69,21 @@ func (r *faultReport) markdown(seeds []uint64) string {
 	for _, sc := range order {
 		runs := by[sc]
 		reqs, orphans, dups := 0, 0, 0
+		instances, jobs := false, false
 		faults := map[faultproxy.Kind]int{}
 		outcomes := map[string]int{}
 		for _, run := range runs {
 			reqs += run.Requests
+			instances, jobs = instances || run.CountsInstances, jobs || run.CountsJobs
 			orphans += run.Orphans
 			dups += run.Duplicates
 			for k, n := range run.Faults {
 				faults[k] += n
 			}
-			o := run.Outcome
+			o := run.Class
+			if o == "" {
+				o = run.Outcome
+			}
 			if run.Failed {
 				o = "TEST FAILED: " + o
 			}
@@ -86,7 +94,7 @@ func (r *faultReport) markdown(seeds []uint64) string {
 			os = append(os, fmt.Sprintf("%d× %s", n, o))
 		}
 		sort.Strings(os)
-		fmt.Fprintf(&b, "| %s | %d | %d | %s | %s | %d | %d |\n", sc, len(runs), reqs, kindCounts(kinds, faults), strings.Join(os, "; "), orphans, dups)
+		fmt.Fprintf(&b, "| %s | %d | %d | %s | %s | %s | %s |\n", sc, len(runs), reqs, kindCounts(kinds, faults), strings.Join(os, "; "), countOrNA(instances, orphans), countOrNA(jobs, dups))
 	}
 	b.WriteString("\nPer run:\n\n| Scenario | Seed | Requests | Faults | Outcome | Orphans | Duplicates | Time |\n|---|---|---|---|---|---|---|---|\n")
 	for _, run := range r.runs {
@@ -94,9 +102,17 @@ func (r *faultReport) markdown(seeds []uint64) string {
 		if run.Failed {
 			o = "TEST FAILED: " + o
 		}
-		fmt.Fprintf(&b, "| %s | %d | %d | %s | %s | %d | %d | %s |\n", run.Scenario, run.Seed, run.Requests, kindCounts(kinds, run.Faults), o, run.Orphans, run.Duplicates, run.Took.Round(time.Second))
+		fmt.Fprintf(&b, "| %s | %d | %d | %s | %s | %s | %s | %s |\n", run.Scenario, run.Seed, run.Requests, kindCounts(kinds, run.Faults), o,
+			countOrNA(run.CountsInstances, run.Orphans), countOrNA(run.CountsJobs, run.Duplicates), run.Took.Round(time.Second))
 	}
 	return b.String()
+}
+
+func countOrNA(counted bool, n int) string {
+	if !counted {
+		return "n/a"
+	}
+	return fmt.Sprint(n)
 }
 
 func kindList(kinds []faultproxy.Kind) string {
