@@ -27,6 +27,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -88,6 +89,7 @@ type Proxy struct {
 	ln       net.Listener
 	srv      *http.Server
 	tr       *http.Transport
+	inFlight atomic.Int64
 
 	mu        sync.Mutex
 	rng       *rand.Rand
@@ -302,7 +304,23 @@ func serviceOf(r *http.Request) string {
 	return "AWS"
 }
 
+// WaitIdle waits until no request is being handled (e.g. one a killed
+// client sent just before it died), or timeout passes; it reports whether
+// the proxy is idle.
+func (p *Proxy) WaitIdle(timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for p.inFlight.Load() > 0 {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return true
+}
+
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p.inFlight.Add(1)
+	defer p.inFlight.Add(-1)
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		http.Error(w, "faultproxy: reading the request: "+err.Error(), http.StatusBadGateway)

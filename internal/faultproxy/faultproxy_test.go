@@ -163,6 +163,9 @@ func TestLatencyAndHook(t *testing.T) {
 	if hooked != "GET /api/version" {
 		t.Fatalf("hook saw %q", hooked)
 	}
+	if !p.WaitIdle(time.Second) {
+		t.Fatal("the proxy is not idle after the request")
+	}
 }
 
 // The same seed and request order give the same faults; the rate holds

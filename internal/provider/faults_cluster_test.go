@@ -482,6 +482,11 @@ func faultsKillAfterRunInstances(t *testing.T, seed uint64, run *faultRun) {
 	if len(outlived) > 0 {
 		t.Errorf("provider processes %v were still running a minute after terraform was killed", outlived)
 	}
+	// A launch the provider sent just before it stopped may still be in
+	// EC2's hands.
+	if !p.WaitIdle(time.Minute) {
+		t.Errorf("requests of the killed apply were still in flight a minute later")
+	}
 	tagged := e.taggedIDs(t, name)
 	if len(tagged) == 0 {
 		t.Fatalf("no instance is tagged with the cluster after %d RunInstances", k)
