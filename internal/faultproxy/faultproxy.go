@@ -138,7 +138,6 @@ func (p *Proxy) SetRules(rules ...Rule) error {
 		if err != nil {
 			return fmt.Errorf("faultproxy: rule %q: %w", r.Match, err)
 		}
-		r := r
 		r.re = re
 		if r.Latency <= 0 {
 			r.Latency = 500 * time.Millisecond

@@ -256,8 +256,7 @@ func startDedicatedRay(t *testing.T) *dedicatedRay {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Ray puts unix sockets under the temp dir: keep the path short.
-	dir, err := os.MkdirTemp(filepath.Join(root, ".tmp"), "fr")
+	dir, err := os.MkdirTemp(filepath.Join(root, ".tmp"), "fr") //nolint:usetesting // Ray puts unix sockets under it: t.TempDir() paths are too long
 	if err != nil {
 		t.Fatal(err)
 	}
