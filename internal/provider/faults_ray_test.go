@@ -231,7 +231,6 @@ provider "rayvllm" {
 // local mode like .ci/services.sh does, that the test may restart without
 // disturbing the shared head. It keeps its ports and token across restarts.
 type dedicatedRay struct {
-	t       *testing.T
 	root    string
 	dir     string
 	token   string
@@ -268,7 +267,7 @@ func startDedicatedRay(t *testing.T) *dedicatedRay {
 	for _, k := range []string{"gcs", "dash", "client", "agent", "metrics"} {
 		ports[k] = freePort(t)
 	}
-	d := &dedicatedRay{t: t, root: root, dir: dir, token: token, address: fmt.Sprintf("http://127.0.0.1:%d", ports["dash"])}
+	d := &dedicatedRay{root: root, dir: dir, token: token, address: fmt.Sprintf("http://127.0.0.1:%d", ports["dash"])}
 	d.env = append(os.Environ(),
 		"PATH="+filepath.Join(root, ".venv", "bin")+":"+os.Getenv("PATH"),
 		"RAY_AUTH_TOKEN="+token, "RAYVLLM_MODE=local", "RAYVLLM_HOME="+dir, "RAYVLLM_VENV="+filepath.Join(root, ".venv"),
@@ -281,49 +280,46 @@ func startDedicatedRay(t *testing.T) *dedicatedRay {
 		d.stop()
 		_ = os.RemoveAll(dir)
 	})
-	d.start()
+	if err := d.start(); err != nil {
+		t.Fatal(err)
+	}
 	return d
 }
 
 // start runs head.sh in its own process group and waits for the dashboard.
-func (d *dedicatedRay) start() {
-	d.t.Helper()
+func (d *dedicatedRay) start() error {
 	log, err := os.OpenFile(filepath.Join(d.dir, "ray.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		d.t.Fatal(err)
+		return err
 	}
 	cmd := exec.Command(filepath.Join(d.root, "internal", "ec2cluster", "scripts", "head.sh"))
 	cmd.Dir, cmd.Env, cmd.Stdout, cmd.Stderr = d.dir, d.env, log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
-		d.t.Fatal(err)
+		log.Close()
+		return err
 	}
 	d.cmd = cmd
 	go func() { _ = cmd.Wait(); log.Close() }()
 	c, err := ray.New(ray.Config{Address: d.address, Token: d.token, RetryMax: 1})
 	if err != nil {
-		d.t.Fatal(err)
+		return err
 	}
-	err = retry.Until(context.Background(), 3*time.Minute, time.Second, func(ctx context.Context) (bool, error) {
+	// Generous: the machine may be shared and loaded.
+	err = retry.Until(context.Background(), 5*time.Minute, time.Second, func(ctx context.Context) (bool, error) {
 		_, err := c.Version(ctx)
 		return err == nil, err
 	})
 	if err != nil {
 		b, _ := os.ReadFile(filepath.Join(d.dir, "ray.log"))
-		d.t.Fatalf("dedicated Ray head did not come up: %v\n%s", err, tailLines(string(b), 30))
+		return fmt.Errorf("dedicated Ray head did not come up: %w\n%s", err, tailLines(string(b), 30))
 	}
-}
-
-func (d *dedicatedRay) client(t *testing.T) *ray.Client {
-	c, err := ray.New(ray.Config{Address: d.address, Token: d.token})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return nil
 }
 
 // stop kills the head's process group (ray start --block keeps Ray's
-// daemons in it) and waits until they are gone.
+// daemons in it), then, by PID, any process that still runs out of this
+// head's own directory, and waits until they are gone.
 func (d *dedicatedRay) stop() {
 	if d.cmd == nil || d.cmd.Process == nil {
 		return
@@ -333,7 +329,30 @@ func (d *dedicatedRay) stop() {
 	_ = retry.Until(context.Background(), 30*time.Second, 200*time.Millisecond, func(context.Context) (bool, error) {
 		return errors.Is(syscall.Kill(-pgid, 0), syscall.ESRCH), nil
 	})
+	for _, pid := range pidsUsing(d.dir) {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+	_ = retry.Until(context.Background(), 30*time.Second, 200*time.Millisecond, func(context.Context) (bool, error) {
+		return len(pidsUsing(d.dir)) == 0, nil
+	})
 	d.cmd = nil
+}
+
+// pidsUsing lists the live processes whose command line names dir.
+func pidsUsing(dir string) []int {
+	var out []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err == nil && strings.Contains(string(b), dir) && alive(pid) {
+			out = append(out, pid)
+		}
+	}
+	return out
 }
 
 func tailLines(s string, n int) string {
@@ -368,6 +387,7 @@ func faultsHeadRestart(t *testing.T, seed uint64, run *faultRun) {
 	down := time.Duration(seed%3) * 15 * time.Second
 	var restarted sync.Once
 	var restartDone = make(chan struct{})
+	var restartErr error
 	p.OnForwarded(func(ev faultproxy.Event) {
 		if strings.HasPrefix(ev.Key, "GET /api/jobs/rayvllm-") && ev.Status == 200 {
 			restarted.Do(func() {
@@ -381,8 +401,9 @@ func faultsHeadRestart(t *testing.T, seed uint64, run *faultRun) {
 					t.Logf("restarting the dedicated Ray head, down for %s", down)
 					d.stop()
 					time.Sleep(down)
-					d.start()
-					t.Logf("dedicated Ray head is back")
+					if restartErr = d.start(); restartErr == nil {
+						t.Logf("dedicated Ray head is back")
+					}
 				}()
 			})
 		}
@@ -410,8 +431,11 @@ resource "rayvllm_batch_job" "lost" {
 	took := time.Since(start)
 	select {
 	case <-restartDone:
-	case <-time.After(4 * time.Minute):
+	case <-time.After(6 * time.Minute):
 		t.Fatal("the head restart never finished")
+	}
+	if restartErr != nil {
+		t.Fatalf("restarting the head: %v", restartErr)
 	}
 	// "Does not hang": the apply ends soon after the head is back.
 	if took > down+3*time.Minute {
@@ -431,4 +455,12 @@ resource "rayvllm_batch_job" "lost" {
 		run.Outcome = fmt.Sprintf("apply failed: job reported lost (head down %s, apply ended after %s)", down, took.Round(time.Second))
 		run.Class = "apply failed: job reported lost, no hang"
 	}
+}
+
+func (d *dedicatedRay) client(t *testing.T) *ray.Client {
+	c, err := ray.New(ray.Config{Address: d.address, Token: d.token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
