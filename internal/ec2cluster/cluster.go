@@ -670,11 +670,48 @@ func (c *Client) Create(ctx context.Context, spec Spec, token string, save func(
 	if launchErr != nil {
 		return cl, launchErr
 	}
+	if err := c.terminateStrays(ctx, cl, nil); err != nil {
+		return cl, err
+	}
 	running, err := c.WaitRunning(ctx, cl.InstanceIDs())
 	if err != nil {
 		return cl, err
 	}
 	return c.refresh(cl, running), nil
+}
+
+// terminateStrays terminates every instance tagged with the cluster that is
+// neither in cl nor in doomed (being terminated anyway). Create starts only
+// when nothing carries the tag, and Update has just put what should exist
+// into cl, so such an instance is a duplicate of one of this run's launches:
+// EC2 deduplicates a RunInstances retried with the same ClientToken, but an
+// EC2-compatible endpoint that ignores ClientToken (moto) launches again
+// when the first answer was lost.
+func (c *Client) terminateStrays(ctx context.Context, cl *Cluster, doomed []Instance) error {
+	insts, err := c.FindInstances(ctx, cl.Name)
+	if err != nil {
+		return err
+	}
+	known := map[string]bool{}
+	for _, id := range cl.InstanceIDs() {
+		known[id] = true
+	}
+	for _, i := range doomed {
+		known[i.ID] = true
+	}
+	var strays []string
+	for _, i := range insts {
+		if !known[i.ID] && i.State != "shutting-down" {
+			strays = append(strays, i.ID)
+		}
+	}
+	if len(strays) == 0 {
+		return nil
+	}
+	if err := c.Terminate(ctx, strays); err != nil {
+		return fmt.Errorf("terminating instances %v that carry the cluster tag but were not launched for it (duplicates of a retried launch): %w", strays, err)
+	}
+	return nil
 }
 
 // refresh replaces cl's instances with the newer descriptions in insts.
@@ -773,6 +810,11 @@ func (c *Client) Update(ctx context.Context, spec Spec, headID, sgID string, rep
 	}
 	if err := c.Terminate(ctx, ids(doomed)); err != nil {
 		return cl, err
+	}
+	if len(ls) > 0 {
+		if err := c.terminateStrays(ctx, cl, doomed); err != nil {
+			return cl, err
+		}
 	}
 	running, err := c.WaitRunning(ctx, ids(launched))
 	if err != nil {

@@ -62,12 +62,42 @@ func (c *Client) ensureSecurityGroup(ctx context.Context, spec Spec, vpc string)
 				Tags:         ec2Tags(spec.tags("", "", "sg")),
 			}},
 		})
-		if err != nil {
+		switch {
+		case ErrorCode(err) == "InvalidGroup.Duplicate":
+			// CreateSecurityGroup has no idempotency token: when its answer
+			// was lost, the SDK's retry finds the group the first try made.
+			if id, err = c.ownGroupByName(ctx, spec.Name, vpc); err != nil {
+				return "", err
+			}
+		case err != nil:
 			return "", fmt.Errorf("creating security group %s in %s: %w", SecurityGroupName(spec.Name), vpc, err)
+		default:
+			id = aws.ToString(created.GroupId)
 		}
-		id = aws.ToString(created.GroupId)
 	}
 	return id, c.syncIngress(ctx, id, spec.DashboardCIDRs)
+}
+
+// ownGroupByName returns the group named SecurityGroupName(cluster) in vpc
+// if it carries the cluster's tag; a group of that name without it is
+// someone else's.
+func (c *Client) ownGroupByName(ctx context.Context, cluster, vpc string) (string, error) {
+	name := SecurityGroupName(cluster)
+	out, err := c.EC2.DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{
+		Filters: []ec2types.Filter{
+			{Name: aws.String("group-name"), Values: []string{name}},
+			{Name: aws.String("vpc-id"), Values: []string{vpc}},
+		},
+	})
+	if err != nil {
+		return "", fmt.Errorf("describing security group %s in %s: %w", name, vpc, err)
+	}
+	for _, g := range out.SecurityGroups {
+		if tagMap(g.Tags)[TagCluster] == cluster {
+			return aws.ToString(g.GroupId), nil
+		}
+	}
+	return "", fmt.Errorf("security group %s already exists in %s without the tag %s=%s; it is not this cluster's: delete or rename it, or choose another cluster name", name, vpc, TagCluster, cluster)
 }
 
 // syncIngress makes the group's ingress exactly: all protocols from the group
@@ -132,12 +162,14 @@ func (c *Client) syncIngress(ctx context.Context, sgID string, cidrs []string) e
 		add = append(add, dash)
 	}
 	if len(revoke) > 0 {
-		if _, err := c.EC2.RevokeSecurityGroupIngress(ctx, &ec2.RevokeSecurityGroupIngressInput{GroupId: aws.String(sgID), IpPermissions: revoke}); err != nil {
+		// NotFound / Duplicate: a retry of a call whose answer was lost
+		// finds the rule already revoked / authorized.
+		if _, err := c.EC2.RevokeSecurityGroupIngress(ctx, &ec2.RevokeSecurityGroupIngressInput{GroupId: aws.String(sgID), IpPermissions: revoke}); err != nil && ErrorCode(err) != "InvalidPermission.NotFound" {
 			return fmt.Errorf("revoking ingress rules of %s: %w", sgID, err)
 		}
 	}
 	if len(add) > 0 {
-		if _, err := c.EC2.AuthorizeSecurityGroupIngress(ctx, &ec2.AuthorizeSecurityGroupIngressInput{GroupId: aws.String(sgID), IpPermissions: add}); err != nil {
+		if _, err := c.EC2.AuthorizeSecurityGroupIngress(ctx, &ec2.AuthorizeSecurityGroupIngressInput{GroupId: aws.String(sgID), IpPermissions: add}); err != nil && ErrorCode(err) != "InvalidPermission.Duplicate" {
 			return fmt.Errorf("authorizing ingress rules of %s: %w", sgID, err)
 		}
 	}

@@ -70,6 +70,22 @@ const (
 // batchJobPollInterval is how often a waiting apply asks Ray for the status.
 var batchJobPollInterval = 2 * time.Second
 
+// batchJobOutageGrace is how long a waiting apply rides out a dashboard that
+// does not answer (a head restarting, a proxy in front of it failing) before
+// it gives up with the job's fate unknown.
+var batchJobOutageGrace = 5 * time.Minute
+
+// lostJobError is returned by wait when the job vanished because the Ray
+// head restarted: Ray without GCS fault tolerance forgets its jobs then.
+type lostJobError struct {
+	id, before, after string
+}
+
+func (e *lostJobError) Error() string {
+	return fmt.Sprintf("Ray job %s was lost: the Ray head restarted while the provider waited for it (Ray session %s, now %s). "+
+		"A Ray head without GCS fault tolerance (an external Redis) forgets every job when it restarts, and the job's driver ended with it, so the job did not finish", e.id, e.before, e.after)
+}
+
 type batchJobModel struct {
 	ID                    types.String   `tfsdk:"id"`
 	DashboardURL          types.String   `tfsdk:"dashboard_url"`
@@ -245,6 +261,7 @@ func batchJobSchema(ctx context.Context) schema.Schema {
 				Optional: true, Computed: true, Default: booldefault.StaticBool(true),
 				Description: "Wait, within the create timeout, until the job ends, and fail the apply when it ends FAILED or STOPPED. " +
 					"With `false` apply returns once the job is submitted and refreshes report its progress. Default `true`. " +
+					"While waiting, a dashboard that does not answer for up to 5 minutes (e.g. a restarting head) is ridden out; a job that the Ray head lost when it restarted fails the apply with an error that says so. " +
 					"Like `max_retries` and `active_deadline_seconds` it only matters while the job is created; changing it later does not rerun the job.",
 			},
 			"active_deadline_seconds": schema.Int64Attribute{
@@ -269,7 +286,8 @@ func batchJobSchema(ctx context.Context) schema.Schema {
 			"submission_id": computedString("Ray's submission ID of the latest attempt: `rayvllm-<request hash>-<nonce>`, " +
 				"with `-retry-<n>` for resubmissions. It is chosen before the job is submitted, so a submission retried after a " +
 				"timeout or a server error finds the job instead of creating a second one."),
-			"status":     computedString("Ray's status of the latest attempt: PENDING, RUNNING, SUCCEEDED, FAILED or STOPPED."),
+			"status": computedString("Ray's status of the latest attempt: PENDING, RUNNING, SUCCEEDED, FAILED or STOPPED; " +
+				"LOST (set by the provider, not Ray) when the Ray head restarted during the wait and forgot the job."),
 			"message":    computedString("Ray's status message of the latest attempt, without the log excerpt Ray appends to failures (see `log_tail`)."),
 			"start_time": computedString("When the latest attempt started (RFC 3339, UTC)."),
 			"end_time":   computedString("When the latest attempt ended (RFC 3339, UTC); null while it runs."),
@@ -971,6 +989,15 @@ func (r *batchJobResource) Create(ctx context.Context, req resource.CreateReques
 		if job != nil {
 			applyJob(&plan, &attempts[len(attempts)-1], job)
 		}
+		var lost *lostJobError
+		if errors.As(err, &lost) {
+			plan.Status = types.StringValue("LOST")
+			plan.Message = types.StringValue(shortMessage(err.Error()))
+			attempts[len(attempts)-1].Status, attempts[len(attempts)-1].Message = plan.Status, plan.Message
+			resp.Diagnostics.Append(r.setState(ctx, &resp.State, &plan, attempts)...)
+			resp.Diagnostics.AddError("Ray job lost", fmt.Sprintf("%v on %s. The resource is tainted; the next apply submits the job again.", err, c.Address()))
+			return
+		}
 		logs := r.refreshLogs(ctx, c, &plan, id)
 		resp.Diagnostics.Append(r.setState(ctx, &resp.State, &plan, attempts)...)
 		if err != nil {
@@ -1017,6 +1044,13 @@ func (r *batchJobResource) wait(ctx context.Context, c *ray.Client, id string, d
 	if dl, ok := ctx.Deadline(); ok {
 		timeout = time.Until(dl)
 	}
+	session := ""
+	if v, err := c.CheckVersion(ctx); err == nil {
+		session = v.SessionName
+	}
+	var outageSince time.Time
+	var prev *ray.JobDetails
+	lastState := string(ray.JobPending)
 	job, err := retry.StateWait[*ray.JobDetails]{
 		Pending:      []string{string(ray.JobPending), string(ray.JobRunning)},
 		Target:       []string{string(ray.JobSucceeded), string(ray.JobFailed), string(ray.JobStopped)},
@@ -1024,12 +1058,27 @@ func (r *batchJobResource) wait(ctx context.Context, c *ray.Client, id string, d
 		PollInterval: batchJobPollInterval,
 		Refresh: func(ctx context.Context) (*ray.JobDetails, string, error) {
 			job, err := c.GetJob(ctx, id)
-			if err != nil {
-				if retry.IsNotFound(err) {
-					return nil, "", fmt.Errorf("the job disappeared while the provider waited for it (deleted outside Terraform?): %w", err)
+			switch {
+			case err == nil:
+				outageSince = time.Time{}
+			case retry.IsNotFound(err):
+				if v, verr := c.Version(ctx); verr == nil && session != "" && v.SessionName != session {
+					return nil, "", &lostJobError{id: id, before: session, after: v.SessionName}
 				}
+				return nil, "", fmt.Errorf("the job disappeared while the provider waited for it (deleted outside Terraform?): %w", err)
+			case ray.Ambiguous(err) && ctx.Err() == nil:
+				if outageSince.IsZero() {
+					outageSince = time.Now()
+				}
+				if down := time.Since(outageSince); down < batchJobOutageGrace {
+					tflog.Warn(ctx, "Ray dashboard does not answer while waiting for the job; waiting on", map[string]any{"submission_id": id, "down_for": down.Round(time.Second).String(), "error": err.Error()})
+					return prev, lastState, nil
+				}
+				return nil, "", fmt.Errorf("the Ray dashboard did not answer for %s while the provider waited for the job, so whether it still runs is unknown: %w", batchJobOutageGrace, err)
+			default:
 				return nil, "", err
 			}
+			prev, lastState = job, string(job.Status)
 			if !deadline.IsNull() && !stopped && !job.Status.Terminal() && !job.Start().IsZero() &&
 				time.Since(job.Start()) > time.Duration(deadline.ValueInt64())*time.Second {
 				tflog.Info(ctx, "Ray job ran past active_deadline_seconds; stopping it", map[string]any{"submission_id": id})

@@ -256,26 +256,29 @@ func (c *Client) DeployServeApplication(ctx context.Context, app map[string]any,
 	if name == "" {
 		return nil, errors.New("the Serve application has no name")
 	}
-	mu := serveLock(c.base)
-	mu.Lock()
-	defer mu.Unlock()
-	live, err := c.ServeInstance(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if existing, ok := live.Applications[name]; ok && opts.MustNotExist {
-		return nil, fmt.Errorf("%w: %q is on %s with status %s (source %s); import it with `terraform import` (ID %s#%s) or choose another name", ErrServeAppExists, name, c.base, existing.Status, existing.Source, c.base, name)
-	}
 	raw, err := json.Marshal(app)
 	if err != nil {
 		return nil, fmt.Errorf("encoding Serve application %q: %w", name, err)
 	}
-	body, warnings, err := mergeServeConfig(live, name, raw, opts.HTTPOptions)
-	if err != nil {
-		return nil, fmt.Errorf("serve on %s: %w", c.base, err)
-	}
-	tflog.Info(ctx, "Deploying Serve application", map[string]any{"address": c.base, "app": name, "apps_in_list": len(body.Applications)})
-	return warnings, c.putServe(ctx, body)
+	mu := serveLock(c.base)
+	mu.Lock()
+	defer mu.Unlock()
+	var warnings []string
+	err = c.writeServe(ctx, func(live *ServeInstance, attempt int) (*serveDeployBody, error) {
+		// On a later attempt the application may be there because the
+		// earlier write got through and only its answer was lost.
+		if existing, ok := live.Applications[name]; ok && opts.MustNotExist && attempt == 0 {
+			return nil, fmt.Errorf("%w: %q is on %s with status %s (source %s); import it with `terraform import` (ID %s#%s) or choose another name", ErrServeAppExists, name, c.base, existing.Status, existing.Source, c.base, name)
+		}
+		body, w, err := mergeServeConfig(live, name, raw, opts.HTTPOptions)
+		if err != nil {
+			return nil, fmt.Errorf("serve on %s: %w", c.base, err)
+		}
+		warnings = w
+		tflog.Info(ctx, "Deploying Serve application", map[string]any{"address": c.base, "app": name, "apps_in_list": len(body.Applications), "attempt": attempt + 1})
+		return body, nil
+	})
+	return warnings, err
 }
 
 // RemoveServeApplication deletes one application by writing the list back
@@ -284,28 +287,65 @@ func (c *Client) RemoveServeApplication(ctx context.Context, name string) (bool,
 	mu := serveLock(c.base)
 	mu.Lock()
 	defer mu.Unlock()
-	live, err := c.ServeInstance(ctx)
-	if err != nil {
-		return false, err
-	}
-	a, ok := live.Applications[name]
-	if !ok {
-		return false, nil
-	}
-	if !a.HasConfig() {
-		if a.Status == ServeAppDeleting {
-			return true, nil
+	was := false
+	err := c.writeServe(ctx, func(live *ServeInstance, attempt int) (*serveDeployBody, error) {
+		a, ok := live.Applications[name]
+		if !ok {
+			return nil, nil // gone, or an earlier attempt removed it
 		}
-		if a.Source == ServeSourceImperative {
-			return true, fmt.Errorf("serve application %q on %s was deployed with serve.run (source imperative); the REST API cannot delete it alone: use `serve.delete(%q)` in Python", name, c.base, name)
+		was = true
+		if !a.HasConfig() {
+			if a.Status == ServeAppDeleting {
+				return nil, nil
+			}
+			if a.Source == ServeSourceImperative {
+				return nil, fmt.Errorf("serve application %q on %s was deployed with serve.run (source imperative); the REST API cannot delete it alone: use `serve.delete(%q)` in Python", name, c.base, name)
+			}
+		}
+		body, _, err := mergeServeConfig(live, name, nil, nil)
+		if err != nil {
+			return nil, fmt.Errorf("serve on %s: %w", c.base, err)
+		}
+		tflog.Info(ctx, "Removing Serve application", map[string]any{"address": c.base, "app": name, "apps_in_list": len(body.Applications), "attempt": attempt + 1})
+		return body, nil
+	})
+	return was, err
+}
+
+// writeServe is the read-modify-write of the application list: it reads
+// the live list, lets build derive the new one (nil: nothing to write) and
+// PUTs it. A PUT that failed ambiguously (no answer, 429, 5xx) is not sent
+// again as it was: the list is read again and rebuilt, so that a change
+// someone else made meanwhile (e.g. after our write got through and only
+// its answer was lost) is kept instead of being overwritten with the list
+// read before. Serve's REST API has no compare-and-swap, so a change that
+// lands between a read and the PUT right after it is still lost; that
+// window is one round trip.
+func (c *Client) writeServe(ctx context.Context, build func(live *ServeInstance, attempt int) (*serveDeployBody, error)) error {
+	attempts := c.http.RetryMax + 1
+	for attempt := 0; ; attempt++ {
+		live, err := c.ServeInstance(ctx)
+		if err != nil {
+			return err
+		}
+		body, err := build(live, attempt)
+		if err != nil || body == nil {
+			return err
+		}
+		err = c.putServe(ctx, body)
+		if err == nil || !Ambiguous(err) || attempt+1 >= attempts {
+			return err
+		}
+		wait := backoff(c.http.RetryWaitMin, c.http.RetryWaitMax, attempt, nil)
+		tflog.Warn(ctx, "Serve application list write failed ambiguously; reading the list again before writing it again", map[string]any{"address": c.base, "error": err.Error(), "wait": wait.String()})
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("%w (then: %v)", err, ctx.Err())
+		case <-t.C:
 		}
 	}
-	body, _, err := mergeServeConfig(live, name, nil, nil)
-	if err != nil {
-		return true, fmt.Errorf("serve on %s: %w", c.base, err)
-	}
-	tflog.Info(ctx, "Removing Serve application", map[string]any{"address": c.base, "app": name, "apps_in_list": len(body.Applications)})
-	return true, c.putServe(ctx, body)
 }
 
 // serveDeployBody is ServeDeploySchema as this client writes it.
@@ -317,10 +357,11 @@ type serveDeployBody struct {
 	Applications   []json.RawMessage `json:"applications"`
 }
 
-// putServe is PUT /api/serve/applications/. The whole list is sent each
-// time, so repeating it is harmless and it is retried like a GET.
+// putServe is PUT /api/serve/applications/. It is not retried as it is: a
+// repeated PUT would carry a list read before the first one, so writeServe
+// reads the list again first.
 func (c *Client) putServe(ctx context.Context, body *serveDeployBody) error {
-	err := c.do(ctx, request{method: "PUT", path: servePath, body: body, retry: true})
+	err := c.do(ctx, request{method: "PUT", path: servePath, body: body})
 	if err != nil && StatusCode(err) == 400 {
 		return fmt.Errorf("serve rejected the application config: %w", err)
 	}

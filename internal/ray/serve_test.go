@@ -109,6 +109,9 @@ type fakeServe struct {
 	mu   sync.Mutex
 	apps map[string]json.RawMessage
 	puts int
+	// afterFirstPut, when set, runs once after the first PUT was applied;
+	// that PUT is then answered 503, as if its answer was lost.
+	afterFirstPut func(apps map[string]json.RawMessage)
 }
 
 func (f *fakeServe) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -140,7 +143,34 @@ func (f *fakeServe) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		f.mu.Lock()
 		f.apps, f.puts = apps, f.puts+1
+		hook := f.afterFirstPut
+		f.afterFirstPut = nil
+		if hook != nil {
+			hook(f.apps)
+		}
 		f.mu.Unlock()
+		if hook != nil {
+			http.Error(w, "upstream connect error", http.StatusServiceUnavailable)
+		}
+	}
+}
+
+// A write whose answer is lost is not repeated with the list read before
+// it: a change made to another application in between survives.
+func TestAmbiguousWriteRereadsTheList(t *testing.T) {
+	changed := json.RawMessage(`{"name":"other","route_prefix":"/o","import_path":"o:app","args":{"v":2}}`)
+	fake := &fakeServe{
+		apps:          map[string]json.RawMessage{"other": json.RawMessage(`{"name":"other","route_prefix":"/o","import_path":"o:app","args":{"v":1}}`)},
+		afterFirstPut: func(apps map[string]json.RawMessage) { apps["other"] = changed },
+	}
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	c := fastClient(t, Config{Address: srv.URL})
+	if _, err := c.DeployServeApplication(context.Background(), map[string]any{"name": "mine", "route_prefix": "/m", "import_path": "m:app"}, DeployOptions{MustNotExist: true}); err != nil {
+		t.Fatal(err)
+	}
+	if fake.puts != 2 || string(fake.apps["other"]) != string(changed) || fake.apps["mine"] == nil {
+		t.Fatalf("after %d writes: other = %s, mine = %s", fake.puts, fake.apps["other"], fake.apps["mine"])
 	}
 }
 
