@@ -52,6 +52,14 @@ import time
 METRICS_PREFIX = "rayvllm-metrics: "
 FORMATS = ("jsonl", "parquet", "csv")
 OUTPUT_COLUMNS = ("generated_text", "num_input_tokens", "num_generated_tokens")
+# Ray Data settings for accelerator = "cpu" when the configuration leaves them
+# out. Picked with `make bench-e2e` (docs/guides/benchmarks.md): the setting
+# with the best steady tokens/s relative to plain vllm.LLM.generate on the
+# same machine (128 and 256 tied within the noise; 256 had the higher
+# tokens/s in both runs). One engine: two on a 2-core node were slower, since
+# vLLM's CPU backend binds each engine's OpenMP threads to cores itself
+# (VLLM_CPU_OMP_THREADS_BIND=auto) and two engines compete for them.
+CPU_DEFAULTS = {"batch_size": 256, "max_concurrent_batches": 16, "concurrency": 1}
 # Per-row request window (wall clock) for the engine_ metrics; not written.
 ARRIVAL, FINISH = "_rayvllm_arrival", "_rayvllm_finish"
 
@@ -216,6 +224,8 @@ def processor_config_kwargs(cfg):
         # worker. The engine tokenizes and detokenizes itself: separate Ray
         # Data stages would compete with it for the same cores.
         kwargs["placement_group_config"] = {"bundles": [{"CPU": 1} for _ in range(workers)]}
+        for key, value in CPU_DEFAULTS.items():
+            kwargs.setdefault(key, value)
         kwargs["tokenize_stage"] = False
         kwargs["detokenize_stage"] = False
         return kwargs

@@ -146,7 +146,8 @@ def test_request_window():
 
 
 def test_cpu_processor_kwargs():
-    cfg = {"model_source": "/m", "accelerator": "cpu", "batch_size": 64, "max_concurrent_batches": 8,
+    inp = {"input": {"prompt_column": "prompt", "apply_chat_template": False}}
+    cfg = {**inp, "model_source": "/m", "accelerator": "cpu", "batch_size": 64, "max_concurrent_batches": 8,
            "engine_kwargs": {"tensor_parallel_size": 2, "kv_cache_memory_bytes": 2**28, "enforce_eager": True}}
     kw = rb.processor_config_kwargs(cfg)
     assert kw["placement_group_config"] == {"bundles": [{"CPU": 1}, {"CPU": 1}]}
@@ -154,7 +155,10 @@ def test_cpu_processor_kwargs():
     assert kw["max_concurrent_batches"] == 8 and kw["batch_size"] == 64
     assert kw["engine_kwargs"]["kv_cache_memory_bytes"] == 2**28
     assert "accelerator_type" not in kw
-    gpu = rb.processor_config_kwargs({"model_source": "/m", "num_gpus_per_replica": 0.5})
+    assert kw["concurrency"] == rb.CPU_DEFAULTS["concurrency"], "unset settings take the CPU defaults"
+    kw = rb.processor_config_kwargs({**inp, "model_source": "/m", "accelerator": "cpu"})
+    assert {k: kw[k] for k in rb.CPU_DEFAULTS} == rb.CPU_DEFAULTS
+    gpu = rb.processor_config_kwargs({**inp, "model_source": "/m", "num_gpus_per_replica": 0.5})
     assert gpu["placement_group_config"] == {"bundle_per_worker": {"GPU": 0.5}}
     assert "tokenize_stage" not in gpu
 
@@ -276,5 +280,5 @@ def test_golden_config_is_accepted_by_ray_data_llm():
 
     cpu = dict(golden, accelerator="cpu", accelerator_type=None, num_gpus_per_replica=None)
     pc = vLLMEngineProcessorConfig(**rb.processor_config_kwargs(cpu))
-    assert pc.placement_group_config == {"bundles": [{"CPU": 1}, {"CPU": 1}]}
+    assert [(b["CPU"], b.get("GPU", 0)) for b in pc.placement_group_config["bundles"]] == [(1, 0), (1, 0)]
     assert pc.accelerator_type is None

