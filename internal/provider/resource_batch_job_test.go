@@ -562,6 +562,10 @@ func TestAccBatchJob_invalidConfig(t *testing.T) {
 			`(?s)meta-llama/Llama-3\.1-70B does not fit on L4.*GiB short per GPU.*Would fit:.*` + phrase("Change the vllm block")},
 		"tp does not divide heads": {`vllm = { model_source = "Qwen/Qwen2.5-7B-Instruct", accelerator_type = "A10G", tensor_parallel_size = 3, input = { path = "/in.csv", prompt_column = "p" }, output = { path = "/out" } }`,
 			`(?s)Invalid vllm\.tensor_parallel_size`},
+		"cpu with gpu type": {`vllm = { model_source = "m", accelerator = "cpu", accelerator_type = "L4", input = { path = "/in.csv", prompt_column = "p" }, output = { path = "/out" } }`,
+			`(?s)vllm\.accelerator_type.*accelerator = "cpu" runs the engines on CPUs`},
+		"bad accelerator": {`vllm = { model_source = "m", accelerator = "tpu", input = { path = "/in.csv", prompt_column = "p" }, output = { path = "/out" } }`,
+			`(?s)vllm\.accelerator.*value must be one of: \["gpu" "cpu"\]`},
 		"missing working_dir": {"entrypoint = \"x\"\n  runtime_env = { working_dir = \"/nonexistent/dir\" }", `(?s)Cannot package runtime_env\.working_dir.*/nonexistent/dir`},
 	} {
 		t.Run(name, func(t *testing.T) {
