@@ -124,7 +124,7 @@ for i in range(10):
     print("line", i)
 with open(sys.argv[1], "w") as f:
     f.write("hello " + os.environ["GREETING"])
-print('rayvllm-metrics: {"rows": 3, "skipped_rows": 1, "input_tokens": 30, "output_tokens": 60, "wall_seconds": 2.0, "output_tokens_per_second": 30.0, "total_tokens_per_second": 45.0}')
+print('rayvllm-metrics: {"rows": 3, "skipped_rows": 1, "input_tokens": 30, "output_tokens": 60, "wall_seconds": 2.0, "output_tokens_per_second": 30.0, "total_tokens_per_second": 45.0, "engine_seconds": 1.5, "engine_output_tokens_per_second": 40.0}')
 print("done")
 `
 	if err := os.WriteFile(filepath.Join(src, "main.py"), []byte(script), 0o644); err != nil {
@@ -168,6 +168,7 @@ resource "rayvllm_batch_job" "test" {
 						"rows": knownvalue.Int64Exact(3), "skipped_rows": knownvalue.Int64Exact(1), "input_tokens": knownvalue.Int64Exact(30),
 						"output_tokens": knownvalue.Int64Exact(60), "wall_seconds": knownvalue.Float64Exact(2),
 						"output_tokens_per_second": knownvalue.Float64Exact(30), "total_tokens_per_second": knownvalue.Float64Exact(45),
+						"engine_seconds": knownvalue.Float64Exact(1.5), "engine_output_tokens_per_second": knownvalue.Float64Exact(40),
 					})),
 					statecheck.ExpectKnownValue(name, tfjsonpath.New("dashboard_url"), knownvalue.StringExact(strings.TrimRight(os.Getenv("RAY_ADDRESS"), "/"))),
 				},
