@@ -155,7 +155,7 @@ resource "rayvllm_batch_job" "test" {
 					statecheck.ExpectKnownValue(name, tfjsonpath.New("status"), knownvalue.StringExact("SUCCEEDED")),
 					statecheck.ExpectKnownValue(name, tfjsonpath.New("message"), knownvalue.StringExact("Job finished successfully.")),
 					statecheck.ExpectKnownValue(name, tfjsonpath.New("log_tail"), knownvalue.StringExact("line 9\n"+
-						`rayvllm-metrics: {"rows": 3, "skipped_rows": 1, "input_tokens": 30, "output_tokens": 60, "wall_seconds": 2.0, "output_tokens_per_second": 30.0, "total_tokens_per_second": 45.0}`+
+						`rayvllm-metrics: {"rows": 3, "skipped_rows": 1, "input_tokens": 30, "output_tokens": 60, "wall_seconds": 2.0, "output_tokens_per_second": 30.0, "total_tokens_per_second": 45.0, "engine_seconds": 1.5, "engine_output_tokens_per_second": 40.0}`+
 						"\ndone")),
 					statecheck.ExpectKnownValue(name, tfjsonpath.New("submission_id"), knownvalue.StringRegexp(regexp.MustCompile(`^rayvllm-[0-9a-f]{12}-[0-9a-f]{8}$`))),
 					statecheck.ExpectKnownValue(name, tfjsonpath.New("working_dir_uri"), knownvalue.StringRegexp(regexp.MustCompile(`^gcs://_ray_pkg_[0-9a-f]{32}\.zip$`))),
