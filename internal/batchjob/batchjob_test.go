@@ -26,12 +26,14 @@ func goldenConfig() Config {
 		EngineKwargs: Engine{
 			Quantization: ptr("fp8"), TensorParallelSize: ptr(int64(2)), MaxModelLen: ptr(int64(8192)),
 			MaxNumSeqs: ptr(int64(128)), MaxNumBatchedTokens: ptr(int64(8192)), EnableChunkedPrefill: ptr(true),
-			GPUMemoryUtilization: ptr(0.9), KVCacheDType: ptr("fp8"),
+			GPUMemoryUtilization: ptr(0.9), KVCacheDType: ptr("fp8"), KVCacheMemoryBytes: ptr(int64(8 << 30)),
+			DType: ptr("bfloat16"), EnforceEager: ptr(false),
 		},
-		BatchSize: ptr(int64(64)), Concurrency: ptr(int64(2)), AcceleratorType: "L4", NumGPUsPerReplica: ptr(2.0),
+		BatchSize: ptr(int64(64)), Concurrency: ptr(int64(2)), MaxConcurrentBatches: ptr(int64(4)),
+		Accelerator: AcceleratorGPU, AcceleratorType: "L4", NumGPUsPerReplica: ptr(2.0),
 		Input:          Input{Path: "s3://bucket/prompts/it's.parquet", IDColumn: "request_id", MessagesColumn: "messages"},
 		Output:         Output{Path: "s3://bucket/out/run-1", Format: "parquet"},
-		SamplingParams: Sampling{Temperature: ptr(0.2), TopP: ptr(0.95), MaxTokens: ptr(int64(256)), Seed: ptr(int64(7)), Stop: []string{"</s>", "\n\nUser:"}},
+		SamplingParams: Sampling{Temperature: ptr(0.2), TopP: ptr(0.95), MaxTokens: ptr(int64(256)), MinTokens: ptr(int64(1)), Seed: ptr(int64(7)), Stop: []string{"</s>", "\n\nUser:"}},
 		Resume:         true,
 	}
 }
@@ -155,6 +157,8 @@ func TestNormalize(t *testing.T) {
 		{func(c *Config) { c.Output.Path = "/" }, "output.path", "root directory"},
 		{func(c *Config) { c.NumGPUsPerReplica = ptr(1.5) }, "num_gpus_per_replica", "(0, 1]"},
 		{func(c *Config) { c.EngineKwargs.TensorParallelSize = ptr(int64(4)); c.NumGPUsPerReplica = ptr(2.0) }, "num_gpus_per_replica", "exactly 4 GPUs"},
+		{func(c *Config) { c.Accelerator = AcceleratorCPU; c.AcceleratorType = "L4" }, "accelerator_type", "remove accelerator_type"},
+		{func(c *Config) { c.Accelerator = AcceleratorCPU; c.NumGPUsPerReplica = ptr(1.0) }, "num_gpus_per_replica", "reserves no GPUs"},
 		{func(c *Config) {
 			c.Input.PromptColumn = ""
 			c.Input.MessagesColumn = "m"
@@ -189,6 +193,10 @@ func TestParseMetrics(t *testing.T) {
 	m, ok := ParseMetrics(logs)
 	if !ok || *m != (Metrics{Rows: 5, SkippedRows: 2, InputTokens: 10, OutputTokens: 20, WallSeconds: 4, OutputTokensPerSecond: 5, TotalTokensPerSecond: 7.5}) {
 		t.Fatalf("got %+v %v", m, ok)
+	}
+	m, ok = ParseMetrics(`rayvllm-metrics: {"rows": 2, "output_tokens": 30, "wall_seconds": 9.0, "engine_seconds": 1.5, "engine_output_tokens_per_second": 20.0}`)
+	if !ok || m.EngineSeconds == nil || *m.EngineSeconds != 1.5 || m.EngineOutputTokensPerSecond == nil || *m.EngineOutputTokensPerSecond != 20 {
+		t.Fatalf("engine metrics: got %+v %v", m, ok)
 	}
 	if _, ok := ParseMetrics("no metrics here\n"); ok {
 		t.Fatal("found metrics in logs without any")

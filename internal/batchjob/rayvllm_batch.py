@@ -23,6 +23,17 @@ provider reads back into the resource's `metrics` attribute:
     wall_seconds              wall clock from reading the input to the end of writing
     output_tokens_per_second  output_tokens / wall_seconds
     total_tokens_per_second   (input_tokens + output_tokens) / wall_seconds
+    engine_seconds            the engines' busy window: from the first request's
+                              arrival to the last request's last token, from
+                              vLLM's per-request stats (below); excludes Ray's
+                              start-up, model loading, reading and writing
+    engine_output_tokens_per_second  output_tokens / engine_seconds, the steady state
+
+vLLM's RequestStateStats (vllm/v1/metrics/stats.py) stamp arrival_time with
+the wall clock and first_token_ts/last_token_ts with the engine core's
+monotonic clock, so a request's last token in wall-clock time is
+arrival_time + first_token_latency + (last_token_ts - first_token_ts).
+The two engine_ metrics are null when the rows carry no such stats.
 
 With resume, input rows whose id already appears in the output are skipped
 and the new rows are appended; without it the output is overwritten.
@@ -41,6 +52,16 @@ import time
 METRICS_PREFIX = "rayvllm-metrics: "
 FORMATS = ("jsonl", "parquet", "csv")
 OUTPUT_COLUMNS = ("generated_text", "num_input_tokens", "num_generated_tokens")
+# Ray Data settings for accelerator = "cpu" when the configuration leaves them
+# out. Picked with `make bench-e2e` (docs/guides/benchmarks.md): the setting
+# with the best steady tokens/s relative to plain vllm.LLM.generate on the
+# same machine (128 and 256 tied within the noise; 256 had the higher
+# tokens/s in both runs). One engine: two on a 2-core node were slower, since
+# vLLM's CPU backend binds each engine's OpenMP threads to cores itself
+# (VLLM_CPU_OMP_THREADS_BIND=auto) and two engines compete for them.
+CPU_DEFAULTS = {"batch_size": 256, "max_concurrent_batches": 16, "concurrency": 1}
+# Per-row request window (wall clock) for the engine_ metrics; not written.
+ARRIVAL, FINISH = "_rayvllm_arrival", "_rayvllm_finish"
 
 
 class ConfigError(ValueError):
@@ -164,26 +185,52 @@ def make_postprocess(cfg):
     id_col = cfg["input"]["id_column"]
 
     def postprocess(row):
+        arrival, finish = request_window(row.get("metrics"))
         return {
             id_col: row[id_col],
             "generated_text": row.get("generated_text") or "",
             "num_input_tokens": int(row.get("num_input_tokens") or 0),
             "num_generated_tokens": int(row.get("num_generated_tokens") or 0),
+            ARRIVAL: arrival,
+            FINISH: finish,
         }
 
     return postprocess
+
+
+def request_window(stats):
+    """(arrival, last token) of one request in wall-clock seconds from vLLM's
+    RequestStateStats as a dict; (0.0, 0.0) when they are missing."""
+    try:
+        arrival = float(stats["arrival_time"])
+        finish = arrival + float(stats["first_token_latency"]) + float(stats["last_token_ts"]) - float(stats["first_token_ts"])
+    except (KeyError, TypeError, ValueError):
+        return 0.0, 0.0
+    if arrival <= 0 or finish < arrival:
+        return 0.0, 0.0
+    return arrival, finish
 
 
 def processor_config_kwargs(cfg):
     """The keyword arguments of ray.data.llm.vLLMEngineProcessorConfig."""
     engine = {k: v for k, v in (cfg.get("engine_kwargs") or {}).items() if v is not None}
     kwargs = {"model_source": cfg["model_source"], "engine_kwargs": engine, "chat_template_stage": uses_chat(cfg)}
-    for key in ("batch_size", "concurrency", "accelerator_type"):
+    for key in ("batch_size", "concurrency", "max_concurrent_batches", "accelerator_type"):
         if cfg.get(key) is not None:
             kwargs[key] = cfg[key]
+    workers = engine.get("tensor_parallel_size", 1) * engine.get("pipeline_parallel_size", 1)
+    if cfg.get("accelerator") == "cpu":
+        # Without explicit bundles the engine stage asks Ray for a GPU per
+        # worker. The engine tokenizes and detokenizes itself: separate Ray
+        # Data stages would compete with it for the same cores.
+        kwargs["placement_group_config"] = {"bundles": [{"CPU": 1} for _ in range(workers)]}
+        for key, value in CPU_DEFAULTS.items():
+            kwargs.setdefault(key, value)
+        kwargs["tokenize_stage"] = False
+        kwargs["detokenize_stage"] = False
+        return kwargs
     gpus = cfg.get("num_gpus_per_replica")
     if gpus is not None:
-        workers = engine.get("tensor_parallel_size", 1) * engine.get("pipeline_parallel_size", 1)
         kwargs["placement_group_config"] = {"bundle_per_worker": {"GPU": gpus / workers}}
     return kwargs
 
@@ -247,6 +294,9 @@ def run(cfg, build_processor=build_vllm_processor):
     if rows:
         write_table(result.select_columns([inp["id_column"], *OUTPUT_COLUMNS]), out, append=bool(cfg.get("resume")))
     wall = time.monotonic() - start
+    engine_seconds = None
+    if rows and result.min(ARRIVAL) > 0:
+        engine_seconds = result.max(FINISH) - result.min(ARRIVAL)
     metrics = {
         "rows": rows,
         "skipped_rows": skipped,
@@ -255,6 +305,10 @@ def run(cfg, build_processor=build_vllm_processor):
         "wall_seconds": round(wall, 3),
         "output_tokens_per_second": round(output_tokens / wall, 3) if wall > 0 else 0.0,
         "total_tokens_per_second": round((input_tokens + output_tokens) / wall, 3) if wall > 0 else 0.0,
+        "engine_seconds": round(engine_seconds, 3) if engine_seconds is not None else None,
+        "engine_output_tokens_per_second": (
+            round(output_tokens / engine_seconds, 3) if engine_seconds else None
+        ),
     }
     write_metrics(out, metrics)
     return metrics

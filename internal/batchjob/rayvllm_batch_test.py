@@ -49,11 +49,15 @@ def fake_engine(row):
     text = _text(row)
     mode = "chat" if "messages" in row else "prompt"
     words = f"{mode}: {text}".split()[: int(row["sampling_params"].get("max_tokens", 1000))]
+    rid = int(row["id"])
     return {
         **row,
         "generated_text": " ".join(words),
         "num_input_tokens": len(text.split()),
         "num_generated_tokens": len(words),
+        # vLLM's RequestStateStats: wall-clock arrival, monotonic engine stamps.
+        "metrics": {"arrival_time": 1000.0 + rid, "first_token_latency": 0.5,
+                    "first_token_ts": 7.0, "last_token_ts": 7.0 + 0.25 * len(words)},
     }
 
 
@@ -112,8 +116,51 @@ def test_jsonl_prompts(tmp_path):
     assert metrics["wall_seconds"] > 0
     assert metrics["output_tokens_per_second"] == pytest.approx(out_tok / metrics["wall_seconds"], rel=1e-2)
     assert metrics["total_tokens_per_second"] == pytest.approx((in_tok + out_tok) / metrics["wall_seconds"], rel=1e-2)
+    # Engine window: first arrival (id 1 at 1000) to the last token of the
+    # row that finishes last (arrival + 0.5 + 0.25 * words).
+    last = max(1000.0 + i + 0.5 + 0.25 * (len(p.split()) + 1) for i, p in PROMPTS.items())
+    assert metrics["engine_seconds"] == pytest.approx(last - 1001.0, abs=1e-3)
+    assert metrics["engine_output_tokens_per_second"] == pytest.approx(out_tok / (last - 1001.0), rel=1e-3)
     on_disk = json.loads(pathlib.Path(rb.metrics_path(cfg["output"])).read_text())
     assert on_disk == metrics
+
+
+def test_engine_metrics_null_without_vllm_stats(tmp_path):
+    cfg = config(tmp_path, "jsonl")
+    write_input(cfg["input"]["path"], "jsonl", [{"id": i, "prompt": p} for i, p in PROMPTS.items()])
+
+    def no_stats(cfg, preprocess, postprocess):
+        strip = lambda r: {k: v for k, v in fake_engine(r).items() if k != "metrics"}  # noqa: E731
+        return lambda ds: ds.map(preprocess).map(strip).map(postprocess)
+
+    metrics = rb.run(cfg, build_processor=no_stats)
+    assert metrics["rows"] == 5
+    assert metrics["engine_seconds"] is None and metrics["engine_output_tokens_per_second"] is None
+
+
+def test_request_window():
+    stats = {"arrival_time": 100.0, "first_token_latency": 0.5, "first_token_ts": 3.0, "last_token_ts": 5.0}
+    assert rb.request_window(stats) == (100.0, 102.5)
+    assert rb.request_window(None) == (0.0, 0.0)
+    assert rb.request_window({"arrival_time": 100.0}) == (0.0, 0.0)
+
+
+def test_cpu_processor_kwargs():
+    inp = {"input": {"prompt_column": "prompt", "apply_chat_template": False}}
+    cfg = {**inp, "model_source": "/m", "accelerator": "cpu", "batch_size": 64, "max_concurrent_batches": 8,
+           "engine_kwargs": {"tensor_parallel_size": 2, "kv_cache_memory_bytes": 2**28, "enforce_eager": True}}
+    kw = rb.processor_config_kwargs(cfg)
+    assert kw["placement_group_config"] == {"bundles": [{"CPU": 1}, {"CPU": 1}]}
+    assert kw["tokenize_stage"] is False and kw["detokenize_stage"] is False
+    assert kw["max_concurrent_batches"] == 8 and kw["batch_size"] == 64
+    assert kw["engine_kwargs"]["kv_cache_memory_bytes"] == 2**28
+    assert "accelerator_type" not in kw
+    assert kw["concurrency"] == rb.CPU_DEFAULTS["concurrency"], "unset settings take the CPU defaults"
+    kw = rb.processor_config_kwargs({**inp, "model_source": "/m", "accelerator": "cpu"})
+    assert {k: kw[k] for k in rb.CPU_DEFAULTS} == rb.CPU_DEFAULTS
+    gpu = rb.processor_config_kwargs({**inp, "model_source": "/m", "num_gpus_per_replica": 0.5})
+    assert gpu["placement_group_config"] == {"bundle_per_worker": {"GPU": 0.5}}
+    assert "tokenize_stage" not in gpu
 
 
 def test_parquet_messages_to_parquet(tmp_path):
@@ -229,3 +276,9 @@ def test_golden_config_is_accepted_by_ray_data_llm():
     assert pc.accelerator_type == golden["accelerator_type"]
     assert pc.batch_size == golden["batch_size"]
     assert pc.placement_group_config["bundle_per_worker"]["GPU"] == 1.0
+    assert pc.max_concurrent_batches == golden["max_concurrent_batches"]
+
+    cpu = dict(golden, accelerator="cpu", accelerator_type=None, num_gpus_per_replica=None)
+    pc = vLLMEngineProcessorConfig(**rb.processor_config_kwargs(cpu))
+    assert [(b["CPU"], b.get("GPU", 0)) for b in pc.placement_group_config["bundles"]] == [(1, 0), (1, 0)]
+    assert pc.accelerator_type is None

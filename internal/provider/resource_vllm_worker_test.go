@@ -502,6 +502,8 @@ func TestAccVLLMWorker_invalidConfig(t *testing.T) {
 		"typed engine arg":  {`model_id = "m"` + "\n" + `engine_kwargs_json = jsonencode({ max_model_len = 4 })`, `set the max_model_len\s+attribute\s+instead`},
 		"not json":          {`import_path = "a:b"` + "\n" + `args_json = "{nope"`, `is not valid JSON`},
 		"accelerator":       {`model_id = "m"` + "\n" + `accelerator_type = "A10X"`, `(?s)accelerator_type.*A10G`},
+		"cpu with gpu type": {`model_id = "m"` + "\n" + `accelerator = "cpu"` + "\n" + `accelerator_type = "L4"`, `(?s)GPU type on a CPU engine.*remove\s+accelerator_type`},
+		"bad accelerator":   {`model_id = "m"` + "\n" + `accelerator = "tpu"`, `(?s)accelerator.*value must be one of: \["gpu" "cpu"\]`},
 	} {
 		t.Run(name, func(t *testing.T) {
 			resource.Test(t, resource.TestCase{

