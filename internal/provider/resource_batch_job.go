@@ -430,7 +430,7 @@ func vllmAttribute() schema.SingleNestedAttribute {
 					"max_tokens": schema.Int64Attribute{Optional: true, Description: "vLLM's `max_tokens`: the most tokens generated per row.",
 						Validators: []validator.Int64{int64validator.AtLeast(1)}},
 					"min_tokens": schema.Int64Attribute{Optional: true, Description: "vLLM's `min_tokens`: tokens generated per row before an end-of-sequence " +
-						"token or a stop string may end it; 1 rules out empty generations.",
+						"token or a stop string may end it; 1 rules out generations of zero tokens.",
 						Validators: []validator.Int64{int64validator.AtLeast(0)}},
 					"seed": schema.Int64Attribute{Optional: true, Description: "vLLM's `seed`, for reproducible sampling."},
 					"stop": schema.ListAttribute{Optional: true, ElementType: types.StringType, Description: "vLLM's `stop`: strings that end generation.",

