@@ -53,7 +53,7 @@ METRICS_PREFIX = "rayvllm-metrics: "
 FORMATS = ("jsonl", "parquet", "csv")
 OUTPUT_COLUMNS = ("generated_text", "num_input_tokens", "num_generated_tokens")
 # Ray Data settings for accelerator = "cpu" when the configuration leaves them
-# out. Picked with `make bench-e2e` (docs/guides/benchmarks.md): the setting
+# out. Picked with `make bench-e2e` (docs/benchmarks.md): the setting
 # with the best steady tokens/s relative to plain vllm.LLM.generate on the
 # same machine (128 and 256 tied within the noise; 256 had the higher
 # tokens/s in both runs). One engine: two on a 2-core node were slower, since
