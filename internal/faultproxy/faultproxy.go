@@ -108,7 +108,8 @@ func New(upstream string, seed uint64, rules ...Rule) (*Proxy, error) {
 	if err != nil || u.Host == "" {
 		return nil, fmt.Errorf("faultproxy: upstream %q is not a base URL", upstream)
 	}
-	p := &Proxy{upstream: u, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+	p := &Proxy{upstream: u, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), //nolint:gosec // G404: faults must be reproducible from a seed, not unpredictable
+
 		tr: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 16, IdleConnTimeout: 30 * time.Second}}
 	if err := p.SetRules(rules...); err != nil {
 		return nil, err
@@ -353,7 +354,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.record(ev)
 		return
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	data, err := io.ReadAll(resp.Body)
 	if err != nil {
 		reset(w)
@@ -435,7 +436,7 @@ func writeError(w http.ResponseWriter, k Kind, proto protocol, retryAfter int) {
 	case awsQuery:
 		w.Header().Set("Content-Type", "text/xml;charset=UTF-8")
 		w.WriteHeader(status)
-		fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?>
+		_, _ = fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?>
 <Response><Errors><Error><Code>%s</Code><Message>%s</Message></Error></Errors><RequestID>faultproxy</RequestID></Response>`, code, msg)
 	case awsJSON:
 		if code == "Throttling" || code == "RequestLimitExceeded" {
@@ -444,11 +445,11 @@ func writeError(w http.ResponseWriter, k Kind, proto protocol, retryAfter int) {
 		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 		w.Header().Set("X-Amzn-ErrorType", code)
 		w.WriteHeader(status)
-		fmt.Fprintf(w, `{"__type":%q,"message":%q}`, code, msg)
+		_, _ = fmt.Fprintf(w, `{"__type":%q,"message":%q}`, code, msg)
 	default:
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.WriteHeader(status)
-		fmt.Fprintln(w, msg)
+		_, _ = fmt.Fprintln(w, msg)
 	}
 }
 

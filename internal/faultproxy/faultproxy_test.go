@@ -45,7 +45,7 @@ func TestForwardsUntouched(t *testing.T) {
 		t.Fatal(err)
 	}
 	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	if string(b) != `POST /api/jobs/?x=1 {"a":1}` || resp.Header.Get("X-Up") != "1" || n.Load() != 1 {
 		t.Fatalf("got %q, header %q, %d upstream requests", b, resp.Header.Get("X-Up"), n.Load())
 	}
@@ -100,7 +100,7 @@ func TestStatusFaultsAreNotForwarded(t *testing.T) {
 			t.Fatal(err)
 		}
 		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
+		_ = resp.Body.Close()
 		if resp.StatusCode != c.status || resp.Header.Get("Retry-After") != "3" || !strings.Contains(string(b), c.body) {
 			t.Errorf("%s: status %d, Retry-After %q, body %q", c.kind, resp.StatusCode, resp.Header.Get("Retry-After"), b)
 		}
@@ -156,7 +156,7 @@ func TestLatencyAndHook(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	if d := time.Since(t0); d < 200*time.Millisecond || resp.StatusCode != 200 || n.Load() != 1 {
 		t.Fatalf("took %s, status %d, upstream %d", d, resp.StatusCode, n.Load())
 	}
@@ -172,15 +172,15 @@ func TestLatencyAndHook(t *testing.T) {
 // roughly; Max bounds a rule.
 func TestSeedRateAndMax(t *testing.T) {
 	up, _ := upstream(t)
-	run := func(seed uint64, max int) []Kind {
-		p := start(t, up.URL, seed, Rule{Kinds: []Kind{Unavailable, TooManyRequests}, Rate: 0.3, Max: max})
+	run := func(seed uint64, limit int) []Kind {
+		p := start(t, up.URL, seed, Rule{Kinds: []Kind{Unavailable, TooManyRequests}, Rate: 0.3, Max: limit})
 		var out []Kind
 		for range 200 {
 			resp, err := http.Get(p.URL + "/x")
 			if err != nil {
 				t.Fatal(err)
 			}
-			resp.Body.Close()
+			_ = resp.Body.Close()
 		}
 		for _, e := range p.Events() {
 			out = append(out, e.Fault)

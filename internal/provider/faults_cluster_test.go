@@ -98,8 +98,8 @@ func (c *tfCLI) run(args ...string) (string, error) {
 		return out.String(), err
 	case <-time.After(10 * time.Minute):
 		_ = cmd.Process.Kill()
-		<-done
-		return out.String(), fmt.Errorf("terraform %s ran longer than 10 minutes (hang)", args[0])
+		werr := <-done
+		return out.String(), fmt.Errorf("terraform %s ran longer than 10 minutes (hang), killed: %v", args[0], werr)
 	}
 }
 

@@ -245,7 +245,7 @@ func freePort(t *testing.T) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
+	defer func() { _ = ln.Close() }()
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
@@ -288,7 +288,7 @@ func startDedicatedRay(t *testing.T) *dedicatedRay {
 
 // start runs head.sh in its own process group and waits for the dashboard.
 func (d *dedicatedRay) start() error {
-	log, err := os.OpenFile(filepath.Join(d.dir, "ray.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	log, err := os.OpenFile(filepath.Join(d.dir, "ray.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return err
 	}
@@ -296,11 +296,11 @@ func (d *dedicatedRay) start() error {
 	cmd.Dir, cmd.Env, cmd.Stdout, cmd.Stderr = d.dir, d.env, log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
-		log.Close()
+		_ = log.Close()
 		return err
 	}
 	d.cmd = cmd
-	go func() { _ = cmd.Wait(); log.Close() }()
+	go func() { _ = cmd.Wait(); _ = log.Close() }()
 	c, err := ray.New(ray.Config{Address: d.address, Token: d.token, RetryMax: 1})
 	if err != nil {
 		return err

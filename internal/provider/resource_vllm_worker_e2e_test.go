@@ -24,7 +24,7 @@ func completion(endpoint, model, prompt string, want int) error {
 	if err != nil {
 		return err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	raw, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("POST %s/v1/completions: HTTP %d: %s", endpoint, resp.StatusCode, raw)
