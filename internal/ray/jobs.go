@@ -230,12 +230,8 @@ func (c *Client) RemoveJob(ctx context.Context, id string, poll time.Duration) e
 		if !recheck {
 			return nil
 		}
-		t := time.NewTimer(ResurrectionWindow)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
+		if err := retry.Sleep(ctx, ResurrectionWindow); err != nil {
+			return err
 		}
 		if _, err := c.GetJob(ctx, id); retry.IsNotFound(err) {
 			return nil
@@ -305,12 +301,8 @@ func (c *Client) SubmitJob(ctx context.Context, req JobSubmitRequest) (*SubmitRe
 		}
 		tflog.Warn(ctx, "Ray job submission failed; the job does not exist, submitting again", map[string]any{"submission_id": id, "error": err.Error(), "lookup": gerr.Error()})
 		wait := backoff(c.http.RetryWaitMin, c.http.RetryWaitMax, attempt, nil)
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, fmt.Errorf("submitting Ray job %q: %w (then: %v)", id, err, ctx.Err())
-		case <-t.C:
+		if serr := retry.Sleep(ctx, wait); serr != nil {
+			return nil, fmt.Errorf("submitting Ray job %q: %w (then: %v)", id, err, serr)
 		}
 	}
 }

@@ -338,12 +338,8 @@ func (c *Client) writeServe(ctx context.Context, build func(live *ServeInstance,
 		}
 		wait := backoff(c.http.RetryWaitMin, c.http.RetryWaitMax, attempt, nil)
 		tflog.Warn(ctx, "Serve application list write failed ambiguously; reading the list again before writing it again", map[string]any{"address": c.base, "error": err.Error(), "wait": wait.String()})
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("%w (then: %v)", err, ctx.Err())
-		case <-t.C:
+		if serr := retry.Sleep(ctx, wait); serr != nil {
+			return fmt.Errorf("%w (then: %v)", err, serr)
 		}
 	}
 }

@@ -76,7 +76,7 @@ func (w StateWait[T]) Wait(ctx context.Context) (T, error) {
 		ctx, cancel = context.WithTimeout(ctx, w.Timeout)
 		defer cancel()
 	}
-	if err := sleep(ctx, w.Delay); err != nil {
+	if err := Sleep(ctx, w.Delay); err != nil {
 		return last, &TimeoutError{Timeout: w.Timeout}
 	}
 	lastState, notFound := "", 0
@@ -100,7 +100,7 @@ func (w StateWait[T]) Wait(ctx context.Context) (T, error) {
 				return obj, &UnexpectedStateError{State: state, Expected: w.Target}
 			}
 		}
-		if err := sleep(ctx, interval); err != nil {
+		if err := Sleep(ctx, interval); err != nil {
 			return last, &TimeoutError{LastState: lastState, Timeout: w.Timeout}
 		}
 	}
@@ -124,7 +124,7 @@ func Until(ctx context.Context, timeout, interval time.Duration, f func(ctx cont
 		if err != nil {
 			lastErr = err
 		}
-		if sleep(ctx, interval) != nil {
+		if Sleep(ctx, interval) != nil {
 			if lastErr != nil {
 				return fmt.Errorf("timeout after %s: %w", timeout, lastErr)
 			}
@@ -141,7 +141,8 @@ func (n *nonRetryable) Unwrap() error { return n.err }
 // Stop marks err as not worth retrying inside Until.
 func Stop(err error) error { return &nonRetryable{err: err} }
 
-func sleep(ctx context.Context, d time.Duration) error {
+// Sleep waits d, or returns ctx's error as soon as ctx is done.
+func Sleep(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
 		return ctx.Err()
 	}
