@@ -4,15 +4,11 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
-	"net/http"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
-
-	"github.com/rayvllm/terraform-provider-rayvllm/internal/retry"
 )
 
 // Volume is a root volume's size and type.
@@ -24,7 +20,7 @@ type Volume struct {
 // Details is what import needs beyond FindCluster: the head's boot
 // configuration, the root volumes, the security group and its dashboard CIDRs.
 type Details struct {
-	Boot            map[string]string // RAYVLLM_* variables of the head's user data
+	Boot            BootConfig        // the head's, read back from its user data
 	Volumes         map[string]Volume // by instance ID
 	SecurityGroupID string
 	DashboardCIDRs  []string
@@ -32,7 +28,7 @@ type Details struct {
 
 // Describe reads the details of an existing cluster.
 func (c *Client) Describe(ctx context.Context, cl *Cluster) (*Details, error) {
-	d := &Details{Boot: map[string]string{}, Volumes: map[string]Volume{}}
+	d := &Details{Volumes: map[string]Volume{}}
 	if cl.Head != nil {
 		out, err := c.EC2.DescribeInstanceAttribute(ctx, &ec2.DescribeInstanceAttributeInput{
 			InstanceId: aws.String(cl.Head.ID), Attribute: ec2types.InstanceAttributeNameUserData,
@@ -45,7 +41,7 @@ func (c *Client) Describe(ctx context.Context, cl *Cluster) (*Details, error) {
 			if err != nil {
 				return nil, fmt.Errorf("decoding user data of %s: %w", cl.Head.ID, err)
 			}
-			d.Boot = ParseUserData(string(raw))
+			d.Boot = ParseBootConfig(string(raw))
 		}
 	}
 	volOwner := map[string]string{}
@@ -106,33 +102,4 @@ func ProfileName(arn string) string {
 		return arn[i+1:]
 	}
 	return arn
-}
-
-// WaitForDashboard polls the Ray dashboard's /api/version with the token
-// until it answers 200, or the timeout passes.
-func WaitForDashboard(ctx context.Context, dashboardURL, token string, timeout, interval time.Duration) error {
-	client := &http.Client{Timeout: 10 * time.Second}
-	url := strings.TrimRight(dashboardURL, "/") + "/api/version"
-	err := retry.Until(ctx, timeout, interval, func(ctx context.Context) (bool, error) {
-		// G704: the URL is the cluster's own dashboard_url, which the provider
-		// builds from the head's IP; polling it is the point.
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil) //nolint:gosec // G704: see above
-		if err != nil {
-			return false, retry.Stop(err)
-		}
-		req.Header.Set("Authorization", "Bearer "+token)
-		resp, err := client.Do(req) //nolint:gosec // G704: see above
-		if err != nil {
-			return false, err
-		}
-		_ = resp.Body.Close()
-		if resp.StatusCode == http.StatusOK {
-			return true, nil
-		}
-		return false, fmt.Errorf("GET %s: HTTP %d", url, resp.StatusCode)
-	})
-	if err != nil {
-		return fmt.Errorf("the Ray dashboard did not answer: %w. The nodes log their bootstrap to /var/log/rayvllm/bootstrap.log; is %s reachable from here (dashboard_ingress_cidrs)?", err, dashboardURL)
-	}
-	return nil
 }

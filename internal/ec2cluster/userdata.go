@@ -200,3 +200,28 @@ func ParseUserData(userData string) map[string]string {
 	}
 	return out
 }
+
+// ParseBootConfig reads back the BootConfig RenderUserData wrote (used by
+// import). Variables that are not BootConfig fields go to ExtraEnvironment.
+func ParseBootConfig(userData string) BootConfig {
+	env := ParseUserData(userData)
+	take := func(k string) string {
+		v := env[k]
+		delete(env, k)
+		return v
+	}
+	for _, k := range []string{"RAYVLLM_MODE", "RAYVLLM_ROLE"} {
+		delete(env, k)
+	}
+	b := BootConfig{
+		Cluster: take("RAYVLLM_CLUSTER"), Region: take("RAYVLLM_REGION"),
+		RayVersion: take("RAYVLLM_RAY_VERSION"), VLLMVersion: take("RAYVLLM_VLLM_VERSION"),
+		PythonPackages:    strings.Fields(take("RAYVLLM_PYTHON_PACKAGES")),
+		RayTokenParameter: take("RAYVLLM_RAY_TOKEN_PARAMETER"), HFTokenParameter: take("RAYVLLM_HF_TOKEN_PARAMETER"),
+		HeadIP: take("RAYVLLM_HEAD_IP"), Group: take("RAYVLLM_GROUP"), AcceleratorType: take("RAYVLLM_ACCELERATOR_TYPE"),
+	}
+	if len(env) > 0 {
+		b.ExtraEnvironment = env
+	}
+	return b
+}

@@ -158,7 +158,7 @@ func (d *batchSizingDataSource) Read(ctx context.Context, req datasource.ReadReq
 		return
 	}
 	if !res.Fit.Fits {
-		resp.Diagnostics.AddError(misfitError(rf.In, res.Fit))
+		resp.Diagnostics.AddError(misfitError(rf.In, res.Fit, ""))
 		return
 	}
 	fit, diags := types.ObjectValueFrom(ctx, objectAttrTypes(fitResultAttributes()), newFitResultModel(res.Fit, rf.In.GPU, rf.In.Model))

@@ -6,6 +6,7 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware"
@@ -59,15 +60,15 @@ func (d *gpuFitDataSource) Read(ctx context.Context, req datasource.ReadRequest,
 		addHardwareError(&resp.Diagnostics, err)
 		return
 	}
-	res, err := hardware.Fit(rf.In)
-	if err != nil {
-		addHardwareError(&resp.Diagnostics, err)
+	misfit := diag.SeverityInvalid // the numbers are the answer
+	if m.RequireFit.IsNull() || m.RequireFit.ValueBool() {
+		misfit = diag.SeverityError
+	}
+	results := fitCheck{In: rf.In, GPUs: []hardware.GPU{rf.In.GPU}, At: rootAttr, Misfit: misfit, Hint: requireFitHint}.run(&resp.Diagnostics)
+	if resp.Diagnostics.HasError() || len(results) == 0 {
 		return
 	}
-	if !res.Fits && (m.RequireFit.IsNull() || m.RequireFit.ValueBool()) {
-		resp.Diagnostics.AddError(misfitError(rf.In, res))
-		return
-	}
+	res := results[0]
 	m.fitResultModel = newFitResultModel(res, rf.In.GPU, rf.In.Model)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }

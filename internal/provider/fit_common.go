@@ -1,8 +1,6 @@
 package provider
 
 import (
-	"errors"
-	"fmt"
 	"math"
 	"strings"
 
@@ -13,7 +11,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
-	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
@@ -274,35 +271,6 @@ func newFitResultModel(r hardware.FitResult, gpu hardware.GPU, m hardware.Model)
 		Reasons:              stringList(r.Reasons),
 		Suggestions:          stringList(r.Suggestions),
 	}
-}
-
-// misfitError is the plan error shared by every fit check in the provider.
-func misfitError(in hardware.FitInput, r hardware.FitResult) (string, string) {
-	summary := fmt.Sprintf("%s does not fit on %s", in.Model.ID, in.GPU.Name)
-	var b strings.Builder
-	fmt.Fprintf(&b, "vLLM would refuse to start: %.2f GiB short per GPU (budget %.2f GiB = %.2f GiB × gpu_memory_utilization %.2f).\n",
-		r.ShortfallGiB, r.BudgetGiB, r.GPUTotalMemoryGiB, in.GPUMemoryUtilization)
-	for _, s := range r.Reasons {
-		b.WriteString("- " + s + "\n")
-	}
-	if len(r.Suggestions) > 0 {
-		b.WriteString("Would fit:\n")
-		for _, s := range r.Suggestions {
-			b.WriteString("- " + s + "\n")
-		}
-	}
-	b.WriteString("Set require_fit = false to get the numbers without failing the plan.")
-	return summary, b.String()
-}
-
-// addHardwareError maps an engine error onto an attribute diagnostic.
-func addHardwareError(diags *diag.Diagnostics, err error) {
-	var ie *hardware.InputError
-	if errors.As(err, &ie) {
-		diags.AddAttributeError(path.Root(ie.Attribute), "Invalid "+ie.Attribute, ie.Message)
-		return
-	}
-	diags.AddError("Fit check failed", err.Error())
 }
 
 func gib(v float64) types.Float64 { return types.Float64Value(round(v, 3)) }

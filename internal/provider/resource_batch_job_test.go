@@ -567,6 +567,8 @@ func TestAccBatchJob_invalidConfig(t *testing.T) {
 			`(?s)vllm\.accelerator_type.*accelerator = "cpu" runs the engines on CPUs`},
 		"bad accelerator": {`vllm = { model_source = "m", accelerator = "tpu", input = { path = "/in.csv", prompt_column = "p" }, output = { path = "/out" } }`,
 			`(?s)vllm\.accelerator.*value must be one of: \["gpu" "cpu"\]`},
+		"kv_cache_dtype as in the worker": {`vllm = { model_source = "m", kv_cache_dtype = "fp16", input = { path = "/in.csv", prompt_column = "p" }, output = { path = "/out" } }`,
+			`(?s)vllm\.kv_cache_dtype.*value must be one of: \["auto" "bfloat16" "fp8" "fp8_e4m3" "fp8_e5m2"\]`},
 		"missing working_dir": {"entrypoint = \"x\"\n  runtime_env = { working_dir = \"/nonexistent/dir\" }", `(?s)Cannot package runtime_env\.working_dir.*/nonexistent/dir`},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -599,7 +601,7 @@ func TestCheckFitSameMessageAsDataSource(t *testing.T) {
 	if err != nil || res.Fits {
 		t.Fatalf("the data source's engine says fits=%v err=%v", res.Fits, err)
 	}
-	wantSummary, wantDetail := misfitError(in, res)
+	wantSummary, wantDetail := misfitError(in, res, requireFitHint)
 	got := diags.Errors()[0]
 	shared, _, _ := strings.Cut(wantDetail, "Set require_fit")
 	if got.Summary() != wantSummary || !strings.HasPrefix(got.Detail(), shared) || strings.Contains(got.Detail(), "require_fit") {
@@ -625,35 +627,5 @@ func TestCheckFitSkipsWhatTheEngineCannotModel(t *testing.T) {
 	checkFit(batchjob.Config{ModelSource: "Qwen/Qwen2.5-7B-Instruct"}, &diags)
 	if len(diags) != 0 {
 		t.Errorf("no accelerator_type: want no diagnostics, got %v", diags)
-	}
-}
-
-func TestSubmissionBase(t *testing.T) {
-	req := ray.JobSubmitRequest{Entrypoint: "echo hi", Metadata: map[string]string{"a": "b"}}
-	a, err := submissionBase(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := submissionBase(req)
-	req.Entrypoint = "echo ho"
-	c, _ := submissionBase(req)
-	if a[:20] != b[:20] || a == b {
-		t.Errorf("same request: want the same hash part and different nonces, got %s and %s", a, b)
-	}
-	if a[:20] == c[:20] {
-		t.Errorf("different requests share the hash part: %s, %s", a, c)
-	}
-	if attemptID(a, 1) != a || attemptID(a, 3) != a+"-retry-2" {
-		t.Errorf("attempt ids: %s %s", attemptID(a, 1), attemptID(a, 3))
-	}
-}
-
-func TestShortMessage(t *testing.T) {
-	msg := "Job entrypoint command failed with exit code 3, last available logs (truncated to 20,000 chars):\nline1\n"
-	if got := shortMessage(msg); got != "Job entrypoint command failed with exit code 3" {
-		t.Errorf("got %q", got)
-	}
-	if got := shortMessage("Job was intentionally stopped."); got != "Job was intentionally stopped." {
-		t.Errorf("got %q", got)
 	}
 }

@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"crypto/x509"
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"regexp"
@@ -77,3 +78,27 @@ var (
 	roleARNValidator = stringvalidator.RegexMatches(regexp.MustCompile(`^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$`),
 		"must be an IAM role ARN like arn:aws:iam::123456789012:role/rayvllm")
 )
+
+// jsonObjectValidator accepts a JSON object.
+type jsonObjectValidator struct{}
+
+func (jsonObjectValidator) Description(context.Context) string { return "must be a JSON object" }
+
+func (v jsonObjectValidator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
+
+func (jsonObjectValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(req.ConfigValue.ValueString()), &m); err != nil || m == nil {
+		msg := "is not a JSON object"
+		if err != nil {
+			msg = "is not valid JSON: " + err.Error()
+		}
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid JSON object",
+			fmt.Sprintf("%s %s; write it with jsonencode({ ... }).", req.Path, msg))
+	}
+}

@@ -80,7 +80,7 @@ func NewPackage(files map[string]PackageFile) (Package, error) {
 		return Package{}, err
 	}
 	sum := sha256.Sum256(buf.Bytes())
-	return Package{URI: "gcs://_ray_pkg_" + hex.EncodeToString(sum[:16]) + ".zip", Data: buf.Bytes()}, nil
+	return Package{URI: PackageURIPrefix + hex.EncodeToString(sum[:16]) + ".zip", Data: buf.Bytes()}, nil
 }
 
 // PackageDir packages the regular files under dir. `.git` directories are
@@ -195,3 +195,10 @@ func regularFile(p string) (os.FileInfo, bool) {
 	}
 	return fi, fi.Mode().IsRegular()
 }
+
+// PackageURIPrefix starts the URI of every package uploaded to Ray's GCS
+// (Ray's _private/runtime_env/packaging.py).
+const PackageURIPrefix = "gcs://_ray_pkg_"
+
+// IsPackageURI reports whether uri names a package in Ray's GCS.
+func IsPackageURI(uri string) bool { return strings.HasPrefix(uri, PackageURIPrefix) }

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/retry"
 )
 
 // MinRayVersion is the oldest Ray the provider talks to.
@@ -54,7 +57,7 @@ func (c *Client) CheckVersion(ctx context.Context) (*VersionInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	ok, err := versionAtLeast(v.RayVersion, MinRayVersion)
+	ok, err := VersionAtLeast(v.RayVersion, MinRayVersion)
 	if err != nil {
 		return nil, fmt.Errorf("the Ray dashboard at %s reports version %q, which is not a Ray version: %w", c.base, v.RayVersion, err)
 	}
@@ -65,10 +68,20 @@ func (c *Client) CheckVersion(ctx context.Context) (*VersionInfo, error) {
 	return v, nil
 }
 
-// versionAtLeast compares the numeric major.minor.patch prefix of two Ray
+// WaitReady polls GET /api/version until the dashboard answers, or the
+// timeout passes: for a cluster that is still booting. Every failure,
+// also a refused token while the head sets up auth, is retried.
+func (c *Client) WaitReady(ctx context.Context, timeout, interval time.Duration) error {
+	return retry.Until(ctx, timeout, interval, func(ctx context.Context) (bool, error) {
+		_, err := c.Version(ctx)
+		return err == nil, err
+	})
+}
+
+// VersionAtLeast compares the numeric major.minor.patch prefix of two Ray
 // versions ("2.60.0", "3.0.0.dev0", "2.54.0rc1"). Pre-release suffixes count
 // as the release: a 2.54.0rc1 head is accepted.
-func versionAtLeast(have, want string) (bool, error) {
+func VersionAtLeast(have, want string) (bool, error) {
 	h, err := parseVersion(have)
 	if err != nil {
 		return false, err

@@ -1,0 +1,179 @@
+package provider
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware"
+)
+
+// requireFitHint ends the misfit message where require_fit exists.
+const requireFitHint = "Set require_fit = false to get the numbers without failing the plan."
+
+// fitCheck is the one plan-time fit check: rayvllm_gpu_fit's engine run by
+// the data sources and by the three resources on their engine settings.
+type fitCheck struct {
+	In   hardware.FitInput // the engine inputs; GPU is set per candidate
+	GPUs []hardware.GPU    // candidates, largest first (Ray's "A100" is a 40 or an 80 GB part)
+	// At maps the engine's attribute names onto the caller's attributes;
+	// At("") is where the misfit is reported. An empty path reports
+	// without an attribute.
+	At func(engineAttr string) path.Path
+	// Misfit is the severity of a misfit: error, warning, or
+	// diag.SeverityInvalid for none (the caller reports the numbers).
+	Misfit      diag.Severity
+	Context     string // leads the misfit message, e.g. the worker group
+	Hint        string // ends the misfit message: what to change
+	Accelerator string // the name the user gave, for the warnings
+	// WarnKVCache warns when max_num_seqs full-length sequences do not fit
+	// the predicted KV cache.
+	WarnKVCache bool
+}
+
+// run reports the check's findings and returns one result per candidate
+// GPU, nil after an input error.
+func (f fitCheck) run(diags *diag.Diagnostics) []hardware.FitResult {
+	results := make([]hardware.FitResult, 0, len(f.GPUs))
+	for _, g := range f.GPUs {
+		in := f.In
+		in.GPU = g
+		res, err := hardware.Fit(in)
+		if err != nil {
+			f.inputError(diags, err)
+			return nil
+		}
+		results = append(results, res)
+	}
+	if len(results) == 0 {
+		return nil
+	}
+	best := results[0]
+	if !best.Fits {
+		in := f.In
+		in.GPU = f.GPUs[0]
+		summary, detail := misfitError(in, best, f.Hint)
+		if f.Context != "" {
+			detail = f.Context + ":\n" + detail
+		}
+		addDiag(diags, f.Misfit, f.At(""), summary, detail)
+		return results
+	}
+	if len(results) > 1 && !results[1].Fits {
+		addDiag(diags, diag.SeverityWarning, f.At(""), fmt.Sprintf("%s fits %s but not %s", f.In.Model.ID, f.GPUs[0].Name, f.GPUs[1].Name),
+			fmt.Sprintf("accelerator_type %q matches both; Ray may place a replica on a %s, where vLLM would be %.2f GiB short per GPU. Use %q to pin the larger part.",
+				f.Accelerator, f.GPUs[1].Name, results[1].ShortfallGiB, "A100-80G"))
+	}
+	// The KV cache check uses the smallest candidate.
+	res, gpu := results[len(results)-1], f.GPUs[len(results)-1]
+	if need := int64(res.MaxNumSeqs) * int64(res.MaxModelLen); f.WarnKVCache && res.Fits && need > res.KVCacheTokens {
+		addDiag(diags, diag.SeverityWarning, f.At("max_num_seqs"), "KV cache smaller than max_num_seqs full-length sequences",
+			fmt.Sprintf("max_num_seqs %d × max_model_len %d = %d tokens, but the predicted KV cache of one replica on %s holds %d tokens (%.2f full-length sequences). "+
+				"Under load with long requests, vLLM will queue or preempt sequences. Lower max_num_seqs or max_model_len, use kv_cache_dtype = \"fp8\", or a larger GPU.",
+				res.MaxNumSeqs, res.MaxModelLen, need, gpu.Name, res.KVCacheTokens, res.MaxConcurrency))
+	}
+	return results
+}
+
+// inputError maps an engine error onto the caller's attribute.
+func (f fitCheck) inputError(diags *diag.Diagnostics, err error) {
+	var ie *hardware.InputError
+	if !errors.As(err, &ie) {
+		addDiag(diags, diag.SeverityError, f.At(""), "Fit check failed", err.Error())
+		return
+	}
+	at := f.At(ie.Attribute)
+	addDiag(diags, diag.SeverityError, at, "Invalid "+at.String(), ie.Message)
+}
+
+// rootAttr is the At of a data source: the engine's names are its own.
+func rootAttr(a string) path.Path {
+	if a == "" {
+		return path.Empty()
+	}
+	return path.Root(a)
+}
+
+// addHardwareError maps an engine error onto the data source's attribute.
+func addHardwareError(diags *diag.Diagnostics, err error) {
+	fitCheck{At: rootAttr}.inputError(diags, err)
+}
+
+func addDiag(diags *diag.Diagnostics, sev diag.Severity, at path.Path, summary, detail string) {
+	switch {
+	case sev == diag.SeverityError && len(at.Steps()) == 0:
+		diags.AddError(summary, detail)
+	case sev == diag.SeverityError:
+		diags.AddAttributeError(at, summary, detail)
+	case sev == diag.SeverityWarning && len(at.Steps()) == 0:
+		diags.AddWarning(summary, detail)
+	case sev == diag.SeverityWarning:
+		diags.AddAttributeWarning(at, summary, detail)
+	}
+}
+
+// misfitError is the message of every misfit in the provider; hint, when
+// set, is its last line.
+func misfitError(in hardware.FitInput, r hardware.FitResult, hint string) (string, string) {
+	summary := fmt.Sprintf("%s does not fit on %s", in.Model.ID, in.GPU.Name)
+	var b strings.Builder
+	fmt.Fprintf(&b, "vLLM would refuse to start: %.2f GiB short per GPU (budget %.2f GiB = %.2f GiB × gpu_memory_utilization %.2f).\n",
+		r.ShortfallGiB, r.BudgetGiB, r.GPUTotalMemoryGiB, in.GPUMemoryUtilization)
+	for _, s := range r.Reasons {
+		b.WriteString("- " + s + "\n")
+	}
+	if len(r.Suggestions) > 0 {
+		b.WriteString("Would fit:\n")
+		for _, s := range r.Suggestions {
+			b.WriteString("- " + s + "\n")
+		}
+	}
+	b.WriteString(hint)
+	return summary, strings.TrimRight(b.String(), "\n")
+}
+
+// vllmEngine is an engine configured in vLLM's own names, as
+// rayvllm_vllm_worker and rayvllm_batch_job take it.
+type vllmEngine struct {
+	Accelerator                                                      string // accelerator_type: a Ray accelerator type or a GPU catalog name
+	Model                                                            string // model_source
+	Quantization                                                     string
+	KVCacheDType                                                     string
+	TensorParallelSize, MaxModelLen, MaxNumSeqs, MaxNumBatchedTokens int64
+	GPUMemoryUtilization                                             float64
+}
+
+// fitCheck builds the check of an engine; why says what is missing when
+// the engine cannot model it (then the check does not run).
+func (e vllmEngine) fitCheck() (f fitCheck, why string) {
+	gpus, err := hardware.AcceleratorGPUs(e.Accelerator)
+	if err != nil {
+		return f, fmt.Sprintf("accelerator_type %q is not in the GPU catalog (rayvllm_gpus lists it).", e.Accelerator)
+	}
+	model, err := hardware.LookupModel(e.Model)
+	if err != nil {
+		return f, fmt.Sprintf("model %q is not in the model catalog; rayvllm_gpu_fit with model_config_json checks any model.", e.Model)
+	}
+	quant, kv, attr, ok := hardware.FromVLLMNames(e.Quantization, e.KVCacheDType)
+	if !ok {
+		v := map[string]string{"quantization": e.Quantization, "kv_cache_dtype": e.KVCacheDType}[attr]
+		return f, fmt.Sprintf("the engine does not model %s %q.", attr, v)
+	}
+	in := hardware.FitInput{
+		Model: model, TensorParallelSize: int(max(e.TensorParallelSize, 1)), Quantization: quant, KVCacheDType: kv,
+		MaxModelLen: int(e.MaxModelLen), GPUMemoryUtilization: e.GPUMemoryUtilization,
+		MaxNumBatchedTokens: int(e.MaxNumBatchedTokens), MaxNumSeqs: int(e.MaxNumSeqs), BlockSize: 16,
+	}
+	if in.GPUMemoryUtilization == 0 {
+		in.GPUMemoryUtilization = 0.9
+	}
+	return fitCheck{In: in, GPUs: gpus, Misfit: diag.SeverityError, Accelerator: e.Accelerator, WarnKVCache: true}, ""
+}
+
+// fitSkipped warns that the fit check could not run.
+func fitSkipped(diags *diag.Diagnostics, at path.Path, why string) {
+	diags.AddAttributeWarning(at, "GPU fit not checked", "The plan-time fit check (the engine of rayvllm_gpu_fit) did not run: "+why)
+}

@@ -1,0 +1,72 @@
+package provider
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/batchjob"
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/serveapp"
+)
+
+// The worker and the batch job run one fit check: the same engine settings
+// give the same findings. Before, the job skipped Ray's accelerator names
+// (A100-40G, plain A100) as "not in the GPU catalog".
+func TestFitCheckSameForJobAndWorker(t *testing.T) {
+	i := func(v int64) *int64 { return &v }
+	s := func(v string) *string { return &v }
+	for name, tc := range map[string]struct {
+		accel, model, quant string
+		maxLen, seqs        int64
+		want                string // in the first diagnostic's summary
+		errors              int
+	}{
+		"ray name A100-40G":         {"A100-40G", "meta-llama/Llama-3.1-70B-Instruct", "", 8192, 8, "does not fit on A100-40GB", 1},
+		"ray name A100, both parts": {"A100", "meta-llama/Llama-3.1-70B-Instruct", "fp8", 4096, 4, "fits A100-80GB but not A100-40GB", 0},
+		"catalog name L4":           {"L4", "meta-llama/Llama-3.1-70B-Instruct", "", 8192, 8, "does not fit on L4", 1},
+		"KV cache warning":          {"A10G", "Qwen/Qwen2.5-7B-Instruct", "", 32768, 256, "KV cache smaller than max_num_seqs", 0},
+		"not modelled":              {"L4", "Qwen/Qwen2.5-7B-Instruct", "gguf", 4096, 4, "GPU fit not checked", 0},
+		"unknown accelerator":       {"TPU-V4", "Qwen/Qwen2.5-7B-Instruct", "", 4096, 4, "GPU fit not checked", 0},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var job, worker diag.Diagnostics
+			c := batchjob.Config{ModelSource: tc.model, AcceleratorType: tc.accel, EngineKwargs: batchjob.Engine{MaxModelLen: i(tc.maxLen), MaxNumSeqs: i(tc.seqs)}}
+			if tc.quant != "" {
+				c.EngineKwargs.Quantization = s(tc.quant)
+			}
+			checkFit(c, &job)
+			(&vllmWorkerResource{}).fitCheck(&worker, &vllmWorkerModel{RequireFit: types.BoolNull()}, &serveapp.LLM{ModelID: "m", ModelSource: tc.model, AcceleratorType: tc.accel,
+				Engine: serveapp.Engine{Quantization: tc.quant, MaxModelLen: tc.maxLen, MaxNumSeqs: tc.seqs}})
+			for who, d := range map[string]diag.Diagnostics{"job": job, "worker": worker} {
+				if len(d) == 0 || !strings.Contains(d[0].Summary(), tc.want) || d.ErrorsCount() != tc.errors {
+					t.Errorf("%s: want %d error(s) and %q first, got %v", who, tc.errors, tc.want, d)
+				}
+			}
+			if len(job) != len(worker) {
+				t.Fatalf("job and worker disagree:\njob    %v\nworker %v", job, worker)
+			}
+			for k := range job {
+				if job[k].Summary() != worker[k].Summary() {
+					t.Errorf("job %q, worker %q", job[k].Summary(), worker[k].Summary())
+				}
+			}
+		})
+	}
+}
+
+// The misfit message keeps its hint: each caller passes its own instead of
+// cutting the data source's.
+func TestMisfitHint(t *testing.T) {
+	var job, worker diag.Diagnostics
+	maxLen := int64(8192)
+	checkFit(batchjob.Config{ModelSource: "meta-llama/Llama-3.1-70B", AcceleratorType: "L4", EngineKwargs: batchjob.Engine{MaxModelLen: &maxLen}}, &job)
+	(&vllmWorkerResource{}).fitCheck(&worker, &vllmWorkerModel{RequireFit: types.BoolNull()}, &serveapp.LLM{ModelID: "m", ModelSource: "meta-llama/Llama-3.1-70B", AcceleratorType: "L4", Engine: serveapp.Engine{MaxModelLen: maxLen}})
+	if d := job.Errors()[0].Detail(); !strings.HasSuffix(d, "Change the vllm block (quantization, tensor_parallel_size, max_model_len) or accelerator_type.") || strings.Contains(d, "require_fit") {
+		t.Errorf("job: %s", d)
+	}
+	if d := worker.Errors()[0].Detail(); !strings.HasSuffix(d, requireFitHint) {
+		t.Errorf("worker: %s", d)
+	}
+}

@@ -1,0 +1,119 @@
+package provider
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/serveapp"
+)
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}
+
+func derefOr[T any](p *T, def T) T {
+	if p == nil {
+		return def
+	}
+	return *p
+}
+
+// fullyKnown reports whether v and everything inside it is known.
+func fullyKnown(ctx context.Context, v attr.Value) bool {
+	tv, err := v.ToTerraformValue(ctx)
+	return err == nil && tv.IsFullyKnown()
+}
+
+// nestedTypes is the attribute types of an object type (nil for another type).
+func nestedTypes(t attr.Type) map[string]attr.Type {
+	if ot, ok := t.(types.ObjectType); ok {
+		return ot.AttrTypes
+	}
+	return nil
+}
+
+func anyStrings(v any) ([]string, bool) {
+	l, ok := v.([]any)
+	if !ok {
+		return nil, false
+	}
+	out := make([]string, 0, len(l))
+	for _, e := range l {
+		s, ok := e.(string)
+		if !ok {
+			return nil, false
+		}
+		out = append(out, s)
+	}
+	return out, true
+}
+
+// jsonObject decodes an optional JSON-object attribute.
+func jsonObject(v types.String) (map[string]any, error) {
+	if v.IsNull() || v.IsUnknown() {
+		return nil, nil
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(v.ValueString()), &m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// sameJSON keeps prior's text when it encodes the same object as v.
+func sameJSON(prior types.String, v map[string]any) types.String {
+	if len(v) == 0 {
+		if !prior.IsNull() {
+			if m, err := jsonObject(prior); err == nil && len(m) == 0 {
+				return prior
+			}
+		}
+		return types.StringNull()
+	}
+	want, err := serveapp.CanonicalValue(v)
+	if err != nil {
+		return types.StringNull()
+	}
+	if !prior.IsNull() && !prior.IsUnknown() {
+		if have, err := serveapp.Canonical([]byte(prior.ValueString())); err == nil && have == want {
+			return prior
+		}
+	}
+	return types.StringValue(want)
+}
+
+func stringOrNull(s string) types.String {
+	if s == "" {
+		return types.StringNull()
+	}
+	return types.StringValue(s)
+}
+
+func int64OrNull(v int64) types.Int64 {
+	if v == 0 {
+		return types.Int64Null()
+	}
+	return types.Int64Value(v)
+}
+
+func float64OrNull(v float64) types.Float64 {
+	if v == 0 {
+		return types.Float64Null()
+	}
+	return types.Float64Value(v)
+}
+
+func deadline(ctx context.Context) time.Time {
+	if d, ok := ctx.Deadline(); ok {
+		return d
+	}
+	return time.Now().Add(30 * time.Minute)
+}

