@@ -19,13 +19,6 @@ func deref[T any](p *T) T {
 	return *p
 }
 
-func derefOr[T any](p *T, def T) T {
-	if p == nil {
-		return def
-	}
-	return *p
-}
-
 // fullyKnown reports whether v and everything inside it is known.
 func fullyKnown(ctx context.Context, v attr.Value) bool {
 	tv, err := v.ToTerraformValue(ctx)
