@@ -169,6 +169,9 @@ func resolveEngine(in FitInput) (engine, error) {
 		return e, &InputError{Attribute: "max_model_len", Message: fmt.Sprintf("got %d; must be a positive number of tokens", e.mml)}
 	case e.mml == 0:
 		e.mml = e.m.MaxPositionEmbeddings
+		if e.m.DefaultMaxModelLen > 0 {
+			e.mml = e.m.DefaultMaxModelLen // LongRoPE: vLLM starts from the original length
+		}
 	case e.mml > e.m.MaxPositionEmbeddings:
 		return e, &InputError{Attribute: "max_model_len", Message: fmt.Sprintf("%d is longer than the model's max_position_embeddings (%d); vLLM refuses it. Valid: 1 to %d",
 			e.mml, e.m.MaxPositionEmbeddings, e.m.MaxPositionEmbeddings)}

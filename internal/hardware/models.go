@@ -81,6 +81,8 @@ var modelCatalog = func() []Model {
 	phi3mini128.ID, phi3mini128.MaxPositionEmbeddings, phi3mini128.Aliases = "microsoft/Phi-3-mini-128k-instruct", 131072, nil
 	// LongRoPE keeps a short and a long cos/sin cache.
 	phi3mini128.RopePositions = 131072 + 4096
+	// vLLM defaults a LongRoPE model to original_max_position_embeddings.
+	phi3mini128.DefaultMaxModelLen = 4096
 	phi4 := llama("microsoft/phi-4", 40, 5120, 40, 10, 128, 17920, 100352, false, 16384, "bfloat16", 14.7e9)
 	phi4.Architecture = "Phi3ForCausalLM"
 	phi4.Aliases = []string{"microsoft/Phi-4", "unsloth/phi-4"}
@@ -88,6 +90,7 @@ var modelCatalog = func() []Model {
 	phi35moe.Architecture, phi35moe.AttentionBias = "PhiMoEForCausalLM", true
 	phi35moe.NumExperts, phi35moe.NumActiveExperts, phi35moe.ExpertIntermediateSize = 16, 2, 6400
 	phi35moe.RopePositions = 131072 + 4096
+	phi35moe.DefaultMaxModelLen = 4096
 
 	gemma9 := Model{ID: "google/gemma-2-9b", Architecture: "Gemma2ForCausalLM", NumLayers: 42, HiddenSize: 3584, NumHeads: 16, NumKVHeads: 8,
 		HeadDim: 256, IntermediateSize: 14336, VocabSize: 256000, TiedEmbeddings: true, MaxPositionEmbeddings: 8192,
