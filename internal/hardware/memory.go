@@ -150,7 +150,7 @@ func resolveEngine(in FitInput) (engine, error) {
 	if e.prec, err = resolvePrecision(e.m, in.Quantization, in.GPU); err != nil {
 		return e, err
 	}
-	e.quantName = in.Quantization
+	e.quantName = strings.ToLower(strings.TrimSpace(in.Quantization))
 	if e.quantName == "" {
 		e.quantName = "none"
 	}
