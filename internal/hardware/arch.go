@@ -245,3 +245,22 @@ func (m Model) validate() error {
 	}
 	return nil
 }
+
+// SlidingLayers is how many layers use the sliding window; 0 without one.
+func (m Model) SlidingLayers() int {
+	switch {
+	case m.SlidingWindow <= 0:
+		return 0
+	case m.SlidingWindowLayers == 0:
+		return m.NumLayers
+	}
+	return m.SlidingWindowLayers
+}
+
+// DefaultMaxLen is vLLM's max_model_len when none is set.
+func (m Model) DefaultMaxLen() int {
+	if m.DefaultMaxModelLen > 0 {
+		return m.DefaultMaxModelLen
+	}
+	return m.MaxPositionEmbeddings
+}

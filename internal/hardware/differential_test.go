@@ -224,17 +224,7 @@ func TestConfigDifferential(t *testing.T) {
 		if m.isMLA() {
 			head = m.KVLoraRank + m.QKRopeHeadDim // vLLM's MLA head size: the cached latent
 		}
-		sl := 0
-		if m.SlidingWindow > 0 {
-			sl = m.NumLayers
-			if m.SlidingWindowLayers > 0 {
-				sl = m.SlidingWindowLayers
-			}
-		}
-		def := m.MaxPositionEmbeddings
-		if m.DefaultMaxModelLen > 0 {
-			def = m.DefaultMaxModelLen
-		}
+		sl, def := m.SlidingLayers(), m.DefaultMaxLen()
 		for _, f := range []struct {
 			name      string
 			mine, ref int

@@ -84,9 +84,12 @@ const (
 	FromCache Source = "cache"
 )
 
+// RevisionPattern is what a revision (branch, tag or commit) may look like.
+const RevisionPattern = `^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$`
+
 var (
 	idRE  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{0,95}$`)
-	revRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$`)
+	revRE = regexp.MustCompile(RevisionPattern)
 )
 
 // ValidID reports whether id has the Hub's <org>/<name> form.
@@ -101,7 +104,8 @@ var ErrUnauthorized = errors.New("not authorized")
 // ConfigJSON returns the config.json of id at revision ("" means main).
 // A commit hash in the cache is read without asking the Hub (it cannot
 // change); a branch or tag is fetched and the cache refreshed, and the
-// cached copy answers when the Hub cannot be reached.
+// cached copy answers when the Hub cannot be reached (not when it answers
+// 404 or 401/403).
 func (c *Client) ConfigJSON(ctx context.Context, id, revision string) ([]byte, Source, error) {
 	if revision == "" {
 		revision = "main"
@@ -126,7 +130,9 @@ func (c *Client) ConfigJSON(ctx context.Context, id, revision string) ([]byte, S
 		c.store(path, body)
 		return body, FromHub, nil
 	}
-	if cerr == nil && !errors.Is(err, ErrNotFound) {
+	// Only an unreachable Hub falls back on the cache: a definite answer
+	// (no such file, no access) is the user's to fix.
+	if cerr == nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrUnauthorized) {
 		return cached, FromCache, nil
 	}
 	return nil, "", err

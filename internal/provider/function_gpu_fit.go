@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"slices"
 	"sort"
 	"strings"
 
@@ -106,6 +107,16 @@ func fitConfigFromArgs(model, gpu string, opts types.Dynamic) (fitConfigModel, *
 		names = append(names, k)
 	}
 	sort.Strings(names)
+	var unknown []string
+	for _, k := range names {
+		if !slices.Contains(gpuFitOptions, k) {
+			unknown = append(unknown, fmt.Sprintf("%q", k))
+		}
+	}
+	if len(unknown) > 0 { // every one of them, not just the first
+		return c, function.NewArgumentFuncError(2, fmt.Sprintf("options: unknown setting%s %s; valid settings are %s",
+			map[bool]string{true: "s", false: ""}[len(unknown) > 1], strings.Join(unknown, ", "), strings.Join(gpuFitOptions, ", ")))
+	}
 	for _, k := range names {
 		v := attrs[k]
 		if v.IsNull() {
