@@ -2,7 +2,6 @@ package provider
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/datasourcevalidator"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
@@ -11,7 +10,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware"
-	"github.com/rayvllm/terraform-provider-rayvllm/internal/hfhub"
 )
 
 var (
@@ -23,7 +21,7 @@ var (
 // NewModelDataSource is the rayvllm_model data source.
 func NewModelDataSource() datasource.DataSource { return &modelDataSource{} }
 
-type modelDataSource struct{ data *ProviderData }
+type modelDataSource struct{ hubConfigure }
 
 type modelModel struct {
 	Model                  types.String `tfsdk:"model"`
@@ -100,25 +98,6 @@ func (d *modelDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, 
 	}
 }
 
-func (d *modelDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
-	if req.ProviderData == nil {
-		return
-	}
-	data, ok := req.ProviderData.(*ProviderData)
-	if !ok {
-		resp.Diagnostics.AddError("Unexpected provider data", fmt.Sprintf("want *ProviderData, got %T", req.ProviderData))
-		return
-	}
-	d.data = data
-}
-
-func (d *modelDataSource) hub() *hfhub.Client {
-	if d.data == nil {
-		return nil
-	}
-	return d.data.Hub
-}
-
 func (d *modelDataSource) ConfigValidators(context.Context) []datasource.ConfigValidator {
 	return []datasource.ConfigValidator{datasourcevalidator.ExactlyOneOf(path.MatchRoot("model"), path.MatchRoot("model_config_json"))}
 }
@@ -129,7 +108,7 @@ func (d *modelDataSource) Read(ctx context.Context, req datasource.ReadRequest, 
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	mod, src, err := resolveModel(ctx, d.hub(), modelRef{ID: m.Model, Revision: m.ModelRevision, ConfigJSON: m.ModelConfigJSON, Name: m.ModelName})
+	mod, src, err := resolveModel(ctx, d.hub, modelRef{ID: m.Model, Revision: m.ModelRevision, ConfigJSON: m.ModelConfigJSON, Name: m.ModelName})
 	if err != nil {
 		addHardwareError(&resp.Diagnostics, err)
 		return

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
@@ -63,6 +64,22 @@ func modelInputAttributes() map[string]schema.Attribute {
 			Validators:  []validator.String{stringvalidator.LengthBetween(1, 200)},
 		},
 	}
+}
+
+// hubConfigure gives a data source the provider's Hub client; embedded by
+// every data source that reads a model.
+type hubConfigure struct{ hub *hfhub.Client }
+
+func (h *hubConfigure) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
+	if req.ProviderData == nil {
+		return
+	}
+	data, ok := req.ProviderData.(*ProviderData)
+	if !ok {
+		resp.Diagnostics.AddError("Unexpected provider data", fmt.Sprintf("want *ProviderData, got %T", req.ProviderData))
+		return
+	}
+	h.hub = data.Hub
 }
 
 // resolveModel reads the model a configuration names and says where from.
