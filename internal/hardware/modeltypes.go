@@ -77,10 +77,6 @@ func qwen2MoELayers(c cfg, n int) []bool {
 	return out
 }
 
-func rope(theta float64) map[string]any {
-	return map[string]any{"rope_type": "default", "rope_theta": theta}
-}
-
 var llamaDefaults = map[string]any{ // llama/configuration_llama.py
 	"vocab_size": 32000.0, "hidden_size": 4096.0, "intermediate_size": 11008.0, "num_hidden_layers": 32.0,
 	"num_attention_heads": 32.0, "max_position_embeddings": 2048.0, "tie_word_embeddings": false,

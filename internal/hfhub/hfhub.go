@@ -163,11 +163,11 @@ func (c *Client) fetch(ctx context.Context, id, revision string) ([]byte, error)
 			c.Endpoint, unwrapURL(err), id, revision, c.CacheDir)
 	}
 	defer func() { _ = resp.Body.Close() }()
-	switch {
-	case resp.StatusCode == http.StatusOK:
-	case resp.StatusCode == http.StatusNotFound:
+	switch resp.StatusCode {
+	case http.StatusOK:
+	case http.StatusNotFound:
 		return nil, fmt.Errorf("%w: %s has no config.json at revision %q (%s); check the id and revision", ErrNotFound, id, revision, u)
-	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
+	case http.StatusUnauthorized, http.StatusForbidden:
 		hint := "set HF_TOKEN (or the provider's hf_token) to a token that has accepted the model's license"
 		if c.Token != "" {
 			hint = "the token was sent; accept the model's license on the Hub with that account, or use a token with read access"
