@@ -1,9 +1,6 @@
 package hardware
 
-import (
-	"sort"
-	"strings"
-)
+import "sort"
 
 // modelType is what the provider knows of one Hugging Face model_type: the
 // defaults its transformers configuration class fills in for a field that a
@@ -249,11 +246,5 @@ func typeOf(c cfg) (string, error) {
 	if err != nil || len(archs) == 0 {
 		return "", err
 	}
-	if t, ok := archTypes[archs[0]]; ok {
-		return t, nil
-	}
-	if strings.HasSuffix(archs[0], "ForCausalLM") {
-		return "", nil
-	}
-	return "", nil
+	return archTypes[archs[0]], nil // "" when unknown: every field must then be in the file
 }
