@@ -184,7 +184,8 @@ func TestSweep_removesCrashedRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	select {
-	case <-done:
+	case werr := <-done:
+		t.Logf("the crashed run's process ended: %v", werr)
 	case <-time.After(10 * time.Second):
 		t.Errorf("the crashed run's process survived the sweep")
 	}
