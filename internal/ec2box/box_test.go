@@ -110,6 +110,11 @@ func TestBox_instanceLifecycle(t *testing.T) {
 	if _, err := ec.StartInstances(ctx, &ec2.StartInstancesInput{InstanceIds: []string{id}}); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("console of %s:\n%s", id, box.Console(id))
+		}
+	})
 	if body := waitHTTP(t, "http://"+ip+":18080/", 60*time.Second); body != "hello-from-"+id+"\n" {
 		t.Errorf("after the restart the instance served %q", body)
 	}
