@@ -7,7 +7,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TOFU_VERSION=1.12.6
-if [ -x bin/tofu ] && bin/tofu version 2>/dev/null | head -1 | grep -qx "OpenTofu v$TOFU_VERSION"; then
+# Read whole (`| head -1` would end tofu with SIGPIPE under pipefail), with
+# an empty CLI config (a missing one adds a warning to stdout).
+have() {
+  local v
+  v=$(TF_CLI_CONFIG_FILE=/dev/null bin/tofu version 2>/dev/null) || return 1
+  grep -qx "OpenTofu v$TOFU_VERSION" <<<"$v"
+}
+if [ -x bin/tofu ] && have; then
   exit 0
 fi
 echo "building OpenTofu v$TOFU_VERSION from source (about 3.5 minutes on 2 cores)..."
@@ -18,4 +25,5 @@ mkdir -p bin
 (cd "$dir" && go build -trimpath \
   -ldflags "-s -w -X github.com/opentofu/opentofu/version.dev=no" -o "$out.tmp" ./cmd/tofu)
 mv "$out.tmp" "$out"
-bin/tofu version | head -1
+have || { echo "bin/tofu does not report OpenTofu v$TOFU_VERSION" >&2; exit 1; }
+echo "built bin/tofu: OpenTofu v$TOFU_VERSION"

@@ -22,6 +22,7 @@ func TestMain(m *testing.M) {
 			panic(err)
 		}
 	}
+	reportAccCLI()
 	code := m.Run()
 	hub.Close()
 	_ = os.RemoveAll(cache)
