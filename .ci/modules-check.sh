@@ -23,7 +23,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+# TERRAFORM=bin/tofu runs the same checks with OpenTofu (make test's OpenTofu lane).
 TERRAFORM=${TERRAFORM:-$ROOT/bin/terraform}
+CLI=$(basename "$TERRAFORM")
 [ -f "${TF_CLI_CONFIG_FILE:-}" ] || export TF_CLI_CONFIG_FILE=$ROOT/.tmp/terraformrc
 export CHECKPOINT_DISABLE=1 TF_IN_AUTOMATION=1 TF_INPUT=0
 
@@ -340,7 +342,7 @@ tf_test() {
     out="$WORK/test.log"
     if ! "$TERRAFORM" -chdir="$TREE/$d" test -no-color >"$out" 2>&1; then
       cat "$out" >&2
-      die "terraform test failed in $d"
+      die "$CLI test failed in $d"
     fi
     grep -E '^(Success|Failure)!' "$out" | sed "s|^|modules-check: $d: |"
     p=$(sed -nE 's/^Success! ([0-9]+) passed, ([0-9]+) failed.*/\1/p' "$out")
@@ -352,7 +354,7 @@ tf_test() {
       passed=$((passed + SERVICES_PASSED))
     fi
   done
-  say "terraform test: $passed runs passed, $failed failed"
+  say "$CLI test ($("$TERRAFORM" version 2>/dev/null | awk '/^(Terraform|OpenTofu) v/ && !n { print; n = 1 }')): $passed runs passed, $failed failed"
 }
 
 # Apply-level tests in DIR/tests/services against the services of
@@ -394,7 +396,7 @@ PY
     TF_VAR_input_uri="$data/prompts.jsonl" TF_VAR_output_uri="$data/out" \
     "$TERRAFORM" -chdir="$TREE/$d" test -test-directory=tests/services -no-color >"$out" 2>&1; then
     cat "$out" >&2
-    die "terraform test -test-directory=tests/services failed in $d"
+    die "$CLI test -test-directory=tests/services failed in $d"
   fi
   grep -E '^(Success|Failure)!' "$out" | sed "s|^|modules-check: $d (services): |"
   p=$(sed -nE 's/^Success! ([0-9]+) passed, 0 failed.*/\1/p' "$out")
