@@ -106,6 +106,14 @@ func (r *batchJobResource) ValidateConfig(ctx context.Context, req resource.Vali
 	}
 	env, known, diags := runtimeEnvFrom(ctx, cfg.RuntimeEnv)
 	resp.Diagnostics.Append(diags...)
+	if wo, woKnown := configStringMap(ctx, req.Config, "env_vars_wo", &resp.Diagnostics); known && woKnown {
+		for k := range wo {
+			if _, dup := env.EnvVars[k]; dup {
+				resp.Diagnostics.AddAttributeError(path.Root("env_vars_wo"), "Environment variable set twice",
+					fmt.Sprintf("%q is in env_vars_wo and in runtime_env.env_vars; keep it in one of them (env_vars_wo keeps it out of the state).", k))
+			}
+		}
+	}
 	if known {
 		if _, err := env.extra(); err != nil {
 			resp.Diagnostics.AddAttributeError(path.Root("runtime_env").AtName("extra_json"), "Invalid runtime_env.extra_json", err.Error())
@@ -154,7 +162,11 @@ func (r *batchJobResource) client(m *batchJobModel) (*ray.Client, error) {
 	if !m.DashboardURL.IsUnknown() {
 		url = m.DashboardURL.ValueString()
 	}
-	return r.data.rayClient(url, m.AuthToken.ValueString())
+	token := m.AuthToken.ValueString()
+	if wo := m.AuthTokenWO.ValueString(); wo != "" { // set only in create and update
+		token = wo
+	}
+	return r.data.rayClient(url, token)
 }
 
 // connect returns a version-checked client, reporting problems on dashboard_url.
@@ -166,10 +178,14 @@ func (r *batchJobResource) connect(ctx context.Context, m *batchJobModel, diags 
 	if err != nil {
 		var ae *ray.AuthError
 		summary := "Cannot use the Ray cluster"
+		msg := err.Error()
 		if errors.As(err, &ae) {
 			summary = "Ray dashboard refused the auth token"
+			if m.AuthTokenWO.IsNull() && !m.AuthTokenWOVersion.IsNull() {
+				msg += "\nauth_token_wo is sent only when the job is submitted; refresh and destroy use the provider's auth_token or RAY_AUTH_TOKEN."
+			}
 		}
-		diags.AddAttributeError(path.Root("dashboard_url"), summary, err.Error())
+		diags.AddAttributeError(path.Root("dashboard_url"), summary, msg)
 		return nil
 	}
 	return c
@@ -189,6 +205,8 @@ func (r *batchJobResource) Create(ctx context.Context, req resource.CreateReques
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("auth_token_wo"), &plan.AuthTokenWO)...)
+	envWO, _ := configStringMap(ctx, req.Config, "env_vars_wo", &resp.Diagnostics)
 	c := r.connect(ctx, &plan, &resp.Diagnostics)
 	if c == nil {
 		return
@@ -206,6 +224,9 @@ func (r *batchJobResource) Create(ctx context.Context, req resource.CreateReques
 		resp.Diagnostics.AddError("Cannot derive the submission ID", err.Error())
 		return
 	}
+	// After the ID (in state) is derived, so that nothing of the values is in
+	// it; the names go into the job's metadata for import.
+	withWriteOnlyEnv(&jobReq, envWO)
 	plan.ID = types.StringValue(base)
 	plan.LogTail = types.StringValue("")
 	plan.Metrics = types.ObjectNull(metricsAttrTypes())
@@ -395,6 +416,7 @@ func (r *batchJobResource) Update(ctx context.Context, req resource.UpdateReques
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("auth_token_wo"), &plan.AuthTokenWO)...)
 	if plan.LogTail.IsUnknown() {
 		if c := r.connect(ctx, &plan, &resp.Diagnostics); c != nil {
 			r.refreshLogs(ctx, c, &plan, plan.SubmissionID.ValueString())

@@ -22,6 +22,10 @@ type batchJobModel struct {
 	ID                    types.String   `tfsdk:"id"`
 	DashboardURL          types.String   `tfsdk:"dashboard_url"`
 	AuthToken             types.String   `tfsdk:"auth_token"`
+	AuthTokenWO           types.String   `tfsdk:"auth_token_wo"`
+	AuthTokenWOVersion    types.Int64    `tfsdk:"auth_token_wo_version"`
+	EnvVarsWO             types.Map      `tfsdk:"env_vars_wo"`
+	EnvVarsWOVersion      types.Int64    `tfsdk:"env_vars_wo_version"`
 	Entrypoint            types.String   `tfsdk:"entrypoint"`
 	VLLM                  types.Object   `tfsdk:"vllm"`
 	RuntimeEnv            types.Object   `tfsdk:"runtime_env"`
@@ -466,6 +470,9 @@ func importJobConfig(ctx context.Context, m *batchJobModel, job *ray.JobDetails)
 		vars := map[string]string{}
 		for k, v := range ev {
 			vars[k] = fmt.Sprint(v)
+		}
+		for _, k := range strings.Split(job.Metadata[metadataPrefix+"env_vars_wo"], ",") {
+			delete(vars, k) // env_vars_wo values stay out of the state
 		}
 		re.EnvVars, _ = types.MapValueFrom(ctx, types.StringType, vars)
 		delete(env, "env_vars")

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"maps"
 	"regexp"
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
@@ -42,7 +43,7 @@ func batchJobSchema(ctx context.Context) schema.Schema {
 	computedString := func(desc string) schema.StringAttribute {
 		return schema.StringAttribute{Computed: true, Description: desc, PlanModifiers: keepState}
 	}
-	return schema.Schema{
+	s := schema.Schema{
 		Description: "A Ray job submitted through the Ray dashboard's Jobs API: either the built-in Ray Data + vLLM batch " +
 			"inference run (`vllm`) or any command (`entrypoint`). The job is immutable: changing what it runs replaces it. " +
 			"By default apply waits until the job ends and fails, leaving the resource tainted, when it ends FAILED or STOPPED. " +
@@ -171,6 +172,12 @@ func batchJobSchema(ctx context.Context) schema.Schema {
 				DeleteDescription: "How long destroy waits for a stopped job to end. Default 10m."}),
 		},
 	}
+	maps.Copy(s.Attributes, authTokenWOAttributes(
+		"Ray auth token for the submission, instead of `auth_token`. Refresh, import and destroy use the provider's `auth_token` (e.g. from `ephemeral.rayvllm_cluster_token`) or `RAY_AUTH_TOKEN`."))
+	maps.Copy(s.Attributes, envVarsWOAttributes(
+		"Environment variables of the job, merged into `runtime_env.env_vars` (a name may not be in both), e.g. `{ HF_TOKEN = var.hf_token }`. "+
+			"A new version submits the job again.", int64planmodifier.RequiresReplace()))
+	return s
 }
 
 func vllmAttribute() schema.SingleNestedAttribute {

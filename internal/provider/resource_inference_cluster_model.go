@@ -40,6 +40,8 @@ type clusterModel struct {
 	FitCheck              *fitCheckModel `tfsdk:"fit_check"`
 	Timeouts              timeouts.Value `tfsdk:"timeouts"`
 	AuthToken             types.String   `tfsdk:"auth_token"`
+	AuthTokenWO           types.String   `tfsdk:"auth_token_wo"`
+	AuthTokenWOVersion    types.Int64    `tfsdk:"auth_token_wo_version"`
 	AuthTokenSSMParameter types.String   `tfsdk:"auth_token_ssm_parameter"`
 	SecurityGroupID       types.String   `tfsdk:"security_group_id"`
 	HeadInstanceID        types.String   `tfsdk:"head_instance_id"`

@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/netip"
 	"regexp"
 
@@ -120,7 +121,7 @@ func (r *inferenceClusterResource) Schema(ctx context.Context, _ resource.Schema
 			},
 			"auth_token": schema.StringAttribute{
 				Computed: true, Sensitive: true, PlanModifiers: keep,
-				Description: "The cluster's Ray auth token (256 random bits, hex), for `auth_token` of the Ray resources. Stored in state (sensitive) and in `auth_token_ssm_parameter`.",
+				Description: "The cluster's Ray auth token (256 random bits, hex), for `auth_token` of the Ray resources. Stored in state (sensitive) and in `auth_token_ssm_parameter`; null when `auth_token_wo` is set.",
 			},
 			"auth_token_ssm_parameter": computed("SSM SecureString that holds the Ray token: `/rayvllm/<name>/ray-auth-token`."),
 			"security_group_id":        computed("The cluster security group."),
@@ -231,6 +232,10 @@ func (r *inferenceClusterResource) Schema(ctx context.Context, _ resource.Schema
 			"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, Update: true, Delete: true}),
 		},
 	}
+	maps.Copy(resp.Schema.Attributes, authTokenWOAttributes(
+		"The cluster's Ray auth token, instead of a generated one: kept only in `auth_token_ssm_parameter`, and `auth_token` stays null. "+
+			"Read it back with the `rayvllm_cluster_token` ephemeral resource. The nodes read the token at boot, so a new version replaces the cluster.",
+		int64planmodifier.RequiresReplace()))
 }
 
 // rayVersionValidator accepts an exact X.Y.Z Ray version at or above ray.MinRayVersion.

@@ -1,6 +1,8 @@
 package provider
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -9,6 +11,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/rayvllm/terraform-provider-rayvllm/internal/ray"
@@ -16,16 +19,22 @@ import (
 )
 
 type vllmWorkerModel struct {
-	ID              types.String      `tfsdk:"id"`
-	DashboardURL    types.String      `tfsdk:"dashboard_url"`
-	AuthToken       types.String      `tfsdk:"auth_token"`
-	Name            types.String      `tfsdk:"name"`
-	RoutePrefix     types.String      `tfsdk:"route_prefix"`
-	HTTPOptions     *httpOptionsModel `tfsdk:"http_options"`
-	EndpointBaseURL types.String      `tfsdk:"endpoint_base_url"`
-	WorkingDir      types.String      `tfsdk:"working_dir"`
-	WorkingDirURI   types.String      `tfsdk:"working_dir_uri"`
-	RuntimeEnvJSON  types.String      `tfsdk:"runtime_env_json"`
+	ID           types.String `tfsdk:"id"`
+	DashboardURL types.String `tfsdk:"dashboard_url"`
+	AuthToken    types.String `tfsdk:"auth_token"`
+	// Write-only: null in the plan and state, filled from the
+	// configuration by loadWriteOnly.
+	AuthTokenWO        types.String      `tfsdk:"auth_token_wo"`
+	AuthTokenWOVersion types.Int64       `tfsdk:"auth_token_wo_version"`
+	EnvVarsWO          types.Map         `tfsdk:"env_vars_wo"`
+	EnvVarsWOVersion   types.Int64       `tfsdk:"env_vars_wo_version"`
+	Name               types.String      `tfsdk:"name"`
+	RoutePrefix        types.String      `tfsdk:"route_prefix"`
+	HTTPOptions        *httpOptionsModel `tfsdk:"http_options"`
+	EndpointBaseURL    types.String      `tfsdk:"endpoint_base_url"`
+	WorkingDir         types.String      `tfsdk:"working_dir"`
+	WorkingDirURI      types.String      `tfsdk:"working_dir_uri"`
+	RuntimeEnvJSON     types.String      `tfsdk:"runtime_env_json"`
 
 	ModelID              types.String      `tfsdk:"model_id"`
 	ModelSource          types.String      `tfsdk:"model_source"`
@@ -128,6 +137,19 @@ func (m *vllmWorkerModel) spec() (serveapp.Spec, error) {
 			s.RuntimeEnv = map[string]any{}
 		}
 		s.RuntimeEnv["working_dir"] = uri
+	}
+	if wo := m.writeOnlyEnv(); len(wo) > 0 {
+		if s.RuntimeEnv == nil {
+			s.RuntimeEnv = map[string]any{}
+		}
+		vars, _ := s.RuntimeEnv["env_vars"].(map[string]any)
+		if vars == nil {
+			vars = map[string]any{}
+		}
+		for k, v := range wo {
+			vars[k] = v
+		}
+		s.RuntimeEnv["env_vars"] = vars
 	}
 	if !m.ImportPath.IsNull() {
 		s.ImportPath = m.ImportPath.ValueString()
@@ -350,4 +372,52 @@ func (r *vllmWorkerResource) fitCheck(diags *diag.Diagnostics, m *vllmWorkerMode
 		return path.Root(a)
 	}
 	f.run(diags)
+}
+
+// loadWriteOnly fills the write-only values from the configuration (the
+// plan and the state hold them null). It returns false when one is not
+// known yet.
+func (m *vllmWorkerModel) loadWriteOnly(ctx context.Context, cfg tfsdk.Config, diags *diag.Diagnostics) bool {
+	diags.Append(cfg.GetAttribute(ctx, path.Root("auth_token_wo"), &m.AuthTokenWO)...)
+	diags.Append(cfg.GetAttribute(ctx, path.Root("env_vars_wo"), &m.EnvVarsWO)...)
+	_, known := configStringMap(ctx, cfg, "env_vars_wo", diags)
+	return known && !m.AuthTokenWO.IsUnknown()
+}
+
+// writeOnlyEnv is env_vars_wo as loaded by loadWriteOnly.
+func (m *vllmWorkerModel) writeOnlyEnv() map[string]string {
+	var env map[string]string
+	if !m.EnvVarsWO.IsNull() && !m.EnvVarsWO.IsUnknown() {
+		_ = m.EnvVarsWO.ElementsAs(context.Background(), &env, false)
+	}
+	return env
+}
+
+// writeOnlyNames are the env var names whose values config_json hides
+// entirely.
+func (m *vllmWorkerModel) writeOnlyNames() map[string]bool {
+	names := map[string]bool{}
+	for k := range m.writeOnlyEnv() {
+		names[k] = true
+	}
+	return names
+}
+
+// writeOnlyNamesIn reads those names back from a config_json in state: the
+// env vars shown as the write-only marker.
+func writeOnlyNamesIn(configJSON types.String) map[string]bool {
+	var app struct {
+		RuntimeEnv struct {
+			EnvVars map[string]any `json:"env_vars"`
+		} `json:"runtime_env"`
+	}
+	names := map[string]bool{}
+	if json.Unmarshal([]byte(configJSON.ValueString()), &app) == nil {
+		for k, v := range app.RuntimeEnv.EnvVars {
+			if v == serveapp.WriteOnlyMarker {
+				names[k] = true
+			}
+		}
+	}
+	return names
 }

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"maps"
 	"regexp"
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
@@ -88,9 +89,10 @@ func (r *vllmWorkerResource) Schema(ctx context.Context, _ resource.SchemaReques
 				Description: "The `" + ray.PackageURIPrefix + "<hash>.zip` package URI of `working_dir` on the cluster.",
 			},
 			"runtime_env_json": schema.StringAttribute{
-				Optional:    true,
-				Description: "The application's runtime_env as a JSON object, e.g. `jsonencode({ env_vars = { HF_TOKEN = var.hf_token }, pip = [\"httpx\"] })`. Not with a `working_dir` key when `working_dir` is set. Values appear in the Serve config on the cluster.",
-				Validators:  []validator.String{jsonObjectValidator{}},
+				Optional: true, Sensitive: true,
+				Description: "The application's runtime_env as a JSON object, e.g. `jsonencode({ env_vars = { HF_TOKEN = var.hf_token }, pip = [\"httpx\"] })`. Not with a `working_dir` key when `working_dir` is set. " +
+					"Sensitive, as it may hold secrets; `config_json` shows it with every env_vars value as a hash. It is stored in the state: for a secret that must not be, use `env_vars_wo`.",
+				Validators: []validator.String{jsonObjectValidator{}},
 			},
 
 			"model_id": schema.StringAttribute{
@@ -206,10 +208,16 @@ func (r *vllmWorkerResource) Schema(ctx context.Context, _ resource.SchemaReques
 			"config_json": schema.StringAttribute{
 				Computed: true,
 				Description: "The application's Serve config (ServeApplicationSchema) as JSON with sorted keys: what the cluster runs after a read, what will be written in a plan. " +
-					"A change made outside Terraform, also to a field without an attribute, shows up here.",
+					"A change made outside Terraform, also to a field without an attribute, shows up here. Secrets are redacted: every `env_vars` value is `sha256:` and the first 12 hex digits of its SHA-256 " +
+					"(a changed value still shows), and a value from `env_vars_wo` is `" + serveapp.WriteOnlyMarker + "`.",
 			},
 		},
 	}
+	maps.Copy(resp.Schema.Attributes, authTokenWOAttributes(
+		"Ray auth token for create and update, instead of `auth_token`. Refresh, import and destroy use the provider's `auth_token` (e.g. from `ephemeral.rayvllm_cluster_token`) or `RAY_AUTH_TOKEN`."))
+	maps.Copy(resp.Schema.Attributes, envVarsWOAttributes(
+		"Environment variables merged into the application's `runtime_env.env_vars`, e.g. `{ HF_TOKEN = var.hf_token }`; a name may not also be in `runtime_env_json`. "+
+			"Ray gets the values; `config_json` shows `"+serveapp.WriteOnlyMarker+"` for them. A new version redeploys the application."))
 }
 
 func autoscalingAttribute(desc string) schema.SingleNestedAttribute {

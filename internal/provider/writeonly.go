@@ -2,7 +2,10 @@ package provider
 
 import (
 	"context"
+	"maps"
 	"regexp"
+	"slices"
+	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/mapvalidator"
@@ -14,6 +17,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/ray"
 )
 
 // Write-only arguments (Terraform >= 1.11, OpenTofu >= 1.11): the CLI
@@ -98,4 +103,23 @@ func configStringMap(ctx context.Context, cfg tfsdk.Config, name string, diags *
 	}
 	diags.Append(v.ElementsAs(ctx, &m, false)...)
 	return m, true
+}
+
+// withWriteOnlyEnv merges a job's env_vars_wo into its runtime_env.env_vars
+// and lists their names (not values) in the job's metadata, so that an
+// import leaves them out of the state.
+func withWriteOnlyEnv(req *ray.JobSubmitRequest, env map[string]string) {
+	if len(env) == 0 {
+		return
+	}
+	if req.RuntimeEnv == nil {
+		req.RuntimeEnv = map[string]any{}
+	}
+	vars := map[string]string{}
+	if have, ok := req.RuntimeEnv["env_vars"].(map[string]string); ok {
+		maps.Copy(vars, have)
+	}
+	maps.Copy(vars, env)
+	req.RuntimeEnv["env_vars"] = vars
+	req.Metadata[metadataPrefix+"env_vars_wo"] = strings.Join(slices.Sorted(maps.Keys(env)), ",")
 }

@@ -211,21 +211,23 @@ func TestAccBatchJob_writeOnlyToken(t *testing.T) {
 		CheckDestroy:             batchJobGone(t),
 		Steps: []resource.TestStep{
 			{
+				// The job prints a hash of the variable: the value itself
+				// must not be in the entrypoint (state) or the log tail.
 				Config: fmt.Sprintf(`
 resource "rayvllm_batch_job" "job" {
-  entrypoint            = "python -c 'import os; assert os.environ[\"JOB_SECRET\"] == %q; print(\"secret ok\")'"
+  entrypoint            = "python -c 'import os, hashlib; print(\"secret\", hashlib.sha256(os.environ[\"JOB_SECRET\"].encode()).hexdigest()[:12])'"
   entrypoint_num_cpus   = 0.1
   auth_token_wo         = %q
   auth_token_wo_version = 1
   env_vars_wo           = { JOB_SECRET = %q }
   env_vars_wo_version   = 1
 }
-`, envSecret, token, envSecret),
-				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{secretsAbsent{"auth_token_wo": token}}},
+`, token, envSecret),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{secretsAbsent{"auth_token_wo": token, "env_vars_wo value": envSecret}}},
 				ConfigStateChecks: []statecheck.StateCheck{
-					secretsAbsent{"auth_token_wo": token},
+					secretsAbsent{"auth_token_wo": token, "env_vars_wo value": envSecret},
 					statecheck.ExpectKnownValue(addr, tfjsonpath.New("status"), knownvalue.StringExact("SUCCEEDED")),
-					statecheck.ExpectKnownValue(addr, tfjsonpath.New("log_tail"), knownvalue.StringRegexp(regexp.MustCompile(`secret ok`))),
+					statecheck.ExpectKnownValue(addr, tfjsonpath.New("log_tail"), knownvalue.StringRegexp(regexp.MustCompile(`secret `+serveapp.HashMarker(envSecret)[len("sha256:"):]))),
 					statecheck.ExpectKnownValue(addr, tfjsonpath.New("auth_token_wo"), knownvalue.Null()),
 					statecheck.ExpectKnownValue(addr, tfjsonpath.New("env_vars_wo"), knownvalue.Null()),
 					statecheck.ExpectKnownValue(addr, tfjsonpath.New("auth_token_wo_version"), knownvalue.Int64Exact(1)),
