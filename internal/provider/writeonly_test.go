@@ -4,11 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/hashicorp/terraform-plugin-testing/config"
 	"github.com/hashicorp/terraform-plugin-testing/helper/acctest"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
@@ -26,6 +29,31 @@ import (
 // 1.11 and OpenTofu 1.11.
 func needEphemeral(t *testing.T) { needCLI(t, "an ephemeral resource", "1.10.0", "1.11.0") }
 func needWriteOnly(t *testing.T) { needCLI(t, "write-only arguments", "1.11.0", "1.11.0") }
+
+// secretVariables declares ephemeral, sensitive string variables (Terraform
+// >= 1.10, OpenTofu >= 1.11): how a secret reaches a write-only argument in
+// practice. A literal in the configuration would be in the plan's JSON
+// (its configuration section), and a plain variable's value too.
+func secretVariables(vals map[string]string) (string, config.Variables) {
+	var hcl strings.Builder
+	vars := config.Variables{}
+	for _, name := range slices.Sorted(maps.Keys(vals)) {
+		fmt.Fprintf(&hcl, "variable %q {\n  type      = string\n  sensitive = true\n  ephemeral = true\n}\n", name)
+		vars[name] = config.StringVariable(vals[name])
+	}
+	return hcl.String(), vars
+}
+
+// installedProviderPreCheck skips a test that runs the plugin installed
+// into the local mirror by make install (make test does it).
+func installedProviderPreCheck(t *testing.T) {
+	t.Helper()
+	if cfg := os.Getenv("TF_CLI_CONFIG_FILE"); cfg == "" {
+		t.Skip("TF_CLI_CONFIG_FILE is not set: run make install and export TF_CLI_CONFIG_FILE=$PWD/.tmp/terraformrc (make test does)")
+	} else if _, err := os.Stat(cfg); err != nil {
+		t.Skipf("%s: %v; run make install", cfg, err)
+	}
+}
 
 // secretsAbsent fails a plan or state that holds any of the secrets
 // anywhere in its JSON (what `show -json` prints, sensitive values in clear).
@@ -152,13 +180,16 @@ func TestAccVLLMWorker_writeOnly(t *testing.T) {
 	token := os.Getenv("RAY_AUTH_TOKEN")
 	one, two := "key-"+acctest.RandString(32), "key-"+acctest.RandString(32)
 	const addr = "rayvllm_vllm_worker.w"
-	cfg := func(key string, version int) string {
-		return e.fixtureWorker("w", name, fmt.Sprintf(`  auth_token_wo         = %q
+	cfg := func(version int) string {
+		vars, _ := secretVariables(map[string]string{"token": "", "key": ""})
+		return vars + e.fixtureWorker("w", name, fmt.Sprintf(`  auth_token_wo         = var.token
   auth_token_wo_version = 1
-  env_vars_wo           = { API_KEY = %q }
+  env_vars_wo           = { API_KEY = var.key }
   env_vars_wo_version   = %d
-  deployments = [{ name = "Fixture", num_replicas = 1, num_cpus = 0.05 }]`, token, key, version))
+  deployments = [{ name = "Fixture", num_replicas = 1, num_cpus = 0.05 }]`, version))
 	}
+	_, vars1 := secretVariables(map[string]string{"token": token, "key": one})
+	_, vars2 := secretVariables(map[string]string{"token": token, "key": two})
 	woMarker := knownvalue.StringFunc(func(v string) error {
 		if !strings.Contains(v, `"API_KEY":"`+serveapp.WriteOnlyMarker+`"`) {
 			return fmt.Errorf("config_json does not show API_KEY as %s: %s", serveapp.WriteOnlyMarker, v)
@@ -170,7 +201,8 @@ func TestAccVLLMWorker_writeOnly(t *testing.T) {
 		CheckDestroy:             checkFunc(e.gone(name)),
 		Steps: []resource.TestStep{
 			{
-				Config: cfg(one, 1),
+				Config:          cfg(1),
+				ConfigVariables: vars1,
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					secretsAbsent{"env_vars_wo value": one, "auth_token_wo": token},
 				}},
@@ -186,7 +218,8 @@ func TestAccVLLMWorker_writeOnly(t *testing.T) {
 			{
 				// A new value without a new version is not sent (what
 				// write-only means); with one, it is.
-				Config: cfg(two, 2),
+				Config:          cfg(2),
+				ConfigVariables: vars2,
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectResourceAction(addr, plancheck.ResourceActionUpdate),
 					secretsAbsent{"env_vars_wo value": two},
@@ -206,6 +239,7 @@ func TestAccBatchJob_writeOnlyToken(t *testing.T) {
 	token := os.Getenv("RAY_AUTH_TOKEN")
 	envSecret := "job-secret-" + acctest.RandString(24)
 	const addr = "rayvllm_batch_job.job"
+	vars, varValues := secretVariables(map[string]string{"token": token, "job_secret": envSecret})
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		CheckDestroy:             batchJobGone(t),
@@ -213,16 +247,17 @@ func TestAccBatchJob_writeOnlyToken(t *testing.T) {
 			{
 				// The job prints a hash of the variable: the value itself
 				// must not be in the entrypoint (state) or the log tail.
-				Config: fmt.Sprintf(`
+				Config: vars + `
 resource "rayvllm_batch_job" "job" {
   entrypoint            = "python -c 'import os, hashlib; print(\"secret\", hashlib.sha256(os.environ[\"JOB_SECRET\"].encode()).hexdigest()[:12])'"
   entrypoint_num_cpus   = 0.1
-  auth_token_wo         = %q
+  auth_token_wo         = var.token
   auth_token_wo_version = 1
-  env_vars_wo           = { JOB_SECRET = %q }
+  env_vars_wo           = { JOB_SECRET = var.job_secret }
   env_vars_wo_version   = 1
 }
-`, token, envSecret),
+`,
+				ConfigVariables:  varValues,
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{secretsAbsent{"auth_token_wo": token, "env_vars_wo value": envSecret}}},
 				ConfigStateChecks: []statecheck.StateCheck{
 					secretsAbsent{"auth_token_wo": token, "env_vars_wo value": envSecret},
@@ -252,6 +287,11 @@ resource "rayvllm_batch_job" "wrong" {
 // rayvllm_cluster_token reads it by cluster name into a provider alias,
 // whose job then runs on the real Ray head. The environment's token is made
 // wrong first, so only the ephemeral value can authenticate the job.
+//
+// It runs the installed plugin (make install), not the in-process server:
+// the CLI starts one plugin process per provider configuration, while one
+// in-process server would be configured by both blocks, the last one
+// winning.
 func TestAccEphemeralClusterToken(t *testing.T) {
 	needEphemeral(t)
 	needWriteOnly(t)
@@ -260,8 +300,9 @@ func TestAccEphemeralClusterToken(t *testing.T) {
 	token := os.Getenv("RAY_AUTH_TOKEN")
 	name := acctest.RandomWithPrefix("acc-eph")
 	wrongParam := "/" + name + "/wrong-token"
-	cluster := strings.Replace(e.config(name, group{"a10g", "g5.xlarge", 1, ""}), "  tags                    = { team = \"ml\" }",
-		fmt.Sprintf("  tags                    = { team = \"ml\" }\n  auth_token_wo           = %q\n  auth_token_wo_version   = 1", token), 1)
+	vars, varValues := secretVariables(map[string]string{"token": token})
+	cluster := vars + strings.Replace(e.config(name, group{"a10g", "g5.xlarge", 1, ""}), "  tags                    = { team = \"ml\" }",
+		"  tags                    = { team = \"ml\" }\n  auth_token_wo           = var.token\n  auth_token_wo_version   = 1", 1)
 	chain := cluster + fmt.Sprintf(`
 ephemeral "rayvllm_cluster_token" "t" {
   cluster_name = %q
@@ -279,8 +320,9 @@ resource "rayvllm_batch_job" "job" {
   depends_on          = [rayvllm_inference_cluster.test]
 }
 `, name)
+	installedProviderPreCheck(t)
 	resource.Test(t, resource.TestCase{
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		ExternalProviders: map[string]resource.ExternalProvider{"rayvllm": {Source: "rayvllm/rayvllm"}},
 		CheckDestroy: func(s *terraform.State) error {
 			t.Setenv("RAY_AUTH_TOKEN", token) // batchJobGone asks Ray with it
 			if err := e.checkDestroyed(s); err != nil {
@@ -290,7 +332,8 @@ resource "rayvllm_batch_job" "job" {
 		},
 		Steps: []resource.TestStep{
 			{
-				Config: cluster,
+				Config:          cluster,
+				ConfigVariables: varValues,
 				ConfigStateChecks: []statecheck.StateCheck{
 					secretsAbsent{"auth_token_wo": token},
 					statecheck.ExpectKnownValue(clusterAddr, tfjsonpath.New("auth_token"), knownvalue.Null()),
@@ -308,8 +351,9 @@ resource "rayvllm_batch_job" "job" {
 				},
 			},
 			{
-				PreConfig: func() { t.Setenv("RAY_AUTH_TOKEN", "not-the-token") },
-				Config:    chain,
+				PreConfig:       func() { t.Setenv("RAY_AUTH_TOKEN", "not-the-token") },
+				Config:          chain,
+				ConfigVariables: varValues,
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					secretsAbsent{"cluster token": token},
 				}},
@@ -342,7 +386,8 @@ resource "rayvllm_batch_job" "job2" {
   entrypoint = "echo never runs"
 }
 `, wrongParam),
-				ExpectError: regexp.MustCompile(`(?s)Ray dashboard refused the auth token`),
+				ConfigVariables: varValues,
+				ExpectError:     regexp.MustCompile(`(?s)Ray dashboard refused the auth token`),
 			},
 		},
 	})
