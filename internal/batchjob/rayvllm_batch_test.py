@@ -16,6 +16,7 @@ if os.environ.get("RAYVLLM_TEST_GCS_ADDRESS"):
     os.environ.setdefault("RAY_AUTH_MODE", "token")
 
 import rayvllm_batch as rb  # noqa: E402
+import standin  # noqa: E402
 
 ray = pytest.importorskip("ray")
 
@@ -29,6 +30,7 @@ def ray_cluster():
 
     # The workers cannot import these modules by name: ship them by value.
     cloudpickle.register_pickle_by_value(rb)
+    cloudpickle.register_pickle_by_value(standin)
     cloudpickle.register_pickle_by_value(sys.modules[__name__])
     ray.init(address=addr, log_to_driver=False, logging_level="ERROR")
     ctx = ray.data.DataContext.get_current()
@@ -37,32 +39,7 @@ def ray_cluster():
     ray.shutdown()
 
 
-def _text(row):
-    if "messages" in row:
-        return " ".join(m["content"] for m in row["messages"])
-    return row["prompt"]
-
-
-def fake_engine(row):
-    """Stands in for ray.data.llm's vLLM stages: the same output columns,
-    deterministic values. Tokens are whitespace-separated words."""
-    text = _text(row)
-    mode = "chat" if "messages" in row else "prompt"
-    words = f"{mode}: {text}".split()[: int(row["sampling_params"].get("max_tokens", 1000))]
-    rid = int(row["id"])
-    return {
-        **row,
-        "generated_text": " ".join(words),
-        "num_input_tokens": len(text.split()),
-        "num_generated_tokens": len(words),
-        # vLLM's RequestStateStats: wall-clock arrival, monotonic engine stamps.
-        "metrics": {"arrival_time": 1000.0 + rid, "first_token_latency": 0.5,
-                    "first_token_ts": 7.0, "last_token_ts": 7.0 + 0.25 * len(words)},
-    }
-
-
-def fake_build_processor(cfg, preprocess, postprocess):
-    return lambda ds: ds.map(preprocess).map(fake_engine).map(postprocess)
+fake_build_processor = standin.build_processor
 
 
 PROMPTS = {1: "what is ray", 2: "what is vllm", 3: "hello", 4: "one two three four", 5: "five"}
@@ -130,7 +107,7 @@ def test_engine_metrics_null_without_vllm_stats(tmp_path):
     write_input(cfg["input"]["path"], "jsonl", [{"id": i, "prompt": p} for i, p in PROMPTS.items()])
 
     def no_stats(cfg, preprocess, postprocess):
-        strip = lambda r: {k: v for k, v in fake_engine(r).items() if k != "metrics"}  # noqa: E731
+        strip = lambda r: {**r, **{k: v for k, v in standin.generate(r, None).items() if k != "metrics"}}  # noqa: E731
         return lambda ds: ds.map(preprocess).map(strip).map(postprocess)
 
     metrics = rb.run(cfg, build_processor=no_stats)
