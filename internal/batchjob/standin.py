@@ -63,7 +63,10 @@ def engine_udf_class():
                 if self.seconds_per_row:
                     await asyncio.sleep(self.seconds_per_row)
                 try:
-                    out = generate(row, self.max_model_len)
+                    # vLLMEngineStageUDF sets the error column on every row;
+                    # a missing one reads as null, which Ray's postprocess
+                    # wrapper takes for an error.
+                    out = {**generate(row, self.max_model_len), "__inference_error__": ""}
                 except ValueError as e:
                     # vLLMEngineStageUDF._generate_with_error_handling
                     if not self.should_continue_on_error:
