@@ -132,7 +132,7 @@ func testSpec() Spec {
 		Name: "c1", SubnetID: "subnet-12345678", IAMInstanceProfile: "p",
 		Head:   NodeSpec{InstanceType: "m5.xlarge", AMI: "ami-12345678", RootVolumeGiB: 100, RootVolumeType: "gp3"},
 		Groups: []GroupSpec{{Name: "g", Count: 3, NodeSpec: NodeSpec{InstanceType: "g5.xlarge", AMI: "ami-12345678", RootVolumeGiB: 200, RootVolumeType: "gp3"}}},
-		Boot:   BootConfig{Cluster: "c1", RayVersion: "2.60.0", VLLMVersion: "0.11.0", RayTokenParameter: "/rayvllm/c1/ray-auth-token"},
+		Boot:   BootConfig{Cluster: "c1", RayVersion: "2.60.0", VLLMVersion: "0.29.0", RayTokenParameter: "/rayvllm/c1/ray-auth-token"},
 	}
 }
 

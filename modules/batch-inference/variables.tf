@@ -437,7 +437,7 @@ variable "hf_token_ssm_parameter" {
 }
 
 variable "ray_version" {
-  description = "Ray version installed on the nodes (`ray[default,serve]==<version>`); 2.54.0 or newer."
+  description = "Ray version installed on the nodes (`ray[default,serve]==<version>`); 2.54.0 or newer. The default is the provider's tested version set (internal/versions/versions.json)."
   type        = string
   default     = "2.60.0"
 
@@ -448,13 +448,13 @@ variable "ray_version" {
 }
 
 variable "vllm_version" {
-  description = "vLLM version installed on the nodes (`vllm==<version>`)."
+  description = "vLLM version installed on the nodes (`vllm==<version>`). The default is the provider's tested version set: the vLLM release that the default Ray's `llm` extra pins."
   type        = string
-  default     = "0.11.0"
+  default     = "0.29.0"
 
   validation {
     condition     = can(regex("^[0-9]+\\.[0-9]+\\.[0-9]+([.-]?[a-z0-9]+)*$", var.vllm_version))
-    error_message = "vllm_version must be a version such as \"0.11.0\"."
+    error_message = "vllm_version must be a version such as \"0.29.0\"."
   }
 }
 
