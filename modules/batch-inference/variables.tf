@@ -186,14 +186,25 @@ variable "price_per_gpu_hour_usd" {
   }
 }
 
-variable "duty_cycle" {
-  description = "Share of the year the GPU workers run, in (0, 1], for `cost.per_year_usd`: 1 is always on, 0.25 six hours a day."
+variable "batch_runs_per_year" {
+  description = "How many times a year the batch runs, for `cost.per_year_usd`: the batch GPUs are paid for the predicted batch window of each run, not all year."
   type        = number
   default     = 1
 
   validation {
-    condition     = var.duty_cycle > 0 && var.duty_cycle <= 1
-    error_message = "duty_cycle must be in (0, 1]."
+    condition     = var.batch_runs_per_year >= 0 && var.batch_runs_per_year <= 8760
+    error_message = "batch_runs_per_year must be between 0 and 8760."
+  }
+}
+
+variable "head_price_per_hour_usd" {
+  description = "Price of the head node per hour in USD, counted in `cost` as always on. The provider's catalog holds GPU instance types only; null leaves the head out of the cost."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.head_price_per_hour_usd == null ? true : var.head_price_per_hour_usd >= 0
+    error_message = "head_price_per_hour_usd must be >= 0, or null to leave the head out of the cost."
   }
 }
 
@@ -348,13 +359,13 @@ variable "output_format" {
 }
 
 variable "max_output_tokens" {
-  description = "vLLM `max_tokens`: the most tokens generated per row. Default: `mean_output_tokens`, the length the sizing assumes (vLLM's own default is 16)."
+  description = "vLLM `max_tokens`: the most tokens generated per row, a cap, not the expected length. Default: what `max_model_len` leaves after a mean prompt (`max_model_len` − `mean_input_tokens`). The sizing's time and cost use `mean_output_tokens`; a cap at the mean would cut every answer longer than the mean (vLLM stops it with finish_reason `length`), and vLLM's own default is 16."
   type        = number
   default     = null
 
   validation {
     condition     = var.max_output_tokens == null ? true : (var.max_output_tokens >= 1 && floor(var.max_output_tokens) == var.max_output_tokens)
-    error_message = "max_output_tokens must be a whole number of at least 1, or null for mean_output_tokens."
+    error_message = "max_output_tokens must be a whole number of at least 1, or null for what max_model_len leaves after a mean prompt."
   }
 }
 
@@ -370,9 +381,20 @@ variable "temperature" {
 }
 
 variable "resume" {
-  description = "Skip input rows whose id is already in the output and append the rest (a rerun after a failure). Without it the output is overwritten."
+  description = "Process only the input rows whose id is not in a committed output (or errors) shard, and add their shards beside the others: a rerun after a crash, a stop or a lost node. Without it the output is overwritten."
   type        = bool
   default     = false
+}
+
+variable "on_row_error" {
+  description = "What a row the engine rejects (e.g. a prompt longer than `max_model_len`) does to the job: `fail` it, or `skip` the row into `<output_uri>.errors` with the reason, counted in `job_metrics.failed_rows`."
+  type        = string
+  default     = "fail"
+
+  validation {
+    condition     = contains(["fail", "skip"], var.on_row_error)
+    error_message = "on_row_error must be \"fail\" or \"skip\"."
+  }
 }
 
 # ---------------------------------------------------------------------------
