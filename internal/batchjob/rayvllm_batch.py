@@ -15,7 +15,7 @@ and writes exactly one output row per input row that keeps the row's id:
 The output is a directory of shards (part-<run>-<n>.<format>). The driver
 streams the processed rows out of Ray Data's streaming executor
 (Dataset.iter_batches) and commits a shard every SHARD_ROWS rows or
-SHARD_SECONDS seconds: written under <output path>.partial/, then moved to
+SHARD_SECONDS seconds (env RAYVLLM_SHARD_ROWS, RAYVLLM_SHARD_SECONDS): written under <output path>.partial/, then moved to
 its final name. A killed run therefore leaves only complete shards, and no
 more than one shard of rows is ever held by the driver.
 
@@ -93,7 +93,9 @@ ERROR_COLUMN = "__inference_error__"
 ON_ROW_ERROR = ("fail", "skip")
 # A shard is committed when it holds SHARD_ROWS rows or its first row is
 # SHARD_SECONDS old, whichever comes first: the most work a crash can lose.
+# The job's environment (runtime_env.env_vars) can change them.
 SHARD_ROWS, SHARD_SECONDS = 10_000, 60.0
+SHARD_ROWS_ENV, SHARD_SECONDS_ENV = "RAYVLLM_SHARD_ROWS", "RAYVLLM_SHARD_SECONDS"
 # Shard file extensions; the first is written. ".json" is what Ray Data's
 # write_json named the files of outputs written before shards.
 EXTENSIONS = {"jsonl": (".jsonl", ".json"), "parquet": (".parquet",), "csv": (".csv",)}
@@ -476,7 +478,14 @@ def run(cfg, build_processor=build_vllm_processor):
             if fs.get_file_info(p).type == pyarrow.fs.FileType.Directory:
                 fs.delete_dir(p)
 
-    writer = ShardWriter(out, int(cfg.get("shard_rows") or SHARD_ROWS), float(cfg.get("shard_seconds") or SHARD_SECONDS))
+    try:
+        shard_rows = int(os.environ.get(SHARD_ROWS_ENV) or SHARD_ROWS)
+        shard_seconds = float(os.environ.get(SHARD_SECONDS_ENV) or SHARD_SECONDS)
+    except ValueError as e:
+        raise ConfigError(f"{SHARD_ROWS_ENV} / {SHARD_SECONDS_ENV}: {e}") from None
+    if shard_rows < 1 or shard_seconds <= 0:
+        raise ConfigError(f"{SHARD_ROWS_ENV} must be at least 1 and {SHARD_SECONDS_ENV} above 0")
+    writer = ShardWriter(out, shard_rows, shard_seconds)
     totals = Totals()
     processor = build_processor(cfg, make_preprocess(cfg), make_postprocess(cfg))
     batch_size = getattr(getattr(processor, "config", None), "batch_size", None)

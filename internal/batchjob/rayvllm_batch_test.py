@@ -276,9 +276,9 @@ def prompts(n):
     return [{"id": i, "prompt": f"row {i} " + "w " * (i % 7)} for i in range(n)]
 
 
-def test_output_is_committed_in_shards(tmp_path):
+def test_output_is_committed_in_shards(tmp_path, monkeypatch):
     cfg = config(tmp_path, "parquet", "parquet")
-    cfg["shard_rows"] = 40
+    monkeypatch.setenv(rb.SHARD_ROWS_ENV, "40")
     write_input(cfg["input"]["path"], "parquet", prompts(200))
     metrics = rb.run(cfg, build_processor=fake_build_processor)
     files = shard_files(cfg["output"]["path"])
@@ -292,19 +292,20 @@ def test_output_is_committed_in_shards(tmp_path):
     assert metrics["rows"] == 200
 
 
-def run_driver(cfg, **popen):
+def run_driver(cfg, shard_rows):
     import subprocess
 
-    return subprocess.Popen([sys.executable, str(HERE / "standin.py"), json.dumps(cfg)], cwd=HERE,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **popen)
+    env = dict(os.environ, **{rb.SHARD_ROWS_ENV: str(shard_rows)})
+    return subprocess.Popen([sys.executable, str(HERE / "standin.py"), json.dumps(cfg)], cwd=HERE, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 
-def killed_mid_run(cfg, n, min_committed):
+def killed_mid_run(cfg, n, min_committed, shard_rows=25):
     """Starts the job's driver in its own process, SIGKILLs it once
     min_committed rows are committed, and returns the committed ids."""
     import time
 
-    proc = run_driver(cfg)
+    proc = run_driver(cfg, shard_rows)
     deadline = time.monotonic() + 180
     try:
         while time.monotonic() < deadline and proc.poll() is None:
@@ -337,7 +338,7 @@ import pyarrow.fs  # noqa: E402
 def test_killed_run_leaves_complete_shards_and_resume_is_exactly_once(tmp_path, fmt):
     n = 400
     cfg = config(tmp_path, "jsonl", fmt)
-    cfg.update(shard_rows=25, standin_seconds_per_row=0.02, batch_size=16)
+    cfg.update(standin_seconds_per_row=0.02, batch_size=16)
     write_input(cfg["input"]["path"], "jsonl", prompts(n))
 
     before = killed_mid_run(cfg, n, min_committed=50)
@@ -364,7 +365,7 @@ def test_resume_on_s3(tmp_path):
     n = 300
     cfg = config(tmp_path, "jsonl", "parquet")
     cfg["output"]["path"] = f"s3://{bucket}/run/out"
-    cfg.update(shard_rows=25, standin_seconds_per_row=0.02, batch_size=16)
+    cfg.update(standin_seconds_per_row=0.02, batch_size=16)
     write_input(cfg["input"]["path"], "jsonl", prompts(n))
 
     before = killed_mid_run(cfg, n, min_committed=50)
