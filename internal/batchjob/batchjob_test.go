@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"flag"
 	"io"
 	"os"
@@ -202,5 +203,28 @@ func TestParseMetrics(t *testing.T) {
 	}
 	if _, ok := ParseMetrics("no metrics here\n"); ok {
 		t.Fatal("found metrics in logs without any")
+	}
+}
+
+// NormalizeKnown runs every check whose attributes are known: a directory
+// input without a format is refused while accelerator_type is unknown, and
+// nothing is guessed about an unknown path.
+func TestNormalizeKnown(t *testing.T) {
+	c := Config{ModelSource: "m", Input: Input{Path: "s3://b/prompts/", PromptColumn: "p"}, Output: Output{Path: "s3://b/out"}}
+	err := c.NormalizeKnown(map[string]bool{"accelerator_type": true})
+	var ie *InputError
+	if !errors.As(err, &ie) || ie.Attribute != "input.format" {
+		t.Fatalf("directory input with accelerator_type unknown: got %v, want the input.format error", err)
+	}
+	c = Config{ModelSource: "m", Input: Input{PromptColumn: "p"}, Output: Output{Path: "/out"}}
+	if err := c.NormalizeKnown(map[string]bool{"input.path": true}); err != nil {
+		t.Fatalf("unknown input path: %v", err)
+	}
+	c = Config{ModelSource: "m", Input: Input{PromptColumn: "p", MessagesColumn: "m"}, Output: Output{Path: "/out"}}
+	if err := c.NormalizeKnown(map[string]bool{"input.path": true}); !errors.As(err, &ie) || ie.Attribute != "input" {
+		t.Fatalf("two prompt columns with an unknown path: got %v", err)
+	}
+	if err := c.NormalizeKnown(map[string]bool{"input.path": true, "input.messages_column": true}); err != nil {
+		t.Fatalf("unknown messages_column: %v", err)
 	}
 }

@@ -365,7 +365,7 @@ def test_resume_on_s3(tmp_path):
     n = 300
     cfg = config(tmp_path, "jsonl", "parquet")
     cfg["output"]["path"] = f"s3://{bucket}/run/out"
-    cfg.update(standin_seconds_per_row=0.02, batch_size=16)
+    cfg.update(standin_seconds_per_row=0.06, batch_size=16)
     write_input(cfg["input"]["path"], "jsonl", prompts(n))
 
     before = killed_mid_run(cfg, n, min_committed=50)

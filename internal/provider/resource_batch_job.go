@@ -97,10 +97,12 @@ func (r *batchJobResource) ValidateConfig(ctx context.Context, req resource.Vali
 			}
 		}
 	}
-	c, known, diags := vllmConfig(ctx, cfg.VLLM)
+	// Per attribute: a known mistake is reported at plan even while other
+	// attributes wait for other resources (a module's cluster outputs).
+	c, unknown, diags := vllmConfigPartial(ctx, cfg.VLLM)
 	resp.Diagnostics.Append(diags...)
-	if known {
-		if err := c.Normalize(); err != nil {
+	if unknown != nil && !diags.HasError() {
+		if err := c.NormalizeKnown(unknown); err != nil {
 			addVLLMError(&resp.Diagnostics, err)
 		}
 	}
@@ -151,10 +153,49 @@ func (r *batchJobResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 	// The vllm block forces replacement, so the fit check only matters
 	// when the job is (re)created.
 	if state == nil {
-		if cfg, known, _ := vllmConfig(ctx, plan.VLLM); known {
-			checkFit(cfg, &resp.Diagnostics)
+		if cfg, unknown, d := vllmConfigPartial(ctx, plan.VLLM); unknown != nil && !d.HasError() {
+			if !anyUnknown(unknown, fitAttrs...) {
+				checkFit(cfg, &resp.Diagnostics)
+			}
+			if !anyUnknown(unknown, "max_model_len", "on_row_error", "sampling.max_tokens") {
+				longPromptNote(cfg, &resp.Diagnostics)
+			}
 		}
 	}
+}
+
+// fitAttrs are the vllm attributes the fit check reads.
+var fitAttrs = []string{"accelerator_type", "model_source", "quantization", "kv_cache_dtype", "tensor_parallel_size",
+	"max_model_len", "max_num_seqs", "max_num_batched_tokens", "gpu_memory_utilization"}
+
+func anyUnknown(unknown map[string]bool, attrs ...string) bool {
+	for _, a := range attrs {
+		if unknown[a] {
+			return true
+		}
+	}
+	return false
+}
+
+// longPromptNote says at plan what happens to prompts longer than
+// max_model_len when the job would fail on them: on_row_error left unset.
+// An explicit on_row_error is the answer to it. vLLM (v1) rejects a prompt
+// of max_model_len tokens or more (vllm/v1/engine/input_processor.py,
+// _validate_prompt_len) and stops a request when prompt plus output reach
+// max_model_len (vllm/v1/core/sched/utils.py, check_stop).
+func longPromptNote(c batchjob.Config, diags *diag.Diagnostics) {
+	mml := c.EngineKwargs.MaxModelLen
+	if mml == nil || c.OnRowError != "" {
+		return
+	}
+	gen := "stops when prompt plus output reach it"
+	if mt := c.SamplingParams.MaxTokens; mt != nil {
+		gen = fmt.Sprintf("generates min(max_tokens %d, %d − prompt tokens) tokens at most", *mt, *mml)
+	}
+	diags.AddAttributeWarning(path.Root("vllm").AtName("on_row_error"), "A prompt longer than max_model_len fails the whole job",
+		fmt.Sprintf("vLLM rejects a prompt of %d tokens (max_model_len) or more, and with on_row_error unset (\"fail\") one such row fails the job; "+
+			"for shorter prompts it %s. Set on_row_error = \"skip\" to write such rows to <output path>.errors and go on, or \"fail\" to keep "+
+			"failing the job (and silence this note).", *mml, gen))
 }
 
 func (r *batchJobResource) client(m *batchJobModel) (*ray.Client, error) {
@@ -339,7 +380,7 @@ func (r *batchJobResource) refreshLogs(ctx context.Context, c *ray.Client, m *ba
 	m.Metrics = types.ObjectNull(metricsAttrTypes())
 	if mt, ok := batchjob.ParseMetrics(logs); ok {
 		m.Metrics, _ = types.ObjectValueFrom(context.Background(), metricsAttrTypes(), metricsModel{
-			Rows: types.Int64Value(mt.Rows), SkippedRows: types.Int64Value(mt.SkippedRows),
+			Rows: types.Int64Value(mt.Rows), FailedRows: types.Int64Value(mt.FailedRows), SkippedRows: types.Int64Value(mt.SkippedRows),
 			InputTokens: types.Int64Value(mt.InputTokens), OutputTokens: types.Int64Value(mt.OutputTokens),
 			WallSeconds: types.Float64Value(mt.WallSeconds), OutputTokensPerSecond: types.Float64Value(mt.OutputTokensPerSecond),
 			TotalTokensPerSecond: types.Float64Value(mt.TotalTokensPerSecond),

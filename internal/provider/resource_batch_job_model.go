@@ -70,6 +70,7 @@ type vllmModel struct {
 	AcceleratorType      types.String  `tfsdk:"accelerator_type"`
 	NumGPUsPerReplica    types.Float64 `tfsdk:"num_gpus_per_replica"`
 	Resume               types.Bool    `tfsdk:"resume"`
+	OnRowError           types.String  `tfsdk:"on_row_error"`
 	Input                types.Object  `tfsdk:"input"`
 	Output               types.Object  `tfsdk:"output"`
 	Sampling             types.Object  `tfsdk:"sampling"`
@@ -116,6 +117,7 @@ type attemptModel struct {
 
 type metricsModel struct {
 	Rows                  types.Int64   `tfsdk:"rows"`
+	FailedRows            types.Int64   `tfsdk:"failed_rows"`
 	SkippedRows           types.Int64   `tfsdk:"skipped_rows"`
 	InputTokens           types.Int64   `tfsdk:"input_tokens"`
 	OutputTokens          types.Int64   `tfsdk:"output_tokens"`
@@ -260,25 +262,58 @@ func runtimeEnvFrom(ctx context.Context, obj types.Object) (runtimeEnv, bool, di
 // vllmConfig converts the vllm attribute; known is false when it is null
 // or not fully known yet.
 func vllmConfig(ctx context.Context, obj types.Object) (batchjob.Config, bool, diag.Diagnostics) {
-	var c batchjob.Config
-	if obj.IsNull() || !fullyKnown(ctx, obj) {
-		return c, false, nil
+	c, unknown, diags := vllmConfigPartial(ctx, obj)
+	return c, unknown != nil && len(unknown) == 0 && !diags.HasError(), diags
+}
+
+// unknownAttrs are the attributes of the vllm object (and of its nested
+// objects, as "input.path") whose values are not known yet.
+func unknownAttrs(ctx context.Context, obj types.Object) map[string]bool {
+	u := map[string]bool{}
+	for name, v := range obj.Attributes() {
+		nested, isObj := v.(types.Object)
+		switch {
+		case isObj && nested.IsUnknown():
+			for sub := range nested.AttributeTypes(ctx) {
+				u[name+"."+sub] = true
+			}
+		case isObj && !nested.IsNull():
+			for sub, sv := range nested.Attributes() {
+				if !fullyKnown(ctx, sv) {
+					u[name+"."+sub] = true
+				}
+			}
+		case !fullyKnown(ctx, v):
+			u[name] = true
+		}
 	}
+	return u
+}
+
+// vllmConfigPartial converts what is known of the vllm attribute and names
+// what is not (unknownAttrs); unknown is nil when the attribute is null or
+// wholly unknown.
+func vllmConfigPartial(ctx context.Context, obj types.Object) (c batchjob.Config, unknown map[string]bool, diags diag.Diagnostics) {
+	if obj.IsNull() || obj.IsUnknown() {
+		return c, nil, nil
+	}
+	unknown = unknownAttrs(ctx, obj)
 	var v vllmModel
-	diags := obj.As(ctx, &v, basetypes.ObjectAsOptions{})
+	opts := basetypes.ObjectAsOptions{UnhandledUnknownAsEmpty: true}
+	diags = obj.As(ctx, &v, opts)
 	if diags.HasError() {
-		return c, false, diags
+		return c, nil, diags
 	}
 	var in inputModel
 	var out outputModel
 	var s samplingModel
-	diags.Append(v.Input.As(ctx, &in, basetypes.ObjectAsOptions{})...)
-	diags.Append(v.Output.As(ctx, &out, basetypes.ObjectAsOptions{})...)
+	diags.Append(v.Input.As(ctx, &in, opts)...)
+	diags.Append(v.Output.As(ctx, &out, opts)...)
 	if !v.Sampling.IsNull() {
-		diags.Append(v.Sampling.As(ctx, &s, basetypes.ObjectAsOptions{})...)
+		diags.Append(v.Sampling.As(ctx, &s, opts)...)
 	}
 	if diags.HasError() {
-		return c, false, diags
+		return c, nil, diags
 	}
 	c = batchjob.Config{
 		ModelSource: v.ModelSource.ValueString(),
@@ -301,12 +336,12 @@ func vllmConfig(ctx context.Context, obj types.Object) (batchjob.Config, bool, d
 			Temperature: s.Temperature.ValueFloat64Pointer(), TopP: s.TopP.ValueFloat64Pointer(),
 			MaxTokens: s.MaxTokens.ValueInt64Pointer(), MinTokens: s.MinTokens.ValueInt64Pointer(), Seed: s.Seed.ValueInt64Pointer(),
 		},
-		Resume: v.Resume.ValueBool(),
+		Resume: v.Resume.ValueBool(), OnRowError: v.OnRowError.ValueString(),
 	}
-	if !s.Stop.IsNull() {
+	if !s.Stop.IsNull() && !unknown["sampling.stop"] {
 		diags.Append(s.Stop.ElementsAs(ctx, &c.SamplingParams.Stop, false)...)
 	}
-	return c, !diags.HasError(), diags
+	return c, unknown, diags
 }
 
 // buildRequest renders the job's submission (without its submission ID)
@@ -526,7 +561,7 @@ func vllmObject(ctx context.Context, c batchjob.Config) (types.Object, diag.Diag
 		DType: types.StringPointerValue(e.DType), EnforceEager: types.BoolPointerValue(e.EnforceEager), BatchSize: types.Int64PointerValue(c.BatchSize),
 		Concurrency: types.Int64PointerValue(c.Concurrency), MaxConcurrentBatches: types.Int64PointerValue(c.MaxConcurrentBatches),
 		Accelerator: stringOrNull(c.Accelerator), AcceleratorType: stringOrNull(c.AcceleratorType),
-		NumGPUsPerReplica: types.Float64PointerValue(c.NumGPUsPerReplica), Resume: resume,
+		NumGPUsPerReplica: types.Float64PointerValue(c.NumGPUsPerReplica), Resume: resume, OnRowError: stringOrNull(c.OnRowError),
 		Input: in, Output: out, Sampling: sampling,
 	})
 	diags.Append(d...)

@@ -28,6 +28,7 @@ import (
 	"github.com/rayvllm/terraform-provider-rayvllm/internal/batchjob"
 	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware"
 	"github.com/rayvllm/terraform-provider-rayvllm/internal/ray"
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/versions"
 )
 
 var (
@@ -152,7 +153,8 @@ func batchJobSchema(ctx context.Context) schema.Schema {
 					"to `<output path>.metrics.json`). Null until a run prints it, and in custom mode unless the command prints such a line.",
 				Attributes: map[string]schema.Attribute{
 					"rows":                     schema.Int64Attribute{Computed: true, Description: "Rows this run processed (one output row each)."},
-					"skipped_rows":             schema.Int64Attribute{Computed: true, Description: "Input rows skipped because `resume` found their output."},
+					"failed_rows":              schema.Int64Attribute{Computed: true, Description: "Rows of this run the engine rejected, written to `<output path>.errors` with `on_row_error = \"skip\"`."},
+					"skipped_rows":             schema.Int64Attribute{Computed: true, Description: "Input rows skipped because `resume` found them in a committed output or errors shard."},
 					"input_tokens":             schema.Int64Attribute{Computed: true, Description: "Prompt tokens of the processed rows (vLLM's `num_input_tokens`, summed)."},
 					"output_tokens":            schema.Int64Attribute{Computed: true, Description: "Generated tokens of the processed rows (vLLM's `num_generated_tokens`, summed)."},
 					"wall_seconds":             schema.Float64Attribute{Computed: true, Description: "Wall-clock seconds from reading the input to the end of writing the output."},
@@ -198,7 +200,9 @@ func vllmAttribute() schema.SingleNestedAttribute {
 				"`compressed-tensors`. vLLM checks the name against its release's list.",
 				Validators: []validator.String{stringvalidator.RegexMatches(identRe, "must be a vLLM quantization method name such as awq, gptq, fp8")}},
 			"tensor_parallel_size":   posInt("vLLM's `tensor_parallel_size`: GPUs one engine replica is split across."),
-			"max_model_len":          posInt("vLLM's `max_model_len`: the longest prompt plus output, in tokens."),
+			"max_model_len": posInt("vLLM's `max_model_len`: the longest prompt plus output, in tokens. vLLM rejects a prompt of `max_model_len` " +
+				"tokens or more (the job fails, or with `on_row_error = \"skip\"` the row goes to the errors output), and stops a generation when " +
+				"prompt plus output reach it, before `max_tokens` if need be."),
 			"max_num_seqs":           posInt("vLLM's `max_num_seqs`: sequences one engine step holds."),
 			"max_num_batched_tokens": posInt("vLLM's `max_num_batched_tokens`: tokens one engine step processes."),
 			"enable_chunked_prefill": schema.BoolAttribute{Optional: true, Description: "vLLM's `enable_chunked_prefill`."},
@@ -228,8 +232,16 @@ func vllmAttribute() schema.SingleNestedAttribute {
 			"num_gpus_per_replica": schema.Float64Attribute{Optional: true, Description: "GPUs one engine replica reserves. Default `tensor_parallel_size`. " +
 				"With `tensor_parallel_size = 1` a share in (0, 1] packs several small replicas on one GPU.",
 				Validators: []validator.Float64{float64validator.AtLeast(0.01)}},
-			"resume": schema.BoolAttribute{Optional: true, Description: "Skip input rows whose id is already in the output and append the rest. " +
-				"Without it the output is overwritten."},
+			"resume": schema.BoolAttribute{Optional: true, Description: "Process only the input rows whose id is in no committed output or errors " +
+				"shard, and add their shards beside the others: a rerun after a crash, a `ray job stop` or a lost node processes exactly the rows " +
+				"not yet committed. Without it the output and the errors are overwritten. The output is written in shards " +
+				"(`part-<run>-<n>.<format>`), each committed whole (written under `<output path>.partial`, then moved), every 10,000 rows or 60 s " +
+				"(`RAYVLLM_SHARD_ROWS`, `RAYVLLM_SHARD_SECONDS` in `runtime_env.env_vars`)."},
+			"on_row_error": schema.StringAttribute{Optional: true, Description: "What a row the engine rejects (e.g. a prompt of `max_model_len` " +
+				"tokens or more) does: `fail` the job (default), or `skip` it: the row goes to `<output path>.errors` as its id and the engine's " +
+				"error, counted in `metrics.failed_rows`, and the run goes on (Ray Data LLM's `should_continue_on_error`). Resume counts a " +
+				"skipped row as done; delete the errors output to retry it.",
+				Validators: []validator.String{stringvalidator.OneOf(batchjob.OnRowErrors...)}},
 			"input": schema.SingleNestedAttribute{
 				Required: true, Description: "The prompts.",
 				Attributes: map[string]schema.Attribute{
@@ -291,7 +303,7 @@ func runtimeEnvAttribute() schema.SingleNestedAttribute {
 			"excludes": schema.ListAttribute{Optional: true, ElementType: types.StringType, Description: "Patterns of files left out of a local " +
 				"`working_dir` (Go `path.Match` syntax, tried against each relative path and each of its parts), e.g. `[\"*.ckpt\", \"data\"]`.",
 				Validators: []validator.List{listvalidator.ValueStringsAre(stringvalidator.LengthAtLeast(1))}},
-			"pip": schema.ListAttribute{Optional: true, ElementType: types.StringType, Description: "pip requirements installed for the job, e.g. `[\"vllm==0.11.0\"]`.",
+			"pip": schema.ListAttribute{Optional: true, ElementType: types.StringType, Description: "pip requirements installed for the job, e.g. `[\"vllm==" + versions.Tested.VLLM + "\"]`.",
 				Validators: []validator.List{listvalidator.ValueStringsAre(stringvalidator.LengthAtLeast(1))}},
 			"env_vars": schema.MapAttribute{Optional: true, ElementType: types.StringType, Sensitive: true,
 				Description: "Environment variables of the job and its workers, e.g. `HF_TOKEN`. Sensitive."},
@@ -307,7 +319,7 @@ func attemptAttrTypes() map[string]attr.Type {
 }
 
 func metricsAttrTypes() map[string]attr.Type {
-	return map[string]attr.Type{"rows": types.Int64Type, "skipped_rows": types.Int64Type, "input_tokens": types.Int64Type,
+	return map[string]attr.Type{"rows": types.Int64Type, "failed_rows": types.Int64Type, "skipped_rows": types.Int64Type, "input_tokens": types.Int64Type,
 		"output_tokens": types.Int64Type, "wall_seconds": types.Float64Type, "output_tokens_per_second": types.Float64Type,
 		"total_tokens_per_second": types.Float64Type, "engine_seconds": types.Float64Type, "engine_output_tokens_per_second": types.Float64Type}
 }

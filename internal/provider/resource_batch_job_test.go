@@ -573,6 +573,8 @@ func TestAccBatchJob_invalidConfig(t *testing.T) {
 			`(?s)vllm\.accelerator.*value must be one of: \["gpu" "cpu"\]`},
 		"kv_cache_dtype as in the worker": {`vllm = { model_source = "m", kv_cache_dtype = "fp16", input = { path = "/in.csv", prompt_column = "p" }, output = { path = "/out" } }`,
 			`(?s)vllm\.kv_cache_dtype value must be one of:.*"fp8_e5m2"\], got: "fp16"`},
+		"bad on_row_error": {`vllm = { model_source = "m", on_row_error = "ignore", input = { path = "/in.csv", prompt_column = "p" }, output = { path = "/out" } }`,
+			`(?s)vllm\.on_row_error value must be one of: \["fail" "skip"\]`},
 		"missing working_dir": {"entrypoint = \"x\"\n  runtime_env = { working_dir = \"/nonexistent/dir\" }", `(?s)Cannot package runtime_env\.working_dir.*/nonexistent/dir`},
 	} {
 		t.Run(name, func(t *testing.T) {

@@ -26,6 +26,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/rayvllm/terraform-provider-rayvllm/internal/ray"
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/versions"
 )
 
 var (
@@ -85,14 +86,16 @@ func (r *inferenceClusterResource) Schema(ctx context.Context, _ resource.Schema
 				Description: "`tags` merged over the provider's `default_tags`.",
 			},
 			"ray_version": schema.StringAttribute{
-				Required: true, PlanModifiers: replace,
-				Description: "Pinned Ray version installed as `ray[default,serve]==<version>`, e.g. `2.60.0`. Versions below " + ray.MinRayVersion + " are refused: they lack token auth and have public RCE CVEs.",
-				Validators:  []validator.String{rayVersionValidator{}},
+				Optional: true, Computed: true, PlanModifiers: []planmodifier.String{testedVersion(versions.Tested.Ray), stringplanmodifier.RequiresReplace()},
+				Description: "Pinned Ray version installed as `ray[default,serve]==<version>`. Default: the provider's tested version set, `" + versions.Tested.Ray +
+					"`, when the cluster is created (a later provider release with another set does not replace it). Versions below " + ray.MinRayVersion + " are refused: they lack token auth and have public RCE CVEs.",
+				Validators: []validator.String{rayVersionValidator{}},
 			},
 			"vllm_version": schema.StringAttribute{
-				Required: true, PlanModifiers: replace,
-				Description: "Pinned vLLM version installed as `vllm==<version>`, e.g. `0.11.0`.",
-				Validators:  []validator.String{stringvalidator.RegexMatches(vllmVersionRE, "must be an exact version like 0.11.0 (pinned, no ranges)")},
+				Optional: true, Computed: true, PlanModifiers: []planmodifier.String{testedVersion(versions.Tested.VLLM), stringplanmodifier.RequiresReplace()},
+				Description: "Pinned vLLM version installed as `vllm==<version>`. Default: the provider's tested version set, `" + versions.Tested.VLLM +
+					"` (the release Ray " + versions.Tested.Ray + "'s `llm` extra pins), when the cluster is created.",
+				Validators: []validator.String{stringvalidator.RegexMatches(vllmVersionRE, "must be an exact version like "+versions.Tested.VLLM+" (pinned, no ranges)")},
 			},
 			"python_packages": schema.ListAttribute{
 				Optional: true, ElementType: types.StringType,
@@ -287,4 +290,24 @@ func (cidrValidator) ValidateString(_ context.Context, req validator.StringReque
 func isCIDR(s string) bool {
 	_, err := netip.ParsePrefix(s)
 	return err == nil
+}
+
+// testedVersion plans an unset version as the one the cluster already has,
+// or on create as the tested set's: a provider release that moves the
+// tested set does not replace running clusters.
+type testedVersion string
+
+func (d testedVersion) Description(context.Context) string {
+	return "unset: the cluster's current version, or " + string(d) + " on create"
+}
+func (d testedVersion) MarkdownDescription(ctx context.Context) string { return d.Description(ctx) }
+func (d testedVersion) PlanModifyString(_ context.Context, req planmodifier.StringRequest, resp *planmodifier.StringResponse) {
+	if !req.ConfigValue.IsNull() {
+		return
+	}
+	if !req.StateValue.IsNull() && !req.StateValue.IsUnknown() {
+		resp.PlanValue = req.StateValue
+		return
+	}
+	resp.PlanValue = types.StringValue(string(d))
 }
