@@ -199,7 +199,7 @@ func vllmAttribute() schema.SingleNestedAttribute {
 			"quantization": schema.StringAttribute{Optional: true, Description: "vLLM's `quantization`, e.g. `awq`, `gptq`, `fp8`, `bitsandbytes`, " +
 				"`compressed-tensors`. vLLM checks the name against its release's list.",
 				Validators: []validator.String{stringvalidator.RegexMatches(identRe, "must be a vLLM quantization method name such as awq, gptq, fp8")}},
-			"tensor_parallel_size":   posInt("vLLM's `tensor_parallel_size`: GPUs one engine replica is split across."),
+			"tensor_parallel_size": posInt("vLLM's `tensor_parallel_size`: GPUs one engine replica is split across."),
 			"max_model_len": posInt("vLLM's `max_model_len`: the longest prompt plus output, in tokens. vLLM rejects a prompt of `max_model_len` " +
 				"tokens or more (the job fails, or with `on_row_error = \"skip\"` the row goes to the errors output), and stops a generation when " +
 				"prompt plus output reach it, before `max_tokens` if need be."),
