@@ -128,7 +128,8 @@ type e2eRow struct {
 	NumGeneratedTokens int    `json:"num_generated_tokens"`
 }
 
-// readOutput reads every jsonl file Ray Data wrote into dir.
+// readOutput reads every jsonl shard the script committed into dir. A
+// truncated shard fails to parse.
 func readOutput(dir string) ([]e2eRow, error) {
 	files, err := filepath.Glob(filepath.Join(dir, "*.json*"))
 	if err != nil {
@@ -140,20 +141,31 @@ func readOutput(dir string) ([]e2eRow, error) {
 		if err != nil {
 			return nil, err
 		}
-		sc := bufio.NewScanner(bytes.NewReader(b))
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			if len(bytes.TrimSpace(sc.Bytes())) == 0 {
-				continue
-			}
-			var r e2eRow
-			if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-				return nil, fmt.Errorf("%s: %w", f, err)
-			}
-			rows = append(rows, r)
+		r, err := parseRows(f, b)
+		if err != nil {
+			return nil, err
 		}
+		rows = append(rows, r...)
 	}
 	return rows, nil
+}
+
+// parseRows parses jsonl output rows.
+func parseRows(name string, b []byte) ([]e2eRow, error) {
+	var rows []e2eRow
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
+			continue
+		}
+		var r e2eRow
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		rows = append(rows, r)
+	}
+	return rows, sc.Err()
 }
 
 // tokenCounts re-encodes texts with the model's own tokenizer (no special

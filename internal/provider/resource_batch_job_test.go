@@ -128,7 +128,7 @@ for i in range(10):
     print("line", i)
 with open(sys.argv[1], "w") as f:
     f.write("hello " + os.environ["GREETING"])
-print('rayvllm-metrics: {"rows": 3, "skipped_rows": 1, "input_tokens": 30, "output_tokens": 60, "wall_seconds": 2.0, "output_tokens_per_second": 30.0, "total_tokens_per_second": 45.0, "engine_seconds": 1.5, "engine_output_tokens_per_second": 40.0}')
+print('rayvllm-metrics: {"rows": 3, "failed_rows": 2, "skipped_rows": 1, "input_tokens": 30, "output_tokens": 60, "wall_seconds": 2.0, "output_tokens_per_second": 30.0, "total_tokens_per_second": 45.0, "engine_seconds": 1.5, "engine_output_tokens_per_second": 40.0}')
 print("done")
 `
 	if err := os.WriteFile(filepath.Join(src, "main.py"), []byte(script), 0o644); err != nil {
@@ -159,7 +159,7 @@ resource "rayvllm_batch_job" "test" {
 					statecheck.ExpectKnownValue(name, tfjsonpath.New("status"), knownvalue.StringExact("SUCCEEDED")),
 					statecheck.ExpectKnownValue(name, tfjsonpath.New("message"), knownvalue.StringExact("Job finished successfully.")),
 					statecheck.ExpectKnownValue(name, tfjsonpath.New("log_tail"), knownvalue.StringExact("line 9\n"+
-						`rayvllm-metrics: {"rows": 3, "skipped_rows": 1, "input_tokens": 30, "output_tokens": 60, "wall_seconds": 2.0, "output_tokens_per_second": 30.0, "total_tokens_per_second": 45.0, "engine_seconds": 1.5, "engine_output_tokens_per_second": 40.0}`+
+						`rayvllm-metrics: {"rows": 3, "failed_rows": 2, "skipped_rows": 1, "input_tokens": 30, "output_tokens": 60, "wall_seconds": 2.0, "output_tokens_per_second": 30.0, "total_tokens_per_second": 45.0, "engine_seconds": 1.5, "engine_output_tokens_per_second": 40.0}`+
 						"\ndone")),
 					statecheck.ExpectKnownValue(name, tfjsonpath.New("submission_id"), knownvalue.StringRegexp(regexp.MustCompile(`^rayvllm-[0-9a-f]{12}-[0-9a-f]{8}$`))),
 					statecheck.ExpectKnownValue(name, tfjsonpath.New("working_dir_uri"), knownvalue.StringRegexp(regexp.MustCompile(`^gcs://_ray_pkg_[0-9a-f]{32}\.zip$`))),
@@ -169,7 +169,7 @@ resource "rayvllm_batch_job" "test" {
 						knownvalue.ObjectPartial(map[string]knownvalue.Check{"status": knownvalue.StringExact("SUCCEEDED")}),
 					})),
 					statecheck.ExpectKnownValue(name, tfjsonpath.New("metrics"), knownvalue.ObjectExact(map[string]knownvalue.Check{
-						"rows": knownvalue.Int64Exact(3), "skipped_rows": knownvalue.Int64Exact(1), "input_tokens": knownvalue.Int64Exact(30),
+						"rows": knownvalue.Int64Exact(3), "failed_rows": knownvalue.Int64Exact(2), "skipped_rows": knownvalue.Int64Exact(1), "input_tokens": knownvalue.Int64Exact(30),
 						"output_tokens": knownvalue.Int64Exact(60), "wall_seconds": knownvalue.Float64Exact(2),
 						"output_tokens_per_second": knownvalue.Float64Exact(30), "total_tokens_per_second": knownvalue.Float64Exact(45),
 						"engine_seconds": knownvalue.Float64Exact(1.5), "engine_output_tokens_per_second": knownvalue.Float64Exact(40),
