@@ -93,7 +93,10 @@ def build_processor(cfg, preprocess, postprocess):
             "should_continue_on_error": config.should_continue_on_error,
             "seconds_per_row": float(cfg.get("standin_seconds_per_row") or 0.0),
         },
-        map_batches_kwargs={"concurrency": config.concurrency if isinstance(config.concurrency, int) else 1},
+        # standin_resources pins the engine replicas to nodes with that
+        # custom resource (the node-loss test's worker nodes).
+        map_batches_kwargs={"concurrency": config.concurrency if isinstance(config.concurrency, int) else 1,
+                            **({"resources": cfg["standin_resources"]} if cfg.get("standin_resources") else {})},
     )
     return Processor(config, [stage], preprocess=preprocess, postprocess=postprocess)
 
