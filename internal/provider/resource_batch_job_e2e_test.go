@@ -108,12 +108,12 @@ func e2ePrompts(t testing.TB, n int) []string {
 	return out
 }
 
-// writePrompts writes rows {"id": first+k, "prompt": prompts[k]} as jsonl.
-func writePrompts(t testing.TB, path string, prompts []string, first int) {
+// writePrompts writes rows {"id": k, "prompt": prompts[k]} as jsonl.
+func writePrompts(t testing.TB, path string, prompts []string) {
 	t.Helper()
 	var b bytes.Buffer
 	for k, p := range prompts {
-		line, _ := json.Marshal(map[string]any{"id": first + k, "prompt": p})
+		line, _ := json.Marshal(map[string]any{"id": k, "prompt": p})
 		b.Write(append(line, '\n'))
 	}
 	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
@@ -319,8 +319,8 @@ func TestAccBatchJobE2E_tinyModelOnCPU(t *testing.T) {
 	out := filepath.Join(dir, "out")
 	first, second := filepath.Join(dir, "prompts-500.jsonl"), filepath.Join(dir, "prompts-600.jsonl")
 	prompts := e2ePrompts(t, 600)
-	writePrompts(t, first, prompts[:500], 0)
-	writePrompts(t, second, prompts, 0)
+	writePrompts(t, first, prompts[:500])
+	writePrompts(t, second, prompts)
 	const maxTokens = 16
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: batchJobProviderFactories,
@@ -359,7 +359,7 @@ func BenchmarkBatchJobE2ECPU(b *testing.B) {
 	const n, maxTokens = 2000, 32
 	dir := b.TempDir()
 	input := filepath.Join(dir, "prompts.jsonl")
-	writePrompts(b, input, e2ePrompts(b, n), 0)
+	writePrompts(b, input, e2ePrompts(b, n))
 
 	type plainResult struct {
 		StartupSeconds        float64 `json:"startup_seconds"`

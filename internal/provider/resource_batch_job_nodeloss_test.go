@@ -140,7 +140,7 @@ sys.exit("the two nodes did not join")`) // #nosec G204 -- test
 	dir := t.TempDir()
 	in, out := filepath.Join(dir, "prompts.jsonl"), filepath.Join(dir, "out")
 	const n = 600
-	writePrompts(t, in, e2ePrompts(t, n), 0)
+	writePrompts(t, in, e2ePrompts(t, n))
 	rows := func() ([]e2eRow, error) { return readOutput(out) }
 	work := repoPath(t, "internal/batchjob")
 	var firstStatus string

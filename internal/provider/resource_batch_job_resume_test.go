@@ -72,7 +72,7 @@ func mergeEnv(a, b map[string]string) map[string]string {
 // stopMidRun waits until at least min rows are committed (read by rows),
 // stops the job as `ray job stop` does, waits for STOPPED, and stores the
 // committed ids. It fails when the job ended before it could be stopped.
-func stopMidRun(t *testing.T, rows func() ([]e2eRow, error), min, n int, committed *map[int]int) resource.TestCheckFunc {
+func stopMidRun(t *testing.T, rows func() ([]e2eRow, error), atLeast, n int, committed *map[int]int) resource.TestCheckFunc {
 	return func(s *terraform.State) error {
 		id := s.RootModule().Resources["rayvllm_batch_job.e2e"].Primary.Attributes["submission_id"]
 		c := batchJobRay(t)
@@ -83,7 +83,7 @@ func stopMidRun(t *testing.T, rows func() ([]e2eRow, error), min, n int, committ
 			if err != nil {
 				return err
 			}
-			if len(got) >= min {
+			if len(got) >= atLeast {
 				break
 			}
 			job, err := c.GetJob(ctx, id)
@@ -91,7 +91,7 @@ func stopMidRun(t *testing.T, rows func() ([]e2eRow, error), min, n int, committ
 				return err
 			}
 			if job.Status.Terminal() || time.Now().After(deadline) {
-				return fmt.Errorf("job %s is %s with %d rows committed: it was to be stopped after %d", id, job.Status, len(got), min)
+				return fmt.Errorf("job %s is %s with %d rows committed: it was to be stopped after %d", id, job.Status, len(got), atLeast)
 			}
 			time.Sleep(200 * time.Millisecond)
 		}
@@ -172,7 +172,7 @@ func TestAccBatchJob_crashResume(t *testing.T) {
 	dir := t.TempDir()
 	in, out := filepath.Join(dir, "prompts.jsonl"), filepath.Join(dir, "out")
 	const n = 1200
-	writePrompts(t, in, e2ePrompts(t, n), 0)
+	writePrompts(t, in, e2ePrompts(t, n))
 	rows := func() ([]e2eRow, error) { return readOutput(out) }
 	var committed map[int]int
 	resource.Test(t, resource.TestCase{
@@ -242,7 +242,7 @@ func TestAccBatchJob_s3Resume(t *testing.T) {
 	dir := t.TempDir()
 	in, out := filepath.Join(dir, "prompts.jsonl"), "s3://"+bucket+"/runs/out"
 	const n = 1200
-	writePrompts(t, in, e2ePrompts(t, n), 0)
+	writePrompts(t, in, e2ePrompts(t, n))
 	rows := s3Rows(py, out, envList)
 	var committed map[int]int
 	resource.Test(t, resource.TestCase{
@@ -277,7 +277,7 @@ func TestAccBatchJob_badRows(t *testing.T) {
 	const n = 40
 	prompts := e2ePrompts(t, n)
 	long := strings.Repeat(prompts[0]+" ", 200) // thousands of tokens, max_model_len is 512
-	writePrompts(t, in, append(prompts, long), 0)
+	writePrompts(t, in, append(prompts, long))
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: batchJobProviderFactories,
 		CheckDestroy:             batchJobGone(t),
