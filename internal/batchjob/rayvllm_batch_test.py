@@ -338,7 +338,7 @@ import pyarrow.fs  # noqa: E402
 def test_killed_run_leaves_complete_shards_and_resume_is_exactly_once(tmp_path, fmt):
     n = 400
     cfg = config(tmp_path, "jsonl", fmt)
-    cfg.update(standin_seconds_per_row=0.02, batch_size=16)
+    cfg.update(standin_seconds_per_row=0.02, batch_size=16, max_concurrent_batches=1)
     write_input(cfg["input"]["path"], "jsonl", prompts(n))
 
     before = killed_mid_run(cfg, n, min_committed=50)
@@ -365,7 +365,7 @@ def test_resume_on_s3(tmp_path):
     n = 300
     cfg = config(tmp_path, "jsonl", "parquet")
     cfg["output"]["path"] = f"s3://{bucket}/run/out"
-    cfg.update(standin_seconds_per_row=0.06, batch_size=16)
+    cfg.update(standin_seconds_per_row=0.06, batch_size=16, max_concurrent_batches=1)
     write_input(cfg["input"]["path"], "jsonl", prompts(n))
 
     before = killed_mid_run(cfg, n, min_committed=50)
@@ -446,9 +446,11 @@ def start_worker_node(tmp_path, name, resources):
     cluster. Returns the process (its group is the node's processes)."""
     import subprocess
 
+    import tempfile
+
     ray_bin = os.path.join(os.path.dirname(sys.executable), "ray")
-    temp = tmp_path / name
-    temp.mkdir()
+    # Short: Ray's socket paths below it must fit AF_UNIX's 107 bytes.
+    temp = pathlib.Path(tempfile.mkdtemp(prefix=f"rv{name}-"))
     cmd = [ray_bin, "start", "--address", os.environ["RAYVLLM_TEST_GCS_ADDRESS"], "--block",
            "--node-ip-address", "127.0.0.1", "--num-cpus", "1", "--num-gpus", "0",
            "--resources", json.dumps(resources), "--temp-dir", str(temp),
@@ -473,7 +475,9 @@ def test_node_loss_exactly_once(tmp_path):
     while the job runs (a spot instance reclaimed). Ray Data either finishes
     the job on the other node or gives up; then a resume run finishes it.
     Either way every input id has exactly one output row."""
+    import shutil
     import signal
+    import tempfile
     import threading
     import time
 
@@ -486,7 +490,7 @@ def test_node_loss_exactly_once(tmp_path):
             assert all(p.poll() is None for p in nodes), "ray start exited"
             time.sleep(1)
         cfg = config(tmp_path, "jsonl")
-        cfg.update(standin_seconds_per_row=0.03, batch_size=16, concurrency=2,
+        cfg.update(standin_seconds_per_row=0.03, batch_size=16, concurrency=2, max_concurrent_batches=1,
                    standin_resources={"rayvllm_test_worker": 1})
         write_input(cfg["input"]["path"], "jsonl", prompts(n))
         os.environ[rb.SHARD_ROWS_ENV] = "32"
@@ -529,3 +533,6 @@ def test_node_loss_exactly_once(tmp_path):
             except ProcessLookupError:
                 pass
             p.wait()
+        for i in range(2):
+            for d in pathlib.Path(tempfile.gettempdir()).glob(f"rvnode{i}-*"):
+                shutil.rmtree(d, ignore_errors=True)

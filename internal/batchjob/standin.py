@@ -80,6 +80,7 @@ def engine_udf_class():
 
 def build_processor(cfg, preprocess, postprocess):
     """rayvllm_batch.build_vllm_processor with the engine stage replaced."""
+    import ray.data
     from ray.data.llm import vLLMEngineProcessorConfig
     from ray.llm._internal.batch.processor.base import Processor
     from ray.llm._internal.batch.stages.base import StatefulStage
@@ -93,10 +94,17 @@ def build_processor(cfg, preprocess, postprocess):
             "should_continue_on_error": config.should_continue_on_error,
             "seconds_per_row": float(cfg.get("standin_seconds_per_row") or 0.0),
         },
-        # standin_resources pins the engine replicas to nodes with that
-        # custom resource (the node-loss test's worker nodes).
-        map_batches_kwargs={"concurrency": config.concurrency if isinstance(config.concurrency, int) else 1,
-                            **({"resources": cfg["standin_resources"]} if cfg.get("standin_resources") else {})},
+        # As vLLMEngineStage's (ray/llm/_internal/batch/processor/
+        # vllm_engine_proc.py): an actor pool, max_concurrent_batches
+        # batches per actor. standin_resources pins the replicas to nodes
+        # with that custom resource (the node-loss tests' extra nodes).
+        map_batches_kwargs={
+            "zero_copy_batch": True,
+            "compute": ray.data.ActorPoolStrategy(**config.get_concurrency(autoscaling_enabled=True),
+                                                  max_tasks_in_flight_per_actor=config.max_tasks_in_flight_per_actor),
+            "max_concurrency": config.max_concurrent_batches,
+            **({"resources": cfg["standin_resources"]} if cfg.get("standin_resources") else {}),
+        },
     )
     return Processor(config, [stage], preprocess=preprocess, postprocess=postprocess)
 

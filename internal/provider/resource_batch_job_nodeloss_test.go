@@ -32,10 +32,12 @@ import (
 // process group) when the test ends.
 func startRayNode(t *testing.T, name string) *exec.Cmd {
 	t.Helper()
-	temp := filepath.Join(t.TempDir(), name)
-	if err := os.MkdirAll(temp, 0o755); err != nil {
+	// Short: Ray's socket paths below it must fit AF_UNIX's 107 bytes.
+	temp, err := os.MkdirTemp("", "rv"+name+"-")
+	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = os.RemoveAll(temp) })
 	log, err := os.OpenFile(filepath.Join(temp, "ray-start.log"), os.O_CREATE|os.O_WRONLY, 0o600)
 	if err != nil {
 		t.Fatal(err)
@@ -101,9 +103,10 @@ func nodeLossHCL(workDir, in, out string, resume bool) string {
 	cfg := map[string]any{
 		"model_source": "stand-in", "engine_kwargs": map[string]any{}, "batch_size": 16, "concurrency": 2,
 		"standin_resources": map[string]any{"rayvllm_test_worker": 1}, "standin_seconds_per_row": 0.03, "resume": resume,
-		"input":           map[string]any{"path": in, "format": "jsonl", "id_column": "id", "prompt_column": "prompt", "apply_chat_template": false},
-		"output":          map[string]any{"path": out, "format": "jsonl"},
-		"sampling_params": map[string]any{"max_tokens": 8},
+		"max_concurrent_batches": 1,
+		"input":                  map[string]any{"path": in, "format": "jsonl", "id_column": "id", "prompt_column": "prompt", "apply_chat_template": false},
+		"output":                 map[string]any{"path": out, "format": "jsonl"},
+		"sampling_params":        map[string]any{"max_tokens": 8},
 	}
 	b, _ := json.Marshal(cfg)
 	return fmt.Sprintf(`

@@ -139,7 +139,7 @@ run "worker_always_on_batch_per_run" {
       output.cost.batch_gpus == 2 && output.cost.always_on_gpus == 2 &&
       abs(output.cost.always_on_per_hour_usd - (2 * output.cost.price_per_gpu_hour_usd + 0.2)) < 0.01 &&
       abs(output.cost.per_run_usd - 2 * output.cost.price_per_gpu_hour_usd * output.predicted.hours_to_complete) < 0.01 &&
-      abs(output.cost.per_year_usd - (output.cost.per_run_usd * 12 + output.cost.always_on_per_hour_usd * 8760)) < 0.05
+      abs(output.cost.per_year_usd - (2 * output.cost.price_per_gpu_hour_usd * output.predicted.hours_to_complete * 12 + (2 * output.cost.price_per_gpu_hour_usd + 0.2) * 8760)) < 0.05
     )
     error_message = "Always-on parts are costed all year, the batch per run: ${jsonencode(output.cost)}."
   }
