@@ -8,9 +8,12 @@ driver in its own process and measures
     spilled MiB) of `ray memory --stats-only`, polled every second.
 
 The goal is memory flat in the row count: the largest size within 1.5x of
-the smallest. Writes a markdown table to the path given with --out.
+the smallest. With --baseline REF the same runs are made with the script
+as it was at git REF (before streaming: processor(ds).materialize(), then
+one write), as the baseline of the same command. Writes a markdown table
+to the path given with --out.
 
-    python bench_scale.py --rows 100000,1000000 --out table.md
+    python bench_scale.py --rows 100000,1000000 --baseline c935d5b --out table.md
 """
 
 import argparse
@@ -60,7 +63,7 @@ def proc_status_kib(pid, field):
     return 0
 
 
-def measure(address, cfg):
+def measure(address, cfg, lib=HERE):
     store, anon, stop = [0.0], [0], threading.Event()
 
     def poll_store():
@@ -74,7 +77,7 @@ def measure(address, cfg):
     t = threading.Thread(target=poll_store, daemon=True)
     t.start()
     start = time.monotonic()
-    proc = subprocess.Popen([sys.executable, __file__, "--driver", json.dumps(cfg)], cwd=HERE,
+    proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--lib", lib, "--driver", json.dumps(cfg)], cwd=lib,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     # The driver's private memory (RssAnon): its RSS also counts the pages of
     # the object store's shared memory it has read blocks from.
@@ -98,8 +101,8 @@ def measure(address, cfg):
     return result
 
 
-def driver(cfg_json):
-    sys.path.insert(0, HERE)
+def driver(cfg_json, lib):
+    sys.path.insert(0, lib)
     import standin
 
     cfg = json.loads(cfg_json)
@@ -117,12 +120,55 @@ def main():
     ap.add_argument("--out")
     ap.add_argument("--work", default=os.path.join(HERE, "..", "..", ".tmp", "bench-batch-scale"))
     ap.add_argument("--driver")
+    ap.add_argument("--lib", default=HERE)
+    ap.add_argument("--baseline", help="a git ref: also run the script as it was there")
     args = ap.parse_args()
     if args.driver:
-        return driver(args.driver)
+        return driver(args.driver, args.lib)
     address = os.environ["RAYVLLM_TEST_GCS_ADDRESS"]
     os.environ.setdefault("RAY_AUTH_MODE", "token")
     os.makedirs(args.work, exist_ok=True)
+    libs = [("streamed shards (this tree)", HERE)]
+    if args.baseline:
+        base_lib = os.path.join(args.work, "baseline")
+        os.makedirs(base_lib, exist_ok=True)
+        old = subprocess.run(["git", "show", f"{args.baseline}:internal/batchjob/rayvllm_batch.py"], cwd=HERE,
+                             capture_output=True, check=True).stdout
+        with open(os.path.join(base_lib, "rayvllm_batch.py"), "wb") as f:
+            f.write(old)
+        with open(os.path.join(HERE, "standin.py"), "rb") as src, open(os.path.join(base_lib, "standin.py"), "wb") as dst:
+            dst.write(src.read())
+        libs.append((f"materialized ({args.baseline})", base_lib))
+    all_results = []
+    for label, lib in libs:
+        all_results.append((label, run_sizes(address, args, lib, label)))
+    lines = [
+        "| script | rows | driver peak RSS MiB | × smallest | driver peak private (RssAnon) MiB | × smallest | object store peak MiB (in use + spilled) | × smallest | wall s |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    worst = 0.0
+    for label, results in all_results:
+        base = results[0][1]
+        for n, r in results:
+            ratios = (r["driver_peak_rss_mib"] / base["driver_peak_rss_mib"], r["driver_peak_anon_mib"] / base["driver_peak_anon_mib"],
+                      r["object_store_peak_mib"] / max(base["object_store_peak_mib"], 1))
+            if label == libs[0][0]:
+                worst = max(worst, *ratios)
+            lines.append(
+                f"| {label} | {n:,} | {r['driver_peak_rss_mib']:.0f} | {ratios[0]:.2f} | {r['driver_peak_anon_mib']:.0f} | {ratios[1]:.2f} | "
+                f"{r['object_store_peak_mib']:.0f} | {ratios[2]:.2f} | {r['wall_seconds']:.0f} |"
+            )
+    lines.append("")
+    lines.append(f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} ({os.cpu_count()} cores, load average "
+                 f"{os.getloadavg()[0]:.1f} at the end).")
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    print(f"bench-batch-scale: largest ratio of the streamed script {worst:.2f} (goal at most 1.5)")
+
+
+def run_sizes(address, args, lib, label):
     results = []
     for n in [int(x) for x in args.rows.split(",")]:
         inp = os.path.join(args.work, f"input-{n}")
@@ -132,35 +178,15 @@ def main():
             "model_source": "stand-in", "engine_kwargs": {}, "batch_size": 256,
             "input": {"path": inp, "format": "parquet", "id_column": "id", "prompt_column": "prompt",
                       "apply_chat_template": False},
-            "output": {"path": os.path.join(args.work, f"out-{n}"), "format": "parquet"},
+            "output": {"path": os.path.join(args.work, f"out-{n}-{label.split()[0]}"), "format": "parquet"},
             "sampling_params": {"max_tokens": 16},
         }
-        r = measure(address, cfg)
+        r = measure(address, cfg, lib)
         if r["rows"] != n:
-            raise SystemExit(f"{n} rows in, {r['rows']} processed")
+            raise SystemExit(f"{label}: {n} rows in, {r['rows']} processed")
         results.append((n, r))
-        print(f"bench-batch-scale: {n} rows: {r}", flush=True)
-    base = results[0][1]
-    lines = [
-        "| rows | driver peak RSS MiB | × smallest | driver peak private (RssAnon) MiB | × smallest | object store peak MiB (in use + spilled) | × smallest | wall s |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for n, r in results:
-        lines.append(
-            f"| {n:,} | {r['driver_peak_rss_mib']:.0f} | {r['driver_peak_rss_mib'] / base['driver_peak_rss_mib']:.2f} | "
-            f"{r['driver_peak_anon_mib']:.0f} | {r['driver_peak_anon_mib'] / base['driver_peak_anon_mib']:.2f} | "
-            f"{r['object_store_peak_mib']:.0f} | {r['object_store_peak_mib'] / max(base['object_store_peak_mib'], 1):.2f} | "
-            f"{r['wall_seconds']:.0f} |"
-        )
-    lines.append("")
-    lines.append(f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {platform.node() and 'this machine'}"
-                 f" ({os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end).")
-    with open(args.out, "w") as f:
-        f.write("\n".join(lines) + "\n")
-    print("\n".join(lines))
-    worst = max(max(r["driver_peak_rss_mib"] / base["driver_peak_rss_mib"], r["driver_peak_anon_mib"] / base["driver_peak_anon_mib"],
-                    r["object_store_peak_mib"] / max(base["object_store_peak_mib"], 1)) for _, r in results)
-    print(f"bench-batch-scale: largest ratio {worst:.2f} (goal at most 1.5)")
+        print(f"bench-batch-scale: {label}: {n} rows: {r}", flush=True)
+    return results
 
 
 if __name__ == "__main__":
