@@ -320,9 +320,15 @@ def killed_mid_run(cfg, n, min_committed, shard_rows=25):
     return committed_ids(cfg)
 
 
+_FS = {}
+
+
 def committed_ids(cfg):
     """Reads every committed shard whole: each must parse."""
-    fs, root = rb._filesystem(cfg["output"]["path"])
+    out = cfg["output"]["path"]
+    if out not in _FS:  # one S3 client for the polling loops
+        _FS[out] = rb._filesystem(out)
+    fs, root = _FS[out]
     ids = []
     for r in (root, rb._filesystem(rb.errors_path(cfg["output"]))[1]):
         for info in fs.get_file_info(pyarrow.fs.FileSelector(r, recursive=True, allow_not_found=True)):
@@ -365,7 +371,7 @@ def test_resume_on_s3(tmp_path):
     n = 300
     cfg = config(tmp_path, "jsonl", "parquet")
     cfg["output"]["path"] = f"s3://{bucket}/run/out"
-    cfg.update(standin_seconds_per_row=0.06, batch_size=16, max_concurrent_batches=1)
+    cfg.update(standin_seconds_per_row=0.1, batch_size=16, max_concurrent_batches=1)
     write_input(cfg["input"]["path"], "jsonl", prompts(n))
 
     before = killed_mid_run(cfg, n, min_committed=50)
