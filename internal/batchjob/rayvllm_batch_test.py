@@ -330,7 +330,7 @@ def committed_ids(cfg):
         _FS[out] = rb._filesystem(out)
     fs, root = _FS[out]
     ids = []
-    for r in (root, rb._filesystem(rb.errors_path(cfg["output"]))[1]):
+    for r in (root, root.rstrip("/") + ".errors"):
         for info in fs.get_file_info(pyarrow.fs.FileSelector(r, recursive=True, allow_not_found=True)):
             if info.type == pyarrow.fs.FileType.File:
                 ids += rb.read_shard_ids(fs, info.path, cfg["output"]["format"], "id")
