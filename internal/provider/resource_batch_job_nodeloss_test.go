@@ -111,7 +111,7 @@ func nodeLossHCL(workDir, in, out string, resume bool) string {
 	b, _ := json.Marshal(cfg)
 	return fmt.Sprintf(`
 resource "rayvllm_batch_job" "e2e" {
-  entrypoint          = "python standin.py '%s'"
+  entrypoint          = %s
   entrypoint_num_cpus = 0
   wait_for_completion = %t
   runtime_env = {
@@ -120,7 +120,7 @@ resource "rayvllm_batch_job" "e2e" {
     env_vars    = { RAYVLLM_SHARD_ROWS = "32" }
   }
 }
-`, b, resume, hcl(workDir))
+`, hcl("python standin.py '"+string(b)+"'"), resume, hcl(workDir))
 }
 
 func TestAccBatchJob_nodeLoss(t *testing.T) {
