@@ -186,7 +186,6 @@ sys.exit("the two nodes did not join")`) // #nosec G204 -- test
 					}
 					return fmt.Errorf("job %s did not end within 10 minutes", id)
 				},
-				ExpectNonEmptyPlan: true, // wait_for_completion = false: a stopped or failed job is planned again
 			},
 			{
 				// Resume: processes what the first run did not commit (nothing
