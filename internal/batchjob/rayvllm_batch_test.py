@@ -381,7 +381,6 @@ def test_resume_on_s3(tmp_path, monkeypatch):
     fs, _ = rb._filesystem(cfg["output"]["path"])
     with fs.open_output_stream(f"{bucket}/run/out.partial/part-killed-000009.parquet") as f:
         f.write(b"PAR1 half a shard")  # what a killed run leaves behind
-    assert len([i for i in fs.get_file_info(pyarrow.fs.FileSelector(f"{bucket}/run/out")) if i.type == pyarrow.fs.FileType.File]) >= 3
 
     write_input(cfg["input"]["path"], "jsonl", prompts(n))
     cfg["resume"] = True
