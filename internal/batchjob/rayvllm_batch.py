@@ -394,7 +394,8 @@ def committed_keys_ref(out, id_column):
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
-    task = ray.remote(num_cpus=0, num_returns=2, max_retries=0)(committed_keys)
+    # Read-only and idempotent: retried when its worker dies.
+    task = ray.remote(num_cpus=0, num_returns=2, max_retries=3)(committed_keys)
     keys, count = task.options(scheduling_strategy=here).remote(out, id_column)
     return keys, ray.get(count)
 
