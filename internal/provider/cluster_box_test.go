@@ -395,7 +395,7 @@ func TestAccInferenceCluster_bootsRealCluster(t *testing.T) {
 	t.Cleanup(func() { _ = os.RemoveAll(shared) })
 	input, output := filepath.Join(shared, "prompts.jsonl"), filepath.Join(shared, "out")
 	const prompts, maxTokens = 40, 8
-	writePrompts(t, input, e2ePrompts(t, prompts), 0)
+	writePrompts(t, input, e2ePrompts(t, prompts))
 	accel := map[string]string{"a10g": "A10G", "l4": "L4"}
 	cfg := func(a10g, l4 int) string {
 		return e.boxConfig(name, e.box.EC2URL(), boxGroup{name: "a10g", instanceType: "g5.xlarge", count: a10g}, boxGroup{name: "l4", instanceType: "g6.xlarge", count: l4})
