@@ -907,3 +907,47 @@ func toInstanceTypes(names []string) []ec2types.InstanceType {
 	}
 	return out
 }
+
+// ClusterNames lists the clusters that still have a live instance or a
+// security group: the values of their TagCluster tags, sorted.
+func (c *Client) ClusterNames(ctx context.Context) ([]string, error) {
+	seen := map[string]bool{}
+	tagged := []ec2types.Filter{{Name: aws.String("tag-key"), Values: []string{TagCluster}}}
+	p := ec2.NewDescribeInstancesPaginator(c.EC2, &ec2.DescribeInstancesInput{
+		Filters: append(tagged, ec2types.Filter{Name: aws.String("instance-state-name"), Values: nonTerminated}),
+	})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("describing cluster instances: %w", err)
+		}
+		for _, r := range page.Reservations {
+			for _, i := range r.Instances {
+				seen[tagValue(i.Tags, TagCluster)] = true
+			}
+		}
+	}
+	out, err := c.EC2.DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{Filters: tagged})
+	if err != nil {
+		return nil, fmt.Errorf("describing cluster security groups: %w", err)
+	}
+	for _, g := range out.SecurityGroups {
+		seen[tagValue(g.Tags, TagCluster)] = true
+	}
+	delete(seen, "")
+	names := make([]string, 0, len(seen))
+	for n := range seen {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+func tagValue(tags []ec2types.Tag, key string) string {
+	for _, t := range tags {
+		if aws.ToString(t.Key) == key {
+			return aws.ToString(t.Value)
+		}
+	}
+	return ""
+}

@@ -95,7 +95,7 @@ resource "rayvllm_inference_cluster" "test" {
     instance_type = "m5.large"
   }
 %[9]s
-  timeouts {
+  timeouts = {
     create = "10m"
     update = "10m"
   }
@@ -405,7 +405,7 @@ func TestAccInferenceCluster_bootsRealCluster(t *testing.T) {
   dashboard_url = rayvllm_inference_cluster.test.dashboard_url
   auth_token    = rayvllm_inference_cluster.test.auth_token`, 1)
 	resource.Test(t, resource.TestCase{
-		ProtoV6ProviderFactories: protoV6Factories,
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		CheckDestroy:             resource.ComposeTestCheckFunc(e.checkDestroyed, e.checkBoxEmpty),
 		Steps: []resource.TestStep{
 			{

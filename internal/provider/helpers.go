@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/hashicorp/terraform-plugin-framework-jsontypes/jsontypes"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
@@ -50,7 +51,7 @@ func anyStrings(v any) ([]string, bool) {
 }
 
 // jsonObject decodes an optional JSON-object attribute.
-func jsonObject(v types.String) (map[string]any, error) {
+func jsonObject(v jsontypes.Normalized) (map[string]any, error) {
 	if v.IsNull() || v.IsUnknown() {
 		return nil, nil
 	}
@@ -62,25 +63,25 @@ func jsonObject(v types.String) (map[string]any, error) {
 }
 
 // sameJSON keeps prior's text when it encodes the same object as v.
-func sameJSON(prior types.String, v map[string]any) types.String {
+func sameJSON(prior jsontypes.Normalized, v map[string]any) jsontypes.Normalized {
 	if len(v) == 0 {
 		if !prior.IsNull() {
 			if m, err := jsonObject(prior); err == nil && len(m) == 0 {
 				return prior
 			}
 		}
-		return types.StringNull()
+		return jsontypes.NewNormalizedNull()
 	}
 	want, err := serveapp.CanonicalValue(v)
 	if err != nil {
-		return types.StringNull()
+		return jsontypes.NewNormalizedNull()
 	}
 	if !prior.IsNull() && !prior.IsUnknown() {
 		if have, err := serveapp.Canonical([]byte(prior.ValueString())); err == nil && have == want {
 			return prior
 		}
 	}
-	return types.StringValue(want)
+	return jsontypes.NewNormalizedValue(want)
 }
 
 func stringOrNull(s string) types.String {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hashicorp/terraform-plugin-framework-timetypes/timetypes"
 	"github.com/hashicorp/terraform-plugin-framework-validators/resourcevalidator"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -138,6 +139,8 @@ func (r *batchJobResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 		resp.Diagnostics.Append(req.State.Get(ctx, state)...)
 	}
 
+	planDashboardURL(ctx, r.data, req, resp, &plan.DashboardURL)
+	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("dashboard_url"), plan.DashboardURL)...)
 	uri, err := plannedWorkingDirURI(ctx, plan.RuntimeEnv)
 	if err != nil {
 		resp.Diagnostics.AddAttributeError(path.Root("runtime_env").AtName("working_dir"), "Cannot package runtime_env.working_dir", err.Error())
@@ -286,7 +289,7 @@ func (r *batchJobResource) Create(ctx context.Context, req resource.CreateReques
 						"The provider uses that job instead of submitting a second one.", a.SubmissionID))
 			}
 			attempts = append(attempts, attemptModel{SubmissionID: types.StringValue(a.SubmissionID), Status: types.StringValue(string(ray.JobPending)),
-				Message: types.StringValue(""), StartTime: types.StringNull(), EndTime: types.StringNull()})
+				Message: types.StringValue(""), StartTime: timetypes.NewRFC3339Null(), EndTime: timetypes.NewRFC3339Null()})
 			plan.SubmissionID = types.StringValue(a.SubmissionID)
 			// The ID is in the state before the wait: a failed or interrupted
 			// wait leaves a tainted resource, never an orphaned job.
@@ -317,7 +320,7 @@ func (r *batchJobResource) Create(ctx context.Context, req resource.CreateReques
 			// Ray may have the job after all: keep its ID in the state
 			// (tainted), so that the next apply removes it if it exists.
 			attempts = append(attempts, attemptModel{SubmissionID: types.StringValue(submitErr.ID), Status: types.StringNull(),
-				Message: types.StringValue("submission outcome unknown: " + err.Error()), StartTime: types.StringNull(), EndTime: types.StringNull()})
+				Message: types.StringValue("submission outcome unknown: " + err.Error()), StartTime: timetypes.NewRFC3339Null(), EndTime: timetypes.NewRFC3339Null()})
 			plan.SubmissionID = types.StringValue(submitErr.ID)
 		}
 		if len(attempts) > 0 { // keep earlier attempts in the state, tainted
@@ -395,9 +398,14 @@ func (r *batchJobResource) setState(ctx context.Context, st interface {
 }, m *batchJobModel, attempts []attemptModel) diag.Diagnostics {
 	var diags diag.Diagnostics
 	m.Attempts, diags = types.ListValueFrom(ctx, types.ObjectType{AttrTypes: attemptAttrTypes()}, attempts)
-	for _, v := range []*types.String{&m.Status, &m.Message, &m.StartTime, &m.EndTime, &m.LogTail, &m.SubmissionID, &m.ID} {
+	for _, v := range []*types.String{&m.Status, &m.Message, &m.LogTail, &m.SubmissionID, &m.ID} {
 		if v.IsUnknown() {
 			*v = types.StringNull()
+		}
+	}
+	for _, v := range []*timetypes.RFC3339{&m.StartTime, &m.EndTime} {
+		if v.IsUnknown() {
+			*v = timetypes.NewRFC3339Null()
 		}
 	}
 	if m.Metrics.IsUnknown() {

@@ -303,7 +303,7 @@ resource "rayvllm_batch_job" "e2e" {
     sampling               = { max_tokens = %d, min_tokens = 1, temperature = 1, seed = 0 }
   }
   runtime_env = { env_vars = { HF_HUB_OFFLINE = "1" } }
-  timeouts {
+  timeouts = {
     create = "15m"
   }
 }
@@ -323,7 +323,7 @@ func TestAccBatchJobE2E_tinyModelOnCPU(t *testing.T) {
 	writePrompts(t, second, prompts)
 	const maxTokens = 16
 	resource.Test(t, resource.TestCase{
-		ProtoV6ProviderFactories: batchJobProviderFactories,
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		CheckDestroy:             batchJobGone(t),
 		Steps: []resource.TestStep{
 			{
@@ -413,7 +413,7 @@ func BenchmarkBatchJobE2ECPU(b *testing.B) {
 		hcl = strings.Replace(hcl, "vllm = {", fmt.Sprintf("vllm = {\n    batch_size = %d\n    max_concurrent_batches = %d\n    concurrency = %d", st.batch, st.mcb, st.conc), 1)
 		var start time.Time
 		resource.Test(benchT{b}, resource.TestCase{
-			ProtoV6ProviderFactories: batchJobProviderFactories,
+			ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 			Steps: []resource.TestStep{{
 				PreConfig: func() { start, p.load = time.Now(), load() },
 				Config:    hcl,

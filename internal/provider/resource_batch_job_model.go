@@ -8,7 +8,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hashicorp/terraform-plugin-framework-jsontypes/jsontypes"
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
+	"github.com/hashicorp/terraform-plugin-framework-timetypes/timetypes"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/types"
@@ -19,35 +21,35 @@ import (
 )
 
 type batchJobModel struct {
-	ID                    types.String   `tfsdk:"id"`
-	DashboardURL          types.String   `tfsdk:"dashboard_url"`
-	AuthToken             types.String   `tfsdk:"auth_token"`
-	AuthTokenWO           types.String   `tfsdk:"auth_token_wo"`
-	AuthTokenWOVersion    types.Int64    `tfsdk:"auth_token_wo_version"`
-	EnvVarsWO             types.Map      `tfsdk:"env_vars_wo"`
-	EnvVarsWOVersion      types.Int64    `tfsdk:"env_vars_wo_version"`
-	Entrypoint            types.String   `tfsdk:"entrypoint"`
-	VLLM                  types.Object   `tfsdk:"vllm"`
-	RuntimeEnv            types.Object   `tfsdk:"runtime_env"`
-	EntrypointNumCPUs     types.Float64  `tfsdk:"entrypoint_num_cpus"`
-	EntrypointNumGPUs     types.Float64  `tfsdk:"entrypoint_num_gpus"`
-	EntrypointMemoryBytes types.Int64    `tfsdk:"entrypoint_memory_bytes"`
-	EntrypointResources   types.Map      `tfsdk:"entrypoint_resources"`
-	Metadata              types.Map      `tfsdk:"metadata"`
-	WaitForCompletion     types.Bool     `tfsdk:"wait_for_completion"`
-	ActiveDeadlineSeconds types.Int64    `tfsdk:"active_deadline_seconds"`
-	MaxRetries            types.Int64    `tfsdk:"max_retries"`
-	LogTailLines          types.Int64    `tfsdk:"log_tail_lines"`
-	WorkingDirURI         types.String   `tfsdk:"working_dir_uri"`
-	SubmissionID          types.String   `tfsdk:"submission_id"`
-	Status                types.String   `tfsdk:"status"`
-	Message               types.String   `tfsdk:"message"`
-	StartTime             types.String   `tfsdk:"start_time"`
-	EndTime               types.String   `tfsdk:"end_time"`
-	Attempts              types.List     `tfsdk:"attempts"`
-	LogTail               types.String   `tfsdk:"log_tail"`
-	Metrics               types.Object   `tfsdk:"metrics"`
-	Timeouts              timeouts.Value `tfsdk:"timeouts"`
+	ID                    types.String      `tfsdk:"id"`
+	DashboardURL          types.String      `tfsdk:"dashboard_url"`
+	AuthToken             types.String      `tfsdk:"auth_token"`
+	AuthTokenWO           types.String      `tfsdk:"auth_token_wo"`
+	AuthTokenWOVersion    types.Int64       `tfsdk:"auth_token_wo_version"`
+	EnvVarsWO             types.Map         `tfsdk:"env_vars_wo"`
+	EnvVarsWOVersion      types.Int64       `tfsdk:"env_vars_wo_version"`
+	Entrypoint            types.String      `tfsdk:"entrypoint"`
+	VLLM                  types.Object      `tfsdk:"vllm"`
+	RuntimeEnv            types.Object      `tfsdk:"runtime_env"`
+	EntrypointNumCPUs     types.Float64     `tfsdk:"entrypoint_num_cpus"`
+	EntrypointNumGPUs     types.Float64     `tfsdk:"entrypoint_num_gpus"`
+	EntrypointMemoryBytes types.Int64       `tfsdk:"entrypoint_memory_bytes"`
+	EntrypointResources   types.Map         `tfsdk:"entrypoint_resources"`
+	Metadata              types.Map         `tfsdk:"metadata"`
+	WaitForCompletion     types.Bool        `tfsdk:"wait_for_completion"`
+	ActiveDeadlineSeconds types.Int64       `tfsdk:"active_deadline_seconds"`
+	MaxRetries            types.Int64       `tfsdk:"max_retries"`
+	LogTailLines          types.Int64       `tfsdk:"log_tail_lines"`
+	WorkingDirURI         types.String      `tfsdk:"working_dir_uri"`
+	SubmissionID          types.String      `tfsdk:"submission_id"`
+	Status                types.String      `tfsdk:"status"`
+	Message               types.String      `tfsdk:"message"`
+	StartTime             timetypes.RFC3339 `tfsdk:"start_time"`
+	EndTime               timetypes.RFC3339 `tfsdk:"end_time"`
+	Attempts              types.List        `tfsdk:"attempts"`
+	LogTail               types.String      `tfsdk:"log_tail"`
+	Metrics               types.Object      `tfsdk:"metrics"`
+	Timeouts              timeouts.Value    `tfsdk:"timeouts"`
 }
 
 type vllmModel struct {
@@ -100,19 +102,19 @@ type samplingModel struct {
 }
 
 type runtimeEnvModel struct {
-	WorkingDir types.String `tfsdk:"working_dir"`
-	Excludes   types.List   `tfsdk:"excludes"`
-	Pip        types.List   `tfsdk:"pip"`
-	EnvVars    types.Map    `tfsdk:"env_vars"`
-	ExtraJSON  types.String `tfsdk:"extra_json"`
+	WorkingDir types.String         `tfsdk:"working_dir"`
+	Excludes   types.List           `tfsdk:"excludes"`
+	Pip        types.List           `tfsdk:"pip"`
+	EnvVars    types.Map            `tfsdk:"env_vars"`
+	ExtraJSON  jsontypes.Normalized `tfsdk:"extra_json"`
 }
 
 type attemptModel struct {
-	SubmissionID types.String `tfsdk:"submission_id"`
-	Status       types.String `tfsdk:"status"`
-	Message      types.String `tfsdk:"message"`
-	StartTime    types.String `tfsdk:"start_time"`
-	EndTime      types.String `tfsdk:"end_time"`
+	SubmissionID types.String      `tfsdk:"submission_id"`
+	Status       types.String      `tfsdk:"status"`
+	Message      types.String      `tfsdk:"message"`
+	StartTime    timetypes.RFC3339 `tfsdk:"start_time"`
+	EndTime      timetypes.RFC3339 `tfsdk:"end_time"`
 }
 
 type metricsModel struct {
@@ -444,11 +446,11 @@ func applyJob(m *batchJobModel, a *attemptModel, job *ray.JobDetails) {
 	}
 }
 
-func timeValue(t time.Time) types.String {
+func timeValue(t time.Time) timetypes.RFC3339 {
 	if t.IsZero() {
-		return types.StringNull()
+		return timetypes.NewRFC3339Null()
 	}
-	return types.StringValue(t.Format(time.RFC3339))
+	return timetypes.NewRFC3339TimeValue(t.UTC().Truncate(time.Second))
 }
 
 // importJobConfig fills the configuration of an imported job from what Ray
@@ -491,7 +493,7 @@ func importJobConfig(ctx context.Context, m *batchJobModel, job *ray.JobDetails)
 		return diags
 	}
 	re := runtimeEnvModel{WorkingDir: types.StringNull(), Excludes: types.ListNull(types.StringType), Pip: types.ListNull(types.StringType),
-		EnvVars: types.MapNull(types.StringType), ExtraJSON: types.StringNull()}
+		EnvVars: types.MapNull(types.StringType), ExtraJSON: jsontypes.NewNormalizedNull()}
 	if wd, ok := env["working_dir"].(string); ok {
 		re.WorkingDir = types.StringValue(wd)
 		m.WorkingDirURI = types.StringValue(wd)
@@ -514,7 +516,7 @@ func importJobConfig(ctx context.Context, m *batchJobModel, job *ray.JobDetails)
 	}
 	if len(env) > 0 {
 		b, _ := json.Marshal(env)
-		re.ExtraJSON = types.StringValue(string(b))
+		re.ExtraJSON = jsontypes.NewNormalizedValue(string(b))
 	}
 	obj, d := types.ObjectValueFrom(ctx, nestedTypes(runtimeEnvAttribute().GetType()), re)
 	diags.Append(d...)

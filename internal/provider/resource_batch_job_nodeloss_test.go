@@ -147,7 +147,7 @@ sys.exit("the two nodes did not join")`) // #nosec G204 -- test
 	work := repoPath(t, "internal/batchjob")
 	var firstStatus string
 	resource.Test(t, resource.TestCase{
-		ProtoV6ProviderFactories: batchJobProviderFactories,
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		CheckDestroy:             batchJobGone(t),
 		Steps: []resource.TestStep{
 			{

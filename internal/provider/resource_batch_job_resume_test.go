@@ -52,7 +52,7 @@ resource "rayvllm_batch_job" "e2e" {
     sampling              = { max_tokens = %d, min_tokens = %d, temperature = 1, seed = 0 }
   }
   runtime_env = { env_vars = jsondecode(%s) }
-  timeouts {
+  timeouts = {
     create = "15m"
   }
 }
@@ -176,7 +176,7 @@ func TestAccBatchJob_crashResume(t *testing.T) {
 	rows := func() ([]e2eRow, error) { return readOutput(out) }
 	var committed map[int]int
 	resource.Test(t, resource.TestCase{
-		ProtoV6ProviderFactories: batchJobProviderFactories,
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		CheckDestroy:             batchJobGone(t),
 		Steps: []resource.TestStep{
 			{
@@ -245,7 +245,7 @@ func TestAccBatchJob_s3Resume(t *testing.T) {
 	rows := s3Rows(py, out, envList)
 	var committed map[int]int
 	resource.Test(t, resource.TestCase{
-		ProtoV6ProviderFactories: batchJobProviderFactories,
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		CheckDestroy:             batchJobGone(t),
 		Steps: []resource.TestStep{
 			{
@@ -277,7 +277,7 @@ func TestAccBatchJob_badRows(t *testing.T) {
 	long := strings.Repeat(prompts[0]+" ", 200) // thousands of tokens, max_model_len is 512
 	writePrompts(t, in, append(prompts, long))
 	resource.Test(t, resource.TestCase{
-		ProtoV6ProviderFactories: batchJobProviderFactories,
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		CheckDestroy:             batchJobGone(t),
 		Steps: []resource.TestStep{
 			{

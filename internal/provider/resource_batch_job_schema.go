@@ -5,7 +5,9 @@ import (
 	"maps"
 	"regexp"
 
+	"github.com/hashicorp/terraform-plugin-framework-jsontypes/jsontypes"
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
+	"github.com/hashicorp/terraform-plugin-framework-timetypes/timetypes"
 	"github.com/hashicorp/terraform-plugin-framework-validators/float64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
@@ -51,13 +53,8 @@ func batchJobSchema(ctx context.Context) schema.Schema {
 			"Needs Ray 2.54 or newer; use token auth (`RAY_AUTH_MODE=token`).",
 		Attributes: map[string]schema.Attribute{
 			"id": computedString("The resource ID: the submission ID of the first attempt."),
-			"dashboard_url": schema.StringAttribute{
-				Optional: true, Computed: true,
-				Description: "Ray dashboard URL, e.g. `http://127.0.0.1:8265`. Defaults to the provider's `dashboard_url`, then `RAY_ADDRESS`. " +
-					"Changing it replaces the job (the job lives on that cluster).",
-				Validators:    []validator.String{dashboardURLValidator()},
-				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown(), stringplanmodifier.RequiresReplaceIfConfigured()},
-			},
+			"dashboard_url": dashboardURLAttribute("Ray dashboard URL, e.g. `http://127.0.0.1:8265`. Defaults to the provider's `dashboard_url`, then `RAY_ADDRESS`. " +
+				"A different cluster replaces the job (the job lives on that cluster); another spelling of the same address (a trailing slash) does not."),
 			"auth_token": schema.StringAttribute{
 				Optional: true, Sensitive: true,
 				Description: "Ray auth token. Defaults to the provider's `auth_token`, then `RAY_AUTH_TOKEN`. Prefer those: a value set here " +
@@ -130,8 +127,8 @@ func batchJobSchema(ctx context.Context) schema.Schema {
 			"status": computedString("Ray's status of the latest attempt: PENDING, RUNNING, SUCCEEDED, FAILED or STOPPED; " +
 				"LOST (set by the provider, not Ray) when the Ray head restarted during the wait and forgot the job."),
 			"message":    computedString("Ray's status message of the latest attempt, without the log excerpt Ray appends to failures (see `log_tail`)."),
-			"start_time": computedString("When the latest attempt started (RFC 3339, UTC)."),
-			"end_time":   computedString("When the latest attempt ended (RFC 3339, UTC); null while it runs."),
+			"start_time": timestampAttribute("When the latest attempt started (RFC 3339, UTC).", keepState),
+			"end_time":   timestampAttribute("When the latest attempt ended (RFC 3339, UTC); null while it runs.", keepState),
 			"log_tail": schema.StringAttribute{
 				Computed: true, PlanModifiers: keepState,
 				Description: "The last `log_tail_lines` lines of the latest attempt's log, as of the last apply or refresh.",
@@ -143,8 +140,8 @@ func batchJobSchema(ctx context.Context) schema.Schema {
 					"submission_id": schema.StringAttribute{Computed: true, Description: "Ray's submission ID of the attempt."},
 					"status":        schema.StringAttribute{Computed: true, Description: "Ray's status of the attempt."},
 					"message":       schema.StringAttribute{Computed: true, Description: "Ray's status message of the attempt."},
-					"start_time":    schema.StringAttribute{Computed: true, Description: "When the attempt started (RFC 3339, UTC)."},
-					"end_time":      schema.StringAttribute{Computed: true, Description: "When the attempt ended (RFC 3339, UTC)."},
+					"start_time":    timestampAttribute("When the attempt started (RFC 3339, UTC).", nil),
+					"end_time":      timestampAttribute("When the attempt ended (RFC 3339, UTC).", nil),
 				}},
 			},
 			"metrics": schema.SingleNestedAttribute{
@@ -167,9 +164,7 @@ func batchJobSchema(ctx context.Context) schema.Schema {
 						"steady-state generation rate. Null with `engine_seconds`."},
 				},
 			},
-		},
-		Blocks: map[string]schema.Block{
-			"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, Delete: true, CreateDescription: "How long apply waits for the job " +
+			"timeouts": timeoutsAttribute(ctx, timeouts.Opts{Create: true, Delete: true, CreateDescription: "How long apply waits for the job " +
 				"(all attempts) to end, e.g. `\"2h\"`. Default 24h. When it passes the job keeps running, the apply fails and the resource is tainted.",
 				DeleteDescription: "How long destroy waits for a stopped job to end. Default 10m."}),
 		},
@@ -308,14 +303,15 @@ func runtimeEnvAttribute() schema.SingleNestedAttribute {
 			"env_vars": schema.MapAttribute{Optional: true, ElementType: types.StringType, Sensitive: true,
 				Description: "Environment variables of the job and its workers, e.g. `HF_TOKEN`. Sensitive."},
 			"extra_json": schema.StringAttribute{Optional: true, Description: "More `runtime_env` fields as a JSON object (`jsonencode({...})`), " +
-				"e.g. `conda`, `uv`, `image_uri`, `py_modules`; merged with the fields above, which it must not repeat."},
+				"e.g. `conda`, `uv`, `image_uri`, `py_modules`; merged with the fields above, which it must not repeat.",
+				CustomType: jsontypes.NormalizedType{}, Validators: []validator.String{jsonObjectValidator{}}},
 		},
 	}
 }
 
 func attemptAttrTypes() map[string]attr.Type {
 	return map[string]attr.Type{"submission_id": types.StringType, "status": types.StringType, "message": types.StringType,
-		"start_time": types.StringType, "end_time": types.StringType}
+		"start_time": timetypes.RFC3339Type{}, "end_time": timetypes.RFC3339Type{}}
 }
 
 func metricsAttrTypes() map[string]attr.Type {

@@ -44,7 +44,7 @@ resource "rayvllm_batch_job" "x" {
 	} {
 		t.Run(name, func(t *testing.T) {
 			resource.ParallelTest(t, resource.TestCase{
-				ProtoV6ProviderFactories: batchJobProviderFactories,
+				ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 				Steps:                    []resource.TestStep{{Config: config(tc.input, tc.extra), PlanOnly: true, ExpectError: regexp.MustCompile(tc.err)}},
 			})
 		})
@@ -53,7 +53,7 @@ resource "rayvllm_batch_job" "x" {
 	// file with an extension, and it plans.
 	t.Run("unknown path plans", func(t *testing.T) {
 		resource.ParallelTest(t, resource.TestCase{
-			ProtoV6ProviderFactories: batchJobProviderFactories,
+			ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 			Steps: []resource.TestStep{{
 				Config:   config(`{ path = "/in/${terraform_data.cluster.id}", prompt_column = "p" }`, `on_row_error = "skip"`),
 				PlanOnly: true, ExpectNonEmptyPlan: true,

@@ -145,6 +145,10 @@ func (r *inferenceClusterResource) Schema(ctx context.Context, _ resource.Schema
 				Description: "On-demand cost of the worker groups per hour in USD: Σ count × the catalog's us-east-1 Linux on-demand price of the instance type " +
 					"(the head and spot discounts are not included).",
 			},
+			"timeouts": timeoutsAttribute(ctx, timeouts.Opts{Create: true, Update: true, Delete: true,
+				CreateDescription: "How long create waits for the instances and, with `wait_for_ray`, for the Ray dashboard, e.g. `\"45m\"`. Default 30m.",
+				UpdateDescription: "How long update waits for changed worker groups. Default 30m.",
+				DeleteDescription: "How long destroy waits until every instance is terminated. Default 20m."}),
 		},
 		Blocks: map[string]schema.Block{
 			"head": schema.SingleNestedBlock{
@@ -232,7 +236,6 @@ func (r *inferenceClusterResource) Schema(ctx context.Context, _ resource.Schema
 					"max_model_len":        schema.Int64Attribute{Optional: true, Description: "Context length. Default: the model's.", Validators: []validator.Int64{int64validator.AtLeast(1)}},
 				},
 			},
-			"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, Update: true, Delete: true}),
 		},
 	}
 	maps.Copy(resp.Schema.Attributes, authTokenWOAttributes(

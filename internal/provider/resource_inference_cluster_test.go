@@ -21,10 +21,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"github.com/hashicorp/terraform-plugin-framework/path"
-	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
-	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-testing/helper/acctest"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
@@ -39,10 +37,6 @@ import (
 
 const clusterAddr = "rayvllm_inference_cluster.test"
 
-var protoV6Factories = map[string]func() (tfprotov6.ProviderServer, error){
-	"rayvllm": providerserver.NewProtocol6WithError(New("test")()),
-}
-
 // awsEnv is what the acceptance tests need from moto, made once per test.
 type awsEnv struct {
 	c       *ec2cluster.Client
@@ -55,12 +49,7 @@ type awsEnv struct {
 
 func newAWSEnv(t testing.TB) *awsEnv {
 	t.Helper()
-	if os.Getenv("AWS_ENDPOINT_URL_EC2") == "" {
-		t.Skip("AWS_ENDPOINT_URL_EC2 is not set: start moto with .ci/services.sh start and source .tmp/services.env")
-	}
-	if os.Getenv("TF_ACC") == "" {
-		t.Skip("acceptance test: set TF_ACC=1")
-	}
+	testAccPreCheck(t, needMoto)
 	ctx := t.Context()
 	s := ec2cluster.Settings{EC2Endpoint: os.Getenv("AWS_ENDPOINT_URL_EC2"), SSMEndpoint: os.Getenv("AWS_ENDPOINT_URL_SSM")}
 	cfg, err := ec2cluster.LoadConfig(ctx, s)
@@ -209,7 +198,7 @@ func TestAccInferenceCluster_basic(t *testing.T) {
 	wantCost := round2f(2*g5.PriceUSDPerHour + g6.PriceUSDPerHour)
 	var token string
 	resource.Test(t, resource.TestCase{
-		ProtoV6ProviderFactories: protoV6Factories,
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		CheckDestroy:             e.checkDestroyed,
 		Steps: []resource.TestStep{
 			{
@@ -465,7 +454,7 @@ func TestAccInferenceCluster_scaleAndReplaceGroup(t *testing.T) {
 	before := map[string][]string{}
 	after := map[string][]string{}
 	resource.Test(t, resource.TestCase{
-		ProtoV6ProviderFactories: protoV6Factories,
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		CheckDestroy:             e.checkDestroyed,
 		Steps: []resource.TestStep{
 			{
@@ -549,7 +538,7 @@ func TestAccInferenceCluster_drift(t *testing.T) {
 	ctx := t.Context()
 	var terminated, stopped string
 	resource.Test(t, resource.TestCase{
-		ProtoV6ProviderFactories: protoV6Factories,
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		CheckDestroy:             e.checkDestroyed,
 		Steps: []resource.TestStep{
 			{
@@ -596,7 +585,7 @@ func TestAccInferenceCluster_disappears(t *testing.T) {
 	e := newAWSEnv(t)
 	name := acctest.RandomWithPrefix("acc")
 	resource.Test(t, resource.TestCase{
-		ProtoV6ProviderFactories: protoV6Factories,
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		CheckDestroy:             e.checkDestroyed,
 		Steps: []resource.TestStep{{
 			Config: e.config(name, group{"a10g", "g5.xlarge", 1, ""}),
@@ -626,7 +615,7 @@ func TestAccInferenceCluster_refusesExisting(t *testing.T) {
 		_ = e.c.Destroy(context.Background(), name, "", "")
 	})
 	resource.Test(t, resource.TestCase{
-		ProtoV6ProviderFactories: protoV6Factories,
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{{
 			Config:      e.config(name, group{"a10g", "g5.xlarge", 1, ""}),
 			ExpectError: regexp.MustCompile(`(?s)already exist.*` + stray + `.*terraform import`),
@@ -671,7 +660,7 @@ func TestAccInferenceCluster_planErrors(t *testing.T) {
 	for _, s := range steps {
 		ts = append(ts, resource.TestStep{Config: s.config, PlanOnly: true, ExpectError: regexp.MustCompile(strings.ReplaceAll(s.err, " ", `\s+`))})
 	}
-	resource.Test(t, resource.TestCase{ProtoV6ProviderFactories: protoV6Factories, Steps: ts})
+	resource.Test(t, resource.TestCase{ProtoV6ProviderFactories: testAccProtoV6ProviderFactories, Steps: ts})
 }
 
 // The fit check passes a model that fits, and allow_public_ray_ports turns
@@ -683,7 +672,7 @@ func TestAccInferenceCluster_fitCheckPasses(t *testing.T) {
 		"fit_check {\n    model = \"Qwen/Qwen2.5-0.5B\"\n  }\n  allow_public_ray_ports = true\n  wait_for_ray", 1)
 	cfg = strings.Replace(cfg, `"203.0.113.0/24"`, `"0.0.0.0/0"`, 1)
 	resource.Test(t, resource.TestCase{
-		ProtoV6ProviderFactories: protoV6Factories,
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{{
 			Config: cfg, PlanOnly: true, ExpectNonEmptyPlan: true,
 		}},
@@ -718,9 +707,7 @@ func TestRayVersionValidator(t *testing.T) {
 
 // Planning needs no AWS at all: no endpoint, credentials or region.
 func TestAccInferenceCluster_planWithoutAWS(t *testing.T) {
-	if os.Getenv("TF_ACC") == "" {
-		t.Skip("acceptance test: set TF_ACC=1")
-	}
+	testAccPreCheck(t)
 	for _, k := range []string{"AWS_ENDPOINT_URL_EC2", "AWS_ENDPOINT_URL_SSM", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"} {
 		t.Setenv(k, "")
 	}
@@ -728,7 +715,7 @@ func TestAccInferenceCluster_planWithoutAWS(t *testing.T) {
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
 	e := &awsEnv{ami: "ami-0123456789abcdef0", subnet: "subnet-0123456789abcdef0", profile: "p", hfParam: "/hf/token"}
 	resource.Test(t, resource.TestCase{
-		ProtoV6ProviderFactories: protoV6Factories,
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{{
 			Config: e.config("no-aws", group{"a10g", "g5.xlarge", 2, ""}), PlanOnly: true, ExpectNonEmptyPlan: true,
 		}},
@@ -767,7 +754,7 @@ func BenchmarkInferenceClusterApply(b *testing.B) {
 				var beforeAPI time.Duration
 				var r sample
 				resource.Test(benchT{b}, resource.TestCase{
-					ProtoV6ProviderFactories: protoV6Factories,
+					ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 					CheckDestroy:             e.checkDestroyed,
 					Steps: []resource.TestStep{{
 						PreConfig: func() { before, beforeAPI, start = ec2cluster.CallCounts(), ec2cluster.CallTime(), time.Now() },
@@ -850,16 +837,14 @@ func resetMoto(b *testing.B) {
 
 // The documented example plans (no AWS needed) and passes its fit check.
 func TestAccInferenceCluster_examplePlans(t *testing.T) {
-	if os.Getenv("TF_ACC") == "" {
-		t.Skip("acceptance test: set TF_ACC=1")
-	}
+	testAccPreCheck(t)
 	example, err := os.ReadFile("../../examples/resources/rayvllm_inference_cluster/resource.tf")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Setenv("TF_VAR_my_cidr", "203.0.113.7/32")
 	resource.Test(t, resource.TestCase{
-		ProtoV6ProviderFactories: protoV6Factories,
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{{
 			Config:   string(example),
 			PlanOnly: true, ExpectNonEmptyPlan: true,
@@ -916,7 +901,7 @@ func TestAccInferenceCluster_publicIngressRevoked(t *testing.T) {
 		return err
 	}
 	resource.Test(t, resource.TestCase{
-		ProtoV6ProviderFactories: protoV6Factories,
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		CheckDestroy:             e.checkDestroyed,
 		Steps: []resource.TestStep{
 			{Config: cfg, Check: open, ExpectNonEmptyPlan: true},

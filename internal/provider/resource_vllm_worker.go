@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hashicorp/terraform-plugin-framework-jsontypes/jsontypes"
+	"github.com/hashicorp/terraform-plugin-framework-timetypes/timetypes"
 	"github.com/hashicorp/terraform-plugin-framework-validators/resourcevalidator"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -139,17 +141,6 @@ func (r *vllmWorkerResource) client(ctx context.Context, m *vllmWorkerModel) (*r
 	return c, nil
 }
 
-func (r *vllmWorkerResource) defaultAddress() string {
-	if r.pd == nil {
-		return ""
-	}
-	a, err := ray.NormalizeAddress(r.pd.rayConnection("", "").Address)
-	if err != nil {
-		return ""
-	}
-	return a
-}
-
 func (r *vllmWorkerResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
 	if req.Plan.Raw.IsNull() {
 		return // destroy
@@ -167,24 +158,7 @@ func (r *vllmWorkerResource) ModifyPlan(ctx context.Context, req resource.Modify
 	if plan.RoutePrefix.IsUnknown() && !plan.Name.IsUnknown() {
 		plan.RoutePrefix = types.StringValue("/" + plan.Name.ValueString())
 	}
-	// Without its own dashboard_url the resource follows the provider's: a
-	// different cluster there replaces it, another spelling of the same does not.
-	var cfgURL types.String
-	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("dashboard_url"), &cfgURL)...)
-	if cfgURL.IsNull() {
-		if def := r.defaultAddress(); def != "" {
-			old, err := ray.NormalizeAddress(state.DashboardURL.ValueString())
-			switch {
-			case hasState && err == nil && old == def:
-				plan.DashboardURL = state.DashboardURL
-			case hasState:
-				plan.DashboardURL = types.StringValue(def)
-				resp.RequiresReplace = append(resp.RequiresReplace, path.Root("dashboard_url"))
-			default:
-				plan.DashboardURL = types.StringValue(def)
-			}
-		}
-	}
+	planDashboardURL(ctx, r.pd, req, resp, &plan.DashboardURL)
 	switch {
 	case plan.WorkingDir.IsNull():
 		plan.WorkingDirURI = types.StringNull()
@@ -214,13 +188,13 @@ func (r *vllmWorkerResource) ModifyPlan(ctx context.Context, req resource.Modify
 		if hasState && state.ConfigJSON.ValueString() == desired {
 			plan.ConfigJSON = state.ConfigJSON
 		} else {
-			plan.ConfigJSON = types.StringValue(desired)
+			plan.ConfigJSON = jsontypes.NewNormalizedValue(desired)
 		}
 		if s.LLM != nil {
 			r.fitCheck(&resp.Diagnostics, &plan, s.LLM)
 		}
 	} else {
-		plan.ConfigJSON = types.StringUnknown()
+		plan.ConfigJSON = jsontypes.NewNormalizedUnknown()
 	}
 	// Nothing the cluster runs changes: keep what was read, so that a
 	// change of smoke_test, timeouts or auth_token alone shows no noise. A
@@ -359,7 +333,7 @@ func (r *vllmWorkerResource) deploy(ctx context.Context, c *ray.Client, plan *vl
 		diags.AddError("Provider bug: the Serve config changed between plan and apply", fmt.Sprintf("planned %s\napplying %s", plan.ConfigJSON.ValueString(), view))
 		return false, nil
 	}
-	plan.ConfigJSON = types.StringValue(view)
+	plan.ConfigJSON = jsontypes.NewNormalizedValue(view)
 	if !create {
 		if live, _, err := c.FindServeApplication(ctx, s.Name); err == nil && live.HasConfig() {
 			if cur, err := serveapp.Canonical(live.DeployedAppConfig); err == nil && cur == desired {
@@ -451,10 +425,13 @@ func (r *vllmWorkerResource) refreshComputed(ctx context.Context, c *ray.Client,
 	app, inst, err := c.FindServeApplication(ctx, m.Name.ValueString())
 	if err != nil {
 		diags.AddWarning("Cannot read the Serve application's status", err.Error())
-		for _, v := range []*types.String{&m.Status, &m.StatusMessage, &m.EndpointURL, &m.LastDeployedTime} {
+		for _, v := range []*types.String{&m.Status, &m.StatusMessage, &m.EndpointURL} {
 			if v.IsUnknown() {
 				*v = types.StringValue("")
 			}
+		}
+		if m.LastDeployedTime.IsUnknown() {
+			m.LastDeployedTime = timetypes.NewRFC3339Null()
 		}
 		if m.DeploymentStatuses.IsUnknown() {
 			m.DeploymentStatuses = types.MapNull(types.ObjectType{AttrTypes: deploymentStatusAttrTypes})
@@ -514,7 +491,7 @@ func (r *vllmWorkerResource) Read(ctx context.Context, req resource.ReadRequest,
 		}
 	}
 	m.applySpec(spec)
-	m.ConfigJSON = types.StringValue(live)
+	m.ConfigJSON = jsontypes.NewNormalizedValue(live)
 	if m.ID.IsNull() || m.ID.ValueString() == "" {
 		m.ID = types.StringValue(c.Address() + "#" + m.Name.ValueString())
 	}

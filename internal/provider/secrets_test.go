@@ -36,19 +36,8 @@ import (
 func TestAccSecretsNeverLogged(t *testing.T) {
 	e := newAWSEnv(t)
 	serve := testAccServe(t)
-	batchJobPreCheck(t)
-	root, err := filepath.Abs(filepath.Join("..", ".."))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cliConfig := filepath.Join(root, ".tmp", "terraformrc")
-	if _, err := os.Stat(cliConfig); err != nil {
-		t.Skip("the provider is not installed into the local mirror: run make install (make test does)")
-	}
-	tf := os.Getenv("TF_ACC_TERRAFORM_PATH")
-	if tf == "" {
-		tf = filepath.Join(root, "bin", "terraform")
-	}
+	testAccPreCheck(t, needRay, needMirror)
+	cliConfig, tf := os.Getenv("TF_CLI_CONFIG_FILE"), os.Getenv("TF_ACC_TERRAFORM_PATH")
 	rayToken := os.Getenv("RAY_AUTH_TOKEN")
 	awsSecret := "rayvllm-aws-secret-" + acctest.RandString(24)
 	awsSession := "rayvllm-aws-session-" + acctest.RandString(24)

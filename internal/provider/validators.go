@@ -79,7 +79,8 @@ var (
 		"must be an IAM role ARN like arn:aws:iam::123456789012:role/rayvllm")
 )
 
-// jsonObjectValidator accepts a JSON object.
+// jsonObjectValidator accepts a JSON object (with jsontypes.Normalized,
+// which checks the syntax).
 type jsonObjectValidator struct{}
 
 func (jsonObjectValidator) Description(context.Context) string { return "must be a JSON object" }
@@ -93,12 +94,9 @@ func (jsonObjectValidator) ValidateString(_ context.Context, req validator.Strin
 		return
 	}
 	var m map[string]any
-	if err := json.Unmarshal([]byte(req.ConfigValue.ValueString()), &m); err != nil || m == nil {
-		msg := "is not a JSON object"
-		if err != nil {
-			msg = "is not valid JSON: " + err.Error()
-		}
+	// Invalid JSON is jsontypes.Normalized's to report.
+	if s := req.ConfigValue.ValueString(); json.Valid([]byte(s)) && (json.Unmarshal([]byte(s), &m) != nil || m == nil) {
 		resp.Diagnostics.AddAttributeError(req.Path, "Invalid JSON object",
-			fmt.Sprintf("%s %s; write it with jsonencode({ ... }).", req.Path, msg))
+			fmt.Sprintf("%s is not a JSON object; write it with jsonencode({ ... }).", req.Path))
 	}
 }

@@ -44,17 +44,6 @@ func secretVariables(vals map[string]string) (string, config.Variables) {
 	return hcl.String(), vars
 }
 
-// installedProviderPreCheck skips a test that runs the plugin installed
-// into the local mirror by make install (make test does it).
-func installedProviderPreCheck(t *testing.T) {
-	t.Helper()
-	if cfg := os.Getenv("TF_CLI_CONFIG_FILE"); cfg == "" {
-		t.Skip("TF_CLI_CONFIG_FILE is not set: run make install and export TF_CLI_CONFIG_FILE=$PWD/.tmp/terraformrc (make test does)")
-	} else if _, err := os.Stat(cfg); err != nil {
-		t.Skipf("%s: %v; run make install", cfg, err)
-	}
-}
-
 // secretsAbsent fails a plan or state that holds any of the secrets
 // anywhere in its JSON (what `show -json` prints, sensitive values in clear).
 type secretsAbsent map[string]string
@@ -235,7 +224,7 @@ func TestAccVLLMWorker_writeOnly(t *testing.T) {
 // provider's token is right), and no token is in the plan or state.
 func TestAccBatchJob_writeOnlyToken(t *testing.T) {
 	needWriteOnly(t)
-	batchJobPreCheck(t)
+	testAccPreCheck(t, needRay)
 	token := os.Getenv("RAY_AUTH_TOKEN")
 	envSecret := "job-secret-" + acctest.RandString(24)
 	const addr = "rayvllm_batch_job.job"
@@ -296,7 +285,7 @@ func TestAccEphemeralClusterToken(t *testing.T) {
 	needEphemeral(t)
 	needWriteOnly(t)
 	e := newAWSEnv(t)
-	batchJobPreCheck(t)
+	testAccPreCheck(t, needRay)
 	token := os.Getenv("RAY_AUTH_TOKEN")
 	name := acctest.RandomWithPrefix("acc-eph")
 	wrongParam := "/" + name + "/wrong-token"
@@ -320,7 +309,7 @@ resource "rayvllm_batch_job" "job" {
   depends_on          = [rayvllm_inference_cluster.test]
 }
 `, name)
-	installedProviderPreCheck(t)
+	testAccPreCheck(t, needMirror)
 	resource.Test(t, resource.TestCase{
 		ExternalProviders: map[string]resource.ExternalProvider{"rayvllm": {Source: "rayvllm/rayvllm"}},
 		CheckDestroy: func(s *terraform.State) error {

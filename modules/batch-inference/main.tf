@@ -304,7 +304,7 @@ resource "rayvllm_batch_job" "this" {
   max_retries         = var.job_max_retries
   wait_for_completion = var.job_wait_for_completion
 
-  timeouts {
+  timeouts = {
     create = var.job_create_timeout != null ? var.job_create_timeout : format("%dm", ceil(var.sla_hours * 60))
   }
 

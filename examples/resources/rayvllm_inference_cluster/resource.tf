@@ -55,7 +55,7 @@ resource "rayvllm_inference_cluster" "this" {
 
   tags = { team = "ml" }
 
-  timeouts {
+  timeouts = {
     create = "40m"
   }
 }
