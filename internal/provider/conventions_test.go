@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/terraform-plugin-framework/providerserver"
+	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
+	"github.com/hashicorp/terraform-plugin-go/tftypes"
 	"github.com/hashicorp/terraform-plugin-testing/helper/acctest"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
@@ -92,4 +95,47 @@ resource "rayvllm_batch_job" "test" {
 			},
 		},
 	})
+}
+
+// timeouts moved from a block to a nested attribute in rayvllm_batch_job and
+// rayvllm_inference_cluster: both store the same object, so a state written
+// with the block still decodes, without a state upgrader.
+func TestTimeoutsStateFromBlock(t *testing.T) {
+	ctx := context.Background()
+	srv, err := providerserver.NewProtocol6WithError(New("test")())()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for typ, state := range map[string]string{
+		"rayvllm_batch_job":         `{"id":"rayvllm-0123456789ab-01234567","entrypoint":"echo hi","timeouts":{"create":"2h","delete":null}}`,
+		"rayvllm_inference_cluster": `{"id":"c1","name":"c1","timeouts":{"create":"45m","update":null,"delete":"20m"}}`,
+	} {
+		resp, err := srv.UpgradeResourceState(ctx, &tfprotov6.UpgradeResourceStateRequest{TypeName: typ, Version: 0, RawState: &tfprotov6.RawState{JSON: []byte(state)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range resp.Diagnostics {
+			t.Errorf("%s: %s: %s", typ, d.Summary, d.Detail)
+		}
+		if resp.UpgradedState == nil {
+			t.Fatalf("%s: no upgraded state", typ)
+		}
+		schemaResp, _ := srv.GetProviderSchema(ctx, &tfprotov6.GetProviderSchemaRequest{})
+		v, err := resp.UpgradedState.Unmarshal(schemaResp.ResourceSchemas[typ].ValueType())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var attrs map[string]tftypes.Value
+		if err := v.As(&attrs); err != nil {
+			t.Fatal(err)
+		}
+		var to map[string]tftypes.Value
+		var create string
+		if err := attrs["timeouts"].As(&to); err != nil || to["create"].As(&create) != nil || create == "" {
+			t.Errorf("%s: timeouts after the upgrade: %v (%v)", typ, attrs["timeouts"], err)
+		}
+		if schemaResp.ResourceSchemas[typ].Version != 0 {
+			t.Errorf("%s: schema version %d; the changelog says it is unchanged", typ, schemaResp.ResourceSchemas[typ].Version)
+		}
+	}
 }
