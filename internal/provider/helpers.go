@@ -3,11 +3,13 @@ package provider
 import (
 	"context"
 	"encoding/json"
+	"reflect"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-jsontypes/jsontypes"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-go/tftypes"
 
 	"github.com/rayvllm/terraform-provider-rayvllm/internal/serveapp"
 )
@@ -110,4 +112,45 @@ func deadline(ctx context.Context) time.Time {
 		return d
 	}
 	return time.Now().Add(30 * time.Minute)
+}
+
+// nullUnknowns sets every unknown value in *model (a struct of attr.Values,
+// also inside nested structs, pointers and slices) to the null of its type:
+// what the state keeps of a computed value an apply did not learn, since
+// Terraform refuses unknown values in the state.
+func nullUnknowns(ctx context.Context, model any) {
+	nullUnknownsIn(ctx, reflect.ValueOf(model))
+}
+
+func nullUnknownsIn(ctx context.Context, v reflect.Value) {
+	switch v.Kind() {
+	case reflect.Pointer:
+		if !v.IsNil() {
+			nullUnknownsIn(ctx, v.Elem())
+		}
+		return
+	case reflect.Slice:
+		for i := range v.Len() {
+			nullUnknownsIn(ctx, v.Index(i))
+		}
+		return
+	case reflect.Struct:
+	default:
+		return
+	}
+	if av, ok := v.Interface().(attr.Value); ok {
+		if !av.IsUnknown() || !v.CanSet() {
+			return
+		}
+		t := av.Type(ctx)
+		if null, err := t.ValueFromTerraform(ctx, tftypes.NewValue(t.TerraformType(ctx), nil)); err == nil && reflect.TypeOf(null) == v.Type() {
+			v.Set(reflect.ValueOf(null))
+		}
+		return
+	}
+	for i := range v.NumField() {
+		if v.Type().Field(i).IsExported() {
+			nullUnknownsIn(ctx, v.Field(i))
+		}
+	}
 }

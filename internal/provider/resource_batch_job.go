@@ -398,19 +398,7 @@ func (r *batchJobResource) setState(ctx context.Context, st interface {
 }, m *batchJobModel, attempts []attemptModel) diag.Diagnostics {
 	var diags diag.Diagnostics
 	m.Attempts, diags = types.ListValueFrom(ctx, types.ObjectType{AttrTypes: attemptAttrTypes()}, attempts)
-	for _, v := range []*types.String{&m.Status, &m.Message, &m.LogTail, &m.SubmissionID, &m.ID} {
-		if v.IsUnknown() {
-			*v = types.StringNull()
-		}
-	}
-	for _, v := range []*timetypes.RFC3339{&m.StartTime, &m.EndTime} {
-		if v.IsUnknown() {
-			*v = timetypes.NewRFC3339Null()
-		}
-	}
-	if m.Metrics.IsUnknown() {
-		m.Metrics = types.ObjectNull(metricsAttrTypes())
-	}
+	nullUnknowns(ctx, m)
 	diags.Append(st.Set(ctx, m)...)
 	return diags
 }

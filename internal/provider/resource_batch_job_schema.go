@@ -304,7 +304,7 @@ func runtimeEnvAttribute() schema.SingleNestedAttribute {
 				Description: "Environment variables of the job and its workers, e.g. `HF_TOKEN`. Sensitive."},
 			"extra_json": schema.StringAttribute{Optional: true, Description: "More `runtime_env` fields as a JSON object (`jsonencode({...})`), " +
 				"e.g. `conda`, `uv`, `image_uri`, `py_modules`; merged with the fields above, which it must not repeat.",
-				CustomType: jsontypes.NormalizedType{}, Validators: []validator.String{jsonObjectValidator{}}},
+				CustomType: jsontypes.NormalizedType{}, Validators: []validator.String{jsonObjectValidator()}},
 		},
 	}
 }

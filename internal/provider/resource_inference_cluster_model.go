@@ -238,7 +238,7 @@ func fill(ctx context.Context, m *clusterModel, cl *ec2cluster.Cluster, diags *d
 		g.InstanceIDs = stringListValue(ctx, cl.GroupIDs(g.Name.ValueString()), diags)
 	}
 	m.InstanceIDs = stringListValue(ctx, cl.InstanceIDs(), diags)
-	nullUnknowns(m)
+	nullUnknowns(ctx, m)
 }
 
 func stringListValue(ctx context.Context, v []string, diags *diag.Diagnostics) types.List {
@@ -248,52 +248,6 @@ func stringListValue(ctx context.Context, v []string, diags *diag.Diagnostics) t
 	l, d := types.ListValueFrom(ctx, types.StringType, v)
 	diags.Append(d...)
 	return l
-}
-
-// nullUnknowns replaces the unknown computed values that are left with null.
-func nullUnknowns(m *clusterModel) {
-	for _, s := range []*types.String{&m.ID, &m.AuthToken, &m.AuthTokenSSMParameter, &m.SecurityGroupID, &m.HeadInstanceID,
-		&m.HeadPrivateIP, &m.HeadPublicIP, &m.DashboardURL, &m.GCSAddress} {
-		if s.IsUnknown() {
-			*s = types.StringNull()
-		}
-	}
-	if m.InstanceIDs.IsUnknown() {
-		m.InstanceIDs = types.ListNull(types.StringType)
-	}
-	if m.HourlyCostUSD.IsUnknown() {
-		m.HourlyCostUSD = types.Float64Null()
-	}
-	if m.TotalGPUs.IsUnknown() {
-		m.TotalGPUs = types.Int64Null()
-	}
-	if m.TagsAll.IsUnknown() {
-		m.TagsAll = types.MapNull(types.StringType)
-	}
-	for i := range m.WorkerGroups {
-		g := &m.WorkerGroups[i]
-		if g.InstanceIDs.IsUnknown() {
-			g.InstanceIDs = types.ListNull(types.StringType)
-		}
-		if g.AcceleratorType.IsUnknown() {
-			g.AcceleratorType = types.StringNull()
-		}
-		if g.GPUModel.IsUnknown() {
-			g.GPUModel = types.StringNull()
-		}
-		if g.GPUsPerNode.IsUnknown() {
-			g.GPUsPerNode = types.Int64Null()
-		}
-		if g.GPUMemoryGiB.IsUnknown() {
-			g.GPUMemoryGiB = types.Float64Null()
-		}
-		if g.HourlyCostUSD.IsUnknown() {
-			g.HourlyCostUSD = types.Float64Null()
-		}
-		if g.AMIID.IsUnknown() {
-			g.AMIID = types.StringNull()
-		}
-	}
 }
 
 // importDetails fills the arguments that only exist in AWS: the head's

@@ -2,7 +2,6 @@ package provider
 
 import (
 	"context"
-	"fmt"
 	"maps"
 	"net/netip"
 	"regexp"
@@ -89,7 +88,7 @@ func (r *inferenceClusterResource) Schema(ctx context.Context, _ resource.Schema
 				Optional: true, Computed: true, PlanModifiers: []planmodifier.String{testedVersion(versions.Tested.Ray), stringplanmodifier.RequiresReplace()},
 				Description: "Pinned Ray version installed as `ray[default,serve]==<version>`. Default: the provider's tested version set, `" + versions.Tested.Ray +
 					"`, when the cluster is created (a later provider release with another set does not replace it). Versions below " + ray.MinRayVersion + " are refused: they lack token auth and have public RCE CVEs.",
-				Validators: []validator.String{rayVersionValidator{}},
+				Validators: []validator.String{rayVersionValidator()},
 			},
 			"vllm_version": schema.StringAttribute{
 				Optional: true, Computed: true, PlanModifiers: []planmodifier.String{testedVersion(versions.Tested.VLLM), stringplanmodifier.RequiresReplace()},
@@ -111,7 +110,7 @@ func (r *inferenceClusterResource) Schema(ctx context.Context, _ resource.Schema
 			"dashboard_ingress_cidrs": schema.SetAttribute{
 				Optional: true, ElementType: types.StringType,
 				Description: "CIDR blocks (IPv4 or IPv6) allowed to reach the Ray dashboard and Jobs API on port 8265. Nothing else is opened to outside the cluster. `0.0.0.0/0` and `::/0` are refused unless `allow_public_ray_ports = true`.",
-				Validators:  []validator.Set{setvalidator.ValueStringsAre(cidrValidator{})},
+				Validators:  []validator.Set{setvalidator.ValueStringsAre(cidrValidator())},
 			},
 			"allow_public_ray_ports": schema.BoolAttribute{
 				Optional: true, Computed: true, Default: booldefault.StaticBool(false),
@@ -242,52 +241,6 @@ func (r *inferenceClusterResource) Schema(ctx context.Context, _ resource.Schema
 		"The cluster's Ray auth token, instead of a generated one: kept only in `auth_token_ssm_parameter`, and `auth_token` stays null. "+
 			"Read it back with the `rayvllm_cluster_token` ephemeral resource. The nodes read the token at boot, so a new version replaces the cluster.",
 		int64planmodifier.RequiresReplace()))
-}
-
-// rayVersionValidator accepts an exact X.Y.Z Ray version at or above ray.MinRayVersion.
-type rayVersionValidator struct{}
-
-func (rayVersionValidator) Description(context.Context) string {
-	return "an exact Ray version X.Y.Z, at least " + ray.MinRayVersion
-}
-
-func (v rayVersionValidator) MarkdownDescription(ctx context.Context) string {
-	return v.Description(ctx)
-}
-
-func (rayVersionValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
-	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
-		return
-	}
-	s := req.ConfigValue.ValueString()
-	m := rayVersionRE.FindStringSubmatch(s)
-	if m == nil {
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid Ray version", fmt.Sprintf("ray_version must be an exact version like 2.60.0 (pinned), got %q.", s))
-		return
-	}
-	if ok, _ := ray.VersionAtLeast(s, ray.MinRayVersion); !ok {
-		resp.Diagnostics.AddAttributeError(req.Path, "Ray version too old",
-			fmt.Sprintf("ray_version %s is below %s. Older Ray has no token authentication and public remote-code-execution CVEs (ShadowRay, CVE-2023-48022); use %s or newer.", s, ray.MinRayVersion, ray.MinRayVersion))
-	}
-}
-
-// cidrValidator accepts an IPv4 or IPv6 CIDR block.
-type cidrValidator struct{}
-
-func (cidrValidator) Description(context.Context) string { return "an IPv4 or IPv6 CIDR block" }
-
-func (v cidrValidator) MarkdownDescription(ctx context.Context) string {
-	return v.Description(ctx)
-}
-
-func (cidrValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
-	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
-		return
-	}
-	if !isCIDR(req.ConfigValue.ValueString()) {
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid CIDR block",
-			fmt.Sprintf("%q is not a CIDR block; use e.g. 203.0.113.7/32 or 2001:db8::/64.", req.ConfigValue.ValueString()))
-	}
 }
 
 func isCIDR(s string) bool {

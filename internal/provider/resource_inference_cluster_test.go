@@ -698,7 +698,7 @@ func TestPublicPortDiags(t *testing.T) {
 func TestRayVersionValidator(t *testing.T) {
 	for v, ok := range map[string]bool{"2.54.0": true, "2.60.0": true, "3.0.0": true, "2.53.9": false, "1.99.0": false, "2.60": false, "2.60.0rc1": false, ">=2.54.0": false} {
 		var resp validator.StringResponse
-		rayVersionValidator{}.ValidateString(t.Context(), validator.StringRequest{Path: path.Root("ray_version"), ConfigValue: types.StringValue(v)}, &resp)
+		rayVersionValidator().ValidateString(t.Context(), validator.StringRequest{Path: path.Root("ray_version"), ConfigValue: types.StringValue(v)}, &resp)
 		if resp.Diagnostics.HasError() == ok {
 			t.Errorf("ray_version %q: error = %v, want accepted = %v", v, resp.Diagnostics, ok)
 		}

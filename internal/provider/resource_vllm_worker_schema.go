@@ -59,7 +59,7 @@ func (r *vllmWorkerResource) Schema(ctx context.Context, _ resource.SchemaReques
 			"route_prefix": schema.StringAttribute{
 				Optional: true, Computed: true,
 				Description: "HTTP route prefix of the application on Serve's proxy, e.g. `/qwen`. Must start with `/` and not end with one. Default `/<name>`. Each application on a cluster needs its own.",
-				Validators:  []validator.String{routePrefixValidator{}},
+				Validators:  []validator.String{routePrefixValidator()},
 			},
 			"http_options": schema.SingleNestedAttribute{
 				Optional: true,
@@ -88,7 +88,7 @@ func (r *vllmWorkerResource) Schema(ctx context.Context, _ resource.SchemaReques
 				Optional: true, Sensitive: true,
 				Description: "The application's runtime_env as a JSON object, e.g. `jsonencode({ env_vars = { HF_TOKEN = var.hf_token }, pip = [\"httpx\"] })`. Not with a `working_dir` key when `working_dir` is set. " +
 					"Sensitive, as it may hold secrets; `config_json` shows it with every env_vars value as a hash. It is stored in the state: for a secret that must not be, use `env_vars_wo`.",
-				CustomType: jsontypes.NormalizedType{}, Validators: []validator.String{jsonObjectValidator{}},
+				CustomType: jsontypes.NormalizedType{}, Validators: []validator.String{jsonObjectValidator()},
 			},
 
 			"model_id": schema.StringAttribute{
@@ -132,7 +132,7 @@ func (r *vllmWorkerResource) Schema(ctx context.Context, _ resource.SchemaReques
 			"engine_kwargs_json": schema.StringAttribute{
 				Optional:    true,
 				Description: "vLLM mode: further vLLM engine arguments as a JSON object, e.g. `jsonencode({ enable_prefix_caching = true })`. Not for the arguments that have their own attribute.",
-				CustomType:  jsontypes.NormalizedType{}, Validators: append(vllmOnly(), jsonObjectValidator{}),
+				CustomType:  jsontypes.NormalizedType{}, Validators: append(vllmOnly(), jsonObjectValidator()),
 			},
 			"num_replicas": schema.Int64Attribute{Optional: true, Description: "vLLM mode: fixed number of engine replicas (`num_replicas`). Not with `autoscaling`. Default 1.",
 				Validators: vllmOnlyInt(int64validator.AtLeast(1), int64validator.ConflictsWith(path.MatchRoot("autoscaling")))},
@@ -152,7 +152,7 @@ func (r *vllmWorkerResource) Schema(ctx context.Context, _ resource.SchemaReques
 			"args_json": schema.StringAttribute{
 				Optional:    true,
 				Description: "Generic mode: the application builder's arguments (`args`) as a JSON object.",
-				CustomType:  jsontypes.NormalizedType{}, Validators: []validator.String{jsonObjectValidator{}, stringvalidator.AlsoRequires(path.MatchRoot("import_path"))},
+				CustomType:  jsontypes.NormalizedType{}, Validators: []validator.String{jsonObjectValidator(), stringvalidator.AlsoRequires(path.MatchRoot("import_path"))},
 			},
 			"deployments": schema.ListNestedAttribute{
 				Optional:    true,
@@ -167,7 +167,7 @@ func (r *vllmWorkerResource) Schema(ctx context.Context, _ resource.SchemaReques
 					"autoscaling":      autoscalingAttribute("Replica autoscaling (`autoscaling_config`)."),
 					"num_cpus":         schema.Float64Attribute{Optional: true, Description: "CPUs reserved per replica (`ray_actor_options.num_cpus`), may be fractional.", Validators: []validator.Float64{float64validator.AtLeast(0)}},
 					"num_gpus":         schema.Float64Attribute{Optional: true, Description: "GPUs reserved per replica (`ray_actor_options.num_gpus`), may be fractional.", Validators: []validator.Float64{float64validator.AtLeast(0)}},
-					"user_config_json": schema.StringAttribute{Optional: true, Description: "`user_config` as a JSON object, passed to the deployment's `reconfigure` without restarting replicas.", CustomType: jsontypes.NormalizedType{}, Validators: []validator.String{jsonObjectValidator{}}},
+					"user_config_json": schema.StringAttribute{Optional: true, Description: "`user_config` as a JSON object, passed to the deployment's `reconfigure` without restarting replicas.", CustomType: jsontypes.NormalizedType{}, Validators: []validator.String{jsonObjectValidator()}},
 				}},
 			},
 
@@ -245,24 +245,4 @@ var deploymentStatusAttrTypes = map[string]attr.Type{
 	"message":          types.StringType,
 	"target_replicas":  types.Int64Type,
 	"running_replicas": types.Int64Type,
-}
-
-// routePrefixValidator applies Serve's route_prefix rules.
-type routePrefixValidator struct{}
-
-func (routePrefixValidator) Description(context.Context) string {
-	return "must start with / and not end with / (except \"/\" itself), without { or }"
-}
-
-func (v routePrefixValidator) MarkdownDescription(ctx context.Context) string {
-	return v.Description(ctx)
-}
-
-func (routePrefixValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
-	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
-		return
-	}
-	if err := serveapp.CheckRoutePrefix(req.ConfigValue.ValueString()); err != nil {
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid route_prefix", "route_prefix "+err.Error()+".")
-	}
 }
