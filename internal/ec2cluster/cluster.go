@@ -437,7 +437,7 @@ func (c *Client) run(ctx context.Context, spec Spec, sgID, rootDevice string, l 
 	var out *ec2.RunInstancesOutput
 	// A just-created instance profile is not visible to EC2 for a while
 	// (IAM eventual consistency); retry that error with the same ClientToken.
-	err := retry.Until(ctx, min(maxWait(ctx, 2*time.Minute), 2*time.Minute), c.PollInterval, func(ctx context.Context) (bool, error) {
+	err := retry.Until(ctx, min(retry.TimeLeft(ctx, 2*time.Minute), 2*time.Minute), c.PollInterval, func(ctx context.Context) (bool, error) {
 		var err error
 		out, err = c.EC2.RunInstances(ctx, in)
 		switch {
@@ -459,17 +459,6 @@ func (c *Client) run(ctx context.Context, spec Spec, sgID, rootDevice string, l 
 	return insts, nil
 }
 
-// maxWait is what is left of ctx's deadline, or def.
-func maxWait(ctx context.Context, def time.Duration) time.Duration {
-	if d, ok := ctx.Deadline(); ok {
-		if left := time.Until(d); left > 0 {
-			return left
-		}
-		return time.Millisecond
-	}
-	return def
-}
-
 // WaitRunning waits with the SDK's InstanceRunning waiter, which retries
 // InvalidInstanceID.NotFound (eventual consistency right after RunInstances)
 // and fails when an instance goes to shutting-down or terminated.
@@ -480,7 +469,7 @@ func (c *Client) WaitRunning(ctx context.Context, ids []string) ([]Instance, err
 	w := ec2.NewInstanceRunningWaiter(c.EC2, func(o *ec2.InstanceRunningWaiterOptions) {
 		o.MinDelay, o.MaxDelay = c.WaiterMinDelay, c.WaiterMaxDelay
 	})
-	out, err := w.WaitForOutput(ctx, &ec2.DescribeInstancesInput{InstanceIds: ids}, maxWait(ctx, 20*time.Minute))
+	out, err := w.WaitForOutput(ctx, &ec2.DescribeInstancesInput{InstanceIds: ids}, retry.TimeLeft(ctx, 20*time.Minute))
 	if err != nil {
 		return nil, c.explainWaitFailure(ctx, ids, "running", err)
 	}
@@ -542,7 +531,7 @@ func (c *Client) WaitTerminated(ctx context.Context, ids []string) error {
 	w := ec2.NewInstanceTerminatedWaiter(c.EC2, func(o *ec2.InstanceTerminatedWaiterOptions) {
 		o.MinDelay, o.MaxDelay = c.WaiterMinDelay, c.WaiterMaxDelay
 	})
-	err := w.Wait(ctx, &ec2.DescribeInstancesInput{InstanceIds: ids}, maxWait(ctx, 20*time.Minute))
+	err := w.Wait(ctx, &ec2.DescribeInstancesInput{InstanceIds: ids}, retry.TimeLeft(ctx, 20*time.Minute))
 	if err != nil && ErrorCode(err) != "InvalidInstanceID.NotFound" {
 		return c.explainWaitFailure(ctx, ids, "terminated", err)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"reflect"
-	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-jsontypes/jsontypes"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
@@ -105,13 +104,6 @@ func float64OrNull(v float64) types.Float64 {
 		return types.Float64Null()
 	}
 	return types.Float64Value(v)
-}
-
-func deadline(ctx context.Context) time.Time {
-	if d, ok := ctx.Deadline(); ok {
-		return d
-	}
-	return time.Now().Add(30 * time.Minute)
 }
 
 // nullUnknowns sets every unknown value in *model (a struct of attr.Values,

@@ -259,7 +259,7 @@ func (r *inferenceClusterResource) Create(ctx context.Context, req resource.Crea
 	fill(ctx, &plan, cl, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 	if plan.WaitForRay.ValueBool() {
-		left := time.Until(deadline(ctx))
+		left := retry.TimeLeft(ctx, 30*time.Minute)
 		rc, err := r.data.rayClient(plan.DashboardURL.ValueString(), token)
 		if err == nil {
 			err = c.WaitForRay(ctx, rc, cl, left, 10*time.Second)
