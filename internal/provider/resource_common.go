@@ -25,7 +25,7 @@ import (
 func timeoutsAttribute(ctx context.Context, opts timeouts.Opts) schema.Attribute {
 	a := timeouts.Attributes(ctx, opts)
 	sa, ok := a.(schema.SingleNestedAttribute)
-	if !ok {
+	if !ok || !opts.Create {
 		return a
 	}
 	var ops []string
