@@ -733,9 +733,7 @@ func (benchT) Parallel() {}
 // and the median is reported. `make bench-cluster` runs it and writes the
 // table to .tmp/bench-cluster.md.
 func BenchmarkInferenceClusterApply(b *testing.B) {
-	if os.Getenv("AWS_ENDPOINT_URL_EC2") == "" || os.Getenv("TF_ACC") == "" {
-		b.Skip("needs moto and TF_ACC=1: run make bench-cluster")
-	}
+	testAccPreCheck(b, needMoto) // make bench-cluster
 	const benchRuns = 3
 	sizes := []int{1, 8, 32}
 	type sample struct {
