@@ -427,7 +427,7 @@ func (r *inferenceClusterResource) Update(ctx context.Context, req resource.Upda
 	if plan.WaitForRay.ValueBool() {
 		rc, err := r.data.rayClient(plan.DashboardURL.ValueString(), plan.AuthToken.ValueString())
 		if err == nil {
-			err = c.WaitForRay(ctx, rc, cl, time.Until(deadline(ctx)), 10*time.Second)
+			err = c.WaitForRay(ctx, rc, cl, retry.TimeLeft(ctx, 30*time.Minute), 10*time.Second)
 		}
 		if err != nil {
 			resp.Diagnostics.AddError("Ray did not come up", err.Error())
