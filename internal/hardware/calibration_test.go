@@ -160,7 +160,8 @@ func calibrationInput(r calRecord, ci calInput) (FitInput, error) {
 	if r.GPUTotalGiB != nil {
 		g.MemoryGiB = *r.GPUTotalGiB
 	}
-	in := FitInput{Model: m, GPU: g, TensorParallelSize: r.TP, Quantization: ci.quant, MaxNumBatchedTokens: ci.mbt, MaxNumSeqs: ci.seqs}
+	// The start-up logs predate vLLM 0.21: graphs outside the KV budget.
+	in := FitInput{Model: m, GPU: g, TensorParallelSize: r.TP, Quantization: ci.quant, MaxNumBatchedTokens: ci.mbt, MaxNumSeqs: ci.seqs, VLLMVersion: "0.11.0"}
 	if r.Util != nil {
 		in.GPUMemoryUtilization = *r.Util
 	}

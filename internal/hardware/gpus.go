@@ -25,6 +25,11 @@ const GiB = float64(1 << 30)
 //   - NVIDIA H100 datasheet (SXM5 and PCIe), H200 datasheet, HGX B200 datasheet
 //   - AMD Instinct MI300X datasheet
 //
+// Interconnect bandwidths are per GPU and per direction, from the same
+// datasheets (NVLink generation, Infinity Fabric links) or the PCIe
+// generation and lane count of the card; an optional NVLink bridge on a PCIe
+// card is not assumed, because cloud instances rarely fit one.
+//
 // GeForce cards are listed at the FP16/BF16 rate with FP32 accumulation,
 // which is what bf16 inference kernels use.
 var gpuCatalog = []GPU{
@@ -32,103 +37,127 @@ var gpuCatalog = []GPU{
 		Name: "RTX-3090", Aliases: []string{"rtx3090", "3090", "geforce rtx 3090", "nvidia geforce rtx 3090"},
 		Vendor: "nvidia", Family: "consumer", Architecture: "ampere",
 		MemoryGiB: 23.58, NominalMemoryGB: 24, BandwidthGBps: 936, BF16TFLOPS: 71, INT8TOPS: 284,
-		Source: "NVIDIA Ampere GA102 GPU architecture whitepaper, table 9 (RTX 3090); 23.58 GiB as CUDA reports it",
+		Interconnect: "pcie", InterconnectGBps: 32,
+		Source: "NVIDIA Ampere GA102 GPU architecture whitepaper, table 9 (RTX 3090); 23.58 GiB as CUDA reports it; interconnect: PCIe 4.0 x16",
 	},
 	{
 		Name: "RTX-4060", Aliases: []string{"rtx4060", "4060", "geforce rtx 4060", "nvidia geforce rtx 4060"},
 		Vendor: "nvidia", Family: "consumer", Architecture: "ada",
 		MemoryGiB: 7.63, NominalMemoryGB: 8, BandwidthGBps: 272, BF16TFLOPS: 60.5, FP8TFLOPS: 121, INT8TOPS: 242, FP8: true,
-		Source: "NVIDIA Ada Lovelace architecture whitepaper / RTX 4060 specifications; memory approx.",
+		Interconnect: "pcie", InterconnectGBps: 16,
+		Source: "NVIDIA Ada Lovelace architecture whitepaper / RTX 4060 specifications; memory approx.; interconnect: PCIe 4.0 x8",
 	},
 	{
 		Name: "RTX-4090", Aliases: []string{"rtx4090", "4090", "geforce rtx 4090", "nvidia geforce rtx 4090"},
 		Vendor: "nvidia", Family: "consumer", Architecture: "ada",
 		MemoryGiB: 23.65, NominalMemoryGB: 24, BandwidthGBps: 1008, BF16TFLOPS: 165.2, FP8TFLOPS: 330.3, INT8TOPS: 660.6, FP8: true,
-		Source: "NVIDIA Ada Lovelace GPU architecture whitepaper, appendix A (RTX 4090); 23.65 GiB from PyTorch OOM reports",
+		Interconnect: "pcie", InterconnectGBps: 32,
+		Source: "NVIDIA Ada Lovelace GPU architecture whitepaper, appendix A (RTX 4090); 23.65 GiB from PyTorch OOM reports; interconnect: PCIe 4.0 x16",
 	},
 	{
 		Name: "T4", Aliases: []string{"tesla t4", "nvidia t4", "nvidia tesla t4"},
 		Vendor: "nvidia", Family: "datacenter", Architecture: "turing",
 		MemoryGiB: 14.75, NominalMemoryGB: 16, BandwidthGBps: 320, BF16TFLOPS: 65, INT8TOPS: 130,
-		Source: "NVIDIA T4 datasheet (FP16 tensor 65 TFLOPS; Turing has no bf16, vLLM runs fp16); 14.75 GiB as CUDA reports it",
+		Interconnect: "pcie", InterconnectGBps: 16,
+		Source: "NVIDIA T4 datasheet (FP16 tensor 65 TFLOPS; Turing has no bf16, vLLM runs fp16); 14.75 GiB as CUDA reports it; interconnect: PCIe 3.0 x16",
 	},
 	{
 		Name: "A10G", Aliases: []string{"nvidia a10g", "a10g"},
 		Vendor: "nvidia", Family: "datacenter", Architecture: "ampere",
 		MemoryGiB: 22.19, NominalMemoryGB: 24, BandwidthGBps: 600, BF16TFLOPS: 70, INT8TOPS: 140,
-		Source: "AWS EC2 G5 documentation (A10G has no public NVIDIA datasheet; 70 dense bf16 TFLOPS is the commonly quoted figure); 22.19 GiB from PyTorch OOM reports",
+		Interconnect: "pcie", InterconnectGBps: 32,
+		Source: "AWS EC2 G5 documentation (A10G has no public NVIDIA datasheet; 70 dense bf16 TFLOPS is the commonly quoted figure); 22.19 GiB from PyTorch OOM reports; interconnect: PCIe 4.0 x16",
 	},
 	{
 		Name: "A10", Aliases: []string{"nvidia a10", "a10 24gb"},
 		Vendor: "nvidia", Family: "datacenter", Architecture: "ampere",
 		MemoryGiB: 22.07, NominalMemoryGB: 24, BandwidthGBps: 600, BF16TFLOPS: 125, INT8TOPS: 250,
-		Source: "NVIDIA A10 datasheet; 22.07 GiB from a vLLM start-up log (calibration record M25)",
+		Interconnect: "pcie", InterconnectGBps: 32,
+		Source: "NVIDIA A10 datasheet; 22.07 GiB from a vLLM start-up log (calibration record M25); interconnect: PCIe 4.0 x16",
 	},
 	{
 		Name: "L4", Aliases: []string{"nvidia l4"},
 		Vendor: "nvidia", Family: "datacenter", Architecture: "ada",
 		MemoryGiB: 22.05, NominalMemoryGB: 24, BandwidthGBps: 300, BF16TFLOPS: 121, FP8TFLOPS: 242.5, INT8TOPS: 242.5, FP8: true,
-		Source: "NVIDIA L4 datasheet (sparsity figures halved); memory approx.",
+		Interconnect: "pcie", InterconnectGBps: 32,
+		Source: "NVIDIA L4 datasheet (sparsity figures halved); memory approx.; interconnect: PCIe 4.0 x16",
 	},
 	{
 		Name: "A40", Aliases: []string{"nvidia a40"},
 		Vendor: "nvidia", Family: "workstation", Architecture: "ampere",
 		MemoryGiB: 44.35, NominalMemoryGB: 48, BandwidthGBps: 696, BF16TFLOPS: 149.7, INT8TOPS: 299.3,
-		Source: "NVIDIA A40 datasheet; memory approx.",
+		Interconnect: "pcie", InterconnectGBps: 32,
+		Source: "NVIDIA A40 datasheet; memory approx.; interconnect: PCIe 4.0 x16; the optional NVLink bridge is not assumed",
 	},
 	{
 		Name: "L40", Aliases: []string{"nvidia l40"},
 		Vendor: "nvidia", Family: "workstation", Architecture: "ada",
 		MemoryGiB: 44.4, NominalMemoryGB: 48, BandwidthGBps: 864, BF16TFLOPS: 181, FP8TFLOPS: 362, INT8TOPS: 362, FP8: true,
-		Source: "NVIDIA L40 datasheet (sparsity figures halved); memory approx.",
+		Interconnect: "pcie", InterconnectGBps: 32,
+		Source: "NVIDIA L40 datasheet (sparsity figures halved); memory approx.; interconnect: PCIe 4.0 x16",
 	},
 	{
 		Name: "L40S", Aliases: []string{"nvidia l40s"},
 		Vendor: "nvidia", Family: "datacenter", Architecture: "ada",
 		MemoryGiB: 44.4, NominalMemoryGB: 48, BandwidthGBps: 864, BF16TFLOPS: 362.05, FP8TFLOPS: 733, INT8TOPS: 733, FP8: true,
-		Source: "NVIDIA L40S datasheet (sparsity figures halved); memory approx.",
+		Interconnect: "pcie", InterconnectGBps: 32,
+		Source: "NVIDIA L40S datasheet (sparsity figures halved); memory approx.; interconnect: PCIe 4.0 x16",
 	},
 	{
 		Name: "A100-40GB", Aliases: []string{"a100 40gb", "a100-sxm4-40gb", "nvidia a100-sxm4-40gb", "nvidia a100-pcie-40gb", "a10040gb"},
 		Vendor: "nvidia", Family: "datacenter", Architecture: "ampere",
 		MemoryGiB: 39.38, NominalMemoryGB: 40, BandwidthGBps: 1555, BF16TFLOPS: 312, INT8TOPS: 624,
-		Source: "NVIDIA A100 Tensor Core GPU datasheet; 39.38 GiB from a vLLM start-up log (calibration record M14)",
+		Interconnect: "nvlink", InterconnectGBps: 300,
+		Source: "NVIDIA A100 Tensor Core GPU datasheet; 39.38 GiB from a vLLM start-up log (calibration record M14); interconnect: NVLink 3, 600 GB/s bidirectional",
 	},
 	{
 		Name: "A100-80GB", Aliases: []string{"a100", "a100 80gb", "a100-sxm4-80gb", "nvidia a100-sxm4-80gb", "nvidia a100 80gb pcie", "a100-pcie-80gb"},
 		Vendor: "nvidia", Family: "datacenter", Architecture: "ampere",
 		MemoryGiB: 79.15, NominalMemoryGB: 80, BandwidthGBps: 2039, BF16TFLOPS: 312, INT8TOPS: 624,
-		Source: "NVIDIA A100 Tensor Core GPU datasheet (SXM4 80GB); 79.15 GiB from a vLLM start-up log (calibration record M20)",
+		Interconnect: "nvlink", InterconnectGBps: 300,
+		Source: "NVIDIA A100 Tensor Core GPU datasheet (SXM4 80GB); 79.15 GiB from a vLLM start-up log (calibration record M20); interconnect: NVLink 3, 600 GB/s bidirectional",
 	},
 	{
 		Name: "H100-80GB-SXM", Aliases: []string{"h100", "h100 sxm", "h100-sxm", "h100-80gb", "nvidia h100 80gb hbm3", "h100 80gb hbm3", "nvidia h100"},
 		Vendor: "nvidia", Family: "datacenter", Architecture: "hopper",
 		MemoryGiB: 79.18, NominalMemoryGB: 80, BandwidthGBps: 3350, BF16TFLOPS: 989.4, FP8TFLOPS: 1978.9, INT8TOPS: 1978.9, FP8: true,
-		Source: "NVIDIA H100 Tensor Core GPU datasheet (SXM5); 79.18 GiB measured (testdata/h100-2026-11-26.json)",
+		Interconnect: "nvlink", InterconnectGBps: 450,
+		Source: "NVIDIA H100 Tensor Core GPU datasheet (SXM5); 79.18 GiB measured (testdata/h100-2026-11-26.json); interconnect: NVLink 4, 900 GB/s bidirectional",
 	},
 	{
 		Name: "H100-80GB-PCIe", Aliases: []string{"h100 pcie", "h100-pcie", "nvidia h100 pcie"},
 		Vendor: "nvidia", Family: "datacenter", Architecture: "hopper",
 		MemoryGiB: 79.18, NominalMemoryGB: 80, BandwidthGBps: 2000, BF16TFLOPS: 756.5, FP8TFLOPS: 1513, INT8TOPS: 1513, FP8: true,
-		Source: "NVIDIA H100 Tensor Core GPU datasheet (PCIe); memory as the SXM part",
+		Interconnect: "pcie", InterconnectGBps: 64,
+		Source: "NVIDIA H100 Tensor Core GPU datasheet (PCIe); memory as the SXM part; interconnect: PCIe 5.0 x16; the optional NVLink bridge is not assumed",
+	},
+	{
+		Name: "H100-NVL", Aliases: []string{"h100 nvl", "nvidia h100 nvl", "h100-nvl-94gb"},
+		Vendor: "nvidia", Family: "datacenter", Architecture: "hopper",
+		MemoryGiB: 93.1, NominalMemoryGB: 94, BandwidthGBps: 3900, BF16TFLOPS: 835.5, FP8TFLOPS: 1670.5, INT8TOPS: 1670.5, FP8: true,
+		Interconnect: "nvlink", InterconnectGBps: 300,
+		Source: "NVIDIA H100 NVL datasheet (sparsity figures halved); memory approx.; interconnect: NVLink bridge, 600 GB/s bidirectional between a pair",
 	},
 	{
 		Name: "H200", Aliases: []string{"h200 141gb", "nvidia h200", "h200-141gb"},
 		Vendor: "nvidia", Family: "datacenter", Architecture: "hopper",
 		MemoryGiB: 139.80, NominalMemoryGB: 141, BandwidthGBps: 4800, BF16TFLOPS: 989.4, FP8TFLOPS: 1978.9, INT8TOPS: 1978.9, FP8: true,
-		Source: "NVIDIA H200 Tensor Core GPU datasheet (SXM); 139.80 GiB measured (torch.cuda.mem_get_info, testdata/h200-sampler-2026-11-26.json)",
+		Interconnect: "nvlink", InterconnectGBps: 450,
+		Source: "NVIDIA H200 Tensor Core GPU datasheet (SXM); 139.80 GiB measured (torch.cuda.mem_get_info, testdata/h200-sampler-2026-11-26.json); interconnect: NVLink 4, 900 GB/s bidirectional",
 	},
 	{
 		Name: "B200", Aliases: []string{"nvidia b200", "b200 180gb"},
 		Vendor: "nvidia", Family: "datacenter", Architecture: "blackwell",
 		MemoryGiB: 178.35, NominalMemoryGB: 180, BandwidthGBps: 8000, BF16TFLOPS: 2250, FP8TFLOPS: 4500, INT8TOPS: 4500, FP8: true,
-		Source: "NVIDIA HGX B200 datasheet (per GPU, sparsity figures halved); memory approx.",
+		Interconnect: "nvlink", InterconnectGBps: 900,
+		Source: "NVIDIA HGX B200 datasheet (per GPU, sparsity figures halved); memory approx.; interconnect: NVLink 5, 1.8 TB/s bidirectional",
 	},
 	{
 		Name: "MI300X", Aliases: []string{"amd mi300x", "amd instinct mi300x", "instinct mi300x", "mi300x 192gb"},
 		Vendor: "amd", Family: "datacenter", Architecture: "cdna3",
 		MemoryGiB: 191.98, NominalMemoryGB: 192, BandwidthGBps: 5300, BF16TFLOPS: 1307.4, FP8TFLOPS: 2614.9, INT8TOPS: 2614.9, FP8: true,
-		Source: "AMD Instinct MI300X accelerator datasheet; memory approx. (ROCm reports nearly the full 192 GiB)",
+		Interconnect: "xgmi", InterconnectGBps: 448,
+		Source: "AMD Instinct MI300X accelerator datasheet; memory approx. (ROCm reports nearly the full 192 GiB); interconnect: 7 Infinity Fabric links of 64 GB/s per direction (896 GB/s aggregate)",
 	},
 }
 
@@ -214,7 +243,8 @@ func CustomGPU(memoryGiB, bandwidthGBps, bf16TFLOPS, fp8TFLOPS float64) (GPU, er
 		Name: fmt.Sprintf("custom-%gGiB", memoryGiB), Vendor: "custom", Family: "custom", Architecture: "custom",
 		MemoryGiB: memoryGiB, NominalMemoryGB: memoryGiB * GiB / 1e9, BandwidthGBps: bandwidthGBps,
 		BF16TFLOPS: bf16TFLOPS, FP8TFLOPS: fp8TFLOPS, INT8TOPS: 2 * bf16TFLOPS, FP8: fp8TFLOPS > 0, Custom: true,
-		Source: "user-defined",
+		Interconnect: "pcie", InterconnectGBps: 32,
+		Source: "user-defined (interconnect assumed PCIe 4.0 x16)",
 	}, nil
 }
 

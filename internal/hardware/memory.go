@@ -22,9 +22,16 @@ import (
 //	KV cache   = budget − weights − activation − non-torch
 //	             (Worker.determine_available_memory)
 //
-// CUDA graphs are captured after the KV cache is allocated
-// (Worker.compile_or_warm_up_model), so in V1 they come out of the
-// (1 − gpu_memory_utilization) margin, not out of the KV cache.
+//	cudagraph  = since v0.21.0, profile_cudagraph_memory() estimates the
+//	             graph pool before the KV cache is sized and
+//	             determine_available_memory subtracts it
+//	             (VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS=1 by default,
+//	             vllm/v1/worker/gpu_worker.py lines 560–600 in 0.29.0)
+//	KV cache   = budget − weights − activation − non-torch − cudagraph
+//
+// Before v0.21 the graphs were captured after the KV cache was allocated
+// (Worker.compile_or_warm_up_model) and came out of the
+// (1 − gpu_memory_utilization) margin instead.
 const (
 	// samplerBytesPerLogit is the torch peak of _dummy_sampler_run per
 	// element of the [num_reqs, vocab] logits: bf16 logits, their fp32 copy,
@@ -46,7 +53,7 @@ const (
 	nonTorchTPGiB = 0.42
 	// cudaContextGiB is the CUDA context and allocator before any tensor
 	// (0.61 GiB in testdata/h100-2026-11-26.json). It sits in the
-	// (1 − gpu_memory_utilization) margin together with the CUDA graphs.
+	// (1 − gpu_memory_utilization) margin (with the CUDA graphs before v0.21).
 	cudaContextGiB = 0.61
 	// vocabPadding: VocabParallelEmbedding pads the vocabulary to a multiple
 	// of 64 (vllm/model_executor/layers/vocab_parallel_embedding.py).
@@ -78,17 +85,8 @@ type engine struct {
 	userSeqs  bool
 	kvDType   string
 	quantName string
-}
-
-// DefaultBatchLimits are vLLM's defaults for the offline LLM class
-// (EngineArgs.get_batch_defaults, vllm/engine/arg_utils.py): GPUs with at
-// least 70 GiB that are not an A100 get max_num_batched_tokens 16384 and
-// max_num_seqs 1024; all others 8192 and 256.
-func DefaultBatchLimits(g GPU) (maxNumBatchedTokens, maxNumSeqs int) {
-	if g.MemoryGiB >= 70 && !strings.HasPrefix(strings.ToUpper(g.Name), "A100") {
-		return 16384, 1024
-	}
-	return 8192, 256
+	context   string
+	version   vllmRelease
 }
 
 func validTPs(m Model, upTo int) []int {
@@ -181,7 +179,13 @@ func resolveEngine(in FitInput) (engine, error) {
 		return e, &InputError{Attribute: "gpu_memory_utilization", Message: fmt.Sprintf("got %g; must be in (0, 1], e.g. 0.9 (vLLM's default)", in.GPUMemoryUtilization)}
 	}
 	e.in.GPUMemoryUtilization = u
-	defMBT, defSeqs := DefaultBatchLimits(in.GPU)
+	if e.context, err = validateEngineContext(in.EngineContext); err != nil {
+		return e, err
+	}
+	if e.version, err = parseVLLMVersion(in.VLLMVersion); err != nil {
+		return e, err
+	}
+	defMBT, defSeqs := EngineBatchDefaults(e.context, in.GPU, e.mml)
 	e.mbt, e.seqs, e.userMBT, e.userSeqs = in.MaxNumBatchedTokens, in.MaxNumSeqs, in.MaxNumBatchedTokens != 0, in.MaxNumSeqs != 0
 	if e.mbt < 0 || e.mbt > 1<<24 {
 		return e, &InputError{Attribute: "max_num_batched_tokens", Message: fmt.Sprintf("got %d; must be between 1 and %d", e.mbt, 1<<24)}
@@ -199,7 +203,7 @@ func resolveEngine(in FitInput) (engine, error) {
 		// SchedulerConfig._verify_args (vllm/config/scheduler.py) refuses it.
 		attr, hint := "max_num_seqs", "raise max_num_batched_tokens or lower max_num_seqs"
 		if e.userMBT && !e.userSeqs {
-			attr, hint = "max_num_batched_tokens", fmt.Sprintf("vLLM's default max_num_seqs on %s is %d, so also set max_num_seqs <= %d", e.g.Name, defSeqs, e.mbt)
+			attr, hint = "max_num_batched_tokens", fmt.Sprintf("vLLM's default max_num_seqs for engine context %s on %s is %d, so also set max_num_seqs <= %d", e.context, e.g.Name, defSeqs, e.mbt)
 		} else if e.userMBT {
 			attr = "max_num_batched_tokens"
 		}
@@ -386,13 +390,18 @@ func Fit(in FitInput) (FitResult, error) {
 func (e engine) fit() FitResult {
 	total := e.g.MemoryGiB * GiB
 	budget := total * e.in.GPUMemoryUtilization
-	w, act, nt := e.weightBytes(), e.activationBytes(), e.nonTorchBytes()
+	w, act, nt, cg := e.weightBytes(), e.activationBytes(), e.nonTorchBytes(), e.cudaGraphBytes()
 	kv := budget - w - act - nt
+	inKV := e.version.estimatesCUDAGraphs()
+	if inKV {
+		kv -= cg
+	}
 	perTok := e.layerKVBytesPerToken() * float64(e.m.NumLayers)
 	need := e.requestKVBytes(e.mml)
 	r := FitResult{
 		GPUTotalMemoryGiB: e.g.MemoryGiB, BudgetGiB: budget / GiB, WeightsGiB: w / GiB,
-		ActivationPeakGiB: act / GiB, NonTorchGiB: nt / GiB, CUDAGraphGiB: e.cudaGraphBytes() / GiB,
+		ActivationPeakGiB: act / GiB, NonTorchGiB: nt / GiB, CUDAGraphGiB: cg / GiB, CUDAGraphInKVBudget: inKV,
+		EngineContext: e.context, VLLMVersion: e.version.String(),
 		KVCacheGiB: kv / GiB, KVCacheBytesPerTok: int64(perTok), MaxModelLen: e.mml,
 		MaxNumBatchedTokens: e.mbt, MaxNumSeqs: e.seqs,
 	}
@@ -407,11 +416,14 @@ func (e engine) fit() FitResult {
 		where += fmt.Sprintf(" × %d (tensor parallel)", e.tp)
 	}
 	overheads := fmt.Sprintf("weights %.2f GiB + activation peak %.2f GiB + non-torch %.2f GiB", r.WeightsGiB, r.ActivationPeakGiB, r.NonTorchGiB)
+	if inKV {
+		overheads += fmt.Sprintf(" + CUDA graphs %.2f GiB (subtracted from the KV cache since vLLM 0.21; this is %s)", r.CUDAGraphGiB, e.version)
+	}
 	switch {
 	case kv <= 0:
 		r.ShortfallGiB = (need - kv) / GiB
 		r.Reasons = append(r.Reasons, fmt.Sprintf("%s: %s = %.2f GiB exceed the budget of %.2f GiB (%.2f GiB × gpu_memory_utilization %.2f) per GPU, leaving no memory for the KV cache (vLLM: \"No available memory for the cache blocks\")",
-			where, overheads, (w+act+nt)/GiB, r.BudgetGiB, e.g.MemoryGiB, e.in.GPUMemoryUtilization))
+			where, overheads, (budget-kv)/GiB, r.BudgetGiB, e.g.MemoryGiB, e.in.GPUMemoryUtilization))
 	case kv < need:
 		r.ShortfallGiB = (need - kv) / GiB
 		r.Reasons = append(r.Reasons, fmt.Sprintf("%s: one request of max_model_len %d tokens needs %.2f GiB of KV cache per GPU but only %.2f GiB (%d tokens) is left after %s; vLLM refuses to start",
@@ -425,7 +437,7 @@ func (e engine) fit() FitResult {
 	if act > 0.5*GiB && e.samplerPeakBytes() >= e.forwardPeakBytes(e.mbt) {
 		r.Reasons = append(r.Reasons, fmt.Sprintf("the activation peak is set by the sampler's profiling run over max_num_seqs %d × vocab %d logits; a lower max_num_seqs frees KV cache memory", e.seqs, e.m.VocabSize))
 	}
-	if margin := total - budget; margin < (cudaContextGiB+r.CUDAGraphGiB)*GiB {
+	if margin := total - budget; !inKV && margin < (cudaContextGiB+r.CUDAGraphGiB)*GiB {
 		r.Reasons = append(r.Reasons, fmt.Sprintf("warning: the %.2f GiB left outside gpu_memory_utilization may not hold the CUDA context (~%.2f GiB) and CUDA graphs (~%.2f GiB); lower gpu_memory_utilization if vLLM runs out of memory while capturing graphs",
 			margin/GiB, cudaContextGiB, r.CUDAGraphGiB))
 	}

@@ -62,10 +62,12 @@ func TestKVCacheBytesPerToken(t *testing.T) {
 }
 
 // TestFitLlama8BOnH100 derives every term by hand for Llama-3.1-8B on an
-// H100 with vLLM's defaults (max_num_batched_tokens 16384, max_num_seqs
-// 1024, gpu_memory_utilization 0.9, block 16).
+// H100 with the LLM class's defaults (max_num_batched_tokens 16384,
+// max_num_seqs 1024, gpu_memory_utilization 0.9, block 16) and the
+// accounting before vLLM 0.21 (CUDA graphs outside the KV budget).
 func TestFitLlama8BOnH100(t *testing.T) {
-	r, err := Fit(FitInput{Model: mustModel(t, "meta-llama/Llama-3.1-8B"), GPU: mustGPU(t, "h100"), MaxModelLen: 16000})
+	in := FitInput{Model: mustModel(t, "meta-llama/Llama-3.1-8B"), GPU: mustGPU(t, "h100"), MaxModelLen: 16000, EngineContext: EngineContextLLMClass, VLLMVersion: "0.20.1"}
+	r, err := Fit(in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,6 +93,16 @@ func TestFitLlama8BOnH100(t *testing.T) {
 	if !r.Fits || r.ShortfallGiB != 0 || r.MaxNumBatchedTokens != 16384 || r.MaxNumSeqs != 1024 || r.KVCacheBytesPerTok != 131072 {
 		t.Errorf("unexpected %+v", r)
 	}
+	// From 0.21 the CUDA-graph estimate comes out of the KV cache.
+	in.VLLMVersion = "0.21.0"
+	r21, err := Fit(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r21.CUDAGraphInKVBudget || r.CUDAGraphInKVBudget || r21.CUDAGraphGiB <= 0 {
+		t.Errorf("graphs in KV budget: 0.20 %v, 0.21 %v (%.3f GiB)", r.CUDAGraphInKVBudget, r21.CUDAGraphInKVBudget, r21.CUDAGraphGiB)
+	}
+	near("KV GiB at 0.21", r21.KVCacheGiB, (kv-e21graphs(t, in))/GiB)
 	// vLLM printed 14.9888 GiB of weights for this model (testdata M25/M33).
 	if math.Abs(r.WeightsGiB-14.9888) > 0.001 {
 		t.Errorf("weights %.4f GiB, vLLM prints 14.9888", r.WeightsGiB)
@@ -140,6 +152,21 @@ func TestWeightsTensorParallel(t *testing.T) {
 	}
 }
 
+func e21graphs(t *testing.T, in FitInput) float64 {
+	t.Helper()
+	e, err := resolveEngine(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// min(512, 2·max_num_seqs, mbt) = 512 tokens of activations plus 67
+	// captured sizes × 33 pieces × 64 KiB.
+	want := e.forwardPeakBytes(512) + float64((3+512/8)*33)*64*1024
+	if got := e.cudaGraphBytes(); got != want {
+		t.Errorf("graph bytes %.0f, want %.0f", got, want)
+	}
+	return want
+}
+
 func TestFitMisfits(t *testing.T) {
 	// fp32 Qwen2.5-7B on a 3090: 28.4 GiB of weights in a 21.2 GiB budget.
 	r, err := Fit(FitInput{Model: mustModel(t, "Qwen/Qwen2.5-7B-Instruct"), GPU: mustGPU(t, "rtx3090"), Quantization: "fp32"})
@@ -149,7 +176,7 @@ func TestFitMisfits(t *testing.T) {
 	if r.Fits || r.ShortfallGiB <= 0 || r.KVCacheGiB >= 0 || r.KVCacheTokens != 0 {
 		t.Fatalf("fp32 7B on a 3090 must not fit: %+v", r)
 	}
-	want := r.WeightsGiB + r.ActivationPeakGiB + r.NonTorchGiB - r.BudgetGiB + float64(ceilDiv(32768, 16)*16*57344*2)/GiB // KV "auto" is fp32 too
+	want := r.WeightsGiB + r.ActivationPeakGiB + r.NonTorchGiB + r.CUDAGraphGiB - r.BudgetGiB + float64(ceilDiv(32768, 16)*16*57344*2)/GiB // KV "auto" is fp32 too
 	if math.Abs(r.ShortfallGiB-want) > 1e-9 {
 		t.Errorf("shortfall %.4f, want %.4f", r.ShortfallGiB, want)
 	}
@@ -234,7 +261,10 @@ func TestFitValidation(t *testing.T) {
 		{"fp8 on T4", FitInput{Model: q7, GPU: mustGPU(t, "T4"), Quantization: "fp8"}, "quantization", "compute capability 8.0"},
 		{"mbt < seqs", FitInput{Model: q7, GPU: h100, MaxNumBatchedTokens: 512, MaxNumSeqs: 1024}, "max_num_batched_tokens", ">= max_num_seqs"},
 		{"default seqs above mbt", FitInput{Model: q7, GPU: h100, MaxNumSeqs: 20000}, "max_num_seqs", ">= max_num_seqs"},
-		{"chunk below default seqs", FitInput{Model: q7, GPU: h100, MaxNumBatchedTokens: 512}, "max_num_batched_tokens", "set max_num_seqs <= 512"},
+		{"chunk below default seqs", FitInput{Model: q7, GPU: h100, MaxNumBatchedTokens: 512, EngineContext: EngineContextWorker}, "max_num_batched_tokens", "set max_num_seqs <= 512"},
+		{"context", FitInput{Model: q7, GPU: h100, EngineContext: "serve"}, "engine_context", "batch_job, worker, llm_class"},
+		{"version", FitInput{Model: q7, GPU: h100, VLLMVersion: "0.6.6"}, "vllm_version", "V0"},
+		{"version syntax", FitInput{Model: q7, GPU: h100, VLLMVersion: "latest"}, "vllm_version", "release"},
 		{"negative seqs", FitInput{Model: q7, GPU: h100, MaxNumSeqs: -1}, "max_num_seqs", "between 1"},
 		{"negative mbt", FitInput{Model: q7, GPU: h100, MaxNumBatchedTokens: -1}, "max_num_batched_tokens", "between 1"},
 		{"block", FitInput{Model: q7, GPU: h100, BlockSize: 7}, "block_size", "16"},
@@ -263,20 +293,10 @@ func TestFitValidation(t *testing.T) {
 	}
 }
 
-// The defaults follow vLLM's EngineArgs.get_batch_defaults for the LLM class.
-func TestDefaultBatchLimits(t *testing.T) {
-	for name, want := range map[string][2]int{"h100": {16384, 1024}, "H200": {16384, 1024}, "MI300X": {16384, 1024}, "A100-80GB": {8192, 256}, "L40S": {8192, 256}, "rtx3090": {8192, 256}} {
-		mbt, seqs := DefaultBatchLimits(mustGPU(t, name))
-		if mbt != want[0] || seqs != want[1] {
-			t.Errorf("%s: %d/%d, want %v", name, mbt, seqs, want)
-		}
-	}
-}
-
 func TestSlidingWindowRequest(t *testing.T) {
 	// Gemma-2-9B: 21 full layers need cdiv(8192,16) pages, 21 sliding
 	// layers cdiv(min(4096−1+8192, 8192),16)+1 pages (SlidingWindowSpec).
-	e, err := resolveEngine(FitInput{Model: mustModel(t, "google/gemma-2-9b"), GPU: mustGPU(t, "A100-80GB")})
+	e, err := resolveEngine(FitInput{Model: mustModel(t, "google/gemma-2-9b"), GPU: mustGPU(t, "A100-80GB"), EngineContext: EngineContextLLMClass})
 	if err != nil {
 		t.Fatal(err)
 	}

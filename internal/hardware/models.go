@@ -55,6 +55,41 @@ func llama405FP8Skip() []string {
 	return append(s, "model.layers.0.mlp", "model.layers.125.mlp")
 }
 
+// gptOSS is openai/gpt-oss-20b or -120b (config.json on the Hub:
+// GptOssForCausalLM, hidden 2880, 64 heads of 64, 8 KV heads, experts of
+// intermediate 2880 with top-4 routing, layer_types alternating
+// sliding_attention (window 128) and full_attention, vocab 201088,
+// attention bias, quantization_config mxfp4 with modules_to_not_convert
+// self_attn, router, embed_tokens and lm_head).
+func gptOSS(id string, layers, experts int, published float64) Model {
+	return Model{ID: id, Architecture: "GptOssForCausalLM", NumLayers: layers, HiddenSize: 2880, NumHeads: 64, NumKVHeads: 8,
+		HeadDim: 64, IntermediateSize: 2880, VocabSize: 201088, MaxPositionEmbeddings: 131072,
+		SlidingWindow: 128, SlidingWindowLayers: layers / 2, AttentionBias: true,
+		NumExperts: experts, NumActiveExperts: 4, ExpertIntermediateSize: 2880, TorchDType: "bfloat16",
+		Quantization: &QuantConfig{Method: "mxfp4", Bits: 4, GroupSize: 32, Float: true,
+			SkipModules: []string{"model.layers.*.self_attn", "model.layers.*.mlp.router", "model.embed_tokens", "lm_head"}},
+		PublishedParams: int64(published)}
+}
+
+// glm45Air is zai-org/GLM-4.5-Air (config.json: Glm4MoeForCausalLM, 46
+// layers of which first_k_dense_replace = 1 dense with intermediate 10944,
+// hidden 4096, 96 heads of 128, 8 KV heads, 128 routed experts of 1408 with
+// top-8 and 1 shared expert, partial_rotary_factor 0.5, attention_bias,
+// vocab 151552, max_position_embeddings 131072; the MTP layer is not loaded
+// without speculative decoding).
+func glm45Air() Model {
+	return Model{ID: "zai-org/GLM-4.5-Air", Architecture: "Glm4MoeForCausalLM", NumLayers: 46, HiddenSize: 4096, NumHeads: 96, NumKVHeads: 8,
+		HeadDim: 128, IntermediateSize: 10944, VocabSize: 151552, MaxPositionEmbeddings: 131072, AttentionBias: true, RotaryDim: 64,
+		NumExperts: 128, NumActiveExperts: 8, ExpertIntermediateSize: 1408, NumSharedExperts: 1, FirstDenseLayers: 1,
+		TorchDType: "bfloat16", PublishedParams: 106e9}
+}
+
+// withQuant is a quantized checkpoint of m under another id.
+func withQuant(m Model, id string, q QuantConfig) Model {
+	m.ID, m.Aliases, m.Quantization = id, nil, &q
+	return m
+}
+
 var modelCatalog = func() []Model {
 	l31_8 := llama("meta-llama/Llama-3.1-8B", 32, 4096, 32, 8, 128, 14336, 128256, false, 131072, "bfloat16", 8.03e9)
 	l31_70 := llama("meta-llama/Llama-3.1-70B", 80, 8192, 64, 8, 128, 28672, 128256, false, 131072, "bfloat16", 70.6e9)
@@ -140,6 +175,35 @@ var modelCatalog = func() []Model {
 		withAliases(qwen3("Qwen/Qwen3-14B", 40, 5120, 40, 8, 17408, false, 14.8e9)),
 		withAliases(qwen3("Qwen/Qwen3-32B", 64, 5120, 64, 8, 25600, false, 32.8e9)),
 		qwen3moe("Qwen/Qwen3-30B-A3B", 48, 2048, 32, 4, 768, 128, 8, 30.5e9),
+		withAliases(qwen3("Qwen/Qwen3-1.7B", 28, 2048, 16, 8, 6144, true, 1.7e9)),
+		// Qwen's block-fp8 checkpoints: 128×128 blocks, lm_head and the MoE
+		// router left in bf16 (their config.json quantization_config).
+		withQuant(qwen3("Qwen/Qwen3-8B", 36, 4096, 32, 8, 12288, false, 8.2e9), "Qwen/Qwen3-8B-FP8",
+			QuantConfig{Method: "fp8", Bits: 8, GroupSize: 128, Float: true, SkipModules: []string{"lm_head"}}),
+		withQuant(qwen3("Qwen/Qwen3-14B", 40, 5120, 40, 8, 17408, false, 14.8e9), "Qwen/Qwen3-14B-FP8",
+			QuantConfig{Method: "fp8", Bits: 8, GroupSize: 128, Float: true, SkipModules: []string{"lm_head"}}),
+		// Qwen3-14B-AWQ: 4-bit, group 128, zero point (its quantization_config).
+		withQuant(qwen3("Qwen/Qwen3-14B", 40, 5120, 40, 8, 17408, false, 14.8e9), "Qwen/Qwen3-14B-AWQ",
+			QuantConfig{Method: "awq", Bits: 4, GroupSize: 128, ZeroPoint: true}),
+		withQuant(qwen3moe("Qwen/Qwen3-30B-A3B", 48, 2048, 32, 4, 768, 128, 8, 30.5e9), "Qwen/Qwen3-30B-A3B-FP8",
+			QuantConfig{Method: "fp8", Bits: 8, GroupSize: 128, Float: true, SkipModules: []string{"lm_head", "mlp.gate"}}),
+		func() Model {
+			m := qwen3moe("Qwen/Qwen3-Coder-30B-A3B-Instruct", 48, 2048, 32, 4, 768, 128, 8, 30.5e9)
+			m.MaxPositionEmbeddings = 262144
+			return m
+		}(),
+		// QuantTrio's AWQ of it: 4-bit, group 128, zero point, router in bf16.
+		func() Model {
+			m := qwen3moe("Qwen/Qwen3-Coder-30B-A3B-Instruct", 48, 2048, 32, 4, 768, 128, 8, 30.5e9)
+			m.MaxPositionEmbeddings = 262144
+			return withQuant(m, "QuantTrio/Qwen3-Coder-30B-A3B-Instruct-AWQ", QuantConfig{Method: "awq", Bits: 4, GroupSize: 128, ZeroPoint: true, SkipModules: []string{"mlp.gate"}})
+		}(),
+		gptOSS("openai/gpt-oss-20b", 24, 32, 20.9e9),
+		gptOSS("openai/gpt-oss-120b", 36, 128, 116.8e9),
+		glm45Air(),
+		// cpatonn's 4-bit AWQ of GLM-4.5-Air (compressed-tensors W4A16; the
+		// group size 128 and bf16 lm_head/router are assumed).
+		withQuant(glm45Air(), "cpatonn/GLM-4.5-Air-AWQ-4bit", QuantConfig{Method: "awq", Bits: 4, GroupSize: 128, SkipModules: []string{"lm_head", "mlp.gate"}}),
 		qwen3moe("Qwen/Qwen3-235B-A22B", 94, 4096, 64, 4, 1536, 128, 8, 235e9),
 		func() Model {
 			m := qwen3moe("Qwen/Qwen3-235B-A22B-FP8", 94, 4096, 64, 4, 1536, 128, 8, 235e9)

@@ -6,29 +6,9 @@ import (
 	"strings"
 )
 
-// The sizing model is a roofline. A prefill is bound by compute: FLOPs =
-// 2 × active layer parameters × prompt tokens + causal attention
-// (2 × layers × tokens² × heads × head_dim) + the lm_head for the last
-// token, at prefillMFU of the GPU's dense peak. A decode step of B running
-// sequences is bound by the larger of memory time (all weights once, or the
-// experts the batch touches, plus every sequence's KV cache) at
-// decodeBandwidthEfficiency of the GPU's bandwidth, and compute time
-// (2 × active parameters × B + attention over the context) at prefillMFU.
-// One request costs its prefill plus mean_output_tokens decode steps shared
-// with B − 1 others, so a replica completes B / (B·t_prefill + out·t_step)
-// requests per second. Tensor parallelism multiplies FLOPS and bandwidth by
-// the TP size; its communication is not modelled.
+// Sizing recommends engine knobs and predicts the run with the throughput
+// model of throughput.go (its constants are fitted; see that file).
 var (
-	// prefillMFU: testdata/h100-2026-11-26.json measures 492–545 TFLOPS
-	// (2·params·tokens/time) for 7–8B models at chunks of 1024–16384 tokens
-	// on an H100 SXM (989 dense TFLOPS): 0.50–0.55. We use the median, 0.54.
-	prefillMFU = 0.54
-	// decodeBandwidthEfficiency is the share of the datasheet bandwidth a
-	// decode step achieves end to end (kernels, sampler, scheduler gaps).
-	// Fitted to the throughput records of testdata/vllm-observed.json (see
-	// TestThroughputCalibration); the probe's copy kernel reaches 0.88 of an
-	// H100's bandwidth, the ceiling for this factor.
-	decodeBandwidthEfficiency = 0.11
 	// latencyMaxNumSeqs caps max_num_seqs for objective "latency": small
 	// decode batches keep each step near the weight-read time.
 	latencyMaxNumSeqs = 64
@@ -41,81 +21,6 @@ var (
 	// max_concurrent_batches per engine replica (vLLMEngineProcessorConfig).
 	rayDataMaxConcurrentBatches = 8
 )
-
-// peakTFLOPS is the dense rate the weights run at: fp8 tensor cores for
-// fp8 weights on fp8 GPUs, int8 for W8A8 int8, bf16/fp16 otherwise
-// (weight-only int4 and Marlin fp8 dequantize to 16-bit).
-func (e engine) peakTFLOPS() float64 {
-	if q := e.prec.Quant; q != nil && q.Bits == 8 {
-		if (q.Float || q.Method == "fp8") && e.g.FP8 && e.g.FP8TFLOPS > 0 {
-			return e.g.FP8TFLOPS
-		}
-		if !q.Float && q.Method != "bitsandbytes" && e.g.INT8TOPS > 0 {
-			return e.g.INT8TOPS
-		}
-	}
-	if e.prec.DTypeBytes == 4 {
-		return e.g.BF16TFLOPS / 4 // fp32 runs without tensor-core bf16 (TF32 at best)
-	}
-	return e.g.BF16TFLOPS
-}
-
-func (e engine) attnWidth() float64 {
-	if e.m.isMLA() {
-		return float64(e.m.NumHeads) * float64(e.m.KVLoraRank+e.m.QKRopeHeadDim)
-	}
-	return float64(e.m.NumHeads * e.m.HeadDim)
-}
-
-// prefillSeconds is one request's prefill on one replica.
-func (e engine) prefillSeconds(in int) float64 {
-	t := float64(in)
-	flops := 2*e.m.layerMatmulParams()*t + 2*float64(e.m.NumLayers)*t*t*e.attnWidth() + 2*float64(e.m.VocabSize)*float64(e.m.HiddenSize)
-	return flops / (e.peakTFLOPS() * 1e12 * float64(e.tp) * prefillMFU)
-}
-
-// decodeStepSeconds is one decode step of b sequences with ctx tokens of
-// context each, on one replica.
-func (e engine) decodeStepSeconds(b int, ctx float64) float64 {
-	B := float64(b)
-	w := e.weightBytes() * float64(e.tp)
-	if m := e.m; m.NumExperts > 0 {
-		// Expected share of experts a batch touches: 1 − (1 − k/E)^B.
-		touched := 1 - math.Pow(1-float64(m.NumActiveExperts)/float64(m.NumExperts), B)
-		var expertBytes float64
-		m.layerKinds(e.prec.Quant != nil && len(e.prec.Quant.SkipModules) > 0, func(i, count int) {
-			if !m.isMoELayer(i) {
-				return
-			}
-			for _, l := range m.layerLinears(i) {
-				if l.Count > 1 {
-					bytes := e.prec.DTypeBytes
-					if q := e.prec.Quant; q != nil && !q.skips(l.Path) {
-						bytes = q.bytesPerParam(l.In)
-					}
-					expertBytes += l.params() * bytes * float64(count)
-				}
-			}
-		})
-		w -= expertBytes * (1 - touched)
-	}
-	kv := B * ctx * e.layerKVBytesPerToken() * float64(e.m.NumLayers) * float64(e.tp)
-	if e.m.isMLA() {
-		kv /= float64(e.tp) // every rank holds (and reads) the same latent
-	}
-	mem := (w + kv) / (e.g.BandwidthGBps * 1e9 * float64(e.tp) * decodeBandwidthEfficiency)
-	flops := B * (2*e.m.layerMatmulParams() + 2*float64(e.m.VocabSize)*float64(e.m.HiddenSize) + 4*float64(e.m.NumLayers)*ctx*e.attnWidth())
-	comp := flops / (e.peakTFLOPS() * 1e12 * float64(e.tp) * prefillMFU)
-	return math.Max(mem, comp)
-}
-
-// replicaRequestsPerSecond is the steady-state completion rate of one
-// engine replica running b sequences at a time.
-func (e engine) replicaRequestsPerSecond(b, in, out int) float64 {
-	ctx := float64(in) + float64(out)/2
-	perRequest := e.prefillSeconds(in) + float64(out)*e.decodeStepSeconds(b, ctx)/float64(b)
-	return 1 / perRequest
-}
 
 // Size recommends engine knobs and Ray Data settings for a workload and
 // predicts its run time and cost.
@@ -152,9 +57,11 @@ func Size(in SizingInput) (SizingResult, error) {
 	}
 
 	fin := in.Fit
-	defMBT, _ := DefaultBatchLimits(fin.GPU)
 	if fin.MaxNumBatchedTokens == 0 {
-		fin.MaxNumBatchedTokens = defMBT
+		// Recommend the LLM class's chunk budget (larger chunks amortize the
+		// weight reads over more prompt tokens); the batch job's own default
+		// is only 2048.
+		fin.MaxNumBatchedTokens, _ = EngineBatchDefaults(EngineContextLLMClass, fin.GPU, 0)
 		if obj == "latency" {
 			fin.MaxNumBatchedTokens = latencyMaxNumBatchedTokens
 		}
@@ -174,6 +81,9 @@ func Size(in SizingInput) (SizingResult, error) {
 	if w.MeanInputTokens+w.MeanOutputTokens > e.mml {
 		return res, &InputError{Attribute: "mean_input_tokens", Message: fmt.Sprintf("mean_input_tokens + mean_output_tokens = %d exceeds max_model_len %d; raise max_model_len or shorten the requests",
 			w.MeanInputTokens+w.MeanOutputTokens, e.mml)}
+	}
+	if err := in.validateBuyable(e); err != nil {
+		return res, err
 	}
 	perSeq := w.MeanInputTokens + w.MeanOutputTokens
 	r := e.fit()
@@ -196,17 +106,36 @@ func Size(in SizingInput) (SizingResult, error) {
 	if !r.Fits {
 		return res, nil
 	}
-	// Running sequences: max_num_seqs, unless the KV cache holds fewer.
-	running := min(e.seqs, max(1, int(float64(r.KVCacheTokens)*target/float64(perSeq))))
-	if running < e.seqs {
-		res.Notes = append(res.Notes, fmt.Sprintf("the KV cache holds only %d sequences of %d tokens at target_kv_cache_utilization %.2f, fewer than max_num_seqs %d", running, perSeq, target, e.seqs))
+	shape := func(requests float64, inTok, outTok int) runShape {
+		return runShape{requests: requests, in: float64(inTok), out: float64(outTok), lengths: lengthsExponential,
+			maxSeqs: e.seqs, mbt: e.mbt, kvTokens: float64(r.KVCacheTokens)}
 	}
-	rps := e.replicaRequestsPerSecond(running, w.MeanInputTokens, w.MeanOutputTokens)
-	res.PerReplicaRequestsPerSecond = rps
-	res.PerReplicaOutputTokensPerSecond = rps * float64(w.MeanOutputTokens)
-	res.BatchSize = rayDataBatchSize(running)
-
-	oneReplicaHours := float64(w.NumRequests) / rps / 3600
+	k := calibrated
+	scale := 1.0
+	if mr := in.Measured; mr != nil {
+		if err := mr.validate(); err != nil {
+			return res, err
+		}
+		reps := max(1, mr.Replicas)
+		requests := mr.Requests
+		if requests == 0 {
+			requests = 1e6 // unknown: steady state
+		}
+		pred := e.runSeconds(shape(float64(requests)/float64(reps), mr.MeanInputTokens, mr.MeanOutputTokens), k).outputTokensPS * float64(reps)
+		scale = mr.EngineOutputTokensPerSecond / pred
+		res.MeasuredScale = scale
+		res.Notes = append(res.Notes, fmt.Sprintf("rescaled by %.2f: a previous run measured %.0f engine output tokens/s (%d replica(s), %d/%d mean tokens) where the model predicts %.0f; the prediction assumes the same model, GPU and engine settings",
+			scale, mr.EngineOutputTokensPerSecond, reps, mr.MeanInputTokens, mr.MeanOutputTokens, pred))
+	}
+	// hours predicts the whole workload on n replicas (each takes 1/n of it).
+	hours := func(n int) (float64, runPhases) {
+		p := e.runSeconds(shape(float64(w.NumRequests)/float64(n), w.MeanInputTokens, w.MeanOutputTokens), k)
+		return p.total / scale / 3600, p
+	}
+	oneReplicaHours, one := hours(1)
+	if one.limitedBy == "kv_cache" {
+		res.Notes = append(res.Notes, fmt.Sprintf("the KV cache holds only about %.0f running sequences of this workload, fewer than max_num_seqs %d", one.running, e.seqs))
+	}
 	replicas := 1
 	switch {
 	case in.GPUs > 0:
@@ -218,27 +147,98 @@ func Size(in SizingInput) (SizingResult, error) {
 			res.Notes = append(res.Notes, fmt.Sprintf("%d of the %d GPUs stay idle: replicas need %d GPUs each", in.GPUs%e.tp, in.GPUs, e.tp))
 		}
 	case in.SLAHours > 0:
-		replicas = max(1, int(math.Ceil(oneReplicaHours/in.SLAHours)))
+		replicas = e.replicasFor(in.SLAHours, oneReplicaHours, w.NumRequests, hours)
 	default:
 		res.Notes = append(res.Notes, "neither gpus nor sla_hours is set: sized for one replica")
 	}
 	if in.SLAHours > 0 {
-		res.GPUsRequired = max(1, int(math.Ceil(oneReplicaHours/in.SLAHours))) * e.tp
+		res.GPUsRequired = e.replicasFor(in.SLAHours, oneReplicaHours, w.NumRequests, hours) * e.tp
 	}
+	h, _ := hours(replicas)
+	res.BatchSize = rayDataBatchSize(int(math.Max(1, one.running)))
 	res.Concurrency = replicas
 	res.GPUsUsed = replicas * e.tp
-	res.RequestsPerSecond = rps * float64(replicas)
-	res.OutputTokensPerSecond = res.PerReplicaOutputTokensPerSecond * float64(replicas)
-	res.HoursToComplete = oneReplicaHours / float64(replicas)
+	res.HoursToComplete = h
+	res.RequestsPerSecond = float64(w.NumRequests) / (h * 3600)
+	res.OutputTokensPerSecond = res.RequestsPerSecond * float64(w.MeanOutputTokens)
+	res.PerReplicaRequestsPerSecond = res.RequestsPerSecond / float64(replicas)
+	res.PerReplicaOutputTokensPerSecond = res.OutputTokensPerSecond / float64(replicas)
+	res.RequestsPerSecondLow = res.RequestsPerSecond * looRatioLow
+	res.RequestsPerSecondHigh = res.RequestsPerSecond * looRatioHigh
 	res.MeetsSLA = in.SLAHours == 0 || res.HoursToComplete <= in.SLAHours
-	if in.PricePerGPUHourUSD > 0 {
-		res.CostUSD = in.PricePerGPUHourUSD * float64(res.GPUsUsed) * res.HoursToComplete
+	price := in.PricePerGPUHourUSD
+	if it := in.Instance; it != nil {
+		res.InstancesRequired = (res.GPUsUsed + it.GPUCount - 1) / it.GPUCount
+		if res.GPUsRequired > 0 {
+			res.InstancesRequired = max(res.InstancesRequired, (res.GPUsRequired+it.GPUCount-1)/it.GPUCount)
+		}
+		if price == 0 {
+			price = it.PricePerGPUHourUSD()
+		}
+	}
+	if price > 0 {
+		res.CostUSD = price * float64(res.GPUsUsed) * res.HoursToComplete
+		if it := in.Instance; it != nil {
+			// Whole instances are billed, idle GPUs included.
+			used := (res.GPUsUsed + it.GPUCount - 1) / it.GPUCount
+			res.CostUSD = it.PriceUSDPerHour * float64(used) * res.HoursToComplete
+		}
 		res.CostPerMillionOutputTokensUSD = res.CostUSD / (float64(w.NumRequests) * float64(w.MeanOutputTokens) / 1e6)
 	}
 	if !res.MeetsSLA {
 		res.Notes = append(res.Notes, fmt.Sprintf("%d GPUs finish in %.2f h, past the %.2f h deadline; %d GPUs would meet it", res.GPUsUsed, res.HoursToComplete, in.SLAHours, res.GPUsRequired))
 	}
+	res.Notes = append(res.Notes, fmt.Sprintf("throughput from the step model fitted to %s (vLLM %s engine, V1); predicted requests/s range %.2f–%.2f is the leave-one-out spread (10th–90th percentile of observed/predicted); memory accounting of vLLM %s, engine context %s",
+		calibrationSetName, calibrationVersions, res.RequestsPerSecondLow, res.RequestsPerSecondHigh, e.version, e.context))
 	return res, nil
+}
+
+// replicasFor is the fewest replicas that finish within sla hours: start
+// from the one-replica time, then step up (the drain makes the time per
+// replica fall slower than 1/n).
+func (e engine) replicasFor(sla, oneReplicaHours float64, requests int64, hours func(int) (float64, runPhases)) int {
+	n := max(1, int(math.Ceil(oneReplicaHours/sla)))
+	for i := 0; i < 200; i++ {
+		h, _ := hours(n)
+		if h <= sla || int64(n) >= requests {
+			return n
+		}
+		n = max(n+1, int(math.Ceil(float64(n)*h/sla)))
+	}
+	return n
+}
+
+// validateBuyable keeps a sizing within what can be bought: with an
+// instance type, the GPU must be that instance's and tensor_parallel_size
+// at most its GPUs per instance.
+func (in SizingInput) validateBuyable(e engine) error {
+	it := in.Instance
+	if it == nil {
+		return nil
+	}
+	if g, err := LookupGPU(it.GPU); err == nil && g.Name != e.g.Name {
+		return &InputError{Attribute: "instance_type", Message: fmt.Sprintf("%s has %s GPUs, not %s; pick an instance type with %s or set gpu to %s", it.Name, it.GPU, e.g.Name, e.g.Name, it.GPU)}
+	}
+	if e.tp > it.GPUCount {
+		return &InputError{Attribute: "tensor_parallel_size", Message: fmt.Sprintf("%d is more than the %d GPU(s) of one %s; one engine cannot span instances. Valid: 1 to %d, or a larger instance type", e.tp, it.GPUCount, it.Name, it.GPUCount)}
+	}
+	return nil
+}
+
+func (m *MeasuredRun) validate() error {
+	switch {
+	case !(m.EngineOutputTokensPerSecond > 0 && m.EngineOutputTokensPerSecond < 1e9):
+		return &InputError{Attribute: "measured_run.engine_output_tokens_per_second", Message: fmt.Sprintf("got %g; must be a positive rate, e.g. rayvllm_batch_job.<name>.metrics.engine_output_tokens_per_second", m.EngineOutputTokensPerSecond)}
+	case m.MeanInputTokens < 1 || m.MeanInputTokens > 1<<24:
+		return &InputError{Attribute: "measured_run.mean_input_tokens", Message: fmt.Sprintf("got %d; must be a positive number of tokens (metrics.input_tokens / metrics.rows)", m.MeanInputTokens)}
+	case m.MeanOutputTokens < 1 || m.MeanOutputTokens > 1<<24:
+		return &InputError{Attribute: "measured_run.mean_output_tokens", Message: fmt.Sprintf("got %d; must be a positive number of tokens (metrics.output_tokens / metrics.rows)", m.MeanOutputTokens)}
+	case m.Replicas < 0 || m.Replicas > 1<<20:
+		return &InputError{Attribute: "measured_run.replicas", Message: fmt.Sprintf("got %d; must be the number of engine replicas the run used (0 = 1)", m.Replicas)}
+	case m.Requests < 0:
+		return &InputError{Attribute: "measured_run.requests", Message: fmt.Sprintf("got %d; must be the rows the run processed (0 = unknown)", m.Requests)}
+	}
+	return nil
 }
 
 // rayDataBatchSize keeps about two engine-fulls of rows in flight per

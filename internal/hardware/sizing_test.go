@@ -14,30 +14,128 @@ func near(t *testing.T, name string, got, want float64) {
 	}
 }
 
-// Hand-derived roofline terms for Llama-3.1-8B (bf16) on one H100 SXM.
-func TestRooflineLlama8BOnH100(t *testing.T) {
+// Hand-derived step terms for Llama-3.1-8B (bf16) on one H100 SXM.
+func TestStepTermsLlama8BOnH100(t *testing.T) {
 	e, err := resolveEngine(FitInput{Model: mustModel(t, "meta-llama/Llama-3.1-8B"), GPU: mustGPU(t, "h100"), MaxModelLen: 4096})
 	if err != nil {
 		t.Fatal(err)
 	}
+	k := throughputConstants{BandwidthShare: 0.5, StepOverheadSeconds: 2e-3}
 	layerMatmul := 32 * (4096*4096*2 + 4096*1024*2 + 3*4096*14336.0) // 6.98e9
 	lmHead := 2 * 128256 * 4096.0
 	peak := 989.4e12
-	// Prefill of 1000 tokens: 2·P·t + causal attention 2·L·t²·(heads·hd) + lm_head once.
-	prefill := (2*layerMatmul*1000 + 2*32*1000*1000*4096.0 + lmHead) / (peak * prefillMFU)
-	near(t, "prefill seconds", e.prefillSeconds(1000), prefill)
-	// Decode step, 64 sequences with 1500 tokens of context: memory-bound.
-	weights := e.weightBytes()
-	kv := 64 * 1500 * 131072.0
-	mem := (weights + kv) / (3350e9 * decodeBandwidthEfficiency)
-	comp := 64 * (2*layerMatmul + lmHead + 4*32*1500*4096.0) / (peak * prefillMFU)
-	near(t, "decode step seconds", e.decodeStepSeconds(64, 1500), math.Max(mem, comp))
-	if mem < comp {
-		t.Errorf("64-sequence decode should be memory-bound: mem %.4f s, compute %.4f s", mem, comp)
+	// 64 decodes with 1500 tokens of context, no prompt tokens: memory-bound.
+	p := e.stepTime(stepLoad{decodes: 64, ctx: 1500}, k)
+	kv := 64 * 1500 * 131072.0 // 32 layers × 2 × 8 heads × 128 × 2 bytes per token
+	near(t, "memory", p.memory, (e.weightBytes()+kv)/(3350e9*0.5))
+	near(t, "compute", p.compute, (64*(2*layerMatmul+lmHead)+4*32*4096*64*1500.0)/(peak*prefillMFU))
+	near(t, "all-reduce (TP 1)", p.allReduce, 0)
+	near(t, "per-step overhead", p.overhead, 2e-3)
+	near(t, "step", p.total(), p.memory+2e-3)
+	// Chunk mixing: 2048 prompt tokens attending to 500-token prefixes join
+	// the same step. They add compute, not weight reads.
+	q := e.stepTime(stepLoad{decodes: 64, ctx: 1500, prefill: 2048, prefillCtx: 500}, k)
+	near(t, "mixed memory", q.memory, p.memory)
+	near(t, "mixed compute", q.compute, p.compute+(2*layerMatmul*2048+4*32*4096*2048*500.0)/(peak*prefillMFU))
+	if q.compute < q.memory {
+		t.Errorf("2112 tokens per step should be compute-bound: %.4f s vs %.4f s", q.compute, q.memory)
 	}
-	// A replica finishes running/(running·prefill + out·step) requests per second.
-	rps := 1 / (e.prefillSeconds(1000) + 1000*e.decodeStepSeconds(64, 1500)/64)
-	near(t, "requests/s", e.replicaRequestsPerSecond(64, 1000, 1000), rps)
+}
+
+// TP all-reduce: two per layer, ring volume 2(tp−1)/tp × tokens × hidden ×
+// 2 bytes at link × linkEfficiency, plus the latency each.
+func TestAllReduceTerm(t *testing.T) {
+	m := mustModel(t, "meta-llama/Llama-3.1-70B")
+	e, err := resolveEngine(FitInput{Model: m, GPU: mustGPU(t, "h100"), TensorParallelSize: 4, MaxModelLen: 4096})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bytes := 1000 * 8192 * 2.0
+	near(t, "nvlink", e.allReduceSeconds(1000), 160*(10e-6+1.5*bytes/(450e9*0.75)))
+	e, _ = resolveEngine(FitInput{Model: m, GPU: mustGPU(t, "L40S"), TensorParallelSize: 4, MaxModelLen: 4096})
+	near(t, "pcie", e.allReduceSeconds(1000), 160*(30e-6+1.5*bytes/(32e9*0.75)))
+	if e.allReduceSeconds(1000) < 10*e.allReduceSeconds(0) {
+		t.Error("over PCIe a 1000-token step's all-reduce should be bandwidth-bound")
+	}
+}
+
+// MoE: a step's tokens touch 1 − (1 − k/E)^T of the experts; untouched
+// experts are not read.
+func TestMoEExpertReads(t *testing.T) {
+	e, err := resolveEngine(FitInput{Model: mustModel(t, "Qwen/Qwen3-30B-A3B"), GPU: mustGPU(t, "h100"), MaxModelLen: 4096})
+	if err != nil {
+		t.Fatal(err)
+	}
+	near(t, "touched(1)", e.touchedExperts(1), 8.0/128)
+	near(t, "touched(16)", e.touchedExperts(16), 1-math.Pow(120.0/128, 16))
+	experts := 48 * 128 * 3 * 2048 * 768 * 2.0
+	near(t, "expert bytes", e.expertBytes(), experts)
+	k := throughputConstants{BandwidthShare: 1, StepOverheadSeconds: 0}
+	one := e.stepTime(stepLoad{decodes: 1, ctx: 0}, k)
+	near(t, "batch-1 memory", one.memory, (e.weightBytes()-experts*(1-8.0/128))/3350e9)
+	// mxfp4 experts: 4.25 bits per weight.
+	g, _ := resolveEngine(FitInput{Model: mustModel(t, "openai/gpt-oss-20b"), GPU: mustGPU(t, "h100"), MaxModelLen: 4096})
+	near(t, "mxfp4 expert bytes", g.expertBytes(), 24*32*(2880*5760+2880*2880)*(0.5+1.0/32))
+}
+
+// The run phases: a ramp of full prefill chunks, a steady state of B decodes
+// with B·in/out prompt tokens per step, and a drain.
+func TestRunPhases(t *testing.T) {
+	e, err := resolveEngine(FitInput{Model: mustModel(t, "meta-llama/Llama-3.1-8B"), GPU: mustGPU(t, "h100"), MaxModelLen: 4096})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := throughputConstants{BandwidthShare: 0.7, StepOverheadSeconds: 1e-3}
+	s := runShape{requests: 10000, in: 400, out: 200, lengths: lengthsFixed, maxSeqs: 256, mbt: 8192, kvTokens: 1e7}
+	r := e.runSeconds(s, k)
+	if r.running != 256 || r.limitedBy != "max_num_seqs" {
+		t.Fatalf("running %g limited by %s; want 256 by max_num_seqs", r.running, r.limitedBy)
+	}
+	// Steady state: 10000·200 − 256·100 decode tokens in steps of 256, each
+	// with 256·400/200 = 512 prompt tokens (the 9744 later prompts spread
+	// over those steps).
+	steps := (10000*200 - 256*100) / 256.0
+	near(t, "prompt tokens per step", r.steadyPrefillPerStep, 9744*400/steps)
+	step := e.stepTime(stepLoad{decodes: 256, prefill: 9744 * 400 / steps, ctx: 500, prefillCtx: 200}, k).total()
+	near(t, "steady seconds", r.steady, steps*step)
+	// Ramp: 256 × 400 prompt tokens in chunks of 8192.
+	near(t, "ramp seconds", r.ramp, 256*400/8192.0*e.stepTime(stepLoad{prefill: 8192, prefillCtx: 200}, k).total())
+	// Tail: fixed lengths leave residuals uniform over [0, 200]: the batch
+	// falls linearly, so the drain takes 200 steps of a shrinking batch,
+	// between 200 steps at batch 1 and 200 at batch 256.
+	lo := 200 * e.stepTime(stepLoad{decodes: 1, ctx: 500}, k).total()
+	hi := 200 * e.stepTime(stepLoad{decodes: 256, ctx: 500}, k).total()
+	if !(r.drain > lo && r.drain < hi) {
+		t.Errorf("drain %.3f s outside (%.3f, %.3f)", r.drain, lo, hi)
+	}
+	near(t, "total", r.total, r.ramp+r.steady+r.drain)
+	// A finite batch smaller than max_num_seqs is one wave: no steady state,
+	// and fixed lengths finish together after out steps at full batch.
+	s.requests = 100
+	r = e.runSeconds(s, k)
+	near(t, "one-wave drain", r.drain, 200*e.stepTime(stepLoad{decodes: 100, ctx: 500}, k).total())
+	if r.steady != 0 || r.limitedBy != "requests" {
+		t.Errorf("one wave: steady %g, limited by %s", r.steady, r.limitedBy)
+	}
+	// Exponential lengths: the drain lasts until fewer than half a sequence
+	// is left, out·ln(2B) steps, so a small run is slower per request.
+	s.lengths = lengthsExponential
+	r = e.runSeconds(s, k)
+	if r.drain <= 200*e.stepTime(stepLoad{decodes: 1, ctx: 600}, k).total() {
+		t.Errorf("exponential drain %.3f s should outlast the mean output", r.drain)
+	}
+	// The token budget: 256 decodes + 256·4000/200 prompt tokens exceed
+	// 2048, so B falls to 2048·200/4200.
+	s = runShape{requests: 10000, in: 4000, out: 200, lengths: lengthsFixed, maxSeqs: 256, mbt: 2048, kvTokens: 1e8}
+	r = e.runSeconds(s, k)
+	if r.running != math.Floor(2048*200/4200.0) || r.limitedBy != "max_num_batched_tokens" {
+		t.Errorf("running %g limited by %s; want %g by max_num_batched_tokens", r.running, r.limitedBy, math.Floor(2048*200/4200.0))
+	}
+	// The KV cache: 1e5 tokens hold 1e5/(400+100+8) sequences.
+	s = runShape{requests: 10000, in: 400, out: 200, lengths: lengthsFixed, maxSeqs: 1024, mbt: 16384, kvTokens: 1e5}
+	if r = e.runSeconds(s, k); r.running != math.Floor(1e5/508) || r.limitedBy != "kv_cache" {
+		t.Errorf("running %g limited by %s; want %g by kv_cache", r.running, r.limitedBy, math.Floor(1e5/508))
+	}
 }
 
 func TestPeakTFLOPS(t *testing.T) {
@@ -93,7 +191,9 @@ func TestSizeConsistency(t *testing.T) {
 	near(t, "hours", r.HoursToComplete, 1e6/r.RequestsPerSecond/3600)
 	near(t, "cost", r.CostUSD, 0.5*4*r.HoursToComplete)
 	near(t, "$/M output tokens", r.CostPerMillionOutputTokensUSD, r.CostUSD/128)
-	if !r.MeetsSLA || r.GPUsRequired != 0 || r.BatchSize != rayDataBatchSize(512) {
+	// The 512-token budget holds 512·128/(256+128) = 170 running sequences
+	// with their replacement prompts.
+	if !r.MeetsSLA || r.GPUsRequired != 0 || r.BatchSize != rayDataBatchSize(170) {
 		t.Errorf("sla/batch: %+v", r)
 	}
 

@@ -20,8 +20,15 @@ type GPU struct {
 	FP8TFLOPS       float64  // dense fp8 TFLOPS; 0 when not supported
 	INT8TOPS        float64  // dense int8 TOPS
 	FP8             bool     // native fp8 tensor cores
-	Custom          bool     // user-defined, not from the catalog
-	Source          string   // datasheet the figures come from
+	// Interconnect is how the GPUs of one instance reach each other for
+	// tensor-parallel all-reduce: "nvlink" (NVLink/NVSwitch), "xgmi" (AMD
+	// Infinity Fabric) or "pcie".
+	Interconnect string
+	// InterconnectGBps is the per-GPU, per-direction peer bandwidth of that
+	// link in GB/s (NVLink 4: 900 GB/s bidirectional = 450 per direction).
+	InterconnectGBps float64
+	Custom           bool   // user-defined, not from the catalog
+	Source           string // datasheet the figures come from
 }
 
 // InstanceType is an AWS EC2 instance type with GPUs.
@@ -141,18 +148,28 @@ type FitInput struct {
 	MaxNumBatchedTokens  int     // chunked-prefill budget per step; 0 = vLLM's default
 	MaxNumSeqs           int     // 0 = vLLM's default (256)
 	BlockSize            int     // KV block size in tokens; 0 = 16
+	// EngineContext picks vLLM's batch defaults: "batch_job" (Ray Data LLM,
+	// the default), "worker" (Ray Serve LLM) or "llm_class".
+	EngineContext string
+	// VLLMVersion is the engine release; "" = DefaultVLLMVersion.
+	VLLMVersion string
 }
 
 // FitResult is the predicted start-up memory accounting of one GPU of the
 // engine (per GPU when tensor parallel) and whether vLLM would start.
 type FitResult struct {
-	Fits                bool
-	GPUTotalMemoryGiB   float64
-	BudgetGiB           float64 // total × gpu_memory_utilization
-	WeightsGiB          float64 // per GPU
-	ActivationPeakGiB   float64
-	NonTorchGiB         float64
-	CUDAGraphGiB        float64
+	Fits              bool
+	GPUTotalMemoryGiB float64
+	BudgetGiB         float64 // total × gpu_memory_utilization
+	WeightsGiB        float64 // per GPU
+	ActivationPeakGiB float64
+	NonTorchGiB       float64
+	CUDAGraphGiB      float64
+	// CUDAGraphInKVBudget: the release subtracts CUDAGraphGiB from the KV
+	// cache (v0.21+); otherwise graphs use the (1 − utilization) margin.
+	CUDAGraphInKVBudget bool
+	EngineContext       string
+	VLLMVersion         string
 	KVCacheGiB          float64 // per GPU; negative when it does not fit
 	KVCacheBytesPerTok  int64   // per GPU, all layers
 	KVCacheTokens       int64   // engine-wide
@@ -187,8 +204,24 @@ type SizingInput struct {
 	// TargetKVCacheUtilization caps the KV cache share that max_num_seqs is
 	// sized for, in (0,1].
 	TargetKVCacheUtilization float64
-	// PricePerGPUHourUSD; 0 means unknown (cost outputs are 0).
+	// PricePerGPUHourUSD; 0 means unknown (cost outputs are 0), or the
+	// instance type's price per GPU when Instance is set.
 	PricePerGPUHourUSD float64
+	// Instance, when set, is the EC2 instance type the run buys: the GPU
+	// must be its GPU, TP at most its GPUs, and cost counts whole instances.
+	Instance *InstanceType
+	// Measured is a previous run of the same model, GPU and engine settings;
+	// the prediction is rescaled to match it.
+	Measured *MeasuredRun
+}
+
+// MeasuredRun is what a previous rayvllm_batch_job measured.
+type MeasuredRun struct {
+	EngineOutputTokensPerSecond float64 // metrics.engine_output_tokens_per_second (all replicas)
+	MeanInputTokens             int     // metrics.input_tokens / metrics.rows
+	MeanOutputTokens            int     // metrics.output_tokens / metrics.rows
+	Replicas                    int     // engine replicas of that run; 0 = 1
+	Requests                    int64   // metrics.rows; 0 = unknown (steady state)
 }
 
 // SizingResult is the recommended configuration and the predicted run.
@@ -207,8 +240,16 @@ type SizingResult struct {
 	GPUsRequired                    int // to meet SLAHours; 0 when no SLA
 	CostUSD                         float64
 	CostPerMillionOutputTokensUSD   float64
-	MeetsSLA                        bool
-	Notes                           []string
+	// RequestsPerSecondLow/High bound RequestsPerSecond by the calibration's
+	// leave-one-out spread.
+	RequestsPerSecondLow  float64
+	RequestsPerSecondHigh float64
+	// InstancesRequired is whole instances of SizingInput.Instance.
+	InstancesRequired int
+	// MeasuredScale is measured ÷ predicted of SizingInput.Measured (0: none).
+	MeasuredScale float64
+	MeetsSLA      bool
+	Notes         []string
 }
 
 // InputError is bad input. Attribute names the Terraform attribute.
