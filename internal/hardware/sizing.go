@@ -111,6 +111,7 @@ func Size(in SizingInput) (SizingResult, error) {
 			maxSeqs: e.seqs, mbt: e.mbt, kvTokens: float64(r.KVCacheTokens)}
 	}
 	k := calibrated
+	c := e.coeffs()
 	scale := 1.0
 	if mr := in.Measured; mr != nil {
 		if err := mr.validate(); err != nil {
@@ -121,7 +122,7 @@ func Size(in SizingInput) (SizingResult, error) {
 		if requests == 0 {
 			requests = 1e6 // unknown: steady state
 		}
-		pred := e.runSeconds(shape(float64(requests)/float64(reps), mr.MeanInputTokens, mr.MeanOutputTokens), k).outputTokensPS * float64(reps)
+		pred := c.run(shape(float64(requests)/float64(reps), mr.MeanInputTokens, mr.MeanOutputTokens), k).outputTokensPS * float64(reps)
 		scale = mr.EngineOutputTokensPerSecond / pred
 		res.MeasuredScale = scale
 		res.Notes = append(res.Notes, fmt.Sprintf("rescaled by %.2f: a previous run measured %.0f engine output tokens/s (%d replica(s), %d/%d mean tokens) where the model predicts %.0f; the prediction assumes the same model, GPU and engine settings",
@@ -129,7 +130,7 @@ func Size(in SizingInput) (SizingResult, error) {
 	}
 	// hours predicts the whole workload on n replicas (each takes 1/n of it).
 	hours := func(n int) (float64, runPhases) {
-		p := e.runSeconds(shape(float64(w.NumRequests)/float64(n), w.MeanInputTokens, w.MeanOutputTokens), k)
+		p := c.run(shape(float64(w.NumRequests)/float64(n), w.MeanInputTokens, w.MeanOutputTokens), k)
 		return p.total / scale / 3600, p
 	}
 	oneReplicaHours, one := hours(1)

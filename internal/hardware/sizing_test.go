@@ -20,7 +20,7 @@ func TestStepTermsLlama8BOnH100(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k := throughputConstants{BandwidthShare: 0.5, StepOverheadSeconds: 2e-3}
+	k := throughputConstants{BandwidthShare: 0.5, StepOverheadSeconds: 2e-3, ComputeShare: 0.5, MoEShare: 1}
 	layerMatmul := 32 * (4096*4096*2 + 4096*1024*2 + 3*4096*14336.0) // 6.98e9
 	lmHead := 2 * 128256 * 4096.0
 	peak := 989.4e12
@@ -28,7 +28,7 @@ func TestStepTermsLlama8BOnH100(t *testing.T) {
 	p := e.stepTime(stepLoad{decodes: 64, ctx: 1500}, k)
 	kv := 64 * 1500 * 131072.0 // 32 layers × 2 × 8 heads × 128 × 2 bytes per token
 	near(t, "memory", p.memory, (e.weightBytes()+kv)/(3350e9*0.5))
-	near(t, "compute", p.compute, (64*(2*layerMatmul+lmHead)+4*32*4096*64*1500.0)/(peak*prefillMFU))
+	near(t, "compute", p.compute, (64*(2*layerMatmul+lmHead)+4*32*4096*64*1500.0)/(peak*0.5))
 	near(t, "all-reduce (TP 1)", p.allReduce, 0)
 	near(t, "per-step overhead", p.overhead, 2e-3)
 	near(t, "step", p.total(), p.memory+2e-3)
@@ -36,7 +36,7 @@ func TestStepTermsLlama8BOnH100(t *testing.T) {
 	// the same step. They add compute, not weight reads.
 	q := e.stepTime(stepLoad{decodes: 64, ctx: 1500, prefill: 2048, prefillCtx: 500}, k)
 	near(t, "mixed memory", q.memory, p.memory)
-	near(t, "mixed compute", q.compute, p.compute+(2*layerMatmul*2048+4*32*4096*2048*500.0)/(peak*prefillMFU))
+	near(t, "mixed compute", q.compute, p.compute+(2*layerMatmul*2048+4*32*4096*2048*500.0)/(peak*0.5))
 	if q.compute < q.memory {
 		t.Errorf("2112 tokens per step should be compute-bound: %.4f s vs %.4f s", q.compute, q.memory)
 	}
@@ -70,7 +70,7 @@ func TestMoEExpertReads(t *testing.T) {
 	near(t, "touched(16)", e.touchedExperts(16), 1-math.Pow(120.0/128, 16))
 	experts := 48 * 128 * 3 * 2048 * 768 * 2.0
 	near(t, "expert bytes", e.expertBytes(), experts)
-	k := throughputConstants{BandwidthShare: 1, StepOverheadSeconds: 0}
+	k := throughputConstants{BandwidthShare: 1, StepOverheadSeconds: 0, ComputeShare: 0.5, MoEShare: 1}
 	one := e.stepTime(stepLoad{decodes: 1, ctx: 0}, k)
 	near(t, "batch-1 memory", one.memory, (e.weightBytes()-experts*(1-8.0/128))/3350e9)
 	// mxfp4 experts: 4.25 bits per weight.
@@ -85,7 +85,7 @@ func TestRunPhases(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k := throughputConstants{BandwidthShare: 0.7, StepOverheadSeconds: 1e-3}
+	k := throughputConstants{BandwidthShare: 0.7, StepOverheadSeconds: 1e-3, ComputeShare: 0.5, MoEShare: 1}
 	s := runShape{requests: 10000, in: 400, out: 200, lengths: lengthsFixed, maxSeqs: 256, mbt: 8192, kvTokens: 1e7}
 	r := e.runSeconds(s, k)
 	if r.running != 256 || r.limitedBy != "max_num_seqs" {
