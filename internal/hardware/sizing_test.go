@@ -287,3 +287,71 @@ func TestSizeValidation(t *testing.T) {
 		t.Errorf("misfit: %v %+v", err, r.Fit)
 	}
 }
+
+// Suggestions stay within what exists: with an instance type, TP at most
+// its GPUs and only GPUs EC2 sells.
+func TestSuggestionsBuyable(t *testing.T) {
+	in := FitInput{Model: mustModel(t, "meta-llama/Llama-3.1-70B"), GPU: mustGPU(t, "L40S"), MaxModelLen: 8192, MaxTensorParallel: 1, EC2Only: true}
+	r, err := Fit(in)
+	if err != nil || r.Fits {
+		t.Fatalf("70B bf16 on one L40S must not fit: %v %v", err, r.Reasons)
+	}
+	s := strings.Join(r.Suggestions, "\n")
+	if strings.Contains(s, "tensor_parallel_size") || strings.Contains(s, "B200") || strings.Contains(s, "MI300X") {
+		t.Errorf("suggestions leave one 1-GPU instance of EC2: %s", s)
+	}
+	in.MaxTensorParallel = 4
+	r, _ = Fit(in)
+	if s := strings.Join(r.Suggestions, "\n"); !strings.Contains(s, "tensor_parallel_size = 4") {
+		t.Errorf("4 GPUs per instance: want tensor_parallel_size = 4 among %s", s)
+	}
+	// Sizing: whole instances, whole-instance cost, TP capped by the instance.
+	it, _ := LookupInstance("g6e.12xlarge")
+	sz := SizingInput{Fit: FitInput{Model: mustModel(t, "meta-llama/Llama-3.1-8B"), GPU: mustGPU(t, "L40S"), MaxModelLen: 8192},
+		Workload: Workload{NumRequests: 5_000_000, MeanInputTokens: 400, MeanOutputTokens: 150}, SLAHours: 12, Instance: &it}
+	res, err := Size(sz)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.InstancesRequired != (res.GPUsRequired+3)/4 || res.InstancesRequired < 1 {
+		t.Errorf("instances %d for %d GPUs", res.InstancesRequired, res.GPUsRequired)
+	}
+	near(t, "whole-instance cost", res.CostUSD, it.PriceUSDPerHour*float64((res.GPUsUsed+3)/4)*res.HoursToComplete)
+	sz.Fit.TensorParallelSize = 8
+	if _, err := Size(sz); err == nil || !strings.Contains(err.Error(), "4 GPU(s) of one g6e.12xlarge") {
+		t.Errorf("TP 8 on a 4-GPU instance: %v", err)
+	}
+	sz.Fit.TensorParallelSize, sz.Fit.GPU = 1, mustGPU(t, "L4")
+	if _, err := Size(sz); err == nil || !strings.Contains(err.Error(), "has L40S GPUs") {
+		t.Errorf("L4 on a g6e: %v", err)
+	}
+}
+
+// The closed loop: a measured run rescales the prediction by measured ÷
+// predicted for the measured run's own shape.
+func TestMeasuredRunRescales(t *testing.T) {
+	in := SizingInput{Fit: FitInput{Model: mustModel(t, "meta-llama/Llama-3.1-8B"), GPU: mustGPU(t, "L40S"), MaxModelLen: 8192},
+		Workload: Workload{NumRequests: 1_000_000, MeanInputTokens: 400, MeanOutputTokens: 150}, GPUs: 2}
+	base, err := Size(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in.Measured = &MeasuredRun{EngineOutputTokensPerSecond: 1000, MeanInputTokens: 400, MeanOutputTokens: 150, Replicas: 1, Requests: 1_000_000}
+	got, err := Size(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Same shape as the sizing's per-replica run at 1/2 the requests: the
+	// scale is 1000 ÷ the one-replica prediction of 1M requests.
+	e, _ := resolveEngine(FitInput{Model: in.Fit.Model, GPU: in.Fit.GPU, MaxModelLen: 8192, MaxNumBatchedTokens: base.MaxNumBatchedTokens, MaxNumSeqs: base.MaxNumSeqs})
+	pred := e.runSeconds(runShape{requests: 1e6, in: 400, out: 150, lengths: lengthsExponential, maxSeqs: base.MaxNumSeqs, mbt: base.MaxNumBatchedTokens, kvTokens: float64(base.Fit.KVCacheTokens)}, calibrated).outputTokensPS
+	near(t, "scale", got.MeasuredScale, 1000/pred)
+	near(t, "rescaled rate", got.RequestsPerSecond, base.RequestsPerSecond*1000/pred)
+	if !strings.Contains(strings.Join(got.Notes, " "), "rescaled by") {
+		t.Errorf("notes do not say so: %v", got.Notes)
+	}
+	in.Measured.EngineOutputTokensPerSecond = -1
+	if _, err := Size(in); err == nil || !strings.Contains(err.Error(), "measured_run.engine_output_tokens_per_second") {
+		t.Errorf("negative rate: %v", err)
+	}
+}

@@ -120,7 +120,11 @@ func (e engine) suggest(r FitResult) []string {
 			}
 		}
 	}
-	for _, tp := range validTPs(e.m, 16) {
+	maxTP := 16
+	if in.MaxTensorParallel > 0 {
+		maxTP = in.MaxTensorParallel
+	}
+	for _, tp := range validTPs(e.m, maxTP) {
 		if tp <= e.tp {
 			continue
 		}
@@ -137,10 +141,18 @@ func (e engine) suggest(r FitResult) []string {
 		if g.MemoryGiB <= e.g.MemoryGiB {
 			continue
 		}
+		it, onEC2 := smallestInstance(g.Name, e.tp)
+		if in.EC2Only && !onEC2 {
+			continue
+		}
 		c := in
 		c.GPU = g
 		if f := fitsWith(c); f != nil {
-			s = append(s, fmt.Sprintf("gpu = %q (%.2f GiB; %d KV tokens)", g.Name, g.MemoryGiB, f.KVCacheTokens))
+			if in.EC2Only {
+				s = append(s, fmt.Sprintf("instance_type = %q (%s, %.2f GiB; %d KV tokens)", it.Name, g.Name, g.MemoryGiB, f.KVCacheTokens))
+			} else {
+				s = append(s, fmt.Sprintf("gpu = %q (%.2f GiB; %d KV tokens)", g.Name, g.MemoryGiB, f.KVCacheTokens))
+			}
 			break
 		}
 	}
@@ -162,4 +174,17 @@ func (e engine) suggest(r FitResult) []string {
 		}
 	}
 	return s
+}
+
+// smallestInstance is the cheapest EC2 instance type with at least gpus GPUs
+// of the catalog GPU name.
+func smallestInstance(name string, gpus int) (InstanceType, bool) {
+	var best InstanceType
+	found := false
+	for _, it := range instanceCatalog {
+		if it.GPU == name && it.GPUCount >= gpus && (!found || it.PriceUSDPerHour < best.PriceUSDPerHour) {
+			best, found = it, true
+		}
+	}
+	return best, found
 }

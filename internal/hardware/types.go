@@ -153,6 +153,11 @@ type FitInput struct {
 	EngineContext string
 	// VLLMVersion is the engine release; "" = DefaultVLLMVersion.
 	VLLMVersion string
+	// MaxTensorParallel caps the tensor-parallel sizes suggestions offer
+	// (the GPUs of one instance); 0 = 16.
+	MaxTensorParallel int
+	// EC2Only limits suggested GPUs to those with an EC2 instance type.
+	EC2Only bool
 }
 
 // FitResult is the predicted start-up memory accounting of one GPU of the
