@@ -178,12 +178,12 @@ func Size(in SizingInput) (SizingResult, error) {
 		}
 	}
 	if price > 0 {
-		res.CostUSD = price * float64(res.GPUsUsed) * res.HoursToComplete
+		billed := float64(res.GPUsUsed)
 		if it := in.Instance; it != nil {
 			// Whole instances are billed, idle GPUs included.
-			used := (res.GPUsUsed + it.GPUCount - 1) / it.GPUCount
-			res.CostUSD = it.PriceUSDPerHour * float64(used) * res.HoursToComplete
+			billed = float64((res.GPUsUsed + it.GPUCount - 1) / it.GPUCount * it.GPUCount)
 		}
+		res.CostUSD = price * billed * res.HoursToComplete
 		res.CostPerMillionOutputTokensUSD = res.CostUSD / (float64(w.NumRequests) * float64(w.MeanOutputTokens) / 1e6)
 	}
 	if !res.MeetsSLA {

@@ -30,28 +30,41 @@ type batchSizingDataSource struct{ hubConfigure }
 
 type batchSizingModel struct {
 	fitConfigModel
-	NumRequests                     types.Int64   `tfsdk:"num_requests"`
-	MeanInputTokens                 types.Int64   `tfsdk:"mean_input_tokens"`
-	MeanOutputTokens                types.Int64   `tfsdk:"mean_output_tokens"`
-	Objective                       types.String  `tfsdk:"objective"`
-	GPUs                            types.Int64   `tfsdk:"gpus"`
-	SLAHours                        types.Float64 `tfsdk:"sla_hours"`
-	TargetKVCacheUtilization        types.Float64 `tfsdk:"target_kv_cache_utilization"`
-	PricePerGPUHourUSD              types.Float64 `tfsdk:"price_per_gpu_hour_usd"`
-	BatchSize                       types.Int64   `tfsdk:"batch_size"`
-	Concurrency                     types.Int64   `tfsdk:"concurrency"`
-	GPUsUsed                        types.Int64   `tfsdk:"gpus_used"`
-	RequestsPerSecond               types.Float64 `tfsdk:"requests_per_second"`
-	OutputTokensPerSecond           types.Float64 `tfsdk:"output_tokens_per_second"`
-	PerReplicaRequestsPerSecond     types.Float64 `tfsdk:"per_replica_requests_per_second"`
-	PerReplicaOutputTokensPerSecond types.Float64 `tfsdk:"per_replica_output_tokens_per_second"`
-	HoursToComplete                 types.Float64 `tfsdk:"hours_to_complete"`
-	GPUsRequired                    types.Int64   `tfsdk:"gpus_required"`
-	CostUSD                         types.Float64 `tfsdk:"cost_usd"`
-	CostPerMillionOutputTokensUSD   types.Float64 `tfsdk:"cost_per_million_output_tokens_usd"`
-	MeetsSLA                        types.Bool    `tfsdk:"meets_sla"`
-	Notes                           types.List    `tfsdk:"notes"`
-	Fit                             types.Object  `tfsdk:"fit"`
+	engineInputs
+	MeasuredRun                     *measuredRunModel `tfsdk:"measured_run"`
+	RequestsPerSecondLow            types.Float64     `tfsdk:"requests_per_second_low"`
+	RequestsPerSecondHigh           types.Float64     `tfsdk:"requests_per_second_high"`
+	InstancesRequired               types.Int64       `tfsdk:"instances_required"`
+	NumRequests                     types.Int64       `tfsdk:"num_requests"`
+	MeanInputTokens                 types.Int64       `tfsdk:"mean_input_tokens"`
+	MeanOutputTokens                types.Int64       `tfsdk:"mean_output_tokens"`
+	Objective                       types.String      `tfsdk:"objective"`
+	GPUs                            types.Int64       `tfsdk:"gpus"`
+	SLAHours                        types.Float64     `tfsdk:"sla_hours"`
+	TargetKVCacheUtilization        types.Float64     `tfsdk:"target_kv_cache_utilization"`
+	PricePerGPUHourUSD              types.Float64     `tfsdk:"price_per_gpu_hour_usd"`
+	BatchSize                       types.Int64       `tfsdk:"batch_size"`
+	Concurrency                     types.Int64       `tfsdk:"concurrency"`
+	GPUsUsed                        types.Int64       `tfsdk:"gpus_used"`
+	RequestsPerSecond               types.Float64     `tfsdk:"requests_per_second"`
+	OutputTokensPerSecond           types.Float64     `tfsdk:"output_tokens_per_second"`
+	PerReplicaRequestsPerSecond     types.Float64     `tfsdk:"per_replica_requests_per_second"`
+	PerReplicaOutputTokensPerSecond types.Float64     `tfsdk:"per_replica_output_tokens_per_second"`
+	HoursToComplete                 types.Float64     `tfsdk:"hours_to_complete"`
+	GPUsRequired                    types.Int64       `tfsdk:"gpus_required"`
+	CostUSD                         types.Float64     `tfsdk:"cost_usd"`
+	CostPerMillionOutputTokensUSD   types.Float64     `tfsdk:"cost_per_million_output_tokens_usd"`
+	MeetsSLA                        types.Bool        `tfsdk:"meets_sla"`
+	Notes                           types.List        `tfsdk:"notes"`
+	Fit                             types.Object      `tfsdk:"fit"`
+}
+
+type measuredRunModel struct {
+	EngineOutputTokensPerSecond types.Float64 `tfsdk:"engine_output_tokens_per_second"`
+	MeanInputTokens             types.Int64   `tfsdk:"mean_input_tokens"`
+	MeanOutputTokens            types.Int64   `tfsdk:"mean_output_tokens"`
+	Replicas                    types.Int64   `tfsdk:"replicas"`
+	Requests                    types.Int64   `tfsdk:"requests"`
 }
 
 func (d *batchSizingDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
@@ -60,6 +73,7 @@ func (d *batchSizingDataSource) Metadata(_ context.Context, req datasource.Metad
 
 func (d *batchSizingDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
 	attrs := fitInputAttributes(true)
+	maps.Copy(attrs, engineInputAttributes())
 	f := func(desc string) schema.Attribute { return schema.Float64Attribute{Computed: true, Description: desc} }
 	maps.Copy(attrs, map[string]schema.Attribute{
 		"num_requests": schema.Int64Attribute{Required: true, Description: "Prompts in the batch.",
@@ -89,6 +103,26 @@ func (d *batchSizingDataSource) Schema(_ context.Context, _ datasource.SchemaReq
 		"concurrency": schema.Int64Attribute{Optional: true, Computed: true,
 			Description: "Ray Data `concurrency`: engine replicas, each on `tensor_parallel_size` GPUs of its own. Derived from the GPUs when not set.",
 			Validators:  []validator.Int64{int64validator.AtLeast(1)}},
+		"measured_run": schema.SingleNestedAttribute{Optional: true,
+			Description: "What a previous `rayvllm_batch_job` run of the same model, GPU and engine settings measured. The prediction is " +
+				"rescaled by measured ÷ predicted for that run's own lengths and replicas, and `notes` says so. Wire it from the job's `metrics`.",
+			Attributes: map[string]schema.Attribute{
+				"engine_output_tokens_per_second": schema.Float64Attribute{Required: true,
+					Description: "The run's `metrics.engine_output_tokens_per_second` (all replicas together).",
+					Validators:  []validator.Float64{float64validator.AtLeast(0.001)}},
+				"mean_input_tokens": schema.Int64Attribute{Required: true, Description: "The run's mean prompt tokens: `metrics.input_tokens / metrics.rows`.",
+					Validators: []validator.Int64{int64validator.AtLeast(1)}},
+				"mean_output_tokens": schema.Int64Attribute{Required: true, Description: "The run's mean generated tokens: `metrics.output_tokens / metrics.rows`.",
+					Validators: []validator.Int64{int64validator.AtLeast(1)}},
+				"replicas": schema.Int64Attribute{Optional: true, Description: "Engine replicas (`concurrency`) of the run. Default 1.",
+					Validators: []validator.Int64{int64validator.AtLeast(1)}},
+				"requests": schema.Int64Attribute{Optional: true, Description: "Rows the run processed (`metrics.rows`); sets how much of it was ramp and tail. Default: steady state.",
+					Validators: []validator.Int64{int64validator.AtLeast(1)}},
+			}},
+		"requests_per_second_low":  f("Low end of `requests_per_second`: the prediction times the 10th percentile of observed ÷ predicted in the calibration's leave-one-out run (see the memory-model guide)."),
+		"requests_per_second_high": f("High end of `requests_per_second`: the prediction times the 90th percentile of observed ÷ predicted in the calibration's leave-one-out run."),
+		"instances_required": schema.Int64Attribute{Computed: true,
+			Description: "Whole instances of `instance_type` for the run (for `gpus_required` with an SLA); 0 without `instance_type`."},
 		"gpus_used":                            schema.Int64Attribute{Computed: true, Description: "GPUs the run uses: `concurrency` × `tensor_parallel_size`."},
 		"requests_per_second":                  f("Predicted requests per second, all replicas."),
 		"output_tokens_per_second":             f("Predicted generated tokens per second, all replicas."),
@@ -96,7 +130,7 @@ func (d *batchSizingDataSource) Schema(_ context.Context, _ datasource.SchemaReq
 		"per_replica_output_tokens_per_second": f("Predicted generated tokens per second of one engine replica."),
 		"hours_to_complete":                    f("Predicted hours to finish `num_requests` with `gpus_used` GPUs."),
 		"gpus_required":                        schema.Int64Attribute{Computed: true, Description: "GPUs needed to finish within `sla_hours`; 0 without an SLA."},
-		"cost_usd":                             f("Cost of the run: GPU-hour price × `gpus_used` × `hours_to_complete`, in USD."),
+		"cost_usd":                             f("Cost of the run in USD: GPU-hour price × `gpus_used` × `hours_to_complete`, or with `instance_type` whole instances × the instance price × `hours_to_complete`."),
 		"cost_per_million_output_tokens_usd":   f("Cost per million generated tokens in USD."),
 		"meets_sla":                            schema.BoolAttribute{Computed: true, Description: "Whether `hours_to_complete` ≤ `sla_hours` (true without an SLA)."},
 		"notes":                                schema.ListAttribute{Computed: true, ElementType: types.StringType, Description: "How the recommendation was derived, and caveats."},
@@ -104,7 +138,7 @@ func (d *batchSizingDataSource) Schema(_ context.Context, _ datasource.SchemaReq
 			Description: "The memory fit of one engine replica, as `rayvllm_gpu_fit` reports it."},
 	})
 	resp.Schema = schema.Schema{
-		Description: "Sizes a Ray Data + vLLM batch run from first principles (roofline: prefill bound by FLOPS, decode by memory bandwidth): vLLM's `max_num_seqs` and `max_num_batched_tokens`, Ray Data `batch_size` and `concurrency`, throughput, time, GPUs for a deadline and cost. Fails the plan when one replica does not fit.",
+		Description: "Sizes a Ray Data + vLLM batch run: vLLM's `max_num_seqs` and `max_num_batched_tokens`, Ray Data `batch_size` and `concurrency`, throughput with a range, time, GPUs (and whole instances) for a deadline, and cost. Throughput comes from a step-level model (weight and KV reads, matmul FLOPs, tensor-parallel all-reduce, per-step overhead, chunked prefill, ramp and tail) whose four efficiency constants are fitted to published vLLM benchmark runs and checked by leave-one-out; a measured run (`measured_run`) rescales it. Fails the plan when one replica does not fit. See the memory-model guide.",
 		Attributes:  attrs,
 	}
 }
@@ -124,6 +158,7 @@ func (d *batchSizingDataSource) Read(ctx context.Context, req datasource.ReadReq
 		addHardwareError(&resp.Diagnostics, err)
 		return
 	}
+	m.engineInputs.apply(&rf.In, rf.Instance)
 	in := hardware.SizingInput{
 		Fit: rf.In,
 		Workload: hardware.Workload{
@@ -136,6 +171,16 @@ func (d *batchSizingDataSource) Read(ctx context.Context, req datasource.ReadReq
 		SLAHours:                 float64Or(m.SLAHours, 0),
 		TargetKVCacheUtilization: float64Or(m.TargetKVCacheUtilization, 0.9),
 		PricePerGPUHourUSD:       float64Or(m.PricePerGPUHourUSD, 0),
+		Instance:                 rf.Instance,
+	}
+	if mr := m.MeasuredRun; mr != nil {
+		in.Measured = &hardware.MeasuredRun{
+			EngineOutputTokensPerSecond: mr.EngineOutputTokensPerSecond.ValueFloat64(),
+			MeanInputTokens:             int(mr.MeanInputTokens.ValueInt64()),
+			MeanOutputTokens:            int(mr.MeanOutputTokens.ValueInt64()),
+			Replicas:                    int(int64Or(mr.Replicas, 1)),
+			Requests:                    int64Or(mr.Requests, 0),
+		}
 	}
 	if rf.Instance != nil && m.PricePerGPUHourUSD.IsNull() {
 		in.PricePerGPUHourUSD = rf.Instance.PricePerGPUHourUSD()
@@ -188,6 +233,9 @@ func (d *batchSizingDataSource) Read(ctx context.Context, req datasource.ReadReq
 	m.CostUSD = types.Float64Value(round(res.CostUSD, 2))
 	m.CostPerMillionOutputTokensUSD = types.Float64Value(round(res.CostPerMillionOutputTokensUSD, 4))
 	m.MeetsSLA = types.BoolValue(res.MeetsSLA)
+	m.RequestsPerSecondLow = types.Float64Value(round(res.RequestsPerSecondLow, 3))
+	m.RequestsPerSecondHigh = types.Float64Value(round(res.RequestsPerSecondHigh, 3))
+	m.InstancesRequired = types.Int64Value(int64(res.InstancesRequired))
 	m.Notes = stringList(res.Notes)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }

@@ -46,8 +46,8 @@ output "hours_consistent" {
   value = abs(local.r.hours_to_complete - 1000000 / local.r.requests_per_second / 3600) / local.r.hours_to_complete < 0.01
 }
 output "cost_consistent" {
-  # p5.48xlarge price / 8 GPUs × gpus_used × hours
-  value = abs(local.r.cost_usd - local.r.hours_to_complete * local.r.gpus_used * data.rayvllm_gpus.p5.instance_types[0].price_per_gpu_hour_usd) < 0.05
+  # Whole instances are billed: 2 GPUs of one p5.48xlarge cost the instance.
+  value = local.r.instances_required == 1 && abs(local.r.cost_usd - local.r.hours_to_complete * data.rayvllm_gpus.p5.instance_types[0].price_per_hour_usd) < 0.05
 }
 output "tokens_consistent" {
   value = abs(local.r.output_tokens_per_second - local.r.requests_per_second * 200) / local.r.output_tokens_per_second < 0.01
@@ -128,6 +128,138 @@ data "rayvllm_batch_sizing" "x" {
   concurrency        = 2
 }`,
 				ExpectError: regexp.MustCompile(`(?s)gpus.*concurrency`),
+			},
+		},
+	})
+}
+
+// The engine context, the vLLM version, the leave-one-out range, whole
+// instances and the closed loop from a measured run, through the real CLI.
+func TestAccBatchSizingDataSource_engineContextRangeAndMeasuredRun(t *testing.T) {
+	const ds = "data.rayvllm_batch_sizing.g6e"
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config: `
+data "rayvllm_batch_sizing" "g6e" {
+  model              = "meta-llama/Llama-3.1-8B-Instruct"
+  instance_type      = "g6e.12xlarge"
+  max_model_len      = 8192
+  num_requests       = 50000000
+  mean_input_tokens  = 400
+  mean_output_tokens = 150
+  sla_hours          = 12
+}
+data "rayvllm_batch_sizing" "measured" {
+  model              = "meta-llama/Llama-3.1-8B-Instruct"
+  instance_type      = "g6e.12xlarge"
+  max_model_len      = 8192
+  num_requests       = 50000000
+  mean_input_tokens  = 400
+  mean_output_tokens = 150
+  sla_hours          = 12
+  measured_run = {
+    engine_output_tokens_per_second = 1000
+    mean_input_tokens               = 400
+    mean_output_tokens              = 150
+    replicas                        = 1
+    requests                        = 100000
+  }
+}
+# Llama-3.1-8B on an L4 at max_model_len 32768: Ray Data LLM's defaults
+# (2048/128) leave room for one full-length request; the OpenAI server's
+# (2048/256, a larger sampler profile) do not.
+data "rayvllm_gpu_fit" "batch_job" {
+  model         = "meta-llama/Llama-3.1-8B-Instruct"
+  gpu           = "L4"
+  max_model_len = 32768
+}
+data "rayvllm_gpu_fit" "worker" {
+  model          = "meta-llama/Llama-3.1-8B-Instruct"
+  gpu            = "L4"
+  max_model_len  = 32768
+  engine_context = "worker"
+  require_fit    = false
+}
+data "rayvllm_gpu_fit" "old" {
+  model         = "meta-llama/Llama-3.1-8B-Instruct"
+  gpu           = "L4"
+  max_model_len = 32768
+  vllm_version  = "0.20.1"
+}
+locals {
+  g = data.rayvllm_batch_sizing.g6e
+  m = data.rayvllm_batch_sizing.measured
+}
+output "range" {
+  value = local.g.requests_per_second_low < local.g.requests_per_second && local.g.requests_per_second < local.g.requests_per_second_high
+}
+output "whole_instances" {
+  value = local.g.instances_required == ceil(local.g.gpus_required / 4)
+}
+output "rescaled_note" {
+  value = length([for n in local.m.notes : n if strcontains(n, "rescaled by")]) == 1
+}
+output "rescaled_slower" {
+  # 1000 tok/s measured is below the model's prediction for one L40S.
+  value = local.m.requests_per_second < local.g.requests_per_second && local.m.gpus_required > local.g.gpus_required
+}
+output "graphs_from_kv_since_021" {
+  value = data.rayvllm_gpu_fit.old.kv_cache_tokens > data.rayvllm_gpu_fit.batch_job.kv_cache_tokens
+}
+output "note_names_calibration" {
+  value = length([for n in local.g.notes : n if strcontains(n, "leave-one-out") && strcontains(n, "vLLM")]) == 1
+}`,
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("data.rayvllm_gpu_fit.batch_job", tfjsonpath.New("fits"), knownvalue.Bool(true)),
+					statecheck.ExpectKnownValue("data.rayvllm_gpu_fit.worker", tfjsonpath.New("fits"), knownvalue.Bool(false)),
+					statecheck.ExpectKnownValue(ds, tfjsonpath.New("meets_sla"), knownvalue.Bool(true)),
+					statecheck.ExpectKnownOutputValue("range", knownvalue.Bool(true)),
+					statecheck.ExpectKnownOutputValue("whole_instances", knownvalue.Bool(true)),
+					statecheck.ExpectKnownOutputValue("rescaled_note", knownvalue.Bool(true)),
+					statecheck.ExpectKnownOutputValue("rescaled_slower", knownvalue.Bool(true)),
+					statecheck.ExpectKnownOutputValue("graphs_from_kv_since_021", knownvalue.Bool(true)),
+					statecheck.ExpectKnownOutputValue("note_names_calibration", knownvalue.Bool(true)),
+				},
+			},
+			{
+				Config: `
+data "rayvllm_batch_sizing" "x" {
+  model              = "meta-llama/Llama-3.1-8B-Instruct"
+  gpu                = "L4"
+  num_requests       = 10
+  mean_input_tokens  = 500
+  mean_output_tokens = 200
+  engine_context     = "serve"
+}`,
+				ExpectError: regexp.MustCompile(`(?s)engine_context.*batch_job`),
+			},
+			{
+				Config: `
+data "rayvllm_batch_sizing" "x" {
+  model              = "meta-llama/Llama-3.1-8B-Instruct"
+  gpu                = "L4"
+  max_model_len      = 8192
+  num_requests       = 10
+  mean_input_tokens  = 500
+  mean_output_tokens = 200
+  vllm_version       = "0.6.6"
+}`,
+				ExpectError: regexp.MustCompile(`(?s)vllm_version.*V0`),
+			},
+			{
+				Config: `
+data "rayvllm_batch_sizing" "x" {
+  model                = "meta-llama/Llama-3.1-8B-Instruct"
+  instance_type        = "g6e.xlarge"
+  max_model_len        = 8192
+  tensor_parallel_size = 4
+  num_requests         = 10
+  mean_input_tokens    = 500
+  mean_output_tokens   = 200
+}`,
+				ExpectError: regexp.MustCompile(`(?s)tensor_parallel_size.*1 GPU`),
 			},
 		},
 	})

@@ -25,6 +25,7 @@ type gpuFitDataSource struct{ hubConfigure }
 
 type gpuFitModel struct {
 	fitConfigModel
+	engineInputs
 	RequireFit types.Bool `tfsdk:"require_fit"`
 	fitResultModel
 }
@@ -35,6 +36,7 @@ func (d *gpuFitDataSource) Metadata(_ context.Context, req datasource.MetadataRe
 
 func (d *gpuFitDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
 	attrs := fitInputAttributes(false)
+	maps.Copy(attrs, engineInputAttributes())
 	attrs["require_fit"] = schema.BoolAttribute{
 		Optional:    true,
 		Description: "Fail the plan when the model does not fit, with the shortfall and the suggestions. Default true.",
@@ -61,6 +63,7 @@ func (d *gpuFitDataSource) Read(ctx context.Context, req datasource.ReadRequest,
 		addHardwareError(&resp.Diagnostics, err)
 		return
 	}
+	m.engineInputs.apply(&rf.In, rf.Instance)
 	misfit := diag.SeverityInvalid // the numbers are the answer
 	if m.RequireFit.IsNull() || m.RequireFit.ValueBool() {
 		misfit = diag.SeverityError

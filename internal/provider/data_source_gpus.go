@@ -19,6 +19,8 @@ import (
 
 var _ datasource.DataSource = (*gpusDataSource)(nil)
 
+var gpuSortKeys = []string{"price_per_gpu_gib_hour", "price_per_hour", "price_per_gpu_hour"}
+
 // NewGPUsDataSource is the rayvllm_gpus data source.
 func NewGPUsDataSource() datasource.DataSource { return &gpusDataSource{} }
 
@@ -30,6 +32,8 @@ type gpusModel struct {
 	FP8                types.Bool         `tfsdk:"fp8"`
 	Family             types.String       `tfsdk:"family"`
 	InstanceTypePrefix types.String       `tfsdk:"instance_type_prefix"`
+	MaxPricePerHourUSD types.Float64      `tfsdk:"max_price_per_hour_usd"`
+	SortBy             types.String       `tfsdk:"sort_by"`
 	InstanceTypes      []gpuInstanceModel `tfsdk:"instance_types"`
 }
 
@@ -56,7 +60,7 @@ func (d *gpusDataSource) Metadata(_ context.Context, req datasource.MetadataRequ
 func (d *gpusDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
 	f := func(desc string) schema.Attribute { return schema.Float64Attribute{Computed: true, Description: desc} }
 	resp.Schema = schema.Schema{
-		Description: "Queries the built-in catalog of AWS EC2 GPU instance types (us-east-1 on-demand list prices, dated), sorted by price per GPU-GiB-hour, cheapest first. No match gives an empty list and a warning, never a silent default.",
+		Description: "Queries the built-in catalog of AWS EC2 GPU instance types (us-east-1 on-demand list prices, dated), sorted by price per GPU-GiB-hour (or by `sort_by`), cheapest first. No match gives an empty list and a warning, never a silent default.",
 		Attributes: map[string]schema.Attribute{
 			"min_memory_gib": schema.Float64Attribute{Optional: true, Description: "Minimum usable memory per GPU in GiB.",
 				Validators: []validator.Float64{float64validator.AtLeast(0)}},
@@ -67,9 +71,14 @@ func (d *gpusDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, r
 				Description: "GPU architecture family, e.g. `ampere`, `ada`, `hopper`, `blackwell`, `turing`.",
 				Validators:  []validator.String{stringvalidator.OneOfCaseInsensitive(hardware.GPUArchitectures()...)}},
 			"instance_type_prefix": schema.StringAttribute{Optional: true, Description: "Instance type prefix, e.g. `g5.` or `p5`."},
+			"max_price_per_hour_usd": schema.Float64Attribute{Optional: true, Description: "Only instance types whose on-demand price per instance-hour is at most this, in USD.",
+				Validators: []validator.Float64{float64validator.AtLeast(0)}},
+			"sort_by": schema.StringAttribute{Optional: true,
+				Description: "Sort key, cheapest first: `price_per_gpu_gib_hour` (default), `price_per_hour` (the instance) or `price_per_gpu_hour`.",
+				Validators:  []validator.String{stringvalidator.OneOf(gpuSortKeys...)}},
 			"instance_types": schema.ListNestedAttribute{
 				Computed:    true,
-				Description: "Matching instance types, cheapest per GPU-GiB-hour first.",
+				Description: "Matching instance types, cheapest first by `sort_by`.",
 				NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
 					"instance_type":              schema.StringAttribute{Computed: true, Description: "EC2 instance type."},
 					"gpu":                        schema.StringAttribute{Computed: true, Description: "GPU catalog name."},
@@ -112,13 +121,21 @@ func (d *gpusDataSource) Read(ctx context.Context, req datasource.ReadRequest, r
 			int64(it.GPUCount) < int64Or(m.MinGPUs, 0),
 			!m.FP8.IsNull() && g.FP8 != m.FP8.ValueBool(),
 			!m.Family.IsNull() && !strings.EqualFold(g.Architecture, m.Family.ValueString()),
-			!strings.HasPrefix(it.Name, m.InstanceTypePrefix.ValueString()):
+			!strings.HasPrefix(it.Name, m.InstanceTypePrefix.ValueString()),
+			!m.MaxPricePerHourUSD.IsNull() && it.PriceUSDPerHour > m.MaxPricePerHourUSD.ValueFloat64():
 			continue
 		}
 		rows = append(rows, row{it, g})
 	}
 	perGiB := func(r row) float64 { return r.it.PricePerGPUHourUSD() / r.gpu.MemoryGiB }
-	sort.SliceStable(rows, func(i, j int) bool { return perGiB(rows[i]) < perGiB(rows[j]) })
+	key := perGiB
+	switch m.SortBy.ValueString() {
+	case "price_per_hour":
+		key = func(r row) float64 { return r.it.PriceUSDPerHour }
+	case "price_per_gpu_hour":
+		key = func(r row) float64 { return r.it.PricePerGPUHourUSD() }
+	}
+	sort.SliceStable(rows, func(i, j int) bool { return key(rows[i]) < key(rows[j]) })
 	m.InstanceTypes = make([]gpuInstanceModel, 0, len(rows))
 	for _, r := range rows {
 		m.InstanceTypes = append(m.InstanceTypes, gpuInstanceModel{
@@ -139,8 +156,8 @@ func (d *gpusDataSource) Read(ctx context.Context, req datasource.ReadRequest, r
 	}
 	if len(rows) == 0 {
 		resp.Diagnostics.AddWarning("No GPU instance type matches",
-			fmt.Sprintf("No catalog instance type matches min_memory_gib=%v min_gpus=%v fp8=%v family=%v instance_type_prefix=%v. Relax a filter; the list is empty.",
-				m.MinMemoryGiB, m.MinGPUs, m.FP8, m.Family, m.InstanceTypePrefix))
+			fmt.Sprintf("No catalog instance type matches min_memory_gib=%v min_gpus=%v fp8=%v family=%v instance_type_prefix=%v max_price_per_hour_usd=%v. Relax a filter; the list is empty.",
+				m.MinMemoryGiB, m.MinGPUs, m.FP8, m.Family, m.InstanceTypePrefix, m.MaxPricePerHourUSD))
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }

@@ -50,6 +50,30 @@ output "big_count" {
 			},
 			{
 				Config: `
+data "rayvllm_gpus" "cheap" {
+  sort_by                = "price_per_hour"
+  max_price_per_hour_usd = 2
+}
+output "cheap_sorted" {
+  value = alltrue([for i in range(length(data.rayvllm_gpus.cheap.instance_types) - 1) :
+    data.rayvllm_gpus.cheap.instance_types[i].price_per_hour_usd <= data.rayvllm_gpus.cheap.instance_types[i + 1].price_per_hour_usd])
+}
+output "cheap_capped" {
+  value = length(data.rayvllm_gpus.cheap.instance_types) > 3 && alltrue([for it in data.rayvllm_gpus.cheap.instance_types : it.price_per_hour_usd <= 2])
+}
+output "cheapest" { value = data.rayvllm_gpus.cheap.instance_types[0].instance_type }`,
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownOutputValue("cheap_sorted", knownvalue.Bool(true)),
+					statecheck.ExpectKnownOutputValue("cheap_capped", knownvalue.Bool(true)),
+					statecheck.ExpectKnownOutputValue("cheapest", knownvalue.StringExact("g4dn.xlarge")),
+				},
+			},
+			{
+				Config:      `data "rayvllm_gpus" "x" { sort_by = "speed" }`,
+				ExpectError: regexp.MustCompile(`(?s)sort_by.*price_per_hour`),
+			},
+			{
+				Config: `
 data "rayvllm_gpus" "none" {
   min_memory_gib = 1000
 }

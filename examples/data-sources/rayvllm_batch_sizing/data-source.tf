@@ -19,3 +19,21 @@ output "plan" {
     cost_usd               = data.rayvllm_batch_sizing.nightly.cost_usd
   }
 }
+
+# The same run, rescaled by what a pilot rayvllm_batch_job measured (see
+# examples/closed-loop for the wiring from its metrics).
+data "rayvllm_batch_sizing" "from_pilot" {
+  model              = "meta-llama/Llama-3.1-8B-Instruct"
+  instance_type      = "g6e.xlarge"
+  max_model_len      = 4096
+  num_requests       = 2000000
+  mean_input_tokens  = 600
+  mean_output_tokens = 200
+  sla_hours          = 12
+  measured_run = {
+    engine_output_tokens_per_second = 1850 # the pilot's metrics.engine_output_tokens_per_second
+    mean_input_tokens               = 590
+    mean_output_tokens              = 210
+    requests                        = 20000
+  }
+}
