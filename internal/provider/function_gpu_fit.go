@@ -24,8 +24,8 @@ func NewGPUFitFunction() function.Function { return &gpuFitFunction{} }
 type gpuFitFunction struct{}
 
 // gpuFitOptions are the optional engine settings of gpu_fit's third argument.
-var gpuFitOptions = []string{"block_size", "gpu_memory_utilization", "kv_cache_dtype", "max_model_len",
-	"max_num_batched_tokens", "max_num_seqs", "quantization", "tensor_parallel_size"}
+var gpuFitOptions = []string{"block_size", "engine_context", "gpu_memory_utilization", "kv_cache_dtype", "max_model_len",
+	"max_num_batched_tokens", "max_num_seqs", "quantization", "tensor_parallel_size", "vllm_version"}
 
 func (f *gpuFitFunction) Metadata(_ context.Context, _ function.MetadataRequest, resp *function.MetadataResponse) {
 	resp.Name = "gpu_fit"
@@ -53,7 +53,7 @@ func (f *gpuFitFunction) Run(ctx context.Context, req function.RunRequest, resp 
 	if resp.Error != nil {
 		return
 	}
-	cfg, ferr := fitConfigFromArgs(model, gpu, opts)
+	cfg, eng, ferr := fitConfigFromArgs(model, gpu, opts)
 	if ferr != nil {
 		resp.Error = ferr
 		return
@@ -63,6 +63,7 @@ func (f *gpuFitFunction) Run(ctx context.Context, req function.RunRequest, resp 
 		resp.Error = funcErrorFrom(err, gpuFitArgs, 2, "options.")
 		return
 	}
+	eng.apply(&rf.In, rf.Instance)
 	res, err := hardware.Fit(rf.In)
 	if err != nil {
 		resp.Error = funcErrorFrom(err, gpuFitArgs, 2, "options.")
@@ -77,7 +78,8 @@ func (f *gpuFitFunction) Run(ctx context.Context, req function.RunRequest, resp 
 }
 
 // fitConfigFromArgs builds the shared fit inputs from the function's arguments.
-func fitConfigFromArgs(model, gpu string, opts types.Dynamic) (fitConfigModel, *function.FuncError) {
+func fitConfigFromArgs(model, gpu string, opts types.Dynamic) (fitConfigModel, engineInputs, *function.FuncError) {
+	eng := engineInputs{EngineContext: types.StringNull(), VLLMVersion: types.StringNull()}
 	c := fitConfigModel{
 		Model: types.StringNull(), ModelConfigJSON: types.StringNull(), GPU: types.StringNull(), InstanceType: types.StringNull(),
 		GPUMemoryGiB: types.Float64Null(), GPUMemoryBandwidthGBps: types.Float64Null(), GPUBF16TFLOPS: types.Float64Null(), GPUFP8TFLOPS: types.Float64Null(),
@@ -93,14 +95,14 @@ func fitConfigFromArgs(model, gpu string, opts types.Dynamic) (fitConfigModel, *
 		if _, ierr := hardware.LookupInstance(gpu); ierr == nil {
 			c.InstanceType = types.StringValue(gpu)
 		} else {
-			return c, function.NewArgumentFuncError(1, err.Error())
+			return c, eng, function.NewArgumentFuncError(1, err.Error())
 		}
 	} else {
 		c.GPU = types.StringValue(gpu)
 	}
 	attrs, ferr := dynamicAttributes(opts)
 	if ferr != nil {
-		return c, ferr
+		return c, eng, ferr
 	}
 	names := make([]string, 0, len(attrs))
 	for k := range attrs {
@@ -144,14 +146,18 @@ func fitConfigFromArgs(model, gpu string, opts types.Dynamic) (fitConfigModel, *
 			c.Quantization, err = optString(v)
 		case "kv_cache_dtype":
 			c.KVCacheDType, err = optString(v)
+		case "engine_context":
+			eng.EngineContext, err = optString(v)
+		case "vllm_version":
+			eng.VLLMVersion, err = optString(v)
 		default:
-			return c, function.NewArgumentFuncError(2, fmt.Sprintf("options: unknown setting %q; valid settings are %s", k, strings.Join(gpuFitOptions, ", ")))
+			return c, eng, function.NewArgumentFuncError(2, fmt.Sprintf("options: unknown setting %q; valid settings are %s", k, strings.Join(gpuFitOptions, ", ")))
 		}
 		if err != nil {
-			return c, function.NewArgumentFuncError(2, fmt.Sprintf("options.%s: %s", k, err))
+			return c, eng, function.NewArgumentFuncError(2, fmt.Sprintf("options.%s: %s", k, err))
 		}
 	}
-	return c, nil
+	return c, eng, nil
 }
 
 func dynamicAttributes(d types.Dynamic) (map[string]attr.Value, *function.FuncError) {

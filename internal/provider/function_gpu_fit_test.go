@@ -30,6 +30,14 @@ output "on_instance" {
 }
 output "too_big" {
   value = provider::rayvllm::gpu_fit("meta-llama/Llama-2-70b-hf", "L4", { quantization = "fp16", max_model_len = 4096 }).fits
+}
+# Ray Data LLM's defaults fit a 32768-token request on an L4; the Serve
+# worker's do not.
+output "l4_batch_job" {
+  value = provider::rayvllm::gpu_fit("meta-llama/Llama-3.1-8B-Instruct", "L4", { max_model_len = 32768 }).fits
+}
+output "l4_worker" {
+  value = provider::rayvllm::gpu_fit("meta-llama/Llama-3.1-8B-Instruct", "L4", { max_model_len = 32768, engine_context = "worker", vllm_version = "0.29.0" }).fits
 }`,
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownOutputValueAtPath("fit", tfjsonpath.New("fits"), knownvalue.Bool(true)),
@@ -37,6 +45,8 @@ output "too_big" {
 					statecheck.ExpectKnownOutputValueAtPath("fit", tfjsonpath.New("weights_gib"), between(14.0, 14.5)),
 					statecheck.ExpectKnownOutputValueAtPath("on_instance", tfjsonpath.New("gpu_name"), knownvalue.StringExact("A10G")),
 					statecheck.ExpectKnownOutputValue("too_big", knownvalue.Bool(false)),
+					statecheck.ExpectKnownOutputValue("l4_batch_job", knownvalue.Bool(true)),
+					statecheck.ExpectKnownOutputValue("l4_worker", knownvalue.Bool(false)),
 				},
 			},
 			{
@@ -51,6 +61,10 @@ output "too_big" {
 			{
 				Config:      `output "x" { value = provider::rayvllm::gpu_fit("Qwen/Qwen2.5-7B", "A100-80GB", { tensor_parallel_size = 3 }) }`,
 				ExpectError: regexp.MustCompile(`tensor_parallel_size`),
+			},
+			{
+				Config:      `output "x" { value = provider::rayvllm::gpu_fit("Qwen/Qwen2.5-7B", "A100-80GB", { vllm_version = "0.5.4" }) }`,
+				ExpectError: regexp.MustCompile(`(?s)vllm_version.*V0`),
 			},
 			{
 				Config:      `output "x" { value = provider::rayvllm::gpu_fit("Qwen/Qwen2.5-7B", "not-a-gpu", {}) }`,
