@@ -144,6 +144,11 @@ type vllmEngine struct {
 	KVCacheDType                                                     string
 	TensorParallelSize, MaxModelLen, MaxNumSeqs, MaxNumBatchedTokens int64
 	GPUMemoryUtilization                                             float64
+	// Context is who builds the engine (hardware.EngineContexts): Ray Data
+	// LLM for the batch job, Ray Serve LLM for the worker. It sets vLLM's
+	// default max_num_batched_tokens and max_num_seqs. The release is the
+	// one the cluster bootstrap installs (hardware.DefaultVLLMVersion).
+	Context string
 }
 
 // fitCheck builds the check of an engine; why says what is missing when
@@ -165,7 +170,7 @@ func (e vllmEngine) fitCheck() (f fitCheck, why string) {
 	in := hardware.FitInput{
 		Model: model, TensorParallelSize: int(max(e.TensorParallelSize, 1)), Quantization: quant, KVCacheDType: kv,
 		MaxModelLen: int(e.MaxModelLen), GPUMemoryUtilization: e.GPUMemoryUtilization,
-		MaxNumBatchedTokens: int(e.MaxNumBatchedTokens), MaxNumSeqs: int(e.MaxNumSeqs), BlockSize: 16,
+		MaxNumBatchedTokens: int(e.MaxNumBatchedTokens), MaxNumSeqs: int(e.MaxNumSeqs), BlockSize: 16, EngineContext: e.Context,
 	}
 	if in.GPUMemoryUtilization == 0 {
 		in.GPUMemoryUtilization = 0.9

@@ -70,3 +70,23 @@ func TestMisfitHint(t *testing.T) {
 		t.Errorf("worker: %s", d)
 	}
 }
+
+// The job and the worker build their engines in different vLLM usage
+// contexts: Ray Data LLM with none (2048/128), Ray Serve LLM as the OpenAI
+// server (2048/256 on an L4). With the knobs unset, Llama-3.1-8B at
+// max_model_len 32768 starts on an L4 as a batch job but not as a worker
+// (the larger sampler profile leaves less than one request's KV cache).
+func TestFitCheckEngineContext(t *testing.T) {
+	const model = "meta-llama/Llama-3.1-8B-Instruct"
+	mml := int64(32768)
+	var job, worker diag.Diagnostics
+	checkFit(batchjob.Config{ModelSource: model, AcceleratorType: "L4", EngineKwargs: batchjob.Engine{MaxModelLen: &mml}}, &job)
+	(&vllmWorkerResource{}).fitCheck(&worker, &vllmWorkerModel{RequireFit: types.BoolNull()}, &serveapp.LLM{ModelID: "m", ModelSource: model, AcceleratorType: "L4",
+		Engine: serveapp.Engine{MaxModelLen: mml}})
+	if job.HasError() {
+		t.Errorf("batch job: %v", job)
+	}
+	if !worker.HasError() || !strings.Contains(worker.Errors()[0].Summary(), "does not fit on L4") {
+		t.Errorf("worker: want a misfit, got %v", worker)
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
 
 	"github.com/rayvllm/terraform-provider-rayvllm/internal/batchjob"
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware"
 	"github.com/rayvllm/terraform-provider-rayvllm/internal/ray"
 )
 
@@ -154,6 +155,7 @@ func checkFit(c batchjob.Config, diags *diag.Diagnostics) {
 		Accelerator: c.AcceleratorType, Model: c.ModelSource, Quantization: deref(e.Quantization), KVCacheDType: deref(e.KVCacheDType),
 		TensorParallelSize: deref(e.TensorParallelSize), MaxModelLen: deref(e.MaxModelLen), MaxNumSeqs: deref(e.MaxNumSeqs),
 		MaxNumBatchedTokens: deref(e.MaxNumBatchedTokens), GPUMemoryUtilization: deref(e.GPUMemoryUtilization),
+		Context: hardware.EngineContextBatchJob, // Ray Data LLM builds the engine without a usage context
 	}.fitCheck()
 	if why != "" {
 		fitSkipped(diags, path.Root("vllm"), why)

@@ -428,6 +428,7 @@ func (r *inferenceClusterResource) fitCheck(fc *fitCheckModel, g *groupModel, at
 	f.In = hardware.FitInput{
 		Model: model, TensorParallelSize: tp, Quantization: stringOr(fc.Quantization, "none"), KVCacheDType: "auto",
 		MaxModelLen: int(fc.MaxModelLen.ValueInt64()), GPUMemoryUtilization: 0.9, BlockSize: 16,
+		MaxTensorParallel: gpu.PerNode, EC2Only: true, // suggestions stay within this instance type and EC2
 	}
 	f.run(diags)
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware"
 	"github.com/rayvllm/terraform-provider-rayvllm/internal/ray"
 	"github.com/rayvllm/terraform-provider-rayvllm/internal/serveapp"
 )
@@ -353,6 +354,7 @@ func (r *vllmWorkerResource) fitCheck(diags *diag.Diagnostics, m *vllmWorkerMode
 		Accelerator: l.AcceleratorType, Model: source, Quantization: l.Engine.Quantization, KVCacheDType: l.Engine.KVCacheDType,
 		TensorParallelSize: l.Engine.TensorParallelSize, MaxModelLen: l.Engine.MaxModelLen, MaxNumSeqs: l.Engine.MaxNumSeqs,
 		MaxNumBatchedTokens: l.Engine.MaxNumBatchedTokens, GPUMemoryUtilization: l.Engine.GPUMemoryUtilization,
+		Context: hardware.EngineContextWorker, // Ray Serve LLM: the OpenAI server's usage context
 	}.fitCheck()
 	if why != "" {
 		fitSkipped(diags, path.Root("accelerator_type"), why)
