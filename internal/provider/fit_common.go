@@ -116,13 +116,13 @@ func fitInputAttributes(engineKnobsComputed bool) map[string]schema.Attribute {
 		"max_num_batched_tokens": schema.Int64Attribute{
 			Optional:    true,
 			Computed:    engineKnobsComputed,
-			Description: maybeRecommended(engineKnobsComputed, "vLLM `max_num_batched_tokens`: tokens per scheduler step, the chunked-prefill chunk. It sets the activation peak. Default: vLLM's default for the offline `LLM` class."),
+			Description: maybeRecommended(engineKnobsComputed, "vLLM `max_num_batched_tokens`: tokens per scheduler step, the chunked-prefill chunk. It sets the activation peak. Default: vLLM's default for `engine_context` (2048 for a batch job)."),
 			Validators:  positive,
 		},
 		"max_num_seqs": schema.Int64Attribute{
 			Optional:    true,
 			Computed:    engineKnobsComputed,
-			Description: maybeRecommended(engineKnobsComputed, "vLLM `max_num_seqs`: sequences per step. It sizes the sampler's logits in the profiling run. Default 256."),
+			Description: maybeRecommended(engineKnobsComputed, "vLLM `max_num_seqs`: sequences per step. It sizes the sampler's logits in the profiling run. Default: vLLM's default for `engine_context` (128 for a batch job)."),
 			Validators:  positive,
 		},
 		"block_size": schema.Int64Attribute{

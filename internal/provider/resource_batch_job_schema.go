@@ -198,8 +198,8 @@ func vllmAttribute() schema.SingleNestedAttribute {
 			"max_model_len": posInt("vLLM's `max_model_len`: the longest prompt plus output, in tokens. vLLM rejects a prompt of `max_model_len` " +
 				"tokens or more (the job fails, or with `on_row_error = \"skip\"` the row goes to the errors output), and stops a generation when " +
 				"prompt plus output reach it, before `max_tokens` if need be."),
-			"max_num_seqs":           posInt("vLLM's `max_num_seqs`: sequences one engine step holds."),
-			"max_num_batched_tokens": posInt("vLLM's `max_num_batched_tokens`: tokens one engine step processes."),
+			"max_num_seqs":           posInt("vLLM's `max_num_seqs`: sequences one engine step holds. Unset, Ray Data LLM's engine gets vLLM's class default, 128 (no usage context); `rayvllm_batch_sizing` recommends a value."),
+			"max_num_batched_tokens": posInt("vLLM's `max_num_batched_tokens`: tokens one engine step processes. Unset, Ray Data LLM's engine gets vLLM's class default, 2048; `rayvllm_batch_sizing` recommends a value."),
 			"enable_chunked_prefill": schema.BoolAttribute{Optional: true, Description: "vLLM's `enable_chunked_prefill`."},
 			"gpu_memory_utilization": schema.Float64Attribute{Optional: true, Description: "vLLM's `gpu_memory_utilization`: the share of GPU memory the engine may use, in (0, 1].",
 				Validators: []validator.Float64{float64validator.Between(0.01, 1)}},

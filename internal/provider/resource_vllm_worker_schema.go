@@ -121,7 +121,7 @@ func (r *vllmWorkerResource) Schema(ctx context.Context, _ resource.SchemaReques
 			},
 			"tensor_parallel_size": schema.Int64Attribute{Optional: true, Description: "vLLM mode: GPUs per engine replica (`tensor_parallel_size`). Default 1.", Validators: vllmOnlyInt(int64validator.Between(1, 64))},
 			"max_model_len":        schema.Int64Attribute{Optional: true, Description: "vLLM mode: context length in tokens (`max_model_len`). Default: the model's.", Validators: vllmOnlyInt(int64validator.AtLeast(1))},
-			"max_num_seqs":         schema.Int64Attribute{Optional: true, Description: "vLLM mode: sequences per scheduler step (`max_num_seqs`). vLLM's default is 256.", Validators: vllmOnlyInt(int64validator.AtLeast(1))},
+			"max_num_seqs":         schema.Int64Attribute{Optional: true, Description: "vLLM mode: sequences per scheduler step (`max_num_seqs`). Default: vLLM's for the OpenAI server, 1024 on GPUs of at least 70 GiB other than the A100, else 256.", Validators: vllmOnlyInt(int64validator.AtLeast(1))},
 			"max_num_batched_tokens": schema.Int64Attribute{Optional: true, Description: "vLLM mode: tokens per scheduler step, the chunked-prefill chunk (`max_num_batched_tokens`). Default: vLLM's.",
 				Validators: vllmOnlyInt(int64validator.AtLeast(1))},
 			"enable_chunked_prefill": schema.BoolAttribute{Optional: true, Description: "vLLM mode: `enable_chunked_prefill`. Default: vLLM's (on in the V1 engine)."},
