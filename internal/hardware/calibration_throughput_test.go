@@ -529,3 +529,44 @@ func constantsText(k throughputConstants) string {
 	}
 	return strings.Join(parts, ", ")
 }
+
+// The H100 probe (testdata/h100-2026-11-26.json, PyTorch without vLLM)
+// bounds two fitted constants from above: the compute share cannot beat
+// the prefill MFU it measured for 7–8B models at chunks of 1024+ tokens,
+// nor the bandwidth share the share its copy kernel reached.
+func TestThroughputConstantsWithinProbe(t *testing.T) {
+	b, err := os.ReadFile("testdata/h100-2026-11-26.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p struct {
+		Copy   float64 `json:"copy_tbps_read_plus_write"`
+		Models map[string]struct {
+			Chunks map[string]struct {
+				TFLOPS float64 `json:"approx_tflops"`
+			} `json:"chunks"`
+		} `json:"models"`
+	}
+	if err := json.Unmarshal(b, &p); err != nil {
+		t.Fatal(err)
+	}
+	h100 := mustGPU(t, "h100")
+	best := 0.0
+	for _, name := range []string{"qwen2.5-7b", "llama-3.1-8b"} {
+		for chunk, c := range p.Models[name].Chunks {
+			if n := len(chunk); n >= 4 { // 1024 tokens and up
+				best = math.Max(best, c.TFLOPS/h100.BF16TFLOPS)
+			}
+		}
+	}
+	if math.Abs(best-probeMFU) > 0.01 {
+		t.Errorf("probeMFU %.3f, the probe measured %.3f", probeMFU, best)
+	}
+	if calibrated.ComputeShare > best {
+		t.Errorf("compute share %.3f exceeds the probe's %.3f", calibrated.ComputeShare, best)
+	}
+	copyShare := p.Copy * 1e12 / (h100.BandwidthGBps * 1e9)
+	if calibrated.BandwidthShare > copyShare || copyShare < 0.8 || copyShare > 0.95 {
+		t.Errorf("bandwidth share %.3f vs the probe's copy share %.3f", calibrated.BandwidthShare, copyShare)
+	}
+}
