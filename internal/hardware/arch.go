@@ -146,12 +146,6 @@ func (m Model) ActiveParams() int64 {
 	return clampInt64(t)
 }
 
-// matmulParamsPerToken is what 2×params×tokens FLOP counting needs: the
-// active layer matrices (no embedding lookup, no lm_head).
-func (m Model) layerMatmulParams() float64 {
-	return float64(m.ActiveParams()) - m.embedParams() - float64(m.NumLayers)*m.layerSmallParams() - float64(m.HiddenSize)
-}
-
 func clampInt64(f float64) int64 {
 	if math.IsNaN(f) || f < 0 {
 		return 0

@@ -27,7 +27,10 @@ func qwen3(id string, layers, hidden, heads, kv, inter int, tied bool, published
 		TorchDType: "bfloat16", PublishedParams: int64(published)}
 }
 
-func qwen3moe(id string, layers, hidden, heads, kv, expertInter, experts, active int, published float64) Model {
+// qwen3moe: every Qwen3 MoE model has 4 KV heads and routes each token to
+// 8 of 128 experts.
+func qwen3moe(id string, layers, hidden, heads, expertInter int, published float64) Model {
+	const kv, experts, active = 4, 128, 8
 	m := qwen3(id, layers, hidden, heads, kv, 0, false, published)
 	m.Architecture = "Qwen3MoeForCausalLM"
 	m.NumExperts, m.NumActiveExperts, m.ExpertIntermediateSize = experts, active, expertInter
@@ -174,7 +177,7 @@ var modelCatalog = func() []Model {
 		withAliases(qwen3("Qwen/Qwen3-8B", 36, 4096, 32, 8, 12288, false, 8.2e9)),
 		withAliases(qwen3("Qwen/Qwen3-14B", 40, 5120, 40, 8, 17408, false, 14.8e9)),
 		withAliases(qwen3("Qwen/Qwen3-32B", 64, 5120, 64, 8, 25600, false, 32.8e9)),
-		qwen3moe("Qwen/Qwen3-30B-A3B", 48, 2048, 32, 4, 768, 128, 8, 30.5e9),
+		qwen3moe("Qwen/Qwen3-30B-A3B", 48, 2048, 32, 768, 30.5e9),
 		withAliases(qwen3("Qwen/Qwen3-1.7B", 28, 2048, 16, 8, 6144, true, 1.7e9)),
 		// Qwen's block-fp8 checkpoints: 128×128 blocks, lm_head and the MoE
 		// router left in bf16 (their config.json quantization_config).
@@ -185,16 +188,16 @@ var modelCatalog = func() []Model {
 		// Qwen3-14B-AWQ: 4-bit, group 128, zero point (its quantization_config).
 		withQuant(qwen3("Qwen/Qwen3-14B", 40, 5120, 40, 8, 17408, false, 14.8e9), "Qwen/Qwen3-14B-AWQ",
 			QuantConfig{Method: "awq", Bits: 4, GroupSize: 128, ZeroPoint: true}),
-		withQuant(qwen3moe("Qwen/Qwen3-30B-A3B", 48, 2048, 32, 4, 768, 128, 8, 30.5e9), "Qwen/Qwen3-30B-A3B-FP8",
+		withQuant(qwen3moe("Qwen/Qwen3-30B-A3B", 48, 2048, 32, 768, 30.5e9), "Qwen/Qwen3-30B-A3B-FP8",
 			QuantConfig{Method: "fp8", Bits: 8, GroupSize: 128, Float: true, SkipModules: []string{"lm_head", "mlp.gate"}}),
 		func() Model {
-			m := qwen3moe("Qwen/Qwen3-Coder-30B-A3B-Instruct", 48, 2048, 32, 4, 768, 128, 8, 30.5e9)
+			m := qwen3moe("Qwen/Qwen3-Coder-30B-A3B-Instruct", 48, 2048, 32, 768, 30.5e9)
 			m.MaxPositionEmbeddings = 262144
 			return m
 		}(),
 		// QuantTrio's AWQ of it: 4-bit, group 128, zero point, router in bf16.
 		func() Model {
-			m := qwen3moe("Qwen/Qwen3-Coder-30B-A3B-Instruct", 48, 2048, 32, 4, 768, 128, 8, 30.5e9)
+			m := qwen3moe("Qwen/Qwen3-Coder-30B-A3B-Instruct", 48, 2048, 32, 768, 30.5e9)
 			m.MaxPositionEmbeddings = 262144
 			return withQuant(m, "QuantTrio/Qwen3-Coder-30B-A3B-Instruct-AWQ", QuantConfig{Method: "awq", Bits: 4, GroupSize: 128, ZeroPoint: true, SkipModules: []string{"mlp.gate"}})
 		}(),
@@ -204,9 +207,9 @@ var modelCatalog = func() []Model {
 		// cpatonn's 4-bit AWQ of GLM-4.5-Air (compressed-tensors W4A16; the
 		// group size 128 and bf16 lm_head/router are assumed).
 		withQuant(glm45Air(), "cpatonn/GLM-4.5-Air-AWQ-4bit", QuantConfig{Method: "awq", Bits: 4, GroupSize: 128, SkipModules: []string{"lm_head", "mlp.gate"}}),
-		qwen3moe("Qwen/Qwen3-235B-A22B", 94, 4096, 64, 4, 1536, 128, 8, 235e9),
+		qwen3moe("Qwen/Qwen3-235B-A22B", 94, 4096, 64, 1536, 235e9),
 		func() Model {
-			m := qwen3moe("Qwen/Qwen3-235B-A22B-FP8", 94, 4096, 64, 4, 1536, 128, 8, 235e9)
+			m := qwen3moe("Qwen/Qwen3-235B-A22B-FP8", 94, 4096, 64, 1536, 235e9)
 			m.Quantization = &QuantConfig{Method: "fp8", Bits: 8, GroupSize: 128, SkipModules: []string{"lm_head", "mlp.gate"}}
 			return m
 		}(),

@@ -336,7 +336,7 @@ func (c stepCoeffs) run(s runShape, k throughputConstants) runPhases {
 		r.steadyStep = c.step(stepLoad{decodes: B, prefill: r.steadyPrefillPerStep, ctx: ctx, prefillCtx: in / 2}, k)
 		r.steady = steps * r.steadyStep.total()
 	}
-	r.drain = c.drainSeconds(first, in, out, ctx, s, k)
+	r.drain = c.drainSeconds(first, out, ctx, s, k)
 	r.total = r.ramp + r.steady + r.drain
 	r.outputTokensPS = s.requests * out / r.total
 	return r
@@ -344,7 +344,7 @@ func (c stepCoeffs) run(s runShape, k throughputConstants) runPhases {
 
 // drainSeconds integrates the step time while b0 sequences finish with no
 // new requests to admit.
-func (c stepCoeffs) drainSeconds(b0, in, out, ctx float64, s runShape, k throughputConstants) float64 {
+func (c stepCoeffs) drainSeconds(b0, out, ctx float64, s runShape, k throughputConstants) float64 {
 	const n = 64
 	var batch func(x float64) float64
 	var span float64

@@ -158,7 +158,7 @@ func (d *batchSizingDataSource) Read(ctx context.Context, req datasource.ReadReq
 		addHardwareError(&resp.Diagnostics, err)
 		return
 	}
-	m.engineInputs.apply(&rf.In, rf.Instance)
+	m.apply(&rf.In, rf.Instance)
 	in := hardware.SizingInput{
 		Fit: rf.In,
 		Workload: hardware.Workload{

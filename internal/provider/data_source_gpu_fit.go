@@ -63,7 +63,7 @@ func (d *gpuFitDataSource) Read(ctx context.Context, req datasource.ReadRequest,
 		addHardwareError(&resp.Diagnostics, err)
 		return
 	}
-	m.engineInputs.apply(&rf.In, rf.Instance)
+	m.apply(&rf.In, rf.Instance)
 	misfit := diag.SeverityInvalid // the numbers are the answer
 	if m.RequireFit.IsNull() || m.RequireFit.ValueBool() {
 		misfit = diag.SeverityError
