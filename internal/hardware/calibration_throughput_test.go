@@ -183,8 +183,12 @@ func throughputPoints(t testing.TB) (pts []thrPoint, skipped map[string]string) 
 		if c.outCap > 0 {
 			capOut = c.outCap - in
 		}
+		shown := c.version
+		if c.v0 != "" {
+			shown = "modelled with V1 accounting"
+		}
 		pts = append(pts, thrPoint{id: r.ID, e: e, c: e.coeffs(), observed: obs, v0: c.v0,
-			label: fmt.Sprintf("%s, %s%s, %s%s", r.Model, e.g.Name, tpLabel(e.tp), c.version, note),
+			label: fmt.Sprintf("%s, %s%s, %s%s", r.Model, e.g.Name, tpLabel(e.tp), shown, note),
 			shape: runShape{requests: n, in: in, out: out, lengths: c.lengths, outCap: capOut, maxSeqs: seqs, mbt: e.mbt, kvTokens: float64(fr.KVCacheTokens)}})
 	}
 	return pts, skipped
