@@ -22,11 +22,12 @@ data "rayvllm_gpu_fit" "this" {
   require_fit            = false
 }
 
-# rayvllm_batch_sizing fails the plan by itself when a replica does not fit
-# or a mean request is longer than max_model_len; it is read only once both
-# pass, so the cluster's preconditions say what to change.
+# rayvllm_batch_sizing fails the plan by itself when a replica does not fit,
+# a mean request is longer than max_model_len or tensor_parallel_size is
+# wider than one instance; it is read only once all pass, so the cluster's
+# preconditions say what to change.
 data "rayvllm_batch_sizing" "this" {
-  count = data.rayvllm_gpu_fit.this.fits && local.context_fits ? 1 : 0
+  count = data.rayvllm_gpu_fit.this.fits && local.context_fits && var.tensor_parallel_size <= local.gpus_per_node ? 1 : 0
 
   model                  = var.model
   instance_type          = var.instance_type

@@ -93,7 +93,8 @@ run "production_configuration" {
     # Monitoring thresholds come from the same sizing (modules/monitoring:
     # low throughput = half the predicted rate), and TTFT is off for a batch.
     condition = (
-      output.monitoring.thresholds.low_throughput_tokens_per_second == 0.5 * output.predicted.output_tokens_per_second &&
+      # the monitoring module keeps 6 significant digits
+      abs(output.monitoring.thresholds.low_throughput_tokens_per_second - 0.5 * output.predicted.output_tokens_per_second) < 1e-5 * output.predicted.output_tokens_per_second &&
       output.monitoring.thresholds.ttft_p99_seconds == null
     )
     error_message = "Monitoring thresholds must derive from the sizing: ${jsonencode(output.monitoring.thresholds)}."
