@@ -214,6 +214,8 @@ output "note_names_calibration" {
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue("data.rayvllm_gpu_fit.batch_job", tfjsonpath.New("fits"), knownvalue.Bool(true)),
 					statecheck.ExpectKnownValue("data.rayvllm_gpu_fit.worker", tfjsonpath.New("fits"), knownvalue.Bool(false)),
+					statecheck.ExpectKnownValue("data.rayvllm_gpu_fit.batch_job", tfjsonpath.New("cuda_graph_in_kv_budget"), knownvalue.Bool(true)),
+					statecheck.ExpectKnownValue("data.rayvllm_gpu_fit.old", tfjsonpath.New("cuda_graph_in_kv_budget"), knownvalue.Bool(false)),
 					statecheck.ExpectKnownValue(ds, tfjsonpath.New("meets_sla"), knownvalue.Bool(true)),
 					statecheck.ExpectKnownOutputValue("range", knownvalue.Bool(true)),
 					statecheck.ExpectKnownOutputValue("whole_instances", knownvalue.Bool(true)),

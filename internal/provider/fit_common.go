@@ -216,6 +216,7 @@ type fitResultModel struct {
 	ActivationPeakGiB    types.Float64 `tfsdk:"activation_peak_gib"`
 	NonTorchGiB          types.Float64 `tfsdk:"non_torch_gib"`
 	CUDAGraphGiB         types.Float64 `tfsdk:"cuda_graph_gib"`
+	CUDAGraphInKVBudget  types.Bool    `tfsdk:"cuda_graph_in_kv_budget"`
 	KVCacheGiB           types.Float64 `tfsdk:"kv_cache_gib"`
 	KVCacheBytesPerToken types.Int64   `tfsdk:"kv_cache_bytes_per_token"`
 	KVCacheTokens        types.Int64   `tfsdk:"kv_cache_tokens"`
@@ -243,6 +244,7 @@ func fitResultAttributes() map[string]schema.Attribute {
 		"activation_peak_gib":      f("Peak activation memory of vLLM's profiling run per GPU in GiB, a function of `max_num_batched_tokens` and `max_num_seqs`."),
 		"non_torch_gib":            f("Non-torch memory per GPU in GiB (CUDA context growth, NCCL buffers)."),
 		"cuda_graph_gib":           f("CUDA-graph memory per GPU in GiB."),
+		"cuda_graph_in_kv_budget":  schema.BoolAttribute{Computed: true, Description: "Whether `cuda_graph_gib` comes out of the KV cache (vLLM 0.21 and later, `vllm_version`) rather than out of the `1 − gpu_memory_utilization` margin."},
 		"kv_cache_gib":             f("Memory left for the KV cache per GPU in GiB; negative when the model does not fit."),
 		"kv_cache_bytes_per_token": i("KV cache bytes per token per GPU, all layers."),
 		"kv_cache_tokens":          i("Tokens the KV cache holds, engine-wide (whole blocks)."),
@@ -266,6 +268,7 @@ func newFitResultModel(r hardware.FitResult, gpu hardware.GPU, m hardware.Model)
 		ActivationPeakGiB:    gib(r.ActivationPeakGiB),
 		NonTorchGiB:          gib(r.NonTorchGiB),
 		CUDAGraphGiB:         gib(r.CUDAGraphGiB),
+		CUDAGraphInKVBudget:  types.BoolValue(r.CUDAGraphInKVBudget),
 		KVCacheGiB:           gib(r.KVCacheGiB),
 		KVCacheBytesPerToken: types.Int64Value(r.KVCacheBytesPerTok),
 		KVCacheTokens:        types.Int64Value(r.KVCacheTokens),
