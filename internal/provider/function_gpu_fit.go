@@ -116,7 +116,7 @@ func fitConfigFromArgs(model, gpu string, opts types.Dynamic) (fitConfigModel, e
 		}
 	}
 	if len(unknown) > 0 { // every one of them, not just the first
-		return c, function.NewArgumentFuncError(2, fmt.Sprintf("options: unknown setting%s %s; valid settings are %s",
+		return c, eng, function.NewArgumentFuncError(2, fmt.Sprintf("options: unknown setting%s %s; valid settings are %s",
 			map[bool]string{true: "s", false: ""}[len(unknown) > 1], strings.Join(unknown, ", "), strings.Join(gpuFitOptions, ", ")))
 	}
 	for _, k := range names {
