@@ -98,8 +98,8 @@ type Box struct {
 type host struct {
 	id, ns, link, peer, ip, disk string
 	running                      bool
-	imds                   *http.Server
-	cmd                    *exec.Cmd
+	imds                         *http.Server
+	cmd                          *exec.Cmd
 }
 
 type instance struct {
@@ -255,6 +255,16 @@ func (b *Box) createVPC() error {
 	}
 	b.subnet = aws.ToString(sn.Subnet.SubnetId)
 	return nil
+}
+
+// SetImage sets the image of an AMI for instances that boot from now on.
+func (b *Box) SetImage(ami string, img Image) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.opts.Images == nil {
+		b.opts.Images = map[string]Image{}
+	}
+	b.opts.Images[ami] = img
 }
 
 // SubnetID is the moto subnet whose instances the box boots.
@@ -520,7 +530,9 @@ func (b *Box) boot(summary instance, reboot bool) error {
 }
 
 // plug creates the namespace with eth0 = the instance's private IP on a
-// veth to the bridge, the default route via the gateway and IMDS's address.
+// veth to the bridge, and IMDS's address. There is no default route: the
+// subnet (the gateway's forwarders, the other instances) and IMDS are all
+// an instance may reach; anything else fails at once as unreachable.
 func (b *Box) plug(h *host) error {
 	peer := h.peer
 	steps := [][]string{
@@ -541,7 +553,6 @@ func (b *Box) plug(h *host) error {
 		{"link", "set", "eth0", "up"},
 		{"link", "set", "lo", "up"},
 		{"addr", "add", imdsAddr + "/32", "dev", "lo"},
-		{"route", "add", "default", "via", b.gateway.String()},
 	} {
 		if err := inNS(h.ns, s...); err != nil {
 			return err
@@ -554,7 +565,9 @@ func (b *Box) plug(h *host) error {
 // (baked venv, pip.conf without an index, systemctl, nvidia-smi for GPU
 // types), the boot script and the user data.
 func (b *Box) makeDisk(h *host, in instance) error {
+	b.mu.Lock()
 	img, ok := b.opts.Images[in.ami]
+	b.mu.Unlock()
 	if !ok {
 		img = b.opts.DefaultImage
 	}

@@ -132,3 +132,67 @@ func waitHTTP(t *testing.T, url string, timeout time.Duration) string {
 	t.Fatalf("%s did not answer in %s: %v", url, timeout, last)
 	return ""
 }
+
+// TestSweep_removesCrashedRuns leaves what a killed test process would (a
+// namespace with a process, a veth, a bridge and a work directory owned by
+// a PID that is gone) and checks that Sweep removes it all, while a live
+// run's namespace stays.
+func TestSweep_removesCrashedRuns(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for network namespaces")
+	}
+	work := filepath.Join("/var/tmp", "ec2box-sweep-test-"+fmt.Sprint(os.Getpid()))
+	t.Cleanup(func() { _ = os.RemoveAll(work) })
+	mk := func(run, owner string) string {
+		if err := os.MkdirAll(filepath.Join(work, run), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(work, run, "owner"), []byte(owner), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		ns := "ebx-" + run + "-i-sweeptest"
+		for _, args := range [][]string{
+			{"netns", "add", ns},
+			{"link", "add", "ebx" + run + "br", "type", "bridge"},
+			{"link", "add", "ebx" + run + "h1", "type", "veth", "peer", "name", "ebx" + run + "p1"},
+			{"link", "set", "ebx" + run + "p1", "netns", ns},
+		} {
+			if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+				t.Fatalf("ip %v: %v %s", args, err, out)
+			}
+		}
+		t.Cleanup(func() {
+			_ = exec.Command("ip", "link", "del", "ebx"+run+"br").Run()
+			_ = exec.Command("ip", "link", "del", "ebx"+run+"h1").Run()
+			_ = exec.Command("ip", "netns", "del", ns).Run()
+		})
+		return ns
+	}
+	// A PID that is not running: the test's own with a wrong start time.
+	deadNS := mk("dead", fmt.Sprintf("%d 1\n", os.Getpid()))
+	stat, _ := os.ReadFile("/proc/self/stat")
+	f := strings.Fields(string(stat)[strings.LastIndexByte(string(stat), ')')+1:])
+	liveNS := mk("live", fmt.Sprintf("%d %s\n", os.Getpid(), f[19]))
+	sleeper := exec.Command("ip", "netns", "exec", deadNS, "sleep", "300")
+	if err := sleeper.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- sleeper.Wait() }()
+
+	if err := ec2box.Sweep(work); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Errorf("the crashed run's process survived the sweep")
+	}
+	exists := func(p string) bool { _, err := os.Stat(p); return err == nil }
+	if exists("/run/netns/"+deadNS) || exists(filepath.Join(work, "dead")) || exists("/sys/class/net/ebxdeadbr") || exists("/sys/class/net/ebxdeadh1") {
+		t.Errorf("the sweep left the crashed run's namespace, work dir or links")
+	}
+	if !exists("/run/netns/"+liveNS) || !exists("/sys/class/net/ebxlivebr") {
+		t.Errorf("the sweep removed a live run's namespace or bridge")
+	}
+}

@@ -11,7 +11,9 @@
 //   - the network: each instance is a network namespace whose eth0 has the
 //     private IP moto assigned, on a veth pair to a bridge that plays the
 //     VPC router (its gateway address is the subnet's .1); the VPC and subnet
-//     are created in moto with that range;
+//     are created in moto with that range; there is no default route, so
+//     an instance reaches only the subnet and IMDS (nothing else, never the
+//     internet);
 //   - IMDSv2 at 169.254.169.254 inside the namespace (token, instance-id,
 //     local-ipv4, placement, instance-type, tags, user-data and the instance
 //     role's credentials), answered from moto's view of the instance;
