@@ -124,7 +124,7 @@ func dryRun(t *testing.T, role, ud, path, gcsPort string, b BootConfig) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(unit), "\nDescription=Ray node for rayvllm cluster "+b.Cluster+"\n") || strings.Count(string(unit), "\n") != 17 {
+	if !strings.Contains(string(unit), "\nDescription=Ray node for rayvllm cluster "+b.Cluster+"\n") || strings.Count(string(unit), "\n") != 18 {
 		t.Fatalf("%s: systemd unit was changed by the values:\n%s", role, unit)
 	}
 	if role == RoleWorker && b.AcceleratorType != "" {

@@ -13,7 +13,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -24,7 +23,6 @@ import (
 
 	"github.com/rayvllm/terraform-provider-rayvllm/internal/ec2cluster"
 	"github.com/rayvllm/terraform-provider-rayvllm/internal/faultproxy"
-	"github.com/rayvllm/terraform-provider-rayvllm/internal/retry"
 )
 
 // tfCLI runs the real terraform binary with the provider that `make
@@ -420,114 +418,4 @@ func alive(pid int) bool {
 	s := string(b)
 	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
 	return len(fields) > 0 && fields[0] != "Z"
-}
-
-// Scenario 4: terraform is killed with SIGKILL in the middle of a cluster
-// create, right after EC2 carried out a RunInstances (before the provider
-// has its answer). The next apply must report the instances tagged with
-// the cluster (the cluster refuses to create over them and says how to
-// import them); after the import, apply and destroy leave nothing.
-func faultsKillAfterRunInstances(t *testing.T, seed uint64, run *faultRun) {
-	e := newAWSEnv(t)
-	name := acctest.RandomWithPrefix("faults")
-	e.safetyNet(t, name)
-	p := newFaultProxy(t, os.Getenv("AWS_ENDPOINT_URL_EC2"), seed, run)
-	cli := newTFCLI(t, e.faultClusterConfig(name, p.URL), "AWS_ENDPOINT_URL_EC2="+p.URL, "AWS_ENDPOINT_URL_SSM="+p.URL)
-
-	// Kill after the k-th RunInstances: 1 is the head, 2-4 the worker groups.
-	k := int(seed%4) + 1
-	var (
-		mu       sync.Mutex
-		launches int
-		plugins  []int
-		killed   = make(chan struct{})
-	)
-	p.OnForwarded(func(ev faultproxy.Event) {
-		if ev.Key != "EC2.RunInstances" || ev.Status != 200 {
-			return
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		launches++
-		if launches != k {
-			return
-		}
-		cli.mu.Lock()
-		cmd := cli.cmd
-		cli.mu.Unlock()
-		plugins = childPIDs(cmd.Process.Pid)
-		_ = cmd.Process.Signal(syscall.SIGKILL)
-		// EC2 has carried the launch out; its answer reaches the provider
-		// only once terraform is dead.
-		_ = retry.Until(context.Background(), 30*time.Second, 10*time.Millisecond, func(context.Context) (bool, error) { return !alive(cmd.Process.Pid), nil })
-		close(killed)
-	})
-	cmd, out := cli.start("apply", "-auto-approve")
-	werr := cmd.Wait()
-	select {
-	case <-killed: // the hook closes it once terraform is reaped
-	case <-time.After(time.Minute):
-		t.Fatalf("terraform finished before the %d. RunInstances (%v):\n%s", k, werr, out.String())
-	}
-	p.OnForwarded(nil)
-	// The provider plugin loses terraform; it must stop on its own.
-	var outlived []int
-	for _, pid := range plugins {
-		_ = retry.Until(context.Background(), 60*time.Second, 200*time.Millisecond, func(context.Context) (bool, error) { return !alive(pid), nil })
-		if alive(pid) {
-			outlived = append(outlived, pid)
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-		}
-	}
-	if len(outlived) > 0 {
-		t.Errorf("provider processes %v were still running a minute after terraform was killed", outlived)
-	}
-	// A launch the provider sent just before it stopped may still be in
-	// EC2's hands.
-	if !p.WaitIdle(time.Minute) {
-		t.Errorf("requests of the killed apply were still in flight a minute later")
-	}
-	tagged := e.taggedIDs(t, name)
-	if len(tagged) == 0 {
-		t.Fatalf("no instance is tagged with the cluster after %d RunInstances", k)
-	}
-	t.Logf("killed terraform after RunInstances #%d; %d instances tagged: %v", k, len(tagged), tagged)
-
-	run.CountsInstances = true
-	outcome := []string{fmt.Sprintf("killed after RunInstances #%d (%d tagged)", k, len(tagged))}
-	res, err := cli.run("apply", "-auto-approve")
-	switch {
-	case err == nil:
-		// Adopted through state Terraform had persisted.
-		outcome = append(outcome, "next apply adopted them")
-		run.Class = "next apply adopted the tagged instances"
-	case regexp.MustCompile(`already\s+exist`).MatchString(res):
-		flat := strings.Join(strings.Fields(res), " ")
-		for _, id := range tagged {
-			if !strings.Contains(flat, id) {
-				t.Errorf("the refusal does not name tagged instance %s:\n%s", id, res)
-			}
-		}
-		if !strings.Contains(flat, "terraform import") {
-			t.Errorf("the refusal does not say how to import:\n%s", res)
-		}
-		if now := e.taggedIDs(t, name); !slices.Equal(now, tagged) {
-			t.Errorf("the refused apply changed the tagged instances: %v → %v", tagged, now)
-		}
-		outcome = append(outcome, "next apply reported them")
-		if imp, err := cli.run("import", clusterAddr, name); err != nil {
-			t.Fatalf("terraform import as the error says: %v\n%s", err, imp)
-		}
-		if res, err := cli.run("apply", "-auto-approve"); err != nil {
-			t.Fatalf("apply after the import: %v\n%s", err, res)
-		}
-		outcome = append(outcome, "import + apply ok")
-		run.Class = "next apply refused, listing every tagged instance; import + apply converged"
-	default:
-		t.Fatalf("the apply after the kill neither adopted nor reported the tagged instances: %v\n%s", err, res)
-	}
-	e.checkApplied(t, cli, name, run)
-	e.destroyAll(t, cli, name, run)
-	outcome = append(outcome, "destroy ok")
-	run.Outcome = strings.Join(outcome, " → ")
 }

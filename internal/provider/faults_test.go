@@ -206,8 +206,9 @@ func faultScenarios() []faultScenario {
 		{"S1 cluster with 3 groups under 30% faults", faultsClusterUnderFaults},
 		{"S2 batch job, submission answer dropped", faultsBatchJobDropped},
 		{"S3 vllm_worker update while another app changes", faultsServeConcurrentChange},
-		{"S4 SIGKILL of terraform after RunInstances", faultsKillAfterRunInstances},
+		{"S4 SIGKILL of terraform after RunInstances (instances boot in ec2box)", faultsKillAfterRunInstances},
 		{"S5 Ray head restart during wait_for_completion", faultsHeadRestart},
+		{"S6 worker boot fails: pinned Ray not installable (ec2box)", faultsWorkerBootFails},
 	}
 }
 

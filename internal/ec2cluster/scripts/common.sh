@@ -54,6 +54,14 @@ log_to_file() {
   exec > >(tee -a "$RAYVLLM_LOG_DIR/bootstrap.log") 2>&1
 }
 
+# Marks a failed bootstrap on the console (EC2 GetConsoleOutput), where the
+# provider looks for it while it waits for the node to join Ray.
+mark_boot_failure() { trap boot_exit EXIT; }
+boot_exit() {
+  local rc=$?
+  [ "$rc" = 0 ] || log "BOOTSTRAP FAILED (exit $rc); see above and $RAYVLLM_LOG_DIR/bootstrap.log" >&2
+}
+
 imds() { # path: reads instance metadata with an IMDSv2 session token
   local token
   token=$(curl -fsS -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 300' http://169.254.169.254/latest/api/token)
@@ -139,6 +147,8 @@ prepare_aws() {
 
 # Installs this very script as a systemd service that runs "$0 run", so Ray
 # comes back after a reboot. The script carries its configuration inline.
+# PATH starts with the venv, so that a Ray job's `python` is the cluster's
+# Python (systemd's default PATH has no venv).
 install_service() { # unit name
   install -m 755 "$0" "$RAYVLLM_HOME/node.sh"
   cat >"$RAYVLLM_SYSTEMD_DIR/$1.service" <<UNIT
@@ -150,6 +160,7 @@ After=network-online.target
 [Service]
 User=ray
 Environment=RAYVLLM_REGION=$RAYVLLM_REGION RAYVLLM_NODE_IP=$RAYVLLM_NODE_IP
+Environment=PATH=$RAYVLLM_VENV/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 ExecStart=$RAYVLLM_HOME/node.sh run
 Restart=on-failure
 RestartSec=10
@@ -176,6 +187,16 @@ ray_env() {
     HF_TOKEN=$(cat "$RAYVLLM_HF_TOKEN_FILE")
     export HF_TOKEN
   fi
+}
+
+# Declares the GPUs the NVIDIA driver lists (the count Ray's own detection
+# would find), so that the node's GPU resource shows in the unit's log; no
+# flag without nvidia-smi.
+gpu_args() {
+  command -v nvidia-smi >/dev/null || return 0
+  local n
+  n=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU ' || true)
+  printf '%s\n' "--num-gpus=${n:-0}"
 }
 
 # Ray resource and label flags that make accelerator_type scheduling work.

@@ -26,8 +26,14 @@ run_head() {
     --ray-client-server-port="$RAYVLLM_CLIENT_PORT"
     --disable-usage-stats)
   # The head schedules no GPU work; it runs the GCS, dashboard and drivers.
+  # On EC2 it schedules no CPU work either (Ray's advice for clusters: tasks
+  # on the head compete with the GCS), so batch stages run on the workers.
   args+=(--num-gpus=0)
-  if [ -n "${RAYVLLM_NUM_CPUS:-}" ]; then args+=(--num-cpus="$RAYVLLM_NUM_CPUS"); fi
+  if [ -n "${RAYVLLM_NUM_CPUS:-}" ]; then
+    args+=(--num-cpus="$RAYVLLM_NUM_CPUS")
+  elif [ "$RAYVLLM_MODE" = aws ]; then
+    args+=(--num-cpus=0)
+  fi
   if [ -n "${RAYVLLM_TEMP_DIR:-}" ]; then args+=(--temp-dir="$RAYVLLM_TEMP_DIR"); fi
   local -a extra
   read -r -a extra <<<"$RAYVLLM_EXTRA_RAY_ARGS"
@@ -45,6 +51,7 @@ main() {
         run_head
       fi
       log_to_file
+      mark_boot_failure
       log "bootstrapping Ray head of cluster ${RAYVLLM_CLUSTER:-}"
       prepare_aws
       install_service rayvllm-head

@@ -31,7 +31,7 @@ run_worker() {
     --node-ip-address="${RAYVLLM_NODE_IP:-127.0.0.1}"
     --disable-usage-stats)
   local line
-  while IFS= read -r line; do args+=("$line"); done < <(accelerator_args)
+  while IFS= read -r line; do args+=("$line"); done < <(gpu_args; accelerator_args)
   if [ -n "${RAYVLLM_NUM_CPUS:-}" ]; then args+=(--num-cpus="$RAYVLLM_NUM_CPUS"); fi
   if [ -n "${RAYVLLM_TEMP_DIR:-}" ]; then args+=(--temp-dir="$RAYVLLM_TEMP_DIR"); fi
   local -a extra
@@ -53,6 +53,7 @@ main() {
         run_worker
       fi
       log_to_file
+      mark_boot_failure
       log "bootstrapping Ray worker of cluster ${RAYVLLM_CLUSTER:-}, group ${RAYVLLM_GROUP:-}"
       prepare_aws
       install_service rayvllm-worker

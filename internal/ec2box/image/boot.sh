@@ -1,0 +1,27 @@
+#!/bin/bash
+# ec2box: what the instance's "firmware and cloud-init" do. Runs inside the
+# instance's network namespace, in the private (slave) mount namespace that
+# `ip netns exec` made for it.
+#   boot.sh DISK first    mount the disk, run the user data (first boot)
+#   boot.sh DISK reboot   mount the disk, start the enabled units
+set -eu
+disk=$1
+for d in etc opt home usr/local var/log; do
+  n=${d//\//_}
+  mount -t overlay overlay -o "lowerdir=/$d,upperdir=$disk/fs/$n.up,workdir=$disk/fs/$n.wk" "/$d"
+done
+mount --bind "$disk/fs/tmp" /tmp
+echo "ec2box: $EC2BOX_INSTANCE_ID ($EC2BOX_INSTANCE_TYPE) booting, private IP $EC2BOX_PRIVATE_IP"
+unset EC2BOX_INSTANCE_ID EC2BOX_INSTANCE_TYPE EC2BOX_PRIVATE_IP
+case "${2:-first}" in
+  first)
+    echo "ec2box: running user data"
+    exec /bin/bash "$disk/user-data"
+    ;;
+  reboot)
+    for u in /etc/systemd/system/multi-user.target.wants/*.service; do
+      [ -e "$u" ] || continue
+      systemctl start "$(basename "$u")"
+    done
+    ;;
+esac
