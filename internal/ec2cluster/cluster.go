@@ -56,6 +56,10 @@ type GroupSpec struct {
 	NodeSpec
 	Count           int
 	AcceleratorType string // Ray's accelerator_type for the group's GPU
+	// Autoscale, when set, hands the group to Ray's autoscaler (Count is
+	// ignored); CPUs and GPUs per node are then the node type's resources.
+	Autoscale  *Autoscale
+	CPUs, GPUs int
 }
 
 // Spec is the desired cluster.
@@ -69,6 +73,9 @@ type Spec struct {
 	Groups             []GroupSpec
 	Boot               BootConfig
 	DashboardCIDRs     []string
+	// IdleTimeoutMinutes is how long an autoscaled worker may be idle before
+	// Ray's autoscaler terminates it (0 = DefaultIdleTimeoutMinutes).
+	IdleTimeoutMinutes int
 }
 
 // Instance is what EC2 reports about one node.
@@ -96,9 +103,12 @@ func (i Instance) Live() bool { return i.State == "pending" || i.State == "runni
 // Cluster is what exists: the head, the live workers by group, and every
 // other instance that carries the cluster tag (stopped ones, strays).
 type Cluster struct {
-	Name            string
-	Head            *Instance
-	Groups          map[string][]Instance
+	Name   string
+	Head   *Instance
+	Groups map[string][]Instance
+	// Autoscaled are the live workers Ray's autoscaler launched: not
+	// Terraform's to count, and not drift.
+	Autoscaled      []Instance
 	NotLive         []Instance
 	SecurityGroupID string
 	TokenParameter  string
@@ -313,6 +323,10 @@ func assemble(name, headID string, insts []Instance) *Cluster {
 			cl.Head = &i
 			continue
 		}
+		if IsAutoscalerInstance(name, i) && i.Live() {
+			cl.Autoscaled = append(cl.Autoscaled, i)
+			continue
+		}
 		if i.Role == RoleWorker && i.Live() {
 			cl.Groups[i.Group] = append(cl.Groups[i.Group], i)
 			continue
@@ -384,6 +398,11 @@ func (c *Client) run(ctx context.Context, spec Spec, sgID, rootDevice string, l 
 		suffix = l.group
 	}
 	tags := spec.tags(l.role, l.group, suffix)
+	if l.role == RoleHead && spec.Autoscaled() {
+		for k, v := range spec.headRayTags() {
+			tags[k] = v
+		}
+	}
 	if l.count < 1 || l.count > MaxGroupCount {
 		return nil, fmt.Errorf("launching %d × %s for %s: the count must be between 1 and %d", l.count, l.node.InstanceType, suffix, MaxGroupCount)
 	}
@@ -631,6 +650,13 @@ func (c *Client) Create(ctx context.Context, spec Spec, token string, save func(
 	}
 	save(cl)
 
+	if spec.Autoscaled() {
+		cfg, err := RenderAutoscalerConfig(spec, cl.SecurityGroupID, roots)
+		if err != nil {
+			return nil, err
+		}
+		spec.Boot.AutoscalerConfig = string(cfg)
+	}
 	headUD, err := RenderUserData(RoleHead, spec.Boot)
 	if err != nil {
 		return nil, err
@@ -653,7 +679,7 @@ func (c *Client) Create(ctx context.Context, spec Spec, token string, save func(
 
 	var ls []launch
 	for _, g := range spec.Groups {
-		if g.Count == 0 {
+		if g.Count == 0 || g.Autoscale != nil {
 			continue
 		}
 		l, err := c.workerLaunch(spec, g, headIP, g.Count)
@@ -701,7 +727,7 @@ func (c *Client) terminateStrays(ctx context.Context, cl *Cluster, doomed []Inst
 	}
 	var strays []string
 	for _, i := range insts {
-		if !known[i.ID] && i.State != "shutting-down" {
+		if !known[i.ID] && i.State != "shutting-down" && !IsAutoscalerInstance(cl.Name, i) {
 			strays = append(strays, i.ID)
 		}
 	}
@@ -763,7 +789,7 @@ func (c *Client) Update(ctx context.Context, spec Spec, headID, sgID string, rep
 
 	var doomed []Instance
 	for _, i := range cl.NotLive {
-		if i.State != "shutting-down" {
+		if i.State != "shutting-down" && !IsAutoscalerInstance(spec.Name, i) {
 			doomed = append(doomed, i)
 		}
 	}
@@ -778,6 +804,9 @@ func (c *Client) Update(ctx context.Context, spec Spec, headID, sgID string, rep
 			} else {
 				keep = append(keep, i)
 			}
+		}
+		if g.Autoscale != nil {
+			g.Count = 0 // the autoscaler's own workers are in cl.Autoscaled
 		}
 		if len(keep) > g.Count { // scale down: the newest go first
 			doomed = append(doomed, keep[g.Count:]...)
@@ -826,13 +855,34 @@ func (c *Client) Update(ctx context.Context, spec Spec, headID, sgID string, rep
 	return c.refresh(cl, running), nil
 }
 
-// Destroy terminates every instance tagged with the cluster (strays that
-// never reached state included), waits, then deletes the security groups
-// (retrying DependencyViolation while ENIs detach) and the token parameter.
+// Destroy stops Ray's autoscaler by terminating the head first, then
+// terminates every instance tagged with the cluster (the autoscaler's
+// workers and strays that never reached state included), waits, then
+// deletes the security groups (retrying DependencyViolation while ENIs
+// detach) and the token parameter.
 func (c *Client) Destroy(ctx context.Context, name, sgID, tokenParameter string) error {
 	insts, err := c.FindInstances(ctx, name)
 	if err != nil {
 		return err
+	}
+	var heads []string
+	for _, i := range insts {
+		if i.Role == RoleHead {
+			heads = append(heads, i.ID)
+		}
+	}
+	// The head runs the autoscaler, which could launch a worker after the
+	// list below was taken; once the head is terminated nothing launches.
+	if err := c.Terminate(ctx, heads); err != nil {
+		return err
+	}
+	if err := c.WaitTerminated(ctx, heads); err != nil {
+		return err
+	}
+	if len(heads) > 0 {
+		if insts, err = c.FindInstances(ctx, name); err != nil {
+			return err
+		}
 	}
 	var live []string
 	for _, i := range insts {
@@ -870,6 +920,7 @@ type InstanceTypeInfo struct {
 	GPUManufacturer string
 	GPUCount        int
 	GPUMemoryMiB    int // per GPU
+	VCPUs           int
 }
 
 // AcceleratorType is Ray's accelerator_type name for the GPU (Ray's own
@@ -886,6 +937,9 @@ func (c *Client) DescribeInstanceTypes(ctx context.Context, names []string) (map
 	m := map[string]InstanceTypeInfo{}
 	for _, it := range out.InstanceTypes {
 		info := InstanceTypeInfo{Name: string(it.InstanceType)}
+		if it.VCpuInfo != nil {
+			info.VCPUs = int(aws.ToInt32(it.VCpuInfo.DefaultVCpus))
+		}
 		if it.GpuInfo != nil && len(it.GpuInfo.Gpus) > 0 {
 			g := it.GpuInfo.Gpus[0]
 			info.GPUName = aws.ToString(g.Name)
