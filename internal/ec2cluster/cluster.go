@@ -68,11 +68,15 @@ type Spec struct {
 	SubnetID           string
 	KeyName            string
 	IAMInstanceProfile string // name or ARN
-	Tags               map[string]string
-	Head               NodeSpec
-	Groups             []GroupSpec
-	Boot               BootConfig
-	DashboardCIDRs     []string
+	// HeadIAMInstanceProfile is the head's profile (name or ARN); "" = the
+	// nodes' IAMInstanceProfile, or, for an autoscaled cluster, a role and
+	// profile that Create makes (EnsureHeadRole).
+	HeadIAMInstanceProfile string
+	Tags                   map[string]string
+	Head                   NodeSpec
+	Groups                 []GroupSpec
+	Boot                   BootConfig
+	DashboardCIDRs         []string
 	// IdleTimeoutMinutes is how long an autoscaled worker may be idle before
 	// Ray's autoscaler terminates it (0 = DefaultIdleTimeoutMinutes).
 	IdleTimeoutMinutes int
@@ -112,6 +116,9 @@ type Cluster struct {
 	NotLive         []Instance
 	SecurityGroupID string
 	TokenParameter  string
+	// HeadRoleARN and HeadProfileARN are set when Create made the head's
+	// role and instance profile.
+	HeadRoleARN, HeadProfileARN string
 }
 
 // InstanceIDs returns the head's and every live worker's ID.
@@ -436,7 +443,11 @@ func (c *Client) run(ctx context.Context, spec Spec, sgID, rootDevice string, l 
 	if spec.KeyName != "" {
 		in.KeyName = aws.String(spec.KeyName)
 	}
-	if p := spec.IAMInstanceProfile; p != "" {
+	p := spec.IAMInstanceProfile
+	if l.role == RoleHead && spec.HeadIAMInstanceProfile != "" {
+		p = spec.HeadIAMInstanceProfile
+	}
+	if p != "" {
 		if strings.HasPrefix(p, "arn:") {
 			in.IamInstanceProfile = &ec2types.IamInstanceProfileSpecification{Arn: aws.String(p)}
 		} else {
@@ -650,6 +661,18 @@ func (c *Client) Create(ctx context.Context, spec Spec, token string, save func(
 	}
 	save(cl)
 
+	if spec.Autoscaled() && spec.HeadIAMInstanceProfile == "" {
+		profile, role, err := c.EnsureHeadRole(ctx, spec, cl.SecurityGroupID)
+		if role != "" {
+			cl.HeadRoleARN = role
+			save(cl)
+		}
+		if err != nil {
+			return cl, err
+		}
+		spec.HeadIAMInstanceProfile, cl.HeadProfileARN = profile, profile
+		save(cl)
+	}
 	if spec.Autoscaled() {
 		cfg, err := RenderAutoscalerConfig(spec, cl.SecurityGroupID, roots)
 		if err != nil {

@@ -87,6 +87,15 @@ func newAWSEnv(t testing.TB) *awsEnv {
 	if _, err := ic.CreateInstanceProfile(ctx, &iam.CreateInstanceProfileInput{InstanceProfileName: aws.String(e.profile)}); err != nil {
 		t.Fatalf("creating instance profile in moto: %v", err)
 	}
+	// The nodes' role, which an autoscaled cluster's head passes to the
+	// workers it launches.
+	trust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}`
+	if _, err := ic.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String(e.profile), AssumeRolePolicyDocument: aws.String(trust)}); err != nil {
+		t.Fatalf("creating the node role in moto: %v", err)
+	}
+	if _, err := ic.AddRoleToInstanceProfile(ctx, &iam.AddRoleToInstanceProfileInput{InstanceProfileName: aws.String(e.profile), RoleName: aws.String(e.profile)}); err != nil {
+		t.Fatalf("adding the node role to its profile in moto: %v", err)
+	}
 	e.hfParam = "/" + acctest.RandomWithPrefix("hf") + "/token"
 	e.hfToken = "hf_" + acctest.RandString(30)
 	if _, err := e.c.SSM.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String(e.hfParam), Value: aws.String(e.hfToken), Type: ssmtypes.ParameterTypeSecureString}); err != nil {

@@ -1,0 +1,240 @@
+package provider
+
+// Acceptance tests of autoscaled worker groups on internal/ec2box: the
+// head runs Ray's own autoscaler (v2, AWS node provider), whose EC2 calls
+// go to moto; the instances it launches boot in the box from their own
+// user data and join Ray by themselves.
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-testing/helper/acctest"
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/ec2cluster"
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/ray"
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/retry"
+)
+
+// autoscaledConfig is boxConfig with one autoscaled group (g5.xlarge: 1 GPU
+// and 4 vCPUs in moto's catalog) and a 1-minute idle timeout. spot adds a
+// spot block with the on-demand fallback.
+func (e *boxEnv) autoscaledConfig(name, ec2URL string, minW, maxW int, spot bool) string {
+	cfg := e.boxConfig(name, ec2URL, boxGroup{name: "a10g", instanceType: "g5.xlarge", count: -1})
+	grp := fmt.Sprintf("min_workers   = %d\n    max_workers   = %d", minW, maxW)
+	if spot {
+		grp += "\n    spot_fallback_to_on_demand = true\n    spot {}"
+	}
+	cfg = strings.Replace(cfg, "count         = -1", grp, 1)
+	// The head's IAM role goes to moto too (the box's endpoint forwards to it).
+	cfg = strings.Replace(cfg, "    endpoints {\n", fmt.Sprintf("    endpoints {\n      iam = %q\n", ec2URL), 1)
+	return strings.Replace(cfg, "  head {\n", "  idle_timeout_minutes = 1\n\n  head {\n", 1)
+}
+
+// autoscaled returns the live instances Ray's autoscaler launched for the
+// cluster, as moto reports them.
+func (e *boxEnv) autoscaled(t *testing.T, name string) []ec2cluster.Instance {
+	insts, err := e.c.FindInstances(t.Context(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []ec2cluster.Instance
+	for _, i := range insts {
+		if ec2cluster.IsAutoscalerInstance(name, i) && i.Live() {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// twoGPUTasks needs two workers' resources at once: two tasks of one GPU
+// each (a g5.xlarge has one), which print where they ran.
+const twoGPUTasks = `
+import json, time
+import ray
+ray.init()
+
+@ray.remote(num_gpus=1, num_cpus=1)
+def where():
+    time.sleep(5)
+    return ray.util.get_node_ip_address()
+
+print("RESULT " + json.dumps(ray.get([where.remote(), where.remote()], timeout=900)))
+`
+
+// runJob submits a Python script as a Ray job on the cluster, waits for it
+// and returns its RESULT line.
+func runJob(ctx context.Context, s *terraform.State, script string, wait time.Duration) (string, error) {
+	c, _, err := rayOf(s)
+	if err != nil {
+		return "", err
+	}
+	sub, err := c.SubmitJob(ctx, ray.JobSubmitRequest{Entrypoint: "python -c " + shellQuote(script)})
+	if err != nil {
+		return "", err
+	}
+	var job *ray.JobDetails
+	err = retry.Until(ctx, wait, 2*time.Second, func(ctx context.Context) (bool, error) {
+		job, err = c.GetJob(ctx, sub.SubmissionID)
+		return err == nil && job.Status.Terminal(), err
+	})
+	logs, _ := c.JobLogs(ctx, sub.SubmissionID)
+	if err != nil || job.Status != ray.JobSucceeded {
+		return "", fmt.Errorf("job: %v, status %v:\n%s", err, job, tailLines(logs, 40))
+	}
+	for _, l := range strings.Split(logs, "\n") {
+		if strings.HasPrefix(l, "RESULT ") {
+			return strings.TrimPrefix(l, "RESULT "), nil
+		}
+	}
+	return "", fmt.Errorf("job printed no RESULT:\n%s", tailLines(logs, 40))
+}
+
+// TestAccInferenceCluster_autoscaleFromZero: a group with min 0 / max 2
+// starts with no worker; a job needing two GPUs makes Ray's autoscaler
+// launch two instances in moto, which boot in the box, join, and run the
+// job; after it both are terminated within idle_timeout_minutes (1) + 2.
+func TestAccInferenceCluster_autoscaleFromZero(t *testing.T) {
+	e2ePreCheck(t)
+	e := newBoxEnv(t, nil)
+	name := acctest.RandomWithPrefix("asz")
+	e.safetyNet(t, name)
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: protoV6Factories,
+		CheckDestroy:             resource.ComposeTestCheckFunc(e.checkDestroyed, e.checkBoxEmpty),
+		Steps: []resource.TestStep{{
+			Config: e.autoscaledConfig(name, e.box.EC2URL(), 0, 2, false),
+			Check: resource.ComposeTestCheckFunc(
+				resource.TestCheckNoResourceAttr(clusterAddr, "worker_group.0.count"),
+				resource.TestCheckResourceAttr(clusterAddr, "worker_group.0.instance_ids.#", "0"),
+				resource.TestCheckResourceAttr(clusterAddr, "total_gpus", "0"),
+				func(s *terraform.State) error {
+					if n := len(e.autoscaled(t, name)); n != 0 {
+						return fmt.Errorf("%d workers before any demand, want 0 (min_workers = 0)", n)
+					}
+					ctx, cancel := context.WithTimeout(t.Context(), 15*time.Minute)
+					defer cancel()
+					start := time.Now()
+					res, err := runJob(ctx, s, twoGPUTasks, 14*time.Minute)
+					if err != nil {
+						return err
+					}
+					jobEnd := time.Now()
+					var ips []string
+					if err := json.Unmarshal([]byte(res), &ips); err != nil {
+						return err
+					}
+					workers := e.autoscaled(t, name)
+					var workerIPs []string
+					for _, w := range workers {
+						workerIPs = append(workerIPs, w.PrivateIP)
+						if w.Group != "a10g" || w.Tags[ec2cluster.RayTagUserNodeType] != "a10g" {
+							return fmt.Errorf("autoscaled instance %s has tags %v", w.ID, w.Tags)
+						}
+					}
+					slices.Sort(ips)
+					if len(workers) != 2 || ips[0] == ips[1] || !slices.Contains(workerIPs, ips[0]) || !slices.Contains(workerIPs, ips[1]) {
+						return fmt.Errorf("the two GPU tasks ran on %v; the autoscaler's live instances are at %v (want the two, one task each)", ips, workerIPs)
+					}
+					t.Logf("scale-up: job of two GPU tasks done in %s on autoscaled workers %v", jobEnd.Sub(start).Round(time.Second), workerIPs)
+					var left []ec2cluster.Instance
+					err = retry.Until(ctx, 3*time.Minute, 5*time.Second, func(context.Context) (bool, error) {
+						left = e.autoscaled(t, name)
+						return len(left) == 0, nil
+					})
+					if err != nil {
+						return fmt.Errorf("%d autoscaled workers still live %s after the job (idle_timeout_minutes 1 + 2): %v", len(left), time.Since(jobEnd).Round(time.Second), left)
+					}
+					t.Logf("scale-down: no worker left %s after the job", time.Since(jobEnd).Round(time.Second))
+					return nil
+				},
+			),
+		}},
+	})
+}
+
+// TestAccInferenceCluster_autoscalerNotDrift: with min_workers 1 the
+// autoscaler launches a worker by itself; once it has joined Ray, a plan
+// shows no changes (the autoscaler's instances are not drift).
+func TestAccInferenceCluster_autoscalerNotDrift(t *testing.T) {
+	e2ePreCheck(t)
+	e := newBoxEnv(t, nil)
+	name := acctest.RandomWithPrefix("asd")
+	e.safetyNet(t, name)
+	cfg := e.autoscaledConfig(name, e.box.EC2URL(), 1, 1, false)
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: protoV6Factories,
+		CheckDestroy:             resource.ComposeTestCheckFunc(e.checkDestroyed, e.checkBoxEmpty, e.checkNoAutoscaled(t, name)),
+		Steps: []resource.TestStep{
+			{
+				Config: cfg,
+				Check:  e.waitAutoscaledJoined(t, name, 1, "a10g"),
+			},
+			{Config: cfg, PlanOnly: true},
+		},
+	})
+}
+
+// waitAutoscaledJoined waits until n autoscaled instances of nodeType are
+// live in moto and alive in Ray at their private IPs.
+func (e *boxEnv) waitAutoscaledJoined(t *testing.T, name string, n int, nodeType string) resource.TestCheckFunc {
+	return func(s *terraform.State) error {
+		c, _, err := rayOf(s)
+		if err != nil {
+			return err
+		}
+		var last error
+		err = retry.Until(t.Context(), 10*time.Minute, 5*time.Second, func(ctx context.Context) (bool, error) {
+			ws := e.autoscaled(t, name)
+			var of []ec2cluster.Instance
+			for _, w := range ws {
+				if w.Tags[ec2cluster.RayTagUserNodeType] == nodeType {
+					of = append(of, w)
+				}
+			}
+			if len(of) != n {
+				last = fmt.Errorf("%d live autoscaled %s instances, want %d (all: %d)", len(of), nodeType, n, len(ws))
+				return false, last
+			}
+			nodes, err := c.ListNodes(ctx)
+			if err != nil {
+				last = err
+				return false, err
+			}
+			alive := map[string]bool{}
+			for _, nd := range nodes {
+				if nd.Alive() {
+					alive[nd.NodeIP] = true
+				}
+			}
+			for _, w := range of {
+				if !alive[w.PrivateIP] {
+					last = fmt.Errorf("autoscaled %s at %s is not an alive Ray node yet", w.ID, w.PrivateIP)
+					return false, last
+				}
+			}
+			return true, nil
+		})
+		if err != nil {
+			return fmt.Errorf("%w (last: %v)", err, last)
+		}
+		return nil
+	}
+}
+
+// checkNoAutoscaled is CheckDestroy's part for the autoscaler's instances.
+func (e *boxEnv) checkNoAutoscaled(t *testing.T, name string) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		if ws := e.autoscaled(t, name); len(ws) > 0 {
+			return fmt.Errorf("after destroy the autoscaler's instances %v are live", ws)
+		}
+		return nil
+	}
+}
