@@ -19,6 +19,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 
 	"github.com/rayvllm/terraform-provider-rayvllm/internal/ec2cluster"
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/faultproxy"
 	"github.com/rayvllm/terraform-provider-rayvllm/internal/ray"
 	"github.com/rayvllm/terraform-provider-rayvllm/internal/retry"
 )
@@ -237,4 +238,70 @@ func (e *boxEnv) checkNoAutoscaled(t *testing.T, name string) resource.TestCheck
 		}
 		return nil
 	}
+}
+
+// oneGPUTask needs one worker's GPU.
+const oneGPUTask = `
+import json
+import ray
+ray.init()
+
+@ray.remote(num_gpus=1, num_cpus=1)
+def where():
+    return ray.util.get_node_ip_address()
+
+print("RESULT " + json.dumps(ray.get(where.remote(), timeout=900)))
+`
+
+// TestAccInferenceCluster_spotFallback: EC2 has no spot capacity (the fault
+// proxy between the head's autoscaler and moto answers every spot
+// RunInstances with InsufficientInstanceCapacity); a job needing a GPU of
+// the spot group is run by the on-demand fallback node type.
+func TestAccInferenceCluster_spotFallback(t *testing.T) {
+	e2ePreCheck(t)
+	e := newBoxEnv(t, nil)
+	name := acctest.RandomWithPrefix("asf")
+	e.safetyNet(t, name)
+	proxy, err := faultproxy.NewOn(e.box.Gateway()+":0", e.moto, 1, faultproxy.Rule{
+		Match: `^EC2\.RunInstances$`, Body: `InstanceMarketOptions\.MarketType=spot`, Kinds: []faultproxy.Kind{faultproxy.InsufficientCapacity}, Rate: 1,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = proxy.Close() })
+	e.box.SetInstanceEC2URL(proxy.URL)
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: protoV6Factories,
+		CheckDestroy:             resource.ComposeTestCheckFunc(e.checkDestroyed, e.checkBoxEmpty, e.checkNoAutoscaled(t, name)),
+		Steps: []resource.TestStep{{
+			Config: e.autoscaledConfig(name, e.box.EC2URL(), 0, 1, true),
+			Check: func(s *terraform.State) error {
+				ctx, cancel := context.WithTimeout(t.Context(), 15*time.Minute)
+				defer cancel()
+				res, err := runJob(ctx, s, oneGPUTask, 14*time.Minute)
+				if err != nil {
+					return fmt.Errorf("%w\nfault proxy: %s", err, proxy.Summary())
+				}
+				var ip string
+				if err := json.Unmarshal([]byte(res), &ip); err != nil {
+					return err
+				}
+				refused := proxy.Counts()[faultproxy.InsufficientCapacity]
+				if refused == 0 {
+					return fmt.Errorf("the autoscaler made no spot launch (fault proxy: %s)", proxy.Summary())
+				}
+				for _, w := range e.autoscaled(t, name) {
+					if w.PrivateIP != ip {
+						continue
+					}
+					if w.Spot || w.Tags[ec2cluster.RayTagUserNodeType] != "a10g"+ec2cluster.FallbackSuffix {
+						return fmt.Errorf("the GPU task ran on %s (spot %v, node type %q), want the on-demand fallback", w.ID, w.Spot, w.Tags[ec2cluster.RayTagUserNodeType])
+					}
+					t.Logf("spot refused %d times; the task ran on on-demand fallback %s (%s)", refused, w.ID, w.Tags[ec2cluster.RayTagUserNodeType])
+					return nil
+				}
+				return fmt.Errorf("the GPU task ran on %s, which is no live autoscaled instance", ip)
+			},
+		}},
+	})
 }

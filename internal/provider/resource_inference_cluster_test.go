@@ -675,6 +675,10 @@ func TestAccInferenceCluster_planErrors(t *testing.T) {
 		{sub("head {\n    instance_type = \"m5.xlarge\"\n  }", ""), `(?s)head.*must have a configuration value`},
 		{sub("head {\n    instance_type = \"m5.xlarge\"\n  }", "head {}"), `(?s)"instance_type" is required`},
 		{sub(`count         = 1`, `count         = -1`), `(?s)count.*between 0 and 1000`},
+		{sub(`count         = 1`, "count = 1\n    max_workers = 2"), `(?s)Invalid Attribute Combination.*count.*max_workers`},
+		{sub(`count         = 1`, "min_workers = 1"), `(?s)(max_workers.*must be specified|Invalid Attribute Combination)`},
+		{sub(`count         = 1`, "min_workers = 3\n    max_workers = 2"), `(?s)min_workers 3 is above max_workers 2`},
+		{sub(`count         = 1`, "count = 1\n    spot_fallback_to_on_demand = true"), `(?s)spot_fallback_to_on_demand = true needs a spot block and max_workers`},
 	}
 	var ts []resource.TestStep
 	for _, s := range steps {
