@@ -9,11 +9,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/hashicorp/terraform-plugin-testing/helper/acctest"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
@@ -304,4 +308,99 @@ func TestAccInferenceCluster_spotFallback(t *testing.T) {
 			},
 		}},
 	})
+}
+
+// billedMinutes is, per cluster instance that is not the head, the minutes
+// from moto's launch time to its termination time (moto writes "User
+// initiated (YYYY-MM-DD HH:MM:SS UTC)" into StateTransitionReason when it
+// terminates an instance), for terminated instances only.
+func (e *boxEnv) billedMinutes(t *testing.T, name string) (workers int, minutes float64) {
+	out, err := e.c.EC2.DescribeInstances(t.Context(), &ec2.DescribeInstancesInput{Filters: []ec2types.Filter{
+		{Name: aws.String("tag:" + ec2cluster.TagCluster), Values: []string{name}},
+		{Name: aws.String("tag:" + ec2cluster.TagRole), Values: []string{ec2cluster.RoleWorker}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range out.Reservations {
+		for _, i := range r.Instances {
+			reason := aws.ToString(i.StateTransitionReason)
+			lo, hi := strings.Index(reason, "("), strings.LastIndex(reason, ")")
+			if i.State == nil || i.State.Name != ec2types.InstanceStateNameTerminated || lo < 0 || hi < lo {
+				t.Fatalf("worker %s is %v (%q): not terminated", aws.ToString(i.InstanceId), i.State, reason)
+			}
+			end, err := time.Parse("2006-01-02 15:04:05 MST", reason[lo+1:hi])
+			if err != nil {
+				t.Fatalf("worker %s: termination time %q: %v", aws.ToString(i.InstanceId), reason, err)
+			}
+			workers++
+			minutes += end.Sub(aws.ToTime(i.LaunchTime)).Minutes()
+		}
+	}
+	return workers, minutes
+}
+
+// TestBenchAutoscaleBilling (make bench-autoscale) runs the same job, two
+// one-GPU tasks of benchTaskSeconds each, on a fixed group of two and on an
+// autoscaled group (min 0, max 2, idle timeout 1 min), each on a cluster
+// created for it; both clusters stay up for the same window after the job
+// (idle timeout + 2 min, what the autoscaled group needs to scale down)
+// before destroy. It reports the GPU instance-minutes billed per job, from
+// moto's launch and terminate times, in .tmp/bench-autoscale.md.
+func TestBenchAutoscaleBilling(t *testing.T) {
+	if os.Getenv("RAYVLLM_BENCH_AUTOSCALE") == "" {
+		t.Skip("benchmark: make bench-autoscale")
+	}
+	e2ePreCheck(t)
+	const benchTaskSeconds = 120
+	job := strings.Replace(twoGPUTasks, "time.sleep(5)", fmt.Sprintf("time.sleep(%d)", benchTaskSeconds), 1)
+	window := 3 * time.Minute
+	type row struct {
+		mode                string
+		workers             int
+		minutes, jobSeconds float64
+	}
+	var rows []row
+	for _, mode := range []string{"fixed", "autoscaled"} {
+		e := newBoxEnv(t, nil)
+		name := acctest.RandomWithPrefix("bas")
+		e.safetyNet(t, name)
+		cfg := e.autoscaledConfig(name, e.box.EC2URL(), 0, 2, false)
+		if mode == "fixed" {
+			cfg = e.boxConfig(name, e.box.EC2URL(), boxGroup{name: "a10g", instanceType: "g5.xlarge", count: 2})
+		}
+		var r row
+		resource.Test(t, resource.TestCase{
+			ProtoV6ProviderFactories: protoV6Factories,
+			CheckDestroy:             resource.ComposeTestCheckFunc(e.checkDestroyed, e.checkBoxEmpty),
+			Steps: []resource.TestStep{{
+				Config: cfg,
+				Check: func(s *terraform.State) error {
+					ctx, cancel := context.WithTimeout(t.Context(), 20*time.Minute)
+					defer cancel()
+					start := time.Now()
+					if _, err := runJob(ctx, s, job, 15*time.Minute); err != nil {
+						return err
+					}
+					r.jobSeconds = time.Since(start).Seconds()
+					time.Sleep(window)
+					return nil
+				},
+			}},
+		})
+		r.mode = mode
+		r.workers, r.minutes = e.billedMinutes(t, name)
+		rows = append(rows, r)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "| Worker group | Job (2 × %d s GPU tasks) wall time | GPU instances launched | GPU instance-minutes billed |\n|---|---|---|---|\n", benchTaskSeconds)
+	for _, r := range rows {
+		fmt.Fprintf(&b, "| %s | %.0f s | %d | %.1f |\n", r.mode, r.jobSeconds, r.workers, r.minutes)
+	}
+	fmt.Fprintf(&b, "\nRatio autoscaled / fixed GPU instance-minutes: %.2f (window after the job before destroy: %s; fixed workers launched at apply, autoscaled on demand, idle timeout 1 min).\n",
+		rows[1].minutes/rows[0].minutes, window)
+	if err := os.WriteFile(repoPath(t, ".tmp/bench-autoscale.md"), []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Log("\n" + b.String())
 }
