@@ -195,3 +195,63 @@ func TestAutoscalerConfigValidated(t *testing.T) {
 		t.Errorf("Ray read node types %v, want the head, a10g, l4 and l4.on-demand", got.Types)
 	}
 }
+
+// The head's user data with the autoscaler config, run as cloud-init would
+// (gunzipped) with IMDS, SSM, pip and systemd stubbed: it writes the config
+// with its own IP in the workers' user data, puts the instance ID and the
+// SDK endpoint overrides into the unit, and the unit starts Ray with the
+// autoscaler (v2) and the variables that pair the node with its instance.
+func TestHeadUserDataAutoscaler(t *testing.T) {
+	home, sysd, logs, rec := t.TempDir(), t.TempDir(), t.TempDir(), t.TempDir()
+	bin := awsStubs(t)
+	spec := autoscaledSpec()
+	cfg, err := RenderAutoscalerConfig(spec, "sg-0123456789abcdef0", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := spec.Boot
+	b.Region, b.AutoscalerConfig = "", string(cfg)
+	ud, err := RenderUserData(RoleHead, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := filepath.Join(t.TempDir(), "part-001")
+	if err := os.WriteFile(script, []byte(DecompressUserData(ud)), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"PATH=" + bin + ":" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "RAYVLLM_TEST_REC=" + rec,
+		"RAYVLLM_HOME=" + home, "RAYVLLM_LOG_DIR=" + logs, "RAYVLLM_SYSTEMD_DIR=" + sysd, "AWS_ENDPOINT_URL_EC2=http://10.213.0.1:4566"}
+	cmd := exec.Command(script)
+	cmd.Env = env
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("user data failed: %v\n%s", err, out)
+	}
+	written, err := os.ReadFile(filepath.Join(home, "autoscaler.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var parsed map[string]any
+	if err := json.Unmarshal(written, &parsed); err != nil {
+		t.Fatalf("autoscaler.json is not JSON: %v", err)
+	}
+	if bytes.Contains(written, []byte(HeadIPPlaceholder)) || !bytes.Contains(written, []byte(`export RAYVLLM_HEAD_IP='10.1.2.3'`)) {
+		t.Errorf("the workers' user data in autoscaler.json does not name the head's IP 10.1.2.3")
+	}
+	unit, _ := os.ReadFile(filepath.Join(sysd, "rayvllm-head.service"))
+	for _, want := range []string{"RAYVLLM_INSTANCE_ID=i-0123456789abcdef0", "\nEnvironment=AWS_ENDPOINT_URL_EC2=http://10.213.0.1:4566\n"} {
+		if !strings.Contains(string(unit), want) {
+			t.Errorf("unit lacks %q:\n%s", want, unit)
+		}
+	}
+	run := exec.Command(filepath.Join(home, "node.sh"), "run")
+	run.Env = append(env, "RAYVLLM_NODE_IP=10.1.2.3", "RAYVLLM_REGION=us-west-2", "RAYVLLM_INSTANCE_ID=i-0123456789abcdef0")
+	if out, err := run.CombinedOutput(); err != nil {
+		t.Fatalf("node.sh run: %v\n%s", err, out)
+	}
+	ray, _ := os.ReadFile(filepath.Join(rec, "ray"))
+	for _, want := range []string{"\n--autoscaling-config=" + home + "/autoscaler.json\n", "V2=1 CLOUD=i-0123456789abcdef0 TYPE=" + HeadNodeType} {
+		if !strings.Contains(string(ray), want) {
+			t.Errorf("ray invocation lacks %q:\n%s", want, ray)
+		}
+	}
+}

@@ -70,6 +70,7 @@ func HeadPolicy(spec Spec, sgID, nodeRoleARN string) (string, error) {
 			"Resource": []string{ec2ARN("instance/*")}, "Condition": owned},
 	}
 	if nodeRoleARN != "" {
+		//nolint:gosec // G101: "iam:PassedToService" is a condition key, not a credential
 		stmts = append(stmts, map[string]any{"Sid": "PassNodeRole", "Effect": "Allow", "Action": []string{"iam:PassRole"},
 			"Resource": nodeRoleARN, "Condition": map[string]any{"StringEquals": map[string]string{"iam:PassedToService": "ec2.amazonaws.com"}}})
 	}

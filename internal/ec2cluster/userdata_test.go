@@ -250,6 +250,7 @@ PIP
 #!/usr/bin/env bash
 printf '%s\n' "$@" > "$RAYVLLM_TEST_REC/ray"
 echo "TOKEN_PATH=$RAY_AUTH_TOKEN_PATH HF_TOKEN=$HF_TOKEN MODE=$RAY_AUTH_MODE" >> "$RAYVLLM_TEST_REC/ray"
+echo "V2=${RAY_enable_autoscaler_v2-} CLOUD=${RAY_CLOUD_INSTANCE_ID-} TYPE=${RAY_NODE_TYPE_NAME-}" >> "$RAYVLLM_TEST_REC/ray"
 printf '%s' "${RAYVLLM_FUZZ_VALUE-}" > "$RAYVLLM_TEST_REC/fuzz_value"
 RAY
   chmod +x "$3/bin/python" "$3/bin/pip" "$3/bin/ray"
