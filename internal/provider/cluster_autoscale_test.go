@@ -167,20 +167,49 @@ func TestAccInferenceCluster_autoscaleFromZero(t *testing.T) {
 
 // TestAccInferenceCluster_autoscalerNotDrift: with min_workers 1 the
 // autoscaler launches a worker by itself; once it has joined Ray, a plan
-// shows no changes (the autoscaler's instances are not drift).
+// shows no changes (the autoscaler's instances are not drift). Then the
+// worker is terminated out of band, as EC2 does to an interrupted spot
+// instance: the autoscaler replaces it, the new node joins, and the plan
+// is still empty. Destroy leaves none of the autoscaler's instances.
 func TestAccInferenceCluster_autoscalerNotDrift(t *testing.T) {
 	e2ePreCheck(t)
 	e := newBoxEnv(t, nil)
 	name := acctest.RandomWithPrefix("asd")
 	e.safetyNet(t, name)
 	cfg := e.autoscaledConfig(name, e.box.EC2URL(), 1, 1, false)
+	var first string
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6Factories,
 		CheckDestroy:             resource.ComposeTestCheckFunc(e.checkDestroyed, e.checkBoxEmpty, e.checkNoAutoscaled(t, name)),
 		Steps: []resource.TestStep{
 			{
 				Config: cfg,
-				Check:  e.waitAutoscaledJoined(t, name, 1, "a10g"),
+				Check: resource.ComposeTestCheckFunc(
+					e.waitAutoscaledJoined(t, name, 1, "a10g"),
+					func(*terraform.State) error {
+						first = e.autoscaled(t, name)[0].ID
+						return nil
+					},
+				),
+			},
+			{Config: cfg, PlanOnly: true},
+			{
+				PreConfig: func() {
+					if err := e.c.Terminate(t.Context(), []string{first}); err != nil {
+						t.Fatal(err)
+					}
+					t.Logf("terminated the autoscaler's worker %s out of band", first)
+				},
+				Config: cfg,
+				Check: resource.ComposeTestCheckFunc(
+					e.waitAutoscaledJoined(t, name, 1, "a10g"),
+					func(*terraform.State) error {
+						if id := e.autoscaled(t, name)[0].ID; id == first {
+							return fmt.Errorf("the terminated worker %s is still the live one", id)
+						}
+						return nil
+					},
+				),
 			},
 			{Config: cfg, PlanOnly: true},
 		},
