@@ -17,3 +17,25 @@ for t in autoscaleFromZero spotFallback autoscalerNotDrift; do
 done
 .ci/services.sh stop >/dev/null 2>&1
 echo "RC done $(date +%T)"
+echo "== round 2 $(date +%T)"
+.ci/services.sh start >/tmp/asz18-services.log 2>&1 || { echo "services failed"; exit 1; }
+source .tmp/services.env
+for t in autoscaleFromZero spotFallback; do
+  echo "== $t $(date +%T)"
+  timeout 1500 go test -count=1 -timeout 24m -run "TestAccInferenceCluster_$t\$" -v ./internal/provider/ > /tmp/asz18-$t-2.log 2>&1
+  echo "rc=$? $(date +%T)"; grep -E "^(---|===|ok|FAIL|PASS)|cluster_autoscale_test|Error|error" /tmp/asz18-$t-2.log | tail -30
+  ip netns list | grep -c . ;
+done
+.ci/services.sh stop >/dev/null 2>&1
+echo "RC2 done $(date +%T)"
+echo "== round 3 $(date +%T)"
+.ci/services.sh start >/tmp/asz18-services.log 2>&1 || { echo "services failed"; exit 1; }
+source .tmp/services.env
+for t in autoscalerNotDrift; do
+  echo "== $t $(date +%T)"
+  timeout 1500 go test -count=1 -timeout 24m -run "TestAccInferenceCluster_$t\$" -v ./internal/provider/ > /tmp/asz18-$t-3.log 2>&1
+  echo "rc=$? $(date +%T)"; grep -E "^(---|===|ok|FAIL|PASS)|cluster_autoscale_test|Error|error" /tmp/asz18-$t-3.log | tail -30
+  ip netns list | grep -c . ;
+done
+.ci/services.sh stop >/dev/null 2>&1
+echo "RC3 done $(date +%T)"

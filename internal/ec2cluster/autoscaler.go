@@ -34,7 +34,7 @@ import (
 // instances whose ray-cluster-name is the cluster's.
 const (
 	RayTagClusterName  = "ray-cluster-name"
-	RayTagNodeKind     = "ray-node-kind"
+	RayTagNodeKind     = "ray-node-type" // Ray's TAG_RAY_NODE_KIND
 	RayTagUserNodeType = "ray-user-node-type"
 	RayTagNodeStatus   = "ray-node-status"
 	RayTagNodeName     = "ray-node-name"

@@ -81,7 +81,7 @@ func runJob(ctx context.Context, s *terraform.State, script string, wait time.Du
 	if err != nil {
 		return "", err
 	}
-	sub, err := c.SubmitJob(ctx, ray.JobSubmitRequest{Entrypoint: "python -c " + shellQuote(script)})
+	sub, err := c.SubmitJob(ctx, ray.JobSubmitRequest{Entrypoint: "python -c " + shellQuote(script), SubmissionID: acctest.RandomWithPrefix("rayvllm-test")})
 	if err != nil {
 		return "", err
 	}

@@ -320,7 +320,7 @@ run "job_scoped_workers" {
     # Workers bill start-up + predicted hours + idle tail; the head the run.
     condition = (
       abs(output.cost.timeline.worker_instance_hours - 4 * (output.predicted.hours_to_complete + (12 + 3) / 60)) < 1e-6 &&
-      abs(output.cost.timeline.worker_usd - output.cost.per_hour_usd * (output.predicted.hours_to_complete + 15 / 60)) < 0.01 &&
+      abs(output.cost.timeline.worker_usd - output.cost.price_per_gpu_hour_usd * 4 * (output.predicted.hours_to_complete + 15 / 60)) < 0.01 &&
       abs(output.cost.timeline.head_usd - 0.192 * (output.predicted.hours_to_complete + 15 / 60)) < 0.01 &&
       output.cost.timeline.workers_when_idle == 0 && output.cost.timeline.idle_worker_usd_per_hour == 0
     )
