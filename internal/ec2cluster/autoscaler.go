@@ -11,9 +11,11 @@ import (
 // the head, not by the provider. The provider renders the autoscaler's
 // cluster config (Ray's cluster YAML schema, ray/autoscaler/ray-schema.json,
 // written as JSON) from the groups; the head's user data carries it and the
-// head starts Ray with --autoscaling-config. The config uses Ray's AWS node
-// provider (ray/autoscaler/_private/aws/node_provider.py) unchanged, with
-// two of its supported provider settings:
+// head starts Ray with --autoscaling-config (autoscaler v2). The node provider
+// is Ray's AWS node provider (ray/autoscaler/_private/aws/node_provider.py),
+// extended by scripts/rayvllm_autoscaler.py (shipped in the head's user data)
+// only with an on-demand fallback for spot node types, and two of its
+// supported provider settings:
 //   - disable_node_updaters: true: the autoscaler never SSHes into a node
 //     to install or start Ray (ray/autoscaler/_private/autoscaler.py,
 //     DISABLE_NODE_UPDATERS_KEY; v2: instance_manager/reconciler.py skips
@@ -23,12 +25,6 @@ import (
 //   - cache_stopped_nodes: false: idle nodes are terminated, not stopped
 //     (a stopped GPU node still bills its EBS volume and would come back
 //     with the old boot).
-// The head runs autoscaler v2 (RAY_enable_autoscaler_v2=1), whose
-// scheduler ranks node types by utilisation, then by the availability of
-// recent launches, then by the node type's priority
-// (ray/autoscaler/v2/scheduler.py, _sched_best_node): a spot node type
-// with a higher priority is tried first, and after a failed spot launch
-// the on-demand fallback type wins until spot recovers.
 
 // Ray's node tags (ray/autoscaler/tags.py). The AWS node provider lists the
 // instances whose ray-cluster-name is the cluster's.
@@ -41,8 +37,12 @@ const (
 
 	// HeadNodeType is the head's node type in the autoscaler config.
 	HeadNodeType = "rayvllm.head"
-	// FallbackSuffix names a spot group's on-demand node type.
-	FallbackSuffix = ".on-demand"
+	// AutoscalerModule is the node provider class the autoscaler loads
+	// (scripts/rayvllm_autoscaler.py, on the head's PYTHONPATH).
+	AutoscalerModule = "rayvllm_autoscaler.RayvllmAWSNodeProvider"
+	// TagMarket marks the instances the autoscaler launched on demand after
+	// EC2 refused spot capacity (rayvllm_autoscaler.MARKET_TAG).
+	TagMarket = "rayvllm:market"
 	// HeadIPPlaceholder stands for the head's private IP in the workers'
 	// user data inside the autoscaler config: the config is rendered before
 	// the head exists, and the head's boot script puts its own IP in.
@@ -56,32 +56,9 @@ const (
 // the cluster's idle timeout.
 type Autoscale struct {
 	Min, Max int
-	// SpotFallback adds an on-demand node type that the autoscaler uses when
-	// spot launches fail (only for spot groups).
+	// SpotFallback makes a spot group launch on demand when EC2 refuses the
+	// spot launch for capacity or price (only for spot groups).
 	SpotFallback bool
-}
-
-// NodeType is one node type of the autoscaler config.
-type NodeType struct {
-	Name     string
-	Group    string
-	Spot     bool
-	Min, Max int
-	Priority int
-}
-
-// NodeTypes returns the group's node types: the group's own (named after
-// it) and, for a spot group with fallback, the on-demand one.
-func (g GroupSpec) NodeTypes() []NodeType {
-	if g.Autoscale == nil {
-		return nil
-	}
-	nt := NodeType{Name: g.Name, Group: g.Name, Spot: g.Spot, Min: g.Autoscale.Min, Max: g.Autoscale.Max}
-	if !g.Spot || !g.Autoscale.SpotFallback {
-		return []NodeType{nt}
-	}
-	nt.Priority = 1
-	return []NodeType{nt, {Name: g.Name + FallbackSuffix, Group: g.Name, Max: g.Autoscale.Max}}
 }
 
 // Autoscaled reports whether any group is scaled by Ray's autoscaler.
@@ -111,12 +88,14 @@ func IsAutoscalerInstance(cluster string, i Instance) bool {
 }
 
 // RenderAutoscalerConfig returns Ray's cluster config for the autoscaled
-// groups of spec, as one line of JSON (which YAML loaders read): the head type with no
-// resources for tasks, and per node type the resources and labels the
-// worker declares, min/max workers, priority, and the AWS node_config:
+// groups of spec, as one line of JSON (which YAML loaders read): the head
+// type with no resources for tasks, and per group one node type with the
+// resources and labels the worker declares, min/max workers, and the AWS
+// node_config:
 // AMI, instance type, subnet, security group, instance profile, key, IMDSv2,
 // encrypted root volume, tags, spot market options and the worker's user
-// data (with HeadIPPlaceholder for the head's IP). roots maps each AMI to
+// data (with HeadIPPlaceholder for the head's IP). The provider section
+// lists the spot groups with the on-demand fallback. roots maps each AMI to
 // its root device name.
 func RenderAutoscalerConfig(spec Spec, sgID string, roots map[string]string) ([]byte, error) {
 	types := map[string]any{
@@ -131,15 +110,19 @@ func RenderAutoscalerConfig(spec Spec, sgID string, roots map[string]string) ([]
 		idle = DefaultIdleTimeoutMinutes
 	}
 	total := 0
+	fallback := []string{}
 	for _, g := range spec.Groups {
-		for _, nt := range g.NodeTypes() {
-			if nt.Min < 0 || nt.Max < nt.Min {
-				return nil, fmt.Errorf("worker group %s: min_workers %d and max_workers %d must satisfy 0 <= min <= max", g.Name, nt.Min, nt.Max)
+		if a := g.Autoscale; a != nil {
+			if a.Min < 0 || a.Max < a.Min {
+				return nil, fmt.Errorf("worker group %s: min_workers %d and max_workers %d must satisfy 0 <= min <= max", g.Name, a.Min, a.Max)
+			}
+			if a.SpotFallback && g.Spot {
+				fallback = append(fallback, g.Name)
 			}
 			if g.CPUs <= 0 || g.GPUs <= 0 {
 				return nil, fmt.Errorf("worker group %s: %s needs its vCPU and GPU counts (got %d and %d)", g.Name, g.InstanceType, g.CPUs, g.GPUs)
 			}
-			nc, err := nodeConfig(spec, g, nt, sgID, roots[g.AMI])
+			nc, err := nodeConfig(spec, g, sgID, roots[g.AMI])
 			if err != nil {
 				return nil, err
 			}
@@ -149,14 +132,10 @@ func RenderAutoscalerConfig(spec Spec, sgID string, roots map[string]string) ([]
 				res["accelerator_type:"+g.AcceleratorType] = 1
 				labels["rayvllm.io/accelerator-type"] = g.AcceleratorType
 			}
-			t := map[string]any{
-				"min_workers": nt.Min, "max_workers": nt.Max, "resources": res, "labels": labels, "node_config": nc,
+			types[g.Name] = map[string]any{
+				"min_workers": a.Min, "max_workers": a.Max, "resources": res, "labels": labels, "node_config": nc,
 			}
-			if nt.Priority != 0 {
-				t["priority"] = nt.Priority
-			}
-			types[nt.Name] = t
-			total += nt.Max
+			total += a.Max
 		}
 	}
 	if total == 0 && !spec.Autoscaled() {
@@ -168,7 +147,9 @@ func RenderAutoscalerConfig(spec Spec, sgID string, roots map[string]string) ([]
 		"upscaling_speed":      1.0,
 		"idle_timeout_minutes": idle,
 		"provider": map[string]any{
-			"type":                  "aws",
+			"type":                  "external",
+			"module":                AutoscalerModule,
+			"rayvllm_spot_fallback": fallback,
 			"region":                spec.Boot.Region,
 			"cache_stopped_nodes":   false,
 			"disable_node_updaters": true,
@@ -176,13 +157,20 @@ func RenderAutoscalerConfig(spec Spec, sgID string, roots map[string]string) ([]
 		},
 		"head_node_type":       HeadNodeType,
 		"available_node_types": types,
+		// An external node provider gets no defaults (providers.py,
+		// MINIMAL_EXTERNAL_CONFIG): the fields prepare_config reads. No
+		// command runs on a node (disable_node_updaters).
+		"auth": map[string]any{}, "file_mounts": map[string]any{}, "cluster_synced_files": []string{},
+		"file_mounts_sync_continuously": false, "rsync_exclude": []string{}, "rsync_filter": []string{},
+		"initialization_commands": []string{}, "setup_commands": []string{}, "head_setup_commands": []string{},
+		"worker_setup_commands": []string{}, "head_start_ray_commands": []string{}, "worker_start_ray_commands": []string{},
 	}
 	return json.Marshal(cfg)
 }
 
-func nodeConfig(spec Spec, g GroupSpec, nt NodeType, sgID, rootDevice string) (map[string]any, error) {
+func nodeConfig(spec Spec, g GroupSpec, sgID, rootDevice string) (map[string]any, error) {
 	b := spec.Boot
-	b.HeadIP, b.Group, b.AcceleratorType, b.NodeType, b.NumCPUs = HeadIPPlaceholder, g.Name, g.AcceleratorType, nt.Name, g.CPUs
+	b.HeadIP, b.Group, b.AcceleratorType, b.NodeType, b.NumCPUs = HeadIPPlaceholder, g.Name, g.AcceleratorType, g.Name, g.CPUs
 	b.AutoscalerConfig = ""
 	ud, err := RenderUserData(RoleWorker, b)
 	if err != nil {
@@ -220,7 +208,7 @@ func nodeConfig(spec Spec, g GroupSpec, nt NodeType, sgID, rootDevice string) (m
 			nc["IamInstanceProfile"] = map[string]string{"Name": p}
 		}
 	}
-	if nt.Spot {
+	if g.Spot {
 		opts := map[string]string{"SpotInstanceType": "one-time", "InstanceInterruptionBehavior": "terminate"}
 		if g.SpotMaxPrice != "" {
 			opts["MaxPrice"] = g.SpotMaxPrice

@@ -55,19 +55,25 @@ func TestRenderAutoscalerConfig(t *testing.T) {
 	if err := json.Unmarshal(raw, &cfg); err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Cluster != "c1" || cfg.Idle != 1 || cfg.Max != 2+3+3 {
+	if cfg.Cluster != "c1" || cfg.Idle != 1 || cfg.Max != 2+3 {
 		t.Errorf("cluster %q idle %d max %d", cfg.Cluster, cfg.Idle, cfg.Max)
 	}
-	if cfg.Provider["disable_node_updaters"] != true || cfg.Provider["cache_stopped_nodes"] != false || cfg.Provider["type"] != "aws" {
-		t.Errorf("provider %v: want aws without node updaters and without stopped-node caching", cfg.Provider)
+	if cfg.Provider["disable_node_updaters"] != true || cfg.Provider["cache_stopped_nodes"] != false || cfg.Provider["module"] != AutoscalerModule {
+		t.Errorf("provider %v: want rayvllm's AWS node provider without node updaters and without stopped-node caching", cfg.Provider)
+	}
+	if fb, _ := json.Marshal(cfg.Provider["rayvllm_spot_fallback"]); string(fb) != `["l4"]` {
+		t.Errorf("spot groups with the on-demand fallback: %s, want [\"l4\"]", fb)
 	}
 	if _, ok := cfg.Types["fixed"]; ok {
 		t.Error("the fixed group is a node type; Terraform launches it")
 	}
+	if len(cfg.Types) != 3 {
+		t.Errorf("node types %v, want the head, a10g and l4", cfg.Types)
+	}
 	for name, want := range map[string]struct {
 		min, max, prio int
 		spot           bool
-	}{"a10g": {0, 2, 0, false}, "l4": {1, 3, 1, true}, "l4.on-demand": {0, 3, 0, false}} {
+	}{"a10g": {0, 2, 0, false}, "l4": {1, 3, 0, true}} {
 		nt, ok := cfg.Types[name]
 		if !ok {
 			t.Fatalf("no node type %s in %v", name, cfg.Types)
@@ -134,8 +140,12 @@ out = {}
 for name, nt in cfg.get_node_type_configs().items():
     out[name] = {"min": nt.min_worker_nodes, "max": nt.max_worker_nodes, "priority": nt.priority,
                  "resources": nt.resources, "labels": nt.labels}
+from ray.autoscaler._private.providers import _get_node_provider_cls
+from ray.autoscaler._private.aws.node_provider import AWSNodeProvider
+cls = _get_node_provider_cls(cfg.get_provider_config())
 print(json.dumps({"types": out, "idle_s": cfg.get_idle_timeout_s(), "updaters": cfg.disable_node_updaters(),
-                  "provider": cfg.get_provider_config()["type"], "head": cfg.get_head_node_type()}))
+                  "provider": cfg.get_provider_config()["type"], "head": cfg.get_head_node_type(),
+                  "class": cls.__name__, "is_aws": issubclass(cls, AWSNodeProvider)}))
 `
 
 // TestAutoscalerConfigValidated runs the rendered config through Ray's own
@@ -158,7 +168,8 @@ func TestAutoscalerConfigValidated(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(py, "-c", validateConfig, path)
-	cmd.Env = append(os.Environ(), "RAY_USAGE_STATS_ENABLED=0")
+	// The node provider module, as the head's bootstrap puts it on PYTHONPATH.
+	cmd.Env = append(os.Environ(), "RAY_USAGE_STATS_ENABLED=0", "PYTHONPATH="+filepath.Join(filepath.Dir(file), "scripts"))
 	out, err := cmd.Output()
 	if err != nil {
 		var stderr string
@@ -177,22 +188,24 @@ func TestAutoscalerConfigValidated(t *testing.T) {
 		Updaters bool
 		Provider string
 		Head     string
+		Class    string
+		IsAWS    bool `json:"is_aws"`
 	}
 	if err := json.Unmarshal(out[bytes.LastIndexByte(bytes.TrimSpace(out), '\n')+1:], &got); err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
-	if got.IdleS != 60 || !got.Updaters || got.Provider != "aws" || got.Head != HeadNodeType {
+	if got.IdleS != 60 || !got.Updaters || got.Provider != "external" || got.Head != HeadNodeType {
 		t.Errorf("Ray read idle %vs, updaters disabled %v, provider %s, head %s", got.IdleS, got.Updaters, got.Provider, got.Head)
 	}
 	l4 := got.Types["l4"]
-	if l4.Min != 1 || l4.Max != 3 || l4.Priority != 1 || l4.Resources["accelerator_type:L4"] != 1 || l4.Labels["rayvllm.io/accelerator-type"] != "L4" {
+	if l4.Min != 1 || l4.Max != 3 || l4.Resources["accelerator_type:L4"] != 1 || l4.Labels["rayvllm.io/accelerator-type"] != "L4" {
 		t.Errorf("Ray read l4 as %+v", l4)
 	}
-	if od := got.Types["l4.on-demand"]; od.Priority != 0 || od.Max != 3 {
-		t.Errorf("Ray read l4.on-demand as %+v", od)
+	if len(got.Types) != 3 {
+		t.Errorf("Ray read node types %v, want the head, a10g and l4", got.Types)
 	}
-	if len(got.Types) != 4 {
-		t.Errorf("Ray read node types %v, want the head, a10g, l4 and l4.on-demand", got.Types)
+	if got.Class != "RayvllmAWSNodeProvider" || !got.IsAWS {
+		t.Errorf("Ray loaded the node provider class %q (a subclass of AWSNodeProvider: %v)", got.Class, got.IsAWS)
 	}
 }
 
@@ -249,6 +262,9 @@ func TestHeadUserDataAutoscaler(t *testing.T) {
 		t.Fatalf("node.sh run: %v\n%s", err, out)
 	}
 	ray, _ := os.ReadFile(filepath.Join(rec, "ray"))
+	if mod, err := os.ReadFile(filepath.Join(home, "python", "rayvllm_autoscaler.py")); err != nil || string(mod) != autoscalerModule {
+		t.Errorf("the node provider module was not written as shipped (%v)", err)
+	}
 	for _, want := range []string{"\n--autoscaling-config=" + home + "/autoscaler.json\n", "V2=1 CLOUD=i-0123456789abcdef0 TYPE=" + HeadNodeType} {
 		if !strings.Contains(string(ray), want) {
 			t.Errorf("ray invocation lacks %q:\n%s", want, ray)

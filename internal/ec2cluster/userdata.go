@@ -20,7 +20,12 @@ var (
 	headScript string
 	//go:embed scripts/worker.sh
 	workerScript string
+	//go:embed scripts/rayvllm_autoscaler.py
+	autoscalerModule string
 )
+
+// autoscalerModuleEOF ends the here-document that carries the module.
+const autoscalerModuleEOF = "RAYVLLM_AUTOSCALER_PY"
 
 // MaxUserDataBytes is EC2's limit on raw (pre-base64) user data.
 const MaxUserDataBytes = 16 * 1024
@@ -172,6 +177,11 @@ func RenderUserData(role string, b BootConfig) (string, error) {
 	sort.Strings(keys)
 	for _, k := range keys {
 		fmt.Fprintf(&sb, "export %s=%s\n", k, shellQuote(env[k]))
+	}
+	if role == RoleHead && b.AutoscalerConfig != "" {
+		// The node provider module for Ray's autoscaler, written out by
+		// head.sh (write_autoscaler_config).
+		sb.WriteString("rayvllm_autoscaler_module() {\n  cat <<'" + autoscalerModuleEOF + "'\n" + autoscalerModule + autoscalerModuleEOF + "\n}\n")
 	}
 	sb.WriteString(stripShebang(commonScript))
 	sb.WriteString(stripSourceCommon(stripShebang(script)))

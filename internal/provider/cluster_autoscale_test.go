@@ -289,7 +289,8 @@ print("RESULT " + json.dumps(ray.get(where.remote(), timeout=900)))
 // TestAccInferenceCluster_spotFallback: EC2 has no spot capacity (the fault
 // proxy between the head's autoscaler and moto answers every spot
 // RunInstances with InsufficientInstanceCapacity); a job needing a GPU of
-// the spot group is run by the on-demand fallback node type.
+// the spot group runs on the instance the autoscaler launched on demand
+// instead.
 func TestAccInferenceCluster_spotFallback(t *testing.T) {
 	e2ePreCheck(t)
 	e := newBoxEnv(t, nil)
@@ -327,10 +328,10 @@ func TestAccInferenceCluster_spotFallback(t *testing.T) {
 					if w.PrivateIP != ip {
 						continue
 					}
-					if w.Spot || w.Tags[ec2cluster.RayTagUserNodeType] != "a10g"+ec2cluster.FallbackSuffix {
-						return fmt.Errorf("the GPU task ran on %s (spot %v, node type %q), want the on-demand fallback", w.ID, w.Spot, w.Tags[ec2cluster.RayTagUserNodeType])
+					if w.Spot || w.Tags[ec2cluster.TagMarket] != "on-demand-fallback" || w.Tags[ec2cluster.RayTagUserNodeType] != "a10g" {
+						return fmt.Errorf("the GPU task ran on %s (spot %v, tags %v), want an on-demand fallback of node type a10g", w.ID, w.Spot, w.Tags)
 					}
-					t.Logf("spot refused %d times; the task ran on on-demand fallback %s (%s)", refused, w.ID, w.Tags[ec2cluster.RayTagUserNodeType])
+					t.Logf("spot refused %d times; the task ran on %s, launched on demand as node type %s (%s=%s)", refused, w.ID, w.Tags[ec2cluster.RayTagUserNodeType], ec2cluster.TagMarket, w.Tags[ec2cluster.TagMarket])
 					return nil
 				}
 				return fmt.Errorf("the GPU task ran on %s, which is no live autoscaled instance", ip)
@@ -381,7 +382,7 @@ func TestBenchAutoscaleBilling(t *testing.T) {
 		t.Skip("benchmark: make bench-autoscale")
 	}
 	e2ePreCheck(t)
-	const benchTaskSeconds = 120
+	const benchTaskSeconds = 60
 	job := strings.Replace(twoGPUTasks, "time.sleep(5)", fmt.Sprintf("time.sleep(%d)", benchTaskSeconds), 1)
 	window := 3 * time.Minute
 	type row struct {

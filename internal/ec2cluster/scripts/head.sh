@@ -38,7 +38,7 @@ run_head() {
   if [ -r "$RAYVLLM_HOME/autoscaler.json" ]; then
     # Ray's own autoscaler (v2) runs next to the GCS with the config the
     # provider rendered; it launches the autoscaled groups' workers.
-    export RAY_enable_autoscaler_v2=1
+    export RAY_enable_autoscaler_v2=1 PYTHONPATH=$RAYVLLM_HOME/python${PYTHONPATH:+:$PYTHONPATH}
     autoscaler_env "rayvllm.head"
     args+=(--autoscaling-config="$RAYVLLM_HOME/autoscaler.json")
   fi
@@ -49,9 +49,11 @@ run_head() {
 }
 
 # Writes the autoscaler config from the user data with this node's private
-# IP in the workers' user data.
+# IP in the workers' user data, and its node provider module.
 write_autoscaler_config() {
   [ -n "$RAYVLLM_AUTOSCALER_CONFIG" ] || return 0
+  mkdir -p "$RAYVLLM_HOME/python"
+  rayvllm_autoscaler_module >"$RAYVLLM_HOME/python/rayvllm_autoscaler.py"
   printf '%s\n' "$RAYVLLM_AUTOSCALER_CONFIG" |
     sed "s/__RAYVLLM_HEAD_IP__/$RAYVLLM_NODE_IP/g" >"$RAYVLLM_HOME/autoscaler.json"
   chown ray: "$RAYVLLM_HOME/autoscaler.json"
