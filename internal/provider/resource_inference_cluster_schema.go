@@ -204,7 +204,7 @@ func (r *inferenceClusterResource) Schema(ctx context.Context, _ resource.Schema
 							Validators: []validator.Int64{int64validator.Between(1, 1000)},
 						},
 						"spot_fallback_to_on_demand": schema.BoolAttribute{
-							Optional: true, Description: "Autoscaled spot groups: add an on-demand node type `<name>.on-demand` (same size limits) that the autoscaler launches when spot launches fail, e.g. for lack of spot capacity. The spot type has the higher priority; after a failed spot launch the autoscaler prefers the on-demand type until spot recovers.",
+							Optional: true, Description: "Autoscaled spot groups: when EC2 refuses a spot launch for capacity or price (InsufficientInstanceCapacity, SpotMaxPriceTooLow, ...), the autoscaler launches the same node on demand instead (tagged `rayvllm:market = on-demand-fallback`), so that the work runs. Without it the autoscaler retries spot until capacity returns.",
 						},
 						"ami_id": schema.StringAttribute{
 							Optional: true, Computed: true, Description: "AMI of this group; defaults to the cluster's `ami_id`.",
