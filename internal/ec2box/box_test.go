@@ -35,7 +35,12 @@ echo "ssm=$(/opt/rayvllm/venv/bin/python -c 'import boto3,sys; print(boto3.clien
 useradd --system ec2boxprobe && echo "user=$(id -un ec2boxprobe)"
 if pip download ray==0.0.0 -d /tmp/x >/dev/null 2>&1; then echo pip=online; else echo pip=offline; fi
 mkdir -p /tmp/www && echo hello-from-$(md instance-id) > /tmp/www/index.html
-cd /tmp/www && exec /opt/rayvllm/venv/bin/python -m http.server 18080 --bind "$(md local-ipv4)"
+cat >/etc/systemd/system/probe.service <<UNIT
+[Service]
+ExecStart=/opt/rayvllm/venv/bin/python -m http.server 18080 --bind $(md local-ipv4) --directory /tmp/www
+Restart=on-failure
+UNIT
+systemctl enable --now probe.service
 `
 
 func TestBox_instanceLifecycle(t *testing.T) {
@@ -96,18 +101,42 @@ func TestBox_instanceLifecycle(t *testing.T) {
 		t.Errorf("hosts %v, %d processes; want the one instance with its server", box.Hosts(), box.Processes())
 	}
 
+	// Stopped out of band: shut down. Started again: it reboots from its
+	// disk, where the enabled unit brings the server back.
+	if _, err := ec.StopInstances(ctx, &ec2.StopInstancesInput{InstanceIds: []string{id}}); err != nil {
+		t.Fatal(err)
+	}
+	waitGone(t, box, ip, "stopped")
+	if _, err := ec.StartInstances(ctx, &ec2.StartInstancesInput{InstanceIds: []string{id}}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("console of %s:\n%s", id, box.Console(id))
+		}
+	})
+	if body := waitHTTP(t, "http://"+ip+":18080/", 60*time.Second); body != "hello-from-"+id+"\n" {
+		t.Errorf("after the restart the instance served %q", body)
+	}
+
 	if _, err := ec.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: []string{id}}); err != nil {
 		t.Fatal(err)
 	}
+	waitGone(t, box, ip, "terminated")
+}
+
+// waitGone waits until the box has no namespace and ip does not answer.
+func waitGone(t *testing.T, box *ec2box.Box, ip, why string) {
+	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) && len(box.Namespaces()) > 0 {
 		time.Sleep(200 * time.Millisecond)
 	}
 	if ns := box.Namespaces(); len(ns) > 0 {
-		t.Fatalf("namespaces %v left after the instance was terminated", ns)
+		t.Fatalf("namespaces %v left after the instance was %s", ns, why)
 	}
 	if _, err := (&http.Client{Timeout: 2 * time.Second}).Get("http://" + ip + ":18080/"); err == nil {
-		t.Errorf("the terminated instance still answers")
+		t.Errorf("the %s instance still answers", why)
 	}
 }
 
@@ -184,7 +213,8 @@ func TestSweep_removesCrashedRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	select {
-	case <-done:
+	case werr := <-done:
+		t.Logf("the crashed run's process ended: %v", werr)
 	case <-time.After(10 * time.Second):
 		t.Errorf("the crashed run's process survived the sweep")
 	}

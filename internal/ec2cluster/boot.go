@@ -63,17 +63,14 @@ func (e *BootError) Error() string {
 	return msg
 }
 
-// WaitForRay waits until the dashboard answers with the token and every
-// live instance of cl is an ALIVE Ray node at its private IP. A node whose
-// console shows BootFailedMarker fails the wait at once; on timeout the
-// error names every node that did not join. Both carry the node's console
-// tail (EC2 may publish the console minutes late, so a failure can show
-// only at the timeout).
-func (c *Client) WaitForRay(ctx context.Context, cl *Cluster, dashboardURL, token string, timeout, interval time.Duration) error {
-	rc, err := ray.New(ray.Config{Address: dashboardURL, Token: token, RetryMax: 1, RequestTimeout: 10 * time.Second})
-	if err != nil {
-		return err
-	}
+// WaitForRay waits until the dashboard (rc: the cluster's, with its token)
+// lists every live instance of cl as an ALIVE Ray node at its private IP. A
+// node whose console shows BootFailedMarker fails the wait at once; on
+// timeout the error names every node that did not join. Both carry the
+// node's console tail (EC2 may publish the console minutes late, so a
+// failure can show only at the timeout). Every failure to list the nodes,
+// also a refused token while the head sets up auth, is retried.
+func (c *Client) WaitForRay(ctx context.Context, rc *ray.Client, cl *Cluster, timeout, interval time.Duration) error {
 	var all []Instance
 	if cl.Head != nil {
 		all = append(all, *cl.Head)
@@ -83,13 +80,9 @@ func (c *Client) WaitForRay(ctx context.Context, cl *Cluster, dashboardURL, toke
 	}
 	var missing []Instance
 	var lastErr error
-	err = retry.Until(ctx, timeout, interval, func(ctx context.Context) (bool, error) {
+	err := retry.Until(ctx, timeout, interval, func(ctx context.Context) (bool, error) {
 		nodes, err := rc.ListNodes(ctx)
 		if err != nil {
-			var auth *ray.AuthError
-			if errors.As(err, &auth) {
-				return false, retry.Stop(err)
-			}
 			lastErr, missing = err, slices.Clone(all[:min(1, len(all))]) // the head's dashboard does not answer
 		} else {
 			lastErr = nil
@@ -129,5 +122,5 @@ func (c *Client) WaitForRay(ctx context.Context, cl *Cluster, dashboardURL, toke
 		tail, _ := c.ConsoleTail(context.WithoutCancel(ctx), i.ID, consoleLines)
 		errs = append(errs, &BootError{Instance: i, Reason: "did not join Ray", Console: tail})
 	}
-	return fmt.Errorf("waiting for the Ray nodes at %s: %w\n%w", dashboardURL, err, errors.Join(errs...))
+	return fmt.Errorf("waiting for the Ray nodes at %s: %w (is it reachable from here? see dashboard_ingress_cidrs)\n%w", rc.Address(), err, errors.Join(errs...))
 }

@@ -206,6 +206,16 @@ func TestWorkerScriptLocalMode(t *testing.T) {
 			t.Errorf("ray invocation lacks %q:\n%s", want, got)
 		}
 	}
+	if strings.Contains(got, "--num-gpus") {
+		t.Errorf("without nvidia-smi the worker declared GPUs:\n%s", got)
+	}
+	// With the NVIDIA driver, the GPUs it lists are declared to Ray.
+	smi := stubs(t, map[string]string{"nvidia-smi": `[ "$1" = -L ] && printf 'GPU 0: NVIDIA A10G (UUID: GPU-0)\nGPU 1: NVIDIA A10G (UUID: GPU-1)\n'` + "\n"})
+	out, err = runScript(t, "worker.sh", "PATH="+smi+":"+os.Getenv("PATH"), "RAYVLLM_MODE=local", "RAYVLLM_VENV="+venv, "RAYVLLM_HOME="+t.TempDir(),
+		"RAYVLLM_RAY_VERSION=2.60.0", "RAY_AUTH_TOKEN=s3cret", "RAYVLLM_HEAD_IP=127.0.0.1", "RAYVLLM_GCS_PORT="+port, "RAYVLLM_ACCELERATOR_TYPE=A10G", "RAYVLLM_GROUP=a10g")
+	if rec, _ := os.ReadFile(record); err != nil || !strings.Contains(string(rec), "\n--num-gpus=2\n") {
+		t.Errorf("with nvidia-smi listing 2 GPUs: %v\n%s\n%s", err, rec, out)
+	}
 	// No head: the worker gives up after its wait.
 	stopHead()
 	out, err = runScript(t, "worker.sh", "RAYVLLM_MODE=local", "RAYVLLM_VENV="+venv, "RAYVLLM_HOME="+t.TempDir(),
@@ -319,7 +329,8 @@ func TestHeadUserDataAWSMode(t *testing.T) {
 		t.Errorf("a token reached the log:\n%s", log)
 	}
 	unit := read(filepath.Join(sysd, "rayvllm-head.service"))
-	for _, want := range []string{"User=ray\n", "ExecStart=" + home + "/node.sh run\n", "RAYVLLM_REGION=us-west-2 RAYVLLM_NODE_IP=10.1.2.3", "StandardOutput=append:" + logs + "/ray.log"} {
+	for _, want := range []string{"User=ray\n", "ExecStart=" + home + "/node.sh run\n", "RAYVLLM_REGION=us-west-2 RAYVLLM_NODE_IP=10.1.2.3", "StandardOutput=append:" + logs + "/ray.log",
+		"Environment=PATH=" + home + "/venv/bin:/usr/local/sbin:"} {
 		if !strings.Contains(unit, want) {
 			t.Errorf("unit lacks %q:\n%s", want, unit)
 		}
@@ -335,7 +346,7 @@ func TestHeadUserDataAWSMode(t *testing.T) {
 		t.Fatalf("node.sh run: %v\n%s", err, out)
 	}
 	ray := read(filepath.Join(rec, "ray"))
-	for _, want := range []string{"start\n--head\n--block\n", "--node-ip-address=10.1.2.3\n", "--dashboard-host=0.0.0.0\n", "--port=6379\n", "--dashboard-port=8265\n",
+	for _, want := range []string{"start\n--head\n--block\n", "--num-cpus=0\n", "--node-ip-address=10.1.2.3\n", "--dashboard-host=0.0.0.0\n", "--port=6379\n", "--dashboard-port=8265\n",
 		"TOKEN_PATH=" + home + "/ray_token HF_TOKEN=secret-for-/hf/it's MODE=token"} {
 		if !strings.Contains(ray, want) {
 			t.Errorf("ray invocation lacks %q:\n%s", want, ray)

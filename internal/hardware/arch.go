@@ -197,6 +197,7 @@ func (m Model) validate() error {
 		{"intermediate_size", m.IntermediateSize, 0, 1 << 20},
 		{"vocab_size", m.VocabSize, 1, 1 << 24},
 		{"max_position_embeddings", m.MaxPositionEmbeddings, 1, 1 << 24},
+		{"default max_model_len", m.DefaultMaxModelLen, 0, m.MaxPositionEmbeddings},
 		{"sliding_window", m.SlidingWindow, 0, 1 << 24},
 		{"sliding window layers", m.SlidingWindowLayers, 0, m.NumLayers},
 		{"num_experts", m.NumExperts, 0, 1 << 14},
@@ -243,4 +244,23 @@ func (m Model) validate() error {
 		}
 	}
 	return nil
+}
+
+// SlidingLayers is how many layers use the sliding window; 0 without one.
+func (m Model) SlidingLayers() int {
+	switch {
+	case m.SlidingWindow <= 0:
+		return 0
+	case m.SlidingWindowLayers == 0:
+		return m.NumLayers
+	}
+	return m.SlidingWindowLayers
+}
+
+// DefaultMaxLen is vLLM's max_model_len when none is set.
+func (m Model) DefaultMaxLen() int {
+	if m.DefaultMaxModelLen > 0 {
+		return m.DefaultMaxModelLen
+	}
+	return m.MaxPositionEmbeddings
 }

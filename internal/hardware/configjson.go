@@ -11,8 +11,10 @@ import (
 // cfg reads fields of a Hugging Face config.json object. Every error names
 // the field, so the user sees which one to fix.
 type cfg struct {
-	obj    map[string]any
-	prefix string // "text_config." when reading the nested language model
+	obj       map[string]any
+	prefix    string         // "text_config." when reading the nested language model
+	modelType string         // whose defaults obj carries; "" when unknown
+	raw       map[string]any // the config's own fields, before the defaults
 }
 
 func cfgErr(field, format string, a ...any) error {
@@ -133,16 +135,21 @@ var unsupported = map[string]string{
 	"index_topk":              "sparse-attention indexers are not modelled",
 }
 
-// ParseConfigJSON reads a Hugging Face config.json (the text) into a Model:
-// the standard decoder fields, MoE (num_experts / num_local_experts /
-// n_routed_experts, num_experts_per_tok, moe_intermediate_size,
-// n_shared_experts, shared_expert_intermediate_size, first_k_dense_replace),
-// MLA (kv_lora_rank, q_lora_rank, qk_rope_head_dim, qk_nope_head_dim,
+// ParseConfigJSON reads a Hugging Face config.json (the text) into a Model,
+// as transformers and vLLM read it: the config's fields over the defaults of
+// its model_type's configuration class (modeltypes.go), transformers' default
+// layer_types, and vLLM's derived max_model_len. It reads the standard
+// decoder fields, MoE (num_experts / num_local_experts / n_routed_experts,
+// num_experts_per_tok, moe_intermediate_size, n_shared_experts,
+// shared_expert_intermediate_size, first_k_dense_replace), MLA
+// (kv_lora_rank, q_lora_rank, qk_rope_head_dim, qk_nope_head_dim,
 // v_head_dim), sliding windows (sliding_window with use_sliding_window,
-// max_window_layers, layer_types or sliding_window_pattern), rope scaling,
-// a multimodal model's text_config and quantization_config (awq, gptq, fp8,
-// fbgemm_fp8, compressed-tensors, bitsandbytes, mxfp4). Errors are
-// *InputError for model_config_json naming the field.
+// max_window_layers, layer_types or sliding_window_pattern), rope scaling
+// (rope_parameters or rope_scaling), a multimodal model's text_config and
+// vision tower, and quantization_config (awq, gptq, fp8, fbgemm_fp8,
+// compressed-tensors, bitsandbytes, mxfp4). For a model_type whose defaults
+// are not known, a field that changes the answer must be in the config.
+// Errors are *InputError for model_config_json naming the field.
 func ParseConfigJSON(data []byte) (Model, error) {
 	var top map[string]any
 	if err := json.Unmarshal(data, &top); err != nil {
@@ -156,32 +163,56 @@ func ParseConfigJSON(data []byte) (Model, error) {
 	if top == nil {
 		return Model{}, &InputError{Attribute: "model_config_json", Message: "not a JSON object: got null"}
 	}
-	root := cfg{obj: top}
+	raw := cfg{obj: top}
 	m := Model{ID: "custom"}
-	if id, err := root.str("_name_or_path"); err != nil {
+	if id, err := raw.str("_name_or_path"); err != nil {
 		return m, err
 	} else if id != "" {
 		m.ID = id
 	}
-	archs, err := root.strings("architectures")
+	archs, err := raw.strings("architectures")
 	if err != nil {
 		return m, err
 	}
 	if len(archs) > 0 {
 		m.Architecture = archs[0]
 	}
-	if b, err := root.bool(false, "is_encoder_decoder"); err != nil {
+	if b, err := raw.bool(false, "is_encoder_decoder"); err != nil {
 		return m, err
 	} else if b {
 		return m, cfgErr("is_encoder_decoder", "encoder-decoder models are not modelled; only decoder-only language models")
 	}
-	c := root
-	if tc, ok, err := root.sub("text_config"); err != nil {
+	mt, err := typeOf(raw)
+	if err != nil {
 		return m, err
-	} else if ok {
-		c = tc
 	}
-	for _, src := range []cfg{root, c} {
+	root := cfg{obj: withDefaults(top, mt), modelType: mt, raw: top}
+	if m.Architecture == "" {
+		m.Architecture = modelTypes[mt].arch
+	}
+	c := root
+	tc, hasText, err := root.sub("text_config")
+	if err != nil {
+		return m, err
+	}
+	if info := modelTypes[mt]; hasText || info.text != "" {
+		tt := info.text
+		switch {
+		case hasText:
+			if t, err := tc.str("model_type"); err != nil {
+				return m, err
+			} else if t != "" {
+				tt = t
+			}
+		case mt == "qwen2_5_vl": // older Qwen2.5-VL checkpoints keep the text fields at the top
+			tc = cfg{obj: top}
+		default: // the text class's defaults (Gemma3Config, LlavaConfig)
+			tc = cfg{obj: map[string]any{}, prefix: "text_config."}
+		}
+		c = cfg{obj: withDefaults(tc.obj, tt), prefix: tc.prefix, modelType: tt, raw: tc.obj}
+	}
+	m.ModelType = c.modelType
+	for _, src := range []cfg{raw, c} {
 		for k, why := range unsupported {
 			if src.has(k) {
 				return m, cfgErr(src.prefix+k, "%s", why)
@@ -191,7 +222,15 @@ func ParseConfigJSON(data []byte) (Model, error) {
 	if err := parseArch(c, &m); err != nil {
 		return m, err
 	}
-	for _, src := range []cfg{c, root} {
+	if err := parseTied(root, c, hasText, &m); err != nil {
+		return m, err
+	}
+	if c.prefix != "" || hasText || modelTypes[mt].text != "" {
+		if m.VisionParams, err = towerParams(root, mt, m.HiddenSize); err != nil {
+			return m, err
+		}
+	}
+	for _, src := range []cfg{c, raw} {
 		dt, err := src.str("torch_dtype")
 		if err != nil {
 			return m, err
@@ -214,7 +253,7 @@ func ParseConfigJSON(data []byte) (Model, error) {
 	default:
 		return m, cfgErr("torch_dtype", "unknown dtype %q; expected bfloat16, float16 or float32", m.TorchDType)
 	}
-	for _, src := range []cfg{root, c} {
+	for _, src := range []cfg{raw, c} {
 		qc, ok, err := src.sub("quantization_config")
 		if err != nil {
 			return m, err
@@ -234,6 +273,40 @@ func ParseConfigJSON(data []byte) (Model, error) {
 		return m, err
 	}
 	return m, nil
+}
+
+// need is the error for a field a config of an unknown model_type must
+// carry: without transformers' class defaults there is nothing to fall back
+// on that would not be a guess.
+func (c cfg) need(field, example string) error {
+	t := c.modelType
+	if t == "" {
+		t = "(none)"
+	}
+	return cfgErr(c.prefix+field, "is missing, and model_type %s is not one whose transformers defaults the provider knows (%s); add %q: %s to the config.json, or set model_type to one of those",
+		t, strings.Join(ModelTypes(), ", "), field, example)
+}
+
+func (c cfg) known() bool { _, ok := modelTypes[c.modelType]; return ok }
+
+// parseTied: transformers 5 ties on the outer config of a multimodal model
+// (a pre-5 text_config value still counts when the outer one is absent).
+func parseTied(root, c cfg, hasText bool, m *Model) error {
+	src := c
+	if hasText || c.prefix != "" || root.modelType != c.modelType {
+		src = root
+		if _, ok := root.raw["tie_word_embeddings"]; !ok && c.raw != nil {
+			if _, ok := c.raw["tie_word_embeddings"]; ok {
+				src = c
+			}
+		}
+	}
+	if _, ok := src.obj["tie_word_embeddings"]; !ok && !src.known() {
+		return src.need("tie_word_embeddings", "false")
+	}
+	var err error
+	m.TiedEmbeddings, err = src.bool(true, "tie_word_embeddings")
+	return err
 }
 
 func parseArch(c cfg, m *Model) error {
@@ -258,10 +331,13 @@ func parseArch(c cfg, m *Model) error {
 			return cfgErr(c.prefix+f.name, "is required and must be a positive integer")
 		}
 	}
-	get(&m.NumKVHeads, m.NumHeads, "num_key_value_heads", "num_kv_heads", "n_head_kv")
-	get(&m.HeadDim, m.HiddenSize/max(m.NumHeads, 1), "head_dim")
-	get(&m.IntermediateSize, 4*m.HiddenSize, "intermediate_size", "ffn_dim", "n_inner")
-	get(&m.MaxPositionEmbeddings, 2048, "max_position_embeddings", "n_positions", "max_seq_len", "seq_length")
+	info := modelTypes[c.modelType]
+	// vLLM's get_total_num_kv_heads and get_head_size
+	// (vllm/transformers_utils/model_arch_config_convertor.py) fall back to
+	// the attention heads and hidden_size // heads.
+	get(&m.NumKVHeads, m.NumHeads, "num_key_value_heads", "num_kv_heads", "n_head_kv", "multi_query_group_num")
+	get(&m.HeadDim, 0, "head_dim")
+	get(&m.IntermediateSize, 0, "intermediate_size", "ffn_dim", "n_inner")
 	get(&m.NumExperts, 0, "num_experts", "num_local_experts", "n_routed_experts", "moe_num_experts")
 	get(&m.NumActiveExperts, 0, "num_experts_per_tok", "num_experts_per_token", "moe_top_k")
 	get(&m.ExpertIntermediateSize, 0, "moe_intermediate_size", "expert_intermediate_size")
@@ -281,10 +357,15 @@ func parseArch(c cfg, m *Model) error {
 	}
 	if m.NumExperts > 0 {
 		if m.NumActiveExperts == 0 {
-			return cfgErr(c.prefix+"num_experts_per_tok", "is required when the model has %d experts", m.NumExperts)
+			return cfgErr(c.prefix+"num_experts_per_tok", "is required when the model has %d experts (model_type %q has no default for it); add the checkpoint's top-k, e.g. \"num_experts_per_tok\": 8", m.NumExperts, c.modelType)
 		}
-		if m.ExpertIntermediateSize == 0 {
-			m.ExpertIntermediateSize = m.IntermediateSize // Mixtral-style configs
+		if info.expertSize == "intermediate_size" {
+			m.ExpertIntermediateSize = m.IntermediateSize
+		} else if m.ExpertIntermediateSize == 0 {
+			if c.known() {
+				return cfgErr(c.prefix+"moe_intermediate_size", "is required for the experts of model_type %q", c.modelType)
+			}
+			return c.need("moe_intermediate_size", "the MLP width of one expert (for Mixtral-style experts, the intermediate_size)")
 		}
 		for _, k := range []string{"moe_layer_freq", "decoder_sparse_step"} {
 			if f, err := c.int(1, k); err != nil {
@@ -299,6 +380,12 @@ func parseArch(c cfg, m *Model) error {
 			}
 		}
 	}
+	if (m.NumExperts == 0 || m.FirstDenseLayers > 0) && !c.has("intermediate_size") && !c.has("ffn_dim") && !c.has("n_inner") {
+		if !c.known() {
+			return c.need("intermediate_size", "the MLP width")
+		}
+		return cfgErr(c.prefix+"intermediate_size", "is required")
+	}
 	if m.KVLoraRank > 0 {
 		if m.QKRopeHeadDim == 0 || m.QKNopeHeadDim == 0 || m.VHeadDim == 0 {
 			return cfgErr(c.prefix+"kv_lora_rank", "multi-head latent attention needs qk_rope_head_dim, qk_nope_head_dim and v_head_dim")
@@ -306,10 +393,7 @@ func parseArch(c cfg, m *Model) error {
 		m.HeadDim = m.QKNopeHeadDim + m.QKRopeHeadDim
 		m.NumKVHeads = m.NumHeads
 	}
-	if m.TiedEmbeddings, err = c.bool(strings.HasPrefix(m.Architecture, "Gemma"), "tie_word_embeddings"); err != nil {
-		return err
-	}
-	if m.AttentionBias, err = c.bool(strings.HasPrefix(m.Architecture, "Qwen2"), "attention_bias"); err != nil {
+	if m.AttentionBias, err = c.bool(false, "attention_bias"); err != nil {
 		return err
 	}
 	if c.has("qkv_bias") {
@@ -317,134 +401,236 @@ func parseArch(c cfg, m *Model) error {
 			return err
 		}
 	}
-	if strings.HasPrefix(m.Architecture, "Gemma2") || strings.HasPrefix(m.Architecture, "Gemma3") {
-		m.NormsPerLayer = 4
-	}
+	m.AttentionBias = m.AttentionBias || info.qkvBias
+	m.NormsPerLayer = info.norms
 	if err := parseSliding(c, m); err != nil {
 		return err
 	}
-	if err := parseRope(c, m); err != nil {
-		return err
-	}
-	return nil
+	return parseRope(c, m)
 }
 
+// parseSliding reads the window as vLLM sees it (ModelConfig.get_sliding_window:
+// the text config's sliding_window after transformers' __post_init__; 0
+// disables it) and how many layers use it: layer_types when the config has
+// them, else the type's default layer_types, else every layer.
 func parseSliding(c cfg, m *Model) error {
+	info := modelTypes[c.modelType]
 	w, err := c.int(0, "sliding_window")
+	if err != nil {
+		return err
+	}
+	if info.useSliding {
+		if use, err := c.bool(false, "use_sliding_window"); err != nil {
+			return err
+		} else if !use {
+			w = 0
+		}
+	}
+	types, err := c.strings("layer_types")
 	if err != nil {
 		return err
 	}
 	if w == 0 {
 		return nil
 	}
-	use, err := c.bool(true, "use_sliding_window")
-	if err != nil || !use {
-		return err
-	}
-	m.SlidingWindow = w
-	if types, err := c.strings("layer_types"); err != nil {
-		return err
-	} else if len(types) > 0 {
+	var sliding []bool
+	switch {
+	case len(types) > 0:
 		if len(types) != m.NumLayers {
 			return cfgErr(c.prefix+"layer_types", "has %d entries for %d layers", len(types), m.NumLayers)
 		}
-		n := 0
 		for _, t := range types {
 			switch t {
 			case "sliding_attention":
-				n++
+				sliding = append(sliding, true)
 			case "full_attention":
+				sliding = append(sliding, false)
 			default:
 				return cfgErr(c.prefix+"layer_types", "unknown layer type %q (sliding_attention or full_attention)", t)
 			}
 		}
-		if n == 0 {
-			m.SlidingWindow = 0
+	case info.layerTypes != nil:
+		sliding = info.layerTypes(c, m.NumLayers)
+	case !c.known():
+		if p, err := c.int(0, "sliding_window_pattern"); err != nil || p > 0 {
+			if err != nil {
+				return err
+			}
+			sliding = gemma3Layers(c, m.NumLayers)
+			break
 		}
+		return cfgErr(c.prefix+"layer_types", "is missing: sliding_window is %d, but which layers of model_type %q use it is not known; add layer_types (one \"sliding_attention\" or \"full_attention\" per layer)", w, c.modelType)
+	}
+	m.SlidingWindow = w
+	if sliding == nil {
+		return nil // every layer
+	}
+	n := 0
+	for _, s := range sliding {
+		if s {
+			n++
+		}
+	}
+	switch n {
+	case 0:
+		m.SlidingWindow = 0
+	case m.NumLayers:
+		m.SlidingWindowLayers = 0
+	default:
 		m.SlidingWindowLayers = n
-		return nil
-	}
-	if p, err := c.int(0, "sliding_window_pattern"); err != nil {
-		return err
-	} else if p > 0 {
-		// Every p-th layer is global, the rest slide (Gemma 3).
-		m.SlidingWindowLayers = m.NumLayers - m.NumLayers/p
-		return nil
-	}
-	if strings.HasPrefix(m.Architecture, "Gemma2") {
-		m.SlidingWindowLayers = (m.NumLayers + 1) / 2 // every other layer
-		return nil
-	}
-	if c.has("max_window_layers") && strings.HasPrefix(m.Architecture, "Qwen2") {
-		// Qwen2: layers from max_window_layers on use the window.
-		mw, err := c.int(0, "max_window_layers")
-		if err != nil {
-			return err
-		}
-		m.SlidingWindowLayers = max(0, m.NumLayers-mw)
-		if m.SlidingWindowLayers == 0 {
-			m.SlidingWindow = 0
-		}
 	}
 	return nil
 }
 
-// parseRope applies vLLM's derived max length (_get_and_verify_max_len in
-// vllm/config/model.py): rope scaling other than llama3/longrope multiplies
-// it by the factor (yarn starts from original_max_position_embeddings).
+// ropeNoFactor are the rope types whose factor vLLM does not apply to the
+// derived max_model_len (their max_position_embeddings is already the
+// extended length).
+var ropeNoFactor = map[string]bool{"su": true, "longrope": true, "llama3": true, "yarn": true, "deepseek_yarn": true, "deepseek_llama_scaling": true}
+
+// parseRope applies vLLM's derived max_model_len (_get_and_verify_max_len in
+// vllm/config/model.py and derive_max_model_len_and_key in
+// vllm/transformers_utils/model_arch_config_convertor.py, vllm 0.32.0): the
+// smallest of the length keys (model_max_length wins when set), times the
+// factor of a rope type other than su/longrope/llama3/yarn/deepseek_yarn,
+// except for gemma3 whose length is already scaled; LongRoPE models default
+// to original_max_position_embeddings. rope_parameters (transformers 5) and
+// rope_scaling (before) are both read; per-layer-type parameters (Gemma 3)
+// are walked one by one.
 func parseRope(c cfg, m *Model) error {
 	f, err := c.float(1, "partial_rotary_factor")
 	if err != nil {
 		return err
 	}
-	if f > 0 && f < 1 {
-		m.RotaryDim = int(float64(m.HeadDim) * f)
+	derived := 0
+	for _, k := range []string{"max_position_embeddings", "n_positions", "max_seq_len", "seq_length", "model_max_length", "max_target_positions", "max_sequence_length", "max_seq_length", "seq_len"} {
+		v, err := c.int(0, k)
+		if err != nil {
+			return err
+		}
+		if v > 0 && (derived == 0 || v < derived) {
+			derived = v
+		}
 	}
-	rs, ok, err := c.sub("rope_scaling")
-	if err != nil || !ok {
+	if v, err := c.int(0, "model_max_length"); err != nil {
 		return err
+	} else if v > 0 {
+		derived = v
 	}
-	typ, err := rs.str("rope_type")
+	if derived == 0 {
+		if c.known() {
+			return cfgErr(c.prefix+"max_position_embeddings", "is required")
+		}
+		// vLLM would assume 2048 with a warning; that is a guess.
+		return c.need("max_position_embeddings", "the context length the model was trained for")
+	}
+	var params []cfg
+	rs, ok, err := c.sub("rope_parameters")
 	if err != nil {
 		return err
 	}
-	if typ == "" {
-		if typ, err = rs.str("type"); err != nil {
+	if !ok {
+		if rs, ok, err = c.sub("rope_scaling"); err != nil {
 			return err
 		}
 	}
-	factor, err := rs.float(1, "factor")
-	if err != nil {
-		return err
+	if ok {
+		nested := false
+		for _, lt := range []string{"full_attention", "sliding_attention"} {
+			if sub, ok, err := rs.sub(lt); err != nil {
+				return err
+			} else if ok {
+				nested = true
+				params = append(params, sub)
+			}
+		}
+		if !nested {
+			params = append(params, rs)
+		}
 	}
-	switch typ {
-	case "", "default", "mrope", "llama3", "longrope", "su":
-		if typ == "longrope" || typ == "su" {
-			orig, err := rs.int(0, "original_max_position_embeddings")
+	scale, longrope := 1.0, false
+	for _, p := range params {
+		typ, err := p.str("rope_type")
+		if err != nil {
+			return err
+		}
+		if typ == "" {
+			if typ, err = p.str("type"); err != nil {
+				return err
+			}
+		}
+		factor, err := p.float(1, "factor")
+		if err != nil {
+			return err
+		}
+		if pf, err := p.float(0, "partial_rotary_factor"); err != nil {
+			return err
+		} else if pf > 0 {
+			f = pf
+		}
+		switch typ {
+		case "", "default", "mrope":
+		case "longrope", "su":
+			longrope = true
+			orig, err := p.int(0, "original_max_position_embeddings")
 			if err != nil {
 				return err
 			}
 			if orig == 0 {
 				orig, _ = c.int(0, "original_max_position_embeddings")
 			}
-			m.RopePositions = m.MaxPositionEmbeddings + orig
+			m.RopePositions = derived + orig // a short and a long cos/sin cache
+		case "yarn", "deepseek_yarn", "llama3", "deepseek_llama_scaling":
+			if typ != "llama3" {
+				if orig, err := p.int(0, "original_max_position_embeddings"); err != nil {
+					return err
+				} else if orig > 0 {
+					m.RopePositions = int(float64(orig) * factor)
+				}
+			}
+		case "linear", "dynamic":
+			if factor < 1 || factor > 1024 {
+				return cfgErr(p.prefix+"factor", "must be between 1 and 1024, got %g", factor)
+			}
+			if !strings.Contains(c.modelType, "gemma3") {
+				scale = factor
+			}
+		default:
+			return cfgErr(p.prefix+"rope_type", "unknown rope scaling %q; known: default, linear, dynamic, yarn, llama3, longrope, mrope", typ)
 		}
-	case "yarn", "dynamic", "linear", "deepseek_yarn":
-		if factor < 1 || factor > 1024 {
-			return cfgErr(rs.prefix+"factor", "must be between 1 and 1024, got %g", factor)
+		if ropeNoFactor[typ] && (factor < 1 || factor > 1024) {
+			return cfgErr(p.prefix+"factor", "must be between 1 and 1024, got %g", factor)
 		}
-		base := m.MaxPositionEmbeddings
-		if typ == "yarn" {
-			if orig, err := rs.int(0, "original_max_position_embeddings"); err != nil {
-				return err
-			} else if orig > 0 {
-				base = orig
+	}
+	if f > 0 && f < 1 {
+		m.RotaryDim = int(float64(m.HeadDim) * f)
+	}
+	m.MaxPositionEmbeddings = int(float64(derived) * scale)
+	if longrope {
+		// vLLM reads hf_config.original_max_position_embeddings. transformers
+		// keeps the top-level field (a declared one in Phi3Config), except
+		// that PhimoeConfig.validate_rope replaces it by the rope parameters'
+		// value, which standardize_rope_params defaults to
+		// max_position_embeddings (modeling_rope_utils.py).
+		orig, err := c.int(0, "original_max_position_embeddings")
+		if err != nil {
+			return err
+		}
+		if c.modelType == "phimoe" {
+			orig = 0
+			for _, p := range params {
+				if o, err := p.int(0, "original_max_position_embeddings"); err != nil {
+					return err
+				} else if o > 0 {
+					orig = o
+				}
 			}
 		}
-		m.MaxPositionEmbeddings = int(float64(base) * factor)
-		m.RopePositions = m.MaxPositionEmbeddings
-	default:
-		return cfgErr(rs.prefix+"rope_type", "unknown rope scaling %q; known: default, linear, dynamic, yarn, llama3, longrope, mrope", typ)
+		if orig > 0 && orig < m.MaxPositionEmbeddings {
+			m.DefaultMaxModelLen = orig
+		}
+	}
+	if m.RopePositions > 0 && m.RopePositions < m.MaxPositionEmbeddings {
+		m.RopePositions = 0
 	}
 	return nil
 }

@@ -75,8 +75,9 @@ func TestParseConfigJSONDetails(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// YaRN factor 4 over 32768 original positions: vLLM allows 131072.
-	if m.MaxPositionEmbeddings != 131072 || m.NumExperts != 128 || m.Quantization.Method != "bitsandbytes" || !m.Quantization.DoubleQuant {
+	// YaRN: vLLM 0.32 takes max_position_embeddings as already extended
+	// (_get_and_verify_max_len skips the yarn factor).
+	if m.MaxPositionEmbeddings != 40960 || m.NumExperts != 128 || m.Quantization.Method != "bitsandbytes" || !m.Quantization.DoubleQuant {
 		t.Errorf("qwen3 moe bnb: %+v %+v", m, m.Quantization)
 	}
 	if p := float64(m.Params()); p < 30.0e9 || p > 31.0e9 {

@@ -150,7 +150,7 @@ func resolveEngine(in FitInput) (engine, error) {
 	if e.prec, err = resolvePrecision(e.m, in.Quantization, in.GPU); err != nil {
 		return e, err
 	}
-	e.quantName = in.Quantization
+	e.quantName = strings.ToLower(strings.TrimSpace(in.Quantization))
 	if e.quantName == "" {
 		e.quantName = "none"
 	}
@@ -168,7 +168,7 @@ func resolveEngine(in FitInput) (engine, error) {
 	case e.mml < 0:
 		return e, &InputError{Attribute: "max_model_len", Message: fmt.Sprintf("got %d; must be a positive number of tokens", e.mml)}
 	case e.mml == 0:
-		e.mml = e.m.MaxPositionEmbeddings
+		e.mml = e.m.DefaultMaxLen() // LongRoPE: vLLM starts from the original length
 	case e.mml > e.m.MaxPositionEmbeddings:
 		return e, &InputError{Attribute: "max_model_len", Message: fmt.Sprintf("%d is longer than the model's max_position_embeddings (%d); vLLM refuses it. Valid: 1 to %d",
 			e.mml, e.m.MaxPositionEmbeddings, e.m.MaxPositionEmbeddings)}
@@ -338,15 +338,7 @@ func (e engine) layerKVBytesPerToken() float64 {
 	return 2 * float64(e.kvHeadsPerGPU()*e.m.HeadDim) * e.kvBytes
 }
 
-func (e engine) slidingLayers() int {
-	if e.m.SlidingWindow <= 0 {
-		return 0
-	}
-	if e.m.SlidingWindowLayers == 0 {
-		return e.m.NumLayers
-	}
-	return e.m.SlidingWindowLayers
-}
+func (e engine) slidingLayers() int { return e.m.SlidingLayers() }
 
 // requestKVBytes is the KV memory one request of mml tokens needs on one
 // GPU: spec.max_memory_usage_bytes summed over the layers, as

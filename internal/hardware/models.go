@@ -81,6 +81,8 @@ var modelCatalog = func() []Model {
 	phi3mini128.ID, phi3mini128.MaxPositionEmbeddings, phi3mini128.Aliases = "microsoft/Phi-3-mini-128k-instruct", 131072, nil
 	// LongRoPE keeps a short and a long cos/sin cache.
 	phi3mini128.RopePositions = 131072 + 4096
+	// vLLM defaults a LongRoPE model to original_max_position_embeddings.
+	phi3mini128.DefaultMaxModelLen = 4096
 	phi4 := llama("microsoft/phi-4", 40, 5120, 40, 10, 128, 17920, 100352, false, 16384, "bfloat16", 14.7e9)
 	phi4.Architecture = "Phi3ForCausalLM"
 	phi4.Aliases = []string{"microsoft/Phi-4", "unsloth/phi-4"}
@@ -88,6 +90,7 @@ var modelCatalog = func() []Model {
 	phi35moe.Architecture, phi35moe.AttentionBias = "PhiMoEForCausalLM", true
 	phi35moe.NumExperts, phi35moe.NumActiveExperts, phi35moe.ExpertIntermediateSize = 16, 2, 6400
 	phi35moe.RopePositions = 131072 + 4096
+	phi35moe.DefaultMaxModelLen = 4096
 
 	gemma9 := Model{ID: "google/gemma-2-9b", Architecture: "Gemma2ForCausalLM", NumLayers: 42, HiddenSize: 3584, NumHeads: 16, NumKVHeads: 8,
 		HeadDim: 256, IntermediateSize: 14336, VocabSize: 256000, TiedEmbeddings: true, MaxPositionEmbeddings: 8192,
@@ -108,7 +111,7 @@ var modelCatalog = func() []Model {
 	q05bnb.Quantization = &QuantConfig{Method: "bitsandbytes", Bits: 4, GroupSize: 64, DoubleQuant: true, SkipModules: []string{"lm_head"}}
 
 	vl72 := qwen25("Qwen/Qwen2.5-VL-72B-Instruct", 80, 8192, 64, 8, 128, 29568, 152064, false, 128000, 73.4e9)
-	vl72.Architecture, vl72.VisionParams = "Qwen2_5_VLForConditionalGeneration", 668_600_000
+	vl72.Architecture, vl72.VisionParams = "Qwen2_5_VLForConditionalGeneration", 700_147_712 // the vision tower and patch merger as vision.go counts them (transformers agrees: TestConfigDifferential)
 
 	dsR1Q := func(id string, base Model, published float64) Model {
 		base.ID, base.Aliases, base.MaxPositionEmbeddings, base.PublishedParams = id, nil, 131072, int64(published)
@@ -211,5 +214,31 @@ func LookupModel(id string) (Model, error) {
 	}
 	ids := ModelIDs()
 	return Model{}, &InputError{Attribute: "model", Message: fmt.Sprintf("unknown model %q%s. The catalog has: %s. For any other model, pass its Hugging Face config.json text as model_config_json instead.",
-		id, didYouMean(id, ids), strings.Join(ids, ", "))}
+		id, didYouMeanModel(id), strings.Join(ids, ", "))}
+}
+
+// SuggestModel is the catalog id or alias nearest to id by edit distance
+// over the whole lower-cased id ("" when none is close): the did-you-mean
+// of a model that is neither in the catalog nor on the Hub.
+func SuggestModel(id string) string {
+	n := strings.ToLower(strings.TrimSpace(id))
+	best, bestD := "", -1
+	for _, m := range Models() {
+		for _, c := range append([]string{m.ID}, m.Aliases...) {
+			if d := levenshtein(n, strings.ToLower(c)); bestD == -1 || d < bestD {
+				best, bestD = c, d
+			}
+		}
+	}
+	if bestD < 0 || bestD > max(3, len(n)/3) {
+		return ""
+	}
+	return best
+}
+
+func didYouMeanModel(id string) string {
+	if s := SuggestModel(id); s != "" {
+		return fmt.Sprintf(" (did you mean %q?)", s)
+	}
+	return ""
 }

@@ -94,3 +94,34 @@ func TestLookupModel(t *testing.T) {
 		}
 	}
 }
+
+// The did-you-mean searches aliases and the whole id.
+func TestSuggestModel(t *testing.T) {
+	for typed, want := range map[string]string{
+		"meta-llama/Llama-3.1-8B-Instuct": "meta-llama/Llama-3.1-8B-Instruct",
+		"qwen/qwen2.5-7b-instrct":         "Qwen/Qwen2.5-7B-Instruct",
+		"mistralai/Mixtral-8x7B-Instruct": "mistralai/Mixtral-8x7B-Instruct-v0.1",
+		"google/gemma-2-9b-itt":           "google/gemma-2-9b-it",
+		"someone/completely-different":    "",
+	} {
+		if got := SuggestModel(typed); got != want {
+			t.Errorf("SuggestModel(%q) = %q, want %q", typed, got, want)
+		}
+	}
+	_, err := LookupModel("meta-llama/Llama-3.1-8B-Instuct")
+	if err == nil || !strings.Contains(err.Error(), `did you mean "meta-llama/Llama-3.1-8B-Instruct"`) {
+		t.Errorf("LookupModel: %v", err)
+	}
+}
+
+// Quantization names are case-insensitive, like GPU names.
+func TestQuantizationCaseInsensitive(t *testing.T) {
+	m := mustModel(t, "Qwen/Qwen2.5-7B-Instruct")
+	for _, q := range []string{"AWQ", "Int4", " fp8 "} {
+		r, err := Fit(FitInput{Model: m, GPU: mustGPU(t, "L4"), Quantization: q, MaxModelLen: 4096})
+		want, _ := Fit(FitInput{Model: m, GPU: mustGPU(t, "L4"), Quantization: strings.ToLower(strings.TrimSpace(q)), MaxModelLen: 4096})
+		if err != nil || r.WeightsGiB != want.WeightsGiB {
+			t.Errorf("%q: %v %.3f vs %.3f", q, err, r.WeightsGiB, want.WeightsGiB)
+		}
+	}
+}

@@ -51,6 +51,7 @@ func quantFamily(method string) string {
 // the way vLLM's ModelConfig does: a pre-quantized checkpoint can only be
 // run as what it is.
 func resolvePrecision(m Model, q string, g GPU) (precision, error) {
+	q = strings.ToLower(strings.TrimSpace(q)) // "AWQ" is awq, as GPU names are case-insensitive
 	if q == "" {
 		q = "none"
 	}

@@ -43,8 +43,11 @@ func (it InstanceType) PricePerGPUHourUSD() float64 {
 // Model is a decoder-only transformer architecture, as read from a Hugging
 // Face config.json or the built-in catalog.
 type Model struct {
-	ID                    string // Hugging Face id, or "custom" for a config.json
-	Architecture          string // the config's architectures[0], e.g. "Qwen2ForCausalLM"
+	ID           string // Hugging Face id, or "custom" for a config.json
+	Architecture string // the config's architectures[0], e.g. "Qwen2ForCausalLM"
+	// ModelType is the config's model_type (of the text model for a
+	// multimodal one), e.g. "qwen2"; "" when unknown.
+	ModelType             string
 	NumLayers             int
 	HiddenSize            int
 	NumHeads              int
@@ -53,8 +56,11 @@ type Model struct {
 	IntermediateSize      int
 	VocabSize             int
 	TiedEmbeddings        bool
-	MaxPositionEmbeddings int // the model's default max_model_len
-	SlidingWindow         int // 0 when full attention everywhere
+	MaxPositionEmbeddings int // the longest max_model_len vLLM accepts (its derived max_model_len)
+	// DefaultMaxModelLen is vLLM's max_model_len when none is given; 0 means
+	// MaxPositionEmbeddings (LongRoPE models default to the original length).
+	DefaultMaxModelLen int
+	SlidingWindow      int // 0 when full attention everywhere
 	// SlidingWindowLayers is how many layers use the sliding window (the rest
 	// are full attention); 0 with SlidingWindow>0 means all layers.
 	SlidingWindowLayers int

@@ -233,7 +233,7 @@ func (e *boxEnv) checkPinnedTasks(t *testing.T, name string, accel map[string]st
 		sort.Strings(types)
 		// `python` resolves through the PATH of the head's unit: the venv.
 		entry := fmt.Sprintf("python -c %s %s %s", shellQuote(pinnedTasks), strings.Join(groups, ","), strings.Join(types, ","))
-		sub, err := c.SubmitJob(ctx, ray.JobSubmitRequest{Entrypoint: entry})
+		sub, err := c.SubmitJob(ctx, ray.JobSubmitRequest{Entrypoint: entry, SubmissionID: acctest.RandomWithPrefix("pinned-tasks")})
 		if err != nil {
 			return err
 		}

@@ -18,6 +18,7 @@ import (
 )
 
 var (
+	_ datasource.DataSourceWithConfigure        = (*batchSizingDataSource)(nil)
 	_ datasource.DataSource                     = (*batchSizingDataSource)(nil)
 	_ datasource.DataSourceWithConfigValidators = (*batchSizingDataSource)(nil)
 )
@@ -25,7 +26,7 @@ var (
 // NewBatchSizingDataSource is the rayvllm_batch_sizing data source.
 func NewBatchSizingDataSource() datasource.DataSource { return &batchSizingDataSource{} }
 
-type batchSizingDataSource struct{}
+type batchSizingDataSource struct{ hubConfigure }
 
 type batchSizingModel struct {
 	fitConfigModel
@@ -118,7 +119,7 @@ func (d *batchSizingDataSource) Read(ctx context.Context, req datasource.ReadReq
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	rf, err := m.resolve()
+	rf, err := m.resolve(ctx, d.hub)
 	if err != nil {
 		addHardwareError(&resp.Diagnostics, err)
 		return
@@ -139,12 +140,19 @@ func (d *batchSizingDataSource) Read(ctx context.Context, req datasource.ReadReq
 	if rf.Instance != nil && m.PricePerGPUHourUSD.IsNull() {
 		in.PricePerGPUHourUSD = rf.Instance.PricePerGPUHourUSD()
 	}
+	tp := rf.In.TensorParallelSize
+	if in.GPUs > 0 && in.GPUs < tp {
+		resp.Diagnostics.AddAttributeError(path.Root("tensor_parallel_size"), "Invalid tensor_parallel_size",
+			fmt.Sprintf("tensor_parallel_size = %d needs %d GPUs for one engine replica, but gpus = %d. Set gpus = %d (or a multiple of %d), or tensor_parallel_size to at most %d.",
+				tp, tp, in.GPUs, tp, tp, in.GPUs))
+		return
+	}
 	if !m.Concurrency.IsNull() {
-		gpus := int(m.Concurrency.ValueInt64()) * rf.In.TensorParallelSize
+		gpus := int(m.Concurrency.ValueInt64()) * tp
 		if in.GPUs != 0 && in.GPUs != gpus {
 			resp.Diagnostics.AddAttributeError(path.Root("gpus"), "Invalid gpus",
-				fmt.Sprintf("gpus = %d disagrees with concurrency %d × tensor_parallel_size %d = %d GPUs; set one of them.",
-					in.GPUs, m.Concurrency.ValueInt64(), rf.In.TensorParallelSize, gpus))
+				fmt.Sprintf("gpus = %d disagrees with concurrency %d × tensor_parallel_size %d = %d GPUs. Set gpus = %d, or concurrency = %d, or remove one of them.",
+					in.GPUs, m.Concurrency.ValueInt64(), tp, gpus, gpus, max(in.GPUs/tp, 1)))
 			return
 		}
 		in.GPUs = gpus

@@ -13,6 +13,7 @@ import (
 )
 
 var (
+	_ datasource.DataSourceWithConfigure        = (*gpuFitDataSource)(nil)
 	_ datasource.DataSource                     = (*gpuFitDataSource)(nil)
 	_ datasource.DataSourceWithConfigValidators = (*gpuFitDataSource)(nil)
 )
@@ -20,7 +21,7 @@ var (
 // NewGPUFitDataSource is the rayvllm_gpu_fit data source.
 func NewGPUFitDataSource() datasource.DataSource { return &gpuFitDataSource{} }
 
-type gpuFitDataSource struct{}
+type gpuFitDataSource struct{ hubConfigure }
 
 type gpuFitModel struct {
 	fitConfigModel
@@ -55,7 +56,7 @@ func (d *gpuFitDataSource) Read(ctx context.Context, req datasource.ReadRequest,
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	rf, err := m.resolve()
+	rf, err := m.resolve(ctx, d.hub)
 	if err != nil {
 		addHardwareError(&resp.Diagnostics, err)
 		return

@@ -15,17 +15,22 @@ import (
 var (
 	_ datasource.DataSource                     = (*modelDataSource)(nil)
 	_ datasource.DataSourceWithConfigValidators = (*modelDataSource)(nil)
+	_ datasource.DataSourceWithConfigure        = (*modelDataSource)(nil)
 )
 
 // NewModelDataSource is the rayvllm_model data source.
 func NewModelDataSource() datasource.DataSource { return &modelDataSource{} }
 
-type modelDataSource struct{}
+type modelDataSource struct{ hubConfigure }
 
 type modelModel struct {
 	Model                  types.String `tfsdk:"model"`
 	ModelConfigJSON        types.String `tfsdk:"model_config_json"`
+	ModelRevision          types.String `tfsdk:"model_revision"`
+	ModelName              types.String `tfsdk:"model_name"`
 	ID                     types.String `tfsdk:"id"`
+	Source                 types.String `tfsdk:"model_source"`
+	ModelType              types.String `tfsdk:"model_type"`
 	Architecture           types.String `tfsdk:"architecture"`
 	NumLayers              types.Int64  `tfsdk:"num_layers"`
 	HiddenSize             types.Int64  `tfsdk:"hidden_size"`
@@ -36,6 +41,9 @@ type modelModel struct {
 	VocabSize              types.Int64  `tfsdk:"vocab_size"`
 	TiedEmbeddings         types.Bool   `tfsdk:"tied_embeddings"`
 	MaxPositionEmbeddings  types.Int64  `tfsdk:"max_position_embeddings"`
+	DefaultMaxModelLen     types.Int64  `tfsdk:"default_max_model_len"`
+	SlidingWindowLayers    types.Int64  `tfsdk:"sliding_window_layers"`
+	VisionParams           types.Int64  `tfsdk:"vision_params"`
 	SlidingWindow          types.Int64  `tfsdk:"sliding_window"`
 	NumExperts             types.Int64  `tfsdk:"num_experts"`
 	NumActiveExperts       types.Int64  `tfsdk:"num_active_experts"`
@@ -53,13 +61,17 @@ func (d *modelDataSource) Metadata(_ context.Context, req datasource.MetadataReq
 
 func (d *modelDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
 	i := func(desc string) schema.Attribute { return schema.Int64Attribute{Computed: true, Description: desc} }
-	in := fitInputAttributes(false)
+	in := modelInputAttributes()
 	resp.Schema = schema.Schema{
-		Description: "The architecture and parameter count of a catalog model or of a Hugging Face `config.json`.",
+		Description: "The architecture and parameter count of a model: from the built-in catalog, from its `config.json` on the Hugging Face Hub (any id), or from a `config.json` text, read as transformers and vLLM read it.",
 		Attributes: map[string]schema.Attribute{
 			"model":                    in["model"],
 			"model_config_json":        in["model_config_json"],
-			"id":                       schema.StringAttribute{Computed: true, Description: "The model id (`custom` for a config.json without `_name_or_path`)."},
+			"model_revision":           in["model_revision"],
+			"model_name":               in["model_name"],
+			"id":                       schema.StringAttribute{Computed: true, Description: "The model's name: `model_name`, else the id, else the config.json's `_name_or_path`, else `custom`."},
+			"model_source":             schema.StringAttribute{Computed: true, Description: "Where the architecture came from: `catalog`, `hub`, `hub-cache` (the Hub was not reachable; the cached copy) or `model_config_json`."},
+			"model_type":               schema.StringAttribute{Computed: true, Description: "The config's `model_type` (of the language model for a multimodal one), whose transformers defaults fill in missing fields."},
 			"architecture":             schema.StringAttribute{Computed: true, Description: "The config's `architectures[0]`."},
 			"num_layers":               i("Transformer layers."),
 			"hidden_size":              i("Hidden size."),
@@ -69,7 +81,10 @@ func (d *modelDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, 
 			"intermediate_size":        i("MLP intermediate size of the dense layers."),
 			"vocab_size":               i("Vocabulary size."),
 			"tied_embeddings":          schema.BoolAttribute{Computed: true, Description: "Whether lm_head shares the embedding matrix."},
-			"max_position_embeddings":  i("The model's context length: vLLM's default `max_model_len`."),
+			"max_position_embeddings":  i("The longest `max_model_len` vLLM accepts for the model (its derived max_model_len, rope scaling applied as vLLM does)."),
+			"default_max_model_len":    i("vLLM's `max_model_len` when none is set: `max_position_embeddings`, or `original_max_position_embeddings` for a LongRoPE model."),
+			"sliding_window_layers":    i("Layers that use the sliding window (the rest are full attention); 0 without a window."),
+			"vision_params":            i("Parameters of a multimodal model's vision tower and projector (included in `params`); 0 for a text model."),
 			"sliding_window":           i("Sliding-window size in tokens; 0 for full attention."),
 			"num_experts":              i("Routed experts per MoE layer; 0 for a dense model."),
 			"num_active_experts":       i("Experts active per token."),
@@ -93,7 +108,7 @@ func (d *modelDataSource) Read(ctx context.Context, req datasource.ReadRequest, 
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	mod, err := fitConfigModel{Model: m.Model, ModelConfigJSON: m.ModelConfigJSON}.model()
+	mod, src, err := resolveModel(ctx, d.hub, modelRef{ID: m.Model, Revision: m.ModelRevision, ConfigJSON: m.ModelConfigJSON, Name: m.ModelName})
 	if err != nil {
 		addHardwareError(&resp.Diagnostics, err)
 		return
@@ -105,6 +120,10 @@ func (d *modelDataSource) Read(ctx context.Context, req datasource.ReadRequest, 
 	}
 	i := func(v int) types.Int64 { return types.Int64Value(int64(v)) }
 	m.ID = types.StringValue(mod.ID)
+	m.Source = types.StringValue(src)
+	m.ModelType = types.StringValue(mod.ModelType)
+	m.DefaultMaxModelLen, m.SlidingWindowLayers = i(mod.DefaultMaxLen()), i(mod.SlidingLayers())
+	m.VisionParams = types.Int64Value(mod.VisionParams)
 	m.Architecture = types.StringValue(mod.Architecture)
 	m.NumLayers, m.HiddenSize, m.NumHeads, m.NumKVHeads = i(mod.NumLayers), i(mod.HiddenSize), i(mod.NumHeads), i(mod.NumKVHeads)
 	m.HeadDim, m.IntermediateSize, m.VocabSize = i(mod.HeadDim), i(mod.IntermediateSize), i(mod.VocabSize)

@@ -155,7 +155,7 @@ func (e vllmEngine) fitCheck() (f fitCheck, why string) {
 	}
 	model, err := hardware.LookupModel(e.Model)
 	if err != nil {
-		return f, fmt.Sprintf("model %q is not in the model catalog; rayvllm_gpu_fit with model_config_json checks any model.", e.Model)
+		return f, fmt.Sprintf("model %q is not in the model catalog; rayvllm_gpu_fit checks any Hugging Face id (read from the Hub) or model_config_json.", e.Model)
 	}
 	quant, kv, attr, ok := hardware.FromVLLMNames(e.Quantization, e.KVCacheDType)
 	if !ok {

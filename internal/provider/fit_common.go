@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"context"
 	"math"
 	"strings"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware"
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hfhub"
 )
 
 // fitConfigModel holds the engine inputs shared by rayvllm_gpu_fit,
@@ -23,7 +25,10 @@ import (
 type fitConfigModel struct {
 	Model                  types.String  `tfsdk:"model"`
 	ModelConfigJSON        types.String  `tfsdk:"model_config_json"`
+	ModelRevision          types.String  `tfsdk:"model_revision"`
+	ModelName              types.String  `tfsdk:"model_name"`
 	GPU                    types.String  `tfsdk:"gpu"`
+	CustomGPUName          types.String  `tfsdk:"custom_gpu_name"`
 	InstanceType           types.String  `tfsdk:"instance_type"`
 	GPUMemoryGiB           types.Float64 `tfsdk:"gpu_memory_gib"`
 	GPUMemoryBandwidthGBps types.Float64 `tfsdk:"gpu_memory_bandwidth_gbps"`
@@ -45,17 +50,7 @@ type fitConfigModel struct {
 func fitInputAttributes(engineKnobsComputed bool) map[string]schema.Attribute {
 	positive := []validator.Int64{int64validator.AtLeast(1)}
 	positiveF := []validator.Float64{float64validator.AtLeast(0.001)}
-	return map[string]schema.Attribute{
-		"model": schema.StringAttribute{
-			Optional:    true,
-			Description: "Hugging Face model id from the built-in catalog, e.g. `Qwen/Qwen2.5-7B-Instruct`. Exactly one of `model` and `model_config_json` is required.",
-			Validators:  []validator.String{stringvalidator.LengthAtLeast(1)},
-		},
-		"model_config_json": schema.StringAttribute{
-			Optional:    true,
-			Description: "The text of a Hugging Face `config.json` (e.g. `file(\"config.json\")`), for a model outside the catalog. Its `quantization_config` (awq, gptq, fp8, compressed-tensors, bitsandbytes) is honoured.",
-			Validators:  []validator.String{stringvalidator.LengthAtLeast(2)},
-		},
+	attrs := map[string]schema.Attribute{
 		"gpu": schema.StringAttribute{
 			Optional:    true,
 			Description: "GPU catalog name, e.g. `RTX-3090`, `A100-80GB`, `H100-80GB-SXM`, `L40S`, `MI300X`. Exactly one of `gpu`, `instance_type` and `gpu_memory_gib` is required.",
@@ -72,6 +67,11 @@ func fitInputAttributes(engineKnobsComputed bool) map[string]schema.Attribute {
 			Validators: append([]validator.Float64{
 				float64validator.AlsoRequires(path.MatchRoot("gpu_memory_bandwidth_gbps"), path.MatchRoot("gpu_bf16_tflops")),
 			}, positiveF...),
+		},
+		"custom_gpu_name": schema.StringAttribute{
+			Optional:    true,
+			Description: "Name of a custom GPU (`gpu_memory_gib`) in `gpu_name` and messages, e.g. `DGX-Spark`; otherwise `custom-<memory>GiB`. Only with `gpu_memory_gib`.",
+			Validators:  []validator.String{stringvalidator.LengthBetween(1, 100), stringvalidator.AlsoRequires(path.MatchRoot("gpu_memory_gib"))},
 		},
 		"gpu_memory_bandwidth_gbps": schema.Float64Attribute{
 			Optional:    true,
@@ -96,7 +96,7 @@ func fitInputAttributes(engineKnobsComputed bool) map[string]schema.Attribute {
 		"quantization": schema.StringAttribute{
 			Optional:    true,
 			Description: "Weight quantization: " + quoteList(hardware.Quantizations) + ". Default `none`: the checkpoint's own dtype or quantization.",
-			Validators:  []validator.String{stringvalidator.OneOf(hardware.Quantizations...)},
+			Validators:  []validator.String{stringvalidator.OneOfCaseInsensitive(hardware.Quantizations...)},
 		},
 		"kv_cache_dtype": schema.StringAttribute{
 			Optional:    true,
@@ -131,6 +131,10 @@ func fitInputAttributes(engineKnobsComputed bool) map[string]schema.Attribute {
 			Validators:  []validator.Int64{int64validator.OneOf(1, 8, 16, 32, 64, 128)},
 		},
 	}
+	for k, a := range modelInputAttributes() {
+		attrs[k] = a
+	}
+	return attrs
 }
 
 func maybeRecommended(computed bool, d string) string {
@@ -153,11 +157,12 @@ type resolvedFit struct {
 	Instance *hardware.InstanceType
 }
 
-// resolve looks up the model and GPU and fills vLLM's defaults.
-func (c fitConfigModel) resolve() (resolvedFit, error) {
+// resolve looks up the model (in the catalog, else on the Hub through hub)
+// and the GPU, and fills vLLM's defaults.
+func (c fitConfigModel) resolve(ctx context.Context, hub *hfhub.Client) (resolvedFit, error) {
 	var r resolvedFit
 	var err error
-	if r.In.Model, err = c.model(); err != nil {
+	if r.In.Model, err = c.model(ctx, hub); err != nil {
 		return r, err
 	}
 	switch {
@@ -174,6 +179,9 @@ func (c fitConfigModel) resolve() (resolvedFit, error) {
 		if r.In.GPU, err = hardware.CustomGPU(c.GPUMemoryGiB.ValueFloat64(), c.GPUMemoryBandwidthGBps.ValueFloat64(),
 			c.GPUBF16TFLOPS.ValueFloat64(), c.GPUFP8TFLOPS.ValueFloat64()); err != nil {
 			return r, err
+		}
+		if n := c.CustomGPUName.ValueString(); n != "" {
+			r.In.GPU.Name = n
 		}
 	default:
 		if r.In.GPU, err = hardware.LookupGPU(c.GPU.ValueString()); err != nil {
@@ -192,11 +200,9 @@ func (c fitConfigModel) resolve() (resolvedFit, error) {
 }
 
 // model reads model_config_json when set, else looks up model.
-func (c fitConfigModel) model() (hardware.Model, error) {
-	if !c.ModelConfigJSON.IsNull() {
-		return hardware.ParseConfigJSON([]byte(c.ModelConfigJSON.ValueString()))
-	}
-	return hardware.LookupModel(c.Model.ValueString())
+func (c fitConfigModel) model(ctx context.Context, hub *hfhub.Client) (hardware.Model, error) {
+	m, _, err := resolveModel(ctx, hub, modelRef{ID: c.Model, Revision: c.ModelRevision, ConfigJSON: c.ModelConfigJSON, Name: c.ModelName})
+	return m, err
 }
 
 // fitResultModel is the predicted memory accounting, flat in rayvllm_gpu_fit

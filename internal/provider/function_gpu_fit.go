@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"slices"
 	"sort"
 	"strings"
 
@@ -36,7 +37,7 @@ func (f *gpuFitFunction) Definition(_ context.Context, _ function.DefinitionRequ
 		Description: "Runs the same fit check as the `rayvllm_gpu_fit` data source and returns its outputs as an object, " +
 			"so it can be used in `variable` validation and `precondition` blocks. Never fails for a misfit: check `.fits`.",
 		Parameters: []function.Parameter{
-			function.StringParameter{Name: "model", Description: "Catalog Hugging Face id, or the text of a `config.json` (anything starting with `{`)."},
+			function.StringParameter{Name: "model", Description: "Hugging Face id (the built-in catalog, else the Hub's `config.json` with `HF_TOKEN`/`HF_ENDPOINT` from the environment, cached on disk), or the text of a `config.json` (anything starting with `{`)."},
 			function.StringParameter{Name: "gpu", Description: "GPU catalog name (e.g. `A100-80GB`) or an EC2 GPU instance type (e.g. `g5.xlarge`)."},
 			function.DynamicParameter{Name: "options", AllowNullValue: true,
 				Description: "An object of engine settings, each optional: " + quoteList(gpuFitOptions) + ". Pass `{}` or `null` for vLLM's defaults."},
@@ -57,7 +58,7 @@ func (f *gpuFitFunction) Run(ctx context.Context, req function.RunRequest, resp 
 		resp.Error = ferr
 		return
 	}
-	rf, err := cfg.resolve()
+	rf, err := cfg.resolve(ctx, nil) // HF_TOKEN/HF_ENDPOINT: functions get no provider configuration
 	if err != nil {
 		resp.Error = funcErrorFrom(err, gpuFitArgs, 2, "options.")
 		return
@@ -106,6 +107,16 @@ func fitConfigFromArgs(model, gpu string, opts types.Dynamic) (fitConfigModel, *
 		names = append(names, k)
 	}
 	sort.Strings(names)
+	var unknown []string
+	for _, k := range names {
+		if !slices.Contains(gpuFitOptions, k) {
+			unknown = append(unknown, fmt.Sprintf("%q", k))
+		}
+	}
+	if len(unknown) > 0 { // every one of them, not just the first
+		return c, function.NewArgumentFuncError(2, fmt.Sprintf("options: unknown setting%s %s; valid settings are %s",
+			map[bool]string{true: "s", false: ""}[len(unknown) > 1], strings.Join(unknown, ", "), strings.Join(gpuFitOptions, ", ")))
+	}
 	for _, k := range names {
 		v := attrs[k]
 		if v.IsNull() {

@@ -38,6 +38,11 @@ output "too_big" {
 				ExpectError: regexp.MustCompile(`(?s)unknown setting\s+"max_model_lenn".*max_model_len`),
 			},
 			{
+				// Every unknown key is named, not just the first.
+				Config:      `output "x" { value = provider::rayvllm::gpu_fit("Qwen/Qwen2.5-7B", "A100-80GB", { max_model_lenn = 8192, quantisation = "awq" }) }`,
+				ExpectError: regexp.MustCompile(`(?s)unknown settings\s+"max_model_lenn",\s+"quantisation"`),
+			},
+			{
 				Config:      `output "x" { value = provider::rayvllm::gpu_fit("Qwen/Qwen2.5-7B", "A100-80GB", { tensor_parallel_size = 3 }) }`,
 				ExpectError: regexp.MustCompile(`tensor_parallel_size`),
 			},

@@ -28,7 +28,7 @@ func (f *kvBytesFunction) Definition(_ context.Context, _ function.DefinitionReq
 		Description: "Returns the KV cache bytes one token takes on one GPU, all layers: 2 × kv_heads_per_gpu × head_dim × dtype bytes per layer " +
 			"(for multi-head latent attention, the compressed latent without the 2×), as vLLM's KV cache spec computes it.",
 		Parameters: []function.Parameter{
-			function.StringParameter{Name: "model", Description: "Catalog Hugging Face id, or the text of a `config.json` (anything starting with `{`)."},
+			function.StringParameter{Name: "model", Description: "Hugging Face id (the built-in catalog, else the Hub's `config.json` with `HF_TOKEN`/`HF_ENDPOINT` from the environment, cached on disk), or the text of a `config.json` (anything starting with `{`)."},
 			function.StringParameter{Name: "kv_cache_dtype", Description: "`auto` (the model dtype) or `fp8`."},
 			function.Int64Parameter{Name: "tensor_parallel_size", Description: "Tensor-parallel size; KV heads are split across GPUs (and replicated when fewer than the GPUs)."},
 		},
@@ -50,7 +50,7 @@ func (f *kvBytesFunction) Run(ctx context.Context, req function.RunRequest, resp
 	if strings.HasPrefix(strings.TrimSpace(model), "{") {
 		c = fitConfigModel{Model: types.StringNull(), ModelConfigJSON: types.StringValue(model)}
 	}
-	m, err := c.model()
+	m, err := c.model(ctx, nil) // HF_TOKEN/HF_ENDPOINT: functions get no provider configuration
 	if err != nil {
 		resp.Error = function.NewArgumentFuncError(0, err.Error())
 		return

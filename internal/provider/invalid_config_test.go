@@ -224,6 +224,31 @@ data "rayvllm_gpus" "x" {}`, `(?s)Attribute aws\[0\]\.assume_role\[0\]\.role_arn
 	{"model unknown", `data "rayvllm_model" "x" {
   model = "acme/NoSuchModel-7B"
 }`, `(?s)model.*acme/NoSuchModel-7B`},
+	{"model typo of a catalog id", `data "rayvllm_model" "x" {
+  model = "meta-llama/Llama-3.1-8B-Instuct"
+}`, `(?s)Invalid model.*not in the built-in catalog.*Did you mean\s+"meta-llama/Llama-3.1-8B-Instruct"`},
+	{"model_revision without model", `data "rayvllm_model" "x" {
+  model_config_json = "{}"
+  model_revision    = "main"
+}`, `(?s)model_revision.*model`},
+	{"model_revision malformed", `data "rayvllm_model" "x" {
+  model          = "acme/x"
+  model_revision = "../main"
+}`, `(?s)model_revision.*branch, tag or commit`},
+	{"batch_sizing tensor_parallel_size larger than gpus", `data "rayvllm_batch_sizing" "x" {
+  model                = "Qwen/Qwen2.5-72B-Instruct"
+  gpu                  = "H100"
+  tensor_parallel_size = 4
+  gpus                 = 2
+  num_requests         = 1000
+  mean_input_tokens    = 500
+  mean_output_tokens   = 200
+}`, `(?s)Invalid tensor_parallel_size.*needs 4 GPUs.*Set gpus = 4`},
+	{"gpu_fit custom_gpu_name without a custom GPU", `data "rayvllm_gpu_fit" "x" {
+  model           = "Qwen/Qwen2.5-7B-Instruct"
+  gpu             = "H100"
+  custom_gpu_name = "mine"
+}`, `(?s)custom_gpu_name.*gpu_memory_gib`},
 	{"model config not an object", `data "rayvllm_model" "x" {
   model_config_json = "[1, 2]"
 }`, `(?s)model_config_json.*not a JSON object`},

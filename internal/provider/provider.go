@@ -16,6 +16,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hfhub"
 )
 
 var (
@@ -36,6 +38,8 @@ type providerModel struct {
 	RayHeaders               types.Map    `tfsdk:"ray_headers"`
 	RayCABundlePEM           types.String `tfsdk:"ray_ca_bundle_pem"`
 	RayRequestTimeoutSeconds types.Int64  `tfsdk:"ray_request_timeout_seconds"`
+	HFToken                  types.String `tfsdk:"hf_token"`
+	HFEndpoint               types.String `tfsdk:"hf_endpoint"`
 	AWS                      []awsModel   `tfsdk:"aws"`
 }
 
@@ -92,6 +96,8 @@ type AWSSettings struct {
 type ProviderData struct {
 	Ray RayDefaults
 	AWS AWSSettings
+	// Hub reads the config.json of a model outside the catalog.
+	Hub *hfhub.Client
 }
 
 func (p *rayvllmProvider) Metadata(_ context.Context, _ provider.MetadataRequest, resp *provider.MetadataResponse) {
@@ -122,6 +128,16 @@ func (p *rayvllmProvider) Schema(_ context.Context, _ provider.SchemaRequest, re
 				Optional:    true,
 				Description: "PEM-encoded CA bundle used to verify the Ray dashboard's TLS certificate.",
 				Validators:  []validator.String{caBundleValidator()},
+			},
+			"hf_token": schema.StringAttribute{
+				Optional:    true,
+				Sensitive:   true,
+				Description: "Hugging Face token for reading the `config.json` of a gated or private model named by `model`. Falls back to the `HF_TOKEN` environment variable. Never logged.",
+			},
+			"hf_endpoint": schema.StringAttribute{
+				Optional:    true,
+				Description: "Hugging Face Hub endpoint (a mirror), e.g. `https://hf-mirror.example.com`. Falls back to `HF_ENDPOINT`, then `https://huggingface.co`.",
+				Validators:  []validator.String{endpointURLValidator()},
 			},
 			"ray_request_timeout_seconds": schema.Int64Attribute{
 				Optional:    true,
@@ -190,6 +206,7 @@ func (p *rayvllmProvider) Configure(ctx context.Context, req provider.ConfigureR
 			RequestTimeout: 30 * time.Second,
 		},
 		AWS: AWSSettings{MaxAttempts: 5, MaxBackoff: 20 * time.Second},
+		Hub: hfhub.FromEnv(cfg.HFEndpoint.ValueString(), cfg.HFToken.ValueString()),
 	}
 	if !cfg.RayRequestTimeoutSeconds.IsNull() {
 		data.Ray.RequestTimeout = time.Duration(cfg.RayRequestTimeoutSeconds.ValueInt64()) * time.Second
@@ -244,6 +261,7 @@ func (p *rayvllmProvider) DataSources(context.Context) []func() datasource.DataS
 		NewBatchSizingDataSource,
 		NewGPUsDataSource,
 		NewModelDataSource,
+		NewGPUCatalogDataSource,
 	}
 }
 

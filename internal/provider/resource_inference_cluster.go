@@ -288,11 +288,10 @@ func (r *inferenceClusterResource) Create(ctx context.Context, req resource.Crea
 		left := time.Until(deadline(ctx))
 		rc, err := r.data.rayClient(plan.DashboardURL.ValueString(), token)
 		if err == nil {
-			err = rc.WaitReady(ctx, left, 10*time.Second)
+			err = c.WaitForRay(ctx, rc, cl, left, 10*time.Second)
 		}
 		if err != nil {
-			resp.Diagnostics.AddError("Ray did not come up", fmt.Sprintf("the Ray dashboard did not answer: %v. The nodes log their bootstrap to "+
-				"/var/log/rayvllm/bootstrap.log; is %s reachable from here (dashboard_ingress_cidrs)?", err, plan.DashboardURL.ValueString()))
+			resp.Diagnostics.AddError("Ray did not come up", err.Error()+"\nThe cluster is in state and tainted; the next apply replaces it.")
 		}
 	}
 }
@@ -465,6 +464,15 @@ func (r *inferenceClusterResource) Update(ctx context.Context, req resource.Upda
 	}
 	fill(ctx, &plan, cl, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	if plan.WaitForRay.ValueBool() {
+		rc, err := r.data.rayClient(plan.DashboardURL.ValueString(), plan.AuthToken.ValueString())
+		if err == nil {
+			err = c.WaitForRay(ctx, rc, cl, time.Until(deadline(ctx)), 10*time.Second)
+		}
+		if err != nil {
+			resp.Diagnostics.AddError("Ray did not come up", err.Error())
+		}
+	}
 }
 
 func (r *inferenceClusterResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {

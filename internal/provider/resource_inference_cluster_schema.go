@@ -130,7 +130,8 @@ func (r *inferenceClusterResource) Schema(ctx context.Context, _ resource.Schema
 			},
 			"wait_for_ray": schema.BoolAttribute{
 				Optional: true, Computed: true, Default: booldefault.StaticBool(true),
-				Description: "Wait after create until the dashboard answers with the token (needs `dashboard_ingress_cidrs` to include this machine).",
+				Description: "Wait after create, and after an update, until every instance is an alive Ray node in the dashboard's node list (read with the token; needs `dashboard_ingress_cidrs` to include this machine). " +
+					"A node whose bootstrap fails fails the apply with the end of its console (EC2 `GetConsoleOutput`, which needs `ec2:GetConsoleOutput`) in the error.",
 			},
 			"auth_token": schema.StringAttribute{
 				Computed: true, Sensitive: true, PlanModifiers: keep,

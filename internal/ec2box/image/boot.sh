@@ -25,7 +25,8 @@ case "${2:-first}" in
     exec /bin/bash "$ud"
     ;;
   reboot)
-    for u in /etc/systemd/system/multi-user.target.wants/*.service; do
+    # The units the instance enabled (its layer of /etc), not the host's.
+    for u in "$disk"/fs/etc.up/systemd/system/multi-user.target.wants/*.service; do
       [ -e "$u" ] || continue
       systemctl start "$(basename "$u")"
     done
