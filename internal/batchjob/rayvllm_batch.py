@@ -12,12 +12,25 @@ and writes exactly one output row per input row that keeps the row's id:
 
     <id column>, generated_text, num_input_tokens, num_generated_tokens
 
+The output is a directory of shards (part-<run>-<n>.<format>). The driver
+streams the processed rows out of Ray Data's streaming executor
+(Dataset.iter_batches) and commits a shard every SHARD_ROWS rows or
+SHARD_SECONDS seconds (env RAYVLLM_SHARD_ROWS, RAYVLLM_SHARD_SECONDS): written under <output path>.partial/, then moved to
+its final name. A killed run therefore leaves only complete shards, and no
+more than one shard of rows is ever held by the driver.
+
+With on_row_error = "skip", rows the engine rejects (e.g. a prompt longer
+than max_model_len) do not fail the run: ray.data.llm's
+should_continue_on_error marks them, and they are written as (id, error) to
+<output path>.errors/ in the same shards.
+
 Beside the output (<output path>.metrics.json) it writes the run's metrics,
 and it prints them as one log line starting with METRICS_PREFIX, which the
 provider reads back into the resource's `metrics` attribute:
 
     rows                      rows processed by this run
-    skipped_rows              rows skipped because resume found their output
+    failed_rows               rows of this run written to the errors output
+    skipped_rows              rows skipped because resume found them committed
     input_tokens              sum of num_input_tokens over the processed rows
     output_tokens             sum of num_generated_tokens over the processed rows
     wall_seconds              wall clock from reading the input to the end of writing
@@ -35,8 +48,11 @@ monotonic clock, so a request's last token in wall-clock time is
 arrival_time + first_token_latency + (last_token_ts - first_token_ts).
 The two engine_ metrics are null when the rows carry no such stats.
 
-With resume, input rows whose id already appears in the output are skipped
-and the new rows are appended; without it the output is overwritten.
+With resume, input rows whose id is in a committed output or error shard
+are dropped before the engines (exactly the rows a killed run did not
+commit), and the new rows go to new shards; without it the output and the
+errors are overwritten. The committed ids are read shard by shard, as
+128-bit keys, by a task whose result stays in the object store.
 
 `run(cfg, build_processor=...)` takes the processor factory as a parameter
 so that tests can run the whole Ray Data pipeline with a deterministic
@@ -44,10 +60,20 @@ stand-in for vLLM; `main` always uses build_vllm_processor.
 """
 
 import argparse
+import hashlib
 import json
 import os
 import sys
 import time
+import uuid
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.fs
+import pyarrow.json as pajson
+import pyarrow.parquet as pq
 
 METRICS_PREFIX = "rayvllm-metrics: "
 FORMATS = ("jsonl", "parquet", "csv")
@@ -62,6 +88,17 @@ OUTPUT_COLUMNS = ("generated_text", "num_input_tokens", "num_generated_tokens")
 CPU_DEFAULTS = {"batch_size": 256, "max_concurrent_batches": 16, "concurrency": 1}
 # Per-row request window (wall clock) for the engine_ metrics; not written.
 ARRIVAL, FINISH = "_rayvllm_arrival", "_rayvllm_finish"
+# ray.data.llm's per-row error message (ProcessorConfig.should_continue_on_error).
+ERROR_COLUMN = "__inference_error__"
+ON_ROW_ERROR = ("fail", "skip")
+# A shard is committed when it holds SHARD_ROWS rows or its first row is
+# SHARD_SECONDS old, whichever comes first: the most work a crash can lose.
+# The job's environment (runtime_env.env_vars) can change them.
+SHARD_ROWS, SHARD_SECONDS = 10_000, 60.0
+SHARD_ROWS_ENV, SHARD_SECONDS_ENV = "RAYVLLM_SHARD_ROWS", "RAYVLLM_SHARD_SECONDS"
+# Shard file extensions; the first is written. ".json" is what Ray Data's
+# write_json named the files of outputs written before shards.
+EXTENSIONS = {"jsonl": (".jsonl", ".json"), "parquet": (".parquet",), "csv": (".csv",)}
 
 
 class ConfigError(ValueError):
@@ -98,22 +135,19 @@ def validate(cfg):
         raise ConfigError("set exactly one of input.prompt_column and input.messages_column")
     if not inp.get("id_column"):
         raise ConfigError("input.id_column is required")
+    if cfg.get("on_row_error", "fail") not in ON_ROW_ERROR:
+        raise ConfigError(f"on_row_error must be one of {', '.join(ON_ROW_ERROR)}, got {cfg.get('on_row_error')!r}")
 
 
 def _filesystem(path):
     """Returns (pyarrow filesystem, path inside it) for a local path or URI."""
-    import pyarrow.fs
-
     if "://" in path:
         return pyarrow.fs.FileSystem.from_uri(path)
     return pyarrow.fs.LocalFileSystem(), os.path.abspath(path)
 
 
-def _exists(path):
-    import pyarrow.fs
-
-    fs, p = _filesystem(path)
-    return fs.get_file_info(p).type != pyarrow.fs.FileType.NotFound
+def _is_local(fs):
+    return isinstance(fs, pyarrow.fs.LocalFileSystem)
 
 
 def read_table(path, fmt):
@@ -134,16 +168,6 @@ def check_columns(ds, inp):
         raise ConfigError(
             f"input {inp['path']} has no column {', '.join(missing)}; its columns are {', '.join(names)}"
         )
-
-
-def existing_ids(out, id_column):
-    """The ids already written to the output, as strings."""
-    if not _exists(out["path"]):
-        return set()
-    done = read_table(out["path"], out["format"])
-    if id_column not in done.schema().names:
-        raise ConfigError(f"resume: the existing output {out['path']} has no column {id_column}")
-    return {str(r[id_column]) for r in done.select_columns([id_column]).iter_rows()}
 
 
 def _messages(value):
@@ -218,6 +242,8 @@ def processor_config_kwargs(cfg):
     for key in ("batch_size", "concurrency", "max_concurrent_batches", "accelerator_type"):
         if cfg.get(key) is not None:
             kwargs[key] = cfg[key]
+    if cfg.get("on_row_error") == "skip":
+        kwargs["should_continue_on_error"] = True
     workers = engine.get("tensor_parallel_size", 1) * engine.get("pipeline_parallel_size", 1)
     if cfg.get("accelerator") == "cpu":
         # Without explicit bundles the engine stage asks Ray for a GPU per
@@ -242,77 +268,249 @@ def build_vllm_processor(cfg, preprocess, postprocess):
     return build_processor(config, preprocess=preprocess, postprocess=postprocess)
 
 
-def write_table(ds, out, append):
-    from ray.data import SaveMode
-
-    mode = SaveMode.APPEND if append else SaveMode.OVERWRITE
-    if out["format"] == "jsonl":
-        ds.write_json(out["path"], mode=mode)
-    elif out["format"] == "parquet":
-        ds.write_parquet(out["path"], mode=mode)
-    else:
-        ds.write_csv(out["path"], mode=mode)
-
-
 def metrics_path(out):
     return out["path"].rstrip("/") + ".metrics.json"
 
 
+def errors_path(out):
+    """Where the rows skipped with on_row_error = "skip" go: the id and the
+    engine's error message, in the output's format."""
+    return out["path"].rstrip("/") + ".errors"
+
+
+def partial_path(out):
+    return out["path"].rstrip("/") + ".partial"
+
+
 def write_metrics(out, metrics):
     fs, p = _filesystem(metrics_path(out))
-    parent = os.path.dirname(p)
-    if parent:
-        fs.create_dir(parent, recursive=True)
+    if _is_local(fs):
+        fs.create_dir(os.path.dirname(p), recursive=True)
     with fs.open_output_stream(p) as f:
         f.write((json.dumps(metrics, indent=2, sort_keys=True) + "\n").encode())
+
+
+class ShardWriter:
+    """Commits output rows in shards. Each shard is written under
+    <path>.partial/ and then moved to its final name in the output (or, for
+    failed rows, in <path>.errors/), so that a killed run leaves only
+    complete shards: on a local disk the move is a rename, on S3 a
+    server-side copy, which makes the object appear whole. Shards hold at
+    most shard_rows rows and are committed at least every shard_seconds, so
+    a crash loses at most that much work and the driver holds no more."""
+
+    def __init__(self, out, shard_rows, shard_seconds):
+        self.fs, self.root = _filesystem(out["path"])
+        self.errors_root = _filesystem(errors_path(out))[1]
+        self.partial = _filesystem(partial_path(out))[1]
+        self.fmt, self.shard_rows, self.shard_seconds = out["format"], shard_rows, shard_seconds
+        # Unique per run: a resumed run adds shards beside the earlier ones.
+        self.run_id = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + "-" + uuid.uuid4().hex[:8]
+        self.seq, self.pending, self.since = 0, 0, None
+        self.rows, self.errors = [], []
+        self.fs.delete_dir_contents(self.partial, missing_dir_ok=True)
+        if _is_local(self.fs):
+            for d in (self.root, self.errors_root, self.partial):
+                self.fs.create_dir(d, recursive=True)
+
+    def add(self, rows, errors):
+        for table, buf in ((rows, self.rows), (errors, self.errors)):
+            if table is not None and table.num_rows:
+                buf.append(table)
+                self.pending += table.num_rows
+        if self.since is None and self.pending:
+            self.since = time.monotonic()
+        if self.pending >= self.shard_rows or (self.since and time.monotonic() - self.since >= self.shard_seconds):
+            self.commit()
+
+    def commit(self):
+        name = f"part-{self.run_id}-{self.seq:06d}{EXTENSIONS[self.fmt][0]}"
+        for buf, final in ((self.errors, self.errors_root), (self.rows, self.root)):
+            if buf:
+                tmp = f"{self.partial}/{name}"
+                with self.fs.open_output_stream(tmp) as f:
+                    write_shard(pa.concat_tables(buf), self.fmt, f)
+                self.fs.move(tmp, f"{final}/{name}")
+                buf.clear()
+        self.seq, self.pending, self.since = self.seq + 1, 0, None
+
+    def close(self):
+        self.commit()
+        if self.fs.get_file_info(self.partial).type == pyarrow.fs.FileType.Directory:
+            self.fs.delete_dir(self.partial)
+
+
+def write_shard(table, fmt, f):
+    if fmt == "jsonl":
+        # The same rows as Ray Data's write_json (pandas, records, lines).
+        f.write(table.to_pandas().to_json(orient="records", lines=True, force_ascii=False).encode())
+    elif fmt == "parquet":
+        pq.write_table(table, f)
+    else:
+        pacsv.write_csv(table, f)
+
+
+def read_shard_ids(fs, path, fmt, id_column):
+    with fs.open_input_file(path) as f:
+        if fmt == "parquet":
+            names = pq.read_schema(f).names
+            table = pq.read_table(f, columns=[id_column]) if id_column in names else None
+        elif fmt == "jsonl":
+            table = pajson.read_json(f, read_options=pajson.ReadOptions(block_size=64 << 20))
+        else:
+            table = pacsv.read_csv(f)
+    if table is None or id_column not in table.column_names:
+        raise ConfigError(f"resume: the existing output {path} has no column {id_column}")
+    return table.column(id_column).to_pylist()
+
+
+def id_keys(values):
+    """The ids as resume compares them: 128-bit BLAKE2b digests of str(id).
+    A collision (which would skip a row) has a probability below n²/2¹²⁹,
+    about 1e-24 for 20 million ids."""
+    return np.array([hashlib.blake2b(str(v).encode(), digest_size=16).digest() for v in values], dtype="S16")
+
+
+def committed_keys(out, id_column):
+    """Sorted keys of the ids in the committed output and error shards,
+    read one shard at a time."""
+    fs, _ = _filesystem(out["path"])
+    parts = [np.empty(0, dtype="S16")]
+    for root in (out["path"], errors_path(out)):
+        root = _filesystem(root)[1]
+        infos = fs.get_file_info(pyarrow.fs.FileSelector(root, recursive=True, allow_not_found=True))
+        for info in sorted(infos, key=lambda i: i.path):
+            if info.type == pyarrow.fs.FileType.File and info.path.endswith(EXTENSIONS[out["format"]]):
+                parts.append(id_keys(read_shard_ids(fs, info.path, out["format"], id_column)))
+    keys = np.unique(np.concatenate(parts))
+    return keys, len(keys)
+
+
+def committed_keys_ref(out, id_column):
+    """committed_keys in a task on the driver's node (a local output path is
+    on this node), so that the keys go to the object store, where the
+    filter tasks read them zero-copy, and not through the driver's memory."""
+    import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
+    # Read-only and idempotent: retried when its worker dies.
+    task = ray.remote(num_cpus=0, num_returns=2, max_retries=3)(committed_keys)
+    keys, count = task.options(scheduling_strategy=here).remote(out, id_column)
+    return keys, ray.get(count)
+
+
+_KEYS = {}
+
+
+def drop_committed(batch, id_column, keys):
+    import ray
+
+    ref = keys[0]
+    done = _KEYS.get(ref.hex())
+    if done is None:
+        done = _KEYS[ref.hex()] = ray.get(ref)
+    k = id_keys(batch.column(id_column).to_pylist())
+    i = np.minimum(np.searchsorted(done, k), len(done) - 1)
+    return batch.filter(pa.array(done[i] != k))
+
+
+def split_failed(batch):
+    """(rows, failed rows as id + error). ray.data.llm marks a row the engine
+    rejected with a non-empty __inference_error__ when
+    should_continue_on_error is set; such rows skip the postprocess."""
+    if ERROR_COLUMN not in batch.column_names:
+        return batch, None
+    failed = pc.fill_null(pc.not_equal(batch.column(ERROR_COLUMN), ""), False)
+    return batch.filter(pc.invert(failed)), batch.filter(failed)
+
+
+class Totals:
+    """The run's metrics, summed batch by batch."""
+
+    def __init__(self):
+        self.rows = self.failed = self.input_tokens = self.output_tokens = 0
+        self.first_arrival, self.last_finish = float("inf"), 0.0
+
+    def add(self, rows, failed):
+        self.failed += failed.num_rows if failed is not None else 0
+        if not rows.num_rows:
+            return
+        self.rows += rows.num_rows
+        self.input_tokens += int(pc.sum(rows.column("num_input_tokens")).as_py() or 0)
+        self.output_tokens += int(pc.sum(rows.column("num_generated_tokens")).as_py() or 0)
+        self.first_arrival = min(self.first_arrival, pc.min(rows.column(ARRIVAL)).as_py())
+        self.last_finish = max(self.last_finish, pc.max(rows.column(FINISH)).as_py())
+
+    def metrics(self, wall, skipped):
+        engine = self.last_finish - self.first_arrival if self.rows and self.first_arrival > 0 else None
+        return {
+            "rows": self.rows,
+            "failed_rows": self.failed,
+            "skipped_rows": skipped,
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "wall_seconds": round(wall, 3),
+            "output_tokens_per_second": round(self.output_tokens / wall, 3) if wall > 0 else 0.0,
+            "total_tokens_per_second": round((self.input_tokens + self.output_tokens) / wall, 3) if wall > 0 else 0.0,
+            "engine_seconds": round(engine, 3) if engine is not None else None,
+            "engine_output_tokens_per_second": round(self.output_tokens / engine, 3) if engine else None,
+        }
 
 
 def run(cfg, build_processor=build_vllm_processor):
     validate(cfg)
     start = time.monotonic()
     inp, out = cfg["input"], cfg["output"]
+    id_col = inp["id_column"]
     ds = read_table(inp["path"], inp["format"])
     check_columns(ds, inp)
 
-    skipped = 0
+    total = None
     if cfg.get("resume"):
-        done = existing_ids(out, inp["id_column"])
-        if done:
-            id_col = inp["id_column"]
+        keys, committed = committed_keys_ref(out, id_col)
+        if committed:
             total = ds.count()
-            ds = ds.filter(lambda r: str(r[id_col]) not in done)
-            ds = ds.materialize()
-            skipped = total - ds.count()
+            ds = ds.map_batches(drop_committed, batch_format="pyarrow", batch_size=None,
+                                fn_kwargs={"id_column": id_col, "keys": [keys]})
+    else:
+        fs, root = _filesystem(out["path"])
+        for p in (root, _filesystem(errors_path(out))[1]):
+            if fs.get_file_info(p).type == pyarrow.fs.FileType.Directory:
+                fs.delete_dir(p)
 
+    try:
+        shard_rows = int(os.environ.get(SHARD_ROWS_ENV) or SHARD_ROWS)
+        shard_seconds = float(os.environ.get(SHARD_SECONDS_ENV) or SHARD_SECONDS)
+    except ValueError as e:
+        raise ConfigError(f"{SHARD_ROWS_ENV} / {SHARD_SECONDS_ENV}: {e}") from None
+    if shard_rows < 1 or shard_seconds <= 0:
+        raise ConfigError(f"{SHARD_ROWS_ENV} must be at least 1 and {SHARD_SECONDS_ENV} above 0")
+    writer = ShardWriter(out, shard_rows, shard_seconds)
+    totals = Totals()
     processor = build_processor(cfg, make_preprocess(cfg), make_postprocess(cfg))
-    # Materialized once so that writing and the metrics do not run the
-    # engine twice.
-    result = processor(ds).materialize()
-    rows = result.count()
-    input_tokens = int(result.sum("num_input_tokens") or 0) if rows else 0
-    output_tokens = int(result.sum("num_generated_tokens") or 0) if rows else 0
-    if rows:
-        write_table(result.select_columns([inp["id_column"], *OUTPUT_COLUMNS]), out, append=bool(cfg.get("resume")))
+    batch_size = getattr(getattr(processor, "config", None), "batch_size", None)
+    if batch_size:
+        # One engine batch per block (a streaming split, no shuffle): results
+        # leave the engines batch by batch instead of once per input block,
+        # which can hold a whole file.
+        ds = ds.repartition(target_num_rows_per_block=batch_size)
+    # Streamed: Ray Data's executor keeps the engines busy while the driver
+    # commits what has finished; no more than a shard is held here.
+    for batch in processor(ds).iter_batches(batch_size=None, batch_format="pyarrow", prefetch_batches=1):
+        rows, failed = split_failed(batch)
+        if failed is not None and failed.num_rows:
+            failed = pa.table({id_col: failed.column(id_col), "error": failed.column(ERROR_COLUMN)})
+        totals.add(rows, failed)
+        if rows.num_rows:
+            rows = rows.select([id_col, *OUTPUT_COLUMNS])
+        writer.add(rows, failed)
+    writer.close()
     wall = time.monotonic() - start
-    engine_seconds = None
-    if rows and result.min(ARRIVAL) > 0:
-        engine_seconds = result.max(FINISH) - result.min(ARRIVAL)
-    metrics = {
-        "rows": rows,
-        "skipped_rows": skipped,
-        "input_tokens": input_tokens,
-        "output_tokens": output_tokens,
-        "wall_seconds": round(wall, 3),
-        "output_tokens_per_second": round(output_tokens / wall, 3) if wall > 0 else 0.0,
-        "total_tokens_per_second": round((input_tokens + output_tokens) / wall, 3) if wall > 0 else 0.0,
-        "engine_seconds": round(engine_seconds, 3) if engine_seconds is not None else None,
-        "engine_output_tokens_per_second": (
-            round(output_tokens / engine_seconds, 3) if engine_seconds else None
-        ),
-    }
+    skipped = total - totals.rows - totals.failed if total is not None else 0
+    metrics = totals.metrics(wall, skipped)
     write_metrics(out, metrics)
     return metrics
-
 
 def main(argv=None):
     try:

@@ -16,6 +16,7 @@ if os.environ.get("RAYVLLM_TEST_GCS_ADDRESS"):
     os.environ.setdefault("RAY_AUTH_MODE", "token")
 
 import rayvllm_batch as rb  # noqa: E402
+import standin  # noqa: E402
 
 ray = pytest.importorskip("ray")
 
@@ -29,40 +30,20 @@ def ray_cluster():
 
     # The workers cannot import these modules by name: ship them by value.
     cloudpickle.register_pickle_by_value(rb)
+    cloudpickle.register_pickle_by_value(standin)
     cloudpickle.register_pickle_by_value(sys.modules[__name__])
-    ray.init(address=addr, log_to_driver=False, logging_level="ERROR")
+    # S3 is moto's (the S3 tests); pyarrow reads the endpoint from the env.
+    s3 = {k: os.environ[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION") if k in os.environ}
+    if os.environ.get("RAYVLLM_TEST_MOTO_URL"):
+        os.environ["AWS_ENDPOINT_URL_S3"] = s3["AWS_ENDPOINT_URL_S3"] = os.environ["RAYVLLM_TEST_MOTO_URL"]
+    ray.init(address=addr, log_to_driver=False, logging_level="ERROR", runtime_env={"env_vars": s3})
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False
     yield
     ray.shutdown()
 
 
-def _text(row):
-    if "messages" in row:
-        return " ".join(m["content"] for m in row["messages"])
-    return row["prompt"]
-
-
-def fake_engine(row):
-    """Stands in for ray.data.llm's vLLM stages: the same output columns,
-    deterministic values. Tokens are whitespace-separated words."""
-    text = _text(row)
-    mode = "chat" if "messages" in row else "prompt"
-    words = f"{mode}: {text}".split()[: int(row["sampling_params"].get("max_tokens", 1000))]
-    rid = int(row["id"])
-    return {
-        **row,
-        "generated_text": " ".join(words),
-        "num_input_tokens": len(text.split()),
-        "num_generated_tokens": len(words),
-        # vLLM's RequestStateStats: wall-clock arrival, monotonic engine stamps.
-        "metrics": {"arrival_time": 1000.0 + rid, "first_token_latency": 0.5,
-                    "first_token_ts": 7.0, "last_token_ts": 7.0 + 0.25 * len(words)},
-    }
-
-
-def fake_build_processor(cfg, preprocess, postprocess):
-    return lambda ds: ds.map(preprocess).map(fake_engine).map(postprocess)
+fake_build_processor = standin.build_processor
 
 
 PROMPTS = {1: "what is ray", 2: "what is vllm", 3: "hello", 4: "one two three four", 5: "five"}
@@ -111,7 +92,7 @@ def test_jsonl_prompts(tmp_path):
     assert set(out[1]) == {"id", "generated_text", "num_input_tokens", "num_generated_tokens"}
     in_tok = sum(len(p.split()) for p in PROMPTS.values())
     out_tok = sum(len(p.split()) + 1 for p in PROMPTS.values())
-    assert metrics["rows"] == 5 and metrics["skipped_rows"] == 0
+    assert (metrics["rows"], metrics["failed_rows"], metrics["skipped_rows"]) == (5, 0, 0)
     assert (metrics["input_tokens"], metrics["output_tokens"]) == (in_tok, out_tok)
     assert metrics["wall_seconds"] > 0
     assert metrics["output_tokens_per_second"] == pytest.approx(out_tok / metrics["wall_seconds"], rel=1e-2)
@@ -130,7 +111,7 @@ def test_engine_metrics_null_without_vllm_stats(tmp_path):
     write_input(cfg["input"]["path"], "jsonl", [{"id": i, "prompt": p} for i, p in PROMPTS.items()])
 
     def no_stats(cfg, preprocess, postprocess):
-        strip = lambda r: {k: v for k, v in fake_engine(r).items() if k != "metrics"}  # noqa: E731
+        strip = lambda r: {**r, **{k: v for k, v in standin.generate(r, None).items() if k != "metrics"}}  # noqa: E731
         return lambda ds: ds.map(preprocess).map(strip).map(postprocess)
 
     metrics = rb.run(cfg, build_processor=no_stats)
@@ -274,6 +255,7 @@ def test_golden_config_is_accepted_by_ray_data_llm():
     assert pc.model_source == golden["model_source"]
     assert pc.engine_kwargs["tensor_parallel_size"] == golden["engine_kwargs"]["tensor_parallel_size"]
     assert pc.accelerator_type == golden["accelerator_type"]
+    assert pc.should_continue_on_error is (golden["on_row_error"] == "skip")
     assert pc.batch_size == golden["batch_size"]
     assert pc.placement_group_config["bundle_per_worker"]["GPU"] == 1.0
     assert pc.max_concurrent_batches == golden["max_concurrent_batches"]
@@ -282,3 +264,285 @@ def test_golden_config_is_accepted_by_ray_data_llm():
     pc = vLLMEngineProcessorConfig(**rb.processor_config_kwargs(cpu))
     assert [(b["CPU"], b.get("GPU", 0)) for b in pc.placement_group_config["bundles"]] == [(1, 0), (1, 0)]
     assert pc.accelerator_type is None
+
+
+# Shards, crash resume, bad rows.
+
+def shard_files(root):
+    return sorted(p for p in pathlib.Path(root).rglob("*") if p.is_file())
+
+
+def prompts(n):
+    return [{"id": i, "prompt": f"row {i} " + "w " * (i % 7)} for i in range(n)]
+
+
+def test_output_is_committed_in_shards(tmp_path, monkeypatch):
+    cfg = config(tmp_path, "parquet", "parquet")
+    monkeypatch.setenv(rb.SHARD_ROWS_ENV, "40")
+    write_input(cfg["input"]["path"], "parquet", prompts(200))
+    metrics = rb.run(cfg, build_processor=fake_build_processor)
+    files = shard_files(cfg["output"]["path"])
+    # A shard is committed once it holds shard_rows rows, so at most one
+    # engine batch (32 rows, Ray's default) more.
+    assert len(files) >= 200 // (40 + 32), "a shard at least every shard_rows rows"
+    assert all(f.name.startswith("part-") and f.suffix == ".parquet" for f in files)
+    assert not pathlib.Path(rb.partial_path(cfg["output"])).exists(), "nothing left in flight"
+    ids = [int(r["id"]) for r in rb.read_table(cfg["output"]["path"], "parquet").take_all()]
+    assert sorted(ids) == list(range(200))
+    assert metrics["rows"] == 200
+
+
+def run_driver(cfg, shard_rows):
+    import subprocess
+
+    env = dict(os.environ, **{rb.SHARD_ROWS_ENV: str(shard_rows)})
+    return subprocess.Popen([sys.executable, str(HERE / "standin.py"), json.dumps(cfg)], cwd=HERE, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def killed_mid_run(cfg, n, min_committed, shard_rows=25):
+    """Starts the job's driver in its own process, SIGKILLs it once
+    min_committed rows are committed, and returns the committed ids."""
+    import time
+
+    proc = run_driver(cfg, shard_rows)
+    deadline = time.monotonic() + 180
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            committed = committed_ids(cfg)
+            if len(committed) >= min_committed:
+                break
+            time.sleep(0.2)
+        assert proc.poll() is None, "the run ended before it was killed:\n" + proc.stdout.read().decode()[-3000:]
+    finally:
+        proc.kill()
+        proc.wait()
+    return committed_ids(cfg)
+
+
+_FS = {}
+
+
+def committed_ids(cfg):
+    """Reads every committed shard whole: each must parse."""
+    out = cfg["output"]["path"]
+    if out not in _FS:  # one S3 client for the polling loops
+        _FS[out] = rb._filesystem(out)
+    fs, root = _FS[out]
+    ids = []
+    for r in (root, root.rstrip("/") + ".errors"):
+        for info in fs.get_file_info(pyarrow.fs.FileSelector(r, recursive=True, allow_not_found=True)):
+            if info.type == pyarrow.fs.FileType.File:
+                ids += rb.read_shard_ids(fs, info.path, cfg["output"]["format"], "id")
+    return ids
+
+
+import pyarrow.fs  # noqa: E402
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
+def test_killed_run_leaves_complete_shards_and_resume_is_exactly_once(tmp_path, fmt):
+    n = 400
+    cfg = config(tmp_path, "jsonl", fmt)
+    cfg.update(standin_seconds_per_row=0.02, batch_size=16, max_concurrent_batches=1)
+    write_input(cfg["input"]["path"], "jsonl", prompts(n))
+
+    before = killed_mid_run(cfg, n, min_committed=50)
+    assert len(before) == len(set(before)), "no id twice in the committed shards"
+    assert 50 <= len(before) < n, "killed mid-run"
+
+    cfg["resume"] = True
+    cfg.pop("standin_seconds_per_row")
+    metrics = rb.run(cfg, build_processor=fake_build_processor)
+    after = committed_ids(cfg)
+    assert sorted(after) == list(range(n)), "zero lost, zero duplicated"
+    assert (metrics["rows"], metrics["skipped_rows"]) == (n - len(before), len(before))
+    out = read_output(cfg)
+    assert out[7]["generated_text"] == "chat: row 7" and len(out) == n
+
+
+def test_resume_on_s3(tmp_path, monkeypatch):
+    """Shards and resume on S3 (moto's). The first run sees only half of the
+    input and a killed run's leftover sits in .partial; the resume run over
+    the whole input processes exactly the other half. (The kill itself on S3
+    is TestAccBatchJob_s3Resume's, through Terraform and a real Ray job.)"""
+    import boto3
+
+    if not os.environ.get("RAYVLLM_TEST_MOTO_URL"):
+        pytest.skip("moto is not running")
+    bucket = "rayvllm-resume-" + tmp_path.name.lower().replace("_", "-")[-20:]
+    boto3.client("s3", endpoint_url=os.environ["RAYVLLM_TEST_MOTO_URL"]).create_bucket(Bucket=bucket)
+    monkeypatch.setenv(rb.SHARD_ROWS_ENV, "40")
+    n = 300
+    cfg = config(tmp_path, "jsonl", "parquet")
+    cfg["output"]["path"] = f"s3://{bucket}/run/out"
+    write_input(cfg["input"]["path"], "jsonl", prompts(n)[: n // 2])
+    assert rb.run(cfg, build_processor=fake_build_processor)["rows"] == n // 2
+    fs, _ = rb._filesystem(cfg["output"]["path"])
+    with fs.open_output_stream(f"{bucket}/run/out.partial/part-killed-000009.parquet") as f:
+        f.write(b"PAR1 half a shard")  # what a killed run leaves behind
+
+    write_input(cfg["input"]["path"], "jsonl", prompts(n))
+    cfg["resume"] = True
+    metrics = rb.run(cfg, build_processor=fake_build_processor)
+    assert sorted(committed_ids(cfg)) == list(range(n)), "zero lost, zero duplicated on S3"
+    assert (metrics["rows"], metrics["skipped_rows"]) == (n // 2, n // 2)
+    assert fs.get_file_info(f"{bucket}/run/out.partial").type == pyarrow.fs.FileType.NotFound
+    assert fs.get_file_info(f"{bucket}/run/out.metrics.json").type == pyarrow.fs.FileType.File
+
+
+def test_bad_rows_skip(tmp_path):
+    cfg = config(tmp_path, "jsonl")
+    cfg["engine_kwargs"]["max_model_len"] = 4
+    cfg["on_row_error"] = "skip"
+    rows = [{"id": i, "prompt": p} for i, p in PROMPTS.items() if i != 4]  # 1 to 3 words
+    rows.append({"id": 6, "prompt": "far too long for the model"})
+    write_input(cfg["input"]["path"], "jsonl", rows)
+    metrics = rb.run(cfg, build_processor=fake_build_processor)
+    assert sorted(read_output(cfg)) == [1, 2, 3, 5]
+    errors = rb.read_table(rb.errors_path(cfg["output"]), "jsonl").take_all()
+    assert [int(e["id"]) for e in errors] == [6]
+    assert "maximum context length is 4 tokens" in errors[0]["error"]
+    assert (metrics["rows"], metrics["failed_rows"]) == (4, 1)
+
+    # Resume treats a failed row as committed: it is not retried.
+    cfg["resume"] = True
+    metrics = rb.run(cfg, build_processor=fake_build_processor)
+    assert (metrics["rows"], metrics["failed_rows"], metrics["skipped_rows"]) == (0, 0, 5)
+
+
+def test_bad_row_fails_the_run_by_default(tmp_path):
+    cfg = config(tmp_path, "jsonl")
+    cfg["engine_kwargs"]["max_model_len"] = 4
+    write_input(cfg["input"]["path"], "jsonl", [{"id": 1, "prompt": "a"}, {"id": 2, "prompt": "far too long for it"}])
+    with pytest.raises(Exception, match="maximum context length is 4 tokens"):
+        rb.run(cfg, build_processor=fake_build_processor)
+    assert committed_ids(cfg) == [], "nothing committed from a failed batch"
+
+
+def test_resume_names_a_missing_id_column(tmp_path):
+    cfg = config(tmp_path, "jsonl")
+    out = pathlib.Path(cfg["output"]["path"])
+    out.mkdir()
+    (out / "part-old.jsonl").write_text('{"key": 1}\n')
+    write_input(cfg["input"]["path"], "jsonl", [{"id": 1, "prompt": "a"}])
+    cfg["resume"] = True
+    with pytest.raises(rb.ConfigError, match="has no column id"):
+        rb.run(cfg, build_processor=fake_build_processor)
+
+
+def test_on_row_error_validated(tmp_path):
+    cfg = config(tmp_path, "jsonl")
+    cfg["on_row_error"] = "ignore"
+    with pytest.raises(rb.ConfigError, match="on_row_error must be one of fail, skip"):
+        rb.validate(cfg)
+    cfg["on_row_error"] = "skip"
+    assert rb.processor_config_kwargs(cfg)["should_continue_on_error"] is True
+
+
+# Node loss: the spot-preemption story.
+
+def _free_port():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_worker_node(tmp_path, name, resources):
+    """`ray start --address <test head> --block` on loopback with its own
+    CPUs, custom resources, ports and temp dir: one more node of the test
+    cluster. Returns the process (its group is the node's processes)."""
+    import subprocess
+
+    import tempfile
+
+    ray_bin = os.path.join(os.path.dirname(sys.executable), "ray")
+    # Short: Ray's socket paths below it must fit AF_UNIX's 107 bytes.
+    temp = pathlib.Path(tempfile.mkdtemp(prefix=f"rv{name}-"))
+    cmd = [ray_bin, "start", "--address", os.environ["RAYVLLM_TEST_GCS_ADDRESS"], "--block",
+           "--node-ip-address", "127.0.0.1", "--num-cpus", "1", "--num-gpus", "0",
+           "--resources", json.dumps(resources), "--temp-dir", str(temp),
+           "--min-worker-port", "0", "--max-worker-port", "0",
+           "--dashboard-agent-listen-port", str(_free_port()), "--metrics-export-port", str(_free_port()),
+           "--dashboard-agent-grpc-port", str(_free_port()), "--runtime-env-agent-port", str(_free_port())]
+    log = open(temp / "ray-start.log", "wb")
+    return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def raylet_of(proc):
+    import psutil
+
+    for child in psutil.Process(proc.pid).children(recursive=True):
+        if child.name() == "raylet":
+            return child
+    return None
+
+
+def test_node_loss_exactly_once(tmp_path):
+    """Two worker nodes hold the engine replicas; one's raylet is SIGKILLed
+    while the job runs (a spot instance reclaimed). Ray Data either finishes
+    the job on the other node or gives up; then a resume run finishes it.
+    Either way every input id has exactly one output row."""
+    import shutil
+    import signal
+    import tempfile
+    import threading
+    import time
+
+    n = 600
+    nodes = [start_worker_node(tmp_path, f"node{i}", {"rayvllm_test_worker": 2}) for i in range(2)]
+    try:
+        deadline = time.monotonic() + 120
+        while sum(1 for nd in ray.nodes() if nd["Alive"] and nd["Resources"].get("rayvllm_test_worker")) < 2:
+            assert time.monotonic() < deadline, "the two worker nodes did not join"
+            assert all(p.poll() is None for p in nodes), "ray start exited"
+            time.sleep(1)
+        cfg = config(tmp_path, "jsonl")
+        cfg.update(standin_seconds_per_row=0.03, batch_size=16, concurrency=2, max_concurrent_batches=1,
+                   standin_resources={"rayvllm_test_worker": 1})
+        write_input(cfg["input"]["path"], "jsonl", prompts(n))
+        os.environ[rb.SHARD_ROWS_ENV] = "32"
+
+        killed = {}
+
+        def kill_when_committed():
+            while time.monotonic() < deadline + 300 and not killed:
+                if len(committed_ids(cfg)) >= 64:
+                    victim = raylet_of(nodes[0])
+                    if victim is not None:
+                        victim.send_signal(signal.SIGKILL)
+                        killed["at"] = len(committed_ids(cfg))
+                    return
+                time.sleep(0.2)
+
+        killer = threading.Thread(target=kill_when_committed, daemon=True)
+        killer.start()
+        first_error = None
+        try:
+            rb.run(cfg, build_processor=fake_build_processor)
+        except Exception as e:  # noqa: BLE001 - Ray gave up: the resume below must finish
+            first_error = e
+        killer.join(timeout=5)
+        assert killed, "the worker node was not killed during the run"
+        if first_error is not None:
+            cfg["resume"] = True
+            cfg.pop("standin_seconds_per_row")
+            rb.run(cfg, build_processor=fake_build_processor)
+        ids = committed_ids(cfg)
+        assert sorted(ids) == list(range(n)), (
+            f"exactly one row per id after the node loss (killed at {killed['at']} committed; "
+            f"first run {'failed: ' + str(first_error)[:200] if first_error else 'finished'})"
+        )
+    finally:
+        os.environ.pop(rb.SHARD_ROWS_ENV, None)
+        for p in nodes:
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            p.wait()
+        for i in range(2):
+            for d in pathlib.Path(tempfile.gettempdir()).glob(f"rvnode{i}-*"):
+                shutil.rmtree(d, ignore_errors=True)

@@ -593,17 +593,15 @@ func (b *Box) makeDisk(h *host, in instance) error {
 		img = b.opts.DefaultImage
 	}
 	fs := filepath.Join(h.disk, "fs")
-	for _, d := range []string{"etc", "opt", "home", "usr_local", "var_log"} {
+	for _, d := range []string{"etc", "opt", "home", "usr_local", "var_log", "tmp"} {
 		for _, s := range []string{".up", ".wk"} {
 			if err := os.MkdirAll(filepath.Join(fs, d+s), 0o755); err != nil {
 				return err
 			}
 		}
 	}
-	if err := os.MkdirAll(filepath.Join(fs, "tmp"), 0o1777); err != nil {
-		return err
-	}
-	if err := os.Chmod(filepath.Join(fs, "tmp"), 0o1777); err != nil {
+	// The merged /tmp takes its mode from the upper dir.
+	if err := os.Chmod(filepath.Join(fs, "tmp.up"), 0o1777); err != nil {
 		return err
 	}
 	files := map[string]string{

@@ -30,9 +30,10 @@
 //
 // What is simulated, and why:
 //   - the disk: each instance sees the host's filesystem with private
-//     overlays on /etc, /opt, /home, /usr/local and /var/log and its own
-//     /tmp (so useradd, /opt/rayvllm and the unit files stay inside the
-//     instance); the rest of the host's filesystem is shared, like a
+//     overlays on /etc, /opt, /home, /usr/local, /var/log and /tmp (so
+//     useradd, /opt/rayvllm, the unit files and Ray's temp dir stay inside
+//     the instance, while a checkout under /tmp stays visible); the rest of
+//     the host's filesystem is shared, like a
 //     network file system (tests put models and batch input there);
 //   - the image: an Image bakes the test venv into /opt/rayvllm/venv (as a
 //     custom AMI would, since nothing may be downloaded) and an /etc/pip.conf

@@ -35,6 +35,9 @@ type Settings struct {
 	IAMEndpoint           string
 	MaxAttempts           int
 	MaxBackoff            time.Duration
+	// Log, when set, gets one line per API call of every client made from
+	// the config (see logCalls).
+	Log LogFunc
 }
 
 // LoadConfig builds the SDK config: standard credential chain, optional
@@ -64,6 +67,7 @@ func LoadConfig(ctx context.Context, s Settings) (aws.Config, error) {
 	if cfg.Region == "" {
 		return aws.Config{}, fmt.Errorf("no AWS region: set aws { region = ... } on the provider, AWS_REGION, or a region in the shared config profile")
 	}
+	cfg = WithCallLog(cfg, s.Log)
 	if s.AssumeRoleARN != "" {
 		provider := stscreds.NewAssumeRoleProvider(sts.NewFromConfig(cfg), s.AssumeRoleARN, func(o *stscreds.AssumeRoleOptions) {
 			o.RoleSessionName = s.AssumeRoleSessionName

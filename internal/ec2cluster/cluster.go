@@ -467,7 +467,7 @@ func (c *Client) run(ctx context.Context, spec Spec, sgID, rootDevice string, l 
 	var out *ec2.RunInstancesOutput
 	// A just-created instance profile is not visible to EC2 for a while
 	// (IAM eventual consistency); retry that error with the same ClientToken.
-	err := retry.Until(ctx, min(maxWait(ctx, 2*time.Minute), 2*time.Minute), c.PollInterval, func(ctx context.Context) (bool, error) {
+	err := retry.Until(ctx, min(retry.TimeLeft(ctx, 2*time.Minute), 2*time.Minute), c.PollInterval, func(ctx context.Context) (bool, error) {
 		var err error
 		out, err = c.EC2.RunInstances(ctx, in)
 		switch {
@@ -489,17 +489,6 @@ func (c *Client) run(ctx context.Context, spec Spec, sgID, rootDevice string, l 
 	return insts, nil
 }
 
-// maxWait is what is left of ctx's deadline, or def.
-func maxWait(ctx context.Context, def time.Duration) time.Duration {
-	if d, ok := ctx.Deadline(); ok {
-		if left := time.Until(d); left > 0 {
-			return left
-		}
-		return time.Millisecond
-	}
-	return def
-}
-
 // WaitRunning waits with the SDK's InstanceRunning waiter, which retries
 // InvalidInstanceID.NotFound (eventual consistency right after RunInstances)
 // and fails when an instance goes to shutting-down or terminated.
@@ -510,7 +499,7 @@ func (c *Client) WaitRunning(ctx context.Context, ids []string) ([]Instance, err
 	w := ec2.NewInstanceRunningWaiter(c.EC2, func(o *ec2.InstanceRunningWaiterOptions) {
 		o.MinDelay, o.MaxDelay = c.WaiterMinDelay, c.WaiterMaxDelay
 	})
-	out, err := w.WaitForOutput(ctx, &ec2.DescribeInstancesInput{InstanceIds: ids}, maxWait(ctx, 20*time.Minute))
+	out, err := w.WaitForOutput(ctx, &ec2.DescribeInstancesInput{InstanceIds: ids}, retry.TimeLeft(ctx, 20*time.Minute))
 	if err != nil {
 		return nil, c.explainWaitFailure(ctx, ids, "running", err)
 	}
@@ -572,7 +561,7 @@ func (c *Client) WaitTerminated(ctx context.Context, ids []string) error {
 	w := ec2.NewInstanceTerminatedWaiter(c.EC2, func(o *ec2.InstanceTerminatedWaiterOptions) {
 		o.MinDelay, o.MaxDelay = c.WaiterMinDelay, c.WaiterMaxDelay
 	})
-	err := w.Wait(ctx, &ec2.DescribeInstancesInput{InstanceIds: ids}, maxWait(ctx, 20*time.Minute))
+	err := w.Wait(ctx, &ec2.DescribeInstancesInput{InstanceIds: ids}, retry.TimeLeft(ctx, 20*time.Minute))
 	if err != nil && ErrorCode(err) != "InvalidInstanceID.NotFound" {
 		return c.explainWaitFailure(ctx, ids, "terminated", err)
 	}
@@ -983,4 +972,48 @@ func toInstanceTypes(names []string) []ec2types.InstanceType {
 		out[i] = ec2types.InstanceType(n)
 	}
 	return out
+}
+
+// ClusterNames lists the clusters that still have a live instance or a
+// security group: the values of their TagCluster tags, sorted.
+func (c *Client) ClusterNames(ctx context.Context) ([]string, error) {
+	seen := map[string]bool{}
+	tagged := []ec2types.Filter{{Name: aws.String("tag-key"), Values: []string{TagCluster}}}
+	p := ec2.NewDescribeInstancesPaginator(c.EC2, &ec2.DescribeInstancesInput{
+		Filters: append(tagged, ec2types.Filter{Name: aws.String("instance-state-name"), Values: nonTerminated}),
+	})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("describing cluster instances: %w", err)
+		}
+		for _, r := range page.Reservations {
+			for _, i := range r.Instances {
+				seen[tagValue(i.Tags, TagCluster)] = true
+			}
+		}
+	}
+	out, err := c.EC2.DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{Filters: tagged})
+	if err != nil {
+		return nil, fmt.Errorf("describing cluster security groups: %w", err)
+	}
+	for _, g := range out.SecurityGroups {
+		seen[tagValue(g.Tags, TagCluster)] = true
+	}
+	delete(seen, "")
+	names := make([]string, 0, len(seen))
+	for n := range seen {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+func tagValue(tags []ec2types.Tag, key string) string {
+	for _, t := range tags {
+		if aws.ToString(t.Key) == key {
+			return aws.ToString(t.Value)
+		}
+	}
+	return ""
 }

@@ -24,6 +24,11 @@ type fakeEC2 struct {
 }
 
 func newFake(t *testing.T) (*fakeEC2, *Client) {
+	return newFakeWith(t, nil)
+}
+
+// newFakeWith is newFake with the settings changed by edit.
+func newFakeWith(t *testing.T, edit func(*Settings)) (*fakeEC2, *Client) {
 	t.Setenv("AWS_ACCESS_KEY_ID", "testing")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "testing")
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
@@ -33,6 +38,9 @@ func newFake(t *testing.T) (*fakeEC2, *Client) {
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
 	s := Settings{Region: "us-east-1", EC2Endpoint: srv.URL, SSMEndpoint: srv.URL, MaxAttempts: 5, MaxBackoff: 10 * time.Millisecond}
+	if edit != nil {
+		edit(&s)
+	}
 	cfg, err := LoadConfig(t.Context(), s)
 	if err != nil {
 		t.Fatal(err)
@@ -54,6 +62,7 @@ func (f *fakeEC2) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	f.requests = append(f.requests, r.PostForm)
 	h := f.handlers[action]
+	w.Header().Set("X-Amzn-Requestid", fmt.Sprintf("fake-req-%d", len(f.requests)))
 	f.mu.Unlock()
 	if h == nil {
 		f.t.Errorf("unexpected EC2 action %s", action)
@@ -123,7 +132,7 @@ func testSpec() Spec {
 		Name: "c1", SubnetID: "subnet-12345678", IAMInstanceProfile: "p",
 		Head:   NodeSpec{InstanceType: "m5.xlarge", AMI: "ami-12345678", RootVolumeGiB: 100, RootVolumeType: "gp3"},
 		Groups: []GroupSpec{{Name: "g", Count: 3, NodeSpec: NodeSpec{InstanceType: "g5.xlarge", AMI: "ami-12345678", RootVolumeGiB: 200, RootVolumeType: "gp3"}}},
-		Boot:   BootConfig{Cluster: "c1", RayVersion: "2.60.0", VLLMVersion: "0.11.0", RayTokenParameter: "/rayvllm/c1/ray-auth-token"},
+		Boot:   BootConfig{Cluster: "c1", RayVersion: "2.60.0", VLLMVersion: "0.29.0", RayTokenParameter: "/rayvllm/c1/ray-auth-token"},
 	}
 }
 

@@ -42,7 +42,7 @@ func FuzzRenderUserData(f *testing.F) {
 	gcsPort, _ := fakeGCSPort(f)
 
 	f.Fuzz(func(t *testing.T, cluster, group, accel, hfParam, pkg, envVal string) {
-		b := BootConfig{Cluster: cluster, Region: "us-east-1", RayVersion: "2.60.0", VLLMVersion: "0.11.0",
+		b := BootConfig{Cluster: cluster, Region: "us-east-1", RayVersion: "2.60.0", VLLMVersion: "0.29.0",
 			PythonPackages: []string{pkg}, RayTokenParameter: "/rayvllm/c1/ray-auth-token", HFTokenParameter: hfParam,
 			HeadIP: "127.0.0.1", Group: group, AcceleratorType: accel, ExtraEnvironment: map[string]string{"RAYVLLM_FUZZ_VALUE": envVal}}
 		for _, role := range []string{RoleHead, RoleWorker} {

@@ -228,7 +228,7 @@ func (c *Client) Ingress(ctx context.Context, sgID string) ([]string, error) {
 // deleteSecurityGroup deletes the group, retrying DependencyViolation while
 // the terminated instances' network interfaces are released.
 func (c *Client) deleteSecurityGroup(ctx context.Context, id string) error {
-	return retry.Until(ctx, maxWait(ctx, 10*time.Minute), c.PollInterval, func(ctx context.Context) (bool, error) {
+	return retry.Until(ctx, retry.TimeLeft(ctx, 10*time.Minute), c.PollInterval, func(ctx context.Context) (bool, error) {
 		_, err := c.EC2.DeleteSecurityGroup(ctx, &ec2.DeleteSecurityGroupInput{GroupId: aws.String(id)})
 		switch ErrorCode(err) {
 		case "":

@@ -11,6 +11,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/versions"
 )
 
 var (
@@ -35,8 +37,8 @@ const MaxUserDataBytes = 16 * 1024
 type BootConfig struct {
 	Cluster           string
 	Region            string
-	RayVersion        string
-	VLLMVersion       string
+	RayVersion        string // "" installs the tested set's (internal/versions)
+	VLLMVersion       string // "" installs the tested set's (internal/versions)
 	PythonPackages    []string
 	RayTokenParameter string
 	HFTokenParameter  string
@@ -111,7 +113,7 @@ func (b BootConfig) validate(role string) error {
 		{"cluster name", b.Cluster, nodeNameRE, false, "1-63 letters, digits and hyphens"},
 		{"region", b.Region, regionRE, true, "an AWS region like us-east-1"},
 		{"Ray version", b.RayVersion, wordRE, false, "a version like 2.60.0"},
-		{"vLLM version", b.VLLMVersion, wordRE, true, "a version like 0.11.0"},
+		{"vLLM version", b.VLLMVersion, wordRE, true, "a version like 0.29.0"},
 		{"Ray token parameter", b.RayTokenParameter, ssmParamRE, true, "an SSM parameter name"},
 		{"HF token parameter", b.HFTokenParameter, ssmParamRE, true, "an SSM parameter name"},
 	}
@@ -158,6 +160,12 @@ func (b BootConfig) validate(role string) error {
 func RenderUserData(role string, b BootConfig) (string, error) {
 	if role != RoleHead && role != RoleWorker {
 		return "", fmt.Errorf("user data: unknown role %q", role)
+	}
+	if b.RayVersion == "" {
+		b.RayVersion = versions.Tested.Ray
+	}
+	if b.VLLMVersion == "" {
+		b.VLLMVersion = versions.Tested.VLLM
 	}
 	if err := b.validate(role); err != nil {
 		return "", err

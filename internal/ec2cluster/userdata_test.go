@@ -11,14 +11,30 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/versions"
 )
 
 func bootConfig() BootConfig {
 	return BootConfig{
-		Cluster: "c1", Region: "us-east-1", RayVersion: "2.60.0", VLLMVersion: "0.11.0",
+		Cluster: "c1", Region: "us-east-1", RayVersion: "2.60.0", VLLMVersion: "0.29.0",
 		PythonPackages:    []string{"pandas==2.2.3", "pyarrow>=17"},
 		RayTokenParameter: "/rayvllm/c1/ray-auth-token", HFTokenParameter: "/hf/it's",
 		HeadIP: "10.0.0.5", Group: "a10g", AcceleratorType: "A10G",
+	}
+}
+
+func TestUserDataDefaultsToTestedVersions(t *testing.T) {
+	b := bootConfig()
+	b.RayVersion, b.VLLMVersion = "", ""
+	ud, err := RenderUserData(RoleHead, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"export RAYVLLM_RAY_VERSION='" + versions.Tested.Ray + "'", "export RAYVLLM_VLLM_VERSION='" + versions.Tested.VLLM + "'"} {
+		if !strings.Contains(ud, want) {
+			t.Errorf("user data without versions lacks %q", want)
+		}
 	}
 }
 
@@ -32,7 +48,7 @@ func TestRenderUserData(t *testing.T) {
 			t.Fatalf("%s: want exactly one shebang, first line", role)
 		}
 		for _, want := range []string{
-			"export RAYVLLM_RAY_VERSION='2.60.0'", "export RAYVLLM_VLLM_VERSION='0.11.0'",
+			"export RAYVLLM_RAY_VERSION='2.60.0'", "export RAYVLLM_VLLM_VERSION='0.29.0'",
 			"export RAYVLLM_PYTHON_PACKAGES='pandas==2.2.3 pyarrow>=17'", "export RAYVLLM_MODE='aws'",
 			"rayvllm_defaults() {", "main \"$@\"",
 		} {
@@ -310,7 +326,7 @@ func TestHeadUserDataAWSMode(t *testing.T) {
 		return string(b)
 	}
 	pip := read(filepath.Join(rec, "pip"))
-	for _, want := range []string{"ray[default,serve]==2.60.0\n", "vllm==0.11.0\n", "boto3\n", "pandas==2.2.3\n", "pyarrow>=17\n"} {
+	for _, want := range []string{"ray[default,serve]==2.60.0\n", "vllm==0.29.0\n", "boto3\n", "pandas==2.2.3\n", "pyarrow>=17\n"} {
 		if !strings.Contains(pip, want) {
 			t.Errorf("pip was not asked for %q:\n%s", want, pip)
 		}

@@ -112,7 +112,7 @@ func TestAccInferenceCluster_autoscaleFromZero(t *testing.T) {
 	name := acctest.RandomWithPrefix("asz")
 	e.safetyNet(t, name)
 	resource.Test(t, resource.TestCase{
-		ProtoV6ProviderFactories: protoV6Factories,
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		CheckDestroy:             resource.ComposeTestCheckFunc(e.checkDestroyed, e.checkBoxEmpty),
 		Steps: []resource.TestStep{{
 			Config: e.autoscaledConfig(name, e.box.EC2URL(), 0, 2, false),
@@ -179,7 +179,7 @@ func TestAccInferenceCluster_autoscalerNotDrift(t *testing.T) {
 	cfg := e.autoscaledConfig(name, e.box.EC2URL(), 1, 1, false)
 	var first string
 	resource.Test(t, resource.TestCase{
-		ProtoV6ProviderFactories: protoV6Factories,
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		CheckDestroy:             resource.ComposeTestCheckFunc(e.checkDestroyed, e.checkBoxEmpty, e.checkNoAutoscaled(t, name)),
 		Steps: []resource.TestStep{
 			{
@@ -305,7 +305,7 @@ func TestAccInferenceCluster_spotFallback(t *testing.T) {
 	t.Cleanup(func() { _ = proxy.Close() })
 	e.box.SetInstanceEC2URL(proxy.URL)
 	resource.Test(t, resource.TestCase{
-		ProtoV6ProviderFactories: protoV6Factories,
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		CheckDestroy:             resource.ComposeTestCheckFunc(e.checkDestroyed, e.checkBoxEmpty, e.checkNoAutoscaled(t, name)),
 		Steps: []resource.TestStep{{
 			Config: e.autoscaledConfig(name, e.box.EC2URL(), 0, 1, true),
@@ -401,7 +401,7 @@ func TestBenchAutoscaleBilling(t *testing.T) {
 		}
 		var r row
 		resource.Test(t, resource.TestCase{
-			ProtoV6ProviderFactories: protoV6Factories,
+			ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 			CheckDestroy:             resource.ComposeTestCheckFunc(e.checkDestroyed, e.checkBoxEmpty),
 			Steps: []resource.TestStep{{
 				Config: cfg,

@@ -95,7 +95,7 @@ resource "rayvllm_inference_cluster" "test" {
     instance_type = "m5.large"
   }
 %[9]s
-  timeouts {
+  timeouts = {
     create = "10m"
     update = "10m"
   }
@@ -395,7 +395,7 @@ func TestAccInferenceCluster_bootsRealCluster(t *testing.T) {
 	t.Cleanup(func() { _ = os.RemoveAll(shared) })
 	input, output := filepath.Join(shared, "prompts.jsonl"), filepath.Join(shared, "out")
 	const prompts, maxTokens = 40, 8
-	writePrompts(t, input, e2ePrompts(t, prompts), 0)
+	writePrompts(t, input, e2ePrompts(t, prompts))
 	accel := map[string]string{"a10g": "A10G", "l4": "L4"}
 	cfg := func(a10g, l4 int) string {
 		return e.boxConfig(name, e.box.EC2URL(), boxGroup{name: "a10g", instanceType: "g5.xlarge", count: a10g}, boxGroup{name: "l4", instanceType: "g6.xlarge", count: l4})
@@ -405,7 +405,7 @@ func TestAccInferenceCluster_bootsRealCluster(t *testing.T) {
   dashboard_url = rayvllm_inference_cluster.test.dashboard_url
   auth_token    = rayvllm_inference_cluster.test.auth_token`, 1)
 	resource.Test(t, resource.TestCase{
-		ProtoV6ProviderFactories: protoV6Factories,
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		CheckDestroy:             resource.ComposeTestCheckFunc(e.checkDestroyed, e.checkBoxEmpty),
 		Steps: []resource.TestStep{
 			{

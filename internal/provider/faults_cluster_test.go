@@ -40,14 +40,8 @@ type tfCLI struct {
 
 func newTFCLI(t *testing.T, config string, env ...string) *tfCLI {
 	t.Helper()
+	testAccPreCheck(t, needMirror)
 	bin := os.Getenv("TF_ACC_TERRAFORM_PATH")
-	rc := os.Getenv("TF_CLI_CONFIG_FILE")
-	if bin == "" || rc == "" {
-		t.Skip("TF_ACC_TERRAFORM_PATH and TF_CLI_CONFIG_FILE must point at bin/terraform and the mirror config of `make install`")
-	}
-	if _, err := os.Stat(rc); err != nil {
-		t.Skipf("TF_CLI_CONFIG_FILE %s: %v (run make install)", rc, err)
-	}
 	c := &tfCLI{t: t, bin: bin, dir: t.TempDir(), env: append(append(os.Environ(), "TF_IN_AUTOMATION=1", "CHECKPOINT_DISABLE=1"), env...)}
 	if err := os.WriteFile(filepath.Join(c.dir, "main.tf"), []byte(config), 0o644); err != nil {
 		t.Fatal(err)

@@ -70,7 +70,7 @@ resource "rayvllm_batch_job" "dropped" {
 	run.CountsJobs = true
 	run.Outcome = "apply failed"
 	resource.Test(t, resource.TestCase{
-		ProtoV6ProviderFactories: batchJobProviderFactories,
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		CheckDestroy:             batchJobGoneFrom(direct),
 		Steps: []resource.TestStep{{
 			Config: config,
@@ -422,7 +422,7 @@ resource "rayvllm_batch_job" "lost" {
 	run.CountsJobs = true
 	run.Outcome = "no error"
 	resource.Test(t, resource.TestCase{
-		ProtoV6ProviderFactories: batchJobProviderFactories,
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{{
 			Config:      config,
 			ExpectError: regexp.MustCompile(`(?s)Ray job lost.*` + phrase("the Ray head restarted while the provider waited for it")),

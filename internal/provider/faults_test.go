@@ -158,12 +158,7 @@ type faultScenario struct {
 }
 
 func TestAccFaults(t *testing.T) {
-	if os.Getenv("TF_ACC") == "" {
-		t.Skip("acceptance test: set TF_ACC=1 (make test does)")
-	}
-	if os.Getenv("RAY_ADDRESS") == "" || os.Getenv("AWS_ENDPOINT_URL_EC2") == "" {
-		t.Skip("RAY_ADDRESS / AWS_ENDPOINT_URL_EC2 are not set: start the services with .ci/services.sh start and source .tmp/services.env")
-	}
+	testAccPreCheck(t, needRay, needMoto)
 	seeds := faultSeeds(t)
 	rep := &faultReport{}
 	out := os.Getenv("RAYVLLM_FAULTS_OUT")

@@ -3,10 +3,12 @@ package provider
 import (
 	"context"
 	"encoding/json"
-	"time"
+	"reflect"
 
+	"github.com/hashicorp/terraform-plugin-framework-jsontypes/jsontypes"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-go/tftypes"
 
 	"github.com/rayvllm/terraform-provider-rayvllm/internal/serveapp"
 )
@@ -50,7 +52,7 @@ func anyStrings(v any) ([]string, bool) {
 }
 
 // jsonObject decodes an optional JSON-object attribute.
-func jsonObject(v types.String) (map[string]any, error) {
+func jsonObject(v jsontypes.Normalized) (map[string]any, error) {
 	if v.IsNull() || v.IsUnknown() {
 		return nil, nil
 	}
@@ -62,25 +64,25 @@ func jsonObject(v types.String) (map[string]any, error) {
 }
 
 // sameJSON keeps prior's text when it encodes the same object as v.
-func sameJSON(prior types.String, v map[string]any) types.String {
+func sameJSON(prior jsontypes.Normalized, v map[string]any) jsontypes.Normalized {
 	if len(v) == 0 {
 		if !prior.IsNull() {
 			if m, err := jsonObject(prior); err == nil && len(m) == 0 {
 				return prior
 			}
 		}
-		return types.StringNull()
+		return jsontypes.NewNormalizedNull()
 	}
 	want, err := serveapp.CanonicalValue(v)
 	if err != nil {
-		return types.StringNull()
+		return jsontypes.NewNormalizedNull()
 	}
 	if !prior.IsNull() && !prior.IsUnknown() {
 		if have, err := serveapp.Canonical([]byte(prior.ValueString())); err == nil && have == want {
 			return prior
 		}
 	}
-	return types.StringValue(want)
+	return jsontypes.NewNormalizedValue(want)
 }
 
 func stringOrNull(s string) types.String {
@@ -104,9 +106,43 @@ func float64OrNull(v float64) types.Float64 {
 	return types.Float64Value(v)
 }
 
-func deadline(ctx context.Context) time.Time {
-	if d, ok := ctx.Deadline(); ok {
-		return d
+// nullUnknowns sets every unknown value in *model (a struct of attr.Values,
+// also inside nested structs, pointers and slices) to the null of its type:
+// what the state keeps of a computed value an apply did not learn, since
+// Terraform refuses unknown values in the state.
+func nullUnknowns(ctx context.Context, model any) {
+	nullUnknownsIn(ctx, reflect.ValueOf(model))
+}
+
+func nullUnknownsIn(ctx context.Context, v reflect.Value) {
+	switch v.Kind() {
+	case reflect.Pointer:
+		if !v.IsNil() {
+			nullUnknownsIn(ctx, v.Elem())
+		}
+		return
+	case reflect.Slice:
+		for i := range v.Len() {
+			nullUnknownsIn(ctx, v.Index(i))
+		}
+		return
+	case reflect.Struct:
+	default:
+		return
 	}
-	return time.Now().Add(30 * time.Minute)
+	if av, ok := v.Interface().(attr.Value); ok {
+		if !av.IsUnknown() || !v.CanSet() {
+			return
+		}
+		t := av.Type(ctx)
+		if null, err := t.ValueFromTerraform(ctx, tftypes.NewValue(t.TerraformType(ctx), nil)); err == nil && reflect.TypeOf(null) == v.Type() {
+			v.Set(reflect.ValueOf(null))
+		}
+		return
+	}
+	for i := range v.NumField() {
+		if v.Type().Field(i).IsExported() {
+			nullUnknownsIn(ctx, v.Field(i))
+		}
+	}
 }

@@ -392,9 +392,7 @@ func clusterConfig(t *testing.T, change string) string {
 // a panic, and without any request to the Ray dashboard or to AWS (EC2, SSM,
 // STS), which point at loopback traps for the whole test.
 func TestAccInvalidConfigs(t *testing.T) {
-	if os.Getenv("TF_ACC") == "" {
-		t.Skip("acceptance test: set TF_ACC=1")
-	}
+	testAccPreCheck(t)
 	if len(invalidConfigs) < 40 {
 		t.Fatalf("%d invalid configurations; the table must keep at least 40", len(invalidConfigs))
 	}
@@ -437,7 +435,7 @@ func TestAccInvalidConfigs(t *testing.T) {
 			want := regexp.MustCompile(strings.ReplaceAll(c.want, " ", `\s+`))
 			t.Run(c.name, func(t *testing.T) {
 				resource.ParallelTest(t, resource.TestCase{
-					ProtoV6ProviderFactories: protoV6Factories,
+					ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 					Steps:                    []resource.TestStep{{Config: config, PlanOnly: true, ExpectError: want}},
 				})
 			})
@@ -453,14 +451,14 @@ func TestAccInvalidConfigs(t *testing.T) {
 	// plan) calls the Ray trap, and creating a cluster calls the AWS trap;
 	// both fail on the trap's answer.
 	resource.Test(t, resource.TestCase{
-		ProtoV6ProviderFactories: protoV6Factories,
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{{
 			Config:      trapProvider(rayTrap, awsTrap) + "resource \"rayvllm_batch_job\" \"x\" {\n  entrypoint = \"true\"\n}\n",
 			ExpectError: regexp.MustCompile(`418|no API call is expected`),
 		}},
 	})
 	resource.Test(t, resource.TestCase{
-		ProtoV6ProviderFactories: protoV6Factories,
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{{
 			Config:      trapProvider(rayTrap, awsTrap) + clusterConfig(t, `cluster:ray_version = "2.60.0"`),
 			ExpectError: regexp.MustCompile(`418|no API call is expected|StatusCode`),
@@ -482,9 +480,7 @@ func trapProvider(rayTrap, awsTrap *apiTrap) string {
 // request: the dashboard (a loopback fake that only knows /api/version)
 // reports 2.53.0, and only GET /api/version may be called.
 func TestAccOldRayRefused(t *testing.T) {
-	if os.Getenv("TF_ACC") == "" {
-		t.Skip("acceptance test: set TF_ACC=1")
-	}
+	testAccPreCheck(t)
 	var mu sync.Mutex
 	var calls []string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -504,7 +500,7 @@ func TestAccOldRayRefused(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			resource.Test(t, resource.TestCase{
-				ProtoV6ProviderFactories: protoV6Factories,
+				ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 				Steps: []resource.TestStep{{
 					Config:      fmt.Sprintf("resource %q \"x\" {\n  dashboard_url = %q\n  auth_token    = \"t\"\n  %s\n}\n", name, srv.URL, body),
 					ExpectError: regexp.MustCompile(`runs\s+Ray\s+2\.53\.0;\s+this\s+provider\s+needs\s+Ray\s+2\.54\.0\s+or\s+newer`),

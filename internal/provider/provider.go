@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/ephemeral"
 	"github.com/hashicorp/terraform-plugin-framework/function"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/provider/schema"
@@ -21,8 +22,9 @@ import (
 )
 
 var (
-	_ provider.Provider              = (*rayvllmProvider)(nil)
-	_ provider.ProviderWithFunctions = (*rayvllmProvider)(nil)
+	_ provider.Provider                       = (*rayvllmProvider)(nil)
+	_ provider.ProviderWithFunctions          = (*rayvllmProvider)(nil)
+	_ provider.ProviderWithEphemeralResources = (*rayvllmProvider)(nil)
 )
 
 // New returns the provider factory used by main and the acceptance tests.
@@ -245,6 +247,7 @@ func (p *rayvllmProvider) Configure(ctx context.Context, req provider.ConfigureR
 	}
 	resp.DataSourceData = data
 	resp.ResourceData = data
+	resp.EphemeralResourceData = data
 }
 
 func (p *rayvllmProvider) Resources(context.Context) []func() resource.Resource {
@@ -262,6 +265,12 @@ func (p *rayvllmProvider) DataSources(context.Context) []func() datasource.DataS
 		NewGPUsDataSource,
 		NewModelDataSource,
 		NewGPUCatalogDataSource,
+	}
+}
+
+func (p *rayvllmProvider) EphemeralResources(context.Context) []func() ephemeral.EphemeralResource {
+	return []func() ephemeral.EphemeralResource{
+		NewClusterTokenEphemeralResource,
 	}
 }
 

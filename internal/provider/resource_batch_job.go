@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hashicorp/terraform-plugin-framework-timetypes/timetypes"
 	"github.com/hashicorp/terraform-plugin-framework-validators/resourcevalidator"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -97,15 +98,25 @@ func (r *batchJobResource) ValidateConfig(ctx context.Context, req resource.Vali
 			}
 		}
 	}
-	c, known, diags := vllmConfig(ctx, cfg.VLLM)
+	// Per attribute: a known mistake is reported at plan even while other
+	// attributes wait for other resources (a module's cluster outputs).
+	c, unknown, diags := vllmConfigPartial(ctx, cfg.VLLM)
 	resp.Diagnostics.Append(diags...)
-	if known {
-		if err := c.Normalize(); err != nil {
+	if unknown != nil && !diags.HasError() {
+		if err := c.NormalizeKnown(unknown); err != nil {
 			addVLLMError(&resp.Diagnostics, err)
 		}
 	}
 	env, known, diags := runtimeEnvFrom(ctx, cfg.RuntimeEnv)
 	resp.Diagnostics.Append(diags...)
+	if wo, woKnown := configStringMap(ctx, req.Config, "env_vars_wo", &resp.Diagnostics); known && woKnown {
+		for k := range wo {
+			if _, dup := env.EnvVars[k]; dup {
+				resp.Diagnostics.AddAttributeError(path.Root("env_vars_wo"), "Environment variable set twice",
+					fmt.Sprintf("%q is in env_vars_wo and in runtime_env.env_vars; keep it in one of them (env_vars_wo keeps it out of the state).", k))
+			}
+		}
+	}
 	if known {
 		if _, err := env.extra(); err != nil {
 			resp.Diagnostics.AddAttributeError(path.Root("runtime_env").AtName("extra_json"), "Invalid runtime_env.extra_json", err.Error())
@@ -128,6 +139,8 @@ func (r *batchJobResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 		resp.Diagnostics.Append(req.State.Get(ctx, state)...)
 	}
 
+	planDashboardURL(ctx, r.data, req, resp, &plan.DashboardURL)
+	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("dashboard_url"), plan.DashboardURL)...)
 	uri, err := plannedWorkingDirURI(ctx, plan.RuntimeEnv)
 	if err != nil {
 		resp.Diagnostics.AddAttributeError(path.Root("runtime_env").AtName("working_dir"), "Cannot package runtime_env.working_dir", err.Error())
@@ -143,10 +156,49 @@ func (r *batchJobResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 	// The vllm block forces replacement, so the fit check only matters
 	// when the job is (re)created.
 	if state == nil {
-		if cfg, known, _ := vllmConfig(ctx, plan.VLLM); known {
-			checkFit(cfg, &resp.Diagnostics)
+		if cfg, unknown, d := vllmConfigPartial(ctx, plan.VLLM); unknown != nil && !d.HasError() {
+			if !anyUnknown(unknown, fitAttrs...) {
+				checkFit(cfg, &resp.Diagnostics)
+			}
+			if !anyUnknown(unknown, "max_model_len", "on_row_error", "sampling.max_tokens") {
+				longPromptNote(cfg, &resp.Diagnostics)
+			}
 		}
 	}
+}
+
+// fitAttrs are the vllm attributes the fit check reads.
+var fitAttrs = []string{"accelerator_type", "model_source", "quantization", "kv_cache_dtype", "tensor_parallel_size",
+	"max_model_len", "max_num_seqs", "max_num_batched_tokens", "gpu_memory_utilization"}
+
+func anyUnknown(unknown map[string]bool, attrs ...string) bool {
+	for _, a := range attrs {
+		if unknown[a] {
+			return true
+		}
+	}
+	return false
+}
+
+// longPromptNote says at plan what happens to prompts longer than
+// max_model_len when the job would fail on them: on_row_error left unset.
+// An explicit on_row_error is the answer to it. vLLM (v1) rejects a prompt
+// of max_model_len tokens or more (vllm/v1/engine/input_processor.py,
+// _validate_prompt_len) and stops a request when prompt plus output reach
+// max_model_len (vllm/v1/core/sched/utils.py, check_stop).
+func longPromptNote(c batchjob.Config, diags *diag.Diagnostics) {
+	mml := c.EngineKwargs.MaxModelLen
+	if mml == nil || c.OnRowError != "" {
+		return
+	}
+	gen := "stops when prompt plus output reach it"
+	if mt := c.SamplingParams.MaxTokens; mt != nil {
+		gen = fmt.Sprintf("generates min(max_tokens %d, %d − prompt tokens) tokens at most", *mt, *mml)
+	}
+	diags.AddAttributeWarning(path.Root("vllm").AtName("on_row_error"), "A prompt longer than max_model_len fails the whole job",
+		fmt.Sprintf("vLLM rejects a prompt of %d tokens (max_model_len) or more, and with on_row_error unset (\"fail\") one such row fails the job; "+
+			"for shorter prompts it %s. Set on_row_error = \"skip\" to write such rows to <output path>.errors and go on, or \"fail\" to keep "+
+			"failing the job (and silence this note).", *mml, gen))
 }
 
 func (r *batchJobResource) client(m *batchJobModel) (*ray.Client, error) {
@@ -154,7 +206,11 @@ func (r *batchJobResource) client(m *batchJobModel) (*ray.Client, error) {
 	if !m.DashboardURL.IsUnknown() {
 		url = m.DashboardURL.ValueString()
 	}
-	return r.data.rayClient(url, m.AuthToken.ValueString())
+	token := m.AuthToken.ValueString()
+	if wo := m.AuthTokenWO.ValueString(); wo != "" { // set only in create and update
+		token = wo
+	}
+	return r.data.rayClient(url, token)
 }
 
 // connect returns a version-checked client, reporting problems on dashboard_url.
@@ -166,10 +222,14 @@ func (r *batchJobResource) connect(ctx context.Context, m *batchJobModel, diags 
 	if err != nil {
 		var ae *ray.AuthError
 		summary := "Cannot use the Ray cluster"
+		msg := err.Error()
 		if errors.As(err, &ae) {
 			summary = "Ray dashboard refused the auth token"
+			if m.AuthTokenWO.IsNull() && !m.AuthTokenWOVersion.IsNull() {
+				msg += "\nauth_token_wo is sent only when the job is submitted; refresh and destroy use the provider's auth_token or RAY_AUTH_TOKEN."
+			}
 		}
-		diags.AddAttributeError(path.Root("dashboard_url"), summary, err.Error())
+		diags.AddAttributeError(path.Root("dashboard_url"), summary, msg)
 		return nil
 	}
 	return c
@@ -189,6 +249,8 @@ func (r *batchJobResource) Create(ctx context.Context, req resource.CreateReques
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("auth_token_wo"), &plan.AuthTokenWO)...)
+	envWO, _ := configStringMap(ctx, req.Config, "env_vars_wo", &resp.Diagnostics)
 	c := r.connect(ctx, &plan, &resp.Diagnostics)
 	if c == nil {
 		return
@@ -206,6 +268,9 @@ func (r *batchJobResource) Create(ctx context.Context, req resource.CreateReques
 		resp.Diagnostics.AddError("Cannot derive the submission ID", err.Error())
 		return
 	}
+	// After the ID (in state) is derived, so that nothing of the values is in
+	// it; the names go into the job's metadata for import.
+	withWriteOnlyEnv(&jobReq, envWO)
 	plan.ID = types.StringValue(base)
 	plan.LogTail = types.StringValue("")
 	plan.Metrics = types.ObjectNull(metricsAttrTypes())
@@ -224,7 +289,7 @@ func (r *batchJobResource) Create(ctx context.Context, req resource.CreateReques
 						"The provider uses that job instead of submitting a second one.", a.SubmissionID))
 			}
 			attempts = append(attempts, attemptModel{SubmissionID: types.StringValue(a.SubmissionID), Status: types.StringValue(string(ray.JobPending)),
-				Message: types.StringValue(""), StartTime: types.StringNull(), EndTime: types.StringNull()})
+				Message: types.StringValue(""), StartTime: timetypes.NewRFC3339Null(), EndTime: timetypes.NewRFC3339Null()})
 			plan.SubmissionID = types.StringValue(a.SubmissionID)
 			// The ID is in the state before the wait: a failed or interrupted
 			// wait leaves a tainted resource, never an orphaned job.
@@ -255,7 +320,7 @@ func (r *batchJobResource) Create(ctx context.Context, req resource.CreateReques
 			// Ray may have the job after all: keep its ID in the state
 			// (tainted), so that the next apply removes it if it exists.
 			attempts = append(attempts, attemptModel{SubmissionID: types.StringValue(submitErr.ID), Status: types.StringNull(),
-				Message: types.StringValue("submission outcome unknown: " + err.Error()), StartTime: types.StringNull(), EndTime: types.StringNull()})
+				Message: types.StringValue("submission outcome unknown: " + err.Error()), StartTime: timetypes.NewRFC3339Null(), EndTime: timetypes.NewRFC3339Null()})
 			plan.SubmissionID = types.StringValue(submitErr.ID)
 		}
 		if len(attempts) > 0 { // keep earlier attempts in the state, tainted
@@ -318,7 +383,7 @@ func (r *batchJobResource) refreshLogs(ctx context.Context, c *ray.Client, m *ba
 	m.Metrics = types.ObjectNull(metricsAttrTypes())
 	if mt, ok := batchjob.ParseMetrics(logs); ok {
 		m.Metrics, _ = types.ObjectValueFrom(context.Background(), metricsAttrTypes(), metricsModel{
-			Rows: types.Int64Value(mt.Rows), SkippedRows: types.Int64Value(mt.SkippedRows),
+			Rows: types.Int64Value(mt.Rows), FailedRows: types.Int64Value(mt.FailedRows), SkippedRows: types.Int64Value(mt.SkippedRows),
 			InputTokens: types.Int64Value(mt.InputTokens), OutputTokens: types.Int64Value(mt.OutputTokens),
 			WallSeconds: types.Float64Value(mt.WallSeconds), OutputTokensPerSecond: types.Float64Value(mt.OutputTokensPerSecond),
 			TotalTokensPerSecond: types.Float64Value(mt.TotalTokensPerSecond),
@@ -333,14 +398,7 @@ func (r *batchJobResource) setState(ctx context.Context, st interface {
 }, m *batchJobModel, attempts []attemptModel) diag.Diagnostics {
 	var diags diag.Diagnostics
 	m.Attempts, diags = types.ListValueFrom(ctx, types.ObjectType{AttrTypes: attemptAttrTypes()}, attempts)
-	for _, v := range []*types.String{&m.Status, &m.Message, &m.StartTime, &m.EndTime, &m.LogTail, &m.SubmissionID, &m.ID} {
-		if v.IsUnknown() {
-			*v = types.StringNull()
-		}
-	}
-	if m.Metrics.IsUnknown() {
-		m.Metrics = types.ObjectNull(metricsAttrTypes())
-	}
+	nullUnknowns(ctx, m)
 	diags.Append(st.Set(ctx, m)...)
 	return diags
 }
@@ -395,6 +453,7 @@ func (r *batchJobResource) Update(ctx context.Context, req resource.UpdateReques
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("auth_token_wo"), &plan.AuthTokenWO)...)
 	if plan.LogTail.IsUnknown() {
 		if c := r.connect(ctx, &plan, &resp.Diagnostics); c != nil {
 			r.refreshLogs(ctx, c, &plan, plan.SubmissionID.ValueString())

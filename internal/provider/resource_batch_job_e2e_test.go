@@ -108,12 +108,12 @@ func e2ePrompts(t testing.TB, n int) []string {
 	return out
 }
 
-// writePrompts writes rows {"id": first+k, "prompt": prompts[k]} as jsonl.
-func writePrompts(t testing.TB, path string, prompts []string, first int) {
+// writePrompts writes rows {"id": k, "prompt": prompts[k]} as jsonl.
+func writePrompts(t testing.TB, path string, prompts []string) {
 	t.Helper()
 	var b bytes.Buffer
 	for k, p := range prompts {
-		line, _ := json.Marshal(map[string]any{"id": first + k, "prompt": p})
+		line, _ := json.Marshal(map[string]any{"id": k, "prompt": p})
 		b.Write(append(line, '\n'))
 	}
 	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
@@ -128,7 +128,8 @@ type e2eRow struct {
 	NumGeneratedTokens int    `json:"num_generated_tokens"`
 }
 
-// readOutput reads every jsonl file Ray Data wrote into dir.
+// readOutput reads every jsonl shard the script committed into dir. A
+// truncated shard fails to parse.
 func readOutput(dir string) ([]e2eRow, error) {
 	files, err := filepath.Glob(filepath.Join(dir, "*.json*"))
 	if err != nil {
@@ -140,20 +141,31 @@ func readOutput(dir string) ([]e2eRow, error) {
 		if err != nil {
 			return nil, err
 		}
-		sc := bufio.NewScanner(bytes.NewReader(b))
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			if len(bytes.TrimSpace(sc.Bytes())) == 0 {
-				continue
-			}
-			var r e2eRow
-			if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-				return nil, fmt.Errorf("%s: %w", f, err)
-			}
-			rows = append(rows, r)
+		r, err := parseRows(f, b)
+		if err != nil {
+			return nil, err
 		}
+		rows = append(rows, r...)
 	}
 	return rows, nil
+}
+
+// parseRows parses jsonl output rows.
+func parseRows(name string, b []byte) ([]e2eRow, error) {
+	var rows []e2eRow
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
+			continue
+		}
+		var r e2eRow
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		rows = append(rows, r)
+	}
+	return rows, sc.Err()
 }
 
 // tokenCounts re-encodes texts with the model's own tokenizer (no special
@@ -291,7 +303,7 @@ resource "rayvllm_batch_job" "e2e" {
     sampling               = { max_tokens = %d, min_tokens = 1, temperature = 1, seed = 0 }
   }
   runtime_env = { env_vars = { HF_HUB_OFFLINE = "1" } }
-  timeouts {
+  timeouts = {
     create = "15m"
   }
 }
@@ -307,11 +319,11 @@ func TestAccBatchJobE2E_tinyModelOnCPU(t *testing.T) {
 	out := filepath.Join(dir, "out")
 	first, second := filepath.Join(dir, "prompts-500.jsonl"), filepath.Join(dir, "prompts-600.jsonl")
 	prompts := e2ePrompts(t, 600)
-	writePrompts(t, first, prompts[:500], 0)
-	writePrompts(t, second, prompts, 0)
+	writePrompts(t, first, prompts[:500])
+	writePrompts(t, second, prompts)
 	const maxTokens = 16
 	resource.Test(t, resource.TestCase{
-		ProtoV6ProviderFactories: batchJobProviderFactories,
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		CheckDestroy:             batchJobGone(t),
 		Steps: []resource.TestStep{
 			{
@@ -347,7 +359,7 @@ func BenchmarkBatchJobE2ECPU(b *testing.B) {
 	const n, maxTokens = 2000, 32
 	dir := b.TempDir()
 	input := filepath.Join(dir, "prompts.jsonl")
-	writePrompts(b, input, e2ePrompts(b, n), 0)
+	writePrompts(b, input, e2ePrompts(b, n))
 
 	type plainResult struct {
 		StartupSeconds        float64 `json:"startup_seconds"`
@@ -401,7 +413,7 @@ func BenchmarkBatchJobE2ECPU(b *testing.B) {
 		hcl = strings.Replace(hcl, "vllm = {", fmt.Sprintf("vllm = {\n    batch_size = %d\n    max_concurrent_batches = %d\n    concurrency = %d", st.batch, st.mcb, st.conc), 1)
 		var start time.Time
 		resource.Test(benchT{b}, resource.TestCase{
-			ProtoV6ProviderFactories: batchJobProviderFactories,
+			ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 			Steps: []resource.TestStep{{
 				PreConfig: func() { start, p.load = time.Now(), load() },
 				Config:    hcl,

@@ -8,7 +8,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hashicorp/terraform-plugin-framework-jsontypes/jsontypes"
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
+	"github.com/hashicorp/terraform-plugin-framework-timetypes/timetypes"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/types"
@@ -19,31 +21,35 @@ import (
 )
 
 type batchJobModel struct {
-	ID                    types.String   `tfsdk:"id"`
-	DashboardURL          types.String   `tfsdk:"dashboard_url"`
-	AuthToken             types.String   `tfsdk:"auth_token"`
-	Entrypoint            types.String   `tfsdk:"entrypoint"`
-	VLLM                  types.Object   `tfsdk:"vllm"`
-	RuntimeEnv            types.Object   `tfsdk:"runtime_env"`
-	EntrypointNumCPUs     types.Float64  `tfsdk:"entrypoint_num_cpus"`
-	EntrypointNumGPUs     types.Float64  `tfsdk:"entrypoint_num_gpus"`
-	EntrypointMemoryBytes types.Int64    `tfsdk:"entrypoint_memory_bytes"`
-	EntrypointResources   types.Map      `tfsdk:"entrypoint_resources"`
-	Metadata              types.Map      `tfsdk:"metadata"`
-	WaitForCompletion     types.Bool     `tfsdk:"wait_for_completion"`
-	ActiveDeadlineSeconds types.Int64    `tfsdk:"active_deadline_seconds"`
-	MaxRetries            types.Int64    `tfsdk:"max_retries"`
-	LogTailLines          types.Int64    `tfsdk:"log_tail_lines"`
-	WorkingDirURI         types.String   `tfsdk:"working_dir_uri"`
-	SubmissionID          types.String   `tfsdk:"submission_id"`
-	Status                types.String   `tfsdk:"status"`
-	Message               types.String   `tfsdk:"message"`
-	StartTime             types.String   `tfsdk:"start_time"`
-	EndTime               types.String   `tfsdk:"end_time"`
-	Attempts              types.List     `tfsdk:"attempts"`
-	LogTail               types.String   `tfsdk:"log_tail"`
-	Metrics               types.Object   `tfsdk:"metrics"`
-	Timeouts              timeouts.Value `tfsdk:"timeouts"`
+	ID                    types.String      `tfsdk:"id"`
+	DashboardURL          types.String      `tfsdk:"dashboard_url"`
+	AuthToken             types.String      `tfsdk:"auth_token"`
+	AuthTokenWO           types.String      `tfsdk:"auth_token_wo"`
+	AuthTokenWOVersion    types.Int64       `tfsdk:"auth_token_wo_version"`
+	EnvVarsWO             types.Map         `tfsdk:"env_vars_wo"`
+	EnvVarsWOVersion      types.Int64       `tfsdk:"env_vars_wo_version"`
+	Entrypoint            types.String      `tfsdk:"entrypoint"`
+	VLLM                  types.Object      `tfsdk:"vllm"`
+	RuntimeEnv            types.Object      `tfsdk:"runtime_env"`
+	EntrypointNumCPUs     types.Float64     `tfsdk:"entrypoint_num_cpus"`
+	EntrypointNumGPUs     types.Float64     `tfsdk:"entrypoint_num_gpus"`
+	EntrypointMemoryBytes types.Int64       `tfsdk:"entrypoint_memory_bytes"`
+	EntrypointResources   types.Map         `tfsdk:"entrypoint_resources"`
+	Metadata              types.Map         `tfsdk:"metadata"`
+	WaitForCompletion     types.Bool        `tfsdk:"wait_for_completion"`
+	ActiveDeadlineSeconds types.Int64       `tfsdk:"active_deadline_seconds"`
+	MaxRetries            types.Int64       `tfsdk:"max_retries"`
+	LogTailLines          types.Int64       `tfsdk:"log_tail_lines"`
+	WorkingDirURI         types.String      `tfsdk:"working_dir_uri"`
+	SubmissionID          types.String      `tfsdk:"submission_id"`
+	Status                types.String      `tfsdk:"status"`
+	Message               types.String      `tfsdk:"message"`
+	StartTime             timetypes.RFC3339 `tfsdk:"start_time"`
+	EndTime               timetypes.RFC3339 `tfsdk:"end_time"`
+	Attempts              types.List        `tfsdk:"attempts"`
+	LogTail               types.String      `tfsdk:"log_tail"`
+	Metrics               types.Object      `tfsdk:"metrics"`
+	Timeouts              timeouts.Value    `tfsdk:"timeouts"`
 }
 
 type vllmModel struct {
@@ -66,6 +72,7 @@ type vllmModel struct {
 	AcceleratorType      types.String  `tfsdk:"accelerator_type"`
 	NumGPUsPerReplica    types.Float64 `tfsdk:"num_gpus_per_replica"`
 	Resume               types.Bool    `tfsdk:"resume"`
+	OnRowError           types.String  `tfsdk:"on_row_error"`
 	Input                types.Object  `tfsdk:"input"`
 	Output               types.Object  `tfsdk:"output"`
 	Sampling             types.Object  `tfsdk:"sampling"`
@@ -95,23 +102,24 @@ type samplingModel struct {
 }
 
 type runtimeEnvModel struct {
-	WorkingDir types.String `tfsdk:"working_dir"`
-	Excludes   types.List   `tfsdk:"excludes"`
-	Pip        types.List   `tfsdk:"pip"`
-	EnvVars    types.Map    `tfsdk:"env_vars"`
-	ExtraJSON  types.String `tfsdk:"extra_json"`
+	WorkingDir types.String         `tfsdk:"working_dir"`
+	Excludes   types.List           `tfsdk:"excludes"`
+	Pip        types.List           `tfsdk:"pip"`
+	EnvVars    types.Map            `tfsdk:"env_vars"`
+	ExtraJSON  jsontypes.Normalized `tfsdk:"extra_json"`
 }
 
 type attemptModel struct {
-	SubmissionID types.String `tfsdk:"submission_id"`
-	Status       types.String `tfsdk:"status"`
-	Message      types.String `tfsdk:"message"`
-	StartTime    types.String `tfsdk:"start_time"`
-	EndTime      types.String `tfsdk:"end_time"`
+	SubmissionID types.String      `tfsdk:"submission_id"`
+	Status       types.String      `tfsdk:"status"`
+	Message      types.String      `tfsdk:"message"`
+	StartTime    timetypes.RFC3339 `tfsdk:"start_time"`
+	EndTime      timetypes.RFC3339 `tfsdk:"end_time"`
 }
 
 type metricsModel struct {
 	Rows                  types.Int64   `tfsdk:"rows"`
+	FailedRows            types.Int64   `tfsdk:"failed_rows"`
 	SkippedRows           types.Int64   `tfsdk:"skipped_rows"`
 	InputTokens           types.Int64   `tfsdk:"input_tokens"`
 	OutputTokens          types.Int64   `tfsdk:"output_tokens"`
@@ -256,25 +264,58 @@ func runtimeEnvFrom(ctx context.Context, obj types.Object) (runtimeEnv, bool, di
 // vllmConfig converts the vllm attribute; known is false when it is null
 // or not fully known yet.
 func vllmConfig(ctx context.Context, obj types.Object) (batchjob.Config, bool, diag.Diagnostics) {
-	var c batchjob.Config
-	if obj.IsNull() || !fullyKnown(ctx, obj) {
-		return c, false, nil
+	c, unknown, diags := vllmConfigPartial(ctx, obj)
+	return c, unknown != nil && len(unknown) == 0 && !diags.HasError(), diags
+}
+
+// unknownAttrs are the attributes of the vllm object (and of its nested
+// objects, as "input.path") whose values are not known yet.
+func unknownAttrs(ctx context.Context, obj types.Object) map[string]bool {
+	u := map[string]bool{}
+	for name, v := range obj.Attributes() {
+		nested, isObj := v.(types.Object)
+		switch {
+		case isObj && nested.IsUnknown():
+			for sub := range nested.AttributeTypes(ctx) {
+				u[name+"."+sub] = true
+			}
+		case isObj && !nested.IsNull():
+			for sub, sv := range nested.Attributes() {
+				if !fullyKnown(ctx, sv) {
+					u[name+"."+sub] = true
+				}
+			}
+		case !fullyKnown(ctx, v):
+			u[name] = true
+		}
 	}
+	return u
+}
+
+// vllmConfigPartial converts what is known of the vllm attribute and names
+// what is not (unknownAttrs); unknown is nil when the attribute is null or
+// wholly unknown.
+func vllmConfigPartial(ctx context.Context, obj types.Object) (c batchjob.Config, unknown map[string]bool, diags diag.Diagnostics) {
+	if obj.IsNull() || obj.IsUnknown() {
+		return c, nil, nil
+	}
+	unknown = unknownAttrs(ctx, obj)
 	var v vllmModel
-	diags := obj.As(ctx, &v, basetypes.ObjectAsOptions{})
+	opts := basetypes.ObjectAsOptions{UnhandledUnknownAsEmpty: true}
+	diags = obj.As(ctx, &v, opts)
 	if diags.HasError() {
-		return c, false, diags
+		return c, nil, diags
 	}
 	var in inputModel
 	var out outputModel
 	var s samplingModel
-	diags.Append(v.Input.As(ctx, &in, basetypes.ObjectAsOptions{})...)
-	diags.Append(v.Output.As(ctx, &out, basetypes.ObjectAsOptions{})...)
+	diags.Append(v.Input.As(ctx, &in, opts)...)
+	diags.Append(v.Output.As(ctx, &out, opts)...)
 	if !v.Sampling.IsNull() {
-		diags.Append(v.Sampling.As(ctx, &s, basetypes.ObjectAsOptions{})...)
+		diags.Append(v.Sampling.As(ctx, &s, opts)...)
 	}
 	if diags.HasError() {
-		return c, false, diags
+		return c, nil, diags
 	}
 	c = batchjob.Config{
 		ModelSource: v.ModelSource.ValueString(),
@@ -297,12 +338,12 @@ func vllmConfig(ctx context.Context, obj types.Object) (batchjob.Config, bool, d
 			Temperature: s.Temperature.ValueFloat64Pointer(), TopP: s.TopP.ValueFloat64Pointer(),
 			MaxTokens: s.MaxTokens.ValueInt64Pointer(), MinTokens: s.MinTokens.ValueInt64Pointer(), Seed: s.Seed.ValueInt64Pointer(),
 		},
-		Resume: v.Resume.ValueBool(),
+		Resume: v.Resume.ValueBool(), OnRowError: v.OnRowError.ValueString(),
 	}
-	if !s.Stop.IsNull() {
+	if !s.Stop.IsNull() && !unknown["sampling.stop"] {
 		diags.Append(s.Stop.ElementsAs(ctx, &c.SamplingParams.Stop, false)...)
 	}
-	return c, !diags.HasError(), diags
+	return c, unknown, diags
 }
 
 // buildRequest renders the job's submission (without its submission ID)
@@ -405,11 +446,11 @@ func applyJob(m *batchJobModel, a *attemptModel, job *ray.JobDetails) {
 	}
 }
 
-func timeValue(t time.Time) types.String {
+func timeValue(t time.Time) timetypes.RFC3339 {
 	if t.IsZero() {
-		return types.StringNull()
+		return timetypes.NewRFC3339Null()
 	}
-	return types.StringValue(t.Format(time.RFC3339))
+	return timetypes.NewRFC3339TimeValue(t.UTC().Truncate(time.Second))
 }
 
 // importJobConfig fills the configuration of an imported job from what Ray
@@ -452,7 +493,7 @@ func importJobConfig(ctx context.Context, m *batchJobModel, job *ray.JobDetails)
 		return diags
 	}
 	re := runtimeEnvModel{WorkingDir: types.StringNull(), Excludes: types.ListNull(types.StringType), Pip: types.ListNull(types.StringType),
-		EnvVars: types.MapNull(types.StringType), ExtraJSON: types.StringNull()}
+		EnvVars: types.MapNull(types.StringType), ExtraJSON: jsontypes.NewNormalizedNull()}
 	if wd, ok := env["working_dir"].(string); ok {
 		re.WorkingDir = types.StringValue(wd)
 		m.WorkingDirURI = types.StringValue(wd)
@@ -467,12 +508,15 @@ func importJobConfig(ctx context.Context, m *batchJobModel, job *ray.JobDetails)
 		for k, v := range ev {
 			vars[k] = fmt.Sprint(v)
 		}
+		for _, k := range strings.Split(job.Metadata[metadataPrefix+"env_vars_wo"], ",") {
+			delete(vars, k) // env_vars_wo values stay out of the state
+		}
 		re.EnvVars, _ = types.MapValueFrom(ctx, types.StringType, vars)
 		delete(env, "env_vars")
 	}
 	if len(env) > 0 {
 		b, _ := json.Marshal(env)
-		re.ExtraJSON = types.StringValue(string(b))
+		re.ExtraJSON = jsontypes.NewNormalizedValue(string(b))
 	}
 	obj, d := types.ObjectValueFrom(ctx, nestedTypes(runtimeEnvAttribute().GetType()), re)
 	diags.Append(d...)
@@ -519,7 +563,7 @@ func vllmObject(ctx context.Context, c batchjob.Config) (types.Object, diag.Diag
 		DType: types.StringPointerValue(e.DType), EnforceEager: types.BoolPointerValue(e.EnforceEager), BatchSize: types.Int64PointerValue(c.BatchSize),
 		Concurrency: types.Int64PointerValue(c.Concurrency), MaxConcurrentBatches: types.Int64PointerValue(c.MaxConcurrentBatches),
 		Accelerator: stringOrNull(c.Accelerator), AcceleratorType: stringOrNull(c.AcceleratorType),
-		NumGPUsPerReplica: types.Float64PointerValue(c.NumGPUsPerReplica), Resume: resume,
+		NumGPUsPerReplica: types.Float64PointerValue(c.NumGPUsPerReplica), Resume: resume, OnRowError: stringOrNull(c.OnRowError),
 		Input: in, Output: out, Sampling: sampling,
 	})
 	diags.Append(d...)

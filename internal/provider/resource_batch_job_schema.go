@@ -2,9 +2,12 @@ package provider
 
 import (
 	"context"
+	"maps"
 	"regexp"
 
+	"github.com/hashicorp/terraform-plugin-framework-jsontypes/jsontypes"
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
+	"github.com/hashicorp/terraform-plugin-framework-timetypes/timetypes"
 	"github.com/hashicorp/terraform-plugin-framework-validators/float64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
@@ -27,6 +30,7 @@ import (
 	"github.com/rayvllm/terraform-provider-rayvllm/internal/batchjob"
 	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware"
 	"github.com/rayvllm/terraform-provider-rayvllm/internal/ray"
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/versions"
 )
 
 var (
@@ -42,20 +46,15 @@ func batchJobSchema(ctx context.Context) schema.Schema {
 	computedString := func(desc string) schema.StringAttribute {
 		return schema.StringAttribute{Computed: true, Description: desc, PlanModifiers: keepState}
 	}
-	return schema.Schema{
+	s := schema.Schema{
 		Description: "A Ray job submitted through the Ray dashboard's Jobs API: either the built-in Ray Data + vLLM batch " +
 			"inference run (`vllm`) or any command (`entrypoint`). The job is immutable: changing what it runs replaces it. " +
 			"By default apply waits until the job ends and fails, leaving the resource tainted, when it ends FAILED or STOPPED. " +
 			"Needs Ray 2.54 or newer; use token auth (`RAY_AUTH_MODE=token`).",
 		Attributes: map[string]schema.Attribute{
 			"id": computedString("The resource ID: the submission ID of the first attempt."),
-			"dashboard_url": schema.StringAttribute{
-				Optional: true, Computed: true,
-				Description: "Ray dashboard URL, e.g. `http://127.0.0.1:8265`. Defaults to the provider's `dashboard_url`, then `RAY_ADDRESS`. " +
-					"Changing it replaces the job (the job lives on that cluster).",
-				Validators:    []validator.String{dashboardURLValidator()},
-				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown(), stringplanmodifier.RequiresReplaceIfConfigured()},
-			},
+			"dashboard_url": dashboardURLAttribute("Ray dashboard URL, e.g. `http://127.0.0.1:8265`. Defaults to the provider's `dashboard_url`, then `RAY_ADDRESS`. " +
+				"A different cluster replaces the job (the job lives on that cluster); another spelling of the same address (a trailing slash) does not."),
 			"auth_token": schema.StringAttribute{
 				Optional: true, Sensitive: true,
 				Description: "Ray auth token. Defaults to the provider's `auth_token`, then `RAY_AUTH_TOKEN`. Prefer those: a value set here " +
@@ -128,8 +127,8 @@ func batchJobSchema(ctx context.Context) schema.Schema {
 			"status": computedString("Ray's status of the latest attempt: PENDING, RUNNING, SUCCEEDED, FAILED or STOPPED; " +
 				"LOST (set by the provider, not Ray) when the Ray head restarted during the wait and forgot the job."),
 			"message":    computedString("Ray's status message of the latest attempt, without the log excerpt Ray appends to failures (see `log_tail`)."),
-			"start_time": computedString("When the latest attempt started (RFC 3339, UTC)."),
-			"end_time":   computedString("When the latest attempt ended (RFC 3339, UTC); null while it runs."),
+			"start_time": timestampAttribute("When the latest attempt started (RFC 3339, UTC).", keepState),
+			"end_time":   timestampAttribute("When the latest attempt ended (RFC 3339, UTC); null while it runs.", keepState),
 			"log_tail": schema.StringAttribute{
 				Computed: true, PlanModifiers: keepState,
 				Description: "The last `log_tail_lines` lines of the latest attempt's log, as of the last apply or refresh.",
@@ -141,8 +140,8 @@ func batchJobSchema(ctx context.Context) schema.Schema {
 					"submission_id": schema.StringAttribute{Computed: true, Description: "Ray's submission ID of the attempt."},
 					"status":        schema.StringAttribute{Computed: true, Description: "Ray's status of the attempt."},
 					"message":       schema.StringAttribute{Computed: true, Description: "Ray's status message of the attempt."},
-					"start_time":    schema.StringAttribute{Computed: true, Description: "When the attempt started (RFC 3339, UTC)."},
-					"end_time":      schema.StringAttribute{Computed: true, Description: "When the attempt ended (RFC 3339, UTC)."},
+					"start_time":    timestampAttribute("When the attempt started (RFC 3339, UTC).", nil),
+					"end_time":      timestampAttribute("When the attempt ended (RFC 3339, UTC).", nil),
 				}},
 			},
 			"metrics": schema.SingleNestedAttribute{
@@ -151,7 +150,8 @@ func batchJobSchema(ctx context.Context) schema.Schema {
 					"to `<output path>.metrics.json`). Null until a run prints it, and in custom mode unless the command prints such a line.",
 				Attributes: map[string]schema.Attribute{
 					"rows":                     schema.Int64Attribute{Computed: true, Description: "Rows this run processed (one output row each)."},
-					"skipped_rows":             schema.Int64Attribute{Computed: true, Description: "Input rows skipped because `resume` found their output."},
+					"failed_rows":              schema.Int64Attribute{Computed: true, Description: "Rows of this run the engine rejected, written to `<output path>.errors` with `on_row_error = \"skip\"`."},
+					"skipped_rows":             schema.Int64Attribute{Computed: true, Description: "Input rows skipped because `resume` found them in a committed output or errors shard."},
 					"input_tokens":             schema.Int64Attribute{Computed: true, Description: "Prompt tokens of the processed rows (vLLM's `num_input_tokens`, summed)."},
 					"output_tokens":            schema.Int64Attribute{Computed: true, Description: "Generated tokens of the processed rows (vLLM's `num_generated_tokens`, summed)."},
 					"wall_seconds":             schema.Float64Attribute{Computed: true, Description: "Wall-clock seconds from reading the input to the end of writing the output."},
@@ -164,13 +164,17 @@ func batchJobSchema(ctx context.Context) schema.Schema {
 						"steady-state generation rate. Null with `engine_seconds`."},
 				},
 			},
-		},
-		Blocks: map[string]schema.Block{
-			"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, Delete: true, CreateDescription: "How long apply waits for the job " +
+			"timeouts": timeoutsAttribute(ctx, timeouts.Opts{Create: true, Delete: true, CreateDescription: "How long apply waits for the job " +
 				"(all attempts) to end, e.g. `\"2h\"`. Default 24h. When it passes the job keeps running, the apply fails and the resource is tainted.",
 				DeleteDescription: "How long destroy waits for a stopped job to end. Default 10m."}),
 		},
 	}
+	maps.Copy(s.Attributes, authTokenWOAttributes(
+		"Ray auth token for the submission, instead of `auth_token`. Refresh, import and destroy use the provider's `auth_token` (e.g. from `ephemeral.rayvllm_cluster_token`) or `RAY_AUTH_TOKEN`."))
+	maps.Copy(s.Attributes, envVarsWOAttributes(
+		"Environment variables of the job, merged into `runtime_env.env_vars` (a name may not be in both), e.g. `{ HF_TOKEN = var.hf_token }`. "+
+			"A new version submits the job again.", int64planmodifier.RequiresReplace()))
+	return s
 }
 
 func vllmAttribute() schema.SingleNestedAttribute {
@@ -190,8 +194,10 @@ func vllmAttribute() schema.SingleNestedAttribute {
 			"quantization": schema.StringAttribute{Optional: true, Description: "vLLM's `quantization`, e.g. `awq`, `gptq`, `fp8`, `bitsandbytes`, " +
 				"`compressed-tensors`. vLLM checks the name against its release's list.",
 				Validators: []validator.String{stringvalidator.RegexMatches(identRe, "must be a vLLM quantization method name such as awq, gptq, fp8")}},
-			"tensor_parallel_size":   posInt("vLLM's `tensor_parallel_size`: GPUs one engine replica is split across."),
-			"max_model_len":          posInt("vLLM's `max_model_len`: the longest prompt plus output, in tokens."),
+			"tensor_parallel_size": posInt("vLLM's `tensor_parallel_size`: GPUs one engine replica is split across."),
+			"max_model_len": posInt("vLLM's `max_model_len`: the longest prompt plus output, in tokens. vLLM rejects a prompt of `max_model_len` " +
+				"tokens or more (the job fails, or with `on_row_error = \"skip\"` the row goes to the errors output), and stops a generation when " +
+				"prompt plus output reach it, before `max_tokens` if need be."),
 			"max_num_seqs":           posInt("vLLM's `max_num_seqs`: sequences one engine step holds."),
 			"max_num_batched_tokens": posInt("vLLM's `max_num_batched_tokens`: tokens one engine step processes."),
 			"enable_chunked_prefill": schema.BoolAttribute{Optional: true, Description: "vLLM's `enable_chunked_prefill`."},
@@ -221,8 +227,16 @@ func vllmAttribute() schema.SingleNestedAttribute {
 			"num_gpus_per_replica": schema.Float64Attribute{Optional: true, Description: "GPUs one engine replica reserves. Default `tensor_parallel_size`. " +
 				"With `tensor_parallel_size = 1` a share in (0, 1] packs several small replicas on one GPU.",
 				Validators: []validator.Float64{float64validator.AtLeast(0.01)}},
-			"resume": schema.BoolAttribute{Optional: true, Description: "Skip input rows whose id is already in the output and append the rest. " +
-				"Without it the output is overwritten."},
+			"resume": schema.BoolAttribute{Optional: true, Description: "Process only the input rows whose id is in no committed output or errors " +
+				"shard, and add their shards beside the others: a rerun after a crash, a `ray job stop` or a lost node processes exactly the rows " +
+				"not yet committed. Without it the output and the errors are overwritten. The output is written in shards " +
+				"(`part-<run>-<n>.<format>`), each committed whole (written under `<output path>.partial`, then moved), every 10,000 rows or 60 s " +
+				"(`RAYVLLM_SHARD_ROWS`, `RAYVLLM_SHARD_SECONDS` in `runtime_env.env_vars`)."},
+			"on_row_error": schema.StringAttribute{Optional: true, Description: "What a row the engine rejects (e.g. a prompt of `max_model_len` " +
+				"tokens or more) does: `fail` the job (default), or `skip` it: the row goes to `<output path>.errors` as its id and the engine's " +
+				"error, counted in `metrics.failed_rows`, and the run goes on (Ray Data LLM's `should_continue_on_error`). Resume counts a " +
+				"skipped row as done; delete the errors output to retry it.",
+				Validators: []validator.String{stringvalidator.OneOf(batchjob.OnRowErrors...)}},
 			"input": schema.SingleNestedAttribute{
 				Required: true, Description: "The prompts.",
 				Attributes: map[string]schema.Attribute{
@@ -284,23 +298,24 @@ func runtimeEnvAttribute() schema.SingleNestedAttribute {
 			"excludes": schema.ListAttribute{Optional: true, ElementType: types.StringType, Description: "Patterns of files left out of a local " +
 				"`working_dir` (Go `path.Match` syntax, tried against each relative path and each of its parts), e.g. `[\"*.ckpt\", \"data\"]`.",
 				Validators: []validator.List{listvalidator.ValueStringsAre(stringvalidator.LengthAtLeast(1))}},
-			"pip": schema.ListAttribute{Optional: true, ElementType: types.StringType, Description: "pip requirements installed for the job, e.g. `[\"vllm==0.11.0\"]`.",
+			"pip": schema.ListAttribute{Optional: true, ElementType: types.StringType, Description: "pip requirements installed for the job, e.g. `[\"vllm==" + versions.Tested.VLLM + "\"]`.",
 				Validators: []validator.List{listvalidator.ValueStringsAre(stringvalidator.LengthAtLeast(1))}},
 			"env_vars": schema.MapAttribute{Optional: true, ElementType: types.StringType, Sensitive: true,
 				Description: "Environment variables of the job and its workers, e.g. `HF_TOKEN`. Sensitive."},
 			"extra_json": schema.StringAttribute{Optional: true, Description: "More `runtime_env` fields as a JSON object (`jsonencode({...})`), " +
-				"e.g. `conda`, `uv`, `image_uri`, `py_modules`; merged with the fields above, which it must not repeat."},
+				"e.g. `conda`, `uv`, `image_uri`, `py_modules`; merged with the fields above, which it must not repeat.",
+				CustomType: jsontypes.NormalizedType{}, Validators: []validator.String{jsonObjectValidator()}},
 		},
 	}
 }
 
 func attemptAttrTypes() map[string]attr.Type {
 	return map[string]attr.Type{"submission_id": types.StringType, "status": types.StringType, "message": types.StringType,
-		"start_time": types.StringType, "end_time": types.StringType}
+		"start_time": timetypes.RFC3339Type{}, "end_time": timetypes.RFC3339Type{}}
 }
 
 func metricsAttrTypes() map[string]attr.Type {
-	return map[string]attr.Type{"rows": types.Int64Type, "skipped_rows": types.Int64Type, "input_tokens": types.Int64Type,
+	return map[string]attr.Type{"rows": types.Int64Type, "failed_rows": types.Int64Type, "skipped_rows": types.Int64Type, "input_tokens": types.Int64Type,
 		"output_tokens": types.Int64Type, "wall_seconds": types.Float64Type, "output_tokens_per_second": types.Float64Type,
 		"total_tokens_per_second": types.Float64Type, "engine_seconds": types.Float64Type, "engine_output_tokens_per_second": types.Float64Type}
 }

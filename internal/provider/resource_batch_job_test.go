@@ -16,8 +16,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
-	"github.com/hashicorp/terraform-plugin-framework/providerserver"
-	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
@@ -30,18 +28,6 @@ import (
 	"github.com/rayvllm/terraform-provider-rayvllm/internal/ray"
 	"github.com/rayvllm/terraform-provider-rayvllm/internal/retry"
 )
-
-var batchJobProviderFactories = map[string]func() (tfprotov6.ProviderServer, error){
-	"rayvllm": providerserver.NewProtocol6WithError(New("test")()),
-}
-
-// batchJobPreCheck skips a test that needs the Ray head of .ci/services.sh.
-func batchJobPreCheck(t *testing.T) {
-	t.Helper()
-	if os.Getenv("RAY_ADDRESS") == "" {
-		t.Skip("RAY_ADDRESS is not set: start the test services with .ci/services.sh start and source .tmp/services.env (make test does both)")
-	}
-}
 
 // batchJobRay is a client for checking the cluster behind Terraform's back.
 func batchJobRay(t *testing.T) *ray.Client {
@@ -110,7 +96,7 @@ func (e expectTainted) CheckPlan(_ context.Context, req plancheck.CheckPlanReque
 }
 
 func TestAccBatchJob_succeeds(t *testing.T) {
-	batchJobPreCheck(t)
+	testAccPreCheck(t, needRay)
 	dir := t.TempDir()
 	src := filepath.Join(dir, "src")
 	out := filepath.Join(dir, "result.txt")
@@ -128,7 +114,7 @@ for i in range(10):
     print("line", i)
 with open(sys.argv[1], "w") as f:
     f.write("hello " + os.environ["GREETING"])
-print('rayvllm-metrics: {"rows": 3, "skipped_rows": 1, "input_tokens": 30, "output_tokens": 60, "wall_seconds": 2.0, "output_tokens_per_second": 30.0, "total_tokens_per_second": 45.0, "engine_seconds": 1.5, "engine_output_tokens_per_second": 40.0}')
+print('rayvllm-metrics: {"rows": 3, "failed_rows": 2, "skipped_rows": 1, "input_tokens": 30, "output_tokens": 60, "wall_seconds": 2.0, "output_tokens_per_second": 30.0, "total_tokens_per_second": 45.0, "engine_seconds": 1.5, "engine_output_tokens_per_second": 40.0}')
 print("done")
 `
 	if err := os.WriteFile(filepath.Join(src, "main.py"), []byte(script), 0o644); err != nil {
@@ -150,7 +136,7 @@ resource "rayvllm_batch_job" "test" {
 	}
 	name := "rayvllm_batch_job.test"
 	resource.ParallelTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: batchJobProviderFactories,
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		CheckDestroy:             batchJobGone(t),
 		Steps: []resource.TestStep{
 			{
@@ -159,7 +145,7 @@ resource "rayvllm_batch_job" "test" {
 					statecheck.ExpectKnownValue(name, tfjsonpath.New("status"), knownvalue.StringExact("SUCCEEDED")),
 					statecheck.ExpectKnownValue(name, tfjsonpath.New("message"), knownvalue.StringExact("Job finished successfully.")),
 					statecheck.ExpectKnownValue(name, tfjsonpath.New("log_tail"), knownvalue.StringExact("line 9\n"+
-						`rayvllm-metrics: {"rows": 3, "skipped_rows": 1, "input_tokens": 30, "output_tokens": 60, "wall_seconds": 2.0, "output_tokens_per_second": 30.0, "total_tokens_per_second": 45.0, "engine_seconds": 1.5, "engine_output_tokens_per_second": 40.0}`+
+						`rayvllm-metrics: {"rows": 3, "failed_rows": 2, "skipped_rows": 1, "input_tokens": 30, "output_tokens": 60, "wall_seconds": 2.0, "output_tokens_per_second": 30.0, "total_tokens_per_second": 45.0, "engine_seconds": 1.5, "engine_output_tokens_per_second": 40.0}`+
 						"\ndone")),
 					statecheck.ExpectKnownValue(name, tfjsonpath.New("submission_id"), knownvalue.StringRegexp(regexp.MustCompile(`^rayvllm-[0-9a-f]{12}-[0-9a-f]{8}$`))),
 					statecheck.ExpectKnownValue(name, tfjsonpath.New("working_dir_uri"), knownvalue.StringRegexp(regexp.MustCompile(`^gcs://_ray_pkg_[0-9a-f]{32}\.zip$`))),
@@ -169,7 +155,7 @@ resource "rayvllm_batch_job" "test" {
 						knownvalue.ObjectPartial(map[string]knownvalue.Check{"status": knownvalue.StringExact("SUCCEEDED")}),
 					})),
 					statecheck.ExpectKnownValue(name, tfjsonpath.New("metrics"), knownvalue.ObjectExact(map[string]knownvalue.Check{
-						"rows": knownvalue.Int64Exact(3), "skipped_rows": knownvalue.Int64Exact(1), "input_tokens": knownvalue.Int64Exact(30),
+						"rows": knownvalue.Int64Exact(3), "failed_rows": knownvalue.Int64Exact(2), "skipped_rows": knownvalue.Int64Exact(1), "input_tokens": knownvalue.Int64Exact(30),
 						"output_tokens": knownvalue.Int64Exact(60), "wall_seconds": knownvalue.Float64Exact(2),
 						"output_tokens_per_second": knownvalue.Float64Exact(30), "total_tokens_per_second": knownvalue.Float64Exact(45),
 						"engine_seconds": knownvalue.Float64Exact(1.5), "engine_output_tokens_per_second": knownvalue.Float64Exact(40),
@@ -227,7 +213,7 @@ resource "rayvllm_batch_job" "test" {
 }
 
 func TestAccBatchJob_failsAndIsTainted(t *testing.T) {
-	batchJobPreCheck(t)
+	testAccPreCheck(t, needRay)
 	config := fmt.Sprintf(`
 resource "rayvllm_batch_job" "fail" {
   entrypoint     = "echo preparing %d; echo 'ValueError: no such table' >&2; exit 3"
@@ -235,7 +221,7 @@ resource "rayvllm_batch_job" "fail" {
 }
 `, time.Now().UnixNano())
 	resource.ParallelTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: batchJobProviderFactories,
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		CheckDestroy:             batchJobGone(t),
 		Steps: []resource.TestStep{
 			{
@@ -256,11 +242,11 @@ resource "rayvllm_batch_job" "fail" {
 }
 
 func TestAccBatchJob_maxRetries(t *testing.T) {
-	batchJobPreCheck(t)
+	testAccPreCheck(t, needRay)
 	marker := filepath.Join(t.TempDir(), "first-attempt-ran")
 	name := "rayvllm_batch_job.retry"
 	resource.ParallelTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: batchJobProviderFactories,
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		CheckDestroy:             batchJobGone(t),
 		Steps: []resource.TestStep{{
 			Config: fmt.Sprintf(`
@@ -290,12 +276,12 @@ resource "rayvllm_batch_job" "retry" {
 }
 
 func TestAccBatchJob_destroyStopsRunningJob(t *testing.T) {
-	batchJobPreCheck(t)
+	testAccPreCheck(t, needRay)
 	pidFile := filepath.Join(t.TempDir(), "pid")
 	var pid int
 	name := "rayvllm_batch_job.long"
 	resource.ParallelTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: batchJobProviderFactories,
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		CheckDestroy: resource.ComposeTestCheckFunc(batchJobGone(t), func(*terraform.State) error {
 			if pid == 0 {
 				return errors.New("the job never wrote its PID")
@@ -335,7 +321,7 @@ resource "rayvllm_batch_job" "long" {
 }
 
 func TestAccBatchJob_driftRecreates(t *testing.T) {
-	batchJobPreCheck(t)
+	testAccPreCheck(t, needRay)
 	var id string
 	name := "rayvllm_batch_job.drift"
 	config := fmt.Sprintf(`
@@ -344,7 +330,7 @@ resource "rayvllm_batch_job" "drift" {
 }
 `, time.Now().UnixNano())
 	resource.ParallelTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: batchJobProviderFactories,
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		CheckDestroy:             batchJobGone(t),
 		Steps: []resource.TestStep{
 			{
@@ -378,9 +364,9 @@ resource "rayvllm_batch_job" "drift" {
 }
 
 func TestAccBatchJob_activeDeadline(t *testing.T) {
-	batchJobPreCheck(t)
+	testAccPreCheck(t, needRay)
 	resource.ParallelTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: batchJobProviderFactories,
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		CheckDestroy:             batchJobGone(t),
 		Steps: []resource.TestStep{{
 			Config: fmt.Sprintf(`
@@ -396,9 +382,9 @@ resource "rayvllm_batch_job" "deadline" {
 }
 
 func TestAccBatchJob_wrongToken(t *testing.T) {
-	batchJobPreCheck(t)
+	testAccPreCheck(t, needRay)
 	resource.ParallelTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: batchJobProviderFactories,
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{{
 			Config: `
 resource "rayvllm_batch_job" "x" {
@@ -413,7 +399,7 @@ resource "rayvllm_batch_job" "x" {
 }
 
 func TestAccBatchJob_unreachableDashboard(t *testing.T) {
-	batchJobPreCheck(t)
+	testAccPreCheck(t, needRay)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -421,7 +407,7 @@ func TestAccBatchJob_unreachableDashboard(t *testing.T) {
 	addr := "http://" + l.Addr().String()
 	_ = l.Close()
 	resource.ParallelTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: batchJobProviderFactories,
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{{
 			Config: fmt.Sprintf(`
 resource "rayvllm_batch_job" "x" {
@@ -440,7 +426,7 @@ resource "rayvllm_batch_job" "x" {
 // prompt column, so the script fails with its own message, which must reach
 // the apply error.
 func TestAccBatchJob_builtinShipsTheScript(t *testing.T) {
-	batchJobPreCheck(t)
+	testAccPreCheck(t, needRay)
 	dir := t.TempDir()
 	input := filepath.Join(dir, "prompts.jsonl")
 	if err := os.WriteFile(input, []byte("{\"id\": 1, \"prompt\": \"hi\"}\n{\"id\": 2, \"prompt\": \"ho\"}\n"), 0o644); err != nil {
@@ -458,7 +444,7 @@ resource "rayvllm_batch_job" "builtin" {
 }
 `, input, filepath.Join(dir, "out"))
 	resource.ParallelTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: batchJobProviderFactories,
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		CheckDestroy:             batchJobGone(t),
 		Steps: []resource.TestStep{
 			{
@@ -499,7 +485,7 @@ resource "rayvllm_batch_job" "builtin" {
 // A model that fits plans fine; the same fit check as rayvllm_gpu_fit.
 func TestAccBatchJob_fitCheckPasses(t *testing.T) {
 	resource.ParallelTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: batchJobProviderFactories,
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{{
 			Config: `
 resource "rayvllm_batch_job" "x" {
@@ -521,7 +507,7 @@ resource "rayvllm_batch_job" "x" {
 // without errors.
 func TestAccBatchJob_unknownValuesPlan(t *testing.T) {
 	resource.ParallelTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: batchJobProviderFactories,
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{{
 			Config: `
 resource "terraform_data" "later" {
@@ -573,11 +559,13 @@ func TestAccBatchJob_invalidConfig(t *testing.T) {
 			`(?s)vllm\.accelerator.*value must be one of: \["gpu" "cpu"\]`},
 		"kv_cache_dtype as in the worker": {`vllm = { model_source = "m", kv_cache_dtype = "fp16", input = { path = "/in.csv", prompt_column = "p" }, output = { path = "/out" } }`,
 			`(?s)vllm\.kv_cache_dtype value must be one of:.*"fp8_e5m2"\], got: "fp16"`},
+		"bad on_row_error": {`vllm = { model_source = "m", on_row_error = "ignore", input = { path = "/in.csv", prompt_column = "p" }, output = { path = "/out" } }`,
+			`(?s)vllm\.on_row_error value must be one of: \["fail" "skip"\]`},
 		"missing working_dir": {"entrypoint = \"x\"\n  runtime_env = { working_dir = \"/nonexistent/dir\" }", `(?s)Cannot package runtime_env\.working_dir.*/nonexistent/dir`},
 	} {
 		t.Run(name, func(t *testing.T) {
 			resource.ParallelTest(t, resource.TestCase{
-				ProtoV6ProviderFactories: batchJobProviderFactories,
+				ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 				Steps: []resource.TestStep{{
 					Config:      "resource \"rayvllm_batch_job\" \"x\" {\n  " + tc.config + "\n}\n",
 					PlanOnly:    true,

@@ -52,20 +52,7 @@ func (r *inferenceClusterResource) Configure(_ context.Context, req resource.Con
 // client builds the AWS clients lazily, so that a provider without AWS
 // settings still plans the data sources.
 func (r *inferenceClusterResource) client(ctx context.Context) (*ec2cluster.Client, error) {
-	var s ec2cluster.Settings
-	if r.data != nil {
-		a := r.data.AWS
-		s = ec2cluster.Settings{
-			Region: a.Region, Profile: a.Profile,
-			AssumeRoleARN: a.AssumeRoleARN, AssumeRoleSessionName: a.AssumeRoleSessionName, AssumeRoleExternalID: a.AssumeRoleExternalID,
-			EC2Endpoint: a.EC2Endpoint, SSMEndpoint: a.SSMEndpoint, IAMEndpoint: a.IAMEndpoint, MaxAttempts: a.MaxAttempts, MaxBackoff: a.MaxBackoff,
-		}
-	}
-	cfg, err := ec2cluster.LoadConfig(ctx, s)
-	if err != nil {
-		return nil, err
-	}
-	return ec2cluster.NewClient(cfg, s), nil
+	return r.data.awsClient(ctx)
 }
 
 // ValidateConfig holds the checks that span attributes.
@@ -256,14 +243,20 @@ func (r *inferenceClusterResource) Create(ctx context.Context, req resource.Crea
 				fmt.Sprintf("SSM parameter %q does not exist in %s; create it as a SecureString holding the Hugging Face token first.", p, c.Region))
 		}
 	}
-	token, err := ec2cluster.NewToken()
-	if err != nil {
-		resp.Diagnostics.AddError("Could not generate the Ray token", err.Error())
+	// auth_token_wo: the user's token, kept in SSM only; else a new one,
+	// also exposed in state.
+	token := configString(ctx, req.Config, "auth_token_wo", &resp.Diagnostics)
+	plan.AuthToken = types.StringNull()
+	if token == "" {
+		var err error
+		if token, err = ec2cluster.NewToken(); err != nil {
+			resp.Diagnostics.AddError("Could not generate the Ray token", err.Error())
+		}
+		plan.AuthToken = types.StringValue(token)
 	}
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	plan.AuthToken = types.StringValue(token)
 	save := func(cl *ec2cluster.Cluster) {
 		m := plan
 		m.WorkerGroups = slices.Clone(plan.WorkerGroups)
@@ -285,7 +278,7 @@ func (r *inferenceClusterResource) Create(ctx context.Context, req resource.Crea
 	fill(ctx, &plan, cl, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 	if plan.WaitForRay.ValueBool() {
-		left := time.Until(deadline(ctx))
+		left := retry.TimeLeft(ctx, 30*time.Minute)
 		rc, err := r.data.rayClient(plan.DashboardURL.ValueString(), token)
 		if err == nil {
 			err = c.WaitForRay(ctx, rc, cl, left, 10*time.Second)
@@ -332,7 +325,7 @@ func (r *inferenceClusterResource) Read(ctx context.Context, req resource.ReadRe
 	if cl.TokenParameter == "" {
 		cl.TokenParameter = ec2cluster.TokenParameterName(name)
 	}
-	if state.AuthToken.IsNull() {
+	if state.AuthToken.IsNull() && state.AuthTokenWOVersion.IsNull() { // after import; an auth_token_wo stays out of state
 		token, err := c.GetToken(ctx, cl.TokenParameter)
 		if err != nil && !retry.IsNotFound(err) {
 			resp.Diagnostics.AddError("Could not read the Ray token", err.Error())
@@ -467,7 +460,7 @@ func (r *inferenceClusterResource) Update(ctx context.Context, req resource.Upda
 	if plan.WaitForRay.ValueBool() {
 		rc, err := r.data.rayClient(plan.DashboardURL.ValueString(), plan.AuthToken.ValueString())
 		if err == nil {
-			err = c.WaitForRay(ctx, rc, cl, time.Until(deadline(ctx)), 10*time.Second)
+			err = c.WaitForRay(ctx, rc, cl, retry.TimeLeft(ctx, 30*time.Minute), 10*time.Second)
 		}
 		if err != nil {
 			resp.Diagnostics.AddError("Ray did not come up", err.Error())

@@ -43,6 +43,8 @@ type clusterModel struct {
 	FitCheck              *fitCheckModel `tfsdk:"fit_check"`
 	Timeouts              timeouts.Value `tfsdk:"timeouts"`
 	AuthToken             types.String   `tfsdk:"auth_token"`
+	AuthTokenWO           types.String   `tfsdk:"auth_token_wo"`
+	AuthTokenWOVersion    types.Int64    `tfsdk:"auth_token_wo_version"`
 	AuthTokenSSMParameter types.String   `tfsdk:"auth_token_ssm_parameter"`
 	SecurityGroupID       types.String   `tfsdk:"security_group_id"`
 	HeadInstanceID        types.String   `tfsdk:"head_instance_id"`
@@ -280,7 +282,10 @@ func fill(ctx context.Context, m *clusterModel, cl *ec2cluster.Cluster, diags *d
 		g.InstanceIDs = stringListValue(ctx, cl.GroupIDs(g.Name.ValueString()), diags)
 	}
 	m.InstanceIDs = stringListValue(ctx, cl.InstanceIDs(), diags)
-	nullUnknowns(m)
+	if m.HeadIAMProfile.IsUnknown() { // the head has the nodes' profile
+		m.HeadIAMProfile = m.IAMInstanceProfile
+	}
+	nullUnknowns(ctx, m)
 }
 
 func stringListValue(ctx context.Context, v []string, diags *diag.Diagnostics) types.List {
@@ -290,55 +295,6 @@ func stringListValue(ctx context.Context, v []string, diags *diag.Diagnostics) t
 	l, d := types.ListValueFrom(ctx, types.StringType, v)
 	diags.Append(d...)
 	return l
-}
-
-// nullUnknowns replaces the unknown computed values that are left with null.
-func nullUnknowns(m *clusterModel) {
-	if m.HeadIAMProfile.IsUnknown() {
-		m.HeadIAMProfile = m.IAMInstanceProfile
-	}
-	for _, s := range []*types.String{&m.HeadIAMRoleARN, &m.ID, &m.AuthToken, &m.AuthTokenSSMParameter, &m.SecurityGroupID, &m.HeadInstanceID,
-		&m.HeadPrivateIP, &m.HeadPublicIP, &m.DashboardURL, &m.GCSAddress} {
-		if s.IsUnknown() {
-			*s = types.StringNull()
-		}
-	}
-	if m.InstanceIDs.IsUnknown() {
-		m.InstanceIDs = types.ListNull(types.StringType)
-	}
-	if m.HourlyCostUSD.IsUnknown() {
-		m.HourlyCostUSD = types.Float64Null()
-	}
-	if m.TotalGPUs.IsUnknown() {
-		m.TotalGPUs = types.Int64Null()
-	}
-	if m.TagsAll.IsUnknown() {
-		m.TagsAll = types.MapNull(types.StringType)
-	}
-	for i := range m.WorkerGroups {
-		g := &m.WorkerGroups[i]
-		if g.InstanceIDs.IsUnknown() {
-			g.InstanceIDs = types.ListNull(types.StringType)
-		}
-		if g.AcceleratorType.IsUnknown() {
-			g.AcceleratorType = types.StringNull()
-		}
-		if g.GPUModel.IsUnknown() {
-			g.GPUModel = types.StringNull()
-		}
-		if g.GPUsPerNode.IsUnknown() {
-			g.GPUsPerNode = types.Int64Null()
-		}
-		if g.GPUMemoryGiB.IsUnknown() {
-			g.GPUMemoryGiB = types.Float64Null()
-		}
-		if g.HourlyCostUSD.IsUnknown() {
-			g.HourlyCostUSD = types.Float64Null()
-		}
-		if g.AMIID.IsUnknown() {
-			g.AMIID = types.StringNull()
-		}
-	}
 }
 
 // importDetails fills the arguments that only exist in AWS: the head's

@@ -2,7 +2,7 @@ package provider
 
 import (
 	"context"
-	"fmt"
+	"maps"
 	"net/netip"
 	"regexp"
 
@@ -26,6 +26,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/rayvllm/terraform-provider-rayvllm/internal/ray"
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/versions"
 )
 
 var (
@@ -94,14 +95,16 @@ func (r *inferenceClusterResource) Schema(ctx context.Context, _ resource.Schema
 				Description: "`tags` merged over the provider's `default_tags`.",
 			},
 			"ray_version": schema.StringAttribute{
-				Required: true, PlanModifiers: replace,
-				Description: "Pinned Ray version installed as `ray[default,serve]==<version>`, e.g. `2.60.0`. Versions below " + ray.MinRayVersion + " are refused: they lack token auth and have public RCE CVEs.",
-				Validators:  []validator.String{rayVersionValidator{}},
+				Optional: true, Computed: true, PlanModifiers: []planmodifier.String{testedVersion(versions.Tested.Ray), stringplanmodifier.RequiresReplace()},
+				Description: "Pinned Ray version installed as `ray[default,serve]==<version>`. Default: the provider's tested version set, `" + versions.Tested.Ray +
+					"`, when the cluster is created (a later provider release with another set does not replace it). Versions below " + ray.MinRayVersion + " are refused: they lack token auth and have public RCE CVEs.",
+				Validators: []validator.String{rayVersionValidator()},
 			},
 			"vllm_version": schema.StringAttribute{
-				Required: true, PlanModifiers: replace,
-				Description: "Pinned vLLM version installed as `vllm==<version>`, e.g. `0.11.0`.",
-				Validators:  []validator.String{stringvalidator.RegexMatches(vllmVersionRE, "must be an exact version like 0.11.0 (pinned, no ranges)")},
+				Optional: true, Computed: true, PlanModifiers: []planmodifier.String{testedVersion(versions.Tested.VLLM), stringplanmodifier.RequiresReplace()},
+				Description: "Pinned vLLM version installed as `vllm==<version>`. Default: the provider's tested version set, `" + versions.Tested.VLLM +
+					"` (the release Ray " + versions.Tested.Ray + "'s `llm` extra pins), when the cluster is created.",
+				Validators: []validator.String{stringvalidator.RegexMatches(vllmVersionRE, "must be an exact version like "+versions.Tested.VLLM+" (pinned, no ranges)")},
 			},
 			"python_packages": schema.ListAttribute{
 				Optional: true, ElementType: types.StringType,
@@ -117,7 +120,7 @@ func (r *inferenceClusterResource) Schema(ctx context.Context, _ resource.Schema
 			"dashboard_ingress_cidrs": schema.SetAttribute{
 				Optional: true, ElementType: types.StringType,
 				Description: "CIDR blocks (IPv4 or IPv6) allowed to reach the Ray dashboard and Jobs API on port 8265. Nothing else is opened to outside the cluster. `0.0.0.0/0` and `::/0` are refused unless `allow_public_ray_ports = true`.",
-				Validators:  []validator.Set{setvalidator.ValueStringsAre(cidrValidator{})},
+				Validators:  []validator.Set{setvalidator.ValueStringsAre(cidrValidator())},
 			},
 			"allow_public_ray_ports": schema.BoolAttribute{
 				Optional: true, Computed: true, Default: booldefault.StaticBool(false),
@@ -135,7 +138,7 @@ func (r *inferenceClusterResource) Schema(ctx context.Context, _ resource.Schema
 			},
 			"auth_token": schema.StringAttribute{
 				Computed: true, Sensitive: true, PlanModifiers: keep,
-				Description: "The cluster's Ray auth token (256 random bits, hex), for `auth_token` of the Ray resources. Stored in state (sensitive) and in `auth_token_ssm_parameter`.",
+				Description: "The cluster's Ray auth token (256 random bits, hex), for `auth_token` of the Ray resources. Stored in state (sensitive) and in `auth_token_ssm_parameter`; null when `auth_token_wo` is set.",
 			},
 			"auth_token_ssm_parameter": computed("SSM SecureString that holds the Ray token: `/rayvllm/<name>/ray-auth-token`."),
 			"security_group_id":        computed("The cluster security group."),
@@ -156,6 +159,10 @@ func (r *inferenceClusterResource) Schema(ctx context.Context, _ resource.Schema
 				Description: "On-demand cost of the worker groups per hour in USD: Σ count (autoscaled groups: min_workers, what runs without work) × the catalog's us-east-1 Linux on-demand price of the instance type " +
 					"(the head and spot discounts are not included).",
 			},
+			"timeouts": timeoutsAttribute(ctx, timeouts.Opts{Create: true, Update: true, Delete: true,
+				CreateDescription: "How long create waits for the instances and, with `wait_for_ray`, for the Ray dashboard, e.g. `\"45m\"`. Default 30m.",
+				UpdateDescription: "How long update waits for changed worker groups. Default 30m.",
+				DeleteDescription: "How long destroy waits until every instance is terminated. Default 20m."}),
 		},
 		Blocks: map[string]schema.Block{
 			"head": schema.SingleNestedBlock{
@@ -255,58 +262,35 @@ func (r *inferenceClusterResource) Schema(ctx context.Context, _ resource.Schema
 					"max_model_len":        schema.Int64Attribute{Optional: true, Description: "Context length. Default: the model's.", Validators: []validator.Int64{int64validator.AtLeast(1)}},
 				},
 			},
-			"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, Update: true, Delete: true}),
 		},
 	}
-}
-
-// rayVersionValidator accepts an exact X.Y.Z Ray version at or above ray.MinRayVersion.
-type rayVersionValidator struct{}
-
-func (rayVersionValidator) Description(context.Context) string {
-	return "an exact Ray version X.Y.Z, at least " + ray.MinRayVersion
-}
-
-func (v rayVersionValidator) MarkdownDescription(ctx context.Context) string {
-	return v.Description(ctx)
-}
-
-func (rayVersionValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
-	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
-		return
-	}
-	s := req.ConfigValue.ValueString()
-	m := rayVersionRE.FindStringSubmatch(s)
-	if m == nil {
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid Ray version", fmt.Sprintf("ray_version must be an exact version like 2.60.0 (pinned), got %q.", s))
-		return
-	}
-	if ok, _ := ray.VersionAtLeast(s, ray.MinRayVersion); !ok {
-		resp.Diagnostics.AddAttributeError(req.Path, "Ray version too old",
-			fmt.Sprintf("ray_version %s is below %s. Older Ray has no token authentication and public remote-code-execution CVEs (ShadowRay, CVE-2023-48022); use %s or newer.", s, ray.MinRayVersion, ray.MinRayVersion))
-	}
-}
-
-// cidrValidator accepts an IPv4 or IPv6 CIDR block.
-type cidrValidator struct{}
-
-func (cidrValidator) Description(context.Context) string { return "an IPv4 or IPv6 CIDR block" }
-
-func (v cidrValidator) MarkdownDescription(ctx context.Context) string {
-	return v.Description(ctx)
-}
-
-func (cidrValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
-	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
-		return
-	}
-	if !isCIDR(req.ConfigValue.ValueString()) {
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid CIDR block",
-			fmt.Sprintf("%q is not a CIDR block; use e.g. 203.0.113.7/32 or 2001:db8::/64.", req.ConfigValue.ValueString()))
-	}
+	maps.Copy(resp.Schema.Attributes, authTokenWOAttributes(
+		"The cluster's Ray auth token, instead of a generated one: kept only in `auth_token_ssm_parameter`, and `auth_token` stays null. "+
+			"Read it back with the `rayvllm_cluster_token` ephemeral resource. The nodes read the token at boot, so a new version replaces the cluster.",
+		int64planmodifier.RequiresReplace()))
 }
 
 func isCIDR(s string) bool {
 	_, err := netip.ParsePrefix(s)
 	return err == nil
+}
+
+// testedVersion plans an unset version as the one the cluster already has,
+// or on create as the tested set's: a provider release that moves the
+// tested set does not replace running clusters.
+type testedVersion string
+
+func (d testedVersion) Description(context.Context) string {
+	return "unset: the cluster's current version, or " + string(d) + " on create"
+}
+func (d testedVersion) MarkdownDescription(ctx context.Context) string { return d.Description(ctx) }
+func (d testedVersion) PlanModifyString(_ context.Context, req planmodifier.StringRequest, resp *planmodifier.StringResponse) {
+	if !req.ConfigValue.IsNull() {
+		return
+	}
+	if !req.StateValue.IsNull() && !req.StateValue.IsUnknown() {
+		resp.PlanValue = req.StateValue
+		return
+	}
+	resp.PlanValue = types.StringValue(string(d))
 }

@@ -21,10 +21,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"github.com/hashicorp/terraform-plugin-framework/path"
-	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
-	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-testing/helper/acctest"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
@@ -39,10 +37,6 @@ import (
 
 const clusterAddr = "rayvllm_inference_cluster.test"
 
-var protoV6Factories = map[string]func() (tfprotov6.ProviderServer, error){
-	"rayvllm": providerserver.NewProtocol6WithError(New("test")()),
-}
-
 // awsEnv is what the acceptance tests need from moto, made once per test.
 type awsEnv struct {
 	c       *ec2cluster.Client
@@ -55,12 +49,7 @@ type awsEnv struct {
 
 func newAWSEnv(t testing.TB) *awsEnv {
 	t.Helper()
-	if os.Getenv("AWS_ENDPOINT_URL_EC2") == "" {
-		t.Skip("AWS_ENDPOINT_URL_EC2 is not set: start moto with .ci/services.sh start and source .tmp/services.env")
-	}
-	if os.Getenv("TF_ACC") == "" {
-		t.Skip("acceptance test: set TF_ACC=1")
-	}
+	testAccPreCheck(t, needMoto)
 	ctx := t.Context()
 	s := ec2cluster.Settings{EC2Endpoint: os.Getenv("AWS_ENDPOINT_URL_EC2"), SSMEndpoint: os.Getenv("AWS_ENDPOINT_URL_SSM")}
 	cfg, err := ec2cluster.LoadConfig(ctx, s)
@@ -218,7 +207,7 @@ func TestAccInferenceCluster_basic(t *testing.T) {
 	wantCost := round2f(2*g5.PriceUSDPerHour + g6.PriceUSDPerHour)
 	var token string
 	resource.Test(t, resource.TestCase{
-		ProtoV6ProviderFactories: protoV6Factories,
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		CheckDestroy:             e.checkDestroyed,
 		Steps: []resource.TestStep{
 			{
@@ -474,7 +463,7 @@ func TestAccInferenceCluster_scaleAndReplaceGroup(t *testing.T) {
 	before := map[string][]string{}
 	after := map[string][]string{}
 	resource.Test(t, resource.TestCase{
-		ProtoV6ProviderFactories: protoV6Factories,
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		CheckDestroy:             e.checkDestroyed,
 		Steps: []resource.TestStep{
 			{
@@ -558,7 +547,7 @@ func TestAccInferenceCluster_drift(t *testing.T) {
 	ctx := t.Context()
 	var terminated, stopped string
 	resource.Test(t, resource.TestCase{
-		ProtoV6ProviderFactories: protoV6Factories,
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		CheckDestroy:             e.checkDestroyed,
 		Steps: []resource.TestStep{
 			{
@@ -605,7 +594,7 @@ func TestAccInferenceCluster_disappears(t *testing.T) {
 	e := newAWSEnv(t)
 	name := acctest.RandomWithPrefix("acc")
 	resource.Test(t, resource.TestCase{
-		ProtoV6ProviderFactories: protoV6Factories,
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		CheckDestroy:             e.checkDestroyed,
 		Steps: []resource.TestStep{{
 			Config: e.config(name, group{"a10g", "g5.xlarge", 1, ""}),
@@ -635,7 +624,7 @@ func TestAccInferenceCluster_refusesExisting(t *testing.T) {
 		_ = e.c.Destroy(context.Background(), name, "", "")
 	})
 	resource.Test(t, resource.TestCase{
-		ProtoV6ProviderFactories: protoV6Factories,
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{{
 			Config:      e.config(name, group{"a10g", "g5.xlarge", 1, ""}),
 			ExpectError: regexp.MustCompile(`(?s)already exist.*` + stray + `.*terraform import`),
@@ -684,7 +673,7 @@ func TestAccInferenceCluster_planErrors(t *testing.T) {
 	for _, s := range steps {
 		ts = append(ts, resource.TestStep{Config: s.config, PlanOnly: true, ExpectError: regexp.MustCompile(strings.ReplaceAll(s.err, " ", `\s+`))})
 	}
-	resource.Test(t, resource.TestCase{ProtoV6ProviderFactories: protoV6Factories, Steps: ts})
+	resource.Test(t, resource.TestCase{ProtoV6ProviderFactories: testAccProtoV6ProviderFactories, Steps: ts})
 }
 
 // The fit check passes a model that fits, and allow_public_ray_ports turns
@@ -696,7 +685,7 @@ func TestAccInferenceCluster_fitCheckPasses(t *testing.T) {
 		"fit_check {\n    model = \"Qwen/Qwen2.5-0.5B\"\n  }\n  allow_public_ray_ports = true\n  wait_for_ray", 1)
 	cfg = strings.Replace(cfg, `"203.0.113.0/24"`, `"0.0.0.0/0"`, 1)
 	resource.Test(t, resource.TestCase{
-		ProtoV6ProviderFactories: protoV6Factories,
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{{
 			Config: cfg, PlanOnly: true, ExpectNonEmptyPlan: true,
 		}},
@@ -722,7 +711,7 @@ func TestPublicPortDiags(t *testing.T) {
 func TestRayVersionValidator(t *testing.T) {
 	for v, ok := range map[string]bool{"2.54.0": true, "2.60.0": true, "3.0.0": true, "2.53.9": false, "1.99.0": false, "2.60": false, "2.60.0rc1": false, ">=2.54.0": false} {
 		var resp validator.StringResponse
-		rayVersionValidator{}.ValidateString(t.Context(), validator.StringRequest{Path: path.Root("ray_version"), ConfigValue: types.StringValue(v)}, &resp)
+		rayVersionValidator().ValidateString(t.Context(), validator.StringRequest{Path: path.Root("ray_version"), ConfigValue: types.StringValue(v)}, &resp)
 		if resp.Diagnostics.HasError() == ok {
 			t.Errorf("ray_version %q: error = %v, want accepted = %v", v, resp.Diagnostics, ok)
 		}
@@ -731,9 +720,7 @@ func TestRayVersionValidator(t *testing.T) {
 
 // Planning needs no AWS at all: no endpoint, credentials or region.
 func TestAccInferenceCluster_planWithoutAWS(t *testing.T) {
-	if os.Getenv("TF_ACC") == "" {
-		t.Skip("acceptance test: set TF_ACC=1")
-	}
+	testAccPreCheck(t)
 	for _, k := range []string{"AWS_ENDPOINT_URL_EC2", "AWS_ENDPOINT_URL_SSM", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"} {
 		t.Setenv(k, "")
 	}
@@ -741,7 +728,7 @@ func TestAccInferenceCluster_planWithoutAWS(t *testing.T) {
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
 	e := &awsEnv{ami: "ami-0123456789abcdef0", subnet: "subnet-0123456789abcdef0", profile: "p", hfParam: "/hf/token"}
 	resource.Test(t, resource.TestCase{
-		ProtoV6ProviderFactories: protoV6Factories,
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{{
 			Config: e.config("no-aws", group{"a10g", "g5.xlarge", 2, ""}), PlanOnly: true, ExpectNonEmptyPlan: true,
 		}},
@@ -759,9 +746,7 @@ func (benchT) Parallel() {}
 // and the median is reported. `make bench-cluster` runs it and writes the
 // table to .tmp/bench-cluster.md.
 func BenchmarkInferenceClusterApply(b *testing.B) {
-	if os.Getenv("AWS_ENDPOINT_URL_EC2") == "" || os.Getenv("TF_ACC") == "" {
-		b.Skip("needs moto and TF_ACC=1: run make bench-cluster")
-	}
+	testAccPreCheck(b, needMoto) // make bench-cluster
 	const benchRuns = 3
 	sizes := []int{1, 8, 32}
 	type sample struct {
@@ -780,7 +765,7 @@ func BenchmarkInferenceClusterApply(b *testing.B) {
 				var beforeAPI time.Duration
 				var r sample
 				resource.Test(benchT{b}, resource.TestCase{
-					ProtoV6ProviderFactories: protoV6Factories,
+					ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 					CheckDestroy:             e.checkDestroyed,
 					Steps: []resource.TestStep{{
 						PreConfig: func() { before, beforeAPI, start = ec2cluster.CallCounts(), ec2cluster.CallTime(), time.Now() },
@@ -863,16 +848,14 @@ func resetMoto(b *testing.B) {
 
 // The documented example plans (no AWS needed) and passes its fit check.
 func TestAccInferenceCluster_examplePlans(t *testing.T) {
-	if os.Getenv("TF_ACC") == "" {
-		t.Skip("acceptance test: set TF_ACC=1")
-	}
+	testAccPreCheck(t)
 	example, err := os.ReadFile("../../examples/resources/rayvllm_inference_cluster/resource.tf")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Setenv("TF_VAR_my_cidr", "203.0.113.7/32")
 	resource.Test(t, resource.TestCase{
-		ProtoV6ProviderFactories: protoV6Factories,
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{{
 			Config:   string(example),
 			PlanOnly: true, ExpectNonEmptyPlan: true,
@@ -929,7 +912,7 @@ func TestAccInferenceCluster_publicIngressRevoked(t *testing.T) {
 		return err
 	}
 	resource.Test(t, resource.TestCase{
-		ProtoV6ProviderFactories: protoV6Factories,
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		CheckDestroy:             e.checkDestroyed,
 		Steps: []resource.TestStep{
 			{Config: cfg, Check: open, ExpectNonEmptyPlan: true},

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hashicorp/terraform-plugin-framework-jsontypes/jsontypes"
+	"github.com/hashicorp/terraform-plugin-framework-timetypes/timetypes"
 	"github.com/hashicorp/terraform-plugin-framework-validators/resourcevalidator"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -88,6 +90,18 @@ func (r *vllmWorkerResource) ValidateConfig(ctx context.Context, req resource.Va
 			}
 		}
 	}
+	if wo := m.writeOnlyEnv(); len(wo) > 0 && !m.RuntimeEnvJSON.IsNull() {
+		var env struct {
+			EnvVars map[string]any `json:"env_vars"`
+		}
+		_ = json.Unmarshal([]byte(m.RuntimeEnvJSON.ValueString()), &env)
+		for k := range wo {
+			if _, ok := env.EnvVars[k]; ok {
+				resp.Diagnostics.AddAttributeError(path.Root("env_vars_wo"), "Environment variable set twice",
+					fmt.Sprintf("%q is in env_vars_wo and in runtime_env_json's env_vars; keep it in one of them (env_vars_wo keeps it out of the state).", k))
+			}
+		}
+	}
 	if !m.WorkingDir.IsNull() && !m.RuntimeEnvJSON.IsNull() {
 		env := map[string]any{}
 		_ = json.Unmarshal([]byte(m.RuntimeEnvJSON.ValueString()), &env)
@@ -113,7 +127,11 @@ func (r *vllmWorkerResource) ValidateConfig(ctx context.Context, req resource.Va
 
 // client returns the Ray client of the resource, version-checked.
 func (r *vllmWorkerResource) client(ctx context.Context, m *vllmWorkerModel) (*ray.Client, error) {
-	c, err := r.pd.rayClient(m.DashboardURL.ValueString(), m.AuthToken.ValueString())
+	token := m.AuthToken.ValueString()
+	if wo := m.AuthTokenWO.ValueString(); wo != "" { // set only in create and update
+		token = wo
+	}
+	c, err := r.pd.rayClient(m.DashboardURL.ValueString(), token)
 	if err != nil {
 		return nil, err
 	}
@@ -121,17 +139,6 @@ func (r *vllmWorkerResource) client(ctx context.Context, m *vllmWorkerModel) (*r
 		return nil, err
 	}
 	return c, nil
-}
-
-func (r *vllmWorkerResource) defaultAddress() string {
-	if r.pd == nil {
-		return ""
-	}
-	a, err := ray.NormalizeAddress(r.pd.rayConnection("", "").Address)
-	if err != nil {
-		return ""
-	}
-	return a
 }
 
 func (r *vllmWorkerResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
@@ -151,24 +158,7 @@ func (r *vllmWorkerResource) ModifyPlan(ctx context.Context, req resource.Modify
 	if plan.RoutePrefix.IsUnknown() && !plan.Name.IsUnknown() {
 		plan.RoutePrefix = types.StringValue("/" + plan.Name.ValueString())
 	}
-	// Without its own dashboard_url the resource follows the provider's: a
-	// different cluster there replaces it, another spelling of the same does not.
-	var cfgURL types.String
-	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("dashboard_url"), &cfgURL)...)
-	if cfgURL.IsNull() {
-		if def := r.defaultAddress(); def != "" {
-			old, err := ray.NormalizeAddress(state.DashboardURL.ValueString())
-			switch {
-			case hasState && err == nil && old == def:
-				plan.DashboardURL = state.DashboardURL
-			case hasState:
-				plan.DashboardURL = types.StringValue(def)
-				resp.RequiresReplace = append(resp.RequiresReplace, path.Root("dashboard_url"))
-			default:
-				plan.DashboardURL = types.StringValue(def)
-			}
-		}
-	}
+	planDashboardURL(ctx, r.pd, req, resp, &plan.DashboardURL)
 	switch {
 	case plan.WorkingDir.IsNull():
 		plan.WorkingDirURI = types.StringNull()
@@ -183,13 +173,14 @@ func (r *vllmWorkerResource) ModifyPlan(ctx context.Context, req resource.Modify
 		plan.WorkingDirURI = types.StringValue(pkg.URI)
 	}
 
-	if req.Config.Raw.IsFullyKnown() && !plan.RoutePrefix.IsUnknown() && !plan.WorkingDirURI.IsUnknown() {
+	woKnown := plan.loadWriteOnly(ctx, req.Config, &resp.Diagnostics)
+	if req.Config.Raw.IsFullyKnown() && woKnown && !plan.RoutePrefix.IsUnknown() && !plan.WorkingDirURI.IsUnknown() {
 		s, err := plan.spec()
 		if err != nil {
 			resp.Diagnostics.AddError("Invalid configuration", err.Error())
 			return
 		}
-		desired, err := serveapp.CanonicalValue(serveapp.Render(s))
+		desired, err := serveapp.CanonicalRedacted(serveapp.Render(s), plan.writeOnlyNames())
 		if err != nil {
 			resp.Diagnostics.AddError("Cannot render the Serve config", err.Error())
 			return
@@ -197,23 +188,26 @@ func (r *vllmWorkerResource) ModifyPlan(ctx context.Context, req resource.Modify
 		if hasState && state.ConfigJSON.ValueString() == desired {
 			plan.ConfigJSON = state.ConfigJSON
 		} else {
-			plan.ConfigJSON = types.StringValue(desired)
+			plan.ConfigJSON = jsontypes.NewNormalizedValue(desired)
 		}
 		if s.LLM != nil {
 			r.fitCheck(&resp.Diagnostics, &plan, s.LLM)
 		}
 	} else {
-		plan.ConfigJSON = types.StringUnknown()
+		plan.ConfigJSON = jsontypes.NewNormalizedUnknown()
 	}
 	// Nothing the cluster runs changes: keep what was read, so that a
-	// change of smoke_test, timeouts or auth_token alone shows no noise.
-	if hasState && plan.ConfigJSON.Equal(state.ConfigJSON) {
+	// change of smoke_test, timeouts or auth_token alone shows no noise. A
+	// new env_vars_wo_version may redeploy with new values that config_json
+	// does not show.
+	if hasState && plan.ConfigJSON.Equal(state.ConfigJSON) && plan.EnvVarsWOVersion.Equal(state.EnvVarsWOVersion) {
 		plan.Status, plan.StatusMessage, plan.LastDeployedTime = state.Status, state.StatusMessage, state.LastDeployedTime
 		plan.DeploymentStatuses = state.DeploymentStatuses
 		if plan.EndpointBaseURL.Equal(state.EndpointBaseURL) {
 			plan.EndpointURL = state.EndpointURL
 		}
 	}
+	plan.AuthTokenWO, plan.EnvVarsWO = types.StringNull(), types.MapNull(types.StringType) // never in a plan
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 }
 
@@ -230,6 +224,7 @@ func (r *vllmWorkerResource) Create(ctx context.Context, req resource.CreateRequ
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	plan.loadWriteOnly(ctx, req.Config, &resp.Diagnostics)
 	c, err := r.client(ctx, &plan)
 	if err != nil {
 		resp.Diagnostics.AddError("Cannot reach the Ray cluster", err.Error())
@@ -246,7 +241,7 @@ func (r *vllmWorkerResource) Create(ctx context.Context, req resource.CreateRequ
 			return
 		}
 		if app, _, err := c.FindServeApplication(ctx, plan.Name.ValueString()); err == nil && app.HasConfig() && !plan.ConfigJSON.IsUnknown() {
-			if cur, err := serveapp.Canonical(app.DeployedAppConfig); err == nil && cur == plan.ConfigJSON.ValueString() {
+			if cur, err := serveapp.RedactedJSON(app.DeployedAppConfig, plan.writeOnlyNames()); err == nil && cur == plan.ConfigJSON.ValueString() {
 				plan.ID = types.StringValue(c.Address() + "#" + plan.Name.ValueString())
 				r.refreshComputed(ctx, c, &plan, &resp.Diagnostics)
 				resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
@@ -281,6 +276,7 @@ func (r *vllmWorkerResource) Update(ctx context.Context, req resource.UpdateRequ
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	plan.loadWriteOnly(ctx, req.Config, &resp.Diagnostics)
 	c, err := r.client(ctx, &plan)
 	if err != nil {
 		resp.Diagnostics.AddError("Cannot reach the Ray cluster", err.Error())
@@ -328,11 +324,16 @@ func (r *vllmWorkerResource) deploy(ctx context.Context, c *ray.Client, plan *vl
 		diags.AddError("Cannot render the Serve config", err.Error())
 		return false, nil
 	}
-	if !plan.ConfigJSON.IsUnknown() && plan.ConfigJSON.ValueString() != desired {
-		diags.AddError("Provider bug: the Serve config changed between plan and apply", fmt.Sprintf("planned %s\napplying %s", plan.ConfigJSON.ValueString(), desired))
+	view, err := serveapp.CanonicalRedacted(app, plan.writeOnlyNames())
+	if err != nil {
+		diags.AddError("Cannot render the Serve config", err.Error())
 		return false, nil
 	}
-	plan.ConfigJSON = types.StringValue(desired)
+	if !plan.ConfigJSON.IsUnknown() && plan.ConfigJSON.ValueString() != view {
+		diags.AddError("Provider bug: the Serve config changed between plan and apply", fmt.Sprintf("planned %s\napplying %s", plan.ConfigJSON.ValueString(), view))
+		return false, nil
+	}
+	plan.ConfigJSON = jsontypes.NewNormalizedValue(view)
 	if !create {
 		if live, _, err := c.FindServeApplication(ctx, s.Name); err == nil && live.HasConfig() {
 			if cur, err := serveapp.Canonical(live.DeployedAppConfig); err == nil && cur == desired {
@@ -424,10 +425,13 @@ func (r *vllmWorkerResource) refreshComputed(ctx context.Context, c *ray.Client,
 	app, inst, err := c.FindServeApplication(ctx, m.Name.ValueString())
 	if err != nil {
 		diags.AddWarning("Cannot read the Serve application's status", err.Error())
-		for _, v := range []*types.String{&m.Status, &m.StatusMessage, &m.EndpointURL, &m.LastDeployedTime} {
+		for _, v := range []*types.String{&m.Status, &m.StatusMessage, &m.EndpointURL} {
 			if v.IsUnknown() {
 				*v = types.StringValue("")
 			}
+		}
+		if m.LastDeployedTime.IsUnknown() {
+			m.LastDeployedTime = timetypes.NewRFC3339Null()
 		}
 		if m.DeploymentStatuses.IsUnknown() {
 			m.DeploymentStatuses = types.MapNull(types.ObjectType{AttrTypes: deploymentStatusAttrTypes})
@@ -463,7 +467,8 @@ func (r *vllmWorkerResource) Read(ctx context.Context, req resource.ReadRequest,
 			fmt.Sprintf("Application %q on %s has no declarative config (source %q); it was deployed with serve.run or is still starting. Terraform can only manage applications deployed through the REST API.", app.Name, c.Address(), app.Source))
 		return
 	}
-	live, err := serveapp.Canonical(app.DeployedAppConfig)
+	woNames := writeOnlyNamesIn(m.ConfigJSON)
+	live, err := serveapp.RedactedJSON(app.DeployedAppConfig, woNames)
 	if err != nil {
 		resp.Diagnostics.AddError("Cannot read the Serve application's config", err.Error())
 		return
@@ -476,8 +481,17 @@ func (r *vllmWorkerResource) Read(ctx context.Context, req resource.ReadRequest,
 	if len(unmanaged) > 0 {
 		tflog.Info(ctx, "Serve application has fields without an attribute; config_json shows them and the next apply removes them", map[string]any{"fields": unmanaged})
 	}
+	// Values of env_vars_wo stay out of runtime_env_json (and the state).
+	if vars, ok := spec.RuntimeEnv["env_vars"].(map[string]any); ok && len(woNames) > 0 {
+		for k := range woNames {
+			delete(vars, k)
+		}
+		if len(vars) == 0 {
+			delete(spec.RuntimeEnv, "env_vars")
+		}
+	}
 	m.applySpec(spec)
-	m.ConfigJSON = types.StringValue(live)
+	m.ConfigJSON = jsontypes.NewNormalizedValue(live)
 	if m.ID.IsNull() || m.ID.ValueString() == "" {
 		m.ID = types.StringValue(c.Address() + "#" + m.Name.ValueString())
 	}

@@ -1,14 +1,19 @@
 package provider
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
 
+	"github.com/hashicorp/terraform-plugin-framework-jsontypes/jsontypes"
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
+	"github.com/hashicorp/terraform-plugin-framework-timetypes/timetypes"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/rayvllm/terraform-provider-rayvllm/internal/ray"
@@ -16,49 +21,55 @@ import (
 )
 
 type vllmWorkerModel struct {
-	ID              types.String      `tfsdk:"id"`
-	DashboardURL    types.String      `tfsdk:"dashboard_url"`
-	AuthToken       types.String      `tfsdk:"auth_token"`
-	Name            types.String      `tfsdk:"name"`
-	RoutePrefix     types.String      `tfsdk:"route_prefix"`
-	HTTPOptions     *httpOptionsModel `tfsdk:"http_options"`
-	EndpointBaseURL types.String      `tfsdk:"endpoint_base_url"`
-	WorkingDir      types.String      `tfsdk:"working_dir"`
-	WorkingDirURI   types.String      `tfsdk:"working_dir_uri"`
-	RuntimeEnvJSON  types.String      `tfsdk:"runtime_env_json"`
+	ID           types.String `tfsdk:"id"`
+	DashboardURL types.String `tfsdk:"dashboard_url"`
+	AuthToken    types.String `tfsdk:"auth_token"`
+	// Write-only: null in the plan and state, filled from the
+	// configuration by loadWriteOnly.
+	AuthTokenWO        types.String         `tfsdk:"auth_token_wo"`
+	AuthTokenWOVersion types.Int64          `tfsdk:"auth_token_wo_version"`
+	EnvVarsWO          types.Map            `tfsdk:"env_vars_wo"`
+	EnvVarsWOVersion   types.Int64          `tfsdk:"env_vars_wo_version"`
+	Name               types.String         `tfsdk:"name"`
+	RoutePrefix        types.String         `tfsdk:"route_prefix"`
+	HTTPOptions        *httpOptionsModel    `tfsdk:"http_options"`
+	EndpointBaseURL    types.String         `tfsdk:"endpoint_base_url"`
+	WorkingDir         types.String         `tfsdk:"working_dir"`
+	WorkingDirURI      types.String         `tfsdk:"working_dir_uri"`
+	RuntimeEnvJSON     jsontypes.Normalized `tfsdk:"runtime_env_json"`
 
-	ModelID              types.String      `tfsdk:"model_id"`
-	ModelSource          types.String      `tfsdk:"model_source"`
-	AcceleratorType      types.String      `tfsdk:"accelerator_type"`
-	Accelerator          types.String      `tfsdk:"accelerator"`
-	Quantization         types.String      `tfsdk:"quantization"`
-	TensorParallelSize   types.Int64       `tfsdk:"tensor_parallel_size"`
-	MaxModelLen          types.Int64       `tfsdk:"max_model_len"`
-	MaxNumSeqs           types.Int64       `tfsdk:"max_num_seqs"`
-	MaxNumBatchedTokens  types.Int64       `tfsdk:"max_num_batched_tokens"`
-	EnableChunkedPrefill types.Bool        `tfsdk:"enable_chunked_prefill"`
-	GPUMemoryUtilization types.Float64     `tfsdk:"gpu_memory_utilization"`
-	KVCacheDType         types.String      `tfsdk:"kv_cache_dtype"`
-	EngineKwargsJSON     types.String      `tfsdk:"engine_kwargs_json"`
-	NumReplicas          types.Int64       `tfsdk:"num_replicas"`
-	MaxOngoingRequests   types.Int64       `tfsdk:"max_ongoing_requests"`
-	MaxQueuedRequests    types.Int64       `tfsdk:"max_queued_requests"`
-	Autoscaling          *autoscalingModel `tfsdk:"autoscaling"`
-	RequireFit           types.Bool        `tfsdk:"require_fit"`
+	ModelID              types.String         `tfsdk:"model_id"`
+	ModelSource          types.String         `tfsdk:"model_source"`
+	AcceleratorType      types.String         `tfsdk:"accelerator_type"`
+	Accelerator          types.String         `tfsdk:"accelerator"`
+	Quantization         types.String         `tfsdk:"quantization"`
+	TensorParallelSize   types.Int64          `tfsdk:"tensor_parallel_size"`
+	MaxModelLen          types.Int64          `tfsdk:"max_model_len"`
+	MaxNumSeqs           types.Int64          `tfsdk:"max_num_seqs"`
+	MaxNumBatchedTokens  types.Int64          `tfsdk:"max_num_batched_tokens"`
+	EnableChunkedPrefill types.Bool           `tfsdk:"enable_chunked_prefill"`
+	GPUMemoryUtilization types.Float64        `tfsdk:"gpu_memory_utilization"`
+	KVCacheDType         types.String         `tfsdk:"kv_cache_dtype"`
+	EngineKwargsJSON     jsontypes.Normalized `tfsdk:"engine_kwargs_json"`
+	NumReplicas          types.Int64          `tfsdk:"num_replicas"`
+	MaxOngoingRequests   types.Int64          `tfsdk:"max_ongoing_requests"`
+	MaxQueuedRequests    types.Int64          `tfsdk:"max_queued_requests"`
+	Autoscaling          *autoscalingModel    `tfsdk:"autoscaling"`
+	RequireFit           types.Bool           `tfsdk:"require_fit"`
 
-	ImportPath  types.String      `tfsdk:"import_path"`
-	ArgsJSON    types.String      `tfsdk:"args_json"`
-	Deployments []deploymentModel `tfsdk:"deployments"`
+	ImportPath  types.String         `tfsdk:"import_path"`
+	ArgsJSON    jsontypes.Normalized `tfsdk:"args_json"`
+	Deployments []deploymentModel    `tfsdk:"deployments"`
 
 	SmokeTest *smokeTestModel `tfsdk:"smoke_test"`
 	Timeouts  timeouts.Value  `tfsdk:"timeouts"`
 
-	Status             types.String `tfsdk:"status"`
-	StatusMessage      types.String `tfsdk:"status_message"`
-	EndpointURL        types.String `tfsdk:"endpoint_url"`
-	LastDeployedTime   types.String `tfsdk:"last_deployed_time"`
-	DeploymentStatuses types.Map    `tfsdk:"deployment_statuses"`
-	ConfigJSON         types.String `tfsdk:"config_json"`
+	Status             types.String         `tfsdk:"status"`
+	StatusMessage      types.String         `tfsdk:"status_message"`
+	EndpointURL        types.String         `tfsdk:"endpoint_url"`
+	LastDeployedTime   timetypes.RFC3339    `tfsdk:"last_deployed_time"`
+	DeploymentStatuses types.Map            `tfsdk:"deployment_statuses"`
+	ConfigJSON         jsontypes.Normalized `tfsdk:"config_json"`
 }
 
 type httpOptionsModel struct {
@@ -76,14 +87,14 @@ type autoscalingModel struct {
 }
 
 type deploymentModel struct {
-	Name               types.String      `tfsdk:"name"`
-	NumReplicas        types.Int64       `tfsdk:"num_replicas"`
-	MaxOngoingRequests types.Int64       `tfsdk:"max_ongoing_requests"`
-	MaxQueuedRequests  types.Int64       `tfsdk:"max_queued_requests"`
-	Autoscaling        *autoscalingModel `tfsdk:"autoscaling"`
-	NumCPUs            types.Float64     `tfsdk:"num_cpus"`
-	NumGPUs            types.Float64     `tfsdk:"num_gpus"`
-	UserConfigJSON     types.String      `tfsdk:"user_config_json"`
+	Name               types.String         `tfsdk:"name"`
+	NumReplicas        types.Int64          `tfsdk:"num_replicas"`
+	MaxOngoingRequests types.Int64          `tfsdk:"max_ongoing_requests"`
+	MaxQueuedRequests  types.Int64          `tfsdk:"max_queued_requests"`
+	Autoscaling        *autoscalingModel    `tfsdk:"autoscaling"`
+	NumCPUs            types.Float64        `tfsdk:"num_cpus"`
+	NumGPUs            types.Float64        `tfsdk:"num_gpus"`
+	UserConfigJSON     jsontypes.Normalized `tfsdk:"user_config_json"`
 }
 
 type smokeTestModel struct {
@@ -128,6 +139,19 @@ func (m *vllmWorkerModel) spec() (serveapp.Spec, error) {
 			s.RuntimeEnv = map[string]any{}
 		}
 		s.RuntimeEnv["working_dir"] = uri
+	}
+	if wo := m.writeOnlyEnv(); len(wo) > 0 {
+		if s.RuntimeEnv == nil {
+			s.RuntimeEnv = map[string]any{}
+		}
+		vars, _ := s.RuntimeEnv["env_vars"].(map[string]any)
+		if vars == nil {
+			vars = map[string]any{}
+		}
+		for k, v := range wo {
+			vars[k] = v
+		}
+		s.RuntimeEnv["env_vars"] = vars
 	}
 	if !m.ImportPath.IsNull() {
 		s.ImportPath = m.ImportPath.ValueString()
@@ -236,7 +260,7 @@ func (m *vllmWorkerModel) applySpec(s serveapp.Spec) {
 		m.ArgsJSON = sameJSON(m.ArgsJSON, s.Args)
 		var deps []deploymentModel
 		for i, d := range s.Deployments {
-			var prior types.String
+			prior := jsontypes.NewNormalizedNull()
 			if i < len(m.Deployments) {
 				prior = m.Deployments[i].UserConfigJSON
 			}
@@ -255,7 +279,7 @@ func (m *vllmWorkerModel) applySpec(s serveapp.Spec) {
 		return
 	}
 	l := s.LLM
-	m.ImportPath, m.ArgsJSON, m.Deployments = types.StringNull(), types.StringNull(), nil
+	m.ImportPath, m.ArgsJSON, m.Deployments = types.StringNull(), jsontypes.NewNormalizedNull(), nil
 	m.ModelID = types.StringValue(l.ModelID)
 	m.ModelSource = stringOrNull(l.ModelSource)
 	m.AcceleratorType = stringOrNull(l.AcceleratorType)
@@ -282,7 +306,7 @@ func (m *vllmWorkerModel) applyLive(c *ray.Client, inst *ray.ServeInstance, app 
 	var diags diag.Diagnostics
 	m.Status = types.StringValue(app.Status)
 	m.StatusMessage = types.StringValue(app.Message)
-	m.LastDeployedTime = types.StringValue(time.Unix(0, int64(app.LastDeployedTimeS*1e9)).UTC().Format(time.RFC3339))
+	m.LastDeployedTime = timetypes.NewRFC3339TimeValue(time.Unix(0, int64(app.LastDeployedTimeS*1e9)).UTC().Truncate(time.Second))
 	route := m.routePrefix()
 	if app.RoutePrefix != nil {
 		route = *app.RoutePrefix
@@ -350,4 +374,52 @@ func (r *vllmWorkerResource) fitCheck(diags *diag.Diagnostics, m *vllmWorkerMode
 		return path.Root(a)
 	}
 	f.run(diags)
+}
+
+// loadWriteOnly fills the write-only values from the configuration (the
+// plan and the state hold them null). It returns false when one is not
+// known yet.
+func (m *vllmWorkerModel) loadWriteOnly(ctx context.Context, cfg tfsdk.Config, diags *diag.Diagnostics) bool {
+	diags.Append(cfg.GetAttribute(ctx, path.Root("auth_token_wo"), &m.AuthTokenWO)...)
+	diags.Append(cfg.GetAttribute(ctx, path.Root("env_vars_wo"), &m.EnvVarsWO)...)
+	_, known := configStringMap(ctx, cfg, "env_vars_wo", diags)
+	return known && !m.AuthTokenWO.IsUnknown()
+}
+
+// writeOnlyEnv is env_vars_wo as loaded by loadWriteOnly.
+func (m *vllmWorkerModel) writeOnlyEnv() map[string]string {
+	var env map[string]string
+	if !m.EnvVarsWO.IsNull() && !m.EnvVarsWO.IsUnknown() {
+		_ = m.EnvVarsWO.ElementsAs(context.Background(), &env, false)
+	}
+	return env
+}
+
+// writeOnlyNames are the env var names whose values config_json hides
+// entirely.
+func (m *vllmWorkerModel) writeOnlyNames() map[string]bool {
+	names := map[string]bool{}
+	for k := range m.writeOnlyEnv() {
+		names[k] = true
+	}
+	return names
+}
+
+// writeOnlyNamesIn reads those names back from a config_json in state: the
+// env vars shown as the write-only marker.
+func writeOnlyNamesIn(configJSON jsontypes.Normalized) map[string]bool {
+	var app struct {
+		RuntimeEnv struct {
+			EnvVars map[string]any `json:"env_vars"`
+		} `json:"runtime_env"`
+	}
+	names := map[string]bool{}
+	if json.Unmarshal([]byte(configJSON.ValueString()), &app) == nil {
+		for k, v := range app.RuntimeEnv.EnvVars {
+			if v == serveapp.WriteOnlyMarker {
+				names[k] = true
+			}
+		}
+	}
+	return names
 }

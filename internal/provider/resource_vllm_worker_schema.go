@@ -2,8 +2,10 @@ package provider
 
 import (
 	"context"
+	"maps"
 	"regexp"
 
+	"github.com/hashicorp/terraform-plugin-framework-jsontypes/jsontypes"
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework-validators/float64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
@@ -42,13 +44,8 @@ func (r *vllmWorkerResource) Schema(ctx context.Context, _ resource.SchemaReques
 				Computed: true, Description: "`<dashboard address>#<name>`, also the import ID.",
 				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
 			},
-			"dashboard_url": schema.StringAttribute{
-				Optional: true, Computed: true,
-				Description: "Ray dashboard URL of the cluster, e.g. `http://10.0.0.5:8265`. Default: the provider's `dashboard_url`, then `RAY_ADDRESS`. Changing the cluster replaces the application.",
-				Validators:  []validator.String{dashboardURLValidator()},
-				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplaceIf(addressChanged,
-					"A different Ray cluster replaces the application.", "A different Ray cluster replaces the application.")},
-			},
+			"dashboard_url": dashboardURLAttribute("Ray dashboard URL of the cluster, e.g. `http://10.0.0.5:8265`. Default: the provider's `dashboard_url`, then `RAY_ADDRESS`. " +
+				"A different cluster replaces the application; another spelling of the same address (a trailing slash) does not."),
 			"auth_token": schema.StringAttribute{
 				Optional: true, Sensitive: true,
 				Description: "Ray auth token (`RAY_AUTH_MODE=token`) of the cluster. Default: the provider's `auth_token`, then `RAY_AUTH_TOKEN`. Never logged.",
@@ -62,7 +59,7 @@ func (r *vllmWorkerResource) Schema(ctx context.Context, _ resource.SchemaReques
 			"route_prefix": schema.StringAttribute{
 				Optional: true, Computed: true,
 				Description: "HTTP route prefix of the application on Serve's proxy, e.g. `/qwen`. Must start with `/` and not end with one. Default `/<name>`. Each application on a cluster needs its own.",
-				Validators:  []validator.String{routePrefixValidator{}},
+				Validators:  []validator.String{routePrefixValidator()},
 			},
 			"http_options": schema.SingleNestedAttribute{
 				Optional: true,
@@ -88,9 +85,10 @@ func (r *vllmWorkerResource) Schema(ctx context.Context, _ resource.SchemaReques
 				Description: "The `" + ray.PackageURIPrefix + "<hash>.zip` package URI of `working_dir` on the cluster.",
 			},
 			"runtime_env_json": schema.StringAttribute{
-				Optional:    true,
-				Description: "The application's runtime_env as a JSON object, e.g. `jsonencode({ env_vars = { HF_TOKEN = var.hf_token }, pip = [\"httpx\"] })`. Not with a `working_dir` key when `working_dir` is set. Values appear in the Serve config on the cluster.",
-				Validators:  []validator.String{jsonObjectValidator{}},
+				Optional: true, Sensitive: true,
+				Description: "The application's runtime_env as a JSON object, e.g. `jsonencode({ env_vars = { HF_TOKEN = var.hf_token }, pip = [\"httpx\"] })`. Not with a `working_dir` key when `working_dir` is set. " +
+					"Sensitive, as it may hold secrets; `config_json` shows it with every env_vars value as a hash. It is stored in the state: for a secret that must not be, use `env_vars_wo`.",
+				CustomType: jsontypes.NormalizedType{}, Validators: []validator.String{jsonObjectValidator()},
 			},
 
 			"model_id": schema.StringAttribute{
@@ -134,7 +132,7 @@ func (r *vllmWorkerResource) Schema(ctx context.Context, _ resource.SchemaReques
 			"engine_kwargs_json": schema.StringAttribute{
 				Optional:    true,
 				Description: "vLLM mode: further vLLM engine arguments as a JSON object, e.g. `jsonencode({ enable_prefix_caching = true })`. Not for the arguments that have their own attribute.",
-				Validators:  append(vllmOnly(), jsonObjectValidator{}),
+				CustomType:  jsontypes.NormalizedType{}, Validators: append(vllmOnly(), jsonObjectValidator()),
 			},
 			"num_replicas": schema.Int64Attribute{Optional: true, Description: "vLLM mode: fixed number of engine replicas (`num_replicas`). Not with `autoscaling`. Default 1.",
 				Validators: vllmOnlyInt(int64validator.AtLeast(1), int64validator.ConflictsWith(path.MatchRoot("autoscaling")))},
@@ -154,7 +152,7 @@ func (r *vllmWorkerResource) Schema(ctx context.Context, _ resource.SchemaReques
 			"args_json": schema.StringAttribute{
 				Optional:    true,
 				Description: "Generic mode: the application builder's arguments (`args`) as a JSON object.",
-				Validators:  []validator.String{jsonObjectValidator{}, stringvalidator.AlsoRequires(path.MatchRoot("import_path"))},
+				CustomType:  jsontypes.NormalizedType{}, Validators: []validator.String{jsonObjectValidator(), stringvalidator.AlsoRequires(path.MatchRoot("import_path"))},
 			},
 			"deployments": schema.ListNestedAttribute{
 				Optional:    true,
@@ -169,7 +167,7 @@ func (r *vllmWorkerResource) Schema(ctx context.Context, _ resource.SchemaReques
 					"autoscaling":      autoscalingAttribute("Replica autoscaling (`autoscaling_config`)."),
 					"num_cpus":         schema.Float64Attribute{Optional: true, Description: "CPUs reserved per replica (`ray_actor_options.num_cpus`), may be fractional.", Validators: []validator.Float64{float64validator.AtLeast(0)}},
 					"num_gpus":         schema.Float64Attribute{Optional: true, Description: "GPUs reserved per replica (`ray_actor_options.num_gpus`), may be fractional.", Validators: []validator.Float64{float64validator.AtLeast(0)}},
-					"user_config_json": schema.StringAttribute{Optional: true, Description: "`user_config` as a JSON object, passed to the deployment's `reconfigure` without restarting replicas.", Validators: []validator.String{jsonObjectValidator{}}},
+					"user_config_json": schema.StringAttribute{Optional: true, Description: "`user_config` as a JSON object, passed to the deployment's `reconfigure` without restarting replicas.", CustomType: jsontypes.NormalizedType{}, Validators: []validator.String{jsonObjectValidator()}},
 				}},
 			},
 
@@ -187,12 +185,17 @@ func (r *vllmWorkerResource) Schema(ctx context.Context, _ resource.SchemaReques
 					"timeout_seconds":      schema.Int64Attribute{Optional: true, Description: "How long to retry before failing. Default 60.", Validators: []validator.Int64{int64validator.Between(1, 3600)}},
 				},
 			},
-			"timeouts": workerTimeouts(ctx),
+			"timeouts": timeoutsAttribute(ctx, timeouts.Opts{
+				Create: true, Update: true, Delete: true,
+				CreateDescription: "How long create waits for RUNNING and the smoke test, as a Go duration such as `45m`. Default 30m: large models take long to download and load.",
+				UpdateDescription: "How long update waits for RUNNING and the smoke test. Default 30m.",
+				DeleteDescription: "How long delete waits until the application is gone. Default 10m.",
+			}),
 
 			"status":             schema.StringAttribute{Computed: true, Description: "Serve's application status: `NOT_STARTED`, `DEPLOYING`, `RUNNING`, `DEPLOY_FAILED`, `UNHEALTHY` or `DELETING`."},
 			"status_message":     schema.StringAttribute{Computed: true, Description: "Serve's message for the status (empty when RUNNING)."},
 			"endpoint_url":       schema.StringAttribute{Computed: true, Description: "Base URL of the application on Serve's proxy, e.g. `http://10.0.0.5:8000/qwen`; in vLLM mode the OpenAI API is below it (`/v1/chat/completions`)."},
-			"last_deployed_time": schema.StringAttribute{Computed: true, Description: "When Serve last applied a config to the application (RFC 3339). Any write of the cluster's application list sets it, also one for another application."},
+			"last_deployed_time": timestampAttribute("When Serve last applied a config to the application (RFC 3339). Any write of the cluster's application list sets it, also one for another application.", nil),
 			"deployment_statuses": schema.MapNestedAttribute{
 				Computed:    true,
 				Description: "Per deployment of the application: Serve's `status` (`HEALTHY`, `UPDATING`, `UPSCALING`, `DOWNSCALING`, `UNHEALTHY`, `DEPLOY_FAILED`), `message`, `target_replicas` and `running_replicas` at the last read.",
@@ -204,12 +207,18 @@ func (r *vllmWorkerResource) Schema(ctx context.Context, _ resource.SchemaReques
 				}},
 			},
 			"config_json": schema.StringAttribute{
-				Computed: true,
+				Computed: true, CustomType: jsontypes.NormalizedType{},
 				Description: "The application's Serve config (ServeApplicationSchema) as JSON with sorted keys: what the cluster runs after a read, what will be written in a plan. " +
-					"A change made outside Terraform, also to a field without an attribute, shows up here.",
+					"A change made outside Terraform, also to a field without an attribute, shows up here. Secrets are redacted: every `env_vars` value is `sha256:` and the first 12 hex digits of its SHA-256 " +
+					"(a changed value still shows), and a value from `env_vars_wo` is `" + serveapp.WriteOnlyMarker + "`.",
 			},
 		},
 	}
+	maps.Copy(resp.Schema.Attributes, authTokenWOAttributes(
+		"Ray auth token for create and update, instead of `auth_token`. Refresh, import and destroy use the provider's `auth_token` (e.g. from `ephemeral.rayvllm_cluster_token`) or `RAY_AUTH_TOKEN`."))
+	maps.Copy(resp.Schema.Attributes, envVarsWOAttributes(
+		"Environment variables merged into the application's `runtime_env.env_vars`, e.g. `{ HF_TOKEN = var.hf_token }`; a name may not also be in `runtime_env_json`. "+
+			"Ray gets the values; `config_json` shows `"+serveapp.WriteOnlyMarker+"` for them. A new version redeploys the application."))
 }
 
 func autoscalingAttribute(desc string) schema.SingleNestedAttribute {
@@ -231,54 +240,9 @@ func autoscalingAttribute(desc string) schema.SingleNestedAttribute {
 	}
 }
 
-func workerTimeouts(ctx context.Context) schema.Attribute {
-	attr := timeouts.Attributes(ctx, timeouts.Opts{
-		Create: true, Update: true, Delete: true,
-		CreateDescription: "How long create waits for RUNNING and the smoke test, as a Go duration such as `45m`. Default 30m: large models take long to download and load.",
-		UpdateDescription: "How long update waits for RUNNING and the smoke test. Default 30m.",
-		DeleteDescription: "How long delete waits until the application is gone. Default 10m.",
-	})
-	if a, ok := attr.(schema.SingleNestedAttribute); ok {
-		a.Description = "Timeouts of create, update and delete."
-		return a
-	}
-	return attr
-}
-
-// addressChanged replaces the resource only when the cluster really changes,
-// not when the same address is spelled differently.
-func addressChanged(_ context.Context, req planmodifier.StringRequest, resp *stringplanmodifier.RequiresReplaceIfFuncResponse) {
-	if req.StateValue.IsNull() || req.PlanValue.IsUnknown() {
-		return
-	}
-	a, errA := ray.NormalizeAddress(req.StateValue.ValueString())
-	b, errB := ray.NormalizeAddress(req.PlanValue.ValueString())
-	resp.RequiresReplace = errA != nil || errB != nil || a != b
-}
-
 var deploymentStatusAttrTypes = map[string]attr.Type{
 	"status":           types.StringType,
 	"message":          types.StringType,
 	"target_replicas":  types.Int64Type,
 	"running_replicas": types.Int64Type,
-}
-
-// routePrefixValidator applies Serve's route_prefix rules.
-type routePrefixValidator struct{}
-
-func (routePrefixValidator) Description(context.Context) string {
-	return "must start with / and not end with / (except \"/\" itself), without { or }"
-}
-
-func (v routePrefixValidator) MarkdownDescription(ctx context.Context) string {
-	return v.Description(ctx)
-}
-
-func (routePrefixValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
-	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
-		return
-	}
-	if err := serveapp.CheckRoutePrefix(req.ConfigValue.ValueString()); err != nil {
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid route_prefix", "route_prefix "+err.Error()+".")
-	}
 }

@@ -38,18 +38,12 @@ type serveEnv struct {
 
 func testAccServe(t *testing.T) serveEnv {
 	t.Helper()
-	if os.Getenv("TF_ACC") == "" {
-		t.Skip("acceptance test: set TF_ACC=1 (make test does)")
-	}
-	addr := os.Getenv("RAY_ADDRESS")
-	if addr == "" {
-		t.Skip("RAY_ADDRESS is not set: start the test Ray head with .ci/services.sh start and source .tmp/services.env")
-	}
+	testAccPreCheck(t, needRay, needServe)
 	port, err := strconv.Atoi(os.Getenv("RAYVLLM_TEST_SERVE_PORT"))
 	if err != nil {
-		t.Skip("RAYVLLM_TEST_SERVE_PORT is not set; .ci/services.sh writes it to .tmp/services.env")
+		t.Fatal(err)
 	}
-	c, err := ray.New(ray.Config{Address: addr, Token: os.Getenv("RAY_AUTH_TOKEN")})
+	c, err := ray.New(ray.Config{Address: os.Getenv("RAY_ADDRESS"), Token: os.Getenv("RAY_AUTH_TOKEN")})
 	if err != nil {
 		t.Fatal(err)
 	}

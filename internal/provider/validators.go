@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 
 	"github.com/rayvllm/terraform-provider-rayvllm/internal/ray"
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/serveapp"
 )
 
 // Validators shared by the provider block and the resources, so that a bad
@@ -79,26 +80,48 @@ var (
 		"must be an IAM role ARN like arn:aws:iam::123456789012:role/rayvllm")
 )
 
-// jsonObjectValidator accepts a JSON object.
-type jsonObjectValidator struct{}
-
-func (jsonObjectValidator) Description(context.Context) string { return "must be a JSON object" }
-
-func (v jsonObjectValidator) MarkdownDescription(ctx context.Context) string {
-	return v.Description(ctx)
+// jsonObjectValidator requires a JSON object; jsontypes.Normalized, the
+// attribute's type, reports invalid JSON.
+func jsonObjectValidator() validator.String {
+	return stringCheck{desc: "must be a JSON object", summary: "Invalid JSON object", check: func(s string) string {
+		var m map[string]any
+		if json.Valid([]byte(s)) && (json.Unmarshal([]byte(s), &m) != nil || m == nil) {
+			return "is not a JSON object; write it with jsonencode({ ... })."
+		}
+		return ""
+	}}
 }
 
-func (jsonObjectValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
-	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
-		return
-	}
-	var m map[string]any
-	if err := json.Unmarshal([]byte(req.ConfigValue.ValueString()), &m); err != nil || m == nil {
-		msg := "is not a JSON object"
-		if err != nil {
-			msg = "is not valid JSON: " + err.Error()
+// rayVersionValidator accepts an exact X.Y.Z Ray version at or above ray.MinRayVersion.
+func rayVersionValidator() validator.String {
+	return stringCheck{desc: "an exact Ray version X.Y.Z, at least " + ray.MinRayVersion, summary: "Invalid Ray version", check: func(s string) string {
+		if !rayVersionRE.MatchString(s) {
+			return fmt.Sprintf("must be an exact version like 2.60.0 (pinned), got %q.", s)
 		}
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid JSON object",
-			fmt.Sprintf("%s %s; write it with jsonencode({ ... }).", req.Path, msg))
-	}
+		if ok, _ := ray.VersionAtLeast(s, ray.MinRayVersion); !ok {
+			return fmt.Sprintf("%s is below %s. Older Ray has no token authentication and public remote-code-execution CVEs (ShadowRay, CVE-2023-48022); use %s or newer.", s, ray.MinRayVersion, ray.MinRayVersion)
+		}
+		return ""
+	}}
+}
+
+// cidrValidator accepts an IPv4 or IPv6 CIDR block. (nettypes has a type
+// per address family; these attributes take both.)
+func cidrValidator() validator.String {
+	return stringCheck{desc: "an IPv4 or IPv6 CIDR block", summary: "Invalid CIDR block", check: func(s string) string {
+		if !isCIDR(s) {
+			return fmt.Sprintf("%q is not a CIDR block; use e.g. 203.0.113.7/32 or 2001:db8::/64.", s)
+		}
+		return ""
+	}}
+}
+
+// routePrefixValidator applies Serve's route_prefix rules.
+func routePrefixValidator() validator.String {
+	return stringCheck{desc: "must start with / and not end with / (except \"/\" itself), without { or }", summary: "Invalid route_prefix", check: func(s string) string {
+		if err := serveapp.CheckRoutePrefix(s); err != nil {
+			return err.Error() + "."
+		}
+		return ""
+	}}
 }

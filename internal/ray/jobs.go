@@ -200,10 +200,7 @@ func (c *Client) RemoveJob(ctx context.Context, id string, poll time.Duration) e
 		if _, err := c.StopJob(ctx, id); err != nil && !retry.IsNotFound(err) {
 			return fmt.Errorf("stopping: %w", err)
 		}
-		timeout := time.Hour
-		if dl, ok := ctx.Deadline(); ok {
-			timeout = time.Until(dl)
-		}
+		timeout := retry.TimeLeft(ctx, time.Hour)
 		_, err := retry.StateWait[*JobDetails]{
 			Pending: []string{string(JobPending), string(JobRunning)},
 			Target:  []string{string(JobSucceeded), string(JobFailed), string(JobStopped)},

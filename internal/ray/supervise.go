@@ -167,10 +167,7 @@ func (c *Client) RunJob(ctx context.Context, req JobSubmitRequest, r JobRun) (*A
 // runs past the deadline. The context carries the caller's timeout.
 func (c *Client) waitJob(ctx context.Context, a *Attempt, r JobRun) (*JobDetails, error) {
 	id := a.SubmissionID
-	timeout := time.Hour
-	if dl, ok := ctx.Deadline(); ok {
-		timeout = time.Until(dl)
-	}
+	timeout := retry.TimeLeft(ctx, time.Hour)
 	session := ""
 	if v, err := c.CheckVersion(ctx); err == nil {
 		session = v.SessionName

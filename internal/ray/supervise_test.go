@@ -157,27 +157,3 @@ func TestRunJobStopsAtTheDeadline(t *testing.T) {
 		t.Fatalf("got %+v, stopped %v, %v", a, s.stopped, err)
 	}
 }
-
-func TestWaitReady(t *testing.T) {
-	var mu sync.Mutex
-	calls := 0
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		defer mu.Unlock()
-		if calls++; calls < 3 || r.Header.Get("Authorization") != "Bearer tok" {
-			http.Error(w, "booting", http.StatusUnauthorized)
-			return
-		}
-		_ = json.NewEncoder(w).Encode(VersionInfo{RayVersion: "2.60.0"})
-	}))
-	defer srv.Close()
-	ctx := context.Background()
-	if err := fastClient(t, Config{Address: srv.URL, Token: "tok"}).WaitReady(ctx, 10*time.Second, time.Millisecond); err != nil {
-		t.Fatal(err)
-	}
-	err := fastClient(t, Config{Address: srv.URL, Token: "wrong"}).WaitReady(ctx, 200*time.Millisecond, 10*time.Millisecond)
-	var ae *AuthError
-	if err == nil || !errors.As(err, &ae) {
-		t.Fatalf("wrong token: want an AuthError after the timeout, got %v", err)
-	}
-}

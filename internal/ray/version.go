@@ -5,9 +5,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
-
-	"github.com/rayvllm/terraform-provider-rayvllm/internal/retry"
 )
 
 // MinRayVersion is the oldest Ray the provider talks to.
@@ -66,16 +63,6 @@ func (c *Client) CheckVersion(ctx context.Context) (*VersionInfo, error) {
 	}
 	c.version = v
 	return v, nil
-}
-
-// WaitReady polls GET /api/version until the dashboard answers, or the
-// timeout passes: for a cluster that is still booting. Every failure,
-// also a refused token while the head sets up auth, is retried.
-func (c *Client) WaitReady(ctx context.Context, timeout, interval time.Duration) error {
-	return retry.Until(ctx, timeout, interval, func(ctx context.Context) (bool, error) {
-		_, err := c.Version(ctx)
-		return err == nil, err
-	})
 }
 
 // VersionAtLeast compares the numeric major.minor.patch prefix of two Ray

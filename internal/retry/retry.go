@@ -155,3 +155,15 @@ func Sleep(ctx context.Context, d time.Duration) error {
 		return nil
 	}
 }
+
+// TimeLeft is what is left of ctx's deadline (at least a millisecond once it
+// has passed), or def when ctx has none.
+func TimeLeft(ctx context.Context, def time.Duration) time.Duration {
+	if d, ok := ctx.Deadline(); ok {
+		if left := time.Until(d); left > 0 {
+			return left
+		}
+		return time.Millisecond
+	}
+	return def
+}

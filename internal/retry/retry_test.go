@@ -86,3 +86,19 @@ func TestUntil(t *testing.T) {
 		t.Fatalf("want timeout error naming the last error, got %v", err)
 	}
 }
+
+func TestTimeLeft(t *testing.T) {
+	if got := TimeLeft(context.Background(), time.Minute); got != time.Minute {
+		t.Errorf("no deadline: got %s", got)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
+	if got := TimeLeft(ctx, time.Minute); got < 59*time.Minute || got > time.Hour {
+		t.Errorf("an hour left: got %s", got)
+	}
+	past, cancel2 := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancel2()
+	if got := TimeLeft(past, time.Minute); got != time.Millisecond {
+		t.Errorf("deadline passed: got %s", got)
+	}
+}

@@ -17,10 +17,13 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/versions"
 )
 
-// RayVersion is the Ray release whose schemas the field names come from.
-const RayVersion = "2.60.0"
+// RayVersion is the Ray release whose schemas the field names come from:
+// the tested set's (internal/versions).
+var RayVersion = versions.Tested.Ray
 
 // LLMImportPath is Ray Serve LLM's OpenAI-compatible app builder.
 const LLMImportPath = "ray.serve.llm:build_openai_app"

@@ -91,12 +91,20 @@ locals {
   max_num_seqs           = try(local.sizing.max_num_seqs, var.max_num_seqs)
   max_num_batched_tokens = try(local.sizing.max_num_batched_tokens, var.max_num_batched_tokens)
   max_model_len          = local.fit.effective_max_model_len
-  max_output_tokens      = var.max_output_tokens != null ? var.max_output_tokens : ceil(var.mean_output_tokens)
+  # A cap, not the mean: see the variable's description.
+  max_output_tokens = var.max_output_tokens != null ? var.max_output_tokens : max(1, local.fit.effective_max_model_len - ceil(var.mean_input_tokens))
 
-  # Cost: the GPU workers while they run (the head node is not included).
+  # Cost. The batch GPUs (every worker-node GPU the Serve worker does not
+  # hold) are paid for the predicted batch window of each run; the Serve
+  # worker's GPUs and the head are always on.
   price_per_gpu_hour = var.price_per_gpu_hour_usd != null ? var.price_per_gpu_hour_usd : try(local.instance.price_per_gpu_hour_usd, null)
   hourly_cost        = local.price_per_gpu_hour == null ? null : local.price_per_gpu_hour * local.total_gpus
+  batch_gpus         = max(0, local.total_gpus - local.worker_gpus)
+  always_on_hourly   = local.price_per_gpu_hour == null ? null : local.price_per_gpu_hour * local.worker_gpus + coalesce(var.head_price_per_hour_usd, 0)
   hours_per_year     = 8760
+
+  # The built-in job's format inference (batchjob.InferFormat in the provider).
+  input_format_known = var.input_format != null || can(regex("\\.(jsonl|json|ndjson|parquet|pq|csv)(\\.gz)?/?$", lower(var.input_uri)))
 
   # SLA advice: enough replicas for gpus_required, and the nodes for them.
   long_run            = try(local.sizing.hours_to_complete, 0) > var.long_run_hours
@@ -265,6 +273,7 @@ resource "rayvllm_batch_job" "this" {
     batch_size             = local.batch_size
     concurrency            = var.concurrency
     resume                 = var.resume
+    on_row_error           = var.on_row_error
     input = {
       path            = var.input_uri
       format          = var.input_format
@@ -302,12 +311,21 @@ resource "rayvllm_batch_job" "this" {
   max_retries         = var.job_max_retries
   wait_for_completion = local.wait_for_completion
 
-  timeouts {
+  timeouts = {
     create = var.job_create_timeout != null ? var.job_create_timeout : format("%dm", ceil(var.sla_hours * 60))
   }
 
   # The worker's replicas take their GPUs first when both are planned.
   depends_on = [rayvllm_vllm_worker.this]
+
+  lifecycle {
+    # Also the provider's check; here it names the module's inputs, and it
+    # holds while the cluster's outputs are unknown.
+    precondition {
+      condition     = var.job_entrypoint != null || local.input_format_known
+      error_message = "cannot tell the format of input_uri \"${var.input_uri}\" from its extension (a directory has none): set input_format to jsonl, parquet or csv."
+    }
+  }
 }
 
 # ---------------------------------------------------------------------------

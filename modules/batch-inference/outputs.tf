@@ -19,9 +19,10 @@ locals {
     idle_worker_usd_per_hour = var.job_scoped_workers ? 0 : local.cents.per_hour
   }
   cents = { for k, v in {
-    per_hour = local.hourly_cost
-    per_run  = local.hourly_cost == null || local.sizing == null ? null : local.hourly_cost * local.sizing.hours_to_complete
-    per_year = local.hourly_cost == null ? null : local.hourly_cost * local.hours_per_year * var.duty_cycle
+    per_hour  = local.hourly_cost
+    per_run   = local.price_per_gpu_hour == null || local.sizing == null ? null : local.price_per_gpu_hour * local.batch_gpus * local.sizing.hours_to_complete
+    always_on = local.always_on_hourly
+    per_year  = local.price_per_gpu_hour == null || local.sizing == null ? null : local.price_per_gpu_hour * local.batch_gpus * local.sizing.hours_to_complete * var.batch_runs_per_year + local.always_on_hourly * local.hours_per_year
   } : k => v == null ? null : floor(v * 100 + 0.5) / 100 }
 }
 
@@ -61,7 +62,7 @@ output "job_status" {
 }
 
 output "job_metrics" {
-  description = "The job's measured metrics (rows, input and output tokens, wall seconds, output and total tokens per second), from its `rayvllm-metrics:` log line; null until a run prints it."
+  description = "The job's measured metrics (rows, failed and skipped rows, input and output tokens, wall seconds, output and total tokens per second), from its `rayvllm-metrics:` log line; null until a run prints it."
   value       = rayvllm_batch_job.this.metrics
 }
 
@@ -96,15 +97,18 @@ output "predicted" {
 }
 
 output "cost" {
-  description = "Cost of the GPU workers in USD (the head node is not included): price per GPU-hour and its source, GPUs, per hour, per run (per hour × predicted hours), per year (per hour × 8760 × `duty_cycle`), the duty cycle, the sizing's cost of the GPUs the job uses for the run, and `timeline`: one run with the head always on and the workers for start-up + predicted hours + idle tail when `job_scoped_workers` (predicted hours otherwise), in hours and USD, and what idle workers cost per hour between runs."
+  description = "Cost in USD: price per GPU-hour and its source, GPUs (all, the batch's, the always-on Serve worker's), per hour with every GPU up, per run (batch GPUs × the predicted batch window), always on per hour (the Serve worker's GPUs, plus `head_price_per_hour_usd` when set), per year (per run × `batch_runs_per_year` + always on × 8760), and the sizing's cost of the GPUs the job uses for the run, and `timeline`: one run with the head always on and the workers for start-up + predicted hours + idle tail when `job_scoped_workers` (predicted hours otherwise), in hours and USD, and what idle workers cost per hour between runs."
   value = {
     price_per_gpu_hour_usd = local.price_per_gpu_hour
     price_source           = var.price_per_gpu_hour_usd != null ? "price_per_gpu_hour_usd" : (local.instance == null ? null : "ec2:${var.instance_type} on-demand list price of ${local.instance.price_date}")
     gpus                   = local.total_gpus
+    batch_gpus             = local.batch_gpus
+    always_on_gpus         = local.worker_gpus
     per_hour_usd           = local.cents.per_hour
     per_run_usd            = local.cents.per_run
+    always_on_per_hour_usd = local.cents.always_on
     per_year_usd           = local.cents.per_year
-    duty_cycle             = var.duty_cycle
+    batch_runs_per_year    = var.batch_runs_per_year
     job_gpus_run_usd       = try(local.sizing.cost_usd, null)
     # One run on the timeline: the head is always on (priced with
     # head_price_per_hour_usd); job-scoped workers bill start-up + the

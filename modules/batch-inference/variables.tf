@@ -192,17 +192,6 @@ variable "worker_startup_minutes" {
   }
 }
 
-variable "head_price_per_hour_usd" {
-  description = "Price of the head instance per hour in USD, for the cost timeline (the head is always on). Default: not priced (the GPU catalog has no CPU instances)."
-  type        = number
-  default     = null
-
-  validation {
-    condition     = var.head_price_per_hour_usd == null ? true : var.head_price_per_hour_usd >= 0
-    error_message = "head_price_per_hour_usd must be a price of at least 0, or null."
-  }
-}
-
 variable "head_instance_type" {
   description = "EC2 instance type of the head node (Ray GCS, dashboard, Jobs API and the job's driver; no GPU work)."
   type        = string
@@ -225,14 +214,25 @@ variable "price_per_gpu_hour_usd" {
   }
 }
 
-variable "duty_cycle" {
-  description = "Share of the year the GPU workers run, in (0, 1], for `cost.per_year_usd`: 1 is always on, 0.25 six hours a day."
+variable "batch_runs_per_year" {
+  description = "How many times a year the batch runs, for `cost.per_year_usd`: the batch GPUs are paid for the predicted batch window of each run, not all year."
   type        = number
   default     = 1
 
   validation {
-    condition     = var.duty_cycle > 0 && var.duty_cycle <= 1
-    error_message = "duty_cycle must be in (0, 1]."
+    condition     = var.batch_runs_per_year >= 0 && var.batch_runs_per_year <= 8760
+    error_message = "batch_runs_per_year must be between 0 and 8760."
+  }
+}
+
+variable "head_price_per_hour_usd" {
+  description = "Price of the head node per hour in USD, counted in `cost` as always on. The provider's catalog holds GPU instance types only; null leaves the head out of the cost."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.head_price_per_hour_usd == null ? true : var.head_price_per_hour_usd >= 0
+    error_message = "head_price_per_hour_usd must be >= 0, or null to leave the head out of the cost."
   }
 }
 
@@ -387,13 +387,13 @@ variable "output_format" {
 }
 
 variable "max_output_tokens" {
-  description = "vLLM `max_tokens`: the most tokens generated per row. Default: `mean_output_tokens`, the length the sizing assumes (vLLM's own default is 16)."
+  description = "vLLM `max_tokens`: the most tokens generated per row, a cap, not the expected length. Default: what `max_model_len` leaves after a mean prompt (`max_model_len` − `mean_input_tokens`). The sizing's time and cost use `mean_output_tokens`; a cap at the mean would cut every answer longer than the mean (vLLM stops it with finish_reason `length`), and vLLM's own default is 16."
   type        = number
   default     = null
 
   validation {
     condition     = var.max_output_tokens == null ? true : (var.max_output_tokens >= 1 && floor(var.max_output_tokens) == var.max_output_tokens)
-    error_message = "max_output_tokens must be a whole number of at least 1, or null for mean_output_tokens."
+    error_message = "max_output_tokens must be a whole number of at least 1, or null for what max_model_len leaves after a mean prompt."
   }
 }
 
@@ -409,9 +409,20 @@ variable "temperature" {
 }
 
 variable "resume" {
-  description = "Skip input rows whose id is already in the output and append the rest (a rerun after a failure). Without it the output is overwritten."
+  description = "Process only the input rows whose id is not in a committed output (or errors) shard, and add their shards beside the others: a rerun after a crash, a stop or a lost node. Without it the output is overwritten."
   type        = bool
   default     = false
+}
+
+variable "on_row_error" {
+  description = "What a row the engine rejects (e.g. a prompt longer than `max_model_len`) does to the job: `fail` it, or `skip` the row into `<output_uri>.errors` with the reason, counted in `job_metrics.failed_rows`."
+  type        = string
+  default     = "fail"
+
+  validation {
+    condition     = contains(["fail", "skip"], var.on_row_error)
+    error_message = "on_row_error must be \"fail\" or \"skip\"."
+  }
 }
 
 # ---------------------------------------------------------------------------
@@ -476,7 +487,7 @@ variable "hf_token_ssm_parameter" {
 }
 
 variable "ray_version" {
-  description = "Ray version installed on the nodes (`ray[default,serve]==<version>`); 2.54.0 or newer."
+  description = "Ray version installed on the nodes (`ray[default,serve]==<version>`); 2.54.0 or newer. The default is the provider's tested version set (internal/versions/versions.json)."
   type        = string
   default     = "2.60.0"
 
@@ -487,13 +498,13 @@ variable "ray_version" {
 }
 
 variable "vllm_version" {
-  description = "vLLM version installed on the nodes (`vllm==<version>`)."
+  description = "vLLM version installed on the nodes (`vllm==<version>`). The default is the provider's tested version set: the vLLM release that the default Ray's `llm` extra pins."
   type        = string
-  default     = "0.11.0"
+  default     = "0.29.0"
 
   validation {
     condition     = can(regex("^[0-9]+\\.[0-9]+\\.[0-9]+([.-]?[a-z0-9]+)*$", var.vllm_version))
-    error_message = "vllm_version must be a version such as \"0.11.0\"."
+    error_message = "vllm_version must be a version such as \"0.29.0\"."
   }
 }
 

@@ -40,7 +40,7 @@ resource "rayvllm_batch_job" "summaries" {
   max_retries             = 2
   active_deadline_seconds = 6 * 3600
 
-  timeouts {
+  timeouts = {
     create = "8h"
   }
 }

@@ -21,7 +21,7 @@ resource "rayvllm_inference_cluster" "this" {
   iam_instance_profile = "rayvllm-node" # ssm:GetParameter (+ kms:Decrypt) on the two tokens
 
   ray_version     = "2.60.0"
-  vllm_version    = "0.11.0"
+  vllm_version    = "0.29.0"
   python_packages = ["pandas==2.2.3"]
 
   # The *name* of a SecureString holding a Hugging Face token; the nodes read
@@ -62,7 +62,7 @@ resource "rayvllm_inference_cluster" "this" {
 
   tags = { team = "ml" }
 
-  timeouts {
+  timeouts = {
     create = "40m"
   }
 }

@@ -6,11 +6,12 @@
 #   boot.sh DISK reboot   mount the disk, start the enabled units
 set -eu
 disk=$1
-for d in etc opt home usr/local var/log; do
+# /tmp too: private writes, but the host's files stay visible, so a checkout
+# (and its venv or test model) that lives under /tmp still works inside.
+for d in etc opt home usr/local var/log tmp; do
   n=${d//\//_}
   mount -t overlay overlay -o "lowerdir=/$d,upperdir=$disk/fs/$n.up,workdir=$disk/fs/$n.wk" "/$d"
 done
-mount --bind "$disk/fs/tmp" /tmp
 echo "ec2box: $EC2BOX_INSTANCE_ID ($EC2BOX_INSTANCE_TYPE) booting, private IP $EC2BOX_PRIVATE_IP"
 unset EC2BOX_INSTANCE_ID EC2BOX_INSTANCE_TYPE EC2BOX_PRIVATE_IP
 case "${2:-first}" in

@@ -19,6 +19,7 @@ variables {
   mean_output_tokens      = 128
   sla_hours               = 24
   input_uri               = "s3://bucket/prompts/"
+  input_format            = "jsonl"
   output_uri              = "s3://bucket/answers/run-1"
   subnet_id               = "subnet-0123456789abcdef0"
   ami_id                  = "ami-0123456789abcdef0"
@@ -48,15 +49,17 @@ run "production_configuration" {
     error_message = "The prediction must be the sizing's and consistent with it: ${jsonencode(output.predicted)}."
   }
   assert {
-    # Cost = catalog price per GPU-hour × GPUs; per year × 8760 × duty cycle 1.
+    # Cost = catalog price per GPU-hour × GPUs. A batch stack without a
+    # Serve worker pays for the batch window only: per year = per run × 1.
     condition = (
       output.cost.price_per_gpu_hour_usd == one([for it in data.rayvllm_gpus.catalog.instance_types : it.price_per_gpu_hour_usd if it.instance_type == "g5.xlarge"]) &&
-      output.cost.gpus == 4 &&
+      output.cost.gpus == 4 && output.cost.batch_gpus == 4 && output.cost.always_on_gpus == 0 &&
       abs(output.cost.per_hour_usd - 4 * output.cost.price_per_gpu_hour_usd) < 0.01 &&
-      abs(output.cost.per_year_usd - 4 * output.cost.price_per_gpu_hour_usd * 8760) < 0.01 &&
-      abs(output.cost.per_run_usd - 4 * output.cost.price_per_gpu_hour_usd * output.predicted.hours_to_complete) < 0.01
+      abs(output.cost.per_run_usd - 4 * output.cost.price_per_gpu_hour_usd * output.predicted.hours_to_complete) < 0.01 &&
+      output.cost.always_on_per_hour_usd == 0 &&
+      abs(output.cost.per_year_usd - output.cost.per_run_usd) < 0.01
     )
-    error_message = "Cost must be price × GPUs, per year × 8760: ${jsonencode(output.cost)}."
+    error_message = "Cost must be price × GPUs for the batch window: ${jsonencode(output.cost)}."
   }
   assert {
     # The job runs what was sized: the report's chunk, batch and concurrency,
@@ -69,7 +72,8 @@ run "production_configuration" {
       rayvllm_batch_job.this.vllm.max_model_len == 4096 &&
       rayvllm_batch_job.this.vllm.model_source == "Qwen/Qwen2.5-0.5B-Instruct-AWQ" &&
       rayvllm_batch_job.this.vllm.quantization == null &&
-      rayvllm_batch_job.this.vllm.sampling.max_tokens == 128 &&
+      rayvllm_batch_job.this.vllm.sampling.max_tokens == 4096 - 512 &&
+      rayvllm_batch_job.this.vllm.on_row_error == "fail" &&
       rayvllm_batch_job.this.vllm.input.path == "s3://bucket/prompts/" &&
       rayvllm_batch_job.this.vllm.input.prompt_column == "prompt" &&
       rayvllm_batch_job.this.vllm.output.path == "s3://bucket/answers/run-1" &&
@@ -100,15 +104,17 @@ run "production_configuration" {
   }
 }
 
-run "worker_and_duty_cycle" {
+run "worker_always_on_batch_per_run" {
   command = plan
 
   variables {
-    enable_worker       = true
-    worker_num_replicas = 2
-    concurrency         = 2
-    duty_cycle          = 0.25
-    sla_hours           = 48
+    enable_worker           = true
+    worker_num_replicas     = 2
+    concurrency             = 2
+    batch_runs_per_year     = 12
+    head_price_per_hour_usd = 0.2
+    sla_hours               = 48
+    max_output_tokens       = 300
   }
 
   assert {
@@ -127,8 +133,19 @@ run "worker_and_duty_cycle" {
     error_message = "The worker must serve the same checkpoint with the sized engine settings."
   }
   assert {
-    condition     = abs(output.cost.per_year_usd - 4 * output.cost.price_per_gpu_hour_usd * 8760 * 0.25) < 0.01
-    error_message = "Per year at duty cycle 0.25 is per hour × 2190: ${jsonencode(output.cost)}."
+    # The Serve worker's 2 GPUs and the head are always on; the job's 2 GPUs
+    # are paid for 12 batch windows.
+    condition = (
+      output.cost.batch_gpus == 2 && output.cost.always_on_gpus == 2 &&
+      abs(output.cost.always_on_per_hour_usd - (2 * output.cost.price_per_gpu_hour_usd + 0.2)) < 0.01 &&
+      abs(output.cost.per_run_usd - 2 * output.cost.price_per_gpu_hour_usd * output.predicted.hours_to_complete) < 0.01 &&
+      abs(output.cost.per_year_usd - (2 * output.cost.price_per_gpu_hour_usd * output.predicted.hours_to_complete * 12 + (2 * output.cost.price_per_gpu_hour_usd + 0.2) * 8760)) < 0.05
+    )
+    error_message = "Always-on parts are costed all year, the batch per run: ${jsonencode(output.cost)}."
+  }
+  assert {
+    condition     = rayvllm_batch_job.this.vllm.sampling.max_tokens == 300
+    error_message = "max_output_tokens is passed as vLLM max_tokens."
   }
 }
 
@@ -286,14 +303,15 @@ run "rejected_inputs" {
     instance_type           = "G5"
     input_uri               = "prompts.jsonl"
     dashboard_ingress_cidrs = ["0.0.0.0/0"]
-    duty_cycle              = 0
+    batch_runs_per_year     = -1
+    on_row_error            = "ignore"
     subnet_id               = "sn-1"
     ray_dashboard_url       = "127.0.0.1:8265"
   }
 
   expect_failures = [
     var.name, var.quantization, var.instance_type, var.input_uri,
-    var.dashboard_ingress_cidrs, var.duty_cycle, var.subnet_id, var.ray_dashboard_url,
+    var.dashboard_ingress_cidrs, var.batch_runs_per_year, var.on_row_error, var.subnet_id, var.ray_dashboard_url,
   ]
 }
 
@@ -331,4 +349,19 @@ run "job_scoped_workers" {
     condition     = output.predicted.hours_to_complete > 1 && rayvllm_batch_job.this.wait_for_completion == false
     error_message = "A long run must default to wait_for_completion = false (${output.predicted.hours_to_complete} h)."
   }
+}
+
+# The README's first example had a directory input_uri and no input_format;
+# the cluster's outputs (the accelerator type, the dashboard URL) are unknown
+# at plan, which used to make the provider skip the whole vllm block. The
+# format error must still fire at plan, before anything is created.
+run "directory_input_without_format_fails_at_plan_with_unknown_cluster_outputs" {
+  command = plan
+
+  variables {
+    input_uri    = "s3://my-bucket/prompts/"
+    input_format = null
+  }
+
+  expect_failures = [rayvllm_batch_job.this]
 }

@@ -46,7 +46,7 @@ variable "dashboard_ingress_cidrs" {
 }
 
 variable "input_uri" {
-  description = "The prompts (jsonl, parquet or csv with `id` and `prompt` columns)."
+  description = "The prompts: jsonl files with `id` and `prompt` columns (a directory such as s3://my-bucket/prompts/ or one file)."
   type        = string
 }
 
@@ -89,11 +89,13 @@ module "batch" {
   mean_input_tokens  = 512
   mean_output_tokens = 128
   sla_hours          = 24
-  duty_cycle         = 1
+  # One batch a day: the GPUs are paid for each run's window, not all year.
+  batch_runs_per_year = 365
 
-  input_uri  = var.input_uri
-  output_uri = var.output_uri
-  resume     = true
+  input_uri    = var.input_uri
+  input_format = "jsonl"
+  output_uri   = var.output_uri
+  resume       = true
 
   subnet_id               = var.subnet_id
   ami_id                  = var.ami_id
