@@ -82,6 +82,9 @@ type Box struct {
 	subnet  string
 	motoFwd string // moto as the instances reach it
 	ec2URL  string
+	// instanceEC2 is the EC2 endpoint of instances that boot from now on
+	// ("" = motoFwd); SetInstanceEC2URL.
+	instanceEC2 string
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -265,6 +268,18 @@ func (b *Box) SetImage(ami string, img Image) {
 		b.opts.Images = map[string]Image{}
 	}
 	b.opts.Images[ami] = img
+}
+
+// Gateway is the subnet's router address on this machine: a listener on it
+// (e.g. a fault proxy) is what the instances can reach.
+func (b *Box) Gateway() string { return b.gateway.String() }
+
+// SetInstanceEC2URL makes the instances that boot from now on call EC2 at
+// url (on Gateway()) instead of moto, e.g. through a fault proxy; "" = moto.
+func (b *Box) SetInstanceEC2URL(url string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.instanceEC2 = url
 }
 
 // SubnetID is the moto subnet whose instances the box boots.
@@ -507,12 +522,18 @@ func (b *Box) boot(summary instance, reboot bool) error {
 		mode = "reboot"
 	}
 	cmd := exec.Command("ip", "netns", "exec", h.ns, "/bin/bash", filepath.Join(h.disk, "boot.sh"), h.disk, mode)
+	b.mu.Lock()
+	ec2URL := b.instanceEC2
+	b.mu.Unlock()
+	if ec2URL == "" {
+		ec2URL = b.motoFwd
+	}
 	// cloud-init's environment: no test secrets, no proxies, only what the
 	// instance would have. The endpoint variables stand in for DNS of the
 	// regional AWS endpoints.
 	cmd.Env = []string{
 		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", "LANG=C.UTF-8",
-		"AWS_ENDPOINT_URL_SSM=" + b.motoFwd, "AWS_ENDPOINT_URL_EC2=" + b.motoFwd,
+		"AWS_ENDPOINT_URL_SSM=" + b.motoFwd, "AWS_ENDPOINT_URL_EC2=" + ec2URL,
 		"EC2BOX_INSTANCE_ID=" + in.id, "EC2BOX_INSTANCE_TYPE=" + in.instanceType, "EC2BOX_PRIVATE_IP=" + in.privateIP,
 	}
 	cmd.Stdout, cmd.Stderr = console, console

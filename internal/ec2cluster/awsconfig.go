@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go/middleware"
@@ -31,6 +32,7 @@ type Settings struct {
 	AssumeRoleExternalID  string
 	EC2Endpoint           string
 	SSMEndpoint           string
+	IAMEndpoint           string
 	MaxAttempts           int
 	MaxBackoff            time.Duration
 	// Log, when set, gets one line per API call of every client made from
@@ -78,10 +80,11 @@ func LoadConfig(ctx context.Context, s Settings) (aws.Config, error) {
 	return cfg, nil
 }
 
-// Client talks to EC2 and SSM for one cluster resource.
+// Client talks to EC2, SSM and IAM for one cluster resource.
 type Client struct {
 	EC2    *ec2.Client
 	SSM    *ssm.Client
+	IAM    *iam.Client
 	Region string
 	// WaiterMinDelay and WaiterMaxDelay bound the SDK waiters' polling.
 	WaiterMinDelay, WaiterMaxDelay time.Duration
@@ -103,6 +106,11 @@ func NewClient(cfg aws.Config, s Settings) *Client {
 		SSM: ssm.NewFromConfig(cfg, func(o *ssm.Options) {
 			if s.SSMEndpoint != "" {
 				o.BaseEndpoint = aws.String(s.SSMEndpoint)
+			}
+		}),
+		IAM: iam.NewFromConfig(cfg, func(o *iam.Options) {
+			if s.IAMEndpoint != "" {
+				o.BaseEndpoint = aws.String(s.IAMEndpoint)
 			}
 		}),
 		Region:         cfg.Region,

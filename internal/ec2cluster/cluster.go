@@ -56,6 +56,10 @@ type GroupSpec struct {
 	NodeSpec
 	Count           int
 	AcceleratorType string // Ray's accelerator_type for the group's GPU
+	// Autoscale, when set, hands the group to Ray's autoscaler (Count is
+	// ignored); CPUs and GPUs per node are then the node type's resources.
+	Autoscale  *Autoscale
+	CPUs, GPUs int
 }
 
 // Spec is the desired cluster.
@@ -64,11 +68,18 @@ type Spec struct {
 	SubnetID           string
 	KeyName            string
 	IAMInstanceProfile string // name or ARN
-	Tags               map[string]string
-	Head               NodeSpec
-	Groups             []GroupSpec
-	Boot               BootConfig
-	DashboardCIDRs     []string
+	// HeadIAMInstanceProfile is the head's profile (name or ARN); "" = the
+	// nodes' IAMInstanceProfile, or, for an autoscaled cluster, a role and
+	// profile that Create makes (EnsureHeadRole).
+	HeadIAMInstanceProfile string
+	Tags                   map[string]string
+	Head                   NodeSpec
+	Groups                 []GroupSpec
+	Boot                   BootConfig
+	DashboardCIDRs         []string
+	// IdleTimeoutMinutes is how long an autoscaled worker may be idle before
+	// Ray's autoscaler terminates it (0 = DefaultIdleTimeoutMinutes).
+	IdleTimeoutMinutes int
 }
 
 // Instance is what EC2 reports about one node.
@@ -96,12 +107,18 @@ func (i Instance) Live() bool { return i.State == "pending" || i.State == "runni
 // Cluster is what exists: the head, the live workers by group, and every
 // other instance that carries the cluster tag (stopped ones, strays).
 type Cluster struct {
-	Name            string
-	Head            *Instance
-	Groups          map[string][]Instance
+	Name   string
+	Head   *Instance
+	Groups map[string][]Instance
+	// Autoscaled are the live workers Ray's autoscaler launched: not
+	// Terraform's to count, and not drift.
+	Autoscaled      []Instance
 	NotLive         []Instance
 	SecurityGroupID string
 	TokenParameter  string
+	// HeadRoleARN and HeadProfileARN are set when Create made the head's
+	// role and instance profile.
+	HeadRoleARN, HeadProfileARN string
 }
 
 // InstanceIDs returns the head's and every live worker's ID.
@@ -313,6 +330,10 @@ func assemble(name, headID string, insts []Instance) *Cluster {
 			cl.Head = &i
 			continue
 		}
+		if IsAutoscalerInstance(name, i) && i.Live() {
+			cl.Autoscaled = append(cl.Autoscaled, i)
+			continue
+		}
 		if i.Role == RoleWorker && i.Live() {
 			cl.Groups[i.Group] = append(cl.Groups[i.Group], i)
 			continue
@@ -384,6 +405,11 @@ func (c *Client) run(ctx context.Context, spec Spec, sgID, rootDevice string, l 
 		suffix = l.group
 	}
 	tags := spec.tags(l.role, l.group, suffix)
+	if l.role == RoleHead && spec.Autoscaled() {
+		for k, v := range spec.headRayTags() {
+			tags[k] = v
+		}
+	}
 	if l.count < 1 || l.count > MaxGroupCount {
 		return nil, fmt.Errorf("launching %d × %s for %s: the count must be between 1 and %d", l.count, l.node.InstanceType, suffix, MaxGroupCount)
 	}
@@ -417,7 +443,11 @@ func (c *Client) run(ctx context.Context, spec Spec, sgID, rootDevice string, l 
 	if spec.KeyName != "" {
 		in.KeyName = aws.String(spec.KeyName)
 	}
-	if p := spec.IAMInstanceProfile; p != "" {
+	p := spec.IAMInstanceProfile
+	if l.role == RoleHead && spec.HeadIAMInstanceProfile != "" {
+		p = spec.HeadIAMInstanceProfile
+	}
+	if p != "" {
 		if strings.HasPrefix(p, "arn:") {
 			in.IamInstanceProfile = &ec2types.IamInstanceProfileSpecification{Arn: aws.String(p)}
 		} else {
@@ -620,6 +650,25 @@ func (c *Client) Create(ctx context.Context, spec Spec, token string, save func(
 	}
 	save(cl)
 
+	if spec.Autoscaled() && spec.HeadIAMInstanceProfile == "" {
+		profile, role, err := c.EnsureHeadRole(ctx, spec, cl.SecurityGroupID)
+		if role != "" {
+			cl.HeadRoleARN = role
+			save(cl)
+		}
+		if err != nil {
+			return cl, err
+		}
+		spec.HeadIAMInstanceProfile, cl.HeadProfileARN = profile, profile
+		save(cl)
+	}
+	if spec.Autoscaled() {
+		cfg, err := RenderAutoscalerConfig(spec, cl.SecurityGroupID, roots)
+		if err != nil {
+			return nil, err
+		}
+		spec.Boot.AutoscalerConfig = string(cfg)
+	}
 	headUD, err := RenderUserData(RoleHead, spec.Boot)
 	if err != nil {
 		return nil, err
@@ -642,7 +691,7 @@ func (c *Client) Create(ctx context.Context, spec Spec, token string, save func(
 
 	var ls []launch
 	for _, g := range spec.Groups {
-		if g.Count == 0 {
+		if g.Count == 0 || g.Autoscale != nil {
 			continue
 		}
 		l, err := c.workerLaunch(spec, g, headIP, g.Count)
@@ -690,7 +739,7 @@ func (c *Client) terminateStrays(ctx context.Context, cl *Cluster, doomed []Inst
 	}
 	var strays []string
 	for _, i := range insts {
-		if !known[i.ID] && i.State != "shutting-down" {
+		if !known[i.ID] && i.State != "shutting-down" && !IsAutoscalerInstance(cl.Name, i) {
 			strays = append(strays, i.ID)
 		}
 	}
@@ -752,7 +801,7 @@ func (c *Client) Update(ctx context.Context, spec Spec, headID, sgID string, rep
 
 	var doomed []Instance
 	for _, i := range cl.NotLive {
-		if i.State != "shutting-down" {
+		if i.State != "shutting-down" && !IsAutoscalerInstance(spec.Name, i) {
 			doomed = append(doomed, i)
 		}
 	}
@@ -767,6 +816,9 @@ func (c *Client) Update(ctx context.Context, spec Spec, headID, sgID string, rep
 			} else {
 				keep = append(keep, i)
 			}
+		}
+		if g.Autoscale != nil {
+			g.Count = 0 // the autoscaler's own workers are in cl.Autoscaled
 		}
 		if len(keep) > g.Count { // scale down: the newest go first
 			doomed = append(doomed, keep[g.Count:]...)
@@ -815,13 +867,34 @@ func (c *Client) Update(ctx context.Context, spec Spec, headID, sgID string, rep
 	return c.refresh(cl, running), nil
 }
 
-// Destroy terminates every instance tagged with the cluster (strays that
-// never reached state included), waits, then deletes the security groups
-// (retrying DependencyViolation while ENIs detach) and the token parameter.
+// Destroy stops Ray's autoscaler by terminating the head first, then
+// terminates every instance tagged with the cluster (the autoscaler's
+// workers and strays that never reached state included), waits, then
+// deletes the security groups (retrying DependencyViolation while ENIs
+// detach) and the token parameter.
 func (c *Client) Destroy(ctx context.Context, name, sgID, tokenParameter string) error {
 	insts, err := c.FindInstances(ctx, name)
 	if err != nil {
 		return err
+	}
+	var heads []string
+	for _, i := range insts {
+		if i.Role == RoleHead {
+			heads = append(heads, i.ID)
+		}
+	}
+	// The head runs the autoscaler, which could launch a worker after the
+	// list below was taken; once the head is terminated nothing launches.
+	if err := c.Terminate(ctx, heads); err != nil {
+		return err
+	}
+	if err := c.WaitTerminated(ctx, heads); err != nil {
+		return err
+	}
+	if len(heads) > 0 {
+		if insts, err = c.FindInstances(ctx, name); err != nil {
+			return err
+		}
 	}
 	var live []string
 	for _, i := range insts {
@@ -859,6 +932,7 @@ type InstanceTypeInfo struct {
 	GPUManufacturer string
 	GPUCount        int
 	GPUMemoryMiB    int // per GPU
+	VCPUs           int
 }
 
 // AcceleratorType is Ray's accelerator_type name for the GPU (Ray's own
@@ -875,6 +949,9 @@ func (c *Client) DescribeInstanceTypes(ctx context.Context, names []string) (map
 	m := map[string]InstanceTypeInfo{}
 	for _, it := range out.InstanceTypes {
 		info := InstanceTypeInfo{Name: string(it.InstanceType)}
+		if it.VCpuInfo != nil {
+			info.VCPUs = int(aws.ToInt32(it.VCpuInfo.DefaultVCpus))
+		}
 		if it.GpuInfo != nil && len(it.GpuInfo.Gpus) > 0 {
 			g := it.GpuInfo.Gpus[0]
 			info.GPUName = aws.ToString(g.Name)

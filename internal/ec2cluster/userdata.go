@@ -1,11 +1,15 @@
 package ec2cluster
 
 import (
+	"bytes"
+	"compress/gzip"
 	_ "embed"
 	"fmt"
+	"io"
 	"net"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/rayvllm/terraform-provider-rayvllm/internal/versions"
@@ -18,7 +22,12 @@ var (
 	headScript string
 	//go:embed scripts/worker.sh
 	workerScript string
+	//go:embed scripts/rayvllm_autoscaler.py
+	autoscalerModule string
 )
+
+// autoscalerModuleEOF ends the here-document that carries the module.
+const autoscalerModuleEOF = "RAYVLLM_AUTOSCALER_PY"
 
 // MaxUserDataBytes is EC2's limit on raw (pre-base64) user data.
 const MaxUserDataBytes = 16 * 1024
@@ -36,7 +45,12 @@ type BootConfig struct {
 	HeadIP            string // workers only
 	Group             string // workers only
 	AcceleratorType   string // workers only, Ray's accelerator_type name
-	ExtraEnvironment  map[string]string
+	NodeType          string // autoscaled workers only: the autoscaler's node type
+	NumCPUs           int    // autoscaled workers only: the node type's CPUs
+	// AutoscalerConfig is the head's autoscaler config as one line of JSON
+	// (RenderAutoscalerConfig); "" = no autoscaler.
+	AutoscalerConfig string
+	ExtraEnvironment map[string]string
 }
 
 func (b BootConfig) env(role string) map[string]string {
@@ -55,6 +69,13 @@ func (b BootConfig) env(role string) map[string]string {
 		env["RAYVLLM_HEAD_IP"] = b.HeadIP
 		env["RAYVLLM_GROUP"] = b.Group
 		env["RAYVLLM_ACCELERATOR_TYPE"] = b.AcceleratorType
+		if b.NodeType != "" {
+			env["RAYVLLM_NODE_TYPE"] = b.NodeType
+			env["RAYVLLM_NUM_CPUS"] = strconv.Itoa(b.NumCPUs)
+		}
+	}
+	if role == RoleHead && b.AutoscalerConfig != "" {
+		env["RAYVLLM_AUTOSCALER_CONFIG"] = b.AutoscalerConfig
 	}
 	for k, v := range b.ExtraEnvironment {
 		env[k] = v
@@ -70,6 +91,7 @@ var (
 	// printable text is inert there (and SSM itself refuses bad names).
 	ssmParamRE  = regexp.MustCompile(`^[^\x00-\x1f\x7f]*$`)
 	envKeyRE    = regexp.MustCompile(`^[A-Z_][A-Z0-9_]*$`)
+	nodeTypeRE  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9.-]{0,80}$`)
 	controlChar = regexp.MustCompile(`[\x00-\x1f\x7f]`)
 )
 
@@ -98,8 +120,12 @@ func (b BootConfig) validate(role string) error {
 	if role == RoleWorker {
 		checks = append(checks,
 			check{"worker group name", b.Group, nodeNameRE, false, "1-63 letters, digits and hyphens"},
-			check{"accelerator type", b.AcceleratorType, wordRE, true, "a Ray accelerator type like A10G"})
-		if net.ParseIP(b.HeadIP) == nil {
+			check{"accelerator type", b.AcceleratorType, wordRE, true, "a Ray accelerator type like A10G"},
+			check{"node type", b.NodeType, nodeTypeRE, true, "a node type name like a10g.on-demand"})
+		if b.NodeType != "" && b.NumCPUs < 1 {
+			return fmt.Errorf("worker user data: node type %s needs its CPU count, got %d", b.NodeType, b.NumCPUs)
+		}
+		if net.ParseIP(b.HeadIP) == nil && b.HeadIP != HeadIPPlaceholder {
 			return fmt.Errorf("worker user data: head IP %q is not an IP address", b.HeadIP)
 		}
 	}
@@ -108,6 +134,9 @@ func (b BootConfig) validate(role string) error {
 			continue
 		}
 		return fmt.Errorf("%s user data: %s %q is not valid; want %s", role, c.field, c.value, c.want)
+	}
+	if controlChar.MatchString(b.AutoscalerConfig) {
+		return fmt.Errorf("%s user data: the autoscaler config must be one line of JSON", role)
 	}
 	for _, p := range b.PythonPackages {
 		if p == "" || strings.HasPrefix(p, "-") || strings.ContainsAny(p, " \t") || controlChar.MatchString(p) {
@@ -157,13 +186,45 @@ func RenderUserData(role string, b BootConfig) (string, error) {
 	for _, k := range keys {
 		fmt.Fprintf(&sb, "export %s=%s\n", k, shellQuote(env[k]))
 	}
+	if role == RoleHead && b.AutoscalerConfig != "" {
+		// The node provider module for Ray's autoscaler, written out by
+		// head.sh (write_autoscaler_config).
+		sb.WriteString("rayvllm_autoscaler_module() {\n  cat <<'" + autoscalerModuleEOF + "'\n" + autoscalerModule + autoscalerModuleEOF + "\n}\n")
+	}
 	sb.WriteString(stripShebang(commonScript))
 	sb.WriteString(stripSourceCommon(stripShebang(script)))
 	out := sb.String()
 	if len(out) > MaxUserDataBytes {
-		return "", fmt.Errorf("%s user data is %d bytes, over EC2's %d-byte limit: shorten python_packages", role, len(out), MaxUserDataBytes)
+		// cloud-init runs gzip-compressed user data ("User-data formats":
+		// compressed content); the head's carries the autoscaler config,
+		// whose worker user data repeats these scripts, which gzip folds.
+		var buf bytes.Buffer
+		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+		_, _ = zw.Write([]byte(out))
+		_ = zw.Close()
+		if buf.Len() > MaxUserDataBytes {
+			return "", fmt.Errorf("%s user data is %d bytes gzip-compressed, over EC2's %d-byte limit: shorten python_packages or use fewer autoscaled groups", role, buf.Len(), MaxUserDataBytes)
+		}
+		out = buf.String()
 	}
 	return out, nil
+}
+
+// DecompressUserData returns user data as a script, gunzipped when
+// RenderUserData compressed it.
+func DecompressUserData(userData string) string {
+	if !strings.HasPrefix(userData, "\x1f\x8b") {
+		return userData
+	}
+	zr, err := gzip.NewReader(strings.NewReader(userData))
+	if err != nil {
+		return userData
+	}
+	out, err := io.ReadAll(io.LimitReader(zr, 1<<20))
+	if err != nil {
+		return userData
+	}
+	return string(out)
 }
 
 func stripShebang(s string) string {
@@ -201,7 +262,7 @@ var exportLine = regexp.MustCompile(`^export (RAYVLLM_[A-Z_]+)='(.*)'$`)
 // import). Values containing quotes are read as written.
 func ParseUserData(userData string) map[string]string {
 	out := map[string]string{}
-	for _, line := range strings.Split(userData, "\n") {
+	for _, line := range strings.Split(DecompressUserData(userData), "\n") {
 		if m := exportLine.FindStringSubmatch(line); m != nil {
 			out[m[1]] = strings.ReplaceAll(m[2], `'\''`, "'")
 		}
@@ -227,6 +288,12 @@ func ParseBootConfig(userData string) BootConfig {
 		PythonPackages:    strings.Fields(take("RAYVLLM_PYTHON_PACKAGES")),
 		RayTokenParameter: take("RAYVLLM_RAY_TOKEN_PARAMETER"), HFTokenParameter: take("RAYVLLM_HF_TOKEN_PARAMETER"),
 		HeadIP: take("RAYVLLM_HEAD_IP"), Group: take("RAYVLLM_GROUP"), AcceleratorType: take("RAYVLLM_ACCELERATOR_TYPE"),
+		NodeType: take("RAYVLLM_NODE_TYPE"), AutoscalerConfig: take("RAYVLLM_AUTOSCALER_CONFIG"),
+	}
+	if n := take("RAYVLLM_NUM_CPUS"); b.NodeType != "" {
+		b.NumCPUs, _ = strconv.Atoi(n)
+	} else if n != "" {
+		env["RAYVLLM_NUM_CPUS"] = n
 	}
 	if len(env) > 0 {
 		b.ExtraEnvironment = env

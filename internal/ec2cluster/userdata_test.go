@@ -1,6 +1,8 @@
 package ec2cluster
 
 import (
+	"encoding/hex"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -72,8 +74,16 @@ func TestRenderUserData(t *testing.T) {
 			t.Errorf("%s: ParseBootConfig round trip:\n got %+v\nwant %+v", role, got, want)
 		}
 	}
+	// Over 16 KiB the user data is gzip-compressed (cloud-init runs that);
+	// what does not compress under the limit is refused.
 	b := bootConfig()
 	b.PythonPackages = []string{strings.Repeat("x", MaxUserDataBytes)}
+	if ud, err := RenderUserData(RoleHead, b); err != nil || len(ud) > MaxUserDataBytes || ParseBootConfig(ud).PythonPackages[0] != b.PythonPackages[0] {
+		t.Fatalf("compressible user data over 16 KiB: %d bytes, err = %v", len(ud), err)
+	}
+	rnd := make([]byte, MaxUserDataBytes)
+	_, _ = rand.NewChaCha8([32]byte{1}).Read(rnd)
+	b.PythonPackages = []string{"x" + hex.EncodeToString(rnd)}
 	if _, err := RenderUserData(RoleHead, b); err == nil || !strings.Contains(err.Error(), "16384-byte limit") {
 		t.Fatalf("oversized user data: err = %v", err)
 	}
@@ -266,6 +276,7 @@ PIP
 #!/usr/bin/env bash
 printf '%s\n' "$@" > "$RAYVLLM_TEST_REC/ray"
 echo "TOKEN_PATH=$RAY_AUTH_TOKEN_PATH HF_TOKEN=$HF_TOKEN MODE=$RAY_AUTH_MODE" >> "$RAYVLLM_TEST_REC/ray"
+echo "V2=${RAY_enable_autoscaler_v2-} CLOUD=${RAY_CLOUD_INSTANCE_ID-} TYPE=${RAY_NODE_TYPE_NAME-}" >> "$RAYVLLM_TEST_REC/ray"
 printf '%s' "${RAYVLLM_FUZZ_VALUE-}" > "$RAYVLLM_TEST_REC/fuzz_value"
 RAY
   chmod +x "$3/bin/python" "$3/bin/pip" "$3/bin/ray"
@@ -275,7 +286,7 @@ exit 1
 `
 	return stubs(t, map[string]string{
 		"python3":   venvStub,
-		"curl":      `case "$*" in *"-X PUT"*) echo imds-token ;; *placement/region*) echo us-west-2 ;; *local-ipv4*) echo 10.1.2.3 ;; *) exit 22 ;; esac` + "\n",
+		"curl":      `case "$*" in *"-X PUT"*) echo imds-token ;; *placement/region*) echo us-west-2 ;; *local-ipv4*) echo 10.1.2.3 ;; *instance-id*) echo i-0123456789abcdef0 ;; *) exit 22 ;; esac` + "\n",
 		"id":        "exit 0\n",
 		"chown":     "exit 0\n",
 		"systemctl": `echo "$*" >> "$RAYVLLM_TEST_REC/systemctl"` + "\n",

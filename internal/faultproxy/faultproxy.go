@@ -50,6 +50,11 @@ const (
 	// DropResponse forwards the request, lets the upstream carry it out,
 	// then resets the connection instead of answering.
 	DropResponse Kind = "drop_response"
+	// InsufficientCapacity answers EC2's InsufficientInstanceCapacity (HTTP
+	// 500), what RunInstances returns when AWS has no capacity (e.g. no spot
+	// capacity) for the request, without forwarding. Not in AllKinds: it
+	// is no transient fault that a retry outlives.
+	InsufficientCapacity Kind = "InsufficientInstanceCapacity"
 )
 
 // AllKinds is every kind, in the order reports list them.
@@ -59,6 +64,9 @@ var AllKinds = []Kind{TooManyRequests, Unavailable, RequestLimitExceeded, Reset,
 type Rule struct {
 	// Match is a regular expression on the endpoint key; empty matches all.
 	Match string
+	// Body, when set, is a regular expression the request body must match
+	// too (e.g. InstanceMarketOptions.MarketType=spot in a RunInstances).
+	Body string
 	// Kinds are drawn from uniformly when a fault is injected.
 	Kinds []Kind
 	// Rate is the probability (0-1) that a matching request gets a fault.
@@ -70,8 +78,8 @@ type Rule struct {
 	// RetryAfterSeconds is sent with 429 and 503. Default 1.
 	RetryAfterSeconds int
 
-	re       *regexp.Regexp
-	injected int
+	re, bodyRE *regexp.Regexp
+	injected   int
 }
 
 // Event is one request as the proxy saw it.
@@ -104,6 +112,12 @@ type Proxy struct {
 // URL such as http://127.0.0.1:5000). seed makes the fault draws
 // reproducible for a given order of requests.
 func New(upstream string, seed uint64, rules ...Rule) (*Proxy, error) {
+	return NewOn("127.0.0.1:0", upstream, seed, rules...)
+}
+
+// NewOn is New listening on addr (e.g. a test network's gateway address,
+// which hosts in network namespaces reach).
+func NewOn(addr, upstream string, seed uint64, rules ...Rule) (*Proxy, error) {
 	u, err := url.Parse(upstream)
 	if err != nil || u.Host == "" {
 		return nil, fmt.Errorf("faultproxy: upstream %q is not a base URL", upstream)
@@ -114,7 +128,7 @@ func New(upstream string, seed uint64, rules ...Rule) (*Proxy, error) {
 	if err := p.SetRules(rules...); err != nil {
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
@@ -140,6 +154,11 @@ func (p *Proxy) SetRules(rules ...Rule) error {
 			return fmt.Errorf("faultproxy: rule %q: %w", r.Match, err)
 		}
 		r.re = re
+		if r.Body != "" {
+			if r.bodyRE, err = regexp.Compile(r.Body); err != nil {
+				return fmt.Errorf("faultproxy: rule body %q: %w", r.Body, err)
+			}
+		}
 		if r.Latency <= 0 {
 			r.Latency = 500 * time.Millisecond
 		}
@@ -230,11 +249,11 @@ func (p *Proxy) Summary() string {
 }
 
 // draw picks the fault for a request, if any, and charges its rule.
-func (p *Proxy) draw(key string) (Kind, *Rule) {
+func (p *Proxy) draw(key string, body []byte) (Kind, *Rule) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, r := range p.rules {
-		if !r.re.MatchString(key) || len(r.Kinds) == 0 {
+		if !r.re.MatchString(key) || len(r.Kinds) == 0 || (r.bodyRE != nil && !r.bodyRE.Match(body)) {
 			continue
 		}
 		if r.Max > 0 && r.injected >= r.Max {
@@ -327,10 +346,10 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	key, proto := classify(r, body)
-	fault, rule := p.draw(key)
+	fault, rule := p.draw(key, body)
 	ev := Event{Key: key, Fault: fault}
 	switch fault {
-	case TooManyRequests, Unavailable, RequestLimitExceeded:
+	case TooManyRequests, Unavailable, RequestLimitExceeded, InsufficientCapacity:
 		writeError(w, fault, proto, rule.RetryAfterSeconds)
 		p.record(ev)
 		return
@@ -430,6 +449,8 @@ func writeError(w http.ResponseWriter, k Kind, proto protocol, retryAfter int) {
 		status, code, msg = http.StatusTooManyRequests, "Throttling", "Rate exceeded (injected by faultproxy)."
 	case RequestLimitExceeded:
 		code, msg = "RequestLimitExceeded", "Request limit exceeded. (injected by faultproxy)"
+	case InsufficientCapacity:
+		status, code, msg = http.StatusInternalServerError, "InsufficientInstanceCapacity", "There is no Spot capacity available that matches your request. (injected by faultproxy)"
 	}
 	w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
 	switch proto {

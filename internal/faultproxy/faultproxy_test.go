@@ -238,3 +238,30 @@ func TestOnForwardedBeforeDrop(t *testing.T) {
 		t.Fatalf("hook saw %q", seen)
 	}
 }
+
+// A rule with Body hits only the requests whose body matches, and
+// InsufficientCapacity answers EC2's capacity error.
+func TestBodyRuleInsufficientCapacity(t *testing.T) {
+	up, hits := upstream(t)
+	p := start(t, up.URL, 1, Rule{Match: `RunInstances`, Body: `MarketType=spot`, Kinds: []Kind{InsufficientCapacity}, Rate: 1})
+	post := func(body string) (int, string) {
+		req, _ := http.NewRequest(http.MethodPost, p.URL+"/", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = resp.Body.Close() }()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := post("Action=RunInstances&InstanceMarketOptions.MarketType=spot"); code != 500 || !strings.Contains(body, "<Code>InsufficientInstanceCapacity</Code>") {
+		t.Errorf("spot launch: %d %s", code, body)
+	}
+	if code, _ := post("Action=RunInstances&InstanceType=g5.xlarge"); code != 200 {
+		t.Errorf("on-demand launch: %d, want forwarded", code)
+	}
+	if hits.Load() != 1 {
+		t.Errorf("upstream saw %d requests, want the on-demand one only", hits.Load())
+	}
+}

@@ -18,7 +18,7 @@ func (d *ProviderData) awsClient(ctx context.Context) (*ec2cluster.Client, error
 		a := d.AWS
 		s.Region, s.Profile = a.Region, a.Profile
 		s.AssumeRoleARN, s.AssumeRoleSessionName, s.AssumeRoleExternalID = a.AssumeRoleARN, a.AssumeRoleSessionName, a.AssumeRoleExternalID
-		s.EC2Endpoint, s.SSMEndpoint = a.EC2Endpoint, a.SSMEndpoint
+		s.EC2Endpoint, s.SSMEndpoint, s.IAMEndpoint = a.EC2Endpoint, a.SSMEndpoint, a.IAMEndpoint
 		s.MaxAttempts, s.MaxBackoff = a.MaxAttempts, a.MaxBackoff
 	}
 	cfg, err := ec2cluster.LoadConfig(ctx, s)

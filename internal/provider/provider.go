@@ -64,6 +64,7 @@ type assumeRoleModel struct {
 type endpointsModel struct {
 	EC2 types.String `tfsdk:"ec2"`
 	SSM types.String `tfsdk:"ssm"`
+	IAM types.String `tfsdk:"iam"`
 }
 
 // RayDefaults is the Ray connection configured on the provider; resources
@@ -87,6 +88,7 @@ type AWSSettings struct {
 	AssumeRoleExternalID  string
 	EC2Endpoint           string
 	SSMEndpoint           string
+	IAMEndpoint           string
 	DefaultTags           map[string]string
 	MaxAttempts           int
 	MaxBackoff            time.Duration
@@ -182,6 +184,7 @@ func (p *rayvllmProvider) Schema(_ context.Context, _ provider.SchemaRequest, re
 							NestedObject: schema.NestedBlockObject{Attributes: map[string]schema.Attribute{
 								"ec2": schema.StringAttribute{Optional: true, Description: "EC2 endpoint URL. Falls back to `AWS_ENDPOINT_URL_EC2`.", Validators: []validator.String{endpointURLValidator()}},
 								"ssm": schema.StringAttribute{Optional: true, Description: "SSM endpoint URL. Falls back to `AWS_ENDPOINT_URL_SSM`.", Validators: []validator.String{endpointURLValidator()}},
+								"iam": schema.StringAttribute{Optional: true, Description: "IAM endpoint URL (the head role of autoscaled clusters). Falls back to `AWS_ENDPOINT_URL_IAM`.", Validators: []validator.String{endpointURLValidator()}},
 							}},
 						},
 					},
@@ -230,6 +233,7 @@ func (p *rayvllmProvider) Configure(ctx context.Context, req provider.ConfigureR
 		if len(a.Endpoints) == 1 {
 			data.AWS.EC2Endpoint = a.Endpoints[0].EC2.ValueString()
 			data.AWS.SSMEndpoint = a.Endpoints[0].SSM.ValueString()
+			data.AWS.IAMEndpoint = a.Endpoints[0].IAM.ValueString()
 		}
 	}
 	if data.AWS.EC2Endpoint == "" {
@@ -237,6 +241,9 @@ func (p *rayvllmProvider) Configure(ctx context.Context, req provider.ConfigureR
 	}
 	if data.AWS.SSMEndpoint == "" {
 		data.AWS.SSMEndpoint = os.Getenv("AWS_ENDPOINT_URL_SSM")
+	}
+	if data.AWS.IAMEndpoint == "" {
+		data.AWS.IAMEndpoint = os.Getenv("AWS_ENDPOINT_URL_IAM")
 	}
 	resp.DataSourceData = data
 	resp.ResourceData = data

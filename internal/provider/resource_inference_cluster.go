@@ -73,6 +73,17 @@ func (r *inferenceClusterResource) ValidateConfig(ctx context.Context, req resou
 		}
 		seen[g.Name.ValueString()] = i
 	}
+	for i, g := range m.WorkerGroups {
+		at := path.Root("worker_group").AtListIndex(i)
+		if g.autoscaled() && !g.MinWorkers.IsUnknown() && !g.MaxWorkers.IsUnknown() && g.MinWorkers.ValueInt64() > g.MaxWorkers.ValueInt64() {
+			resp.Diagnostics.AddAttributeError(at.AtName("min_workers"), "min_workers above max_workers",
+				fmt.Sprintf("worker_group %q: min_workers %d is above max_workers %d; use 0 <= min_workers <= max_workers.", g.Name.ValueString(), g.MinWorkers.ValueInt64(), g.MaxWorkers.ValueInt64()))
+		}
+		if g.SpotFallback.ValueBool() && (g.Spot == nil || !g.autoscaled()) {
+			resp.Diagnostics.AddAttributeError(at.AtName("spot_fallback_to_on_demand"), "spot_fallback_to_on_demand needs an autoscaled spot group",
+				fmt.Sprintf("worker_group %q: spot_fallback_to_on_demand = true needs a spot block and max_workers (Ray's autoscaler launches the fallback).", g.Name.ValueString()))
+		}
+	}
 	if m.FitCheck != nil && m.FitCheck.Model.IsNull() {
 		resp.Diagnostics.AddAttributeError(path.Root("fit_check").AtName("model"), "Missing fit_check.model",
 			"The fit_check block needs model, a catalog model ID such as \"Qwen/Qwen2.5-7B-Instruct\".")
@@ -118,7 +129,7 @@ func (r *inferenceClusterResource) ModifyPlan(ctx context.Context, req resource.
 		if state != nil {
 			prior = findGroup(state.WorkerGroups, g.Name.ValueString())
 		}
-		if g.InstanceType.IsUnknown() || g.Count.IsUnknown() {
+		if g.InstanceType.IsUnknown() || g.Count.IsUnknown() || g.MinWorkers.IsUnknown() || g.MaxWorkers.IsUnknown() {
 			costKnown = false
 			anyChange = true
 			continue
@@ -129,8 +140,8 @@ func (r *inferenceClusterResource) ModifyPlan(ctx context.Context, req resource.
 			continue
 		}
 		g.setCatalog(gpu)
-		totalGPUs += int64(gpu.PerNode) * g.Count.ValueInt64()
-		cost += gpu.PriceUSDPerHour * float64(g.Count.ValueInt64())
+		totalGPUs += int64(gpu.PerNode) * g.baseline()
+		cost += gpu.PriceUSDPerHour * float64(g.baseline())
 		r.fitCheck(plan.FitCheck, g, at, &resp.Diagnostics)
 
 		switch {
@@ -157,6 +168,10 @@ func (r *inferenceClusterResource) ModifyPlan(ctx context.Context, req resource.
 		} else {
 			plan.InstanceIDs = state.InstanceIDs
 		}
+		if autoscalerShape(*state) != autoscalerShape(plan) {
+			// The autoscaler config is in the head's user data.
+			resp.RequiresReplace = append(resp.RequiresReplace, path.Root("worker_group"))
+		}
 		if !state.HeadInstanceID.IsNull() && state.HeadInstanceID.ValueString() == "" {
 			// Read found no live head: only a new cluster can fix that.
 			resp.RequiresReplace = append(resp.RequiresReplace, path.Root("head_instance_id"))
@@ -168,7 +183,7 @@ func (r *inferenceClusterResource) ModifyPlan(ctx context.Context, req resource.
 
 // crossCheck compares the catalog with EC2's DescribeInstanceTypes and sets
 // each group's Ray accelerator type from EC2's GPU name.
-func (r *inferenceClusterResource) crossCheck(ctx context.Context, c *ec2cluster.Client, m *clusterModel, diags *diag.Diagnostics) {
+func (r *inferenceClusterResource) crossCheck(ctx context.Context, c *ec2cluster.Client, m *clusterModel, diags *diag.Diagnostics) map[string]ec2cluster.InstanceTypeInfo {
 	var names []string
 	for _, g := range m.WorkerGroups {
 		names = append(names, g.InstanceType.ValueString())
@@ -176,7 +191,7 @@ func (r *inferenceClusterResource) crossCheck(ctx context.Context, c *ec2cluster
 	infos, err := c.DescribeInstanceTypes(ctx, names)
 	if err != nil {
 		diags.AddError("Could not describe the worker instance types", err.Error())
-		return
+		return nil
 	}
 	for i := range m.WorkerGroups {
 		g := &m.WorkerGroups[i]
@@ -192,7 +207,11 @@ func (r *inferenceClusterResource) crossCheck(ctx context.Context, c *ec2cluster
 		if g.AcceleratorType.IsUnknown() || g.AcceleratorType.IsNull() {
 			g.AcceleratorType = types.StringValue(info.AcceleratorType())
 		}
+		if g.autoscaled() && info.VCPUs < 1 {
+			diags.AddAttributeError(at, "No vCPU count for this instance type", fmt.Sprintf("EC2 DescribeInstanceTypes reports no vCPUs for %s; Ray's autoscaler needs them for the node type's resources.", g.InstanceType.ValueString()))
+		}
 	}
+	return infos
 }
 
 func (r *inferenceClusterResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
@@ -210,11 +229,11 @@ func (r *inferenceClusterResource) Create(ctx context.Context, req resource.Crea
 		resp.Diagnostics.AddError("AWS configuration", err.Error())
 		return
 	}
-	r.crossCheck(ctx, c, &plan, &resp.Diagnostics)
+	infos := r.crossCheck(ctx, c, &plan, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	spec := r.spec(ctx, plan, c.Region, &resp.Diagnostics)
+	spec := r.spec(ctx, plan, c.Region, infos, &resp.Diagnostics)
 	if p := spec.Boot.HFTokenParameter; p != "" {
 		if ok, err := c.ParameterExists(ctx, p); err != nil {
 			resp.Diagnostics.AddAttributeWarning(path.Root("hf_token_ssm_parameter"), "Could not check hf_token_ssm_parameter",
@@ -359,12 +378,26 @@ func (r *inferenceClusterResource) Read(ctx context.Context, req resource.ReadRe
 	}
 	// Drift: a group's count is what is alive, so that terminated, stopped
 	// or interrupted workers show as a plan to restore the configured count.
+	// An autoscaled group's workers are the autoscaler's (cl.Autoscaled); a
+	// worker of it that Terraform's tags name but Ray's autoscaler did not
+	// launch is a stray: count shows it, so that the plan removes it.
 	for i := range state.WorkerGroups {
 		g := &state.WorkerGroups[i]
-		g.Count = types.Int64Value(int64(len(cl.Groups[g.Name.ValueString()])))
+		n := len(cl.Groups[g.Name.ValueString()])
+		if g.autoscaled() && n == 0 {
+			continue
+		}
+		if g.autoscaled() {
+			resp.Diagnostics.AddWarning("Stray instances in an autoscaled group", fmt.Sprintf("Worker group %q is scaled by Ray's autoscaler, but %v carry its tags without Ray's (%s=%s): neither Terraform nor the autoscaler launched them. The next apply terminates them.",
+				g.Name.ValueString(), cl.GroupIDs(g.Name.ValueString()), ec2cluster.RayTagClusterName, name))
+		}
+		g.Count = types.Int64Value(int64(n))
 	}
 	if cl.Head == nil {
 		state.HeadInstanceID = types.StringValue("")
+	}
+	if state.HeadIAMProfile.IsNull() { // state from before head_iam_instance_profile: the head had the nodes' profile
+		state.HeadIAMProfile = state.IAMInstanceProfile
 	}
 	if importing {
 		recomputeCatalog(&state, &resp.Diagnostics)
@@ -388,11 +421,11 @@ func (r *inferenceClusterResource) Update(ctx context.Context, req resource.Upda
 		resp.Diagnostics.AddError("AWS configuration", err.Error())
 		return
 	}
-	r.crossCheck(ctx, c, &plan, &resp.Diagnostics)
+	infos := r.crossCheck(ctx, c, &plan, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	spec := r.spec(ctx, plan, c.Region, &resp.Diagnostics)
+	spec := r.spec(ctx, plan, c.Region, infos, &resp.Diagnostics)
 	replace := map[string]bool{}
 	for _, g := range plan.WorkerGroups {
 		if prior := findGroup(state.WorkerGroups, g.Name.ValueString()); prior != nil && !sameShape(*prior, g) {
@@ -452,6 +485,12 @@ func (r *inferenceClusterResource) Delete(ctx context.Context, req resource.Dele
 	}
 	if err := c.Destroy(ctx, state.Name.ValueString(), state.SecurityGroupID.ValueString(), state.AuthTokenSSMParameter.ValueString()); err != nil {
 		resp.Diagnostics.AddError("Could not delete the cluster", err.Error())
+		return
+	}
+	if !state.HeadIAMRoleARN.IsNull() {
+		if err := c.DeleteHeadRole(ctx, state.Name.ValueString()); err != nil {
+			resp.Diagnostics.AddError("Could not delete the head's IAM role", err.Error())
+		}
 	}
 }
 

@@ -26,6 +26,8 @@ type clusterModel struct {
 	SubnetID              types.String   `tfsdk:"subnet_id"`
 	KeyName               types.String   `tfsdk:"key_name"`
 	IAMInstanceProfile    types.String   `tfsdk:"iam_instance_profile"`
+	HeadIAMProfile        types.String   `tfsdk:"head_iam_instance_profile"`
+	HeadIAMRoleARN        types.String   `tfsdk:"head_iam_role_arn"`
 	Tags                  types.Map      `tfsdk:"tags"`
 	TagsAll               types.Map      `tfsdk:"tags_all"`
 	RayVersion            types.String   `tfsdk:"ray_version"`
@@ -34,6 +36,7 @@ type clusterModel struct {
 	HFTokenSSMParameter   types.String   `tfsdk:"hf_token_ssm_parameter"`
 	DashboardIngressCIDRs types.Set      `tfsdk:"dashboard_ingress_cidrs"`
 	AllowPublicRayPorts   types.Bool     `tfsdk:"allow_public_ray_ports"`
+	IdleTimeoutMinutes    types.Int64    `tfsdk:"idle_timeout_minutes"`
 	WaitForRay            types.Bool     `tfsdk:"wait_for_ray"`
 	Head                  *headModel     `tfsdk:"head"`
 	WorkerGroups          []groupModel   `tfsdk:"worker_group"`
@@ -64,6 +67,9 @@ type groupModel struct {
 	Name              types.String  `tfsdk:"name"`
 	InstanceType      types.String  `tfsdk:"instance_type"`
 	Count             types.Int64   `tfsdk:"count"`
+	MinWorkers        types.Int64   `tfsdk:"min_workers"`
+	MaxWorkers        types.Int64   `tfsdk:"max_workers"`
+	SpotFallback      types.Bool    `tfsdk:"spot_fallback_to_on_demand"`
 	AMIID             types.String  `tfsdk:"ami_id"`
 	RootVolumeSizeGiB types.Int64   `tfsdk:"root_volume_size_gib"`
 	RootVolumeType    types.String  `tfsdk:"root_volume_type"`
@@ -150,14 +156,40 @@ func (r *inferenceClusterResource) tagsAll(ctx context.Context, tags types.Map, 
 	return out
 }
 
-// spec maps the model onto the EC2 code's desired cluster.
-func (r *inferenceClusterResource) spec(ctx context.Context, m clusterModel, region string, diags *diag.Diagnostics) ec2cluster.Spec {
+// autoscaled reports whether Ray's autoscaler runs the group.
+func (g groupModel) autoscaled() bool { return !g.MaxWorkers.IsNull() }
+
+// baseline is the group's always-on size: count, or min_workers.
+func (g groupModel) baseline() int64 {
+	if g.autoscaled() {
+		return g.MinWorkers.ValueInt64()
+	}
+	return g.Count.ValueInt64()
+}
+
+// autoscalerShape is what the head's autoscaler config holds of the group.
+func autoscalerShape(m clusterModel) string {
+	var b strings.Builder
+	for _, g := range m.WorkerGroups {
+		if g.autoscaled() {
+			fmt.Fprintf(&b, "%s|%s|%s|%s|%s|%s|%s|%s|%s;", g.Name, g.InstanceType, g.AMIID, g.RootVolumeSizeGiB, g.RootVolumeType,
+				spotPrice(g.Spot), g.MinWorkers, g.MaxWorkers, g.SpotFallback)
+		}
+	}
+	return b.String()
+}
+
+// spec maps the model onto the EC2 code's desired cluster. infos are the
+// worker instance types as EC2 describes them (vCPUs of autoscaled groups).
+func (r *inferenceClusterResource) spec(ctx context.Context, m clusterModel, region string, infos map[string]ec2cluster.InstanceTypeInfo, diags *diag.Diagnostics) ec2cluster.Spec {
 	s := ec2cluster.Spec{
 		Name:               m.Name.ValueString(),
 		SubnetID:           m.SubnetID.ValueString(),
 		KeyName:            m.KeyName.ValueString(),
 		IAMInstanceProfile: m.IAMInstanceProfile.ValueString(),
 		Tags:               map[string]string{},
+		// Unknown (not configured) = the default, made by Create.
+		HeadIAMInstanceProfile: m.HeadIAMProfile.ValueString(),
 		Head: ec2cluster.NodeSpec{
 			InstanceType:   m.Head.InstanceType.ValueString(),
 			AMI:            m.AMIID.ValueString(),
@@ -172,6 +204,7 @@ func (r *inferenceClusterResource) spec(ctx context.Context, m clusterModel, reg
 			RayTokenParameter: ec2cluster.TokenParameterName(m.Name.ValueString()),
 			HFTokenParameter:  m.HFTokenSSMParameter.ValueString(),
 		},
+		IdleTimeoutMinutes: int(m.IdleTimeoutMinutes.ValueInt64()),
 	}
 	diags.Append(m.TagsAll.ElementsAs(ctx, &s.Tags, false)...)
 	diags.Append(m.PythonPackages.ElementsAs(ctx, &s.Boot.PythonPackages, false)...)
@@ -190,6 +223,11 @@ func (r *inferenceClusterResource) spec(ctx context.Context, m clusterModel, reg
 		}
 		if g.Spot != nil {
 			gs.Spot, gs.SpotMaxPrice = true, g.Spot.MaxPriceUSD.ValueString()
+		}
+		if g.autoscaled() {
+			gs.Count = 0
+			gs.Autoscale = &ec2cluster.Autoscale{Min: int(g.MinWorkers.ValueInt64()), Max: int(g.MaxWorkers.ValueInt64()), SpotFallback: g.SpotFallback.ValueBool()}
+			gs.CPUs, gs.GPUs = infos[gs.InstanceType].VCPUs, int(g.GPUsPerNode.ValueInt64())
 		}
 		s.Groups = append(s.Groups, gs)
 	}
@@ -216,6 +254,12 @@ func fill(ctx context.Context, m *clusterModel, cl *ec2cluster.Cluster, diags *d
 	m.ID = m.Name
 	m.AuthTokenSSMParameter = stringOrNull(cl.TokenParameter)
 	m.SecurityGroupID = stringOrNull(cl.SecurityGroupID)
+	if cl.HeadRoleARN != "" {
+		m.HeadIAMRoleARN = types.StringValue(cl.HeadRoleARN)
+	}
+	if cl.HeadProfileARN != "" {
+		m.HeadIAMProfile = types.StringValue(cl.HeadProfileARN)
+	}
 	if cl.Head != nil {
 		h := cl.Head
 		m.HeadInstanceID = types.StringValue(h.ID)
@@ -238,6 +282,9 @@ func fill(ctx context.Context, m *clusterModel, cl *ec2cluster.Cluster, diags *d
 		g.InstanceIDs = stringListValue(ctx, cl.GroupIDs(g.Name.ValueString()), diags)
 	}
 	m.InstanceIDs = stringListValue(ctx, cl.InstanceIDs(), diags)
+	if m.HeadIAMProfile.IsUnknown() { // the head has the nodes' profile
+		m.HeadIAMProfile = m.IAMInstanceProfile
+	}
 	nullUnknowns(ctx, m)
 }
 
@@ -345,7 +392,7 @@ func (g *groupModel) setCatalog(gpu groupGPU) {
 	g.GPUModel = types.StringValue(gpu.Model)
 	g.GPUsPerNode = types.Int64Value(int64(gpu.PerNode))
 	g.GPUMemoryGiB = types.Float64Value(round(gpu.MemoryGiB, 2))
-	g.HourlyCostUSD = types.Float64Value(round(gpu.PriceUSDPerHour*float64(g.Count.ValueInt64()), 2))
+	g.HourlyCostUSD = types.Float64Value(round(gpu.PriceUSDPerHour*float64(g.baseline()), 2))
 }
 
 // recomputeCatalog sets the catalog-derived values after an import.

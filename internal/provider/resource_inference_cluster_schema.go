@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework-validators/objectvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
@@ -76,6 +77,15 @@ func (r *inferenceClusterResource) Schema(ctx context.Context, _ resource.Schema
 				Description: "Instance profile name or ARN of every node. Its role must allow `ssm:GetParameter` on `auth_token_ssm_parameter` and `hf_token_ssm_parameter` (and `kms:Decrypt` on their key): the nodes read both tokens at boot.",
 				Validators:  []validator.String{stringvalidator.LengthAtLeast(1)},
 			},
+			"head_iam_instance_profile": schema.StringAttribute{
+				Optional: true, Computed: true, PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace(), stringplanmodifier.UseStateForUnknown()},
+				Description: "Instance profile name or ARN of the head. Default: `iam_instance_profile`, except for a cluster with autoscaled groups, whose head runs Ray's autoscaler: " +
+					"then the resource creates the role and instance profile `rayvllm-<name>-head` with least-privilege EC2 permissions conditioned on the cluster tag " +
+					"(launch, tag and terminate only instances tagged `rayvllm:cluster=<name>`, pass only the nodes' role; see the costs and scaling guide) and deletes them on destroy. " +
+					"A profile given here needs those permissions as well as the nodes'.",
+				Validators: []validator.String{stringvalidator.LengthAtLeast(1)},
+			},
+			"head_iam_role_arn": computed("ARN of the head's IAM role when the resource created it (autoscaled clusters without `head_iam_instance_profile`); null otherwise."),
 			"tags": schema.MapAttribute{
 				Optional: true, ElementType: types.StringType,
 				Description: "Tags on the instances, volumes, security group and token parameter, merged over the provider's `default_tags`.",
@@ -116,6 +126,11 @@ func (r *inferenceClusterResource) Schema(ctx context.Context, _ resource.Schema
 				Optional: true, Computed: true, Default: booldefault.StaticBool(false),
 				Description: "Allow `0.0.0.0/0` or `::/0` in `dashboard_ingress_cidrs`. Even with Ray token auth this is a warning: exposed Ray dashboards were mass-exploited (ShadowRay, CVE-2023-48022).",
 			},
+			"idle_timeout_minutes": schema.Int64Attribute{
+				Optional: true, PlanModifiers: []planmodifier.Int64{int64planmodifier.RequiresReplace()},
+				Description: "Autoscaled groups: minutes a worker may stay idle (no Ray tasks or actors) before Ray's autoscaler terminates it, 1-1440. Default: Ray's, 5.",
+				Validators:  []validator.Int64{int64validator.Between(1, 1440)},
+			},
 			"wait_for_ray": schema.BoolAttribute{
 				Optional: true, Computed: true, Default: booldefault.StaticBool(true),
 				Description: "Wait after create, and after an update, until every instance is an alive Ray node in the dashboard's node list (read with the token; needs `dashboard_ingress_cidrs` to include this machine). " +
@@ -141,7 +156,7 @@ func (r *inferenceClusterResource) Schema(ctx context.Context, _ resource.Schema
 			},
 			"hourly_cost_usd": schema.Float64Attribute{
 				Computed: true,
-				Description: "On-demand cost of the worker groups per hour in USD: Σ count × the catalog's us-east-1 Linux on-demand price of the instance type " +
+				Description: "On-demand cost of the worker groups per hour in USD: Σ count (autoscaled groups: min_workers, what runs without work) × the catalog's us-east-1 Linux on-demand price of the instance type " +
 					"(the head and spot discounts are not included).",
 			},
 			"timeouts": timeoutsAttribute(ctx, timeouts.Opts{Create: true, Update: true, Delete: true,
@@ -184,8 +199,20 @@ func (r *inferenceClusterResource) Schema(ctx context.Context, _ resource.Schema
 							Required: true, Description: "A GPU instance type from the catalog (see `rayvllm_gpus`), e.g. `g6e.xlarge`.",
 						},
 						"count": schema.Int64Attribute{
-							Required: true, Description: "Number of workers, 0-1000.",
-							Validators: []validator.Int64{int64validator.Between(0, 1000)},
+							Optional: true, Description: "Number of workers, 0-1000, for a fixed-size group that Terraform launches. Exactly one of `count` and `max_workers`.",
+							Validators: []validator.Int64{int64validator.Between(0, 1000), int64validator.ExactlyOneOf(path.MatchRelative().AtParent().AtName("max_workers"))},
+						},
+						"min_workers": schema.Int64Attribute{
+							Optional: true, Description: "Autoscaled groups: the fewest workers Ray's autoscaler keeps, 0-1000 (default 0: no GPU runs while there is no work). Needs `max_workers`.",
+							Validators: []validator.Int64{int64validator.Between(0, 1000), int64validator.AlsoRequires(path.MatchRelative().AtParent().AtName("max_workers"))},
+						},
+						"max_workers": schema.Int64Attribute{
+							Optional: true, Description: "Makes the group autoscaled: Ray's autoscaler on the head launches up to this many workers (1-1000) for pending Ray demand and terminates them after `idle_timeout_minutes` without work. " +
+								"Terraform launches none of them and does not count them as drift. Changing the autoscaling settings of a cluster replaces it (the head's autoscaler config is in its user data).",
+							Validators: []validator.Int64{int64validator.Between(1, 1000)},
+						},
+						"spot_fallback_to_on_demand": schema.BoolAttribute{
+							Optional: true, Description: "Autoscaled spot groups: when EC2 refuses a spot launch for capacity or price (InsufficientInstanceCapacity, SpotMaxPriceTooLow, ...), the autoscaler launches the same node on demand instead (tagged `rayvllm:market = on-demand-fallback`), so that the work runs. Without it the autoscaler retries spot until capacity returns.",
 						},
 						"ami_id": schema.StringAttribute{
 							Optional: true, Computed: true, Description: "AMI of this group; defaults to the cluster's `ami_id`.",
@@ -211,7 +238,7 @@ func (r *inferenceClusterResource) Schema(ctx context.Context, _ resource.Schema
 						"accelerator_type": schema.StringAttribute{
 							Computed: true, Description: "Ray `accelerator_type` of the group's GPU (from DescribeInstanceTypes), set as the resource `accelerator_type:<type>` and the label `rayvllm.io/accelerator-type` on its nodes.",
 						},
-						"hourly_cost_usd": schema.Float64Attribute{Computed: true, Description: "count × the catalog's on-demand price of the instance type, USD per hour."},
+						"hourly_cost_usd": schema.Float64Attribute{Computed: true, Description: "count (autoscaled: min_workers) × the catalog's on-demand price of the instance type, USD per hour."},
 					},
 					Blocks: map[string]schema.Block{
 						"spot": schema.SingleNestedBlock{

@@ -76,6 +76,15 @@ func newAWSEnv(t testing.TB) *awsEnv {
 	if _, err := ic.CreateInstanceProfile(ctx, &iam.CreateInstanceProfileInput{InstanceProfileName: aws.String(e.profile)}); err != nil {
 		t.Fatalf("creating instance profile in moto: %v", err)
 	}
+	// The nodes' role, which an autoscaled cluster's head passes to the
+	// workers it launches.
+	trust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}`
+	if _, err := ic.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String(e.profile), AssumeRolePolicyDocument: aws.String(trust)}); err != nil {
+		t.Fatalf("creating the node role in moto: %v", err)
+	}
+	if _, err := ic.AddRoleToInstanceProfile(ctx, &iam.AddRoleToInstanceProfileInput{InstanceProfileName: aws.String(e.profile), RoleName: aws.String(e.profile)}); err != nil {
+		t.Fatalf("adding the node role to its profile in moto: %v", err)
+	}
 	e.hfParam = "/" + acctest.RandomWithPrefix("hf") + "/token"
 	e.hfToken = "hf_" + acctest.RandString(30)
 	if _, err := e.c.SSM.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String(e.hfParam), Value: aws.String(e.hfToken), Type: ssmtypes.ParameterTypeSecureString}); err != nil {
@@ -655,6 +664,10 @@ func TestAccInferenceCluster_planErrors(t *testing.T) {
 		{sub("head {\n    instance_type = \"m5.xlarge\"\n  }", ""), `(?s)head.*must have a configuration value`},
 		{sub("head {\n    instance_type = \"m5.xlarge\"\n  }", "head {}"), `(?s)"instance_type" is required`},
 		{sub(`count         = 1`, `count         = -1`), `(?s)count.*between 0 and 1000`},
+		{sub(`count         = 1`, "count = 1\n    max_workers = 2"), `(?s)Invalid Attribute Combination.*count.*max_workers`},
+		{sub(`count         = 1`, "min_workers = 1"), `(?s)(max_workers.*must be specified|Invalid Attribute Combination)`},
+		{sub(`count         = 1`, "min_workers = 3\n    max_workers = 2"), `(?s)min_workers 3 is above max_workers 2`},
+		{sub(`count         = 1`, "count = 1\n    spot_fallback_to_on_demand = true"), `(?s)spot_fallback_to_on_demand = true needs a spot block and max_workers`},
 	}
 	var ts []resource.TestStep
 	for _, s := range steps {
@@ -847,7 +860,7 @@ func TestAccInferenceCluster_examplePlans(t *testing.T) {
 			Config:   string(example),
 			PlanOnly: true, ExpectNonEmptyPlan: true,
 			ConfigPlanChecks: resource.ConfigPlanChecks{PostApplyPostRefresh: []plancheck.PlanCheck{
-				plancheck.ExpectKnownValue("rayvllm_inference_cluster.this", tfjsonpath.New("total_gpus"), knownvalue.Int64Exact(6)),
+				plancheck.ExpectKnownValue("rayvllm_inference_cluster.this", tfjsonpath.New("total_gpus"), knownvalue.Int64Exact(2)), // the autoscaled group's min_workers is 0
 			}},
 		}},
 	})

@@ -108,6 +108,9 @@ locals {
   input_format_known = var.input_format != null || can(regex("\\.(jsonl|json|ndjson|parquet|pq|csv)(\\.gz)?/?$", lower(var.input_uri)))
 
   # SLA advice: enough replicas for gpus_required, and the nodes for them.
+  long_run            = try(local.sizing.hours_to_complete, 0) > var.long_run_hours
+  wait_for_completion = var.job_wait_for_completion != null ? var.job_wait_for_completion : !local.long_run
+
   sla_concurrency  = try(ceil(local.sizing.gpus_required / var.tensor_parallel_size), null)
   sla_worker_count = try(ceil((local.sla_concurrency * var.tensor_parallel_size + local.worker_gpus) / local.gpus_per_node), null)
 
@@ -189,10 +192,14 @@ resource "rayvllm_inference_cluster" "this" {
     instance_type = var.head_instance_type
   }
 
+  idle_timeout_minutes = var.job_scoped_workers ? var.idle_timeout_minutes : null
+
   worker_group {
     name          = "gpu"
     instance_type = var.instance_type
-    count         = local.worker_count
+    count         = var.job_scoped_workers ? null : local.worker_count
+    min_workers   = var.job_scoped_workers ? 0 : null
+    max_workers   = var.job_scoped_workers ? local.worker_count : null
   }
 
   lifecycle {
@@ -303,7 +310,7 @@ resource "rayvllm_batch_job" "this" {
 
   metadata            = { stack = var.name, module = "rayvllm/batch-inference" }
   max_retries         = var.job_max_retries
-  wait_for_completion = var.job_wait_for_completion
+  wait_for_completion = local.wait_for_completion
 
   timeouts = {
     create = var.job_create_timeout != null ? var.job_create_timeout : format("%dm", ceil(var.sla_hours * 60))

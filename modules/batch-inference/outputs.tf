@@ -1,4 +1,23 @@
 locals {
+  # Job-scoped workers bill from the autoscaler's launch to its terminate:
+  # start-up, the predicted run, then the idle tail; fixed workers bill the
+  # predicted run (they exist before and after it as long as the cluster).
+  worker_hours_per_node = try(local.sizing.hours_to_complete, null) == null ? null : (
+    var.job_scoped_workers ? local.sizing.hours_to_complete + (var.worker_startup_minutes + var.idle_timeout_minutes) / 60 : local.sizing.hours_to_complete
+  )
+  timeline = {
+    job_scoped               = var.job_scoped_workers
+    head_hours               = local.worker_hours_per_node
+    head_usd                 = var.head_price_per_hour_usd == null || local.worker_hours_per_node == null ? null : floor(var.head_price_per_hour_usd * local.worker_hours_per_node * 100 + 0.5) / 100
+    worker_startup_hours     = var.job_scoped_workers ? var.worker_startup_minutes / 60 : 0
+    worker_run_hours         = try(local.sizing.hours_to_complete, null)
+    worker_idle_tail_hours   = var.job_scoped_workers ? var.idle_timeout_minutes / 60 : 0
+    worker_nodes             = local.worker_count
+    worker_instance_hours    = local.worker_hours_per_node == null ? null : local.worker_hours_per_node * local.worker_count
+    worker_usd               = local.worker_hours_per_node == null || local.hourly_cost == null ? null : floor(local.hourly_cost * local.worker_hours_per_node * 100 + 0.5) / 100
+    workers_when_idle        = var.job_scoped_workers ? 0 : local.worker_count
+    idle_worker_usd_per_hour = var.job_scoped_workers ? 0 : local.cents.per_hour
+  }
   cents = { for k, v in {
     per_hour  = local.hourly_cost
     per_run   = local.price_per_gpu_hour == null || local.sizing == null ? null : local.price_per_gpu_hour * local.batch_gpus * local.sizing.hours_to_complete
@@ -78,7 +97,7 @@ output "predicted" {
 }
 
 output "cost" {
-  description = "Cost in USD: price per GPU-hour and its source, GPUs (all, the batch's, the always-on Serve worker's), per hour with every GPU up, per run (batch GPUs × the predicted batch window), always on per hour (the Serve worker's GPUs, plus `head_price_per_hour_usd` when set), per year (per run × `batch_runs_per_year` + always on × 8760), and the sizing's cost of the GPUs the job uses for the run."
+  description = "Cost in USD: price per GPU-hour and its source, GPUs (all, the batch's, the always-on Serve worker's), per hour with every GPU up, per run (batch GPUs × the predicted batch window), always on per hour (the Serve worker's GPUs, plus `head_price_per_hour_usd` when set), per year (per run × `batch_runs_per_year` + always on × 8760), and the sizing's cost of the GPUs the job uses for the run, and `timeline`: one run with the head always on and the workers for start-up + predicted hours + idle tail when `job_scoped_workers` (predicted hours otherwise), in hours and USD, and what idle workers cost per hour between runs."
   value = {
     price_per_gpu_hour_usd = local.price_per_gpu_hour
     price_source           = var.price_per_gpu_hour_usd != null ? "price_per_gpu_hour_usd" : (local.instance == null ? null : "ec2:${var.instance_type} on-demand list price of ${local.instance.price_date}")
@@ -91,6 +110,10 @@ output "cost" {
     per_year_usd           = local.cents.per_year
     batch_runs_per_year    = var.batch_runs_per_year
     job_gpus_run_usd       = try(local.sizing.cost_usd, null)
+    # One run on the timeline: the head is always on (priced with
+    # head_price_per_hour_usd); job-scoped workers bill start-up + the
+    # predicted hours + the idle tail, and nothing between runs.
+    timeline = local.timeline
   }
 }
 

@@ -164,6 +164,34 @@ variable "worker_count" {
   }
 }
 
+variable "job_scoped_workers" {
+  description = "Job-scoped GPU workers: the worker group is autoscaled by Ray's autoscaler with `min_workers = 0` and `max_workers = worker_count`. No GPU runs until the job asks for one; the workers terminate `idle_timeout_minutes` after the job's last task. The head stays on."
+  type        = bool
+  default     = false
+}
+
+variable "idle_timeout_minutes" {
+  description = "With `job_scoped_workers`: minutes a worker may idle before Ray's autoscaler terminates it (the idle tail billed after the job), 1-1440."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.idle_timeout_minutes >= 1 && var.idle_timeout_minutes <= 1440 && floor(var.idle_timeout_minutes) == var.idle_timeout_minutes
+    error_message = "idle_timeout_minutes must be a whole number of minutes from 1 to 1440."
+  }
+}
+
+variable "worker_startup_minutes" {
+  description = "With `job_scoped_workers`: your estimate of the minutes from the autoscaler's launch until a worker runs the job (EC2 boot, the bootstrap's pip install, model download and load), billed before the work. It only enters the cost timeline; measure it on your AMI (the bootstrap log has the times)."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.worker_startup_minutes >= 0 && var.worker_startup_minutes <= 240
+    error_message = "worker_startup_minutes must be between 0 and 240."
+  }
+}
+
 variable "head_instance_type" {
   description = "EC2 instance type of the head node (Ray GCS, dashboard, Jobs API and the job's driver; no GPU work)."
   type        = string
@@ -552,9 +580,20 @@ variable "job_max_retries" {
 }
 
 variable "job_wait_for_completion" {
-  description = "Wait in apply until the job ends, and fail when it ends FAILED or STOPPED. With false apply returns once the job is submitted; refreshes report its status and metrics."
+  description = "Wait in apply until the job ends, and fail when it ends FAILED or STOPPED. With false apply returns once the job is submitted (and releases the state lock); refreshes report its status and metrics. Default: false for long runs (predicted over `long_run_hours`), true otherwise."
   type        = bool
-  default     = true
+  default     = null
+}
+
+variable "long_run_hours" {
+  description = "A run predicted longer than this many hours is long: `job_wait_for_completion` defaults to false for it."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.long_run_hours > 0
+    error_message = "long_run_hours must be above 0."
+  }
 }
 
 variable "job_create_timeout" {

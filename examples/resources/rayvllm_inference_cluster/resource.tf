@@ -1,4 +1,5 @@
-# A Ray cluster for batch inference: a CPU head and two GPU worker groups.
+# A Ray cluster for batch inference: a CPU head, a fixed GPU worker group and
+# an autoscaled spot group.
 # The nodes install the pinned Ray and vLLM at boot and join with Ray token
 # auth; the token is generated here and kept in SSM.
 provider "rayvllm" {
@@ -38,14 +39,20 @@ resource "rayvllm_inference_cluster" "this" {
     count         = 2
   }
 
+  # Autoscaled by Ray's own autoscaler on the head: no GPU while there is no
+  # work, up to 4 for pending demand, spot first with an on-demand fallback.
+  # Idle workers are terminated after idle_timeout_minutes.
   worker_group {
-    name          = "a10g-spot"
-    instance_type = "g5.xlarge"
-    count         = 4
+    name                       = "a10g-spot"
+    instance_type              = "g5.xlarge"
+    min_workers                = 0
+    max_workers                = 4
+    spot_fallback_to_on_demand = true
     spot {
       max_price_usd = "0.80"
     }
   }
+  idle_timeout_minutes = 10
 
   # Fails the plan when the model would not fit on a group's GPUs.
   fit_check {

@@ -17,7 +17,13 @@ unset EC2BOX_INSTANCE_ID EC2BOX_INSTANCE_TYPE EC2BOX_PRIVATE_IP
 case "${2:-first}" in
   first)
     echo "ec2box: running user data"
-    exec /bin/bash "$disk/user-data"
+    ud=$disk/user-data
+    # cloud-init runs gzip-compressed user data after decompressing it.
+    if [ "$(head -c2 "$ud" | od -An -tx1 | tr -d ' \n')" = 1f8b ]; then
+      gunzip -c <"$ud" >"$disk/user-data.sh"
+      ud=$disk/user-data.sh
+    fi
+    exec /bin/bash "$ud"
     ;;
   reboot)
     # The units the instance enabled (its layer of /etc), not the host's.

@@ -25,6 +25,9 @@ rayvllm_defaults() {
   : "${RAYVLLM_CLIENT_PORT:=10001}"
   : "${RAYVLLM_ACCELERATOR_TYPE:=}"
   : "${RAYVLLM_GROUP:=}"
+  : "${RAYVLLM_NODE_TYPE:=}"
+  : "${RAYVLLM_INSTANCE_ID:=}"
+  : "${RAYVLLM_AUTOSCALER_CONFIG:=}"
   : "${RAYVLLM_EXTRA_RAY_ARGS:=}"
   : "${RAYVLLM_SYSTEMD_DIR:=/etc/systemd/system}"
   if [ "$RAYVLLM_MODE" != aws ] && [ "$RAYVLLM_MODE" != local ]; then
@@ -136,6 +139,7 @@ prepare_aws() {
   chmod 755 "$RAYVLLM_HOME"
   [ -n "$RAYVLLM_REGION" ] || RAYVLLM_REGION=$(imds meta-data/placement/region)
   [ -n "$RAYVLLM_NODE_IP" ] || RAYVLLM_NODE_IP=$(imds meta-data/local-ipv4)
+  [ -n "$RAYVLLM_INSTANCE_ID" ] || RAYVLLM_INSTANCE_ID=$(imds meta-data/instance-id)
   install_python
   [ -n "$RAYVLLM_RAY_TOKEN_PARAMETER" ] || die "RAYVLLM_RAY_TOKEN_PARAMETER is not set"
   fetch_secret "$RAYVLLM_RAY_TOKEN_PARAMETER" "$RAYVLLM_RAY_TOKEN_FILE"
@@ -150,6 +154,8 @@ prepare_aws() {
 # PATH starts with the venv, so that a Ray job's `python` is the cluster's
 # Python (systemd's default PATH has no venv).
 install_service() { # unit name
+  local nl=$'\n' endpoints
+  endpoints=$(endpoint_environment)
   install -m 755 "$0" "$RAYVLLM_HOME/node.sh"
   cat >"$RAYVLLM_SYSTEMD_DIR/$1.service" <<UNIT
 [Unit]
@@ -159,7 +165,7 @@ After=network-online.target
 
 [Service]
 User=ray
-Environment=RAYVLLM_REGION=$RAYVLLM_REGION RAYVLLM_NODE_IP=$RAYVLLM_NODE_IP
+Environment=RAYVLLM_REGION=$RAYVLLM_REGION RAYVLLM_NODE_IP=$RAYVLLM_NODE_IP RAYVLLM_INSTANCE_ID=$RAYVLLM_INSTANCE_ID${endpoints:+$nl$endpoints}
 Environment=PATH=$RAYVLLM_VENV/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 ExecStart=$RAYVLLM_HOME/node.sh run
 Restart=on-failure
@@ -174,6 +180,27 @@ UNIT
   systemctl daemon-reload
   systemctl enable --now "$1.service"
   log "started $1.service; Ray logs go to $RAYVLLM_LOG_DIR/ray.log"
+}
+
+# The AWS SDKs' endpoint overrides (AWS_ENDPOINT_URL_EC2, ...) that the
+# boot saw, for the unit: Ray's autoscaler on the head calls EC2 with boto3,
+# which honours them. Unset on EC2 (the regional endpoints); set where the
+# EC2 API is elsewhere (a VPC endpoint, or the test harness).
+endpoint_environment() {
+  local v
+  for v in AWS_ENDPOINT_URL AWS_ENDPOINT_URL_EC2 AWS_ENDPOINT_URL_SSM; do
+    if [ -n "${!v:-}" ]; then printf 'Environment=%s=%s\n' "$v" "${!v}"; fi
+  done
+}
+
+# Ray's autoscaler v2 pairs each Ray node with its cloud instance through
+# these two variables (ray/_private/services.py reads RAY_CLOUD_INSTANCE_ID;
+# the v2 reconciler the node type), as its own Ray installer sets them
+# (ray/autoscaler/v2/instance_manager/ray_installer.py).
+autoscaler_env() { # node type
+  if [ "$RAYVLLM_MODE" = aws ] && [ -n "$1" ] && [ -n "$RAYVLLM_INSTANCE_ID" ]; then
+    export RAY_CLOUD_INSTANCE_ID=$RAYVLLM_INSTANCE_ID RAY_NODE_TYPE_NAME=$1
+  fi
 }
 
 # Environment for the Ray processes: the token comes from a file, never argv.

@@ -35,10 +35,29 @@ run_head() {
     args+=(--num-cpus=0)
   fi
   if [ -n "${RAYVLLM_TEMP_DIR:-}" ]; then args+=(--temp-dir="$RAYVLLM_TEMP_DIR"); fi
+  if [ -r "$RAYVLLM_HOME/autoscaler.json" ]; then
+    # Ray's own autoscaler (v2) runs next to the GCS with the config the
+    # provider rendered; it launches the autoscaled groups' workers.
+    export RAY_enable_autoscaler_v2=1 PYTHONPATH=$RAYVLLM_HOME/python${PYTHONPATH:+:$PYTHONPATH}
+    autoscaler_env "rayvllm.head"
+    args+=(--autoscaling-config="$RAYVLLM_HOME/autoscaler.json")
+  fi
   local -a extra
   read -r -a extra <<<"$RAYVLLM_EXTRA_RAY_ARGS"
   log "starting Ray $RAYVLLM_RAY_VERSION head on ${RAYVLLM_NODE_IP:-127.0.0.1}:$RAYVLLM_GCS_PORT, dashboard port $RAYVLLM_DASHBOARD_PORT"
   exec "$RAYVLLM_VENV/bin/ray" "${args[@]}" "${extra[@]}"
+}
+
+# Writes the autoscaler config from the user data with this node's private
+# IP in the workers' user data, and its node provider module.
+write_autoscaler_config() {
+  [ -n "$RAYVLLM_AUTOSCALER_CONFIG" ] || return 0
+  mkdir -p "$RAYVLLM_HOME/python"
+  rayvllm_autoscaler_module >"$RAYVLLM_HOME/python/rayvllm_autoscaler.py"
+  printf '%s\n' "$RAYVLLM_AUTOSCALER_CONFIG" |
+    sed "s/__RAYVLLM_HEAD_IP__/$RAYVLLM_NODE_IP/g" >"$RAYVLLM_HOME/autoscaler.json"
+  chown ray: "$RAYVLLM_HOME/autoscaler.json"
+  log "Ray's autoscaler config: $RAYVLLM_HOME/autoscaler.json"
 }
 
 main() {
@@ -54,6 +73,7 @@ main() {
       mark_boot_failure
       log "bootstrapping Ray head of cluster ${RAYVLLM_CLUSTER:-}"
       prepare_aws
+      write_autoscaler_config
       install_service rayvllm-head
       ;;
     *) die "usage: $0 [setup|run]" ;;

@@ -25,6 +25,7 @@ wait_for_head() {
 run_worker() {
   : "${RAYVLLM_HEAD_IP:?RAYVLLM_HEAD_IP must be set to the private IP of the head}"
   ray_env
+  autoscaler_env "$RAYVLLM_NODE_TYPE"
   wait_for_head
   local -a args=(start --block
     --address="$RAYVLLM_HEAD_IP:$RAYVLLM_GCS_PORT"

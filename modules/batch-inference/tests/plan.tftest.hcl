@@ -316,6 +316,42 @@ run "rejected_inputs" {
   ]
 }
 
+run "job_scoped_workers" {
+  command = plan
+
+  variables {
+    job_scoped_workers      = true
+    idle_timeout_minutes    = 3
+    worker_startup_minutes  = 12
+    head_price_per_hour_usd = 0.192
+  }
+
+  assert {
+    condition = (
+      rayvllm_inference_cluster.this.worker_group[0].count == null &&
+      rayvllm_inference_cluster.this.worker_group[0].min_workers == 0 &&
+      rayvllm_inference_cluster.this.worker_group[0].max_workers == 4 &&
+      rayvllm_inference_cluster.this.idle_timeout_minutes == 3
+    )
+    error_message = "Job-scoped workers are an autoscaled group from 0 to worker_count (4) with the idle timeout."
+  }
+  assert {
+    # Workers bill start-up + predicted hours + idle tail; the head the run.
+    condition = (
+      abs(output.cost.timeline.worker_instance_hours - 4 * (output.predicted.hours_to_complete + (12 + 3) / 60)) < 1e-6 &&
+      abs(output.cost.timeline.worker_usd - output.cost.price_per_gpu_hour_usd * 4 * (output.predicted.hours_to_complete + 15 / 60)) < 0.01 &&
+      abs(output.cost.timeline.head_usd - 0.192 * (output.predicted.hours_to_complete + 15 / 60)) < 0.01 &&
+      output.cost.timeline.workers_when_idle == 0 && output.cost.timeline.idle_worker_usd_per_hour == 0
+    )
+    error_message = "The cost timeline must be start-up + run + idle tail: ${jsonencode(output.cost.timeline)}."
+  }
+  assert {
+    # The 10M-request run is predicted to take hours: apply does not wait.
+    condition     = output.predicted.hours_to_complete > 1 && rayvllm_batch_job.this.wait_for_completion == false
+    error_message = "A long run must default to wait_for_completion = false (${output.predicted.hours_to_complete} h)."
+  }
+}
+
 # The README's first example had a directory input_uri and no input_format;
 # the cluster's outputs (the accelerator type, the dashboard URL) are unknown
 # at plan, which used to make the provider skip the whole vllm block. The
