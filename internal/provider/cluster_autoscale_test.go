@@ -172,6 +172,7 @@ func TestAccInferenceCluster_autoscaleFromZero(t *testing.T) {
 // instance: the autoscaler replaces it, the new node joins, and the plan
 // is still empty. Destroy leaves none of the autoscaler's instances.
 func TestAccInferenceCluster_autoscalerNotDrift(t *testing.T) {
+	heavyScenario(t)
 	e2ePreCheck(t)
 	e := newBoxEnv(t, nil)
 	name := acctest.RandomWithPrefix("asd")
@@ -292,6 +293,7 @@ print("RESULT " + json.dumps(ray.get(where.remote(), timeout=900)))
 // the spot group runs on the instance the autoscaler launched on demand
 // instead.
 func TestAccInferenceCluster_spotFallback(t *testing.T) {
+	heavyScenario(t)
 	e2ePreCheck(t)
 	e := newBoxEnv(t, nil)
 	name := acctest.RandomWithPrefix("asf")
@@ -433,4 +435,14 @@ func TestBenchAutoscaleBilling(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Log("\n" + b.String())
+}
+
+// heavyScenario skips a scenario that make test leaves to make test-ec2box
+// (RAYVLLM_HEAVY_SCENARIOS=1), to keep CI within its time budget: each boots
+// several hosts in the box and waits for Ray's autoscaler.
+func heavyScenario(t *testing.T) {
+	t.Helper()
+	if os.Getenv("RAYVLLM_HEAVY_SCENARIOS") == "" {
+		t.Skip("heavy EC2-in-a-box scenario: runs in make test-ec2box (RAYVLLM_HEAVY_SCENARIOS=1), not in make test")
+	}
 }
