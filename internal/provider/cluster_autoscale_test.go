@@ -108,7 +108,7 @@ func runJob(ctx context.Context, s *terraform.State, script string, wait time.Du
 // job; after it both are terminated within idle_timeout_minutes (1) + 2.
 func TestAccInferenceCluster_autoscaleFromZero(t *testing.T) {
 	e2ePreCheck(t)
-	e := newBoxEnv(t, nil)
+	e := newBoxEnv(t)
 	name := acctest.RandomWithPrefix("asz")
 	e.safetyNet(t, name)
 	resource.Test(t, resource.TestCase{
@@ -174,7 +174,7 @@ func TestAccInferenceCluster_autoscaleFromZero(t *testing.T) {
 func TestAccInferenceCluster_autoscalerNotDrift(t *testing.T) {
 	heavyScenario(t)
 	e2ePreCheck(t)
-	e := newBoxEnv(t, nil)
+	e := newBoxEnv(t)
 	name := acctest.RandomWithPrefix("asd")
 	e.safetyNet(t, name)
 	cfg := e.autoscaledConfig(name, e.box.EC2URL(), 1, 1, false)
@@ -295,7 +295,7 @@ print("RESULT " + json.dumps(ray.get(where.remote(), timeout=900)))
 func TestAccInferenceCluster_spotFallback(t *testing.T) {
 	heavyScenario(t)
 	e2ePreCheck(t)
-	e := newBoxEnv(t, nil)
+	e := newBoxEnv(t)
 	name := acctest.RandomWithPrefix("asf")
 	e.safetyNet(t, name)
 	proxy, err := faultproxy.NewOn(e.box.Gateway()+":0", e.moto, 1, faultproxy.Rule{
@@ -394,7 +394,7 @@ func TestBenchAutoscaleBilling(t *testing.T) {
 	}
 	var rows []row
 	for _, mode := range []string{"fixed", "autoscaled"} {
-		e := newBoxEnv(t, nil)
+		e := newBoxEnv(t)
 		name := acctest.RandomWithPrefix("bas")
 		e.safetyNet(t, name)
 		cfg := e.autoscaledConfig(name, e.box.EC2URL(), 0, 2, false)

@@ -37,12 +37,11 @@ type boxEnv struct {
 	moto string
 }
 
-// newBoxEnv starts a box whose default image has the test venv baked in;
-// images maps other AMIs to their images.
-func newBoxEnv(t *testing.T, images map[string]ec2box.Image) *boxEnv {
+// newBoxEnv starts a box whose default image has the test venv baked in.
+func newBoxEnv(t *testing.T) *boxEnv {
 	t.Helper()
 	e := newAWSEnv(t)
-	b := ec2box.New(t, repoPath(t, ".venv"), ec2box.Options{Images: images})
+	b := ec2box.New(t, repoPath(t, ".venv"), ec2box.Options{})
 	return &boxEnv{awsEnv: e, box: b, moto: os.Getenv("RAYVLLM_TEST_MOTO_URL")}
 }
 
@@ -383,7 +382,7 @@ func (e *boxEnv) checkBatchOnWorkers(t *testing.T, name string) resource.TestChe
 // run at a time.
 func TestAccInferenceCluster_bootsRealCluster(t *testing.T) {
 	py := e2ePreCheck(t)
-	e := newBoxEnv(t, nil)
+	e := newBoxEnv(t)
 	name := acctest.RandomWithPrefix("box")
 	e.safetyNet(t, name)
 	model := tinyModel(t, py)

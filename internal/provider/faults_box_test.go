@@ -92,7 +92,7 @@ func (e *boxEnv) destroyBox(t *testing.T, cli *tfCLI, name string, run *faultRun
 // leaves exactly the configured Ray nodes, and destroy leaves no instance
 // and no host.
 func faultsKillAfterRunInstances(t *testing.T, seed uint64, run *faultRun) {
-	e := newBoxEnv(t, nil)
+	e := newBoxEnv(t)
 	name := acctest.RandomWithPrefix("faults")
 	e.safetyNet(t, name)
 	p := newFaultProxy(t, e.box.EC2URL(), seed, run)
@@ -223,7 +223,7 @@ func (e *boxEnv) otherAMI(t *testing.T) string {
 // failure line) in the error; the cluster is in state and tainted with every
 // launched instance; destroy leaves nothing.
 func faultsWorkerBootFails(t *testing.T, seed uint64, run *faultRun) {
-	e := newBoxEnv(t, nil)
+	e := newBoxEnv(t)
 	bad := e.otherAMI(t)
 	e.box.SetImage(bad, ec2box.Image{})
 	name := acctest.RandomWithPrefix("faults")
