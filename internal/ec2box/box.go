@@ -536,6 +536,11 @@ func (b *Box) boot(summary instance, reboot bool) error {
 		"AWS_ENDPOINT_URL_SSM=" + b.motoFwd, "AWS_ENDPOINT_URL_EC2=" + ec2URL,
 		"EC2BOX_INSTANCE_ID=" + in.id, "EC2BOX_INSTANCE_TYPE=" + in.instanceType, "EC2BOX_PRIVATE_IP=" + in.privateIP,
 	}
+	// A checkout under /tmp (its venv's parent) stays the host's inside the
+	// instance, so what a job writes there (batch output) reaches the test.
+	if root := filepath.Dir(b.opts.DefaultImage.Venv); strings.HasPrefix(root, "/tmp/") {
+		cmd.Env = append(cmd.Env, "EC2BOX_SHARED="+root)
+	}
 	cmd.Stdout, cmd.Stderr = console, console
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {

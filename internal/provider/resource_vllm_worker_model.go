@@ -27,17 +27,17 @@ type vllmWorkerModel struct {
 	AuthToken    types.String `tfsdk:"auth_token"`
 	// Write-only: null in the plan and state, filled from the
 	// configuration by loadWriteOnly.
-	AuthTokenWO        types.String         `tfsdk:"auth_token_wo"`
-	AuthTokenWOVersion types.Int64          `tfsdk:"auth_token_wo_version"`
-	EnvVarsWO          types.Map            `tfsdk:"env_vars_wo"`
-	EnvVarsWOVersion   types.Int64          `tfsdk:"env_vars_wo_version"`
-	Name               types.String         `tfsdk:"name"`
-	RoutePrefix        types.String         `tfsdk:"route_prefix"`
-	HTTPOptions        *httpOptionsModel    `tfsdk:"http_options"`
-	EndpointBaseURL    types.String         `tfsdk:"endpoint_base_url"`
-	WorkingDir         types.String         `tfsdk:"working_dir"`
-	WorkingDirURI      types.String         `tfsdk:"working_dir_uri"`
-	RuntimeEnvJSON     jsontypes.Normalized `tfsdk:"runtime_env_json"`
+	AuthTokenWO        types.String      `tfsdk:"auth_token_wo"`
+	AuthTokenWOVersion types.Int64       `tfsdk:"auth_token_wo_version"`
+	EnvVarsWO          types.Map         `tfsdk:"env_vars_wo"`
+	EnvVarsWOVersion   types.Int64       `tfsdk:"env_vars_wo_version"`
+	Name               types.String      `tfsdk:"name"`
+	RoutePrefix        types.String      `tfsdk:"route_prefix"`
+	HTTPOptions        *httpOptionsModel `tfsdk:"http_options"`
+	EndpointBaseURL    types.String      `tfsdk:"endpoint_base_url"`
+	WorkingDir         types.String      `tfsdk:"working_dir"`
+	WorkingDirURI      types.String      `tfsdk:"working_dir_uri"`
+	RuntimeEnvJSON     types.String      `tfsdk:"runtime_env_json"`
 
 	ModelID              types.String         `tfsdk:"model_id"`
 	ModelSource          types.String         `tfsdk:"model_source"`
@@ -132,7 +132,7 @@ func checkAutoscaling(diags *diag.Diagnostics, p path.Path, a *autoscalingModel)
 func (m *vllmWorkerModel) spec() (serveapp.Spec, error) {
 	s := serveapp.Spec{Name: m.Name.ValueString(), RoutePrefix: m.routePrefix()}
 	var err error
-	if s.RuntimeEnv, err = jsonObject(m.RuntimeEnvJSON); err != nil {
+	if s.RuntimeEnv, err = jsonObject(asNormalized(m.RuntimeEnvJSON)); err != nil {
 		return s, fmt.Errorf("runtime_env_json: %w", err)
 	}
 	if uri := m.WorkingDirURI.ValueString(); uri != "" {
@@ -255,7 +255,7 @@ func (m *vllmWorkerModel) applySpec(s serveapp.Spec) {
 		m.WorkingDirURI = types.StringValue(wd)
 		delete(env, "working_dir")
 	}
-	m.RuntimeEnvJSON = sameJSON(m.RuntimeEnvJSON, env)
+	m.RuntimeEnvJSON = sameJSON(asNormalized(m.RuntimeEnvJSON), env).StringValue
 	if s.LLM == nil {
 		m.ImportPath = types.StringValue(s.ImportPath)
 		m.ArgsJSON = sameJSON(m.ArgsJSON, s.Args)
@@ -424,4 +424,17 @@ func writeOnlyNamesIn(configJSON jsontypes.Normalized) map[string]bool {
 		}
 	}
 	return names
+}
+
+// asNormalized reads a sensitive JSON string attribute as JSON. Such
+// attributes stay plain strings in the schema: the framework logs the values
+// of custom types at TRACE when it calls their semantic equality.
+func asNormalized(s types.String) jsontypes.Normalized {
+	switch {
+	case s.IsUnknown():
+		return jsontypes.NewNormalizedUnknown()
+	case s.IsNull():
+		return jsontypes.NewNormalizedNull()
+	}
+	return jsontypes.NewNormalizedValue(s.ValueString())
 }

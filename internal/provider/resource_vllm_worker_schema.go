@@ -88,7 +88,7 @@ func (r *vllmWorkerResource) Schema(ctx context.Context, _ resource.SchemaReques
 				Optional: true, Sensitive: true,
 				Description: "The application's runtime_env as a JSON object, e.g. `jsonencode({ env_vars = { HF_TOKEN = var.hf_token }, pip = [\"httpx\"] })`. Not with a `working_dir` key when `working_dir` is set. " +
 					"Sensitive, as it may hold secrets; `config_json` shows it with every env_vars value as a hash. It is stored in the state: for a secret that must not be, use `env_vars_wo`.",
-				CustomType: jsontypes.NormalizedType{}, Validators: []validator.String{jsonObjectValidator()},
+				Validators: []validator.String{jsonObjectValidator()},
 			},
 
 			"model_id": schema.StringAttribute{

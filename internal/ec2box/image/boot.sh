@@ -8,10 +8,18 @@ set -eu
 disk=$1
 # /tmp too: private writes, but the host's files stay visible, so a checkout
 # (and its venv or test model) that lives under /tmp still works inside.
+shared=${EC2BOX_SHARED:-}
+unset EC2BOX_SHARED
+if [ -n "$shared" ]; then mkdir -p "$disk/host-tmp" && mount --bind /tmp "$disk/host-tmp"; fi
 for d in etc opt home usr/local var/log tmp; do
   n=${d//\//_}
   mount -t overlay overlay -o "lowerdir=/$d,upperdir=$disk/fs/$n.up,workdir=$disk/fs/$n.wk" "/$d"
 done
+# A checkout under /tmp is the host's own directory, not the overlay's copy.
+if [ -n "$shared" ]; then
+  mount --bind "$disk/host-tmp/${shared#/tmp/}" "$shared"
+  umount "$disk/host-tmp"
+fi
 echo "ec2box: $EC2BOX_INSTANCE_ID ($EC2BOX_INSTANCE_TYPE) booting, private IP $EC2BOX_PRIVATE_IP"
 unset EC2BOX_INSTANCE_ID EC2BOX_INSTANCE_TYPE EC2BOX_PRIVATE_IP
 case "${2:-first}" in
