@@ -42,19 +42,7 @@ var (
 // launched but lost would be a Ray node no state knows).
 func (e *boxEnv) checkBoxApplied(t *testing.T, cli *tfCLI, name string, want map[string]int, run *faultRun) {
 	t.Helper()
-	st := cli.clusterState()
-	tagged := e.taggedIDs(t, name)
-	for _, id := range tagged {
-		if !slices.Contains(st.InstanceIDs, id) {
-			run.Orphans++
-		}
-	}
-	if !slices.Equal(st.InstanceIDs, tagged) {
-		t.Errorf("after apply, state has instances %v but moto has %v tagged %s=%s", st.InstanceIDs, tagged, ec2cluster.TagCluster, name)
-	}
-	if st.Tainted {
-		t.Errorf("after a successful apply the cluster is still tainted")
-	}
+	e.checkStateMatchesTags(t, cli, name, run)
 	workers := map[string]int{}
 	for g, n := range want {
 		if g != "head" {
