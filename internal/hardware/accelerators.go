@@ -44,8 +44,10 @@ var VLLMKVCacheDTypes = []string{"auto", "bfloat16", "fp8", "fp8_e4m3", "fp8_e5m
 // ("" is vLLM's default); a name missing here is one the engine does not model.
 var (
 	vllmQuantization = map[string]string{"": "none", "awq": "awq", "awq_marlin": "awq", "gptq": "gptq", "gptq_marlin": "gptq",
-		"fp8": "fp8", "bitsandbytes": "bitsandbytes", "compressed-tensors": "none"}
-	vllmKVCacheDType = map[string]string{"": "auto", "auto": "auto", "fp8": "fp8", "fp8_e4m3": "fp8", "fp8_e5m2": "fp8"}
+		"fp8": "fp8", "bitsandbytes": "bitsandbytes", "compressed-tensors": "none",
+		// the sizing-only values (SizingQuantizations) are the engine's own names
+		"none": "none", "fp32": "fp32", "fp16": "fp16", "bf16": "bf16", "int8": "int8", "int4": "int4"}
+	vllmKVCacheDType = map[string]string{"": "auto", "auto": "auto", "bfloat16": "auto", "fp8": "fp8", "fp8_e4m3": "fp8", "fp8_e5m2": "fp8"}
 )
 
 // FromVLLMNames maps vLLM's quantization and kv_cache_dtype names onto

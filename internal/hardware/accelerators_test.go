@@ -34,7 +34,7 @@ func TestFromVLLMNames(t *testing.T) {
 		{"awq_marlin", "fp8_e5m2", "awq", "fp8", ""},
 		{"compressed-tensors", "auto", "none", "auto", ""},
 		{"gguf", "auto", "", "", "quantization"},
-		{"fp8", "bfloat16", "", "", "kv_cache_dtype"},
+		{"fp8", "fp8_e9m9", "", "", "kv_cache_dtype"},
 	} {
 		q, kv, un, ok := FromVLLMNames(tc.q, tc.kv)
 		if q != tc.wantQ || kv != tc.wantKV || un != tc.unmodelled || ok != (tc.unmodelled == "") {

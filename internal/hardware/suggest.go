@@ -114,8 +114,15 @@ func (e engine) suggest(r FitResult) []string {
 			}
 			c := in
 			c.Quantization = q
+			if in.RayLabels && q == "int8" {
+				continue // no vLLM method; int4 stands for an AWQ or GPTQ checkpoint
+			}
 			if f := fitsWith(c); f != nil {
-				s = append(s, fmt.Sprintf("quantization = %q (weights %.2f GiB instead of %.2f GiB per GPU; %d KV tokens)", q, f.WeightsGiB, r.WeightsGiB, f.KVCacheTokens))
+				if in.RayLabels && q == "int4" {
+					s = append(s, fmt.Sprintf("a 4-bit AWQ or GPTQ checkpoint of %s (weights %.2f GiB instead of %.2f GiB per GPU; %d KV tokens)", e.m.ID, f.WeightsGiB, r.WeightsGiB, f.KVCacheTokens))
+				} else {
+					s = append(s, fmt.Sprintf("quantization = %q (weights %.2f GiB instead of %.2f GiB per GPU; %d KV tokens)", q, f.WeightsGiB, r.WeightsGiB, f.KVCacheTokens))
+				}
 				break
 			}
 		}
@@ -145,10 +152,16 @@ func (e engine) suggest(r FitResult) []string {
 		if in.EC2Only && !onEC2 {
 			continue
 		}
+		label := rayLabelOf[g.Name]
+		if in.RayLabels && label == "" {
+			continue
+		}
 		c := in
 		c.GPU = g
 		if f := fitsWith(c); f != nil {
-			if in.EC2Only {
+			if in.RayLabels {
+				s = append(s, fmt.Sprintf("accelerator_type = %q (%s, %.2f GiB; %d KV tokens)", label, g.Name, g.MemoryGiB, f.KVCacheTokens))
+			} else if in.EC2Only {
 				s = append(s, fmt.Sprintf("instance_type = %q (%s, %.2f GiB; %d KV tokens)", it.Name, g.Name, g.MemoryGiB, f.KVCacheTokens))
 			} else {
 				s = append(s, fmt.Sprintf("gpu = %q (%.2f GiB; %d KV tokens)", g.Name, g.MemoryGiB, f.KVCacheTokens))

@@ -158,6 +158,10 @@ type FitInput struct {
 	MaxTensorParallel int
 	// EC2Only limits suggested GPUs to those with an EC2 instance type.
 	EC2Only bool
+	// RayLabels: the engine is placed by a Ray accelerator_type and takes
+	// vLLM's quantization names (rayvllm_vllm_worker, rayvllm_batch_job), so
+	// suggestions name those rather than catalog GPUs and sizing-only values.
+	RayLabels bool
 }
 
 // FitResult is the predicted start-up memory accounting of one GPU of the
