@@ -67,13 +67,16 @@ func (f fitCheck) run(diags *diag.Diagnostics) []hardware.FitResult {
 			fmt.Sprintf("accelerator_type %q matches both; Ray may place a replica on a %s, where vLLM would be %.2f GiB short per GPU. Use %q to pin the larger part.",
 				f.Accelerator, f.GPUs[1].Name, results[1].ShortfallGiB, "A100-80G"))
 	}
-	// The KV cache check uses the smallest candidate.
+	// The KV cache check uses the smallest candidate. It fires only for a
+	// max_num_seqs the user set (vLLM's defaults are meant to be more than
+	// the cache holds: its scheduler admits what fits) and only when under
+	// half of them fit, so that lowering max_num_seqs is the answer.
 	res, gpu := results[len(results)-1], f.GPUs[len(results)-1]
-	if need := int64(res.MaxNumSeqs) * int64(res.MaxModelLen); f.WarnKVCache && res.Fits && need > res.KVCacheTokens {
-		addDiag(diags, diag.SeverityWarning, f.At("max_num_seqs"), "KV cache smaller than max_num_seqs full-length sequences",
-			fmt.Sprintf("max_num_seqs %d × max_model_len %d = %d tokens, but the predicted KV cache of one replica on %s holds %d tokens (%.2f full-length sequences). "+
-				"Under load with long requests, vLLM will queue or preempt sequences. Lower max_num_seqs or max_model_len, use kv_cache_dtype = \"fp8\", or a larger GPU.",
-				res.MaxNumSeqs, res.MaxModelLen, need, gpu.Name, res.KVCacheTokens, res.MaxConcurrency))
+	if f.WarnKVCache && f.In.MaxNumSeqs > 0 && res.Fits && res.MaxConcurrency < float64(res.MaxNumSeqs)/2 {
+		addDiag(diags, diag.SeverityWarning, f.At("max_num_seqs"), "KV cache holds under half of max_num_seqs full-length sequences",
+			fmt.Sprintf("max_num_seqs %d × max_model_len %d = %d tokens, but the predicted KV cache of one replica on %s holds %d tokens (%.2f full-length sequences), "+
+				"so with long requests vLLM preempts and recomputes sequences. Set max_num_seqs = %d, or lower max_model_len, or use kv_cache_dtype = \"fp8\".",
+				res.MaxNumSeqs, res.MaxModelLen, int64(res.MaxNumSeqs)*int64(res.MaxModelLen), gpu.Name, res.KVCacheTokens, res.MaxConcurrency, max(int(res.MaxConcurrency), 1)))
 	}
 	return results
 }
@@ -151,31 +154,31 @@ type vllmEngine struct {
 	Context string
 }
 
-// fitCheck builds the check of an engine; why says what is missing when
-// the engine cannot model it (then the check does not run).
-func (e vllmEngine) fitCheck() (f fitCheck, why string) {
+// fitCheck builds the check of an engine. run is false when there is
+// nothing to check: a Ray accelerator type outside the GPU catalog, or a
+// quantization the checkpoint refuses (reported by
+// checkCheckpointQuantization). why says what else is missing when the
+// engine cannot model it.
+func (e vllmEngine) fitCheck() (f fitCheck, run bool, why string) {
 	gpus, err := hardware.AcceleratorGPUs(e.Accelerator)
 	if err != nil {
-		return f, fmt.Sprintf("accelerator_type %q is not in the GPU catalog (rayvllm_gpus lists it).", e.Accelerator)
+		return f, false, ""
 	}
 	model, err := hardware.LookupModel(e.Model)
 	if err != nil {
-		return f, fmt.Sprintf("model %q is not in the model catalog; rayvllm_gpu_fit checks any Hugging Face id (read from the Hub) or model_config_json.", e.Model)
+		return f, false, fmt.Sprintf("model %q is not in the model catalog; check it with rayvllm_gpu_fit, which reads any Hugging Face id from the Hub.", e.Model)
 	}
-	quant, kv, attr, ok := hardware.FromVLLMNames(e.Quantization, e.KVCacheDType)
-	if !ok {
-		v := map[string]string{"quantization": e.Quantization, "kv_cache_dtype": e.KVCacheDType}[attr]
-		return f, fmt.Sprintf("the engine does not model %s %q.", attr, v)
+	if hardware.CheckQuantization(model, e.Quantization) != nil {
+		return f, false, ""
 	}
-	in := hardware.FitInput{
-		Model: model, TensorParallelSize: int(max(e.TensorParallelSize, 1)), Quantization: quant, KVCacheDType: kv,
-		MaxModelLen: int(e.MaxModelLen), GPUMemoryUtilization: e.GPUMemoryUtilization,
-		MaxNumBatchedTokens: int(e.MaxNumBatchedTokens), MaxNumSeqs: int(e.MaxNumSeqs), BlockSize: 16, EngineContext: e.Context,
+	s := engineSettingsModel{Quantization: stringOrNull(e.Quantization), KVCacheDType: stringOrNull(e.KVCacheDType),
+		TensorParallelSize: int64OrNull(e.TensorParallelSize), MaxModelLen: int64OrNull(e.MaxModelLen), MaxNumSeqs: int64OrNull(e.MaxNumSeqs),
+		MaxNumBatchedTokens: int64OrNull(e.MaxNumBatchedTokens), GPUMemoryUtilization: float64OrNull(e.GPUMemoryUtilization)}
+	in := hardware.FitInput{Model: model, BlockSize: 16, EngineContext: e.Context, RayLabels: true}
+	if attr := s.fitInput(&in); attr != "" {
+		return f, false, fmt.Sprintf("the engine does not model %s %s.", attr, s.value(attr))
 	}
-	if in.GPUMemoryUtilization == 0 {
-		in.GPUMemoryUtilization = 0.9
-	}
-	return fitCheck{In: in, GPUs: gpus, Misfit: diag.SeverityError, Accelerator: e.Accelerator, WarnKVCache: true}, ""
+	return fitCheck{In: in, GPUs: gpus, Misfit: diag.SeverityError, Accelerator: e.Accelerator, WarnKVCache: true}, true, ""
 }
 
 // fitSkipped warns that the fit check could not run.

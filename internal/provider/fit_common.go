@@ -2,6 +2,8 @@ package provider
 
 import (
 	"context"
+	"fmt"
+	"maps"
 	"math"
 	"strings"
 
@@ -34,21 +36,14 @@ type fitConfigModel struct {
 	GPUMemoryBandwidthGBps types.Float64 `tfsdk:"gpu_memory_bandwidth_gbps"`
 	GPUBF16TFLOPS          types.Float64 `tfsdk:"gpu_bf16_tflops"`
 	GPUFP8TFLOPS           types.Float64 `tfsdk:"gpu_fp8_tflops"`
-	TensorParallelSize     types.Int64   `tfsdk:"tensor_parallel_size"`
-	Quantization           types.String  `tfsdk:"quantization"`
-	KVCacheDType           types.String  `tfsdk:"kv_cache_dtype"`
-	MaxModelLen            types.Int64   `tfsdk:"max_model_len"`
-	GPUMemoryUtilization   types.Float64 `tfsdk:"gpu_memory_utilization"`
-	MaxNumBatchedTokens    types.Int64   `tfsdk:"max_num_batched_tokens"`
-	MaxNumSeqs             types.Int64   `tfsdk:"max_num_seqs"`
-	BlockSize              types.Int64   `tfsdk:"block_size"`
+	engineSettingsModel
+	BlockSize types.Int64 `tfsdk:"block_size"`
 }
 
 // fitInputAttributes returns the input attributes. In rayvllm_batch_sizing
 // max_num_seqs and max_num_batched_tokens are also outputs (the recommended
 // values when not set), hence computed.
 func fitInputAttributes(engineKnobsComputed bool) map[string]schema.Attribute {
-	positive := []validator.Int64{int64validator.AtLeast(1)}
 	positiveF := []validator.Float64{float64validator.AtLeast(0.001)}
 	attrs := map[string]schema.Attribute{
 		"gpu": schema.StringAttribute{
@@ -88,43 +83,6 @@ func fitInputAttributes(engineKnobsComputed bool) map[string]schema.Attribute {
 			Description: "Dense fp8 TFLOPS of a custom GPU; omit when it has no fp8 tensor cores. Only with `gpu_memory_gib`.",
 			Validators:  []validator.Float64{float64validator.AlsoRequires(path.MatchRoot("gpu_memory_gib")), float64validator.AtLeast(0)},
 		},
-		"tensor_parallel_size": schema.Int64Attribute{
-			Optional:    true,
-			Description: "Tensor-parallel size (GPUs per engine replica). Must divide the model's attention heads. Default 1.",
-			Validators:  []validator.Int64{int64validator.Between(1, 64)},
-		},
-		"quantization": schema.StringAttribute{
-			Optional:    true,
-			Description: "Weight quantization: " + quoteList(hardware.Quantizations) + ". Default `none`: the checkpoint's own dtype or quantization.",
-			Validators:  []validator.String{stringvalidator.OneOfCaseInsensitive(hardware.Quantizations...)},
-		},
-		"kv_cache_dtype": schema.StringAttribute{
-			Optional:    true,
-			Description: "KV cache dtype: `auto` (the model dtype) or `fp8`. Default `auto`.",
-			Validators:  []validator.String{stringvalidator.OneOf(hardware.KVCacheDTypes...)},
-		},
-		"max_model_len": schema.Int64Attribute{
-			Optional:    true,
-			Description: "vLLM `max_model_len` in tokens. Default: the model's `max_position_embeddings`, as in vLLM.",
-			Validators:  positive,
-		},
-		"gpu_memory_utilization": schema.Float64Attribute{
-			Optional:    true,
-			Description: "vLLM `gpu_memory_utilization`, the share of GPU memory the engine may use, in (0, 1]. Default 0.9.",
-			Validators:  []validator.Float64{float64validator.Between(0.0001, 1)},
-		},
-		"max_num_batched_tokens": schema.Int64Attribute{
-			Optional:    true,
-			Computed:    engineKnobsComputed,
-			Description: maybeRecommended(engineKnobsComputed, "vLLM `max_num_batched_tokens`: tokens per scheduler step, the chunked-prefill chunk. It sets the activation peak. Default: vLLM's default for `engine_context` (2048 for a batch job)."),
-			Validators:  positive,
-		},
-		"max_num_seqs": schema.Int64Attribute{
-			Optional:    true,
-			Computed:    engineKnobsComputed,
-			Description: maybeRecommended(engineKnobsComputed, "vLLM `max_num_seqs`: sequences per step. It sizes the sampler's logits in the profiling run. Default: vLLM's default for `engine_context` (128 for a batch job)."),
-			Validators:  positive,
-		},
 		"block_size": schema.Int64Attribute{
 			Optional:    true,
 			Description: "KV cache block size in tokens. Default 16.",
@@ -134,14 +92,24 @@ func fitInputAttributes(engineKnobsComputed bool) map[string]schema.Attribute {
 	for k, a := range modelInputAttributes() {
 		attrs[k] = a
 	}
+	maps.Copy(attrs, sizingEnginePlace(engineKnobsComputed).dataSourceAttributes())
 	return attrs
 }
 
-func maybeRecommended(computed bool, d string) string {
-	if computed {
-		return d + " When not set, the recommended value for `objective` is computed."
+// sizingEnginePlace is how rayvllm_gpu_fit, rayvllm_batch_sizing
+// (engineKnobsComputed) and the gpu_fit function take the engine settings.
+func sizingEnginePlace(engineKnobsComputed bool) enginePlace {
+	p := enginePlace{Sizing: true, Defaults: map[string]string{
+		"quantization":           "Default `none`: the checkpoint's own dtype or quantization.",
+		"tensor_parallel_size":   "Default 1.",
+		"max_model_len":          "Default: the model's `max_position_embeddings`, as in vLLM.",
+		"max_num_batched_tokens": "Default: vLLM's default for `engine_context` (2048 for a batch job).",
+		"max_num_seqs":           "Default: vLLM's default for `engine_context` (128 for a batch job).",
+	}}
+	if engineKnobsComputed {
+		p.Computed, p.Recommended = []string{"max_num_batched_tokens", "max_num_seqs"}, "When not set, the recommended value for `objective` is computed."
 	}
-	return d
+	return p
 }
 
 func fitConfigValidators() []datasource.ConfigValidator {
@@ -188,13 +156,12 @@ func (c fitConfigModel) resolve(ctx context.Context, hub *hfhub.Client) (resolve
 			return r, err
 		}
 	}
-	r.In.TensorParallelSize = int(int64Or(c.TensorParallelSize, 1))
-	r.In.Quantization = stringOr(c.Quantization, "none")
-	r.In.KVCacheDType = stringOr(c.KVCacheDType, "auto")
-	r.In.MaxModelLen = int(int64Or(c.MaxModelLen, 0))
-	r.In.GPUMemoryUtilization = float64Or(c.GPUMemoryUtilization, 0.9)
-	r.In.MaxNumBatchedTokens = int(int64Or(c.MaxNumBatchedTokens, 0))
-	r.In.MaxNumSeqs = int(int64Or(c.MaxNumSeqs, 0))
+	if err := hardware.CheckQuantization(r.In.Model, c.Quantization.ValueString()); err != nil {
+		return r, err
+	}
+	if attr := c.fitInput(&r.In); attr != "" {
+		return r, &hardware.InputError{Attribute: attr, Message: fmt.Sprintf("the fit engine does not model %s %s", attr, c.value(attr))}
+	}
 	r.In.BlockSize = int(int64Or(c.BlockSize, 16))
 	return r, nil
 }

@@ -83,8 +83,7 @@ func fitConfigFromArgs(model, gpu string, opts types.Dynamic) (fitConfigModel, e
 	c := fitConfigModel{
 		Model: types.StringNull(), ModelConfigJSON: types.StringNull(), GPU: types.StringNull(), InstanceType: types.StringNull(),
 		GPUMemoryGiB: types.Float64Null(), GPUMemoryBandwidthGBps: types.Float64Null(), GPUBF16TFLOPS: types.Float64Null(), GPUFP8TFLOPS: types.Float64Null(),
-		TensorParallelSize: types.Int64Null(), Quantization: types.StringNull(), KVCacheDType: types.StringNull(), MaxModelLen: types.Int64Null(),
-		GPUMemoryUtilization: types.Float64Null(), MaxNumBatchedTokens: types.Int64Null(), MaxNumSeqs: types.Int64Null(), BlockSize: types.Int64Null(),
+		engineSettingsModel: nullEngineSettings(), BlockSize: types.Int64Null(),
 	}
 	if strings.HasPrefix(strings.TrimSpace(model), "{") {
 		c.ModelConfigJSON = types.StringValue(model)
@@ -95,7 +94,8 @@ func fitConfigFromArgs(model, gpu string, opts types.Dynamic) (fitConfigModel, e
 		if _, ierr := hardware.LookupInstance(gpu); ierr == nil {
 			c.InstanceType = types.StringValue(gpu)
 		} else {
-			return c, eng, function.NewArgumentFuncError(1, err.Error())
+			return c, eng, function.NewArgumentFuncError(1, fmt.Sprintf("%q is neither a GPU catalog name nor an EC2 GPU instance type%s. GPUs: %s",
+				gpu, didYouMean(gpu, hardware.GPUNames()), strings.Join(hardware.GPUNames(), ", ")))
 		}
 	} else {
 		c.GPU = types.StringValue(gpu)
@@ -157,6 +157,9 @@ func fitConfigFromArgs(model, gpu string, opts types.Dynamic) (fitConfigModel, e
 			return c, eng, function.NewArgumentFuncError(2, fmt.Sprintf("options.%s: %s", k, err))
 		}
 	}
+	if msg := c.engineSettingsModel.validate(context.Background(), sizingEnginePlace(false)); msg != "" {
+		return c, eng, function.NewArgumentFuncError(2, "options."+msg)
+	}
 	return c, eng, nil
 }
 
@@ -204,13 +207,14 @@ func optString(v attr.Value) (types.String, error) {
 // attribute belongs to argument `other`, named with prefix.
 func funcErrorFrom(err error, argIndex map[string]int64, other int64, prefix string) *function.FuncError {
 	var ie *hardware.InputError
+	msg := strings.TrimRight(err.Error(), ".") // Terraform ends the message itself
 	if !errors.As(err, &ie) {
-		return function.NewFuncError(err.Error())
+		return function.NewFuncError(msg)
 	}
 	if i, ok := argIndex[ie.Attribute]; ok {
-		return function.NewArgumentFuncError(i, err.Error())
+		return function.NewArgumentFuncError(i, msg)
 	}
-	return function.NewArgumentFuncError(other, prefix+err.Error())
+	return function.NewArgumentFuncError(other, prefix+msg)
 }
 
 var gpuFitArgs = map[string]int64{"model": 0, "model_config_json": 0, "gpu": 1, "instance_type": 1}

@@ -146,3 +146,11 @@ func nullUnknownsIn(ctx context.Context, v reflect.Value) {
 		}
 	}
 }
+
+// stringOr returns v's value, or def when v is null or unknown.
+func stringOr(v types.String, def string) string {
+	if v.IsNull() || v.IsUnknown() || v.ValueString() == "" {
+		return def
+	}
+	return v.ValueString()
+}

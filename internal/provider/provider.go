@@ -280,11 +280,3 @@ func (p *rayvllmProvider) Functions(context.Context) []func() function.Function 
 		NewKVCacheBytesPerTokenFunction,
 	}
 }
-
-// stringOr returns v's value, or def when v is null or unknown.
-func stringOr(v types.String, def string) string {
-	if v.IsNull() || v.IsUnknown() || v.ValueString() == "" {
-		return def
-	}
-	return v.ValueString()
-}

@@ -160,9 +160,6 @@ func (r *batchJobResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 			if !anyUnknown(unknown, fitAttrs...) {
 				checkFit(cfg, &resp.Diagnostics)
 			}
-			if !anyUnknown(unknown, "max_model_len", "on_row_error", "sampling.max_tokens") {
-				longPromptNote(cfg, &resp.Diagnostics)
-			}
 		}
 	}
 }
@@ -178,27 +175,6 @@ func anyUnknown(unknown map[string]bool, attrs ...string) bool {
 		}
 	}
 	return false
-}
-
-// longPromptNote says at plan what happens to prompts longer than
-// max_model_len when the job would fail on them: on_row_error left unset.
-// An explicit on_row_error is the answer to it. vLLM (v1) rejects a prompt
-// of max_model_len tokens or more (vllm/v1/engine/input_processor.py,
-// _validate_prompt_len) and stops a request when prompt plus output reach
-// max_model_len (vllm/v1/core/sched/utils.py, check_stop).
-func longPromptNote(c batchjob.Config, diags *diag.Diagnostics) {
-	mml := c.EngineKwargs.MaxModelLen
-	if mml == nil || c.OnRowError != "" {
-		return
-	}
-	gen := "stops when prompt plus output reach it"
-	if mt := c.SamplingParams.MaxTokens; mt != nil {
-		gen = fmt.Sprintf("generates min(max_tokens %d, %d − prompt tokens) tokens at most", *mt, *mml)
-	}
-	diags.AddAttributeWarning(path.Root("vllm").AtName("on_row_error"), "A prompt longer than max_model_len fails the whole job",
-		fmt.Sprintf("vLLM rejects a prompt of %d tokens (max_model_len) or more, and with on_row_error unset (\"fail\") one such row fails the job; "+
-			"for shorter prompts it %s. Set on_row_error = \"skip\" to write such rows to <output path>.errors and go on, or \"fail\" to keep "+
-			"failing the job (and silence this note).", *mml, gen))
 }
 
 func (r *batchJobResource) client(m *batchJobModel) (*ray.Client, error) {

@@ -54,15 +54,9 @@ type batchJobModel struct {
 }
 
 type vllmModel struct {
-	ModelSource          types.String  `tfsdk:"model_source"`
-	Quantization         types.String  `tfsdk:"quantization"`
-	TensorParallelSize   types.Int64   `tfsdk:"tensor_parallel_size"`
-	MaxModelLen          types.Int64   `tfsdk:"max_model_len"`
-	MaxNumSeqs           types.Int64   `tfsdk:"max_num_seqs"`
-	MaxNumBatchedTokens  types.Int64   `tfsdk:"max_num_batched_tokens"`
+	ModelSource types.String `tfsdk:"model_source"`
+	engineSettingsModel
 	EnableChunkedPrefill types.Bool    `tfsdk:"enable_chunked_prefill"`
-	GPUMemoryUtilization types.Float64 `tfsdk:"gpu_memory_utilization"`
-	KVCacheDType         types.String  `tfsdk:"kv_cache_dtype"`
 	KVCacheMemoryBytes   types.Int64   `tfsdk:"kv_cache_memory_bytes"`
 	DType                types.String  `tfsdk:"dtype"`
 	EnforceEager         types.Bool    `tfsdk:"enforce_eager"`
@@ -147,11 +141,12 @@ func addVLLMError(diags *diag.Diagnostics, err error) {
 // checkFit runs the plan-time fit check when accelerator_type is set and
 // fails the plan when vLLM would not start.
 func checkFit(c batchjob.Config, diags *diag.Diagnostics) {
+	e := c.EngineKwargs
+	checkCheckpointQuantization(c.ModelSource, deref(e.Quantization), path.Root("vllm").AtName("quantization"), diags)
 	if c.AcceleratorType == "" {
 		return
 	}
-	e := c.EngineKwargs
-	f, why := vllmEngine{
+	f, run, why := vllmEngine{
 		Accelerator: c.AcceleratorType, Model: c.ModelSource, Quantization: deref(e.Quantization), KVCacheDType: deref(e.KVCacheDType),
 		TensorParallelSize: deref(e.TensorParallelSize), MaxModelLen: deref(e.MaxModelLen), MaxNumSeqs: deref(e.MaxNumSeqs),
 		MaxNumBatchedTokens: deref(e.MaxNumBatchedTokens), GPUMemoryUtilization: deref(e.GPUMemoryUtilization),
@@ -159,6 +154,8 @@ func checkFit(c batchjob.Config, diags *diag.Diagnostics) {
 	}.fitCheck()
 	if why != "" {
 		fitSkipped(diags, path.Root("vllm"), why)
+	}
+	if !run {
 		return
 	}
 	f.Hint = "Change the vllm block (quantization, tensor_parallel_size, max_model_len) or accelerator_type."
@@ -557,11 +554,11 @@ func vllmObject(ctx context.Context, c batchjob.Config) (types.Object, diag.Diag
 		resume = types.BoolValue(true)
 	}
 	obj, d := types.ObjectValueFrom(ctx, vllmTypes, vllmModel{
-		ModelSource: types.StringValue(c.ModelSource), Quantization: types.StringPointerValue(e.Quantization),
-		TensorParallelSize: types.Int64PointerValue(e.TensorParallelSize), MaxModelLen: types.Int64PointerValue(e.MaxModelLen),
-		MaxNumSeqs: types.Int64PointerValue(e.MaxNumSeqs), MaxNumBatchedTokens: types.Int64PointerValue(e.MaxNumBatchedTokens),
-		EnableChunkedPrefill: types.BoolPointerValue(e.EnableChunkedPrefill), GPUMemoryUtilization: types.Float64PointerValue(e.GPUMemoryUtilization),
-		KVCacheDType: types.StringPointerValue(e.KVCacheDType), KVCacheMemoryBytes: types.Int64PointerValue(e.KVCacheMemoryBytes),
+		ModelSource: types.StringValue(c.ModelSource), engineSettingsModel: engineSettingsModel{Quantization: types.StringPointerValue(e.Quantization),
+			TensorParallelSize: types.Int64PointerValue(e.TensorParallelSize), MaxModelLen: types.Int64PointerValue(e.MaxModelLen),
+			MaxNumSeqs: types.Int64PointerValue(e.MaxNumSeqs), MaxNumBatchedTokens: types.Int64PointerValue(e.MaxNumBatchedTokens),
+			GPUMemoryUtilization: types.Float64PointerValue(e.GPUMemoryUtilization), KVCacheDType: types.StringPointerValue(e.KVCacheDType)},
+		EnableChunkedPrefill: types.BoolPointerValue(e.EnableChunkedPrefill), KVCacheMemoryBytes: types.Int64PointerValue(e.KVCacheMemoryBytes),
 		DType: types.StringPointerValue(e.DType), EnforceEager: types.BoolPointerValue(e.EnforceEager), BatchSize: types.Int64PointerValue(c.BatchSize),
 		Concurrency: types.Int64PointerValue(c.Concurrency), MaxConcurrentBatches: types.Int64PointerValue(c.MaxConcurrentBatches),
 		Accelerator: stringOrNull(c.Accelerator), AcceleratorType: stringOrNull(c.AcceleratorType),

@@ -28,7 +28,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/rayvllm/terraform-provider-rayvllm/internal/batchjob"
-	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware"
 	"github.com/rayvllm/terraform-provider-rayvllm/internal/ray"
 	"github.com/rayvllm/terraform-provider-rayvllm/internal/versions"
 )
@@ -181,7 +180,7 @@ func vllmAttribute() schema.SingleNestedAttribute {
 	posInt := func(desc string) schema.Int64Attribute {
 		return schema.Int64Attribute{Optional: true, Description: desc, Validators: []validator.Int64{int64validator.AtLeast(1)}}
 	}
-	return schema.SingleNestedAttribute{
+	a := schema.SingleNestedAttribute{
 		Optional: true, PlanModifiers: replace,
 		Description: "Built-in mode: a Ray Data + vLLM batch inference run (`ray.data.llm`'s `vLLMEngineProcessorConfig` and " +
 			"`build_processor`). The provider renders it into the configuration of its own entrypoint script, which it ships to the " +
@@ -191,20 +190,7 @@ func vllmAttribute() schema.SingleNestedAttribute {
 		Attributes: map[string]schema.Attribute{
 			"model_source": schema.StringAttribute{Required: true, Description: "Hugging Face model ID or a path on the nodes, e.g. `Qwen/Qwen2.5-7B-Instruct`.",
 				Validators: []validator.String{stringvalidator.LengthAtLeast(1)}},
-			"quantization": schema.StringAttribute{Optional: true, Description: "vLLM's `quantization`, e.g. `awq`, `gptq`, `fp8`, `bitsandbytes`, " +
-				"`compressed-tensors`. vLLM checks the name against its release's list.",
-				Validators: []validator.String{stringvalidator.RegexMatches(identRe, "must be a vLLM quantization method name such as awq, gptq, fp8")}},
-			"tensor_parallel_size": posInt("vLLM's `tensor_parallel_size`: GPUs one engine replica is split across."),
-			"max_model_len": posInt("vLLM's `max_model_len`: the longest prompt plus output, in tokens. vLLM rejects a prompt of `max_model_len` " +
-				"tokens or more (the job fails, or with `on_row_error = \"skip\"` the row goes to the errors output), and stops a generation when " +
-				"prompt plus output reach it, before `max_tokens` if need be."),
-			"max_num_seqs":           posInt("vLLM's `max_num_seqs`: sequences one engine step holds. Unset, Ray Data LLM's engine gets vLLM's class default, 128 (no usage context); `rayvllm_batch_sizing` recommends a value."),
-			"max_num_batched_tokens": posInt("vLLM's `max_num_batched_tokens`: tokens one engine step processes. Unset, Ray Data LLM's engine gets vLLM's class default, 2048; `rayvllm_batch_sizing` recommends a value."),
 			"enable_chunked_prefill": schema.BoolAttribute{Optional: true, Description: "vLLM's `enable_chunked_prefill`."},
-			"gpu_memory_utilization": schema.Float64Attribute{Optional: true, Description: "vLLM's `gpu_memory_utilization`: the share of GPU memory the engine may use, in (0, 1].",
-				Validators: []validator.Float64{float64validator.Between(0.01, 1)}},
-			"kv_cache_dtype": schema.StringAttribute{Optional: true, Description: "vLLM's `kv_cache_dtype`: " + quoteList(hardware.VLLMKVCacheDTypes) + ". Default `auto`.",
-				Validators: []validator.String{stringvalidator.OneOf(hardware.VLLMKVCacheDTypes...)}},
 			"kv_cache_memory_bytes": posInt("vLLM's `kv_cache_memory_bytes`: the KV cache size, instead of sizing it from `gpu_memory_utilization`. " +
 				"Set it with `accelerator = \"cpu\"`: there vLLM otherwise reserves `gpu_memory_utilization` (default 0.9) of the node's RAM."),
 			"dtype": schema.StringAttribute{Optional: true, Description: "vLLM's `dtype` of weights and activations, e.g. `auto`, `bfloat16`, `float16`, `float32`.",
@@ -222,8 +208,9 @@ func vllmAttribute() schema.SingleNestedAttribute {
 				"Unset `batch_size`, `max_concurrent_batches` and `concurrency` default to 256, 16 and 1 on CPU (measured with `make bench-e2e`: " +
 				"Ray's defaults of 32 and 8 reached 0.6 of plain vLLM, these about 0.86; two engines on a 2-core node were slower than one).",
 				Validators: []validator.String{stringvalidator.OneOf(batchjob.AcceleratorGPU, batchjob.AcceleratorCPU)}},
-			"accelerator_type": schema.StringAttribute{Optional: true, Description: "Ray accelerator type the replicas are scheduled on, e.g. `A10G`, `L4`, `H100`.",
-				Validators: []validator.String{stringvalidator.LengthAtLeast(1)}},
+			"accelerator_type": schema.StringAttribute{Optional: true, Description: "Ray accelerator type the replicas are scheduled on, e.g. `A10G`, `L4`, `A100-80G`, `H100` " +
+				"(Ray's labels, not the GPU catalog's names). When it and `model_source` are in the provider's catalogs, the plan runs the same fit check as `rayvllm_gpu_fit`.",
+				Validators: []validator.String{acceleratorTypeValidator()}},
 			"num_gpus_per_replica": schema.Float64Attribute{Optional: true, Description: "GPUs one engine replica reserves. Default `tensor_parallel_size`. " +
 				"With `tensor_parallel_size = 1` a share in (0, 1] packs several small replicas on one GPU.",
 				Validators: []validator.Float64{float64validator.AtLeast(0.01)}},
@@ -284,6 +271,14 @@ func vllmAttribute() schema.SingleNestedAttribute {
 			},
 		},
 	}
+	maps.Copy(a.Attributes, enginePlace{Defaults: map[string]string{
+		"quantization": "Default: the checkpoint's own.",
+		"max_model_len": "vLLM rejects a prompt of `max_model_len` tokens or more (the job fails, or with `on_row_error = \"skip\"` the row goes to " +
+			"the errors output), and stops a generation when prompt plus output reach it, before `max_tokens` if need be. Default: the model's.",
+		"max_num_seqs":           "Unset, Ray Data LLM's engine gets vLLM's class default, 128 (no usage context); `rayvllm_batch_sizing` recommends a value.",
+		"max_num_batched_tokens": "Unset, Ray Data LLM's engine gets vLLM's class default, 2048; `rayvllm_batch_sizing` recommends a value.",
+	}}.resourceAttributes())
+	return a
 }
 
 func runtimeEnvAttribute() schema.SingleNestedAttribute {

@@ -87,10 +87,8 @@ type spotModel struct {
 }
 
 type fitCheckModel struct {
-	Model              types.String `tfsdk:"model"`
-	Quantization       types.String `tfsdk:"quantization"`
-	TensorParallelSize types.Int64  `tfsdk:"tensor_parallel_size"`
-	MaxModelLen        types.Int64  `tfsdk:"max_model_len"`
+	Model types.String `tfsdk:"model"`
+	engineSettingsModel
 }
 
 // publicPortDiags refuses the whole internet on the Ray ports, or warns
@@ -441,7 +439,7 @@ func lookupGroupGPU(instanceType string) (groupGPU, error) {
 
 // fitCheck runs the plan-time fit check for one worker group.
 func (r *inferenceClusterResource) fitCheck(fc *fitCheckModel, g *groupModel, at path.Path, diags *diag.Diagnostics) {
-	if fc == nil || fc.Model.IsNull() || fc.Model.IsUnknown() || fc.Quantization.IsUnknown() || fc.TensorParallelSize.IsUnknown() || fc.MaxModelLen.IsUnknown() {
+	if fc == nil || fc.Model.IsNull() || fc.Model.IsUnknown() || !fc.known() {
 		return
 	}
 	gpu, err := lookupGroupGPU(g.InstanceType.ValueString())
@@ -455,14 +453,21 @@ func (r *inferenceClusterResource) fitCheck(fc *fitCheckModel, g *groupModel, at
 			switch a {
 			case "":
 				return at.AtName("instance_type")
-			case "model", "quantization", "tensor_parallel_size", "max_model_len":
+			case "model", "block_size":
+			case "gpu":
+				return at.AtName("instance_type")
+			default:
 				return path.Root("fit_check").AtName(a)
 			}
-			return path.Root("fit_check")
+			return path.Root("fit_check").AtName("model")
 		},
 	}
 	model, err := hardware.LookupModel(fc.Model.ValueString())
 	if err != nil {
+		f.inputError(diags, err)
+		return
+	}
+	if err := hardware.CheckQuantization(model, fc.Quantization.ValueString()); err != nil {
 		f.inputError(diags, err)
 		return
 	}
@@ -473,9 +478,12 @@ func (r *inferenceClusterResource) fitCheck(fc *fitCheckModel, g *groupModel, at
 		return
 	}
 	f.In = hardware.FitInput{
-		Model: model, TensorParallelSize: tp, Quantization: stringOr(fc.Quantization, "none"), KVCacheDType: "auto",
-		MaxModelLen: int(fc.MaxModelLen.ValueInt64()), GPUMemoryUtilization: 0.9, BlockSize: 16,
+		Model: model, BlockSize: 16,
 		MaxTensorParallel: gpu.PerNode, EC2Only: true, // suggestions stay within this instance type and EC2
+	}
+	if attr := fc.fitInput(&f.In); attr != "" {
+		fitSkipped(diags, path.Root("fit_check").AtName(attr), fmt.Sprintf("the engine does not model %s %s.", attr, fc.value(attr)))
+		return
 	}
 	f.run(diags)
 }

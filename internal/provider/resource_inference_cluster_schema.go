@@ -255,12 +255,7 @@ func (r *inferenceClusterResource) Schema(ctx context.Context, _ resource.Schema
 			},
 			"fit_check": schema.SingleNestedBlock{
 				Description: "Plan-time check that a model fits each worker group's GPUs, with the same engine and messages as `rayvllm_gpu_fit`. A group it does not fit fails the plan.",
-				Attributes: map[string]schema.Attribute{
-					"model":                schema.StringAttribute{Optional: true, Description: "Catalog model ID, e.g. `Qwen/Qwen2.5-7B-Instruct`. Required in the block."},
-					"quantization":         schema.StringAttribute{Optional: true, Description: "Weight quantization (as in `rayvllm_gpu_fit`). Default: the checkpoint's dtype."},
-					"tensor_parallel_size": schema.Int64Attribute{Optional: true, Description: "GPUs per engine. Default 1.", Validators: []validator.Int64{int64validator.AtLeast(1)}},
-					"max_model_len":        schema.Int64Attribute{Optional: true, Description: "Context length. Default: the model's.", Validators: []validator.Int64{int64validator.AtLeast(1)}},
-				},
+				Attributes:  clusterFitCheckAttributes(),
 			},
 		},
 	}
@@ -293,4 +288,16 @@ func (d testedVersion) PlanModifyString(_ context.Context, req planmodifier.Stri
 		return
 	}
 	resp.PlanValue = types.StringValue(string(d))
+}
+
+// clusterFitCheckAttributes are fit_check's: the model and the engine
+// settings, as the worker and the batch job take them.
+func clusterFitCheckAttributes() map[string]schema.Attribute {
+	a := enginePlace{Defaults: map[string]string{
+		"quantization":         "Default: the checkpoint's own.",
+		"tensor_parallel_size": "At most the group's GPUs per node. Default 1.",
+		"max_model_len":        "Default: the model's.",
+	}}.resourceAttributes()
+	a["model"] = schema.StringAttribute{Optional: true, Description: "Catalog model ID, e.g. `Qwen/Qwen2.5-7B-Instruct`. Required in the block."}
+	return a
 }

@@ -39,18 +39,12 @@ type vllmWorkerModel struct {
 	WorkingDirURI      types.String      `tfsdk:"working_dir_uri"`
 	RuntimeEnvJSON     types.String      `tfsdk:"runtime_env_json"`
 
-	ModelID              types.String         `tfsdk:"model_id"`
-	ModelSource          types.String         `tfsdk:"model_source"`
-	AcceleratorType      types.String         `tfsdk:"accelerator_type"`
-	Accelerator          types.String         `tfsdk:"accelerator"`
-	Quantization         types.String         `tfsdk:"quantization"`
-	TensorParallelSize   types.Int64          `tfsdk:"tensor_parallel_size"`
-	MaxModelLen          types.Int64          `tfsdk:"max_model_len"`
-	MaxNumSeqs           types.Int64          `tfsdk:"max_num_seqs"`
-	MaxNumBatchedTokens  types.Int64          `tfsdk:"max_num_batched_tokens"`
+	ModelID         types.String `tfsdk:"model_id"`
+	ModelSource     types.String `tfsdk:"model_source"`
+	AcceleratorType types.String `tfsdk:"accelerator_type"`
+	Accelerator     types.String `tfsdk:"accelerator"`
+	engineSettingsModel
 	EnableChunkedPrefill types.Bool           `tfsdk:"enable_chunked_prefill"`
-	GPUMemoryUtilization types.Float64        `tfsdk:"gpu_memory_utilization"`
-	KVCacheDType         types.String         `tfsdk:"kv_cache_dtype"`
 	EngineKwargsJSON     jsontypes.Normalized `tfsdk:"engine_kwargs_json"`
 	NumReplicas          types.Int64          `tfsdk:"num_replicas"`
 	MaxOngoingRequests   types.Int64          `tfsdk:"max_ongoing_requests"`
@@ -343,14 +337,15 @@ func packageWorkingDir(dir string) (ray.Package, error) {
 // start, and warns when max_num_seqs full-length sequences do not fit the
 // predicted KV cache, or when it cannot check.
 func (r *vllmWorkerResource) fitCheck(diags *diag.Diagnostics, m *vllmWorkerModel, l *serveapp.LLM) {
-	if l.AcceleratorType == "" {
-		return
-	}
 	source := l.ModelSource
 	if source == "" {
 		source = l.ModelID
 	}
-	f, why := vllmEngine{
+	checkCheckpointQuantization(source, l.Engine.Quantization, path.Root("quantization"), diags)
+	if l.AcceleratorType == "" {
+		return
+	}
+	f, run, why := vllmEngine{
 		Accelerator: l.AcceleratorType, Model: source, Quantization: l.Engine.Quantization, KVCacheDType: l.Engine.KVCacheDType,
 		TensorParallelSize: l.Engine.TensorParallelSize, MaxModelLen: l.Engine.MaxModelLen, MaxNumSeqs: l.Engine.MaxNumSeqs,
 		MaxNumBatchedTokens: l.Engine.MaxNumBatchedTokens, GPUMemoryUtilization: l.Engine.GPUMemoryUtilization,
@@ -358,6 +353,8 @@ func (r *vllmWorkerResource) fitCheck(diags *diag.Diagnostics, m *vllmWorkerMode
 	}.fitCheck()
 	if why != "" {
 		fitSkipped(diags, path.Root("accelerator_type"), why)
+	}
+	if !run {
 		return
 	}
 	if !m.RequireFit.IsNull() && !m.RequireFit.ValueBool() {

@@ -20,7 +20,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
-	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware"
 	"github.com/rayvllm/terraform-provider-rayvllm/internal/ray"
 	"github.com/rayvllm/terraform-provider-rayvllm/internal/serveapp"
 )
@@ -105,7 +104,7 @@ func (r *vllmWorkerResource) Schema(ctx context.Context, _ resource.SchemaReques
 				Optional: true,
 				Description: "vLLM mode: Ray accelerator type the engine's GPUs must have (`accelerator_type`), e.g. `A10G`, `L4`, `L40S`, `A100-80G`, `H100`. " +
 					"When it and the model are in the provider's catalogs, the plan runs the same fit check as `rayvllm_gpu_fit`.",
-				Validators: append(vllmOnly(), stringvalidator.OneOf(serveapp.AcceleratorTypes...)),
+				Validators: append(vllmOnly(), acceleratorTypeValidator()),
 			},
 			"accelerator": schema.StringAttribute{
 				Optional: true,
@@ -114,21 +113,7 @@ func (r *vllmWorkerResource) Schema(ctx context.Context, _ resource.SchemaReques
 					"inference, GPUs. On CPU also set `kv_cache_memory_bytes` in `engine_kwargs_json`: vLLM otherwise reserves `gpu_memory_utilization` of the node's RAM.",
 				Validators: append(vllmOnly(), stringvalidator.OneOf("gpu", "cpu")),
 			},
-			"quantization": schema.StringAttribute{
-				Optional:    true,
-				Description: "vLLM mode: vLLM `quantization` method, e.g. `fp8`, `awq`, `awq_marlin`, `gptq`, `gptq_marlin`, `bitsandbytes`, `compressed-tensors`. Default: the checkpoint's own.",
-				Validators:  append(vllmOnly(), stringvalidator.RegexMatches(regexp.MustCompile(`^[a-z0-9_-]+$`), "must be a vLLM quantization method name such as fp8 or awq")),
-			},
-			"tensor_parallel_size": schema.Int64Attribute{Optional: true, Description: "vLLM mode: GPUs per engine replica (`tensor_parallel_size`). Default 1.", Validators: vllmOnlyInt(int64validator.Between(1, 64))},
-			"max_model_len":        schema.Int64Attribute{Optional: true, Description: "vLLM mode: context length in tokens (`max_model_len`). Default: the model's.", Validators: vllmOnlyInt(int64validator.AtLeast(1))},
-			"max_num_seqs":         schema.Int64Attribute{Optional: true, Description: "vLLM mode: sequences per scheduler step (`max_num_seqs`). Default: vLLM's for the OpenAI server, 1024 on GPUs of at least 70 GiB other than the A100, else 256.", Validators: vllmOnlyInt(int64validator.AtLeast(1))},
-			"max_num_batched_tokens": schema.Int64Attribute{Optional: true, Description: "vLLM mode: tokens per scheduler step, the chunked-prefill chunk (`max_num_batched_tokens`). Default: vLLM's.",
-				Validators: vllmOnlyInt(int64validator.AtLeast(1))},
 			"enable_chunked_prefill": schema.BoolAttribute{Optional: true, Description: "vLLM mode: `enable_chunked_prefill`. Default: vLLM's (on in the V1 engine)."},
-			"gpu_memory_utilization": schema.Float64Attribute{Optional: true, Description: "vLLM mode: share of each GPU's memory the engine may use (`gpu_memory_utilization`), in (0, 1]. vLLM's default is 0.9.",
-				Validators: []validator.Float64{float64validator.Between(0.0001, 1), float64validator.ConflictsWith(path.MatchRoot("import_path"))}},
-			"kv_cache_dtype": schema.StringAttribute{Optional: true, Description: "vLLM mode: KV cache dtype (`kv_cache_dtype`): `auto`, `bfloat16`, `fp8`, `fp8_e4m3` or `fp8_e5m2`. Default `auto`.",
-				Validators: append(vllmOnly(), stringvalidator.OneOf(hardware.VLLMKVCacheDTypes...))},
 			"engine_kwargs_json": schema.StringAttribute{
 				Optional:    true,
 				Description: "vLLM mode: further vLLM engine arguments as a JSON object, e.g. `jsonencode({ enable_prefix_caching = true })`. Not for the arguments that have their own attribute.",
@@ -214,6 +199,15 @@ func (r *vllmWorkerResource) Schema(ctx context.Context, _ resource.SchemaReques
 			},
 		},
 	}
+	maps.Copy(resp.Schema.Attributes, enginePlace{Prefix: "vLLM mode: ", ExtraString: vllmOnly(), ExtraInt: vllmOnlyInt(),
+		ExtraFloat: []validator.Float64{float64validator.ConflictsWith(path.MatchRoot("import_path"))},
+		Defaults: map[string]string{
+			"quantization":           "Default: the checkpoint's own.",
+			"tensor_parallel_size":   "Default 1.",
+			"max_model_len":          "Default: the model's.",
+			"max_num_seqs":           "Default: vLLM's for the OpenAI server, 1024 on GPUs of at least 70 GiB other than the A100, else 256.",
+			"max_num_batched_tokens": "Default: vLLM's for the OpenAI server.",
+		}}.resourceAttributes())
 	maps.Copy(resp.Schema.Attributes, authTokenWOAttributes(
 		"Ray auth token for create and update, instead of `auth_token`. Refresh, import and destroy use the provider's `auth_token` (e.g. from `ephemeral.rayvllm_cluster_token`) or `RAY_AUTH_TOKEN`."))
 	maps.Copy(resp.Schema.Attributes, envVarsWOAttributes(

@@ -1,0 +1,284 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/hashicorp/terraform-plugin-framework-validators/float64validator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	dschema "github.com/hashicorp/terraform-plugin-framework/datasource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	rschema "github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware"
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/serveapp"
+)
+
+// The one vocabulary of vLLM engine settings. The six places that take
+// them (rayvllm_vllm_worker, rayvllm_batch_job's vllm block, the cluster's
+// fit_check, rayvllm_gpu_fit, rayvllm_batch_sizing and the gpu_fit
+// function) embed engineSettingsModel, build their schema from
+// engineSettingAttrs, and hand the values to the fit engine through
+// fitInput. A setting is added here, once.
+
+// engineSettingsModel is the engine settings, embedded in each place's model.
+type engineSettingsModel struct {
+	Quantization         types.String  `tfsdk:"quantization"`
+	TensorParallelSize   types.Int64   `tfsdk:"tensor_parallel_size"`
+	MaxModelLen          types.Int64   `tfsdk:"max_model_len"`
+	MaxNumSeqs           types.Int64   `tfsdk:"max_num_seqs"`
+	MaxNumBatchedTokens  types.Int64   `tfsdk:"max_num_batched_tokens"`
+	GPUMemoryUtilization types.Float64 `tfsdk:"gpu_memory_utilization"`
+	KVCacheDType         types.String  `tfsdk:"kv_cache_dtype"`
+}
+
+// nullEngineSettings is the settings with nothing set.
+func nullEngineSettings() engineSettingsModel {
+	return engineSettingsModel{Quantization: types.StringNull(), TensorParallelSize: types.Int64Null(), MaxModelLen: types.Int64Null(),
+		MaxNumSeqs: types.Int64Null(), MaxNumBatchedTokens: types.Int64Null(), GPUMemoryUtilization: types.Float64Null(), KVCacheDType: types.StringNull()}
+}
+
+// engineSettingNames are the settings' attribute names, sorted.
+var engineSettingNames = []string{"gpu_memory_utilization", "kv_cache_dtype", "max_model_len", "max_num_batched_tokens", "max_num_seqs",
+	"quantization", "tensor_parallel_size"}
+
+// enginePlace says how one place takes the settings.
+type enginePlace struct {
+	// Sizing: the place predicts rather than runs an engine, so
+	// quantization also takes hardware.SizingQuantizations.
+	Sizing bool
+	// Computed settings are outputs when not set (rayvllm_batch_sizing's
+	// recommendations); their description gains Recommended.
+	Computed    []string
+	Recommended string
+	// Prefix leads each description (the worker's "vLLM mode: ").
+	Prefix string
+	// Defaults are the place's "Default: ..." sentences, by attribute.
+	Defaults map[string]string
+	// Extra validators of every setting (the worker's vLLM-mode-only rule).
+	ExtraString []validator.String
+	ExtraInt    []validator.Int64
+	ExtraFloat  []validator.Float64
+}
+
+// Bounds, one validator per setting and the same everywhere.
+var (
+	tensorParallelValidator = int64validator.Between(1, 64)
+	positiveIntValidator    = int64validator.AtLeast(1)
+	gpuMemUtilValidator     = float64validator.Between(0.01, 1)
+	kvCacheDTypeValidator   = stringvalidator.OneOf(hardware.VLLMKVCacheDTypes...)
+)
+
+type engineAttr struct {
+	kind byte // 's'tring, 'i'nt64, 'f'loat64
+	desc string
+	str  []validator.String
+	i64  []validator.Int64
+	f64  []validator.Float64
+}
+
+func (p enginePlace) attrs() map[string]engineAttr {
+	quant := "vLLM's `quantization` method, one of vLLM's names (e.g. `fp8`, `bitsandbytes`, `awq`, `awq_marlin`, `gptq`, `gptq_marlin`, " +
+		"`compressed-tensors`). `fp8` and `bitsandbytes` quantize an unquantized checkpoint while loading; the others name the format of a " +
+		"checkpoint that is already quantized, and a catalog model whose `config.json` is not quantized that way is refused."
+	if p.Sizing {
+		quant += " Sizing-only values, which no engine takes: `none` (the checkpoint's own dtype), `fp32`, `fp16`, `bf16`, and `int8`/`int4` " +
+			"(a pre-quantized checkpoint of that bit width, in any format)."
+	}
+	a := map[string]engineAttr{
+		"quantization":           {kind: 's', desc: quant, str: []validator.String{quantizationValidator(p.Sizing)}},
+		"tensor_parallel_size":   {kind: 'i', desc: "vLLM's `tensor_parallel_size`: GPUs one engine replica is split across, 1 to 64. It must divide the model's attention heads.", i64: []validator.Int64{tensorParallelValidator}},
+		"max_model_len":          {kind: 'i', desc: "vLLM's `max_model_len`: the longest prompt plus output, in tokens.", i64: []validator.Int64{positiveIntValidator}},
+		"max_num_seqs":           {kind: 'i', desc: "vLLM's `max_num_seqs`: sequences one scheduler step holds. It sizes the sampler's logits in the profiling run.", i64: []validator.Int64{positiveIntValidator}},
+		"max_num_batched_tokens": {kind: 'i', desc: "vLLM's `max_num_batched_tokens`: tokens one scheduler step processes, the chunked-prefill chunk. It sets the activation peak.", i64: []validator.Int64{positiveIntValidator}},
+		"gpu_memory_utilization": {kind: 'f', desc: "vLLM's `gpu_memory_utilization`: the share of each GPU's memory the engine may use, in [0.01, 1]. Default 0.9.", f64: []validator.Float64{gpuMemUtilValidator}},
+		"kv_cache_dtype":         {kind: 's', desc: "vLLM's `kv_cache_dtype`: " + quoteList(hardware.VLLMKVCacheDTypes) + ". Default `auto` (the model's dtype).", str: []validator.String{kvCacheDTypeValidator}},
+	}
+	for k, e := range a {
+		e.desc = p.Prefix + e.desc
+		if d := p.Defaults[k]; d != "" {
+			e.desc += " " + d
+		}
+		if slices.Contains(p.Computed, k) {
+			e.desc += " " + p.Recommended
+		}
+		e.str = append(slices.Clone(p.ExtraString), e.str...)
+		e.i64 = append(slices.Clone(p.ExtraInt), e.i64...)
+		e.f64 = append(slices.Clone(p.ExtraFloat), e.f64...)
+		a[k] = e
+	}
+	return a
+}
+
+// resourceAttributes is the settings' schema in a resource.
+func (p enginePlace) resourceAttributes() map[string]rschema.Attribute {
+	out := map[string]rschema.Attribute{}
+	for k, e := range p.attrs() {
+		c := slices.Contains(p.Computed, k)
+		switch {
+		case e.kind == 'i':
+			out[k] = rschema.Int64Attribute{Optional: true, Computed: c, Description: e.desc, Validators: e.i64}
+		case e.kind == 'f':
+			out[k] = rschema.Float64Attribute{Optional: true, Computed: c, Description: e.desc, Validators: e.f64}
+		default:
+			out[k] = rschema.StringAttribute{Optional: true, Computed: c, Description: e.desc, Validators: e.str}
+		}
+	}
+	return out
+}
+
+// dataSourceAttributes is the settings' schema in a data source.
+func (p enginePlace) dataSourceAttributes() map[string]dschema.Attribute {
+	out := map[string]dschema.Attribute{}
+	for k, e := range p.attrs() {
+		c := slices.Contains(p.Computed, k)
+		switch {
+		case e.kind == 'i':
+			out[k] = dschema.Int64Attribute{Optional: true, Computed: c, Description: e.desc, Validators: e.i64}
+		case e.kind == 'f':
+			out[k] = dschema.Float64Attribute{Optional: true, Computed: c, Description: e.desc, Validators: e.f64}
+		default:
+			out[k] = dschema.StringAttribute{Optional: true, Computed: c, Description: e.desc, Validators: e.str}
+		}
+	}
+	return out
+}
+
+// validate runs the settings' validators on values that did not come
+// through a schema (the gpu_fit function's options object); it returns the
+// first problem as "<attribute>: <message>", "" when there is none.
+func (e engineSettingsModel) validate(ctx context.Context, p enginePlace) string {
+	a := p.attrs()
+	var diags diag.Diagnostics
+	for _, k := range engineSettingNames {
+		at := path.Root(k)
+		switch v := e.value(k).(type) {
+		case types.String:
+			for _, val := range a[k].str {
+				r := &validator.StringResponse{}
+				val.ValidateString(ctx, validator.StringRequest{Path: at, ConfigValue: v}, r)
+				diags.Append(r.Diagnostics...)
+			}
+		case types.Int64:
+			for _, val := range a[k].i64 {
+				r := &validator.Int64Response{}
+				val.ValidateInt64(ctx, validator.Int64Request{Path: at, ConfigValue: v}, r)
+				diags.Append(r.Diagnostics...)
+			}
+		case types.Float64:
+			for _, val := range a[k].f64 {
+				r := &validator.Float64Response{}
+				val.ValidateFloat64(ctx, validator.Float64Request{Path: at, ConfigValue: v}, r)
+				diags.Append(r.Diagnostics...)
+			}
+		}
+		if diags.HasError() {
+			return strings.TrimSuffix(diags.Errors()[0].Detail(), ".")
+		}
+	}
+	return ""
+}
+
+func (e engineSettingsModel) value(name string) any {
+	return map[string]any{"quantization": e.Quantization, "tensor_parallel_size": e.TensorParallelSize, "max_model_len": e.MaxModelLen,
+		"max_num_seqs": e.MaxNumSeqs, "max_num_batched_tokens": e.MaxNumBatchedTokens, "gpu_memory_utilization": e.GPUMemoryUtilization,
+		"kv_cache_dtype": e.KVCacheDType}[name]
+}
+
+// fitInput sets the settings on a fit input, vLLM's defaults where unset.
+// It returns the attribute the fit engine cannot model ("" when it can).
+func (e engineSettingsModel) fitInput(in *hardware.FitInput) (unmodelled string) {
+	quant, kv, attr, ok := hardware.FromVLLMNames(strings.TrimSpace(e.Quantization.ValueString()), e.KVCacheDType.ValueString())
+	if !ok {
+		return attr
+	}
+	in.Quantization, in.KVCacheDType = quant, kv
+	in.TensorParallelSize = int(int64Or(e.TensorParallelSize, 1))
+	in.MaxModelLen = int(int64Or(e.MaxModelLen, 0))
+	in.MaxNumSeqs = int(int64Or(e.MaxNumSeqs, 0))
+	in.MaxNumBatchedTokens = int(int64Or(e.MaxNumBatchedTokens, 0))
+	in.GPUMemoryUtilization = float64Or(e.GPUMemoryUtilization, 0.9)
+	return ""
+}
+
+// known reports whether every setting is known (a plan can leave one to
+// another resource's output).
+func (e engineSettingsModel) known() bool {
+	for _, k := range engineSettingNames {
+		if e.value(k).(interface{ IsUnknown() bool }).IsUnknown() {
+			return false
+		}
+	}
+	return true
+}
+
+// quantizationValidator accepts vLLM's method names, and in the sizing
+// places the sizing-only values, with did-you-mean over what is valid.
+func quantizationValidator(sizing bool) validator.String {
+	valid := hardware.VLLMQuantizations
+	desc := "a vLLM quantization method"
+	if sizing {
+		valid = append(slices.Clone(hardware.SizingQuantizations), valid...)
+		desc += " or a sizing-only value (none, fp32, fp16, bf16, int8, int4)"
+	}
+	return stringCheck{desc: desc, summary: "Invalid quantization", check: func(s string) string {
+		if slices.Contains(valid, s) {
+			return ""
+		}
+		if !sizing && slices.Contains(hardware.SizingQuantizations, s) {
+			return fmt.Sprintf("%q is a sizing-only value of rayvllm_gpu_fit and rayvllm_batch_sizing, not a vLLM method. Leave quantization unset "+
+				"for the checkpoint's own format (a 4-bit AWQ or GPTQ checkpoint is read as such), or use a vLLM method such as \"fp8\" or \"bitsandbytes\".", s)
+		}
+		return fmt.Sprintf("%q is not a vLLM quantization method%s. Valid: %s.", s, didYouMean(s, valid), strings.Join(valid, ", "))
+	}}
+}
+
+// acceleratorTypeValidator accepts Ray's accelerator labels; a GPU catalog
+// name is refused with the label to use.
+func acceleratorTypeValidator() validator.String {
+	return stringCheck{desc: "a Ray accelerator type", summary: "Invalid accelerator_type", check: func(s string) string {
+		if slices.Contains(serveapp.AcceleratorTypes, s) {
+			return ""
+		}
+		if label, name, known := hardware.RayLabel(s); known {
+			if label != "" {
+				return fmt.Sprintf("%q is a GPU catalog name, not a Ray accelerator type; Ray labels the %s nodes %q. Use accelerator_type = %q.", s, name, label, label)
+			}
+			return fmt.Sprintf("%q is the catalog GPU %s, which has no Ray accelerator type. Valid: %s.", s, name, strings.Join(serveapp.AcceleratorTypes, ", "))
+		}
+		hint := ""
+		if c := hardware.ClosestAccelerator(s, serveapp.AcceleratorTypes); c != "" {
+			hint = fmt.Sprintf(" (did you mean %q?)", c)
+		}
+		return fmt.Sprintf("%q is not a Ray accelerator type%s. Valid: %s.", s, hint, strings.Join(serveapp.AcceleratorTypes, ", "))
+	}}
+}
+
+func didYouMean(s string, valid []string) string {
+	if c := hardware.Closest(s, valid); c != "" {
+		return fmt.Sprintf(" (did you mean %q?)", c)
+	}
+	return ""
+}
+
+// checkCheckpointQuantization refuses, for a catalog model, a quantization
+// its checkpoint does not have (hardware.CheckQuantization). Models outside
+// the catalog are left to vLLM.
+func checkCheckpointQuantization(modelID, quantization string, at path.Path, diags *diag.Diagnostics) {
+	if quantization == "" {
+		return
+	}
+	m, err := hardware.LookupModel(modelID)
+	if err != nil {
+		return
+	}
+	if err := hardware.CheckQuantization(m, quantization); err != nil {
+		diags.AddAttributeError(at, "Invalid "+at.String(), strings.TrimPrefix(err.Error(), "quantization: ")+".")
+	}
+}
