@@ -393,20 +393,24 @@ func TestVLLMWorkerFitCheck(t *testing.T) {
 	}
 	// Qwen2.5-7B on an A10G (24 GB) at 32k context: vLLM starts, but 256
 	// sequences of 32768 tokens are far beyond the KV cache.
-	d := run(serveapp.LLM{ModelID: "q", ModelSource: "Qwen/Qwen2.5-7B-Instruct", AcceleratorType: "A10G", Engine: serveapp.Engine{MaxModelLen: 32768}})
+	// sequences of 32768 tokens are far beyond the KV cache. vLLM's default
+	// max_num_seqs is meant to exceed it: only one the user set is warned about.
+	d := run(serveapp.LLM{ModelID: "q", ModelSource: "Qwen/Qwen2.5-7B-Instruct", AcceleratorType: "A10G", Engine: serveapp.Engine{MaxModelLen: 32768, MaxNumSeqs: 256}})
 	if d.HasError() || d.WarningsCount() != 1 || !strings.Contains(d.Warnings()[0].Detail(), "max_num_seqs 256 × max_model_len 32768") {
 		t.Fatalf("want one KV capacity warning, got %v", d)
+	}
+	if d := run(serveapp.LLM{ModelID: "q", ModelSource: "Qwen/Qwen2.5-7B-Instruct", AcceleratorType: "A10G", Engine: serveapp.Engine{MaxModelLen: 32768}}); len(d) != 0 {
+		t.Fatalf("vLLM's default max_num_seqs: want no diagnostics, got %v", d)
 	}
 	// Two short sequences fit: no warning.
 	d = run(serveapp.LLM{ModelID: "q", ModelSource: "Qwen/Qwen2.5-7B-Instruct", AcceleratorType: "A10G", Engine: serveapp.Engine{MaxModelLen: 4096, MaxNumSeqs: 2}})
 	if len(d) != 0 {
 		t.Fatalf("want no diagnostics, got %v", d)
 	}
-	// Unknown model or accelerator: nothing to check against, which the plan says.
+	// Unknown model or unmodelled method: nothing to check against, which the plan says.
 	for _, l := range []serveapp.LLM{
 		{ModelID: "my-private-model", AcceleratorType: "L4"},
-		{ModelID: "Qwen/Qwen2.5-7B-Instruct", AcceleratorType: "TPU-V4"},
-		{ModelID: "Qwen/Qwen2.5-7B-Instruct", AcceleratorType: "L4", Engine: serveapp.Engine{Quantization: "gguf"}},
+		{ModelID: "Qwen/Qwen2.5-7B-Instruct", AcceleratorType: "L4", Engine: serveapp.Engine{Quantization: "experts_int8"}},
 	} {
 		if d := run(l); d.HasError() || d.WarningsCount() != 1 || d.Warnings()[0].Summary() != "GPU fit not checked" {
 			t.Fatalf("%+v: %v", l, d)
