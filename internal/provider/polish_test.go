@@ -10,7 +10,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 )
 
-// Quantization names are case-insensitive like GPU names, and a custom GPU
+// GPU names are case-insensitive (quantization takes vLLM's lowercase names), and a custom GPU
 // and a config.json model can be named.
 func TestAccFitInputs_namesAndCase(t *testing.T) {
 	resource.Test(t, resource.TestCase{
@@ -20,12 +20,12 @@ func TestAccFitInputs_namesAndCase(t *testing.T) {
 data "rayvllm_gpu_fit" "upper" {
   model        = "Qwen/Qwen2.5-7B-Instruct"
   gpu          = "l4"
-  quantization = "AWQ"
+  quantization = "int4"
 }
 data "rayvllm_gpu_fit" "lower" {
   model        = "Qwen/Qwen2.5-7B-Instruct"
   gpu          = "L4"
-  quantization = "awq"
+  quantization = "int4"
 }
 data "rayvllm_gpu_fit" "spark" {
   model_config_json = jsonencode({

@@ -1,8 +1,8 @@
-# Does Qwen2.5-7B fit one L4 with AWQ 4-bit weights and an 8k context?
+# Does Qwen2.5-7B in its AWQ 4-bit checkpoint fit one L4 with an 8k context?
 data "rayvllm_gpu_fit" "qwen7b_l4" {
-  model                  = "Qwen/Qwen2.5-7B-Instruct"
+  model                  = "Qwen/Qwen2.5-7B-Instruct-AWQ"
   gpu                    = "L4"
-  quantization           = "awq"
+  quantization           = "awq_marlin"
   max_model_len          = 8192
   gpu_memory_utilization = 0.9
   max_num_batched_tokens = 2048
