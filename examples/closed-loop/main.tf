@@ -33,6 +33,7 @@ resource "rayvllm_batch_job" "pilot" {
       path   = "s3://my-bucket/pilot-out/"
       format = "parquet"
     }
+    sampling = { max_tokens = 1024 }
   }
 }
 

@@ -106,6 +106,7 @@ func (r *batchJobResource) ValidateConfig(ctx context.Context, req resource.Vali
 		if err := c.NormalizeKnown(unknown); err != nil {
 			addVLLMError(&resp.Diagnostics, err)
 		}
+		requireMaxTokens(c, unknown, &resp.Diagnostics)
 	}
 	env, known, diags := runtimeEnvFrom(ctx, cfg.RuntimeEnv)
 	resp.Diagnostics.Append(diags...)
@@ -162,6 +163,18 @@ func (r *batchJobResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 			}
 		}
 	}
+}
+
+// requireMaxTokens refuses a vllm block without sampling.max_tokens: vLLM's
+// SamplingParams default is 16 tokens (vllm/sampling_params.py), so every
+// answer would be cut at 16 without a word.
+func requireMaxTokens(c batchjob.Config, unknown map[string]bool, diags *diag.Diagnostics) {
+	if c.SamplingParams.MaxTokens != nil || unknown["sampling.max_tokens"] {
+		return
+	}
+	diags.AddAttributeError(path.Root("vllm").AtName("sampling").AtName("max_tokens"), "Missing vllm.sampling.max_tokens",
+		"vllm.sampling.max_tokens is required: unset, vLLM's SamplingParams default of 16 tokens would cut every answer at 16. "+
+			"Set the most tokens one answer may have, e.g. sampling = { max_tokens = 512 }; vLLM also stops where prompt plus output reach max_model_len.")
 }
 
 // fitAttrs are the vllm attributes the fit check reads.

@@ -253,13 +253,15 @@ func vllmAttribute() schema.SingleNestedAttribute {
 				},
 			},
 			"sampling": schema.SingleNestedAttribute{
-				Optional: true, Description: "vLLM sampling parameters, the same for every row.",
+				Optional: true, Description: "vLLM sampling parameters, the same for every row. Needed for `max_tokens`, which is required.",
 				Attributes: map[string]schema.Attribute{
 					"temperature": schema.Float64Attribute{Optional: true, Description: "vLLM's `temperature`; 0 is greedy.",
 						Validators: []validator.Float64{float64validator.AtLeast(0)}},
 					"top_p": schema.Float64Attribute{Optional: true, Description: "vLLM's `top_p`, in (0, 1].",
 						Validators: []validator.Float64{float64validator.Between(0.000001, 1)}},
-					"max_tokens": schema.Int64Attribute{Optional: true, Description: "vLLM's `max_tokens`: the most tokens generated per row.",
+					"max_tokens": schema.Int64Attribute{Optional: true, Description: "vLLM's `max_tokens`: the most tokens generated per row. " +
+						"Required in built-in mode (the plan fails without it): vLLM's own default, 16, would cut every answer at 16 tokens. " +
+						"Generation also stops where prompt plus output reach `max_model_len`.",
 						Validators: []validator.Int64{int64validator.AtLeast(1)}},
 					"min_tokens": schema.Int64Attribute{Optional: true, Description: "vLLM's `min_tokens`: tokens generated per row before an end-of-sequence " +
 						"token or a stop string may end it; 1 rules out generations of zero tokens.",

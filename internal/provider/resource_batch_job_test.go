@@ -495,6 +495,7 @@ resource "rayvllm_batch_job" "x" {
     max_model_len    = 8192
     input            = { path = "/in.csv", prompt_column = "p" }
     output           = { path = "/out" }
+    sampling         = { max_tokens = 512 }
   }
 }
 `,
@@ -520,7 +521,7 @@ resource "rayvllm_batch_job" "x" {
     accelerator_type = "A10G"
     input            = { path = "/data/${terraform_data.later.output}.jsonl", prompt_column = "p" }
     output           = { path = "/out" }
-    sampling         = { stop = [terraform_data.later.output] }
+    sampling         = { stop = [terraform_data.later.output], max_tokens = 256 }
   }
   runtime_env = {
     env_vars = { TOKEN = terraform_data.later.output }
@@ -561,6 +562,8 @@ func TestAccBatchJob_invalidConfig(t *testing.T) {
 			`(?s)vllm\.kv_cache_dtype value must be one of:.*"fp8_e5m2"\], got: "fp16"`},
 		"bad on_row_error": {`vllm = { model_source = "m", on_row_error = "ignore", input = { path = "/in.csv", prompt_column = "p" }, output = { path = "/out" } }`,
 			`(?s)vllm\.on_row_error value must be one of: \["fail" "skip"\]`},
+		"missing max_tokens": {`vllm = { model_source = "m", input = { path = "/in.csv", prompt_column = "p" }, output = { path = "/out" } }`,
+			`(?s)Missing vllm\.sampling\.max_tokens.*` + phrase("default of 16 tokens would cut every answer at 16")},
 		"missing working_dir": {"entrypoint = \"x\"\n  runtime_env = { working_dir = \"/nonexistent/dir\" }", `(?s)Cannot package runtime_env\.working_dir.*/nonexistent/dir`},
 	} {
 		t.Run(name, func(t *testing.T) {

@@ -29,6 +29,7 @@ resource "rayvllm_batch_job" "x" {
     accelerator_type = terraform_data.cluster.id
     input            = ` + input + `
     output           = { path = "s3://bucket/answers/run-1" }
+    sampling         = { max_tokens = 64 }
     ` + extra + `
   }
 }
