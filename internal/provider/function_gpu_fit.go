@@ -207,7 +207,9 @@ func optString(v attr.Value) (types.String, error) {
 // attribute belongs to argument `other`, named with prefix.
 func funcErrorFrom(err error, argIndex map[string]int64, other int64, prefix string) *function.FuncError {
 	var ie *hardware.InputError
-	msg := strings.TrimRight(err.Error(), ".") // Terraform ends the message itself
+	// Terraform ends the message itself; the function takes a config.json
+	// as its model argument, not as an attribute.
+	msg := strings.ReplaceAll(strings.TrimRight(err.Error(), "."), "as model_config_json", "as the model argument (a text starting with {)")
 	if !errors.As(err, &ie) {
 		return function.NewFuncError(msg)
 	}

@@ -137,7 +137,12 @@ data "rayvllm_gpus" "x" {}`, `(?s)Attribute aws\[0\]\.assume_role\[0\]\.role_arn
   model        = "Qwen/Qwen2.5-7B-Instruct"
   gpu          = "H100"
   quantization = "int3"
-}`, `Attribute quantization value must be one of`},
+}`, `(?s)quantization "int3" is not a vLLM quantization method \(did you mean`},
+	{"gpu_fit quantization the checkpoint lacks", `data "rayvllm_gpu_fit" "x" {
+  model        = "Qwen/Qwen2.5-7B-Instruct"
+  gpu          = "H100"
+  quantization = "awq"
+}`, `(?s)Invalid quantization.*Qwen/Qwen2\.5-7B-Instruct is not quantized.*leave quantization unset, or "fp8" or\s+"bitsandbytes"`},
 	{"gpu_fit kv_cache_dtype", `data "rayvllm_gpu_fit" "x" {
   model          = "Qwen/Qwen2.5-7B-Instruct"
   gpu            = "H100"
@@ -305,7 +310,7 @@ data "rayvllm_gpus" "x" {}`, `(?s)Attribute aws\[0\]\.assume_role\[0\]\.role_arn
   max_retries         = 1
 }`, `max_retries needs wait_for_completion`},
 	{"batch_job model does not fit", `resource "rayvllm_batch_job" "x" {
-  vllm = { model_source = "meta-llama/Llama-3.1-70B", accelerator_type = "L4", input = { path = "/in.csv", prompt_column = "p" }, output = { path = "/out" } }
+  vllm = { model_source = "meta-llama/Llama-3.1-70B", accelerator_type = "L4", input = { path = "/in.csv", prompt_column = "p" }, output = { path = "/out" }, sampling = { max_tokens = 16 } }
 }`, `(?s)meta-llama/Llama-3\.1-70B does not fit on L4`},
 
 	// rayvllm_vllm_worker.
@@ -328,6 +333,28 @@ data "rayvllm_gpus" "x" {}`, `(?s)Attribute aws\[0\]\.assume_role\[0\]\.role_arn
   model_id         = "m"
   accelerator_type = "A10X"
 }`, `(?s)accelerator_type.*A10X`},
+	{"vllm_worker accelerator_type typo", `resource "rayvllm_vllm_worker" "x" {
+  name             = "x"
+  model_id         = "m"
+  accelerator_type = "H1000"
+}`, `(?s)accelerator_type "H1000" is not a Ray accelerator type \(did you mean "H100"\?\)`},
+	{"vllm_worker quantization not a vLLM method", `resource "rayvllm_vllm_worker" "x" {
+  name         = "x"
+  model_id     = "m"
+  quantization = "int4"
+}`, `(?s)quantization "int4" is a sizing-only value`},
+	{"batch_job accelerator_type catalog name", `resource "rayvllm_batch_job" "x" {
+  vllm = { model_source = "m", accelerator_type = "H100-80GB-SXM", input = { path = "/in.csv", prompt_column = "p" }, output = { path = "/out" }, sampling = { max_tokens = 16 } }
+}`, `(?s)vllm\.accelerator_type "H100-80GB-SXM" is a GPU catalog name.*Use accelerator_type = "H100"`},
+	{"batch_job quantization typo", `resource "rayvllm_batch_job" "x" {
+  vllm = { model_source = "m", quantization = "awq4", input = { path = "/in.csv", prompt_column = "p" }, output = { path = "/out" }, sampling = { max_tokens = 16 } }
+}`, `(?s)vllm\.quantization "awq4" is not a vLLM quantization method \(did you mean "awq"\?\)`},
+	{"batch_job quantization the checkpoint lacks", `resource "rayvllm_batch_job" "x" {
+  vllm = { model_source = "Qwen/Qwen2.5-7B-Instruct", quantization = "awq", input = { path = "/in.csv", prompt_column = "p" }, output = { path = "/out" }, sampling = { max_tokens = 16 } }
+}`, `(?s)Invalid vllm\.quantization.*is not quantized`},
+	{"batch_job without max_tokens", `resource "rayvllm_batch_job" "x" {
+  vllm = { model_source = "m", input = { path = "/in.csv", prompt_column = "p" }, output = { path = "/out" } }
+}`, `(?s)Missing vllm\.sampling\.max_tokens`},
 	{"vllm_worker typed engine kwarg", `resource "rayvllm_vllm_worker" "x" {
   name               = "x"
   model_id           = "m"

@@ -111,13 +111,15 @@ func readModel(ctx context.Context, hub *hfhub.Client, ref modelRef) (hardware.M
 	}
 	body, from, err := hub.ConfigJSON(ctx, id, rev)
 	if err != nil {
-		msg := fmt.Sprintf("%q is not in the built-in catalog, and reading it from the Hub failed: %v.", id, err)
+		msg := fmt.Sprintf("%q is not in the built-in catalog, and reading it from the Hub failed: %s.", id, strings.TrimRight(err.Error(), "."))
 		if errors.Is(err, hfhub.ErrNotFound) {
 			if s := hardware.SuggestModel(id); s != "" {
 				msg += fmt.Sprintf(" Did you mean %q?", s)
 			}
 		}
-		msg += " Alternatively pass the model's config.json text as model_config_json."
+		if !strings.Contains(msg, "model_config_json") { // the Hub client's advice may already say it
+			msg += " Alternatively pass the model's config.json text as model_config_json."
+		}
 		return hardware.Model{}, "", &hardware.InputError{Attribute: "model", Message: msg}
 	}
 	m, err := hardware.ParseConfigJSON(body)
