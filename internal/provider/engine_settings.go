@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -44,9 +45,15 @@ func nullEngineSettings() engineSettingsModel {
 		MaxNumSeqs: types.Int64Null(), MaxNumBatchedTokens: types.Int64Null(), GPUMemoryUtilization: types.Float64Null(), KVCacheDType: types.StringNull()}
 }
 
+// fields maps each setting's attribute name to its field.
+func (e *engineSettingsModel) fields() map[string]any {
+	return map[string]any{"quantization": &e.Quantization, "tensor_parallel_size": &e.TensorParallelSize, "max_model_len": &e.MaxModelLen,
+		"max_num_seqs": &e.MaxNumSeqs, "max_num_batched_tokens": &e.MaxNumBatchedTokens, "gpu_memory_utilization": &e.GPUMemoryUtilization,
+		"kv_cache_dtype": &e.KVCacheDType}
+}
+
 // engineSettingNames are the settings' attribute names, sorted.
-var engineSettingNames = []string{"gpu_memory_utilization", "kv_cache_dtype", "max_model_len", "max_num_batched_tokens", "max_num_seqs",
-	"quantization", "tensor_parallel_size"}
+var engineSettingNames = slices.Sorted(maps.Keys((&engineSettingsModel{}).fields()))
 
 // enginePlace says how one place takes the settings.
 type enginePlace struct {
@@ -179,16 +186,23 @@ func (e engineSettingsModel) validate(ctx context.Context, p enginePlace) string
 			}
 		}
 		if diags.HasError() {
-			return strings.TrimSuffix(diags.Errors()[0].Detail(), ".")
+			return strings.TrimSuffix(strings.TrimPrefix(diags.Errors()[0].Detail(), "Attribute "), ".")
 		}
 	}
 	return ""
 }
 
+// value is the setting's value (a types.String, Int64 or Float64).
 func (e engineSettingsModel) value(name string) any {
-	return map[string]any{"quantization": e.Quantization, "tensor_parallel_size": e.TensorParallelSize, "max_model_len": e.MaxModelLen,
-		"max_num_seqs": e.MaxNumSeqs, "max_num_batched_tokens": e.MaxNumBatchedTokens, "gpu_memory_utilization": e.GPUMemoryUtilization,
-		"kv_cache_dtype": e.KVCacheDType}[name]
+	switch f := e.fields()[name].(type) {
+	case *types.String:
+		return *f
+	case *types.Int64:
+		return *f
+	case *types.Float64:
+		return *f
+	}
+	return nil
 }
 
 // fitInput sets the settings on a fit input, vLLM's defaults where unset.

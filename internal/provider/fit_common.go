@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"math"
-	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/datasourcevalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/float64validator"
@@ -254,36 +253,6 @@ func gib(v float64) types.Float64 { return types.Float64Value(round(v, 3)) }
 func round(v float64, places int) float64 {
 	p := math.Pow(10, float64(places))
 	return math.Round(v*p) / p
-}
-
-func stringList(s []string) types.List {
-	vals := make([]attr.Value, len(s))
-	for i, v := range s {
-		vals[i] = types.StringValue(v)
-	}
-	return types.ListValueMust(types.StringType, vals)
-}
-
-func quoteList(s []string) string {
-	q := make([]string, len(s))
-	for i, v := range s {
-		q[i] = "`" + v + "`"
-	}
-	return strings.Join(q, ", ")
-}
-
-func int64Or(v types.Int64, def int64) int64 {
-	if v.IsNull() || v.IsUnknown() {
-		return def
-	}
-	return v.ValueInt64()
-}
-
-func float64Or(v types.Float64, def float64) float64 {
-	if v.IsNull() || v.IsUnknown() {
-		return def
-	}
-	return v.ValueFloat64()
 }
 
 func objectAttrTypes(attrs map[string]schema.Attribute) map[string]attr.Type {

@@ -23,9 +23,9 @@ func NewGPUFitFunction() function.Function { return &gpuFitFunction{} }
 
 type gpuFitFunction struct{}
 
-// gpuFitOptions are the optional engine settings of gpu_fit's third argument.
-var gpuFitOptions = []string{"block_size", "engine_context", "gpu_memory_utilization", "kv_cache_dtype", "max_model_len",
-	"max_num_batched_tokens", "max_num_seqs", "quantization", "tensor_parallel_size", "vllm_version"}
+// gpuFitOptions are the optional settings of gpu_fit's third argument: the
+// engine settings and the sizing inputs of rayvllm_gpu_fit.
+var gpuFitOptions = slices.Sorted(slices.Values(append([]string{"block_size", "engine_context", "vllm_version"}, engineSettingNames...)))
 
 func (f *gpuFitFunction) Metadata(_ context.Context, _ function.MetadataRequest, resp *function.MetadataResponse) {
 	resp.Name = "gpu_fit"
@@ -125,33 +125,25 @@ func fitConfigFromArgs(model, gpu string, opts types.Dynamic) (fitConfigModel, e
 			continue
 		}
 		var err error
-		switch k {
-		case "tensor_parallel_size":
-			c.TensorParallelSize, err = optInt(v)
-		case "max_model_len":
-			c.MaxModelLen, err = optInt(v)
-		case "max_num_batched_tokens":
-			c.MaxNumBatchedTokens, err = optInt(v)
-		case "max_num_seqs":
-			c.MaxNumSeqs, err = optInt(v)
-		case "block_size":
-			c.BlockSize, err = optInt(v)
-		case "gpu_memory_utilization":
+		switch f := c.fields()[k].(type) {
+		case *types.String:
+			*f, err = optString(v)
+		case *types.Int64:
+			*f, err = optInt(v)
+		case *types.Float64:
 			var n *big.Float
 			if n, err = optNumber(v); err == nil {
-				f, _ := n.Float64()
-				c.GPUMemoryUtilization = types.Float64Value(f)
+				x, _ := n.Float64()
+				*f = types.Float64Value(x)
 			}
-		case "quantization":
-			c.Quantization, err = optString(v)
-		case "kv_cache_dtype":
-			c.KVCacheDType, err = optString(v)
+		}
+		switch k {
+		case "block_size":
+			c.BlockSize, err = optInt(v)
 		case "engine_context":
 			eng.EngineContext, err = optString(v)
 		case "vllm_version":
 			eng.VLLMVersion, err = optString(v)
-		default:
-			return c, eng, function.NewArgumentFuncError(2, fmt.Sprintf("options: unknown setting %q; valid settings are %s", k, strings.Join(gpuFitOptions, ", ")))
 		}
 		if err != nil {
 			return c, eng, function.NewArgumentFuncError(2, fmt.Sprintf("options.%s: %s", k, err))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"reflect"
+	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework-jsontypes/jsontypes"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
@@ -153,4 +154,34 @@ func stringOr(v types.String, def string) string {
 		return def
 	}
 	return v.ValueString()
+}
+
+func stringList(s []string) types.List {
+	vals := make([]attr.Value, len(s))
+	for i, v := range s {
+		vals[i] = types.StringValue(v)
+	}
+	return types.ListValueMust(types.StringType, vals)
+}
+
+func quoteList(s []string) string {
+	q := make([]string, len(s))
+	for i, v := range s {
+		q[i] = "`" + v + "`"
+	}
+	return strings.Join(q, ", ")
+}
+
+func int64Or(v types.Int64, def int64) int64 {
+	if v.IsNull() || v.IsUnknown() {
+		return def
+	}
+	return v.ValueInt64()
+}
+
+func float64Or(v types.Float64, def float64) float64 {
+	if v.IsNull() || v.IsUnknown() {
+		return def
+	}
+	return v.ValueFloat64()
 }
