@@ -50,7 +50,7 @@ func CheckQuantization(m Model, q string) error {
 		if slices.Contains(checkpointOnly, q) && q != "int4" && q != "int8" {
 			return &InputError{Attribute: "quantization", Message: fmt.Sprintf("%s is not quantized (its config.json has no quantization_config), "+
 				"and vLLM loads %s only from a checkpoint quantized that way. Valid for this checkpoint: leave quantization unset, or %s (vLLM quantizes "+
-				"while loading); for %s weights name a checkpoint quantized with it instead (e.g. %s-%s)", m.ID, q, strings.Join(quoteAll(inFlight), " or "),
+				"while loading); for %s weights name a checkpoint quantized with it instead (e.g. %s-%s).", m.ID, q, strings.Join(quoteAll(inFlight), " or "),
 				q, m.ID, strings.ToUpper(quantFamilyName(q)))}
 		}
 		return nil
@@ -60,7 +60,7 @@ func CheckQuantization(m Model, q string) error {
 		return nil
 	}
 	return &InputError{Attribute: "quantization", Message: fmt.Sprintf("%s is already a %s-quantized checkpoint, and vLLM refuses quantization %q for it "+
-		"(it must match the checkpoint's quantization_config). Valid: leave quantization unset (vLLM reads %q from the checkpoint)", m.ID, own, q, own)}
+		"(it must match the checkpoint's quantization_config). Valid: leave quantization unset (vLLM reads %q from the checkpoint).", m.ID, own, q, own)}
 }
 
 func quantFamilyName(q string) string {

@@ -293,6 +293,6 @@ func checkCheckpointQuantization(modelID, quantization string, at path.Path, dia
 		return
 	}
 	if err := hardware.CheckQuantization(m, quantization); err != nil {
-		diags.AddAttributeError(at, "Invalid "+at.String(), strings.TrimPrefix(err.Error(), "quantization: ")+".")
+		diags.AddAttributeError(at, "Invalid "+at.String(), strings.TrimPrefix(err.Error(), "quantization: "))
 	}
 }
