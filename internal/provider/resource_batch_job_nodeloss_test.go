@@ -4,7 +4,7 @@ package provider
 // more nodes join the test Ray head (`ray start --address ... --block` on
 // loopback, each with its own CPU, a custom resource and temp dir); the job
 // runs the built-in script (rayvllm_batch.run) with the tests' stand-in
-// engine (internal/batchjob/standin.py, engine replicas pinned to the two
+// engine (internal/batchjob/testscripts/standin.py, engine replicas pinned to the two
 // nodes by the custom resource), shipped as the job's working_dir. One
 // node's raylet is SIGKILLed mid-run. The job finishes on the other node or
 // fails; the next step applies resume = true; either way every input id
@@ -119,7 +119,7 @@ resource "rayvllm_batch_job" "e2e" {
     env_vars    = { RAYVLLM_SHARD_ROWS = "32" }
   }
 }
-`, hcl("python standin.py '"+string(b)+"'"), resume, hcl(workDir))
+`, hcl("python testscripts/standin.py '"+string(b)+"'"), resume, hcl(workDir))
 }
 
 func TestAccBatchJob_nodeLoss(t *testing.T) {
