@@ -44,3 +44,10 @@ func repoPath(t testing.TB, rel string) string {
 func freePort(t *testing.T) int { return acctest.FreePort(t) }
 
 func tailLines(s string, n int) string { return acctest.TailLines(s, n) }
+
+// unitPreCheck is acctest.UnitPreCheck: the unit tier (resource.UnitTest)
+// needs the terraform CLI and nothing else.
+func unitPreCheck(t testing.TB) {
+	t.Helper()
+	acctest.UnitPreCheck(t)
+}
