@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"embed"
 	"path/filepath"
 	"testing"
 
@@ -50,4 +51,18 @@ func tailLines(s string, n int) string { return acctest.TailLines(s, n) }
 func unitPreCheck(t testing.TB) {
 	t.Helper()
 	acctest.UnitPreCheck(t)
+}
+
+// The Python the tests run (as a Ray job's entrypoint, or with the venv's
+// python) lives in testdata/python.
+//
+//go:embed testdata/python/*.py
+var testPythonFS embed.FS
+
+func testPython(name string) string {
+	b, err := testPythonFS.ReadFile("testdata/python/" + name)
+	if err != nil {
+		panic(err) // a file named in the tests is missing: a build error in spirit
+	}
+	return string(b)
 }

@@ -128,13 +128,7 @@ func TestAccBatchJob_nodeLoss(t *testing.T) {
 		e2eSkip(t, "RAYVLLM_TEST_GCS_ADDRESS is not set: source .tmp/services.env")
 	}
 	nodes := []*exec.Cmd{startRayNode(t, "node0"), startRayNode(t, "node1")}
-	waitNodes := exec.Command(repoPath(t, ".venv/bin/python"), "-c", `import os, sys, time, ray
-ray.init(address=os.environ["RAYVLLM_TEST_GCS_ADDRESS"], logging_level="ERROR", log_to_driver=False)
-for _ in range(120):
-    if sum(1 for n in ray.nodes() if n["Alive"] and n["Resources"].get("rayvllm_test_worker")) >= 2:
-        sys.exit(0)
-    time.sleep(1)
-sys.exit("the two nodes did not join")`) // #nosec G204 -- test
+	waitNodes := exec.Command(repoPath(t, ".venv/bin/python"), "-c", testPython("wait_nodes.py")) // #nosec G204 -- test
 	waitNodes.Env = append(os.Environ(), "RAY_AUTH_MODE=token")
 	if b, err := waitNodes.CombinedOutput(); err != nil {
 		t.Fatalf("%v\n%s", err, tailLines(string(b), 10))
