@@ -674,14 +674,14 @@ func TestRayVersionValidator(t *testing.T) {
 
 // Planning needs no AWS at all: no endpoint, credentials or region.
 func TestAccInferenceCluster_planWithoutAWS(t *testing.T) {
-	testAccPreCheck(t)
+	unitPreCheck(t)
 	for _, k := range []string{"AWS_ENDPOINT_URL_EC2", "AWS_ENDPOINT_URL_SSM", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"} {
 		t.Setenv(k, "")
 	}
 	t.Setenv("AWS_CONFIG_FILE", "/nonexistent")
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
 	e := &awsEnv{ami: "ami-0123456789abcdef0", subnet: "subnet-0123456789abcdef0", profile: "p", hfParam: "/hf/token"}
-	resource.Test(t, resource.TestCase{
+	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{{
 			Config: e.config("no-aws", group{"a10g", "g5.xlarge", 2, ""}), PlanOnly: true, ExpectNonEmptyPlan: true,
@@ -802,13 +802,13 @@ func resetMoto(b *testing.B) {
 
 // The documented example plans (no AWS needed) and passes its fit check.
 func TestAccInferenceCluster_examplePlans(t *testing.T) {
-	testAccPreCheck(t)
+	unitPreCheck(t)
 	example, err := os.ReadFile("../../examples/resources/rayvllm_inference_cluster/resource.tf")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Setenv("TF_VAR_my_cidr", "203.0.113.7/32")
-	resource.Test(t, resource.TestCase{
+	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{{
 			Config:   string(example),
