@@ -408,7 +408,7 @@ plan_examples() {
     mkdir -p "$WORK/xdg/rayvllm/hf/${id%%--*}/${id#*--}/main"
     cp "$f" "$WORK/xdg/rayvllm/hf/${id%%--*}/${id#*--}/main/config.json"
   done
-  export XDG_CACHE_HOME=$WORK/xdg HF_HUB_OFFLINE=1
+  local -x XDG_CACHE_HOME=$WORK/xdg HF_HUB_OFFLINE=1 # for this step only
   local d
   for d in $(find examples modules/*/examples -name '*.tf' -not -path '*/.terraform/*' -printf '%h\n' | sort -u); do
     add_required_providers "$d"
