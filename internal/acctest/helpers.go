@@ -14,7 +14,11 @@ func FreePort(t testing.TB) int {
 		t.Fatal(err)
 	}
 	defer func() { _ = ln.Close() }()
-	return ln.Addr().(*net.TCPAddr).Port
+	addr, ok := ln.Addr().(*net.TCPAddr)
+	if !ok {
+		t.Fatalf("listener address %v is not TCP", ln.Addr())
+	}
+	return addr.Port
 }
 
 // TailLines is the last n lines of s.
