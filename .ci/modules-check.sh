@@ -7,6 +7,19 @@
 #   fmt       terraform fmt -check over modules/ and examples/
 #   validate  terraform init + validate in every directory with .tf files
 #             under modules/ and examples/
+#   plan      terraform plan in every example (examples/*, modules/*/examples/*)
+#             and every hcl block of README.md, modules/README.md and
+#             modules/*/README.md (module sources pointed at this checkout),
+#             offline: placeholder values for the examples' required
+#             variables, the Hub's config.json files from
+#             internal/hardware/testdata/configs/hub as the provider's cache;
+#             the ephemeral token example reads its SSM parameter from moto
+#             when AWS_ENDPOINT_URL_SSM is set (make test), else it is
+#             skipped. A README block right after a line
+#             `<!-- snippet: not planned: WHY -->` is skipped, and counted.
+#             Then every `<!-- figures: DIR OUTPUT=VALUE ... -->` in a README
+#             is checked: VALUE is DIR's planned output rounded to VALUE's
+#             digits, and VALUE appears in the paragraph that follows.
 #   test      terraform test in every module with tests/*.tftest.hcl; a
 #             module's tests/services/*.tftest.hcl (apply-level, against the
 #             real services) run too when RAY_ADDRESS and AWS_ENDPOINT_URL_EC2
@@ -15,7 +28,7 @@
 #             `promtool check rules` and `promtool test rules`, and checks that
 #             every vLLM series they read is in modules/monitoring/vllm_metrics.txt
 #
-# Usage: .ci/modules-check.sh [all|readme|fmt|validate|test|promtool]...
+# Usage: .ci/modules-check.sh [all|readme|fmt|validate|plan|test|promtool]...
 #        .ci/modules-check.sh readme-write   (rewrites the README tables)
 # Needs bin/terraform (make terraform) and the provider in the local mirror
 # (make install, which writes .tmp/terraformrc). promtool comes from Debian's
@@ -341,6 +354,171 @@ validate() {
   say "terraform validate: $n directories ok ($m of them with OpenTofu: they use features newer than $("$TERRAFORM" version 2>/dev/null | awk 'NR == 1'))"
 }
 
+# The CLI for DIR: OpenTofu where the configuration uses ephemeral resources
+# or write-only arguments and bin/terraform is older than they are.
+cli_for() {
+  if grep -Eqs '^ephemeral "|_wo[[:space:]]*=' "$1"/*.tf && "$TERRAFORM" version 2>/dev/null | grep -q '^Terraform v1\.[0-9]\.'; then
+    [ -x "$ROOT/bin/tofu" ] || die "$1 needs OpenTofu (ephemeral resources or write-only arguments): run 'make tofu'"
+    echo "$ROOT/bin/tofu"
+  else
+    echo "$TERRAFORM"
+  fi
+}
+
+# tfplugindocs snippets leave out required_providers; the copy declares it.
+add_required_providers() {
+  if ! grep -qs 'required_providers' "$TREE/$1"/*.tf && grep -Eqs 'rayvllm_|provider::rayvllm::|provider "rayvllm"' "$TREE/$1"/*.tf; then
+    printf 'terraform {\n  required_providers {\n    rayvllm = {\n      source = "rayvllm/rayvllm"\n    }\n  }\n}\n' >"$TREE/$1/zz_required_providers.tf"
+  fi
+}
+
+# Placeholders for the examples' required variables (what a user passes).
+PLAN_VARS=(
+  TF_VAR_hf_token=hf_placeholder
+  TF_VAR_my_cidr=198.51.100.7/32
+  TF_VAR_subnet_id=subnet-0123456789abcdef0
+  TF_VAR_ami_id=ami-0123456789abcdef0
+  TF_VAR_iam_instance_profile=rayvllm-node
+  'TF_VAR_dashboard_ingress_cidrs=["198.51.100.7/32"]'
+  TF_VAR_input_uri=s3://example-bucket/prompts/
+  TF_VAR_output_uri=s3://example-bucket/answers/run-1
+)
+
+plan_dir() { # DIR (relative to the tree): init, plan, the plan as JSON in $WORK/plans
+  local d=$1 cli out="$WORK/plan.log" j
+  cli=$(cli_for "$TREE/$d")
+  tf_init "$d" "$cli"
+  if ! env "${PLAN_VARS[@]}" "$cli" -chdir="$TREE/$d" plan -input=false -lock=false -no-color -out="$WORK/plan.bin" >"$out" 2>&1; then
+    cat "$out" >&2
+    die "$(basename "$cli") plan failed in $d"
+  fi
+  j="$WORK/plans/$(echo "$d" | tr / _).json"
+  "$cli" -chdir="$TREE/$d" show -json "$WORK/plan.bin" >"$j" || die "show -json failed in $d"
+}
+
+plan_examples() {
+  need_terraform
+  copy_tree
+  mkdir -p "$WORK/plans" "$WORK/xdg"
+  # The Hub, offline: the provider's cache (<cache>/rayvllm/hf/<org>/<name>/main/config.json).
+  local f id n=0 skipped=0 snippets=0 notes=()
+  for f in internal/hardware/testdata/configs/hub/*.json; do
+    id=$(basename "$f" .json)
+    case $id in *--*-explicit) continue ;; esac
+    mkdir -p "$WORK/xdg/rayvllm/hf/${id%%--*}/${id#*--}/main"
+    cp "$f" "$WORK/xdg/rayvllm/hf/${id%%--*}/${id#*--}/main/config.json"
+  done
+  local -x XDG_CACHE_HOME=$WORK/xdg HF_HUB_OFFLINE=1 # for this step only
+  local d
+  for d in $(find examples modules/*/examples -name '*.tf' -not -path '*/.terraform/*' -printf '%h\n' | sort -u); do
+    add_required_providers "$d"
+    if grep -qs '^ephemeral "rayvllm_cluster_token"' "$d"/*.tf; then
+      if [ -z "${AWS_ENDPOINT_URL_SSM:-}" ]; then
+        notes+=("$d skipped (reads its token from SSM: needs moto, AWS_ENDPOINT_URL_SSM; make test sets it)")
+        skipped=$((skipped + 1))
+        continue
+      fi
+      [ -x "$ROOT/.venv/bin/python" ] || die "$ROOT/.venv/bin/python not found: run make venv (boto3 talks to moto)"
+      "$ROOT/.venv/bin/python" -c 'import boto3; boto3.client("ssm", region_name="us-east-1").put_parameter(Name="/rayvllm/prod-inference/ray-auth-token", Value="placeholder", Type="SecureString", Overwrite=True)' ||
+        die "cannot put the token parameter into moto for $d"
+      plan_dir "$d"
+      "$ROOT/.venv/bin/python" -c 'import boto3; boto3.client("ssm", region_name="us-east-1").delete_parameter(Name="/rayvllm/prod-inference/ray-auth-token")' || true
+    else
+      plan_dir "$d"
+    fi
+    n=$((n + 1))
+  done
+  # README snippets: one directory each under the tree's snippets/.
+  local list
+  list=$(python3 - "$TREE" README.md modules/README.md modules/*/README.md <<'PY'
+import os, re, sys
+tree, files = sys.argv[1], sys.argv[2:]
+src = re.compile(r'source\s*=\s*"git::https://github\.com/rayvllm/terraform-provider-rayvllm\.git//modules/([a-z0-9-]+)\?ref=[^"]*"')
+for f in files:
+    lines = open(f).read().split('\n')
+    k, skip = 0, None
+    i = 0
+    while i < len(lines):
+        m = re.match(r'<!-- snippet: not planned: (.+?) -->', lines[i].strip())
+        if m:
+            skip = m.group(1)
+        if re.match(r'^```(hcl|terraform|tf)\s*$', lines[i]):
+            j = i + 1
+            while not lines[j].startswith('```'):
+                j += 1
+            k += 1
+            name = f"{f.replace('/', '_').removesuffix('.md')}_{k}"
+            if skip:
+                print(f"SKIP {f} block {k}: {skip}")
+            else:
+                d = os.path.join(tree, 'snippets', name)
+                os.makedirs(d, exist_ok=True)
+                body = src.sub(lambda m: f'source = "../../modules/{m.group(1)}"', '\n'.join(lines[i + 1:j]))
+                open(os.path.join(d, 'main.tf'), 'w').write(body + '\n')
+                print(f"DIR snippets/{name} {f} block {k}")
+            skip = None
+            i = j
+        elif lines[i].strip() and not m:
+            skip = None
+        i += 1
+PY
+  ) || die "cannot extract the README snippets"
+  while read -r kind rest; do
+    case $kind in
+    SKIP) notes+=("$rest"); skipped=$((skipped + 1)) ;;
+    DIR)
+      d=${rest%% *}
+      add_required_providers "$d"
+      plan_dir "$d" || die "README ${rest#* } does not plan"
+      snippets=$((snippets + 1))
+      ;;
+    esac
+  done <<<"$list"
+  for f in "${notes[@]}"; do say "plan: $f"; done
+  say "terraform plan: $n example directories and $snippets README snippets ok, $skipped skipped"
+  figures
+}
+
+# <!-- figures: DIR OUTPUT.PATH=VALUE ... --> in a README: DIR (relative to
+# the README's folder) was planned by plan_examples; the output at PATH,
+# rounded to VALUE's decimals, must be VALUE, and VALUE must appear in the
+# paragraph after the comment.
+figures() {
+  python3 - "$WORK/plans" README.md modules/README.md modules/*/README.md <<'PY'
+import json, os, re, sys
+plans, files = sys.argv[1], sys.argv[2:]
+bad, n = [], 0
+for f in files:
+    text = open(f).read()
+    for m in re.finditer(r'<!-- figures: (\S+) ((?:\S+=\S+\s*)+)-->\n', text):
+        d = os.path.normpath(os.path.join(os.path.dirname(f), m.group(1)))
+        pj = os.path.join(plans, d.replace('/', '_') + '.json')
+        if not os.path.exists(pj):
+            bad.append(f'{f}: {d} was not planned'); continue
+        outputs = json.load(open(pj))['planned_values'].get('outputs', {})
+        para = text[m.end():].split('\n\n', 1)[0]
+        for pair in m.group(2).split():
+            path, want = pair.split('=')
+            n += 1
+            name, *keys = path.split('.')
+            v = outputs.get(name, {}).get('value')
+            for k in keys:
+                v = v.get(k) if isinstance(v, dict) else None
+            if not isinstance(v, (int, float)):
+                bad.append(f'{f}: {d} has no number at output {path}'); continue
+            digits = len(want.split('.')[1]) if '.' in want else 0
+            got = f'{v:.{digits}f}'
+            if got != want:
+                bad.append(f'{f}: {path} is {got} by the plan of {d}, the README says {want}')
+            if want not in para:
+                bad.append(f'{f}: {want} ({path}) is not quoted in the paragraph after its figures comment')
+if bad:
+    print('\n'.join('modules-check: ' + b for b in bad), file=sys.stderr)
+    sys.exit(1)
+print(f'modules-check: {n} figures quoted in READMEs match their plans')
+PY
+}
+
 tf_test() {
   need_terraform
   local d out passed=0 failed=0 p f
@@ -527,14 +705,15 @@ PY
 [ $# -gt 0 ] || set -- all
 for step in "$@"; do
   case $step in
-  all) readme && fmt_check && validate && tf_test && promtool_check ;;
+  all) readme && fmt_check && validate && plan_examples && tf_test && promtool_check ;;
   readme) readme ;;
   readme-write) readme write ;;
   fmt) fmt_check ;;
   validate) validate ;;
+  plan) plan_examples ;;
   test) tf_test ;;
   promtool) promtool_check ;;
-  *) die "unknown step '$step' (all, readme, readme-write, fmt, validate, test, promtool)" ;;
+  *) die "unknown step '$step' (all, readme, readme-write, fmt, validate, plan, test, promtool)" ;;
   esac
 done
 say "passed: $*"

@@ -11,6 +11,7 @@ import pytest
 
 HERE = pathlib.Path(__file__).parent
 sys.path.insert(0, str(HERE))
+sys.path.insert(1, str(HERE / "testscripts"))
 if os.environ.get("RAYVLLM_TEST_GCS_ADDRESS"):
     # The test head runs with token auth; Ray reads the mode when it loads.
     os.environ.setdefault("RAY_AUTH_MODE", "token")
@@ -296,7 +297,7 @@ def run_driver(cfg, shard_rows):
     import subprocess
 
     env = dict(os.environ, **{rb.SHARD_ROWS_ENV: str(shard_rows)})
-    return subprocess.Popen([sys.executable, str(HERE / "standin.py"), json.dumps(cfg)], cwd=HERE, env=env,
+    return subprocess.Popen([sys.executable, str(HERE / "testscripts" / "standin.py"), json.dumps(cfg)], cwd=HERE, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 

@@ -4,13 +4,17 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sort"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -148,7 +152,8 @@ func differentialCases(t *testing.T, dir string) []diffCase {
 // config.json under testdata/configs) with transformers' parameter count on
 // the meta device (within 0.5%) and vLLM's ModelConfig (head size, KV heads,
 // layers, sliding window and its layers, default and longest max_model_len:
-// exact), in one Python process of the test venv (testdata/config_differential.py).
+// exact), in a few Python processes of the test venv
+// (testdata/config_differential.py), each with its share of the configs.
 // make config-differential prints the table.
 func TestConfigDifferential(t *testing.T) {
 	if testing.Short() {
@@ -162,27 +167,9 @@ func TestConfigDifferential(t *testing.T) {
 		venvSkip(t, fmt.Sprintf("no test venv at %s (make venv creates it)", py))
 	}
 	cases := differentialCases(t, t.TempDir())
-	var in []map[string]string
-	for _, c := range cases {
-		in = append(in, map[string]string{"name": c.Name, "dir": c.Dir})
-	}
-	stdin, _ := json.Marshal(in)
-	cmd := exec.Command(py, filepath.Join("testdata", "config_differential.py"))
-	cmd.Stdin = bytes.NewReader(stdin)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
+	got, err := runDifferential(py, cases, differentialWorkers(len(cases)))
 	if err != nil {
-		t.Fatalf("%s: %v\n%s", py, err, tailString(stderr.String(), 3000))
-	}
-	got := map[string]diffResult{}
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		var r diffResult
-		if json.Unmarshal(sc.Bytes(), &r) == nil && r.Name != "" {
-			got[r.Name] = r
-		}
+		t.Fatal(err)
 	}
 	var table strings.Builder
 	table.WriteString("| config | model_type | params provider / transformers | head size | KV heads | layers | window (layers) | max_model_len default / limit | result |\n|---|---|---|---|---|---|---|---|---|\n")
@@ -262,6 +249,61 @@ func TestConfigDifferential(t *testing.T) {
 			t.Error(err)
 		}
 	}
+}
+
+// differentialWorkers is how many Python processes share the configs: one per
+// CPU, at most 4 (each imports torch, transformers and vLLM once, about 1 GiB);
+// RAYVLLM_DIFFERENTIAL_WORKERS overrides it.
+func differentialWorkers(n int) int {
+	w := min(runtime.NumCPU(), 4)
+	if v, err := strconv.Atoi(os.Getenv("RAYVLLM_DIFFERENTIAL_WORKERS")); err == nil && v > 0 {
+		w = v
+	}
+	return max(1, min(w, n))
+}
+
+// runDifferential reads every case's config.json with transformers and vLLM
+// in workers processes (case i goes to worker i mod workers) and returns the
+// results by case name.
+func runDifferential(py string, cases []diffCase, workers int) (map[string]diffResult, error) {
+	shares := make([][]map[string]string, workers)
+	for i, c := range cases {
+		shares[i%workers] = append(shares[i%workers], map[string]string{"name": c.Name, "dir": c.Dir})
+	}
+	outs, errs := make([][]byte, workers), make([]error, workers)
+	var wg sync.WaitGroup
+	for w := range shares {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			stdin, _ := json.Marshal(shares[w])
+			cmd := exec.Command(py, filepath.Join("testdata", "config_differential.py")) // #nosec G204 -- test venv
+			cmd.Stdin = bytes.NewReader(stdin)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			out, err := cmd.Output()
+			if err != nil {
+				err = fmt.Errorf("%s (worker %d of %d): %v\n%s", py, w+1, workers, err, tailString(stderr.String(), 3000))
+			}
+			outs[w], errs[w] = out, err
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	got := map[string]diffResult{}
+	for _, out := range outs {
+		sc := bufio.NewScanner(bytes.NewReader(out))
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			var r diffResult
+			if json.Unmarshal(sc.Bytes(), &r) == nil && r.Name != "" {
+				got[r.Name] = r
+			}
+		}
+	}
+	return got, nil
 }
 
 // venvSkip skips, or fails where CI demands the venv-backed tests

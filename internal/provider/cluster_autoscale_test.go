@@ -61,18 +61,7 @@ func (e *boxEnv) autoscaled(t *testing.T, name string) []ec2cluster.Instance {
 
 // twoGPUTasks needs two workers' resources at once: two tasks of one GPU
 // each (a g5.xlarge has one), which print where they ran.
-const twoGPUTasks = `
-import json, time
-import ray
-ray.init()
-
-@ray.remote(num_gpus=1, num_cpus=1)
-def where():
-    time.sleep(5)
-    return ray.util.get_node_ip_address()
-
-print("RESULT " + json.dumps(ray.get([where.remote(), where.remote()], timeout=900)))
-`
+var twoGPUTasks = testPython("two_gpu_tasks.py")
 
 // runJob submits a Python script as a Ray job on the cluster, waits for it
 // and returns its RESULT line.
@@ -275,17 +264,7 @@ func (e *boxEnv) checkNoAutoscaled(t *testing.T, name string) resource.TestCheck
 }
 
 // oneGPUTask needs one worker's GPU.
-const oneGPUTask = `
-import json
-import ray
-ray.init()
-
-@ray.remote(num_gpus=1, num_cpus=1)
-def where():
-    return ray.util.get_node_ip_address()
-
-print("RESULT " + json.dumps(ray.get(where.remote(), timeout=900)))
-`
+var oneGPUTask = testPython("one_gpu_task.py")
 
 // TestAccInferenceCluster_spotFallback: EC2 has no spot capacity (the fault
 // proxy between the head's autoscaler and moto answers every spot

@@ -197,22 +197,7 @@ func (e *boxEnv) groupType(t *testing.T, name, group string) string {
 // pinnedTasks is a Ray job whose driver (on the head) runs one task per
 // worker group, pinned with the group's node label, and one GPU task per
 // accelerator type, and prints where each ran.
-const pinnedTasks = `
-import json, sys
-import ray
-ray.init()
-
-@ray.remote(num_cpus=0.01)
-def where():
-    return ray.util.get_node_ip_address()
-
-out = {}
-for g in sys.argv[1].split(","):
-    out["group:" + g] = ray.get(where.options(label_selector={"rayvllm.io/group": g}).remote(), timeout=120)
-for a in sys.argv[2].split(","):
-    out["gpu:" + a] = ray.get(where.options(num_gpus=1, resources={"accelerator_type:" + a: 1}).remote(), timeout=120)
-print("RESULT " + json.dumps(out))
-`
+var pinnedTasks = testPython("pinned_tasks.py")
 
 // checkPinnedTasks runs pinnedTasks on the cluster and checks that each
 // task ran on a node of its group / accelerator type.

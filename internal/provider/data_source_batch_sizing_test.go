@@ -11,8 +11,10 @@ import (
 )
 
 func TestAccBatchSizingDataSource(t *testing.T) {
+	unitPreCheck(t)
+	t.Parallel()
 	const ds = "data.rayvllm_batch_sizing.run"
-	resource.Test(t, resource.TestCase{
+	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{
 			{
@@ -136,8 +138,10 @@ data "rayvllm_batch_sizing" "x" {
 // The engine context, the vLLM version, the leave-one-out range, whole
 // instances and the closed loop from a measured run, through the real CLI.
 func TestAccBatchSizingDataSource_engineContextRangeAndMeasuredRun(t *testing.T) {
+	unitPreCheck(t)
+	t.Parallel()
 	const ds = "data.rayvllm_batch_sizing.g6e"
-	resource.Test(t, resource.TestCase{
+	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{
 			{

@@ -14,6 +14,8 @@ import (
 // rayvllm_gpu_catalog lists every catalog GPU with its specs, so that the
 // names gpu accepts are an output and not only part of an error message.
 func TestAccGPUCatalogDataSource(t *testing.T) {
+	unitPreCheck(t)
+	t.Parallel()
 	gpus := hardware.GPUs()
 	h100, _ := hardware.LookupGPU("H100-80GB-SXM")
 	idx := -1
@@ -22,7 +24,7 @@ func TestAccGPUCatalogDataSource(t *testing.T) {
 			idx = i
 		}
 	}
-	resource.Test(t, resource.TestCase{
+	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{{
 			Config: `

@@ -15,7 +15,9 @@ import (
 // 14.19 GiB. Qwen2.5-0.5B (24 layers, 2 KV heads, head_dim 64) in fp8 KV:
 // 2 × 24 × 2 × 64 × 1 B = 6144.
 func TestAccGPUFitDataSource(t *testing.T) {
-	resource.Test(t, resource.TestCase{
+	unitPreCheck(t)
+	t.Parallel()
+	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{
 			{
@@ -72,10 +74,12 @@ data "rayvllm_gpu_fit" "misfit" {
 }
 
 func TestAccGPUFitDataSource_badInput(t *testing.T) {
+	unitPreCheck(t)
+	t.Parallel()
 	step := func(cfg, want string) resource.TestStep {
 		return resource.TestStep{Config: cfg, ExpectError: regexp.MustCompile(want)}
 	}
-	resource.Test(t, resource.TestCase{
+	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{
 			step(`data "rayvllm_gpu_fit" "x" {

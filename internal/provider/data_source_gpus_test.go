@@ -10,7 +10,9 @@ import (
 )
 
 func TestAccGPUsDataSource(t *testing.T) {
-	resource.Test(t, resource.TestCase{
+	unitPreCheck(t)
+	t.Parallel()
+	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{
 			{

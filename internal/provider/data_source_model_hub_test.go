@@ -64,10 +64,11 @@ provider "rayvllm" {
 // An id outside the catalog is read from the Hub (token and endpoint from
 // the provider block), as transformers and vLLM read it.
 func TestAccModel_hubLookup(t *testing.T) {
+	unitPreCheck(t)
 	t.Setenv("XDG_CACHE_HOME", t.TempDir())
 	t.Setenv("HF_HUB_OFFLINE", "")
 	srv, _ := hubServer(t, "hf_test_token")
-	resource.Test(t, resource.TestCase{
+	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{
 			{
@@ -116,12 +117,13 @@ data "rayvllm_model" "small" {
 
 // Once read, the file is served from the disk cache when the Hub is gone.
 func TestAccModel_hubOfflineCache(t *testing.T) {
+	unitPreCheck(t)
 	cache := t.TempDir()
 	t.Setenv("XDG_CACHE_HOME", cache)
 	t.Setenv("HF_HUB_OFFLINE", "")
 	srv, hits := hubServer(t, "tok")
 	cfg := hubProvider(srv.URL, "tok") + `data "rayvllm_model" "gemma" { model = "google/gemma-3-12b-it" }`
-	resource.Test(t, resource.TestCase{
+	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{
 			{
@@ -153,6 +155,7 @@ func TestAccModel_hubOfflineCache(t *testing.T) {
 
 // Unreachable and not cached: the error says both, and what else to do.
 func TestAccModel_hubUnreachable(t *testing.T) {
+	unitPreCheck(t)
 	t.Setenv("XDG_CACHE_HOME", t.TempDir())
 	t.Setenv("HF_HUB_OFFLINE", "")
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -161,7 +164,7 @@ func TestAccModel_hubUnreachable(t *testing.T) {
 	}
 	dead := "http://" + l.Addr().String()
 	_ = l.Close() // nothing listens there now
-	resource.Test(t, resource.TestCase{
+	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{
 			{

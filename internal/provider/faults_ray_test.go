@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -239,16 +238,6 @@ type dedicatedRay struct {
 	cmd     *exec.Cmd
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = ln.Close() }()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 func startDedicatedRay(t *testing.T) *dedicatedRay {
 	t.Helper()
 	root, err := filepath.Abs(filepath.Join("..", ".."))
@@ -353,14 +342,6 @@ func pidsUsing(dir string) []int {
 		}
 	}
 	return out
-}
-
-func tailLines(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 // Scenario 5: the Ray head restarts while the provider waits for a job. Ray

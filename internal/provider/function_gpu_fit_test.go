@@ -11,13 +11,15 @@ import (
 )
 
 func TestAccGPUFitFunction(t *testing.T) {
+	unitPreCheck(t)
+	t.Parallel()
 	// OpenTofu (1.12) turns an untyped null for a dynamic parameter into an
 	// unknown, so the call yields null there: pass {} (docs say so).
 	noOptions := "null"
 	if cli, err := accCLI(); err == nil && cli.Name == "OpenTofu" {
 		noOptions = "{}"
 	}
-	resource.Test(t, resource.TestCase{
+	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{
 			{
@@ -77,7 +79,9 @@ output "l4_worker" {
 // 2 × 32 layers × 8 KV heads × 128 × 2 B = 131072 for Llama-3.1-8B; fp8 halves
 // it; TP=2 splits the 8 KV heads 4 per GPU.
 func TestAccKVCacheBytesPerTokenFunction(t *testing.T) {
-	resource.Test(t, resource.TestCase{
+	unitPreCheck(t)
+	t.Parallel()
+	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{
 			{

@@ -419,7 +419,7 @@ func clusterConfig(t *testing.T, change string) string {
 // a panic, and without any request to the Ray dashboard or to AWS (EC2, SSM,
 // STS), which point at loopback traps for the whole test.
 func TestAccInvalidConfigs(t *testing.T) {
-	testAccPreCheck(t)
+	unitPreCheck(t)
 	if len(invalidConfigs) < 40 {
 		t.Fatalf("%d invalid configurations; the table must keep at least 40", len(invalidConfigs))
 	}
@@ -461,7 +461,8 @@ func TestAccInvalidConfigs(t *testing.T) {
 			}
 			want := regexp.MustCompile(strings.ReplaceAll(c.want, " ", `\s+`))
 			t.Run(c.name, func(t *testing.T) {
-				resource.ParallelTest(t, resource.TestCase{
+				t.Parallel()
+				resource.UnitTest(t, resource.TestCase{
 					ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 					Steps:                    []resource.TestStep{{Config: config, PlanOnly: true, ExpectError: want}},
 				})
@@ -477,14 +478,14 @@ func TestAccInvalidConfigs(t *testing.T) {
 	// Control: the traps do see the provider's calls. Applying a job (past
 	// plan) calls the Ray trap, and creating a cluster calls the AWS trap;
 	// both fail on the trap's answer.
-	resource.Test(t, resource.TestCase{
+	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{{
 			Config:      trapProvider(rayTrap, awsTrap) + "resource \"rayvllm_batch_job\" \"x\" {\n  entrypoint = \"true\"\n}\n",
 			ExpectError: regexp.MustCompile(`418|no API call is expected`),
 		}},
 	})
-	resource.Test(t, resource.TestCase{
+	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{{
 			Config:      trapProvider(rayTrap, awsTrap) + clusterConfig(t, `cluster:ray_version = "2.60.0"`),
@@ -507,7 +508,8 @@ func trapProvider(rayTrap, awsTrap *apiTrap) string {
 // request: the dashboard (a loopback fake that only knows /api/version)
 // reports 2.53.0, and only GET /api/version may be called.
 func TestAccOldRayRefused(t *testing.T) {
-	testAccPreCheck(t)
+	unitPreCheck(t)
+	t.Parallel()
 	var mu sync.Mutex
 	var calls []string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -526,7 +528,7 @@ func TestAccOldRayRefused(t *testing.T) {
 		"rayvllm_vllm_worker": "name     = \"old\"\n  model_id = \"m\"",
 	} {
 		t.Run(name, func(t *testing.T) {
-			resource.Test(t, resource.TestCase{
+			resource.UnitTest(t, resource.TestCase{
 				ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 				Steps: []resource.TestStep{{
 					Config:      fmt.Sprintf("resource %q \"x\" {\n  dashboard_url = %q\n  auth_token    = \"t\"\n  %s\n}\n", name, srv.URL, body),

@@ -13,7 +13,9 @@ import (
 // GPU names are case-insensitive (quantization takes vLLM's lowercase names), and a custom GPU
 // and a config.json model can be named.
 func TestAccFitInputs_namesAndCase(t *testing.T) {
-	resource.Test(t, resource.TestCase{
+	unitPreCheck(t)
+	t.Parallel()
+	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{{
 			Config: `

@@ -3,13 +3,14 @@ package provider
 import (
 	"context"
 	"fmt"
-	"os"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/acctest"
 )
 
 // testAccProtoV6ProviderFactories runs the provider in-process for the
@@ -18,48 +19,20 @@ var testAccProtoV6ProviderFactories = map[string]func() (tfprotov6.ProviderServe
 	"rayvllm": providerserver.NewProtocol6WithError(New("test")()),
 }
 
-// testAccNeed is a service an acceptance test needs besides TF_ACC=1.
-type testAccNeed int
-
+// The pre-check's needs, by their short names in this package
+// (internal/acctest holds the pre-check).
 const (
-	needRay    testAccNeed = iota // the Ray head of .ci/services.sh: RAY_ADDRESS, RAY_AUTH_TOKEN
-	needServe                     // its Serve proxy port: RAYVLLM_TEST_SERVE_PORT
-	needMoto                      // moto's EC2 and SSM: AWS_ENDPOINT_URL_EC2
-	needMirror                    // the provider in the local mirror of make install: TF_ACC_TERRAFORM_PATH, TF_CLI_CONFIG_FILE
+	needRay    = acctest.NeedRay
+	needServe  = acctest.NeedServe
+	needMoto   = acctest.NeedMoto
+	needMirror = acctest.NeedMirror
 )
 
-// testAccPreCheck is the one pre-check of the acceptance tests: it skips a
-// test when TF_ACC is not set or a service it needs is not there.
-func testAccPreCheck(t testing.TB, needs ...testAccNeed) {
+// testAccPreCheck is acctest.PreCheck: it skips a test when TF_ACC is not set
+// or a service it needs is not there.
+func testAccPreCheck(t testing.TB, needs ...acctest.Need) {
 	t.Helper()
-	if os.Getenv("TF_ACC") == "" {
-		t.Skip("acceptance test: set TF_ACC=1 (make test does)")
-	}
-	const start = "start the services with .ci/services.sh start and source .tmp/services.env (make test does both)"
-	for _, n := range needs {
-		switch n {
-		case needRay:
-			if os.Getenv("RAY_ADDRESS") == "" {
-				t.Skip("RAY_ADDRESS is not set: " + start)
-			}
-		case needServe:
-			if os.Getenv("RAYVLLM_TEST_SERVE_PORT") == "" {
-				t.Skip("RAYVLLM_TEST_SERVE_PORT is not set: " + start)
-			}
-		case needMoto:
-			if os.Getenv("AWS_ENDPOINT_URL_EC2") == "" {
-				t.Skip("AWS_ENDPOINT_URL_EC2 is not set: " + start)
-			}
-		case needMirror:
-			rc := os.Getenv("TF_CLI_CONFIG_FILE")
-			if os.Getenv("TF_ACC_TERRAFORM_PATH") == "" || rc == "" {
-				t.Skip("TF_ACC_TERRAFORM_PATH and TF_CLI_CONFIG_FILE must point at bin/terraform and the mirror config of make install")
-			}
-			if _, err := os.Stat(rc); err != nil {
-				t.Skipf("TF_CLI_CONFIG_FILE %s: %v (run make install)", rc, err)
-			}
-		}
-	}
+	acctest.PreCheck(t, needs...)
 }
 
 func TestProviderSchemaIsValid(t *testing.T) {

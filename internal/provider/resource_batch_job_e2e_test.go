@@ -27,26 +27,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 )
 
-// e2eSkip skips with why, or fails when the environment demands e2e runs.
-func e2eSkip(t testing.TB, why string) {
-	t.Helper()
-	for _, v := range []string{"RAYVLLM_REQUIRE_E2E", "CI"} {
-		if s := os.Getenv(v); s != "" && s != "0" && s != "false" {
-			t.Fatalf("end-to-end test cannot run: %s (%s=%s: a skipped e2e test is a failure)", why, v, s)
-		}
-	}
-	t.Skip("end-to-end test skipped: " + why)
-}
-
-func repoPath(t testing.TB, rel string) string {
-	t.Helper()
-	p, err := filepath.Abs(filepath.Join("..", "..", rel))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
 // e2ePreCheck checks the prerequisites and returns the venv's python.
 func e2ePreCheck(t testing.TB) string {
 	t.Helper()

@@ -4,7 +4,7 @@ package provider
 // more nodes join the test Ray head (`ray start --address ... --block` on
 // loopback, each with its own CPU, a custom resource and temp dir); the job
 // runs the built-in script (rayvllm_batch.run) with the tests' stand-in
-// engine (internal/batchjob/standin.py, engine replicas pinned to the two
+// engine (internal/batchjob/testscripts/standin.py, engine replicas pinned to the two
 // nodes by the custom resource), shipped as the job's working_dir. One
 // node's raylet is SIGKILLed mid-run. The job finishes on the other node or
 // fails; the next step applies resume = true; either way every input id
@@ -119,7 +119,7 @@ resource "rayvllm_batch_job" "e2e" {
     env_vars    = { RAYVLLM_SHARD_ROWS = "32" }
   }
 }
-`, hcl("python standin.py '"+string(b)+"'"), resume, hcl(workDir))
+`, hcl("python testscripts/standin.py '"+string(b)+"'"), resume, hcl(workDir))
 }
 
 func TestAccBatchJob_nodeLoss(t *testing.T) {
@@ -128,13 +128,7 @@ func TestAccBatchJob_nodeLoss(t *testing.T) {
 		e2eSkip(t, "RAYVLLM_TEST_GCS_ADDRESS is not set: source .tmp/services.env")
 	}
 	nodes := []*exec.Cmd{startRayNode(t, "node0"), startRayNode(t, "node1")}
-	waitNodes := exec.Command(repoPath(t, ".venv/bin/python"), "-c", `import os, sys, time, ray
-ray.init(address=os.environ["RAYVLLM_TEST_GCS_ADDRESS"], logging_level="ERROR", log_to_driver=False)
-for _ in range(120):
-    if sum(1 for n in ray.nodes() if n["Alive"] and n["Resources"].get("rayvllm_test_worker")) >= 2:
-        sys.exit(0)
-    time.sleep(1)
-sys.exit("the two nodes did not join")`) // #nosec G204 -- test
+	waitNodes := exec.Command(repoPath(t, ".venv/bin/python"), "-c", testPython("wait_nodes.py")) // #nosec G204 -- test
 	waitNodes.Env = append(os.Environ(), "RAY_AUTH_MODE=token")
 	if b, err := waitNodes.CombinedOutput(); err != nil {
 		t.Fatalf("%v\n%s", err, tailLines(string(b), 10))

@@ -200,13 +200,7 @@ func TestAccBatchJob_crashResume(t *testing.T) {
 // s3Rows reads the committed jsonl shards under an S3 URI (moto) with the
 // venv's pyarrow, the filesystem layer the script uses.
 func s3Rows(py, uri string, env []string) func() ([]e2eRow, error) {
-	const script = `import sys, pyarrow.fs as f
-fs, root = f.FileSystem.from_uri(sys.argv[1])
-for i in sorted(fs.get_file_info(f.FileSelector(root, recursive=True, allow_not_found=True)), key=lambda i: i.path):
-    if i.type == f.FileType.File and i.path.endswith(".jsonl"):
-        with fs.open_input_stream(i.path) as s:
-            sys.stdout.buffer.write(s.read())
-`
+	script := testPython("s3_rows.py")
 	return func() ([]e2eRow, error) {
 		cmd := exec.Command(py, "-c", script, uri)
 		cmd.Env = append(os.Environ(), env...)
@@ -233,7 +227,7 @@ func TestAccBatchJob_s3Resume(t *testing.T) {
 	for k, v := range env {
 		envList = append(envList, k+"="+v)
 	}
-	mk := exec.Command(py, "-c", "import sys, boto3; boto3.client('s3', endpoint_url=sys.argv[1]).create_bucket(Bucket=sys.argv[2])", moto, bucket)
+	mk := exec.Command(py, "-c", testPython("create_bucket.py"), moto, bucket)
 	mk.Env = append(os.Environ(), envList...)
 	if b, err := mk.CombinedOutput(); err != nil {
 		t.Fatalf("create bucket: %v\n%s", err, b)

@@ -108,15 +108,7 @@ func TestAccBatchJob_succeeds(t *testing.T) {
 	// It sleeps first: Ray writes its "Running entrypoint" line to the log
 	// after starting the command, and a command that prints at once can
 	// come before it.
-	script := `import os, sys, time
-time.sleep(1)
-for i in range(10):
-    print("line", i)
-with open(sys.argv[1], "w") as f:
-    f.write("hello " + os.environ["GREETING"])
-print('rayvllm-metrics: {"rows": 3, "failed_rows": 2, "skipped_rows": 1, "input_tokens": 30, "output_tokens": 60, "wall_seconds": 2.0, "output_tokens_per_second": 30.0, "total_tokens_per_second": 45.0, "engine_seconds": 1.5, "engine_output_tokens_per_second": 40.0}')
-print("done")
-`
+	script := testPython("job_main.py")
 	if err := os.WriteFile(filepath.Join(src, "main.py"), []byte(script), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -17,7 +17,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
-	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -37,7 +36,8 @@ import (
 
 const clusterAddr = "rayvllm_inference_cluster.test"
 
-// awsEnv is what the acceptance tests need from moto, made once per test.
+// awsEnv is what the acceptance tests need from moto, made once per test
+// (acctest.NewAWS).
 type awsEnv struct {
 	c       *ec2cluster.Client
 	ami     string
@@ -45,52 +45,6 @@ type awsEnv struct {
 	profile string
 	hfParam string
 	hfToken string
-}
-
-func newAWSEnv(t testing.TB) *awsEnv {
-	t.Helper()
-	testAccPreCheck(t, needMoto)
-	ctx := t.Context()
-	s := ec2cluster.Settings{EC2Endpoint: os.Getenv("AWS_ENDPOINT_URL_EC2"), SSMEndpoint: os.Getenv("AWS_ENDPOINT_URL_SSM")}
-	cfg, err := ec2cluster.LoadConfig(ctx, s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &awsEnv{c: ec2cluster.NewClient(cfg, s)}
-	imgs, err := e.c.EC2.DescribeImages(ctx, &ec2.DescribeImagesInput{Filters: []ec2types.Filter{{Name: aws.String("root-device-type"), Values: []string{"ebs"}}}})
-	if err != nil || len(imgs.Images) == 0 {
-		t.Fatalf("no AMI in moto: %v", err)
-	}
-	e.ami = aws.ToString(imgs.Images[0].ImageId)
-	subnets, err := e.c.EC2.DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{Filters: []ec2types.Filter{{Name: aws.String("default-for-az"), Values: []string{"true"}}}})
-	if err != nil || len(subnets.Subnets) == 0 {
-		t.Fatalf("no default subnet in moto: %v", err)
-	}
-	e.subnet = aws.ToString(subnets.Subnets[0].SubnetId)
-	e.profile = acctest.RandomWithPrefix("rayvllm-node")
-	iamURL := os.Getenv("RAYVLLM_TEST_MOTO_URL")
-	if iamURL == "" {
-		iamURL = os.Getenv("AWS_ENDPOINT_URL_EC2")
-	}
-	ic := iam.NewFromConfig(cfg, func(o *iam.Options) { o.BaseEndpoint = aws.String(iamURL) })
-	if _, err := ic.CreateInstanceProfile(ctx, &iam.CreateInstanceProfileInput{InstanceProfileName: aws.String(e.profile)}); err != nil {
-		t.Fatalf("creating instance profile in moto: %v", err)
-	}
-	// The nodes' role, which an autoscaled cluster's head passes to the
-	// workers it launches.
-	trust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}`
-	if _, err := ic.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String(e.profile), AssumeRolePolicyDocument: aws.String(trust)}); err != nil {
-		t.Fatalf("creating the node role in moto: %v", err)
-	}
-	if _, err := ic.AddRoleToInstanceProfile(ctx, &iam.AddRoleToInstanceProfileInput{InstanceProfileName: aws.String(e.profile), RoleName: aws.String(e.profile)}); err != nil {
-		t.Fatalf("adding the node role to its profile in moto: %v", err)
-	}
-	e.hfParam = "/" + acctest.RandomWithPrefix("hf") + "/token"
-	e.hfToken = "hf_" + acctest.RandString(30)
-	if _, err := e.c.SSM.PutParameter(ctx, &ssm.PutParameterInput{Name: aws.String(e.hfParam), Value: aws.String(e.hfToken), Type: ssmtypes.ParameterTypeSecureString}); err != nil {
-		t.Fatalf("creating HF token parameter in moto: %v", err)
-	}
-	return e
 }
 
 type group struct {
@@ -720,14 +674,14 @@ func TestRayVersionValidator(t *testing.T) {
 
 // Planning needs no AWS at all: no endpoint, credentials or region.
 func TestAccInferenceCluster_planWithoutAWS(t *testing.T) {
-	testAccPreCheck(t)
+	unitPreCheck(t)
 	for _, k := range []string{"AWS_ENDPOINT_URL_EC2", "AWS_ENDPOINT_URL_SSM", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"} {
 		t.Setenv(k, "")
 	}
 	t.Setenv("AWS_CONFIG_FILE", "/nonexistent")
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
 	e := &awsEnv{ami: "ami-0123456789abcdef0", subnet: "subnet-0123456789abcdef0", profile: "p", hfParam: "/hf/token"}
-	resource.Test(t, resource.TestCase{
+	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{{
 			Config: e.config("no-aws", group{"a10g", "g5.xlarge", 2, ""}), PlanOnly: true, ExpectNonEmptyPlan: true,
@@ -848,13 +802,13 @@ func resetMoto(b *testing.B) {
 
 // The documented example plans (no AWS needed) and passes its fit check.
 func TestAccInferenceCluster_examplePlans(t *testing.T) {
-	testAccPreCheck(t)
+	unitPreCheck(t)
 	example, err := os.ReadFile("../../examples/resources/rayvllm_inference_cluster/resource.tf")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Setenv("TF_VAR_my_cidr", "203.0.113.7/32")
-	resource.Test(t, resource.TestCase{
+	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{{
 			Config:   string(example),

@@ -6,9 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -34,24 +32,6 @@ type serveEnv struct {
 	client     *ray.Client
 	port       int
 	fixtureDir string
-}
-
-func testAccServe(t *testing.T) serveEnv {
-	t.Helper()
-	testAccPreCheck(t, needRay, needServe)
-	port, err := strconv.Atoi(os.Getenv("RAYVLLM_TEST_SERVE_PORT"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := ray.New(ray.Config{Address: os.Getenv("RAY_ADDRESS"), Token: os.Getenv("RAY_AUTH_TOKEN")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir, err := filepath.Abs(filepath.Join("testdata", "serve_fixture"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return serveEnv{client: c, port: port, fixtureDir: dir}
 }
 
 // fixtureCompletion is what testdata/serve_fixture/fixture_app.py answers:

@@ -3,7 +3,8 @@
 stdin: a JSON list of {"name", "dir"}; each dir holds a config.json.
 stdout: one JSON object per line: {"name", "params", "vllm": {...}} or "error".
 
-Everything runs in this one process (importing vLLM takes a while):
+Everything runs in this one process (importing vLLM takes a while; the Go
+test starts a few of these, each with its share of the configs):
   - params: transformers' parameter count of the model built on the meta
     device (no weights; tied parameters counted once);
   - vllm: vLLM's ModelConfig view of the language model: head size, total KV
@@ -35,8 +36,16 @@ from transformers import AutoConfig  # noqa: E402
 
 transformers.logging.set_verbosity_error()
 
+import vllm.model_executor.models.registry as vllm_registry  # noqa: E402
 from vllm.config import ModelConfig  # noqa: E402
 from vllm.config.model import _get_and_verify_max_len  # noqa: E402
+
+# ModelConfig inspects each architecture's class (_ModelInfo) in a fresh
+# Python process, to keep CUDA uninitialized in the caller, and caches the
+# answer under VLLM_CACHE_ROOT. On a fresh machine that is one more import of
+# torch and vLLM per architecture, most of this script's time. The test venv
+# is CPU-only, so the same inspection runs here, in this process.
+vllm_registry._run_in_subprocess = lambda fn: fn()
 
 # The causal-LM class vLLM registers for a text model_type.
 TEXT_ARCH = {

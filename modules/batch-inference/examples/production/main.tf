@@ -82,9 +82,10 @@ module "batch" {
 
   # The workload: 10M prompts of 512 tokens answered in 128 tokens within the
   # report's 24-hour window. The report's own claim, 17.4M requests a day
-  # (202 req/s × 86,400 s), does not hold on A10Gs: the sizing predicts
-  # 157 req/s, 30.8 h, and the plan fails with the SLA precondition, which
-  # asks for concurrency 6.
+  # (202 req/s × 86,400 s), does not hold on A10Gs: four of them answer
+  # fewer (output predicted.requests_per_second), and with num_requests =
+  # 17400000 the plan fails with the SLA precondition, which names the
+  # concurrency that meets it.
   num_requests       = 10000000
   mean_input_tokens  = 512
   mean_output_tokens = 128

@@ -13,7 +13,7 @@ as it was at git REF (before streaming: processor(ds).materialize(), then
 one write), as the baseline of the same command. Writes a markdown table
 to the path given with --out.
 
-    python bench_scale.py --rows 100000,1000000 --baseline c935d5b --out table.md
+    python testscripts/bench_scale.py --rows 100000,1000000 --baseline c935d5b --out table.md
 """
 
 import argparse
@@ -28,6 +28,8 @@ import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# The folder of the product script, rayvllm_batch.py.
+PRODUCT = os.path.dirname(HERE)
 
 
 # Rows per input file: a large input is many files, as Ray Data's writers
@@ -63,7 +65,7 @@ def proc_status_kib(pid, field):
     return 0
 
 
-def measure(address, cfg, lib=HERE):
+def measure(address, cfg, lib=PRODUCT):
     store, anon, stop = [0.0], [0], threading.Event()
 
     def poll_store():
@@ -118,9 +120,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", default="100000,1000000")
     ap.add_argument("--out")
-    ap.add_argument("--work", default=os.path.join(HERE, "..", "..", ".tmp", "bench-batch-scale"))
+    ap.add_argument("--work", default=os.path.join(PRODUCT, "..", "..", ".tmp", "bench-batch-scale"))
     ap.add_argument("--driver")
-    ap.add_argument("--lib", default=HERE)
+    ap.add_argument("--lib", default=PRODUCT)
     ap.add_argument("--baseline", help="a git ref: also run the script as it was there")
     args = ap.parse_args()
     if args.driver:
@@ -128,7 +130,7 @@ def main():
     address = os.environ["RAYVLLM_TEST_GCS_ADDRESS"]
     os.environ.setdefault("RAY_AUTH_MODE", "token")
     os.makedirs(args.work, exist_ok=True)
-    libs = [("streamed shards (this tree)", HERE)]
+    libs = [("streamed shards (this tree)", PRODUCT)]
     if args.baseline:
         base_lib = os.path.join(args.work, "baseline")
         os.makedirs(base_lib, exist_ok=True)

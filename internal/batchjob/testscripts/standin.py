@@ -8,7 +8,7 @@ whitespace-separated words, and a prompt with more words than
 max_model_len is rejected the way vLLM rejects a prompt longer than the
 model's context.
 
-    python standin.py '<config json>'   runs rayvllm_batch.run with it, as
+    python testscripts/standin.py '<config json>'   runs rayvllm_batch.run with it, as
                                          the job's driver would (RAY_ADDRESS)
 """
 
@@ -17,7 +17,10 @@ import json
 import os
 import sys
 
-import rayvllm_batch as rb
+# The product script sits one folder up; appended, so that a directory put
+# first on sys.path (bench_scale.py's baseline copy) wins.
+sys.path.append(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import rayvllm_batch as rb  # noqa: E402
 
 
 def _text(row):

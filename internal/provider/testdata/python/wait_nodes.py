@@ -1,0 +1,7 @@
+import os, sys, time, ray
+ray.init(address=os.environ["RAYVLLM_TEST_GCS_ADDRESS"], logging_level="ERROR", log_to_driver=False)
+for _ in range(120):
+    if sum(1 for n in ray.nodes() if n["Alive"] and n["Resources"].get("rayvllm_test_worker")) >= 2:
+        sys.exit(0)
+    time.sleep(1)
+sys.exit("the two nodes did not join")
