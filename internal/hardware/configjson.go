@@ -133,6 +133,8 @@ var unsupported = map[string]string{
 	"ssm_cfg":                 "state-space layers are not modelled",
 	"cross_attention_layers":  "cross-attention layers are not modelled",
 	"index_topk":              "sparse-attention indexers are not modelled",
+	"linear_attn_config":      "Kimi Delta Attention (Kimi-Linear) layers are not modelled",
+	"mamba_d_ssm":             "parallel attention and Mamba-2 in every layer (Falcon-H1) is not modelled",
 }
 
 // ParseConfigJSON reads a Hugging Face config.json (the text) into a Model,
@@ -212,15 +214,27 @@ func ParseConfigJSON(data []byte) (Model, error) {
 		c = cfg{obj: withDefaults(tc.obj, tt), prefix: tc.prefix, modelType: tt, raw: tc.obj}
 	}
 	m.ModelType = c.modelType
+	hybrid := modelTypes[c.modelType].hybrid
 	for _, src := range []cfg{raw, c} {
 		for k, why := range unsupported {
-			if src.has(k) {
-				return m, cfgErr(src.prefix+k, "%s", why)
+			if src.has(k) && (hybrid == nil || !hybridKeys[k]) {
+				return m, cfgErr(src.prefix+k, "%s; hybrid models modelled: model_type %s", why, strings.Join(hybridTypes(), ", "))
 			}
 		}
 	}
+	if hybrid != nil {
+		prepareHybrid(c)
+	}
 	if err := parseArch(c, &m); err != nil {
 		return m, err
+	}
+	if hybrid != nil {
+		if err := hybrid(c, &m); err != nil {
+			return m, err
+		}
+		if err := finishHybrid(c, &m); err != nil {
+			return m, err
+		}
 	}
 	if err := parseTied(root, c, hasText, &m); err != nil {
 		return m, err

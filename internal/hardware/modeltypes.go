@@ -35,6 +35,8 @@ type modelType struct {
 	norms int
 	// arch is the architectures[0] the type's causal-LM class has.
 	arch string
+	// hybrid reads a hybrid model's layer kinds and state mixer (hybrid.go).
+	hybrid func(c cfg, m *Model) error
 }
 
 func alternating(c cfg, n int) []bool { // sliding on even layers: (i+1) % 2 != 0
@@ -183,6 +185,36 @@ var modelTypes = map[string]modelType{
 		"tie_word_embeddings": false, "attention_bias": true, "sliding_window": 128.0, "num_local_experts": 128.0,
 		"num_experts_per_tok": 4.0,
 		"rope_parameters":     map[string]any{"rope_type": "yarn", "factor": 32.0, "original_max_position_embeddings": 4096.0, "rope_theta": 150000.0},
+	}},
+	// Hybrid attention/state models (hybrid.go).
+	"qwen3_next": {arch: "Qwen3NextForCausalLM", expertSize: "moe_intermediate_size", hybrid: parseQwen3Next, defaults: map[string]any{ // qwen3_next/configuration_qwen3_next.py
+		"vocab_size": 151936.0, "hidden_size": 2048.0, "intermediate_size": 5632.0, "num_hidden_layers": 48.0,
+		"num_attention_heads": 16.0, "num_key_value_heads": 2.0, "head_dim": 256.0, "max_position_embeddings": 32768.0,
+		"tie_word_embeddings": false, "attention_bias": false, "partial_rotary_factor": 0.25, "decoder_sparse_step": 1.0,
+		"num_experts": 512.0, "num_experts_per_tok": 10.0, "moe_intermediate_size": 512.0, "shared_expert_intermediate_size": 512.0,
+		"linear_conv_kernel_dim": 4.0, "linear_key_head_dim": 128.0, "linear_value_head_dim": 128.0,
+		"linear_num_key_heads": 16.0, "linear_num_value_heads": 32.0,
+	}},
+	"nemotron_h": {arch: "NemotronHForCausalLM", expertSize: "moe_intermediate_size", hybrid: parseNemotronH, defaults: map[string]any{ // nemotron_h/configuration_nemotron_h.py
+		"vocab_size": 131072.0, "hidden_size": 4096.0, "intermediate_size": 21504.0, "layers_block_type": []any{"linear_attention", "moe", "full_attention", "mlp"},
+		"num_attention_heads": 32.0, "num_key_value_heads": 8.0, "head_dim": 128.0, "max_position_embeddings": 4096.0,
+		"tie_word_embeddings": false, "attention_bias": false, "ssm_state_size": 128.0, "mamba_num_heads": 128.0,
+		"mamba_head_dim": 64.0, "n_groups": 8.0, "conv_kernel": 4.0, "use_conv_bias": true, "mamba_proj_bias": false,
+		"mamba_ssm_cache_dtype": "float32", "n_routed_experts": 8.0, "num_experts_per_tok": 2.0, "moe_intermediate_size": 7688.0,
+	}},
+	"granitemoehybrid": {arch: "GraniteMoeHybridForCausalLM", expertSize: "intermediate_size", hybrid: parseGraniteHybrid, defaults: map[string]any{ // granitemoehybrid/configuration_granitemoehybrid.py
+		"vocab_size": 32000.0, "hidden_size": 4096.0, "intermediate_size": 11008.0, "num_hidden_layers": 32.0,
+		"num_attention_heads": 32.0, "max_position_embeddings": 2048.0, "tie_word_embeddings": false, "attention_bias": false,
+		"num_local_experts": 8.0, "num_experts_per_tok": 2.0, "shared_intermediate_size": 1024.0, "mamba_n_heads": 128.0,
+		"mamba_n_groups": 1.0, "mamba_d_state": 256.0, "mamba_d_head": "auto", "mamba_d_conv": 4.0, "mamba_expand": 2.0,
+		"mamba_conv_bias": true, "mamba_proj_bias": false,
+	}},
+	"jamba": {arch: "JambaForCausalLM", expertSize: "intermediate_size", hybrid: parseJamba, defaults: map[string]any{ // jamba/configuration_jamba.py
+		"vocab_size": 65536.0, "hidden_size": 4096.0, "intermediate_size": 14336.0, "num_hidden_layers": 32.0,
+		"num_attention_heads": 32.0, "num_key_value_heads": 8.0, "max_position_embeddings": 262144.0, "tie_word_embeddings": false,
+		"num_experts": 16.0, "num_experts_per_tok": 2.0, "expert_layer_period": 2.0, "expert_layer_offset": 1.0,
+		"attn_layer_period": 8.0, "attn_layer_offset": 4.0, "mamba_d_state": 16.0, "mamba_d_conv": 4.0, "mamba_expand": 2.0,
+		"mamba_dt_rank": "auto", "mamba_conv_bias": true, "mamba_proj_bias": false,
 	}},
 	// LlavaConfig: a llama text_config and a CLIP vision tower by default
 	// (llava/configuration_llava.py).
