@@ -101,6 +101,10 @@ type diffResult struct {
 var refused = map[string]string{
 	// DeepseekV2Config's num_experts_per_tok defaults to None.
 	"default/deepseek_v2": "num_experts_per_tok",
+	// NemotronHConfig's default layers include a MoE layer (Nemotron 3).
+	"default/nemotron_h": "mixture-of-experts layers",
+	// GraniteMoeHybridConfig's default layer_types are all Mamba: no attention.
+	"default/granitemoehybrid": "attention-free",
 }
 
 func differentialCases(t *testing.T, dir string) []diffCase {
