@@ -101,10 +101,12 @@ func parseQuant(q cfg) (*QuantConfig, error) {
 	case "mxfp4":
 		qc.Bits, qc.GroupSize, qc.Float = 4, 32, true
 		qc.SkipModules, err = skip("modules_to_not_convert")
+	case "modelopt":
+		qc, err = parseModelOpt(q)
 	case "":
-		return nil, cfgErr(q.prefix+"quant_method", "is missing; supported: awq, gptq, fp8, fbgemm_fp8, compressed-tensors, bitsandbytes, mxfp4")
+		return nil, cfgErr(q.prefix+"quant_method", "is missing; supported: awq, gptq, fp8, fbgemm_fp8, compressed-tensors, modelopt, bitsandbytes, mxfp4")
 	default:
-		return nil, cfgErr(q.prefix+"quant_method", "%q is not modelled; supported: awq, gptq, fp8, fbgemm_fp8, compressed-tensors, bitsandbytes, mxfp4", method)
+		return nil, cfgErr(q.prefix+"quant_method", "%q is not modelled; supported: awq, gptq, fp8, fbgemm_fp8, compressed-tensors, modelopt, bitsandbytes, mxfp4", method)
 	}
 	if err != nil {
 		return nil, err
@@ -170,9 +172,6 @@ func parseCompressedTensors(q cfg) (*QuantConfig, error) {
 	default:
 		return nil, cfgErr(w.prefix+"type", "unknown weight type %q (int or float)", typ)
 	}
-	if qc.Float && qc.Bits == 4 {
-		return nil, cfgErr(w.prefix+"num_bits", "4-bit float (NVFP4/MXFP4) compressed-tensors schemes are not modelled")
-	}
 	strategy, err := w.str("strategy")
 	if err != nil {
 		return nil, err
@@ -182,7 +181,7 @@ func parseCompressedTensors(q cfg) (*QuantConfig, error) {
 		qc.GroupSize = 0
 	case "channel", "":
 		qc.GroupSize = -1
-	case "group":
+	case "group", "tensor_group": // tensor_group: NVFP4's groups of 16 under a per-tensor scale
 		if qc.GroupSize, err = w.int(128, "group_size"); err != nil {
 			return nil, err
 		}
@@ -204,8 +203,54 @@ func parseCompressedTensors(q cfg) (*QuantConfig, error) {
 		return nil, err
 	}
 	qc.ZeroPoint = !sym
+	if qc.Float && qc.Bits == 4 && qc.GroupSize != 16 && qc.GroupSize != 32 {
+		return nil, cfgErr(w.prefix+"group_size", "4-bit float weights come in groups of 16 (NVFP4) or 32 (MXFP4), got %d", qc.GroupSize)
+	}
 	if qc.SkipModules, err = q.strings("ignore"); err != nil {
 		return nil, err
+	}
+	return qc, nil
+}
+
+// parseModelOpt reads NVIDIA ModelOpt's quantization config (config.json's
+// quantization_config, or hf_quant_config.json's "quantization" object
+// pasted in): quant_algo NVFP4 (4-bit e2m1, an fp8 scale per group_size 16)
+// or FP8 (per-tensor scale), and the modules left out (exclude_modules or
+// ignore), as vLLM's ModelOptFp8Config/ModelOptNvFp4Config read them
+// (vllm/model_executor/layers/quantization/modelopt.py).
+func parseModelOpt(q cfg) (*QuantConfig, error) {
+	if inner, ok, err := q.sub("quantization"); err != nil {
+		return nil, err
+	} else if ok {
+		q = inner
+	}
+	algo, err := q.str("quant_algo")
+	if err != nil {
+		return nil, err
+	}
+	qc := &QuantConfig{Method: "modelopt", Float: true}
+	switch strings.ToUpper(algo) {
+	case "NVFP4":
+		qc.Bits = 4
+		if qc.GroupSize, err = q.int(16, "group_size"); err != nil {
+			return nil, err
+		}
+		if qc.GroupSize != 16 {
+			return nil, cfgErr(q.prefix+"group_size", "NVFP4 uses groups of 16, got %d", qc.GroupSize)
+		}
+	case "FP8":
+		qc.Bits = 8
+	case "":
+		return nil, cfgErr(q.prefix+"quant_algo", "is missing; modelopt checkpoints modelled: NVFP4, FP8")
+	default:
+		return nil, cfgErr(q.prefix+"quant_algo", "%q is not modelled; modelopt checkpoints modelled: NVFP4, FP8", algo)
+	}
+	for _, k := range []string{"exclude_modules", "ignore"} {
+		s, err := q.strings(k)
+		if err != nil {
+			return nil, err
+		}
+		qc.SkipModules = append(qc.SkipModules, s...)
 	}
 	return qc, nil
 }

@@ -244,18 +244,7 @@ func (e engine) weightBytes() float64 {
 	perLayer := p.Quant != nil && len(p.Quant.SkipModules) > 0
 	m.layerKinds(perLayer, func(i, count int) {
 		for _, l := range m.layerLinears(i) {
-			n := l.params()
-			switch l.Shard {
-			case "tp":
-				n /= tp
-			case "kv":
-				n = float64(l.In) * float64(e.kvHeadsPerGPU()*m.HeadDim)
-			}
-			bytes := p.DTypeBytes
-			if p.Quant != nil && l.Quantized && !p.Quant.skips(l.Path) {
-				bytes = p.Quant.bytesPerParam(l.In)
-			}
-			b += n * bytes * float64(count)
+			b += e.linearBytes(l) * float64(count)
 		}
 	})
 	b += float64(m.NumLayers) * m.layerSmallParams() * p.DTypeBytes
@@ -268,6 +257,28 @@ func (e engine) weightBytes() float64 {
 	b += float64(m.ropePositions()) * float64(m.rotaryDim()) * p.DTypeBytes
 	b += float64(m.VisionParams) / tp * p.DTypeBytes
 	return b
+}
+
+// linearBytes is one GPU's share of one matrix: quantized as the
+// checkpoint's quantization_config says, or in the model dtype where it
+// leaves the module unquantized (modules_to_not_convert, ignore,
+// exclude_modules, llm_int8_skip_modules).
+func (e engine) linearBytes(l linear) float64 {
+	n := l.params()
+	switch l.Shard {
+	case "tp":
+		n /= float64(e.tp)
+	case "kv":
+		n = float64(l.In) * float64(e.kvHeadsPerGPU()*e.m.HeadDim)
+	}
+	if padded := e.mxfp4PaddedParams(l); padded > 0 {
+		n = padded
+	}
+	q := e.prec.Quant
+	if q != nil && l.Quantized && !q.skips(l.Path) {
+		return n * q.bytesPerParam(l.In)
+	}
+	return n * e.prec.DTypeBytes
 }
 
 // forwardPeakBytes is the activation peak of one forward pass over tokens
