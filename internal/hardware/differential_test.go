@@ -121,8 +121,8 @@ func differentialCases(t *testing.T, dir string) []diffCase {
 		cases = append(cases, diffCase{Name: name, Dir: d, Source: source, Model: m, Err: err})
 	}
 	for _, mt := range ModelTypes() {
-		if mt == "qwen2_5_vl_text" {
-			continue // no causal-LM class of its own; covered by qwen2_5_vl
+		if mt == "qwen2_5_vl_text" || mt == "qwen3_vl_text" || mt == "qwen3_vl_moe_text" {
+			continue // no causal-LM class of its own; covered by the multimodal type
 		}
 		b, _ := json.Marshal(map[string]any{"model_type": mt, "architectures": []string{modelTypes[mt].arch}})
 		add("default/"+mt, "transformers default", b)
