@@ -134,6 +134,7 @@ var unsupported = map[string]string{
 	"cross_attention_layers":  "cross-attention layers are not modelled",
 	"index_topk":              "sparse-attention indexers are not modelled",
 	"linear_attn_config":      "Kimi Delta Attention (Kimi-Linear) layers are not modelled",
+	"attention_chunk_size":    "chunked local attention (Llama 4) is not modelled",
 	"mamba_d_ssm":             "parallel attention and Mamba-2 in every layer (Falcon-H1) is not modelled",
 }
 
