@@ -218,9 +218,13 @@ func ParseConfigJSON(data []byte) (Model, error) {
 	hybrid := modelTypes[c.modelType].hybrid
 	for _, src := range []cfg{raw, c} {
 		for k, why := range unsupported {
-			if src.has(k) && (hybrid == nil || !hybridKeys[k]) {
-				return m, cfgErr(src.prefix+k, "%s; hybrid models modelled: model_type %s", why, strings.Join(hybridTypes(), ", "))
+			if !src.has(k) || hybrid != nil && hybridKeys[k] {
+				continue
 			}
+			if hybridKeys[k] || k == "mamba_d_ssm" || k == "linear_attn_config" {
+				why += "; hybrid models modelled: model_type " + strings.Join(hybridTypes(), ", ")
+			}
+			return m, cfgErr(src.prefix+k, "%s", why)
 		}
 	}
 	if hybrid != nil {
