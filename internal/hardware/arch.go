@@ -268,6 +268,14 @@ func (m Model) validate() error {
 	if !m.isMLA() && m.NumHeads%m.NumKVHeads != 0 {
 		return &InputError{Attribute: "model", Message: fmt.Sprintf("num_attention_heads (%d) must be a multiple of num_key_value_heads (%d)", m.NumHeads, m.NumKVHeads)}
 	}
+	if m.State != nil && (len(m.LayerMixers) != m.NumLayers || len(m.LayerFFNs) != m.NumLayers) {
+		return &InputError{Attribute: "model", Message: fmt.Sprintf("a hybrid model needs one mixer and one MLP kind per layer (%d layers; got %d and %d)", m.NumLayers, len(m.LayerMixers), len(m.LayerFFNs))}
+	}
+	if m.State != nil {
+		if a, s := m.layerCounts(); a == 0 || s == 0 {
+			return &InputError{Attribute: "model", Message: "a hybrid model needs at least one attention layer and one state layer"}
+		}
+	}
 	if m.VisionParams < 0 || m.VisionParams > 1e12 {
 		return &InputError{Attribute: "model", Message: "vision encoder parameter count out of range"}
 	}
