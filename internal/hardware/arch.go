@@ -22,7 +22,22 @@ func (l linear) params() float64 { return float64(l.In) * float64(l.Out) * float
 
 func (m Model) isMLA() bool { return m.KVLoraRank > 0 }
 
-func (m Model) isMoELayer(i int) bool { return m.NumExperts > 0 && i >= m.FirstDenseLayers }
+func (m Model) isMoELayer(i int) bool {
+	if m.State != nil {
+		return m.NumExperts > 0 && i < len(m.LayerFFNs) && m.LayerFFNs[i] == 'E'
+	}
+	return m.NumExperts > 0 && i >= m.FirstDenseLayers
+}
+
+func (m Model) moeLayers() int {
+	n := 0
+	for i := 0; i < m.NumLayers; i++ {
+		if m.isMoELayer(i) {
+			n++
+		}
+	}
+	return n
+}
 
 func (m Model) sharedInter() int {
 	if m.SharedExpertIntermediateSize > 0 {
@@ -33,12 +48,21 @@ func (m Model) sharedInter() int {
 
 // layerLinears lists layer i's matrices. Routers stay unquantized: vLLM
 // builds every MoE gate with quant_config=None (mixtral.py, qwen3_moe.py,
-// deepseek_v2.py).
+// deepseek_v2.py). A hybrid model's layers are listed by hybridLinears.
 func (m Model) layerLinears(i int) []linear {
-	p := func(s string) string { return fmt.Sprintf("model.layers.%d.%s", i, s) }
+	if m.State != nil {
+		return m.hybridLinears(i)
+	}
+	return append(m.attnLinears(i), m.ffnLinears(i, m.isMoELayer(i))...)
+}
+
+func layerPath(i int, s string) string { return fmt.Sprintf("model.layers.%d.%s", i, s) }
+
+func (m Model) attnLinears(i int) []linear {
+	p := func(s string) string { return layerPath(i, s) }
 	H := m.HiddenSize
-	var ls []linear
 	if m.isMLA() {
+		var ls []linear
 		qk := m.QKNopeHeadDim + m.QKRopeHeadDim
 		if m.QLoraRank > 0 {
 			ls = append(ls, linear{p("self_attn.q_a_proj"), H, m.QLoraRank, 1, "rep", true},
@@ -46,32 +70,44 @@ func (m Model) layerLinears(i int) []linear {
 		} else {
 			ls = append(ls, linear{p("self_attn.q_proj"), H, m.NumHeads * qk, 1, "tp", true})
 		}
-		ls = append(ls, linear{p("self_attn.kv_a_proj_with_mqa"), H, m.KVLoraRank + m.QKRopeHeadDim, 1, "rep", true},
+		return append(ls, linear{p("self_attn.kv_a_proj_with_mqa"), H, m.KVLoraRank + m.QKRopeHeadDim, 1, "rep", true},
 			linear{p("self_attn.kv_b_proj"), m.KVLoraRank, m.NumHeads * (m.QKNopeHeadDim + m.VHeadDim), 1, "tp", true},
 			linear{p("self_attn.o_proj"), m.NumHeads * m.VHeadDim, H, 1, "tp", true})
-	} else {
-		hd := m.HeadDim
-		ls = append(ls, linear{p("self_attn.q_proj"), H, m.NumHeads * hd, 1, "tp", true},
-			linear{p("self_attn.k_proj"), H, m.NumKVHeads * hd, 1, "kv", true},
-			linear{p("self_attn.v_proj"), H, m.NumKVHeads * hd, 1, "kv", true},
-			linear{p("self_attn.o_proj"), m.NumHeads * hd, H, 1, "tp", true})
 	}
-	if m.isMoELayer(i) {
+	hd, q := m.HeadDim, m.NumHeads*m.HeadDim
+	if m.AttnOutputGate {
+		q *= 2 // q_proj also yields the output gate (Qwen3-Next)
+	}
+	return []linear{{p("self_attn.q_proj"), H, q, 1, "tp", true},
+		{p("self_attn.k_proj"), H, m.NumKVHeads * hd, 1, "kv", true},
+		{p("self_attn.v_proj"), H, m.NumKVHeads * hd, 1, "kv", true},
+		{p("self_attn.o_proj"), m.NumHeads * hd, H, 1, "tp", true}}
+}
+
+func (m Model) ffnLinears(i int, moe bool) []linear {
+	p := func(s string) string { return layerPath(i, s) }
+	H := m.HiddenSize
+	if moe {
 		E, I := m.NumExperts, m.ExpertIntermediateSize
-		ls = append(ls, linear{p("mlp.gate"), H, E, 1, "rep", false},
-			linear{p("mlp.experts.gate_up_proj"), H, 2 * I, E, "tp", true},
-			linear{p("mlp.experts.down_proj"), I, H, E, "tp", true})
+		ls := []linear{{p("mlp.gate"), H, E, 1, "rep", false},
+			{p("mlp.experts.gate_up_proj"), H, 2 * I, E, "tp", true},
+			{p("mlp.experts.down_proj"), I, H, E, "tp", true}}
 		if s := m.sharedInter(); s > 0 {
 			ls = append(ls, linear{p("mlp.shared_experts.gate_up_proj"), H, 2 * s, 1, "tp", true},
 				linear{p("mlp.shared_experts.down_proj"), s, H, 1, "tp", true})
+			if m.SharedExpertGate {
+				ls = append(ls, linear{p("mlp.shared_expert_gate"), H, 1, 1, "rep", false})
+			}
 		}
-	} else {
-		I := m.IntermediateSize
-		ls = append(ls, linear{p("mlp.gate_proj"), H, I, 1, "tp", true},
-			linear{p("mlp.up_proj"), H, I, 1, "tp", true},
-			linear{p("mlp.down_proj"), I, H, 1, "tp", true})
+		return ls
 	}
-	return ls
+	I := m.IntermediateSize
+	if m.UngatedMLP { // up and down only (Nemotron-H's relu² MLP)
+		return []linear{{p("mlp.up_proj"), H, I, 1, "tp", true}, {p("mlp.down_proj"), I, H, 1, "tp", true}}
+	}
+	return []linear{{p("mlp.gate_proj"), H, I, 1, "tp", true},
+		{p("mlp.up_proj"), H, I, 1, "tp", true},
+		{p("mlp.down_proj"), I, H, 1, "tp", true}}
 }
 
 // smallParams are biases and norms of one layer (kept in the model dtype).
@@ -103,7 +139,7 @@ func (m Model) embedParams() float64 {
 // perLayer it calls fn for every layer (needed when quantization skips
 // named layers).
 func (m Model) layerKinds(perLayer bool, fn func(i, count int)) {
-	if perLayer {
+	if perLayer || m.State != nil {
 		for i := 0; i < m.NumLayers; i++ {
 			fn(i, 1)
 		}
@@ -140,7 +176,7 @@ func (m Model) Params() int64 {
 func (m Model) ActiveParams() int64 {
 	t := float64(m.Params()) - float64(m.VisionParams)
 	if m.NumExperts > 0 && m.NumActiveExperts < m.NumExperts {
-		moeLayers := float64(m.NumLayers - m.FirstDenseLayers)
+		moeLayers := float64(m.moeLayers())
 		t -= moeLayers * float64(m.NumExperts-m.NumActiveExperts) * 3 * float64(m.HiddenSize) * float64(m.ExpertIntermediateSize)
 	}
 	return clampInt64(t)
@@ -157,6 +193,9 @@ func clampInt64(f float64) int64 {
 }
 
 func (m Model) rotaryDim() int {
+	if m.NoRope {
+		return 0
+	}
 	if m.RotaryDim > 0 {
 		return m.RotaryDim
 	}
@@ -228,6 +267,14 @@ func (m Model) validate() error {
 	}
 	if !m.isMLA() && m.NumHeads%m.NumKVHeads != 0 {
 		return &InputError{Attribute: "model", Message: fmt.Sprintf("num_attention_heads (%d) must be a multiple of num_key_value_heads (%d)", m.NumHeads, m.NumKVHeads)}
+	}
+	if m.State != nil && (len(m.LayerMixers) != m.NumLayers || len(m.LayerFFNs) != m.NumLayers) {
+		return &InputError{Attribute: "model", Message: fmt.Sprintf("a hybrid model needs one mixer and one MLP kind per layer (%d layers; got %d and %d)", m.NumLayers, len(m.LayerMixers), len(m.LayerFFNs))}
+	}
+	if m.State != nil {
+		if a, s := m.layerCounts(); a == 0 || s == 0 {
+			return &InputError{Attribute: "model", Message: "a hybrid model needs at least one attention layer and one state layer"}
+		}
 	}
 	if m.VisionParams < 0 || m.VisionParams > 1e12 {
 		return &InputError{Attribute: "model", Message: "vision encoder parameter count out of range"}

@@ -133,6 +133,9 @@ var unsupported = map[string]string{
 	"ssm_cfg":                 "state-space layers are not modelled",
 	"cross_attention_layers":  "cross-attention layers are not modelled",
 	"index_topk":              "sparse-attention indexers are not modelled",
+	"linear_attn_config":      "Kimi Delta Attention (Kimi-Linear) layers are not modelled",
+	"attention_chunk_size":    "chunked local attention (Llama 4) is not modelled",
+	"mamba_d_ssm":             "parallel attention and Mamba-2 in every layer (Falcon-H1) is not modelled",
 }
 
 // ParseConfigJSON reads a Hugging Face config.json (the text) into a Model,
@@ -212,15 +215,31 @@ func ParseConfigJSON(data []byte) (Model, error) {
 		c = cfg{obj: withDefaults(tc.obj, tt), prefix: tc.prefix, modelType: tt, raw: tc.obj}
 	}
 	m.ModelType = c.modelType
+	hybrid := modelTypes[c.modelType].hybrid
 	for _, src := range []cfg{raw, c} {
 		for k, why := range unsupported {
-			if src.has(k) {
-				return m, cfgErr(src.prefix+k, "%s", why)
+			if !src.has(k) || hybrid != nil && hybridKeys[k] {
+				continue
 			}
+			if hybridKeys[k] || k == "mamba_d_ssm" || k == "linear_attn_config" {
+				why += "; hybrid models modelled: model_type " + strings.Join(hybridTypes(), ", ")
+			}
+			return m, cfgErr(src.prefix+k, "%s", why)
 		}
+	}
+	if hybrid != nil {
+		prepareHybrid(c)
 	}
 	if err := parseArch(c, &m); err != nil {
 		return m, err
+	}
+	if hybrid != nil {
+		if err := hybrid(c, &m); err != nil {
+			return m, err
+		}
+		if err := finishHybrid(c, &m); err != nil {
+			return m, err
+		}
 	}
 	if err := parseTied(root, c, hasText, &m); err != nil {
 		return m, err
@@ -633,209 +652,4 @@ func parseRope(c cfg, m *Model) error {
 		m.RopePositions = 0
 	}
 	return nil
-}
-
-func parseQuant(q cfg) (*QuantConfig, error) {
-	method, err := q.str("quant_method")
-	if err != nil {
-		return nil, err
-	}
-	skip := func(keys ...string) ([]string, error) {
-		var all []string
-		for _, k := range keys {
-			s, err := q.strings(k)
-			if err != nil {
-				return nil, err
-			}
-			all = append(all, s...)
-		}
-		return all, nil
-	}
-	qc := &QuantConfig{Method: method}
-	switch method {
-	case "awq":
-		if qc.Bits, err = q.int(4, "bits", "w_bit"); err != nil {
-			return nil, err
-		}
-		if qc.GroupSize, err = q.int(128, "group_size", "q_group_size"); err != nil {
-			return nil, err
-		}
-		if qc.ZeroPoint, err = q.bool(true, "zero_point"); err != nil {
-			return nil, err
-		}
-		if v, err := q.str("version"); err != nil {
-			return nil, err
-		} else if v != "" && !strings.EqualFold(v, "gemm") && !strings.EqualFold(v, "gemv") && !strings.EqualFold(v, "gemv_fast") {
-			return nil, cfgErr(q.prefix+"version", "unknown AWQ version %q", v)
-		}
-		qc.SkipModules, err = skip("modules_to_not_convert")
-	case "gptq":
-		if qc.Bits, err = q.int(4, "bits"); err != nil {
-			return nil, err
-		}
-		if qc.GroupSize, err = signedGroup(q, 128); err != nil {
-			return nil, err
-		}
-		sym, err := q.bool(true, "sym")
-		if err != nil {
-			return nil, err
-		}
-		qc.ZeroPoint = !sym
-		if lm, err := q.bool(false, "lm_head"); err != nil {
-			return nil, err
-		} else if lm {
-			return nil, cfgErr(q.prefix+"lm_head", "a quantized lm_head is not modelled")
-		}
-	case "fp8", "fbgemm_fp8":
-		qc.Bits, qc.Float = 8, true
-		if bs, ok := q.obj["weight_block_size"]; ok && bs != nil {
-			l, ok := bs.([]any)
-			if !ok || len(l) != 2 {
-				return nil, cfgErr(q.prefix+"weight_block_size", "must be a list of two integers, got %s", short(bs))
-			}
-			g, ok := l[0].(float64)
-			if !ok || g < 1 || g > 1<<16 || g != math.Trunc(g) {
-				return nil, cfgErr(q.prefix+"weight_block_size", "must be a list of two positive integers, got %s", short(bs))
-			}
-			qc.GroupSize = int(g)
-		} else if method == "fbgemm_fp8" {
-			qc.GroupSize = -1
-		}
-		qc.SkipModules, err = skip("modules_to_not_convert", "ignored_layers")
-	case "compressed-tensors":
-		qc, err = parseCompressedTensors(q)
-	case "bitsandbytes":
-		four, err := q.bool(false, "load_in_4bit")
-		if err != nil {
-			return nil, err
-		}
-		eight, err := q.bool(false, "load_in_8bit")
-		if err != nil {
-			return nil, err
-		}
-		switch {
-		case four:
-			qc.Bits, qc.GroupSize = 4, 64
-		case eight:
-			qc.Bits, qc.GroupSize = 8, -1
-		default:
-			return nil, cfgErr(q.prefix+"load_in_4bit", "bitsandbytes needs load_in_4bit or load_in_8bit set to true")
-		}
-		if qc.DoubleQuant, err = q.bool(false, "bnb_4bit_use_double_quant"); err != nil {
-			return nil, err
-		}
-		qc.SkipModules, err = skip("llm_int8_skip_modules")
-		if err != nil {
-			return nil, err
-		}
-	case "mxfp4":
-		qc.Bits, qc.GroupSize, qc.Float = 4, 32, true
-		qc.SkipModules, err = skip("modules_to_not_convert")
-	case "":
-		return nil, cfgErr(q.prefix+"quant_method", "is missing; supported: awq, gptq, fp8, fbgemm_fp8, compressed-tensors, bitsandbytes, mxfp4")
-	default:
-		return nil, cfgErr(q.prefix+"quant_method", "%q is not modelled; supported: awq, gptq, fp8, fbgemm_fp8, compressed-tensors, bitsandbytes, mxfp4", method)
-	}
-	if err != nil {
-		return nil, err
-	}
-	if qc.Bits != 4 && qc.Bits != 8 {
-		return nil, cfgErr(q.prefix+"bits", "%d-bit weights are not modelled; 4 or 8", qc.Bits)
-	}
-	return qc, qc.validate()
-}
-
-func signedGroup(q cfg, def int) (int, error) {
-	v, ok := q.obj["group_size"]
-	if !ok || v == nil {
-		return def, nil
-	}
-	f, ok := v.(float64)
-	if !ok || f != math.Trunc(f) || f < -1 || f > 1<<20 || f == 0 {
-		return 0, cfgErr(q.prefix+"group_size", "must be -1 (per channel) or a positive integer, got %s", short(v))
-	}
-	return int(f), nil
-}
-
-// parseCompressedTensors reads the first config group's weight scheme
-// (llm-compressor's format): num_bits, type (int or float), strategy
-// (tensor, channel, group, block) and group_size, plus the ignore list.
-func parseCompressedTensors(q cfg) (*QuantConfig, error) {
-	groups, ok, err := q.sub("config_groups")
-	if err != nil {
-		return nil, err
-	}
-	if !ok || len(groups.obj) == 0 {
-		return nil, cfgErr(q.prefix+"config_groups", "is required for compressed-tensors")
-	}
-	name := ""
-	for k := range groups.obj {
-		if name == "" || k < name {
-			name = k
-		}
-	}
-	g, _, err := groups.sub(name)
-	if err != nil {
-		return nil, err
-	}
-	w, ok, err := g.sub("weights")
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
-		return nil, cfgErr(g.prefix+"weights", "is required")
-	}
-	qc := &QuantConfig{Method: "compressed-tensors"}
-	if qc.Bits, err = w.int(8, "num_bits"); err != nil {
-		return nil, err
-	}
-	typ, err := w.str("type")
-	if err != nil {
-		return nil, err
-	}
-	switch typ {
-	case "float":
-		qc.Float = true
-	case "int", "":
-	default:
-		return nil, cfgErr(w.prefix+"type", "unknown weight type %q (int or float)", typ)
-	}
-	if qc.Float && qc.Bits == 4 {
-		return nil, cfgErr(w.prefix+"num_bits", "4-bit float (NVFP4/MXFP4) compressed-tensors schemes are not modelled")
-	}
-	strategy, err := w.str("strategy")
-	if err != nil {
-		return nil, err
-	}
-	switch strategy {
-	case "tensor":
-		qc.GroupSize = 0
-	case "channel", "":
-		qc.GroupSize = -1
-	case "group":
-		if qc.GroupSize, err = w.int(128, "group_size"); err != nil {
-			return nil, err
-		}
-		if qc.GroupSize == 0 {
-			return nil, cfgErr(w.prefix+"group_size", "must be positive")
-		}
-	case "block":
-		qc.GroupSize = 128
-		if bs, ok := w.obj["block_structure"].([]any); ok && len(bs) == 2 {
-			if f, ok := bs[0].(float64); ok && f >= 1 && f < 1<<16 {
-				qc.GroupSize = int(f)
-			}
-		}
-	default:
-		return nil, cfgErr(w.prefix+"strategy", "unknown strategy %q (tensor, channel, group or block)", strategy)
-	}
-	sym, err := w.bool(true, "symmetric")
-	if err != nil {
-		return nil, err
-	}
-	qc.ZeroPoint = !sym
-	if qc.SkipModules, err = q.strings("ignore"); err != nil {
-		return nil, err
-	}
-	return qc, nil
 }

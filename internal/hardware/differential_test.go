@@ -105,6 +105,10 @@ type diffResult struct {
 var refused = map[string]string{
 	// DeepseekV2Config's num_experts_per_tok defaults to None.
 	"default/deepseek_v2": "num_experts_per_tok",
+	// NemotronHConfig's default layers include a MoE layer (Nemotron 3).
+	"default/nemotron_h": "mixture-of-experts layers",
+	// GraniteMoeHybridConfig's default layer_types are all Mamba: no attention.
+	"default/granitemoehybrid": "attention-free",
 }
 
 func differentialCases(t *testing.T, dir string) []diffCase {
@@ -121,8 +125,8 @@ func differentialCases(t *testing.T, dir string) []diffCase {
 		cases = append(cases, diffCase{Name: name, Dir: d, Source: source, Model: m, Err: err})
 	}
 	for _, mt := range ModelTypes() {
-		if mt == "qwen2_5_vl_text" {
-			continue // no causal-LM class of its own; covered by qwen2_5_vl
+		if mt == "qwen2_5_vl_text" || mt == "qwen3_vl_text" || mt == "qwen3_vl_moe_text" {
+			continue // no causal-LM class of its own; covered by the multimodal type
 		}
 		b, _ := json.Marshal(map[string]any{"model_type": mt, "architectures": []string{modelTypes[mt].arch}})
 		add("default/"+mt, "transformers default", b)

@@ -53,6 +53,8 @@ func inputError(t *testing.T, err error) {
 // numbers.
 func FuzzParseConfigJSON(f *testing.F) {
 	files, _ := filepath.Glob(filepath.Join("testdata", "configs", "*.json"))
+	hybrid, _ := filepath.Glob(filepath.Join("testdata", "configs", "hybrid", "*.json"))
+	files = append(files, hybrid...)
 	for _, p := range files {
 		b, err := os.ReadFile(p)
 		if err != nil {

@@ -144,6 +144,11 @@ func resolveEngine(in FitInput) (engine, error) {
 	if err := tpError(e.m, e.tp); err != nil {
 		return e, err
 	}
+	if e.m.State != nil {
+		if err := e.m.State.tpError(e.tp); err != nil {
+			return e, err
+		}
+	}
 	var err error
 	if e.prec, err = resolvePrecision(e.m, in.Quantization, in.GPU); err != nil {
 		return e, err
@@ -239,18 +244,7 @@ func (e engine) weightBytes() float64 {
 	perLayer := p.Quant != nil && len(p.Quant.SkipModules) > 0
 	m.layerKinds(perLayer, func(i, count int) {
 		for _, l := range m.layerLinears(i) {
-			n := l.params()
-			switch l.Shard {
-			case "tp":
-				n /= tp
-			case "kv":
-				n = float64(l.In) * float64(e.kvHeadsPerGPU()*m.HeadDim)
-			}
-			bytes := p.DTypeBytes
-			if p.Quant != nil && l.Quantized && !p.Quant.skips(l.Path) {
-				bytes = p.Quant.bytesPerParam(l.In)
-			}
-			b += n * bytes * float64(count)
+			b += e.linearBytes(l) * float64(count)
 		}
 	})
 	b += float64(m.NumLayers) * m.layerSmallParams() * p.DTypeBytes
@@ -263,6 +257,28 @@ func (e engine) weightBytes() float64 {
 	b += float64(m.ropePositions()) * float64(m.rotaryDim()) * p.DTypeBytes
 	b += float64(m.VisionParams) / tp * p.DTypeBytes
 	return b
+}
+
+// linearBytes is one GPU's share of one matrix: quantized as the
+// checkpoint's quantization_config says, or in the model dtype where it
+// leaves the module unquantized (modules_to_not_convert, ignore,
+// exclude_modules, llm_int8_skip_modules).
+func (e engine) linearBytes(l linear) float64 {
+	n := l.params()
+	switch l.Shard {
+	case "tp":
+		n /= float64(e.tp)
+	case "kv":
+		n = float64(l.In) * float64(e.kvHeadsPerGPU()*e.m.HeadDim)
+	}
+	if padded := e.mxfp4PaddedParams(l); padded > 0 {
+		n = padded
+	}
+	q := e.prec.Quant
+	if q != nil && l.Quantized && !q.skips(l.Path) {
+		return n * q.bytesPerParam(l.In)
+	}
+	return n * e.prec.DTypeBytes
 }
 
 // forwardPeakBytes is the activation peak of one forward pass over tokens
@@ -350,6 +366,10 @@ func (e engine) slidingLayers() int { return e.m.SlidingLayers() }
 // Full attention: cdiv(mml, block) pages. Sliding window:
 // cdiv(min(window − 1 + max_num_batched_tokens, mml), block) + 1 pages.
 func (e engine) requestKVBytes(mml int) float64 {
+	if e.m.State != nil {
+		h := e.hybrid()
+		return h.bytesPerBlock() * float64(h.requestBlocks(mml))
+	}
 	page := float64(e.block) * e.layerKVBytesPerToken()
 	sl := e.slidingLayers()
 	full := float64(e.m.NumLayers-sl) * float64(ceilDiv(mml, e.block)) * page
@@ -369,7 +389,16 @@ func KVCacheBytesPerToken(m Model, kvCacheDType string, tensorParallelSize int) 
 	if err != nil {
 		return 0, err
 	}
-	return int64(e.layerKVBytesPerToken() * float64(m.NumLayers)), nil
+	return int64(e.layerKVBytesPerToken() * float64(m.attnLayers())), nil
+}
+
+// attnLayers are the layers with a per-token KV cache.
+func (m Model) attnLayers() int {
+	if m.State == nil {
+		return m.NumLayers
+	}
+	a, _ := m.layerCounts()
+	return a
 }
 
 // Fit predicts vLLM's start-up accounting on one GPU of the engine.
@@ -396,7 +425,7 @@ func (e engine) fit() FitResult {
 	if inKV {
 		kv -= cg
 	}
-	perTok := e.layerKVBytesPerToken() * float64(e.m.NumLayers)
+	perTok := e.layerKVBytesPerToken() * float64(e.m.attnLayers())
 	need := e.requestKVBytes(e.mml)
 	r := FitResult{
 		GPUTotalMemoryGiB: e.g.MemoryGiB, BudgetGiB: budget / GiB, WeightsGiB: w / GiB,
@@ -405,7 +434,13 @@ func (e engine) fit() FitResult {
 		KVCacheGiB: kv / GiB, KVCacheBytesPerTok: int64(perTok), MaxModelLen: e.mml,
 		MaxNumBatchedTokens: e.mbt, MaxNumSeqs: e.seqs,
 	}
-	if kv > 0 {
+	switch {
+	case kv > 0 && e.m.State != nil:
+		// vLLM's "KV cache size" of a hybrid model: concurrency × max_model_len.
+		h := e.hybrid()
+		r.MaxConcurrency = math.Floor(kv/h.bytesPerBlock()) / float64(h.requestBlocks(e.mml))
+		r.KVCacheTokens = clampInt64(r.MaxConcurrency * float64(e.mml))
+	case kv > 0:
 		blocks := math.Floor(kv / (float64(e.block) * perTok))
 		r.KVCacheTokens = clampInt64(blocks * float64(e.block))
 		pageAll := float64(e.block) * perTok
@@ -433,6 +468,9 @@ func (e engine) fit() FitResult {
 		r.HeadroomGiB = (kv - need) / GiB
 		r.Reasons = append(r.Reasons, fmt.Sprintf("%s fits: budget %.2f GiB − (%s) leaves %.2f GiB for the KV cache per GPU: %d tokens, %.2f× concurrency at max_model_len %d",
 			where, r.BudgetGiB, overheads, r.KVCacheGiB, r.KVCacheTokens, r.MaxConcurrency, e.mml))
+	}
+	if e.m.State != nil {
+		r.Reasons = append(r.Reasons, e.hybrid().describe(*e.m.State, e.mml))
 	}
 	if act > 0.5*GiB && e.samplerPeakBytes() >= e.forwardPeakBytes(e.mbt) {
 		r.Reasons = append(r.Reasons, fmt.Sprintf("the activation peak is set by the sampler's profiling run over max_num_seqs %d × vocab %d logits; a lower max_num_seqs frees KV cache memory", e.seqs, e.m.VocabSize))

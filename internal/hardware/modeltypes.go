@@ -35,6 +35,8 @@ type modelType struct {
 	norms int
 	// arch is the architectures[0] the type's causal-LM class has.
 	arch string
+	// hybrid reads a hybrid model's layer kinds and state mixer (hybrid.go).
+	hybrid func(c cfg, m *Model) error
 }
 
 func alternating(c cfg, n int) []bool { // sliding on even layers: (i+1) % 2 != 0
@@ -184,6 +186,65 @@ var modelTypes = map[string]modelType{
 		"num_experts_per_tok": 4.0,
 		"rope_parameters":     map[string]any{"rope_type": "yarn", "factor": 32.0, "original_max_position_embeddings": 4096.0, "rope_theta": 150000.0},
 	}},
+	"qwen3_vl_text": {arch: "Qwen3VLForConditionalGeneration", defaults: map[string]any{ // qwen3_vl/configuration_qwen3_vl.py (Qwen3VLTextConfig)
+		"vocab_size": 151936.0, "hidden_size": 4096.0, "intermediate_size": 22016.0, "num_hidden_layers": 32.0,
+		"num_attention_heads": 32.0, "num_key_value_heads": 32.0, "head_dim": 128.0, "max_position_embeddings": 128000.0,
+		"tie_word_embeddings": false, "attention_bias": false,
+	}},
+	// Qwen3VLConfig: a Qwen3VLTextConfig and a Qwen3VLVisionConfig.
+	"qwen3_vl": {arch: "Qwen3VLForConditionalGeneration", text: "qwen3_vl_text", defaults: map[string]any{
+		"tie_word_embeddings": false, "vision_config": map[string]any{"model_type": "qwen3_vl_vision"},
+	}},
+	"qwen3_vl_moe_text": {arch: "Qwen3VLMoeForConditionalGeneration", expertSize: "moe_intermediate_size", defaults: map[string]any{ // qwen3_vl_moe/configuration_qwen3_vl_moe.py
+		"vocab_size": 151936.0, "hidden_size": 2048.0, "intermediate_size": 5632.0, "num_hidden_layers": 24.0,
+		"num_attention_heads": 16.0, "num_key_value_heads": 16.0, "max_position_embeddings": 128000.0,
+		"tie_word_embeddings": true, "attention_bias": false, "decoder_sparse_step": 1.0, "moe_intermediate_size": 1408.0,
+		"num_experts_per_tok": 4.0, "num_experts": 60.0,
+	}},
+	"qwen3_vl_moe": {arch: "Qwen3VLMoeForConditionalGeneration", text: "qwen3_vl_moe_text", defaults: map[string]any{
+		"tie_word_embeddings": false, "vision_config": map[string]any{"model_type": "qwen3_vl_moe_vision"},
+	}},
+	// Mistral3Config: a mistral text_config and a Pixtral vision tower
+	// (mistral3/configuration_mistral3.py).
+	// Without sub-configs, __post_init__ builds Mistral-Small-3.1's.
+	"mistral3": {arch: "Mistral3ForConditionalGeneration", text: "mistral", defaults: map[string]any{
+		"tie_word_embeddings": true, "spatial_merge_size": 2.0, "multimodal_projector_bias": false, "vision_feature_layer": -1.0,
+		"vision_config": map[string]any{"model_type": "pixtral", "intermediate_size": 4096.0, "hidden_size": 1024.0,
+			"patch_size": 14.0, "image_size": 1540.0, "num_hidden_layers": 24.0, "num_attention_heads": 16.0},
+		"text_config": map[string]any{"model_type": "mistral", "head_dim": 128.0, "hidden_size": 5120.0, "intermediate_size": 32768.0,
+			"max_position_embeddings": 131072.0, "num_attention_heads": 32.0, "num_hidden_layers": 40.0, "num_key_value_heads": 8.0,
+			"sliding_window": nil, "vocab_size": 131072.0},
+	}},
+	// Hybrid attention/state models (hybrid.go).
+	"qwen3_next": {arch: "Qwen3NextForCausalLM", expertSize: "moe_intermediate_size", hybrid: parseQwen3Next, defaults: map[string]any{ // qwen3_next/configuration_qwen3_next.py
+		"vocab_size": 151936.0, "hidden_size": 2048.0, "intermediate_size": 5632.0, "num_hidden_layers": 48.0,
+		"num_attention_heads": 16.0, "num_key_value_heads": 2.0, "head_dim": 256.0, "max_position_embeddings": 32768.0,
+		"tie_word_embeddings": false, "attention_bias": false, "partial_rotary_factor": 0.25, "decoder_sparse_step": 1.0,
+		"num_experts": 512.0, "num_experts_per_tok": 10.0, "moe_intermediate_size": 512.0, "shared_expert_intermediate_size": 512.0,
+		"linear_conv_kernel_dim": 4.0, "linear_key_head_dim": 128.0, "linear_value_head_dim": 128.0,
+		"linear_num_key_heads": 16.0, "linear_num_value_heads": 32.0,
+	}},
+	"nemotron_h": {arch: "NemotronHForCausalLM", expertSize: "moe_intermediate_size", hybrid: parseNemotronH, defaults: map[string]any{ // nemotron_h/configuration_nemotron_h.py
+		"vocab_size": 131072.0, "hidden_size": 4096.0, "intermediate_size": 21504.0, "layers_block_type": []any{"linear_attention", "moe", "full_attention", "mlp"},
+		"num_attention_heads": 32.0, "num_key_value_heads": 8.0, "head_dim": 128.0, "max_position_embeddings": 4096.0,
+		"tie_word_embeddings": false, "attention_bias": false, "ssm_state_size": 128.0, "mamba_num_heads": 128.0,
+		"mamba_head_dim": 64.0, "n_groups": 8.0, "conv_kernel": 4.0, "use_conv_bias": true, "mamba_proj_bias": false,
+		"mamba_ssm_cache_dtype": "float32", "n_routed_experts": 8.0, "num_experts_per_tok": 2.0, "moe_intermediate_size": 7688.0,
+	}},
+	"granitemoehybrid": {arch: "GraniteMoeHybridForCausalLM", expertSize: "intermediate_size", hybrid: parseGraniteHybrid, defaults: map[string]any{ // granitemoehybrid/configuration_granitemoehybrid.py
+		"vocab_size": 32000.0, "hidden_size": 4096.0, "intermediate_size": 11008.0, "num_hidden_layers": 32.0,
+		"num_attention_heads": 32.0, "max_position_embeddings": 2048.0, "tie_word_embeddings": false, "attention_bias": false,
+		"num_local_experts": 8.0, "num_experts_per_tok": 2.0, "shared_intermediate_size": 1024.0, "mamba_n_heads": 128.0,
+		"mamba_n_groups": 1.0, "mamba_d_state": 256.0, "mamba_d_head": "auto", "mamba_d_conv": 4.0, "mamba_expand": 2.0,
+		"mamba_conv_bias": true, "mamba_proj_bias": false,
+	}},
+	"jamba": {arch: "JambaForCausalLM", expertSize: "intermediate_size", hybrid: parseJamba, defaults: map[string]any{ // jamba/configuration_jamba.py
+		"vocab_size": 65536.0, "hidden_size": 4096.0, "intermediate_size": 14336.0, "num_hidden_layers": 32.0,
+		"num_attention_heads": 32.0, "num_key_value_heads": 8.0, "max_position_embeddings": 262144.0, "tie_word_embeddings": false,
+		"num_experts": 16.0, "num_experts_per_tok": 2.0, "expert_layer_period": 2.0, "expert_layer_offset": 1.0,
+		"attn_layer_period": 8.0, "attn_layer_offset": 4.0, "mamba_d_state": 16.0, "mamba_d_conv": 4.0, "mamba_expand": 2.0,
+		"mamba_dt_rank": "auto", "mamba_conv_bias": true, "mamba_proj_bias": false,
+	}},
 	// LlavaConfig: a llama text_config and a CLIP vision tower by default
 	// (llava/configuration_llava.py).
 	"llava": {arch: "LlavaForConditionalGeneration", text: "llama", defaults: map[string]any{
@@ -197,7 +258,9 @@ var modelTypes = map[string]modelType{
 // archTypes maps architectures[0] to model_type for a config.json without
 // model_type (transformers' AutoConfig needs one; a pasted subset may lack it).
 var archTypes = func() map[string]string {
-	m := map[string]string{"Qwen2_5_VLForConditionalGeneration": "qwen2_5_vl", "PhiMoEForCausalLM": "phimoe"}
+	m := map[string]string{"Qwen2_5_VLForConditionalGeneration": "qwen2_5_vl", "PhiMoEForCausalLM": "phimoe",
+		"Qwen3VLForConditionalGeneration": "qwen3_vl", "Qwen3VLMoeForConditionalGeneration": "qwen3_vl_moe",
+		"Mistral3ForConditionalGeneration": "mistral3"}
 	for t, info := range modelTypes {
 		if info.arch != "" && (info.text == "" || t == "gemma3" || t == "llava") {
 			if _, ok := m[info.arch]; !ok {

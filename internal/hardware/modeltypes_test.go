@@ -103,7 +103,7 @@ func TestNoSilentGuess(t *testing.T) {
 		{`{` + base + `,"intermediate_size":11008,"max_position_embeddings":4096,"tie_word_embeddings":false,"sliding_window":4096}`, `"layer_types"`},
 		{`{` + base + `,"max_position_embeddings":4096,"tie_word_embeddings":false,"num_experts":8,"num_experts_per_tok":2}`, `"moe_intermediate_size"`},
 		{`{"model_type":"deepseek_v2"}`, `"num_experts_per_tok"`},
-		{`{"model_type":"gemma3","vision_config":{"model_type":"pixtral"}}`, `"vision_config.model_type"`},
+		{`{"model_type":"gemma3","vision_config":{"model_type":"llama4_vision_model"}}`, `"vision_config.model_type"`},
 		{`{"model_type":"llava","audio_config":{}}`, `"audio_config"`},
 	} {
 		_, err := ParseConfigJSON([]byte(c.json))
@@ -136,3 +136,35 @@ func TestCatalogVisionTower(t *testing.T) {
 }
 
 func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
+
+// TestVisionTowers2026: Qwen3-VL's tower (with its deepstack mergers) and
+// Mistral-3's Pixtral tower and projector, against transformers 5.19's
+// parameter count on the meta device for the classes' default configs
+// (AutoModelForImageTextToText; TestConfigDifferential re-counts them in the
+// venv); an unknown tower names the text-only route.
+func TestVisionTowers2026(t *testing.T) {
+	for _, c := range []struct {
+		mt            string
+		params, tower int64
+	}{{"qwen3_vl", 12616410352, 566949104}, {"qwen3_vl_moe", 14052070640, 566949104}, {"mistral3", 23340272640, 438958080}} {
+		m, err := ParseConfigJSON([]byte(`{"model_type":"` + c.mt + `"}`))
+		if err != nil {
+			t.Errorf("%s: %v", c.mt, err)
+			continue
+		}
+		if d := float64(m.Params())/float64(c.params) - 1; d > 0.005 || d < -0.005 {
+			t.Errorf("%s: params %d, transformers %d", c.mt, m.Params(), c.params)
+		}
+		if d := float64(m.VisionParams)/float64(c.tower) - 1; d > 0.01 || d < -0.01 {
+			t.Errorf("%s: tower %d, transformers %d", c.mt, m.VisionParams, c.tower)
+		}
+	}
+	// The issue's reproduction: Mistral-Small-3.1's config.json was refused.
+	if m, err := ParseConfigJSON(readConfig(t, "hub/mistralai--Mistral-Small-3.1-24B-Instruct-2503.json")); err != nil || m.VisionParams == 0 || m.NumLayers != 40 {
+		t.Errorf("Mistral-Small-3.1: %v (tower %d, layers %d)", err, m.VisionParams, m.NumLayers)
+	}
+	_, err := ParseConfigJSON([]byte(`{"model_type":"mistral3","vision_config":{"model_type":"llama4_vision_model"}}`))
+	if err == nil || !strings.Contains(err.Error(), `"text_config"`) || !strings.Contains(err.Error(), "language-model-only") {
+		t.Errorf("an unknown tower should offer the text-only route, got %v", err)
+	}
+}

@@ -132,9 +132,12 @@ func (q *QuantConfig) bytesPerParam(in int) float64 {
 	if q.GroupSize <= 0 {
 		group = float64(max(in, 1))
 	}
+	if q.Float && q.Bits == 4 && q.GroupSize > 0 {
+		// MXFP4 (e8m0 scale per 32) and NVFP4 (fp8 scale per 16; its two
+		// fp32 per-tensor scales are negligible): one byte of scale per group.
+		return 0.5 + 1/group
+	}
 	switch q.Method {
-	case "mxfp4":
-		return 0.5 + 1.0/32
 	case "bitsandbytes":
 		if q.Bits == 8 {
 			return 1 + 4/float64(max(in, 1))

@@ -91,7 +91,7 @@ func Size(in SizingInput) (SizingResult, error) {
 	// sampler's profiling peak and so grows the KV cache; iterate to a fixed
 	// point (it only moves one way).
 	for i := 0; i < 4 && !userSeqs && r.Fits; i++ {
-		kvSeqs := int(float64(r.KVCacheTokens) * target / float64(perSeq))
+		kvSeqs := int(e.seqsFitting(r, perSeq) * target) // hybrid.go: state layers cost per sequence
 		n := max(1, min(kvSeqs, capSeqs, e.mbt))
 		if n == e.seqs {
 			break

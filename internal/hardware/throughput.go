@@ -194,7 +194,7 @@ type stepCoeffs struct {
 func (e engine) coeffs() stepCoeffs {
 	tp := float64(e.tp)
 	L := float64(e.m.NumLayers)
-	c := stepCoeffs{e: e, weights: e.weightBytes() * tp, kvPerToken: e.layerKVBytesPerToken() * L,
+	c := stepCoeffs{e: e, weights: e.weightBytes() * tp, kvPerToken: e.layerKVBytesPerToken() * float64(e.m.attnLayers()), // hybrid models: attention layers only
 		lmHeadFlops: 2 * float64(e.m.VocabSize) * float64(e.m.HiddenSize),
 		attnFlops:   4 * L * e.attnWidth(), peak: e.peakTFLOPS() * 1e12 * tp, bwAgg: e.g.BandwidthGBps * 1e9 * tp}
 	m := e.m

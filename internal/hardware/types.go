@@ -108,6 +108,24 @@ type Model struct {
 	// VisionParams counts a multimodal encoder (loaded with the weights, not
 	// used for text tokens).
 	VisionParams int64
+	// AttnOutputGate: q_proj also yields a per-head output gate (Qwen3-Next).
+	AttnOutputGate bool
+	// SharedExpertGate: a 1-wide sigmoid gate scales the shared expert
+	// (Qwen2-MoE, Qwen3-Next).
+	SharedExpertGate bool
+	// UngatedMLP: the dense MLP is up and down only (Nemotron-H's relu²).
+	UngatedMLP bool
+	// NoRope: the attention has no rotary embedding, so no cos/sin cache
+	// (Jamba, Nemotron-H, Granite-4.0-H with position_embedding_type nope).
+	NoRope bool
+	// State is the recurrent mixer of a hybrid model's non-attention layers
+	// (hybrid.go); nil for a transformer with attention in every layer.
+	State *StateMixer
+	// LayerMixers and LayerFFNs describe a hybrid model's layers, one byte
+	// per layer. Mixers: 'A' attention, 'S' the state mixer, 'P' both in
+	// parallel (Falcon-H1). FFNs: 'D' dense MLP, 'E' mixture of experts,
+	// '-' none.
+	LayerMixers, LayerFFNs string
 }
 
 // QuantConfig is a checkpoint's (or the user's) weight quantization.

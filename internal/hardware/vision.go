@@ -10,6 +10,9 @@ package hardware
 //   - clip_vision_model: clip/modeling_clip.py (CLIPVisionTransformer)
 //   - qwen2_5_vl_vision: qwen2_5_vl/modeling_qwen2_5_vl.py
 //     (Qwen2_5_VisionTransformerPretrainedModel with its patch merger)
+//   - qwen3_vl_vision: qwen3_vl/modeling_qwen3_vl.py (Qwen3VLVisionModel with
+//     its merger and deepstack mergers)
+//   - pixtral: pixtral/modeling_pixtral.py (PixtralVisionModel)
 //
 // plus the projector between tower and language model (gemma3:
 // Gemma3MultiModalProjector; llava: LlavaMultiModalProjector).
@@ -101,8 +104,43 @@ func towerParams(root cfg, modelType string, textHidden int) (int64, error) {
 		mh := h * merge * merge
 		p = ch*tp*patch*patch*h + depth*block + h + (mh*mh + mh) + (mh*out + out)
 		return clampInt64(p), nil // the merger is the projector
+	case "qwen3_vl_vision", "qwen3_vl_moe_vision": // qwen3_vl/modeling_qwen3_vl.py (Qwen3VLVisionModel)
+		h := float64(geti(1152, "hidden_size"))
+		inter := float64(geti(4304, "intermediate_size"))
+		depth := float64(geti(27, "depth"))
+		ch := float64(geti(3, "in_channels"))
+		patch := float64(geti(16, "patch_size"))
+		tp := float64(geti(2, "temporal_patch_size"))
+		merge := float64(geti(2, "spatial_merge_size"))
+		out := float64(geti(3584, "out_hidden_size"))
+		npos := float64(geti(2304, "num_position_embeddings"))
+		deep := 3.0 // deepstack_visual_indexes (8, 16, 24)
+		if l, ok := v.obj["deepstack_visual_indexes"].([]any); ok {
+			deep = float64(len(l))
+		}
+		if err != nil {
+			return 0, err
+		}
+		block := 2*2*h + (h*3*h + 3*h) + (h*h + h) + (h*inter + inter) + (inter*h + h)
+		hs := h * merge * merge
+		merger := (hs*hs + hs) + (hs*out + out)
+		// patch Conv3d with bias, learned positions, blocks, the merger
+		// (LayerNorm over h) and one deepstack merger per index (over h·s²)
+		p = ch*tp*patch*patch*h + h + npos*h + depth*block + merger + 2*h + deep*(merger+2*hs)
+		return clampInt64(p), nil // the mergers are the projector
+	case "pixtral": // pixtral/modeling_pixtral.py (PixtralVisionModel): a bias-free, RMS-normed ViT
+		h := float64(geti(1024, "hidden_size"))
+		inter := float64(geti(4096, "intermediate_size"))
+		layers := float64(geti(24, "num_hidden_layers"))
+		ch := float64(geti(3, "num_channels"))
+		patch := float64(geti(16, "patch_size"))
+		if err != nil {
+			return 0, err
+		}
+		p = ch*patch*patch*h + h + layers*(2*h+4*h*h+3*h*inter)
 	default:
-		return 0, cfgErr(v.prefix+"model_type", "vision tower %q of model_type %q is not modelled; known: siglip_vision_model, clip_vision_model, qwen2_5_vl_vision", vt, modelType)
+		return 0, cfgErr(v.prefix+"model_type", "vision tower %q of model_type %q is not modelled (known: siglip_vision_model, clip_vision_model, qwen2_5_vl_vision, qwen3_vl_vision, pixtral). "+
+			"To plan the language model alone, set model_config_json to this config's \"text_config\" object (with its \"model_type\") and run vLLM text-only (--language-model-only, or limit_mm_per_prompt 0 for every modality), which skips loading the tower", vt, modelType)
 	}
 	vh := float64(geti(768, "hidden_size"))
 	th := float64(textHidden)
@@ -119,6 +157,23 @@ func towerParams(root cfg, modelType string, textHidden int) (int64, error) {
 			in = vh * float64(len(l))
 		}
 		p += in*th + th*th
+		if bias {
+			p += 2 * th
+		}
+	case "mistral3": // Mistral3MultiModalProjector: RMSNorm, patch merger, two linears
+		merge, e := root.int(2, "spatial_merge_size")
+		if e != nil {
+			return 0, e
+		}
+		bias, e := root.bool(false, "multimodal_projector_bias")
+		if e != nil {
+			return 0, e
+		}
+		in := vh
+		if l, ok := root.obj["vision_feature_layer"].([]any); ok {
+			in = vh * float64(len(l))
+		}
+		p += vh + vh*float64(merge*merge)*vh + in*th + th*th
 		if bias {
 			p += 2 * th
 		}
