@@ -2,6 +2,7 @@ package ec2cluster
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -85,7 +86,10 @@ func TestRenderAutoscalerConfig(t *testing.T) {
 		if spot != want.spot {
 			t.Errorf("%s: spot market options %v, want %v", name, spot, want.spot)
 		}
-		ud, _ := nt.NodeConfig["UserData"].(string)
+		if _, plain := nt.NodeConfig["UserData"]; plain {
+			t.Errorf("%s: user data as a JSON string, which cannot carry gzip", name)
+		}
+		ud := nodeUserData(t, nt.NodeConfig)
 		env := ParseUserData(ud)
 		if env["RAYVLLM_HEAD_IP"] != HeadIPPlaceholder || env["RAYVLLM_NODE_TYPE"] != name || env["RAYVLLM_NUM_CPUS"] != "4" || env["RAYVLLM_ROLE"] != RoleWorker {
 			t.Errorf("%s: worker user data env %v", name, env)
@@ -118,6 +122,17 @@ func TestRenderAutoscalerConfig(t *testing.T) {
 	if _, err := RenderAutoscalerConfig(bad, "sg-1", nil); err == nil || !strings.Contains(err.Error(), "min_workers 3") {
 		t.Errorf("min > max: %v", err)
 	}
+}
+
+// nodeUserData is the user data a node_config carries (UserDataKey).
+func nodeUserData(t *testing.T, nc map[string]any) string {
+	t.Helper()
+	enc, _ := nc[UserDataKey].(string)
+	raw, err := base64.StdEncoding.DecodeString(enc)
+	if err != nil || enc == "" {
+		t.Fatalf("node_config[%s] = %q is not base64: %v", UserDataKey, enc, err)
+	}
+	return string(raw)
 }
 
 func mustJSON(t *testing.T, v any) []byte {
@@ -247,8 +262,8 @@ func TestHeadUserDataAutoscaler(t *testing.T) {
 	if err := json.Unmarshal(written, &parsed); err != nil {
 		t.Fatalf("autoscaler.json is not JSON: %v", err)
 	}
-	if bytes.Contains(written, []byte(HeadIPPlaceholder)) || !bytes.Contains(written, []byte(`export RAYVLLM_HEAD_IP='10.1.2.3'`)) {
-		t.Errorf("the workers' user data in autoscaler.json does not name the head's IP 10.1.2.3")
+	if ip := parsed["provider"].(map[string]any)["rayvllm_head_ip"]; ip != "10.1.2.3" {
+		t.Errorf("autoscaler.json names the head's IP as %v, want 10.1.2.3 (what the node provider puts in the workers' user data)", ip)
 	}
 	unit, _ := os.ReadFile(filepath.Join(sysd, "rayvllm-head.service"))
 	for _, want := range []string{"RAYVLLM_INSTANCE_ID=i-0123456789abcdef0", "\nEnvironment=AWS_ENDPOINT_URL_EC2=http://10.213.0.1:4566\n"} {

@@ -188,3 +188,6 @@ func ErrorCode(err error) string {
 	}
 	return ""
 }
+
+// subnets are the subnets the cluster launches into.
+func (s Spec) subnets() []string { return []string{s.SubnetID} }

@@ -48,6 +48,11 @@ func (c *Client) Create(ctx context.Context, spec Spec, token string, save func(
 		spec.HeadIAMInstanceProfile, cl.HeadProfileARN = profile, profile
 		save(cl)
 	}
+	if _, _, spot := headLaunches(spec); spot {
+		if err := c.EnsureSpotServiceLinkedRole(ctx); err != nil {
+			return cl, err
+		}
+	}
 	if spec.Autoscaled() {
 		cfg, err := RenderAutoscalerConfig(spec, cl.SecurityGroupID, roots)
 		if err != nil {
