@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"strings"
 	"testing"
@@ -284,5 +285,27 @@ func TestHeadUserDataAutoscaler(t *testing.T) {
 		if !strings.Contains(string(ray), want) {
 			t.Errorf("ray invocation lacks %q:\n%s", want, ray)
 		}
+	}
+}
+
+// Import reads the autoscaled groups back from the config the head carries.
+func TestParseAutoscalerConfigRoundTrip(t *testing.T) {
+	spec := autoscaledSpec()
+	raw, err := RenderAutoscalerConfig(spec, "sg-0123456789abcdef0", map[string]string{"ami-0123456789abcdef0": "/dev/sda1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ParseAutoscalerConfig(string(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []GroupSpec
+	for _, g := range spec.Groups {
+		if g.Autoscale != nil {
+			want = append(want, GroupSpec{Name: g.Name, NodeSpec: g.NodeSpec, Autoscale: g.Autoscale})
+		}
+	}
+	if !reflect.DeepEqual(got.Groups, want) || got.IdleTimeoutMinutes != 1 || got.NodeProfile != "rayvllm-node" {
+		t.Errorf("read back %+v, idle %d, profile %q; want %+v, 1, rayvllm-node", got.Groups, got.IdleTimeoutMinutes, got.NodeProfile, want)
 	}
 }

@@ -69,6 +69,9 @@ type Spec struct {
 	Groups                 []GroupSpec
 	Boot                   BootConfig
 	DashboardCIDRs         []string
+	// TokenWriteOnly marks the token as the user's write-only one
+	// (TagTokenSource), which import leaves out of state.
+	TokenWriteOnly bool
 	// IdleTimeoutMinutes is how long an autoscaled worker may be idle before
 	// Ray's autoscaler terminates it (0 = DefaultIdleTimeoutMinutes).
 	IdleTimeoutMinutes int

@@ -27,7 +27,11 @@ func (c *Client) Create(ctx context.Context, spec Spec, token string, save func(
 		return nil, err
 	}
 	cl := &Cluster{Name: spec.Name, Groups: map[string][]Instance{}, TokenParameter: spec.Boot.RayTokenParameter}
-	if err := c.PutToken(ctx, cl.TokenParameter, token, spec.tags("", "", "ray-token")); err != nil {
+	tokenTags := spec.tags("", "", "ray-token")
+	if spec.TokenWriteOnly {
+		tokenTags[TagTokenSource] = TokenWriteOnly
+	}
+	if err := c.PutToken(ctx, cl.TokenParameter, token, tokenTags); err != nil {
 		return nil, err
 	}
 	save(cl)
