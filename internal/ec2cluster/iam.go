@@ -249,8 +249,8 @@ func (c *Client) EnsureSpotServiceLinkedRole(ctx context.Context) error {
 	}
 	if isIAMCode(err, "NoSuchEntity") {
 		_, err = c.IAM.CreateServiceLinkedRole(ctx, &iam.CreateServiceLinkedRoleInput{AWSServiceName: aws.String("spot.amazonaws.com")})
-		// "has been taken": created meanwhile.
-		if err == nil || (isIAMCode(err, "InvalidInput") && strings.Contains(err.Error(), "has been taken")) {
+		// "has been taken" (moto: EntityAlreadyExists): created meanwhile.
+		if err == nil || isIAMCode(err, "EntityAlreadyExists") || (isIAMCode(err, "InvalidInput") && strings.Contains(err.Error(), "has been taken")) {
 			return nil
 		}
 	}

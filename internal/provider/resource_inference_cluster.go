@@ -173,7 +173,9 @@ func (r *inferenceClusterResource) ModifyPlan(ctx context.Context, req resource.
 			resp.RequiresReplace = append(resp.RequiresReplace, path.Root("worker_group"))
 		}
 		if !state.HeadInstanceID.IsNull() && state.HeadInstanceID.ValueString() == "" {
-			// Read found no live head: only a new cluster can fix that.
+			// Read found no live head: only a new cluster can fix that. The
+			// new head's ID is unknown, which is what makes the replacement.
+			plan.HeadInstanceID = types.StringUnknown()
 			resp.RequiresReplace = append(resp.RequiresReplace, path.Root("head_instance_id"))
 			resp.Diagnostics.AddWarning("Head node is gone", fmt.Sprintf("The head node of cluster %q is no longer running; the cluster will be replaced.", state.Name.ValueString()))
 		}

@@ -347,7 +347,7 @@ func (r *inferenceClusterResource) importDetails(ctx context.Context, c *ec2clus
 
 	tags := map[string]string{}
 	for k, v := range h.Tags {
-		if strings.HasPrefix(k, "rayvllm:") || strings.HasPrefix(k, "aws:") || (k == "Name" && v == cl.Name+"-head") {
+		if strings.HasPrefix(k, "rayvllm:") || strings.HasPrefix(k, "aws:") || (k == "Name" && v == cl.Name+"-head") || isRayHeadTag(k) {
 			continue
 		}
 		if r.data != nil && r.data.AWS.DefaultTags[k] == v {
@@ -567,4 +567,14 @@ func importAutoscaled(m *clusterModel, raw string, diags *diag.Diagnostics) bool
 		m.WorkerGroups = append(m.WorkerGroups, gm)
 	}
 	return true
+}
+
+// isRayHeadTag reports whether k is one of the tags the head of an
+// autoscaled cluster carries for Ray's node provider (not the user's).
+func isRayHeadTag(k string) bool {
+	switch k {
+	case ec2cluster.RayTagClusterName, ec2cluster.RayTagNodeKind, ec2cluster.RayTagUserNodeType, ec2cluster.RayTagNodeStatus, ec2cluster.RayTagNodeName:
+		return true
+	}
+	return false
 }
