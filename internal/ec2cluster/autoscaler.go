@@ -198,7 +198,7 @@ func nodeConfig(spec Spec, g GroupSpec, sgID, rootDevice string) (map[string]any
 	nc := map[string]any{
 		"ImageId":          g.AMI,
 		"InstanceType":     g.InstanceType,
-		"SubnetIds":        []string{spec.SubnetID},
+		"SubnetIds":        spec.subnets(),
 		"SecurityGroupIds": []string{sgID},
 		UserDataKey:        base64.StdEncoding.EncodeToString([]byte(ud)),
 		"MetadataOptions":  map[string]string{"HttpTokens": "required", "HttpEndpoint": "enabled"},

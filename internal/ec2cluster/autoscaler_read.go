@@ -18,6 +18,8 @@ type AutoscalerSettings struct {
 	// NodeProfile is the workers' instance profile as configured (name or
 	// ARN); "" when no node type names one.
 	NodeProfile string
+	// SubnetIDs are the node types' subnets, subnet_id first.
+	SubnetIDs []string
 }
 
 // ParseAutoscalerConfig reads an autoscaler config (RenderAutoscalerConfig's
@@ -35,6 +37,7 @@ func ParseAutoscalerConfig(raw string) (*AutoscalerSettings, error) {
 				ImageID             string `json:"ImageId"`
 				InstanceType        string
 				IamInstanceProfile  map[string]string
+				SubnetIDs           []string `json:"SubnetIds"`
 				BlockDeviceMappings []struct {
 					Ebs struct {
 						VolumeSize int32
@@ -75,6 +78,7 @@ func ParseAutoscalerConfig(raw string) (*AutoscalerSettings, error) {
 			s.NodeProfile = p
 		}
 		s.Groups = append(s.Groups, g)
+		s.SubnetIDs = nc.SubnetIDs
 	}
 	return s, nil
 }

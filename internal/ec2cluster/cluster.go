@@ -56,8 +56,12 @@ type GroupSpec struct {
 
 // Spec is the desired cluster.
 type Spec struct {
-	Name               string
-	SubnetID           string
+	Name     string
+	SubnetID string
+	// SubnetIDs are further subnets of the same VPC, in other availability
+	// zones, tried in order when EC2 refuses a launch in the previous one for
+	// capacity (AZCapacityErrors); Ray's autoscaler gets them all.
+	SubnetIDs          []string
 	KeyName            string
 	IAMInstanceProfile string // name or ARN
 	// HeadIAMInstanceProfile is the head's profile (name or ARN); "" = the
@@ -193,4 +197,4 @@ func ErrorCode(err error) string {
 }
 
 // subnets are the subnets the cluster launches into.
-func (s Spec) subnets() []string { return []string{s.SubnetID} }
+func (s Spec) subnets() []string { return append([]string{s.SubnetID}, s.SubnetIDs...) }

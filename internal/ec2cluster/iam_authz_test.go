@@ -158,6 +158,7 @@ func TestIAMPolicyMatchesServiceAuthorization(t *testing.T) {
 	onDemand.Groups = onDemand.Groups[:2]
 	withHF := autoscaledSpec()
 	withHF.Boot.HFTokenParameter = "/team/hf-token"
+	withHF.SubnetIDs = []string{"subnet-0fedcba9876543210"}
 	for name, spec := range map[string]Spec{"spot": autoscaledSpec(), "on-demand": onDemand, "hf": withHF} {
 		_, _, spot := headLaunches(spec)
 		policy, err := HeadPolicy(spec, "sg-0123456789abcdef0", "arn:aws:iam::123456789012:role/rayvllm-node")

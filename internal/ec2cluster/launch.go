@@ -24,6 +24,15 @@ type launch struct {
 	userData    string
 }
 
+// AZCapacityErrors are RunInstances errors about the subnet's availability
+// zone (EC2 API reference, "Error codes"), after which the launch is tried in
+// the next subnet: no capacity for the type there, the type not offered
+// there, or the subnet out of addresses.
+var AZCapacityErrors = map[string]bool{
+	"InsufficientInstanceCapacity": true, "InsufficientCapacity": true, "Unsupported": true,
+	"InsufficientFreeAddressesInSubnet": true, "InsufficientHostCapacity": true,
+}
+
 // MaxGroupCount is the most instances one RunInstances call launches (the
 // provider validates worker_group.count to 0-1000).
 const MaxGroupCount = 1000
@@ -97,22 +106,32 @@ func (c *Client) run(ctx context.Context, spec Spec, sgID, rootDevice string, l 
 		in.InstanceMarketOptions = &ec2types.InstanceMarketOptionsRequest{MarketType: ec2types.MarketTypeSpot, SpotOptions: opts}
 	}
 	var out *ec2.RunInstancesOutput
-	// A just-created instance profile is not visible to EC2 for a while
-	// (IAM eventual consistency); retry that error with the same ClientToken.
-	err := retry.Until(ctx, min(retry.TimeLeft(ctx, 2*time.Minute), 2*time.Minute), c.PollInterval, func(ctx context.Context) (bool, error) {
-		var err error
-		out, err = c.EC2.RunInstances(ctx, in)
-		switch {
-		case err == nil:
-			return true, nil
-		case ErrorCode(err) == "InvalidParameterValue" && strings.Contains(strings.ToLower(err.Error()), "iam instance profile"):
-			return false, err
-		default:
-			return false, retry.Stop(err)
+	var errs []error
+	// The subnets in order (each in its own AZ): a launch that EC2 refuses
+	// for the AZ's capacity is made in the next one, as a new request.
+	for k, subnet := range spec.subnets() {
+		in.SubnetId, in.ClientToken = aws.String(subnet), aws.String(newClientToken())
+		// A just-created instance profile is not visible to EC2 for a while
+		// (IAM eventual consistency); retry that error with the same ClientToken.
+		err := retry.Until(ctx, min(retry.TimeLeft(ctx, 2*time.Minute), 2*time.Minute), c.PollInterval, func(ctx context.Context) (bool, error) {
+			var err error
+			out, err = c.EC2.RunInstances(ctx, in)
+			switch {
+			case err == nil:
+				return true, nil
+			case ErrorCode(err) == "InvalidParameterValue" && strings.Contains(strings.ToLower(err.Error()), "iam instance profile"):
+				return false, err
+			default:
+				return false, retry.Stop(err)
+			}
+		})
+		if err == nil {
+			break
 		}
-	})
-	if err != nil {
-		return nil, fmt.Errorf("launching %d × %s for %s: %w", l.count, l.node.InstanceType, suffix, err)
+		errs = append(errs, fmt.Errorf("in subnet %s: %w", subnet, err))
+		if !AZCapacityErrors[ErrorCode(err)] || k == len(spec.subnets())-1 {
+			return nil, fmt.Errorf("launching %d × %s for %s: %w", l.count, l.node.InstanceType, suffix, errors.Join(errs...))
+		}
 	}
 	insts := make([]Instance, 0, len(out.Instances))
 	for _, i := range out.Instances {

@@ -22,6 +22,15 @@ func (c *Client) Create(ctx context.Context, spec Spec, token string, save func(
 	if err != nil {
 		return nil, err
 	}
+	for _, s := range spec.SubnetIDs {
+		other, err := c.subnetVPC(ctx, s)
+		if err != nil {
+			return nil, err
+		}
+		if other != vpc {
+			return nil, fmt.Errorf("subnet_ids: subnet %s is in %s, not in subnet_id's VPC %s; the cluster's security group is in one VPC", s, other, vpc)
+		}
+	}
 	roots, err := c.rootDevices(ctx, amis(spec))
 	if err != nil {
 		return nil, err

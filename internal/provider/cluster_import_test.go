@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
@@ -33,7 +35,7 @@ func motoURL() string {
 func (e *awsEnv) autoscaledMotoConfig(name string) string {
 	cfg := e.config(name, group{"a10g", "g5.xlarge", 1, ""})
 	cfg = strings.Replace(cfg, "  aws {\n", fmt.Sprintf("  aws {\n    endpoints {\n      iam = %q\n    }\n", motoURL()), 1)
-	cfg = strings.Replace(cfg, "  head {\n", "  idle_timeout_minutes = 2\n\n  head {\n", 1)
+	cfg = strings.Replace(cfg, "  head {\n", fmt.Sprintf("  idle_timeout_minutes = 2\n  subnet_ids           = [%q]\n\n  head {\n", e.otherSubnet), 1)
 	i := strings.LastIndex(cfg, "}")
 	return cfg[:i] + `
   worker_group {
@@ -46,6 +48,22 @@ func (e *awsEnv) autoscaledMotoConfig(name string) string {
   }
 }
 `
+}
+
+// withOtherSubnet sets e.otherSubnet to a default subnet in another AZ.
+func (e *awsEnv) withOtherSubnet(t *testing.T) *awsEnv {
+	out, err := e.c.EC2.DescribeSubnets(t.Context(), &ec2.DescribeSubnetsInput{Filters: []ec2types.Filter{{Name: aws.String("default-for-az"), Values: []string{"true"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sn := range out.Subnets {
+		if id := aws.ToString(sn.SubnetId); id != e.subnet {
+			e.otherSubnet = id
+			return e
+		}
+	}
+	t.Fatal("moto has one default subnet")
+	return e
 }
 
 func (e *awsEnv) iam(t *testing.T) *iam.Client {
@@ -79,7 +97,7 @@ func (e *awsEnv) checkAllGone(t *testing.T, name string) resource.TestCheckFunc 
 // the head's), and the head's role and profile, so that destroy deletes
 // them; a token the user gave write-only stays out of the imported state.
 func TestAccInferenceCluster_importAutoscaled(t *testing.T) {
-	e := newAWSEnv(t)
+	e := newAWSEnv(t).withOtherSubnet(t)
 	name := acctest.RandomWithPrefix("acc")
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
@@ -90,6 +108,7 @@ func TestAccInferenceCluster_importAutoscaled(t *testing.T) {
 				Check: resource.ComposeTestCheckFunc(
 					resource.TestCheckResourceAttrSet(clusterAddr, "head_iam_role_arn"),
 					resource.TestCheckResourceAttr(clusterAddr, "iam_instance_profile", e.profile),
+					resource.TestCheckResourceAttr(clusterAddr, "subnet_ids.0", e.otherSubnet),
 				),
 			},
 			{
@@ -133,7 +152,7 @@ func TestAccInferenceCluster_importAutoscaled(t *testing.T) {
 // out of band, the cluster stays in state for its security group, token
 // parameter and head role; the plan replaces it, and destroy leaves nothing.
 func TestAccInferenceCluster_noInstancesLeft(t *testing.T) {
-	e := newAWSEnv(t)
+	e := newAWSEnv(t).withOtherSubnet(t)
 	name := acctest.RandomWithPrefix("acc")
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,

@@ -25,6 +25,7 @@ type clusterModel struct {
 	Name                  types.String   `tfsdk:"name"`
 	AMIID                 types.String   `tfsdk:"ami_id"`
 	SubnetID              types.String   `tfsdk:"subnet_id"`
+	SubnetIDs             types.List     `tfsdk:"subnet_ids"`
 	KeyName               types.String   `tfsdk:"key_name"`
 	IAMInstanceProfile    types.String   `tfsdk:"iam_instance_profile"`
 	HeadIAMProfile        types.String   `tfsdk:"head_iam_instance_profile"`
@@ -217,6 +218,7 @@ func (r *inferenceClusterResource) spec(ctx context.Context, m clusterModel, reg
 	}
 	diags.Append(m.TagsAll.ElementsAs(ctx, &s.Tags, false)...)
 	diags.Append(m.PythonPackages.ElementsAs(ctx, &s.Boot.PythonPackages, false)...)
+	diags.Append(m.SubnetIDs.ElementsAs(ctx, &s.SubnetIDs, false)...)
 	diags.Append(m.DashboardIngressCIDRs.ElementsAs(ctx, &s.DashboardCIDRs, false)...)
 	for _, g := range m.WorkerGroups {
 		gs := ec2cluster.GroupSpec{
@@ -329,6 +331,17 @@ func (r *inferenceClusterResource) importDetails(ctx context.Context, c *ec2clus
 	m.VLLMVersion = types.StringValue(d.Boot.VLLMVersion)
 	m.HFTokenSSMParameter = stringOrNull(d.Boot.HFTokenParameter)
 	m.PythonPackages = types.ListNull(types.StringType)
+	m.SubnetIDs = types.ListNull(types.StringType)
+	if as := d.Boot.AutoscalerConfig; as != "" {
+		// The head may run in a later subnet (capacity); the config lists
+		// them in the configured order.
+		if s, err := ec2cluster.ParseAutoscalerConfig(as); err == nil && len(s.SubnetIDs) > 0 {
+			m.SubnetID = types.StringValue(s.SubnetIDs[0])
+			if len(s.SubnetIDs) > 1 {
+				m.SubnetIDs = stringListValue(ctx, s.SubnetIDs[1:], diags)
+			}
+		}
+	}
 	if p := d.Boot.PythonPackages; len(p) > 0 {
 		m.PythonPackages = stringListValue(ctx, p, diags)
 	}
