@@ -1,6 +1,7 @@
 package ec2cluster
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -47,6 +48,12 @@ const (
 	// user data inside the autoscaler config: the config is rendered before
 	// the head exists, and the head's boot script puts its own IP in.
 	HeadIPPlaceholder = "__RAYVLLM_HEAD_IP__"
+	// UserDataKey carries a node type's user data in its node_config as
+	// base64: the worker's user data may be gzip (RenderUserData), which a
+	// JSON string cannot hold. The node provider decodes it, puts the
+	// head's IP (provider.rayvllm_head_ip) in for HeadIPPlaceholder and
+	// passes the bytes to RunInstances as UserData.
+	UserDataKey = "rayvllm_user_data_base64"
 	// DefaultIdleTimeoutMinutes is Ray's default idle_timeout_minutes.
 	DefaultIdleTimeoutMinutes = 5
 )
@@ -94,7 +101,7 @@ func IsAutoscalerInstance(cluster string, i Instance) bool {
 // node_config:
 // AMI, instance type, subnet, security group, instance profile, key, IMDSv2,
 // encrypted root volume, tags, spot market options and the worker's user
-// data (with HeadIPPlaceholder for the head's IP). The provider section
+// data (UserDataKey, with HeadIPPlaceholder for the head's IP). The provider section
 // lists the spot groups with the on-demand fallback. roots maps each AMI to
 // its root device name.
 func RenderAutoscalerConfig(spec Spec, sgID string, roots map[string]string) ([]byte, error) {
@@ -150,6 +157,7 @@ func RenderAutoscalerConfig(spec Spec, sgID string, roots map[string]string) ([]
 			"type":                  "external",
 			"module":                AutoscalerModule,
 			"rayvllm_spot_fallback": fallback,
+			"rayvllm_head_ip":       HeadIPPlaceholder,
 			"region":                spec.Boot.Region,
 			"cache_stopped_nodes":   false,
 			"disable_node_updaters": true,
@@ -172,6 +180,13 @@ func nodeConfig(spec Spec, g GroupSpec, sgID, rootDevice string) (map[string]any
 	b := spec.Boot
 	b.HeadIP, b.Group, b.AcceleratorType, b.NodeType, b.NumCPUs = HeadIPPlaceholder, g.Name, g.AcceleratorType, g.Name, g.CPUs
 	b.AutoscalerConfig = ""
+	// The node provider puts the head's IP in at launch: render with the
+	// longest IP once so that EC2's limit holds for any address.
+	longest := b
+	longest.HeadIP = "255.255.255.255"
+	if _, err := RenderUserData(RoleWorker, longest); err != nil {
+		return nil, fmt.Errorf("worker group %s: %w", g.Name, err)
+	}
 	ud, err := RenderUserData(RoleWorker, b)
 	if err != nil {
 		return nil, err
@@ -183,9 +198,9 @@ func nodeConfig(spec Spec, g GroupSpec, sgID, rootDevice string) (map[string]any
 	nc := map[string]any{
 		"ImageId":          g.AMI,
 		"InstanceType":     g.InstanceType,
-		"SubnetIds":        []string{spec.SubnetID},
+		"SubnetIds":        spec.subnets(),
 		"SecurityGroupIds": []string{sgID},
-		"UserData":         ud,
+		UserDataKey:        base64.StdEncoding.EncodeToString([]byte(ud)),
 		"MetadataOptions":  map[string]string{"HttpTokens": "required", "HttpEndpoint": "enabled"},
 		"BlockDeviceMappings": []any{map[string]any{
 			"DeviceName": rootDevice,

@@ -2,10 +2,12 @@ package ec2cluster
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"strings"
 	"testing"
@@ -85,7 +87,10 @@ func TestRenderAutoscalerConfig(t *testing.T) {
 		if spot != want.spot {
 			t.Errorf("%s: spot market options %v, want %v", name, spot, want.spot)
 		}
-		ud, _ := nt.NodeConfig["UserData"].(string)
+		if _, plain := nt.NodeConfig["UserData"]; plain {
+			t.Errorf("%s: user data as a JSON string, which cannot carry gzip", name)
+		}
+		ud := nodeUserData(t, nt.NodeConfig)
 		env := ParseUserData(ud)
 		if env["RAYVLLM_HEAD_IP"] != HeadIPPlaceholder || env["RAYVLLM_NODE_TYPE"] != name || env["RAYVLLM_NUM_CPUS"] != "4" || env["RAYVLLM_ROLE"] != RoleWorker {
 			t.Errorf("%s: worker user data env %v", name, env)
@@ -118,6 +123,17 @@ func TestRenderAutoscalerConfig(t *testing.T) {
 	if _, err := RenderAutoscalerConfig(bad, "sg-1", nil); err == nil || !strings.Contains(err.Error(), "min_workers 3") {
 		t.Errorf("min > max: %v", err)
 	}
+}
+
+// nodeUserData is the user data a node_config carries (UserDataKey).
+func nodeUserData(t *testing.T, nc map[string]any) string {
+	t.Helper()
+	enc, _ := nc[UserDataKey].(string)
+	raw, err := base64.StdEncoding.DecodeString(enc)
+	if err != nil || enc == "" {
+		t.Fatalf("node_config[%s] = %q is not base64: %v", UserDataKey, enc, err)
+	}
+	return string(raw)
 }
 
 func mustJSON(t *testing.T, v any) []byte {
@@ -247,8 +263,8 @@ func TestHeadUserDataAutoscaler(t *testing.T) {
 	if err := json.Unmarshal(written, &parsed); err != nil {
 		t.Fatalf("autoscaler.json is not JSON: %v", err)
 	}
-	if bytes.Contains(written, []byte(HeadIPPlaceholder)) || !bytes.Contains(written, []byte(`export RAYVLLM_HEAD_IP='10.1.2.3'`)) {
-		t.Errorf("the workers' user data in autoscaler.json does not name the head's IP 10.1.2.3")
+	if ip := parsed["provider"].(map[string]any)["rayvllm_head_ip"]; ip != "10.1.2.3" {
+		t.Errorf("autoscaler.json names the head's IP as %v, want 10.1.2.3 (what the node provider puts in the workers' user data)", ip)
 	}
 	unit, _ := os.ReadFile(filepath.Join(sysd, "rayvllm-head.service"))
 	for _, want := range []string{"RAYVLLM_INSTANCE_ID=i-0123456789abcdef0", "\nEnvironment=AWS_ENDPOINT_URL_EC2=http://10.213.0.1:4566\n"} {
@@ -269,5 +285,27 @@ func TestHeadUserDataAutoscaler(t *testing.T) {
 		if !strings.Contains(string(ray), want) {
 			t.Errorf("ray invocation lacks %q:\n%s", want, ray)
 		}
+	}
+}
+
+// Import reads the autoscaled groups back from the config the head carries.
+func TestParseAutoscalerConfigRoundTrip(t *testing.T) {
+	spec := autoscaledSpec()
+	raw, err := RenderAutoscalerConfig(spec, "sg-0123456789abcdef0", map[string]string{"ami-0123456789abcdef0": "/dev/sda1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ParseAutoscalerConfig(string(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []GroupSpec
+	for _, g := range spec.Groups {
+		if g.Autoscale != nil {
+			want = append(want, GroupSpec{Name: g.Name, NodeSpec: g.NodeSpec, Autoscale: g.Autoscale})
+		}
+	}
+	if !reflect.DeepEqual(got.Groups, want) || got.IdleTimeoutMinutes != 1 || got.NodeProfile != "rayvllm-node" {
+		t.Errorf("read back %+v, idle %d, profile %q; want %+v, 1, rayvllm-node", got.Groups, got.IdleTimeoutMinutes, got.NodeProfile, want)
 	}
 }

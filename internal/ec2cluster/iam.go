@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -37,20 +38,38 @@ func partition(region string) string {
 // cluster: what the node bootstrap reads (the Ray and HF tokens in SSM) and
 // what Ray's AWS node provider calls (describe_instances, create_instances,
 // create_tags, terminate_instances, in
-// ray/autoscaler/_private/aws/node_provider.py), conditioned on the
-// cluster's tag: it launches only instances and volumes that carry
-// rayvllm:cluster=<name> from launch, in the cluster's subnet and security
-// group, with the node role (iam:PassRole on it alone); it tags and
-// terminates only instances that carry the tag. EC2 Describe* calls do not
+// ray/autoscaler/_private/aws/node_provider.py). Each statement names the
+// resource types AWS's Service Authorization Reference lists for its action,
+// with only condition keys that apply to those types (a key that does not
+// apply makes the condition false, so a wrong one denies silently);
+// TestIAMPolicyMatchesServiceAuthorization checks both against AWS's data.
+//
+// It launches only the autoscaled groups' instance types from the cluster's
+// AMIs, into its subnets and security group, with IMDSv2 required, encrypted
+// volumes, the node role (iam:PassRole on it alone) and the cluster tag from
+// launch; spot launches need spot-instances-request too (EC2 User Guide,
+// "Spot Instance requests", the RunInstances example policy), which the
+// reference does not mark. After launch it may add only Ray's own tags
+// (ray-*) to, and terminate, instances that carry the cluster tag, so it
+// cannot move an instance out of the cluster. EC2 Describe* calls do not
 // support resource-level permissions, so they are on "*".
 func HeadPolicy(spec Spec, sgID, nodeRoleARN string) (string, error) {
 	p, r := partition(spec.Boot.Region), spec.Boot.Region
 	ec2ARN := func(res string) string { return fmt.Sprintf("arn:%s:ec2:%s:*:%s", p, r, res) }
-	tagged := map[string]any{"StringEquals": map[string]string{"aws:RequestTag/" + TagCluster: spec.Name}}
+	tagged := map[string]string{"aws:RequestTag/" + TagCluster: spec.Name}
 	owned := map[string]any{"StringEquals": map[string]string{"ec2:ResourceTag/" + TagCluster: spec.Name}}
 	params := []string{fmt.Sprintf("arn:%s:ssm:%s:*:parameter/rayvllm/%s/*", p, r, spec.Name)}
 	if hf := spec.Boot.HFTokenParameter; hf != "" {
 		params = append(params, fmt.Sprintf("arn:%s:ssm:%s:*:parameter/%s", p, r, strings.TrimPrefix(hf, "/")))
+	}
+	types, images, spot := headLaunches(spec)
+	imageARNs := make([]string, len(images))
+	for i, ami := range images {
+		imageARNs[i] = fmt.Sprintf("arn:%s:ec2:%s::image/%s", p, r, ami)
+	}
+	network := []string{ec2ARN("security-group/" + sgID), ec2ARN("network-interface/*"), ec2ARN("key-pair/*")}
+	for _, s := range spec.subnets() {
+		network = append(network, ec2ARN("subnet/"+s))
 	}
 	stmts := []map[string]any{
 		{"Sid": "ReadNodeSecrets", "Effect": "Allow", "Action": []string{"ssm:GetParameter"}, "Resource": params},
@@ -58,16 +77,27 @@ func HeadPolicy(spec Spec, sgID, nodeRoleARN string) (string, error) {
 			"Condition": map[string]any{"StringEquals": map[string]string{"kms:ViaService": "ssm." + r + ".amazonaws.com"}}},
 		{"Sid": "Describe", "Effect": "Allow", "Resource": "*",
 			"Action": []string{"ec2:DescribeInstances", "ec2:DescribeInstanceTypes", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups", "ec2:DescribeImages"}},
-		{"Sid": "LaunchTaggedNodes", "Effect": "Allow", "Action": []string{"ec2:RunInstances"},
-			"Resource": []string{ec2ARN("instance/*"), ec2ARN("volume/*")}, "Condition": tagged},
-		{"Sid": "LaunchIntoClusterNetwork", "Effect": "Allow", "Action": []string{"ec2:RunInstances"},
-			"Resource": []string{ec2ARN("subnet/" + spec.SubnetID), ec2ARN("security-group/" + sgID), ec2ARN("network-interface/*"),
-				fmt.Sprintf("arn:%s:ec2:%s::image/*", p, r), ec2ARN("key-pair/*")}},
+		{"Sid": "LaunchClusterInstances", "Effect": "Allow", "Action": []string{"ec2:RunInstances"}, "Resource": ec2ARN("instance/*"),
+			"Condition": map[string]any{
+				"StringEquals": map[string]any{"aws:RequestTag/" + TagCluster: spec.Name, "ec2:InstanceType": types, "ec2:MetadataHttpTokens": "required"},
+			}},
+		{"Sid": "LaunchEncryptedVolumes", "Effect": "Allow", "Action": []string{"ec2:RunInstances"}, "Resource": ec2ARN("volume/*"),
+			"Condition": map[string]any{"StringEquals": tagged, "Bool": map[string]string{"ec2:Encrypted": "true"}}},
+		{"Sid": "LaunchFromClusterImages", "Effect": "Allow", "Action": []string{"ec2:RunInstances"}, "Resource": imageARNs},
+		{"Sid": "LaunchIntoClusterNetwork", "Effect": "Allow", "Action": []string{"ec2:RunInstances"}, "Resource": network},
 		{"Sid": "TagAtLaunch", "Effect": "Allow", "Action": []string{"ec2:CreateTags"},
 			"Resource":  []string{ec2ARN("instance/*"), ec2ARN("volume/*")},
 			"Condition": map[string]any{"StringEquals": map[string]string{"ec2:CreateAction": "RunInstances"}}},
-		{"Sid": "ManageClusterNodes", "Effect": "Allow", "Action": []string{"ec2:CreateTags", "ec2:TerminateInstances"},
-			"Resource": []string{ec2ARN("instance/*")}, "Condition": owned},
+		{"Sid": "TagClusterNodes", "Effect": "Allow", "Action": []string{"ec2:CreateTags"}, "Resource": ec2ARN("instance/*"),
+			"Condition": map[string]any{
+				"StringEquals":            map[string]string{"ec2:ResourceTag/" + TagCluster: spec.Name},
+				"ForAllValues:StringLike": map[string][]string{"aws:TagKeys": {"ray-*"}},
+			}},
+		{"Sid": "TerminateClusterNodes", "Effect": "Allow", "Action": []string{"ec2:TerminateInstances"}, "Resource": ec2ARN("instance/*"), "Condition": owned},
+	}
+	if spot {
+		stmts = append(stmts, map[string]any{"Sid": "LaunchSpot", "Effect": "Allow", "Action": []string{"ec2:RunInstances"},
+			"Resource": ec2ARN("spot-instances-request/*")})
 	}
 	if nodeRoleARN != "" {
 		//nolint:gosec // G101: "iam:PassedToService" is a condition key, not a credential
@@ -76,6 +106,20 @@ func HeadPolicy(spec Spec, sgID, nodeRoleARN string) (string, error) {
 	}
 	b, err := json.Marshal(map[string]any{"Version": "2012-10-17", "Statement": stmts})
 	return string(b), err
+}
+
+// headLaunches returns the instance types and AMIs the head's autoscaler
+// launches, sorted, and whether any of its groups is spot.
+func headLaunches(spec Spec) (types, images []string, spot bool) {
+	for _, g := range spec.Groups {
+		if g.Autoscale == nil {
+			continue
+		}
+		types = append(types, g.InstanceType)
+		images = append(images, g.AMI)
+		spot = spot || g.Spot
+	}
+	return slices.Compact(slices.Sorted(slices.Values(types))), slices.Compact(slices.Sorted(slices.Values(images))), spot
 }
 
 const ec2TrustPolicy = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}`
@@ -188,4 +232,27 @@ func isIAMCode(err error, code string) bool {
 		return true
 	}
 	return ErrorCode(err) == code
+}
+
+// SpotServiceLinkedRole is the role EC2 needs in an account to launch spot
+// instances (EC2 User Guide, "Service-linked role for Spot Instance
+// requests"). EC2 creates it at the first spot launch only when the caller
+// may iam:CreateServiceLinkedRole, which the head's role may not.
+const SpotServiceLinkedRole = "AWSServiceRoleForEC2Spot"
+
+// EnsureSpotServiceLinkedRole creates the spot service-linked role unless
+// the account has it.
+func (c *Client) EnsureSpotServiceLinkedRole(ctx context.Context) error {
+	_, err := c.IAM.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(SpotServiceLinkedRole)})
+	if err == nil {
+		return nil
+	}
+	if isIAMCode(err, "NoSuchEntity") {
+		_, err = c.IAM.CreateServiceLinkedRole(ctx, &iam.CreateServiceLinkedRoleInput{AWSServiceName: aws.String("spot.amazonaws.com")})
+		// "has been taken" (moto: EntityAlreadyExists): created meanwhile.
+		if err == nil || isIAMCode(err, "EntityAlreadyExists") || (isIAMCode(err, "InvalidInput") && strings.Contains(err.Error(), "has been taken")) {
+			return nil
+		}
+	}
+	return fmt.Errorf("the autoscaled spot groups need the service-linked role %s in the account, and it could not be read or created (%w); create it once with `aws iam create-service-linked-role --aws-service-name spot.amazonaws.com`", SpotServiceLinkedRole, err)
 }

@@ -23,7 +23,7 @@ func TestHeadPolicy(t *testing.T) {
 			Sid       string
 			Action    []string
 			Resource  any
-			Condition map[string]map[string]string
+			Condition map[string]map[string]any
 		}
 	}
 	if err := json.Unmarshal([]byte(raw), &doc); err != nil {
@@ -47,8 +47,21 @@ func TestHeadPolicy(t *testing.T) {
 	for _, i := range byAction["ec2:RunInstances"] {
 		s := doc.Statement[i]
 		res, _ := json.Marshal(s.Resource)
-		if strings.Contains(string(res), "instance/*") {
-			launchesTagged = s.Condition["StringEquals"]["aws:RequestTag/"+TagCluster] == "c1"
+		if strings.HasSuffix(string(res), `:instance/*"`) {
+			c := s.Condition["StringEquals"]
+			launchesTagged = c["aws:RequestTag/"+TagCluster] == "c1"
+			if types, _ := json.Marshal(c["ec2:InstanceType"]); string(types) != `["g5.xlarge","g6.xlarge"]` {
+				t.Errorf("RunInstances on instance types %s, want the autoscaled groups' [g5.xlarge g6.xlarge]", types)
+			}
+			if c["ec2:MetadataHttpTokens"] != "required" {
+				t.Errorf("RunInstances without IMDSv2 required: %+v", s)
+			}
+		}
+		if strings.HasSuffix(string(res), `:volume/*"`) && s.Condition["Bool"]["ec2:Encrypted"] != "true" {
+			t.Errorf("RunInstances of unencrypted volumes: %+v", s)
+		}
+		if strings.Contains(string(res), ":image/") && string(res) != `["arn:aws:ec2:us-east-1::image/ami-0123456789abcdef0"]` {
+			t.Errorf("RunInstances from images %s, want the cluster's one AMI", res)
 		}
 		if strings.Contains(string(res), "subnet/") && !strings.Contains(string(res), "subnet/"+spec.SubnetID+`"`) {
 			t.Errorf("RunInstances in other subnets: %s", res)
@@ -61,6 +74,12 @@ func TestHeadPolicy(t *testing.T) {
 		c := doc.Statement[i].Condition["StringEquals"]
 		if c["ec2:CreateAction"] != "RunInstances" && c["ec2:ResourceTag/"+TagCluster] != "c1" {
 			t.Errorf("CreateTags on instances that are neither being launched nor the cluster's: %+v", doc.Statement[i])
+		}
+		// After launch only Ray's tags: the cluster tag cannot be changed.
+		if c["ec2:CreateAction"] == nil {
+			if keys, _ := json.Marshal(doc.Statement[i].Condition["ForAllValues:StringLike"]["aws:TagKeys"]); string(keys) != `["ray-*"]` {
+				t.Errorf("CreateTags on the cluster's instances with tag keys %s, want only Ray's [ray-*]", keys)
+			}
 		}
 	}
 	if p := byAction["iam:PassRole"]; len(p) != 1 || doc.Statement[p[0]].Resource != "arn:aws:iam::123456789012:role/rayvllm-node" {

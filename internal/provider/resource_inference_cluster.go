@@ -173,7 +173,9 @@ func (r *inferenceClusterResource) ModifyPlan(ctx context.Context, req resource.
 			resp.RequiresReplace = append(resp.RequiresReplace, path.Root("worker_group"))
 		}
 		if !state.HeadInstanceID.IsNull() && state.HeadInstanceID.ValueString() == "" {
-			// Read found no live head: only a new cluster can fix that.
+			// Read found no live head: only a new cluster can fix that. The
+			// new head's ID is unknown, which is what makes the replacement.
+			plan.HeadInstanceID = types.StringUnknown()
 			resp.RequiresReplace = append(resp.RequiresReplace, path.Root("head_instance_id"))
 			resp.Diagnostics.AddWarning("Head node is gone", fmt.Sprintf("The head node of cluster %q is no longer running; the cluster will be replaced.", state.Name.ValueString()))
 		}
@@ -247,6 +249,7 @@ func (r *inferenceClusterResource) Create(ctx context.Context, req resource.Crea
 	// also exposed in state.
 	token := configString(ctx, req.Config, "auth_token_wo", &resp.Diagnostics)
 	plan.AuthToken = types.StringNull()
+	spec.TokenWriteOnly = token != ""
 	if token == "" {
 		var err error
 		if token, err = ec2cluster.NewToken(); err != nil {
@@ -302,6 +305,19 @@ func (r *inferenceClusterResource) Read(ctx context.Context, req resource.ReadRe
 	}
 	name := state.Name.ValueString()
 	cl, err := c.FindCluster(ctx, name, state.HeadInstanceID.ValueString())
+	if retry.IsNotFound(err) && !state.RayVersion.IsNull() {
+		// No instance left: what else the cluster made stays in state (the
+		// head gone, so the plan replaces it and destroy deletes them).
+		left, lerr := c.Leftovers(ctx, name, state.AuthTokenSSMParameter.ValueString(), !state.HeadIAMRoleARN.IsNull())
+		if lerr != nil {
+			resp.Diagnostics.AddError("Could not read the cluster", lerr.Error())
+			return
+		}
+		if len(left) > 0 {
+			tflog.Warn(ctx, "no instance of the cluster is left; keeping it in state for its other resources", map[string]any{"name": name, "left": left})
+			cl, err = &ec2cluster.Cluster{Name: name, Groups: map[string][]ec2cluster.Instance{}}, nil
+		}
+	}
 	if retry.IsNotFound(err) {
 		tflog.Warn(ctx, "cluster is gone, removing it from state", map[string]any{"name": name})
 		resp.State.RemoveResource(ctx)
@@ -326,7 +342,15 @@ func (r *inferenceClusterResource) Read(ctx context.Context, req resource.ReadRe
 		cl.TokenParameter = ec2cluster.TokenParameterName(name)
 	}
 	if state.AuthToken.IsNull() && state.AuthTokenWOVersion.IsNull() { // after import; an auth_token_wo stays out of state
-		token, err := c.GetToken(ctx, cl.TokenParameter)
+		wo, err := c.TokenIsWriteOnly(ctx, cl.TokenParameter)
+		if err != nil {
+			resp.Diagnostics.AddError("Could not read the Ray token's tags", err.Error())
+			return
+		}
+		token := ""
+		if !wo {
+			token, err = c.GetToken(ctx, cl.TokenParameter)
+		}
 		if err != nil && !retry.IsNotFound(err) {
 			resp.Diagnostics.AddError("Could not read the Ray token", err.Error())
 			return

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"sort"
@@ -24,6 +25,7 @@ type clusterModel struct {
 	Name                  types.String   `tfsdk:"name"`
 	AMIID                 types.String   `tfsdk:"ami_id"`
 	SubnetID              types.String   `tfsdk:"subnet_id"`
+	SubnetIDs             types.List     `tfsdk:"subnet_ids"`
 	KeyName               types.String   `tfsdk:"key_name"`
 	IAMInstanceProfile    types.String   `tfsdk:"iam_instance_profile"`
 	HeadIAMProfile        types.String   `tfsdk:"head_iam_instance_profile"`
@@ -165,7 +167,12 @@ func (g groupModel) baseline() int64 {
 	return g.Count.ValueInt64()
 }
 
-// autoscalerShape is what the head's autoscaler config holds of the group.
+// autoscalerShape is what the head's autoscaler config holds: per
+// autoscaled group its node settings, and the settings of every node it
+// launches (tags, versions, the HF token parameter), so that a change of
+// any of them replaces the head and reaches the nodes launched later. The
+// other node settings (subnet, key, profile, Ray version, packages) replace
+// the cluster by themselves.
 func autoscalerShape(m clusterModel) string {
 	var b strings.Builder
 	for _, g := range m.WorkerGroups {
@@ -173,6 +180,9 @@ func autoscalerShape(m clusterModel) string {
 			fmt.Fprintf(&b, "%s|%s|%s|%s|%s|%s|%s|%s|%s;", g.Name, g.InstanceType, g.AMIID, g.RootVolumeSizeGiB, g.RootVolumeType,
 				spotPrice(g.Spot), g.MinWorkers, g.MaxWorkers, g.SpotFallback)
 		}
+	}
+	if b.Len() > 0 {
+		fmt.Fprintf(&b, "tags=%s|vllm=%s|hf=%s", m.TagsAll, m.VLLMVersion, m.HFTokenSSMParameter)
 	}
 	return b.String()
 }
@@ -206,6 +216,7 @@ func (r *inferenceClusterResource) spec(ctx context.Context, m clusterModel, reg
 	}
 	diags.Append(m.TagsAll.ElementsAs(ctx, &s.Tags, false)...)
 	diags.Append(m.PythonPackages.ElementsAs(ctx, &s.Boot.PythonPackages, false)...)
+	diags.Append(m.SubnetIDs.ElementsAs(ctx, &s.SubnetIDs, false)...)
 	diags.Append(m.DashboardIngressCIDRs.ElementsAs(ctx, &s.DashboardCIDRs, false)...)
 	for _, g := range m.WorkerGroups {
 		gs := ec2cluster.GroupSpec{
@@ -312,12 +323,23 @@ func (r *inferenceClusterResource) importDetails(ctx context.Context, c *ec2clus
 	m.AMIID = types.StringValue(h.AMI)
 	m.SubnetID = types.StringValue(h.SubnetID)
 	m.KeyName = stringOrNull(h.KeyName)
-	m.IAMInstanceProfile = stringOrNull(ec2cluster.ProfileName(h.ProfileARN))
+	r.importProfiles(ctx, c, m, cl, d, diags)
 	m.Head = &headModel{InstanceType: types.StringValue(h.InstanceType), RootVolumeSizeGiB: types.Int64Value(int64(d.Volumes[h.ID].SizeGiB)), RootVolumeType: types.StringValue(d.Volumes[h.ID].Type)}
 	m.RayVersion = types.StringValue(d.Boot.RayVersion)
 	m.VLLMVersion = types.StringValue(d.Boot.VLLMVersion)
 	m.HFTokenSSMParameter = stringOrNull(d.Boot.HFTokenParameter)
 	m.PythonPackages = types.ListNull(types.StringType)
+	m.SubnetIDs = types.ListNull(types.StringType)
+	if as := d.Boot.AutoscalerConfig; as != "" {
+		// The head may run in a later subnet (capacity); the config lists
+		// them in the configured order.
+		if s, err := ec2cluster.ParseAutoscalerConfig(as); err == nil && len(s.SubnetIDs) > 0 {
+			m.SubnetID = types.StringValue(s.SubnetIDs[0])
+			if len(s.SubnetIDs) > 1 {
+				m.SubnetIDs = stringListValue(ctx, s.SubnetIDs[1:], diags)
+			}
+		}
+	}
 	if p := d.Boot.PythonPackages; len(p) > 0 {
 		m.PythonPackages = stringListValue(ctx, p, diags)
 	}
@@ -336,7 +358,7 @@ func (r *inferenceClusterResource) importDetails(ctx context.Context, c *ec2clus
 
 	tags := map[string]string{}
 	for k, v := range h.Tags {
-		if strings.HasPrefix(k, "rayvllm:") || strings.HasPrefix(k, "aws:") || (k == "Name" && v == cl.Name+"-head") {
+		if strings.HasPrefix(k, "rayvllm:") || strings.HasPrefix(k, "aws:") || (k == "Name" && v == cl.Name+"-head") || isRayHeadTag(k) {
 			continue
 		}
 		if r.data != nil && r.data.AWS.DefaultTags[k] == v {
@@ -366,6 +388,11 @@ func (r *inferenceClusterResource) importDetails(ctx context.Context, c *ec2clus
 			gm.Spot = &spotModel{MaxPriceUSD: types.StringNull()}
 		}
 		m.WorkerGroups = append(m.WorkerGroups, gm)
+	}
+	if as := d.Boot.AutoscalerConfig; as != "" {
+		if !importAutoscaled(m, as, diags) {
+			return
+		}
 	}
 	infos, err := c.DescribeInstanceTypes(ctx, instanceTypes(m.WorkerGroups))
 	if err != nil {
@@ -496,4 +523,79 @@ func volumeGiB(v types.Int64) int32 {
 		return 0
 	}
 	return int32(n)
+}
+
+// importProfiles recovers the nodes' instance profile (the autoscaler
+// config's, a worker's, else the head's) and, when the head has the role
+// Create made, that role and profile, so that destroy deletes them.
+func (r *inferenceClusterResource) importProfiles(ctx context.Context, c *ec2cluster.Client, m *clusterModel, cl *ec2cluster.Cluster, d *ec2cluster.Details, diags *diag.Diagnostics) {
+	head := ec2cluster.ProfileName(cl.Head.ProfileARN)
+	nodes := ""
+	if as := d.Boot.AutoscalerConfig; as != "" {
+		if s, err := ec2cluster.ParseAutoscalerConfig(as); err == nil {
+			nodes = s.NodeProfile
+		}
+	}
+	for _, w := range slices.Concat(slices.Concat(slices.Collect(maps.Values(cl.Groups))...), cl.Autoscaled) {
+		if nodes == "" && w.ProfileARN != "" {
+			nodes = ec2cluster.ProfileName(w.ProfileARN)
+		}
+	}
+	if head != "" && head == ec2cluster.HeadRoleName(cl.Name) {
+		arn, err := c.HeadRoleARN(ctx, cl.Name)
+		if err != nil {
+			diags.AddError("Could not read the head's IAM role for import", err.Error())
+			return
+		}
+		m.HeadIAMRoleARN = stringOrNull(arn)
+		m.HeadIAMProfile = types.StringValue(cl.Head.ProfileARN)
+	} else {
+		if nodes == "" {
+			nodes = head
+		}
+		if head != nodes {
+			m.HeadIAMProfile = stringOrNull(head)
+		}
+	}
+	m.IAMInstanceProfile = stringOrNull(nodes)
+}
+
+// importAutoscaled adds the autoscaled groups of the head's autoscaler
+// config to m.
+func importAutoscaled(m *clusterModel, raw string, diags *diag.Diagnostics) bool {
+	s, err := ec2cluster.ParseAutoscalerConfig(raw)
+	if err != nil {
+		diags.AddError("Could not read the autoscaled groups for import", err.Error())
+		return false
+	}
+	m.IdleTimeoutMinutes = types.Int64Null()
+	if s.IdleTimeoutMinutes != ec2cluster.DefaultIdleTimeoutMinutes {
+		m.IdleTimeoutMinutes = types.Int64Value(int64(s.IdleTimeoutMinutes))
+	}
+	for _, g := range s.Groups {
+		gm := groupModel{
+			Name: types.StringValue(g.Name), InstanceType: types.StringValue(g.InstanceType), AMIID: types.StringValue(g.AMI),
+			RootVolumeSizeGiB: types.Int64Value(int64(g.RootVolumeGiB)), RootVolumeType: types.StringValue(g.RootVolumeType),
+			Count: types.Int64Null(), MinWorkers: types.Int64Value(int64(g.Autoscale.Min)), MaxWorkers: types.Int64Value(int64(g.Autoscale.Max)),
+			SpotFallback: types.BoolNull(),
+		}
+		if g.Autoscale.SpotFallback {
+			gm.SpotFallback = types.BoolValue(true)
+		}
+		if g.Spot {
+			gm.Spot = &spotModel{MaxPriceUSD: stringOrNull(g.SpotMaxPrice)}
+		}
+		m.WorkerGroups = append(m.WorkerGroups, gm)
+	}
+	return true
+}
+
+// isRayHeadTag reports whether k is one of the tags the head of an
+// autoscaled cluster carries for Ray's node provider (not the user's).
+func isRayHeadTag(k string) bool {
+	switch k {
+	case ec2cluster.RayTagClusterName, ec2cluster.RayTagNodeKind, ec2cluster.RayTagUserNodeType, ec2cluster.RayTagNodeStatus, ec2cluster.RayTagNodeName:
+		return true
+	}
+	return false
 }

@@ -68,6 +68,17 @@ func (r *inferenceClusterResource) Schema(ctx context.Context, _ resource.Schema
 				Description: "Subnet of every node. The cluster security group is created in its VPC. The nodes need outbound internet (or a proxy / VPC endpoints) for pip and SSM.",
 				Validators:  []validator.String{stringvalidator.RegexMatches(regexp.MustCompile(`^subnet-[0-9a-f]{8,17}$`), "must be a subnet ID like subnet-0123456789abcdef0")},
 			},
+			"subnet_ids": schema.ListAttribute{
+				Optional: true, ElementType: types.StringType,
+				PlanModifiers: []planmodifier.List{listplanmodifier.RequiresReplace()},
+				Description: "Further subnets of `subnet_id`'s VPC, best one per other availability zone, tried in order when EC2 refuses a launch for the zone's capacity " +
+					"(`InsufficientInstanceCapacity`, the type not offered there, no free addresses): the provider's launches move to the next subnet, and Ray's autoscaler gets every subnet (its AWS node provider moves on the same way). " +
+					"GPU capacity differs by zone; two or three zones make a first apply far likelier to find it.",
+				Validators: []validator.List{
+					listvalidator.UniqueValues(), listvalidator.SizeAtMost(8),
+					listvalidator.ValueStringsAre(stringvalidator.RegexMatches(regexp.MustCompile(`^subnet-[0-9a-f]{8,17}$`), "must be a subnet ID like subnet-0123456789abcdef0")),
+				},
+			},
 			"key_name": schema.StringAttribute{
 				Optional: true, PlanModifiers: replace,
 				Description: "EC2 key pair for SSH. No SSH ingress is opened; add your own rule or use SSM Session Manager.",

@@ -45,6 +45,8 @@ type awsEnv struct {
 	profile string
 	hfParam string
 	hfToken string
+	// otherSubnet is a default subnet in another AZ (withOtherSubnet).
+	otherSubnet string
 }
 
 type group struct {

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -51,7 +52,8 @@ func sweepClusters(region string) error {
 		return fmt.Errorf("AWS_ENDPOINT_URL_EC2 = %q: the sweeper only cleans moto on loopback (source .tmp/services.env)", ep)
 	}
 	ctx := context.Background()
-	s := ec2cluster.Settings{Region: region, EC2Endpoint: ep, SSMEndpoint: os.Getenv("AWS_ENDPOINT_URL_SSM")}
+	// moto serves IAM on the EC2 endpoint's port.
+	s := ec2cluster.Settings{Region: region, EC2Endpoint: ep, SSMEndpoint: os.Getenv("AWS_ENDPOINT_URL_SSM"), IAMEndpoint: ep}
 	cfg, err := ec2cluster.LoadConfig(ctx, s)
 	if err != nil {
 		return err
@@ -61,11 +63,17 @@ func sweepClusters(region string) error {
 	if err != nil {
 		return err
 	}
+	// Clusters whose instances and security group are gone may still have
+	// their token parameter and head role.
+	left, err := c.LeftoverClusterNames(ctx)
+	if err != nil {
+		return err
+	}
 	var errs []error
-	for _, n := range names {
+	for _, n := range slices.Compact(slices.Sorted(slices.Values(append(names, left...)))) {
 		if sweepable(n) {
 			fmt.Printf("sweeping cluster %s\n", n)
-			errs = append(errs, c.Destroy(ctx, n, "", ""))
+			errs = append(errs, c.Destroy(ctx, n, "", ""), c.DeleteHeadRole(ctx, n))
 		}
 	}
 	return errors.Join(errs...)

@@ -12,11 +12,17 @@ not when RunInstances refuses it (ALLOCATION_FAILED), so a spot type that EC2
 refuses would otherwise be retried for ever and the work would never run.
 
 The instances it launches on demand carry the tag rayvllm:market =
-on-demand-fallback. Nothing else differs: the nodes boot from their own user
+on-demand-fallback. Spot refused by IAM (SPOT_AUTH_ERRORS) falls back too.
+
+A node type's user data is in its node_config as base64 (USER_DATA_KEY): it
+may be gzip, which a JSON string cannot carry. create_node decodes it and puts
+in the head's IP. Nothing else differs: the nodes boot from their own user
 data and join by themselves (provider.disable_node_updaters).
 """
 
+import base64
 import copy
+import gzip
 import logging
 
 from ray.autoscaler._private.aws.node_provider import AWSNodeProvider
@@ -36,23 +42,60 @@ SPOT_CAPACITY_ERRORS = frozenset(
     }
 )
 
+# EC2 error codes of a spot request that IAM refused: the head's role lacks
+# spot-instances-request, or the account has no spot service-linked role
+# (AWSServiceRoleForEC2Spot) and the head may not create it. On demand may
+# still be allowed, so these fall back too, with the fix in the log.
+SPOT_AUTH_ERRORS = frozenset({"UnauthorizedOperation", "AuthFailure.ServiceLinkedRoleCreationNotPermitted"})
+
 MARKET_TAG = "rayvllm:market"
+
+# ec2cluster.UserDataKey and ec2cluster.HeadIPPlaceholder.
+USER_DATA_KEY = "rayvllm_user_data_base64"
+HEAD_IP_PLACEHOLDER = b"__RAYVLLM_HEAD_IP__"
+MAX_USER_DATA_BYTES = 16 * 1024
+
+
+def with_user_data(node_config, head_ip):
+    """node_config with UserData as bytes from USER_DATA_KEY (base64 of the
+    worker's user data, gzip when RenderUserData compressed it), the head's IP
+    put in. boto3 base64-encodes bytes UserData for RunInstances."""
+    if USER_DATA_KEY not in node_config:
+        return node_config
+    conf = dict(node_config)
+    data = base64.b64decode(conf.pop(USER_DATA_KEY))
+    compressed = data[:2] == b"\x1f\x8b"
+    if compressed:
+        data = gzip.decompress(data)
+    data = data.replace(HEAD_IP_PLACEHOLDER, head_ip.encode())
+    if compressed or len(data) > MAX_USER_DATA_BYTES:
+        data = gzip.compress(data, compresslevel=9, mtime=0)
+    conf["UserData"] = data
+    return conf
 
 
 class RayvllmAWSNodeProvider(AWSNodeProvider):
     def create_node(self, node_config, tags, count):
         fallback = set(self.provider_config.get("rayvllm_spot_fallback", []))
         spot = "InstanceMarketOptions" in node_config
+        node_config = with_user_data(node_config, self.provider_config.get("rayvllm_head_ip", ""))
         try:
             return super().create_node(node_config, tags, count)
         except NodeLaunchException as e:
-            if not spot or tags.get(TAG_RAY_USER_NODE_TYPE) not in fallback or e.category not in SPOT_CAPACITY_ERRORS:
+            refused = SPOT_CAPACITY_ERRORS | SPOT_AUTH_ERRORS
+            if not spot or tags.get(TAG_RAY_USER_NODE_TYPE) not in fallback or e.category not in refused:
                 raise
             logger.warning(
-                "rayvllm: spot launch of %d x %s refused (%s); launching on demand instead",
+                "rayvllm: spot launch of %d x %s refused (%s); launching on demand instead%s",
                 count,
                 tags.get(TAG_RAY_USER_NODE_TYPE),
                 e.category,
+                (
+                    ": grant ec2:RunInstances on spot-instances-request/* and create the spot service-linked role"
+                    " (aws iam create-service-linked-role --aws-service-name spot.amazonaws.com)"
+                    if e.category in SPOT_AUTH_ERRORS
+                    else ""
+                ),
             )
         on_demand = copy.deepcopy(node_config)
         on_demand.pop("InstanceMarketOptions")
