@@ -24,6 +24,7 @@ type thrCase struct {
 	tp                    int
 	context, version      string
 	mml, seqs, clientConc int
+	mbt                   int // max_num_batched_tokens where the run set it
 	util                  float64
 	lengths               string  // lengthsExponential for ShareGPT, lengthsFixed for random
 	outCap                float64 // ShareGPT filter of vllm bench: prompt+output <= 2048
@@ -121,10 +122,17 @@ func num(o map[string]any, keys ...string) (float64, bool) {
 	return 0, false
 }
 
+// throughputPoints maps both throughput files: the first set (R..) and the
+// added one (N.., vllm-throughput-observed-amd.json).
 func throughputPoints(t testing.TB) (pts []thrPoint, skipped map[string]string) {
 	skipped = map[string]string{}
-	for _, r := range loadJSONRecords(t, "testdata/vllm-throughput-observed.json") {
-		c, ok := thrCases[r.ID]
+	pts = recordPoints(t, "testdata/vllm-throughput-observed.json", thrCases, skipped)
+	return append(pts, recordPoints(t, "testdata/vllm-throughput-observed-amd.json", addedCases, skipped)...), skipped
+}
+
+func recordPoints(t testing.TB, path string, cases map[string]thrCase, skipped map[string]string) (pts []thrPoint) {
+	for _, r := range loadJSONRecords(t, path) {
+		c, ok := cases[r.ID]
 		if !ok {
 			t.Fatalf("throughput record %s has no mapping", r.ID)
 		}
@@ -141,7 +149,7 @@ func throughputPoints(t testing.TB) (pts []thrPoint, skipped map[string]string) 
 			t.Fatal(err)
 		}
 		e, err := resolveEngine(FitInput{Model: m, GPU: g, TensorParallelSize: c.tp, Quantization: c.quant, KVCacheDType: c.kv,
-			MaxModelLen: c.mml, MaxNumSeqs: c.seqs, GPUMemoryUtilization: c.util, EngineContext: c.context, VLLMVersion: c.version})
+			MaxModelLen: c.mml, MaxNumSeqs: c.seqs, MaxNumBatchedTokens: c.mbt, GPUMemoryUtilization: c.util, EngineContext: c.context, VLLMVersion: c.version})
 		if err != nil {
 			t.Fatalf("%s: %v", r.ID, err)
 		}
@@ -191,7 +199,7 @@ func throughputPoints(t testing.TB) (pts []thrPoint, skipped map[string]string) 
 			label: fmt.Sprintf("%s, %s%s, %s%s", r.Model, e.g.Name, tpLabel(e.tp), shown, note),
 			shape: runShape{requests: n, in: in, out: out, lengths: c.lengths, outCap: capOut, maxSeqs: seqs, mbt: e.mbt, kvTokens: float64(fr.KVCacheTokens)}})
 	}
-	return pts, skipped
+	return pts
 }
 
 func tpLabel(tp int) string {
@@ -299,17 +307,17 @@ func (p thrPoint) predict(k throughputConstants) float64  { return p.c.run(p.sha
 func (p stepPoint) predict(k throughputConstants) float64 { return p.c.step(p.load, k).total() }
 
 // loss is the sum of squared log errors over both sets (V0 records never count).
-func loss(thr []thrPoint, steps []stepPoint, k throughputConstants, skip string) float64 {
+func loss(thr []thrPoint, steps []stepPoint, k throughputConstants, held heldOut) float64 {
 	var s float64
 	for _, p := range thr {
-		if p.v0 != "" || p.id == skip {
+		if p.v0 != "" || held.has(p.id) {
 			continue
 		}
 		d := math.Log(p.predict(k) / p.observed)
 		s += d * d
 	}
 	for _, p := range steps {
-		if p.skipFit != "" {
+		if p.skipFit != "" || held.has(p.id) {
 			continue
 		}
 		d := math.Log(p.predict(k) / p.observed)
@@ -336,14 +344,14 @@ var fitParams = []param{
 // fitConstants minimizes loss by a pattern search (coordinate steps that
 // halve when no move helps), started from the middle of every range and
 // kept inside the ranges.
-func fitConstants(thr []thrPoint, steps []stepPoint, skip string) throughputConstants {
+func fitConstants(thr []thrPoint, steps []stepPoint, held heldOut) throughputConstants {
 	var best throughputConstants
 	step := make([]float64, len(fitParams))
 	for i, p := range fitParams {
 		*p.get(&best) = (p.lo + p.hi) / 2
 		step[i] = (p.hi - p.lo) / 4
 	}
-	bestL := loss(thr, steps, best, skip)
+	bestL := loss(thr, steps, best, held)
 	for iter := 0; iter < 400; iter++ {
 		moved := false
 		for i, p := range fitParams {
@@ -351,7 +359,7 @@ func fitConstants(thr []thrPoint, steps []stepPoint, skip string) throughputCons
 				k := best
 				v := p.get(&k)
 				*v = math.Min(p.hi, math.Max(p.lo, *v+dir*step[i]))
-				if l := loss(thr, steps, k, skip); l < bestL-1e-12 {
+				if l := loss(thr, steps, k, held); l < bestL-1e-12 {
 					best, bestL, moved = k, l, true
 				}
 			}
@@ -388,11 +396,11 @@ func leaveOneOut(t testing.TB) (rows []looRow, full throughputConstants, steps [
 	for k, v := range skipStep {
 		skipped[k] = v
 	}
-	full = fitConstants(thr, steps, "")
+	full = fitConstants(thr, steps, nil)
 	for _, p := range thr {
 		k := full
 		if p.v0 == "" {
-			k = fitConstants(thr, steps, p.id)
+			k = fitConstants(thr, steps, heldOut{p.id: true})
 		}
 		r := looRow{p: p, full: p.predict(full), loo: p.predict(k)}
 		r.fullRatio, r.looRat = r.full/p.observed, r.loo/p.observed
@@ -456,7 +464,7 @@ func TestThroughputLeaveOneOut(t *testing.T) {
 func TestThroughputConstantsAreTheFit(t *testing.T) {
 	thr, _ := throughputPoints(t)
 	steps, _ := stepPoints(t)
-	k := fitConstants(thr, steps, "")
+	k := fitConstants(thr, steps, nil)
 	for _, p := range fitParams {
 		got, want := *p.get(&k), *p.get(&calibrated)
 		if math.Abs(got-want) > 0.02*(p.hi-p.lo) {

@@ -1,0 +1,177 @@
+package hardware
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// The added throughput records (testdata/vllm-throughput-observed-amd.json):
+// MI300X ×8 with FP8 Llama-3.1-70B/405B (ROCm's dev-docker table) and one
+// MI355X with Llama-3.1-8B in bf16, fp8 and mxfp4 (a ROCm blog's appendix).
+var addedCases = func() map[string]thrCase {
+	mi300 := func(model string, seqs int) thrCase {
+		return thrCase{model: model, quant: "fp8", kv: "fp8", gpu: "MI300X", tp: 8, context: EngineContextLLMClass, version: "0.10.0",
+			mml: 8192, seqs: seqs, mbt: 131072, util: 0.9, lengths: lengthsFixed}
+	}
+	mi355 := func(quant, context string) thrCase {
+		return thrCase{model: "meta-llama/Llama-3.1-8B-Instruct", quant: quant, gpu: "MI355X", context: context, version: "0.20.1",
+			mml: 1280, util: 0.85, lengths: lengthsFixed}
+	}
+	const w4a6 = "W4A6 (MXFP4 weights × MXFP6 activations) runs the authors' own kernels (confidence low); not a vLLM quantization a user can choose"
+	const qwen36 = "Qwen3.6-27B is not in the model catalog"
+	return map[string]thrCase{
+		"N09": mi300("meta-llama/Llama-3.1-70B-Instruct", 3200), "N10": mi300("meta-llama/Llama-3.1-70B-Instruct", 1500),
+		"N11": mi300("meta-llama/Llama-3.1-70B-Instruct", 2000), "N12": mi300("meta-llama/Llama-3.1-70B-Instruct", 1500),
+		"N13": mi300("meta-llama/Llama-3.1-405B", 1500), "N14": mi300("meta-llama/Llama-3.1-405B", 1500),
+		"N15": mi300("meta-llama/Llama-3.1-405B", 2000), "N16": mi300("meta-llama/Llama-3.1-405B", 500),
+		"N17": mi355("", EngineContextLLMClass), "N18": mi355("fp8", EngineContextLLMClass), "N19": {skip: "a Quark MXFP4 (W4A4) checkpoint: not a quantization the engine settings offer, and the catalog has no such checkpoint"},
+		"N20": {skip: w4a6}, "N24": {skip: w4a6},
+		"N21": {skip: qwen36}, "N22": {skip: qwen36}, "N23": {skip: qwen36}, "N27": {skip: qwen36}, "N28": {skip: qwen36},
+		"N25": mi355("", EngineContextWorker), "N26": mi355("fp8", EngineContextWorker),
+	}
+}()
+
+// heldOut is the set of record ids a fit leaves out (nil: none).
+type heldOut map[string]bool
+
+func (h heldOut) has(id string) bool { return h[id] }
+
+// modelGroup is the model a record ran, whatever its quantization: the
+// catalog id without the organisation and without -Instruct, -FP8, -AWQ
+// suffixes (Qwen3-14B, -FP8 and -AWQ are one group; gpt-oss-20b and -120b
+// are two models of different size and are two groups).
+func modelGroup(id string) string {
+	s := strings.ToLower(id[strings.Index(id, "/")+1:])
+	for _, suf := range []string{"-awq-4bit", "-fp8-kv", "-fp8", "-awq", "-instruct"} {
+		s = strings.TrimSuffix(s, suf)
+	}
+	return strings.TrimSuffix(s, "-instruct")
+}
+
+// lineageGroup is the stricter grouping reported next to it: one
+// architecture lineage per group (all Qwen3 dense sizes together, all
+// Llama 3 sizes together), so the fit has never seen that kind of model.
+func lineageGroup(id string) string {
+	s := modelGroup(id)
+	switch {
+	case strings.HasPrefix(s, "qwen3") && strings.Contains(s, "a3b"):
+		return "qwen3-moe"
+	case strings.HasPrefix(s, "qwen3"):
+		return "qwen3-dense"
+	case strings.HasPrefix(s, "qwen2.5"):
+		return "qwen2.5"
+	case strings.HasPrefix(s, "gpt-oss"):
+		return "gpt-oss"
+	case strings.Contains(s, "llama-3"):
+		return "llama-3"
+	}
+	return s
+}
+
+// gpuGroup is the GPU chip: the three H100 variants share the GH100 die
+// and are held out together.
+func gpuGroup(name string) string {
+	if strings.HasPrefix(name, "H100") {
+		return "H100"
+	}
+	return name
+}
+
+type groupedResult struct {
+	by      string
+	ratios  map[string]float64 // record → predicted ÷ observed, fitted without its group
+	groupOf map[string]string
+	median  float64
+	worst   float64
+}
+
+// groupedCV fits the constants once per group with every throughput and
+// step-time record of that group left out, and predicts the group's V1
+// throughput records.
+func groupedCV(thr []thrPoint, steps []stepPoint, by string, group func(e engine) string) groupedResult {
+	r := groupedResult{by: by, ratios: map[string]float64{}, groupOf: map[string]string{}}
+	members := map[string]heldOut{}
+	for _, p := range thr {
+		g := group(p.e)
+		r.groupOf[p.id] = g
+		if members[g] == nil {
+			members[g] = heldOut{}
+		}
+		members[g][p.id] = true
+	}
+	for _, p := range steps {
+		if g := group(p.e); members[g] != nil {
+			members[g][p.id] = true
+		}
+	}
+	for _, held := range members {
+		k := fitConstants(thr, steps, held)
+		for _, p := range thr {
+			if held.has(p.id) && p.v0 == "" {
+				r.ratios[p.id] = p.predict(k) / p.observed
+			}
+		}
+	}
+	var errs []float64
+	r.worst = 1
+	for _, x := range r.ratios {
+		errs = append(errs, math.Abs(x-1))
+		r.worst = math.Max(r.worst, math.Max(x, 1/x))
+	}
+	r.median = quantile(errs, 0.5)
+	return r
+}
+
+// TestThroughputGroupedCV is the gate on unseen work: grouped
+// cross-validation by model and by GPU, each group's step-time records
+// held out with it. It fails when either median |error| exceeds 25% or
+// any record is off by 2× or more. The stricter lineage grouping is
+// reported, not gated.
+func TestThroughputGroupedCV(t *testing.T) {
+	thr, _ := throughputPoints(t)
+	steps, _ := stepPoints(t)
+	results := []groupedResult{
+		groupedCV(thr, steps, "model", func(e engine) string { return modelGroup(e.m.ID) }),
+		groupedCV(thr, steps, "GPU", func(e engine) string { return gpuGroup(e.g.Name) }),
+		groupedCV(thr, steps, "lineage", func(e engine) string { return lineageGroup(e.m.ID) }),
+	}
+	t.Log("\n" + groupedTable(thr, results))
+	for _, r := range results[:2] {
+		t.Logf("grouped by %s: median |error| %.1f%%, worst %.2f×", r.by, r.median*100, r.worst)
+		if r.median > 0.25 {
+			t.Errorf("grouped by %s: median |error| %.1f%% exceeds 25%%", r.by, r.median*100)
+		}
+		if r.worst >= 2 {
+			t.Errorf("grouped by %s: a record is off by %.2f× (2× or more)", r.by, r.worst)
+		}
+	}
+	t.Logf("grouped by lineage (reported): median |error| %.1f%%, worst %.2f×", results[2].median*100, results[2].worst)
+}
+
+func groupedTable(thr []thrPoint, results []groupedResult) string {
+	var b strings.Builder
+	for _, r := range results {
+		fmt.Fprintf(&b, "Grouped by %s: median |error| **%.1f%%**, worst **%.2f×**. ", r.by, r.median*100, r.worst)
+	}
+	b.WriteString("\n\n| Record | Model, GPU | Observed out tok/s |")
+	for _, r := range results {
+		fmt.Fprintf(&b, " By %s (group): ratio |", r.by)
+	}
+	b.WriteString("\n|---|---|---:|" + strings.Repeat("---:|", len(results)) + "\n")
+	sorted := append([]thrPoint(nil), thr...)
+	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].id < sorted[j].id })
+	for _, p := range sorted {
+		if p.v0 != "" {
+			continue
+		}
+		fmt.Fprintf(&b, "| %s | %s | %.0f |", p.id, p.label, p.observed)
+		for _, r := range results {
+			fmt.Fprintf(&b, " %.2f (%s) |", r.ratios[p.id], r.groupOf[p.id])
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
