@@ -149,6 +149,17 @@ func TestThroughputGroupedCV(t *testing.T) {
 		}
 	}
 	t.Logf("grouped by lineage (reported): median |error| %.1f%%, worst %.2f×", results[2].median*100, results[2].worst)
+	var obsOverPred []float64
+	for _, r := range results[:2] {
+		for _, x := range r.ratios {
+			obsOverPred = append(obsOverPred, 1/x)
+		}
+	}
+	lo, hi := quantile(obsOverPred, 0.1), quantile(obsOverPred, 0.9)
+	t.Logf("observed ÷ predicted, 10th–90th percentile over both groupings: %.2f–%.2f", lo, hi)
+	if math.Abs(lo-groupedRatioLow) > 0.03 || math.Abs(hi-groupedRatioHigh) > 0.03 {
+		t.Errorf("groupedRatioLow/High = %.2f/%.2f; the grouped spread is %.2f/%.2f", groupedRatioLow, groupedRatioHigh, lo, hi)
+	}
 }
 
 func groupedTable(thr []thrPoint, results []groupedResult) string {
@@ -174,4 +185,28 @@ func groupedTable(thr []thrPoint, results []groupedResult) string {
 		b.WriteString("\n")
 	}
 	return b.String()
+}
+
+// TestThroughputPairs checks the TP and 8-bit terms on same-model pairs
+// that differ in one setting only: the predicted speed-up (second ÷ first,
+// output tokens/s, constants fitted on all records) against the observed
+// one. TP: R13→R14 (gpt-oss-120b, TP 1→2), R20→R21 (GLM-4.5-Air AWQ on
+// H200, TP 1→8). 8-bit: R30→R31 (Qwen3-8B bf16→fp8 on an H100),
+// N17→N18 and N25→N26 (Llama-3.1-8B bf16→fp8 on an MI355X, offline and
+// served). It fails when a predicted speed-up is off by more than 1.3×.
+func TestThroughputPairs(t *testing.T) {
+	thr, _ := throughputPoints(t)
+	by := map[string]thrPoint{}
+	for _, p := range thr {
+		by[p.id] = p
+	}
+	for _, pair := range [][2]string{{"R13", "R14"}, {"R20", "R21"}, {"R30", "R31"}, {"N17", "N18"}, {"N25", "N26"}} {
+		a, b := by[pair[0]], by[pair[1]]
+		obs := b.observed / a.observed
+		pred := b.predict(calibrated) / a.predict(calibrated)
+		t.Logf("%s→%s: observed speed-up %.2f×, predicted %.2f×", pair[0], pair[1], obs, pred)
+		if r := pred / obs; r > 1.3 || r < 1/1.3 {
+			t.Errorf("%s→%s: predicted speed-up %.2f× against %.2f× observed", pair[0], pair[1], pred, obs)
+		}
+	}
 }

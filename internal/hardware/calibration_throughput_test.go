@@ -339,6 +339,9 @@ var fitParams = []param{
 	{"per-step overhead (s)", 0.3e-3, 5e-3, func(k *throughputConstants) *float64 { return &k.StepOverheadSeconds }},
 	{"compute share", 0.25, probeMFU, func(k *throughputConstants) *float64 { return &k.ComputeShare }},
 	{"MoE GEMM efficiency", 0.2, 1, func(k *throughputConstants) *float64 { return &k.MoEShare }},
+	{"TP all-reduce sync (s)", 5e-6, 100e-6, func(k *throughputConstants) *float64 { return &k.TPSyncSeconds }},
+	{"8-bit GEMM gain", 1, 2, func(k *throughputConstants) *float64 { return &k.EightBitGain }},
+	{"interconnect share", 0.2, 0.9, func(k *throughputConstants) *float64 { return &k.LinkShare }},
 }
 
 // fitConstants minimizes loss by a pattern search (coordinate steps that
@@ -533,6 +536,10 @@ func constantsText(k throughputConstants) string {
 	var parts []string
 	for _, p := range fitParams {
 		v := *p.get(&k)
+		if strings.HasSuffix(p.name, "(s)") && p.hi < 1e-3 {
+			parts = append(parts, fmt.Sprintf("%s **%.0f µs** (range %.0f–%.0f µs)", strings.TrimSuffix(p.name, " (s)"), v*1e6, p.lo*1e6, p.hi*1e6))
+			continue
+		}
 		if strings.HasSuffix(p.name, "(s)") {
 			parts = append(parts, fmt.Sprintf("%s **%.2f ms** (range %.1f–%.0f ms)", strings.TrimSuffix(p.name, " (s)"), v*1e3, p.lo*1e3, p.hi*1e3))
 			continue

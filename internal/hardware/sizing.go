@@ -164,8 +164,8 @@ func Size(in SizingInput) (SizingResult, error) {
 	res.OutputTokensPerSecond = res.RequestsPerSecond * float64(w.MeanOutputTokens)
 	res.PerReplicaRequestsPerSecond = res.RequestsPerSecond / float64(replicas)
 	res.PerReplicaOutputTokensPerSecond = res.OutputTokensPerSecond / float64(replicas)
-	res.RequestsPerSecondLow = res.RequestsPerSecond * looRatioLow
-	res.RequestsPerSecondHigh = res.RequestsPerSecond * looRatioHigh
+	res.RequestsPerSecondLow = res.RequestsPerSecond * groupedRatioLow
+	res.RequestsPerSecondHigh = res.RequestsPerSecond * groupedRatioHigh
 	res.MeetsSLA = in.SLAHours == 0 || res.HoursToComplete <= in.SLAHours
 	price := in.PricePerGPUHourUSD
 	if it := in.Instance; it != nil {
