@@ -71,15 +71,6 @@ func lineageGroup(id string) string {
 	return s
 }
 
-// gpuGroup is the GPU chip: the three H100 variants share the GH100 die
-// and are held out together.
-func gpuGroup(name string) string {
-	if strings.HasPrefix(name, "H100") {
-		return "H100"
-	}
-	return name
-}
-
 type groupedResult struct {
 	by      string
 	ratios  map[string]float64 // record → predicted ÷ observed, fitted without its group
@@ -155,6 +146,10 @@ func TestThroughputGroupedCV(t *testing.T) {
 			obsOverPred = append(obsOverPred, 1/x)
 		}
 	}
+	worst := math.Max(results[0].worst, results[1].worst)
+	if math.Abs(worst-groupedWorstFactor) > 0.03 {
+		t.Errorf("groupedWorstFactor = %.2f; the grouped CV's worst miss is %.2f×", groupedWorstFactor, worst)
+	}
 	lo, hi := quantile(obsOverPred, 0.1), quantile(obsOverPred, 0.9)
 	t.Logf("observed ÷ predicted, 10th–90th percentile over both groupings: %.2f–%.2f", lo, hi)
 	if math.Abs(lo-groupedRatioLow) > 0.03 || math.Abs(hi-groupedRatioHigh) > 0.03 {
@@ -208,5 +203,26 @@ func TestThroughputPairs(t *testing.T) {
 		if r := pred / obs; r > 1.3 || r < 1/1.3 {
 			t.Errorf("%s→%s: predicted speed-up %.2f× against %.2f× observed", pair[0], pair[1], pred, obs)
 		}
+	}
+}
+
+// TestCalibratedGPUs: the GPUs that count as calibrated are those with
+// V1 throughput records; groupedWorstFactor is the grouped CV's worst
+// miss (that one is checked in TestThroughputGroupedCV).
+func TestCalibratedGPUs(t *testing.T) {
+	thr, _ := throughputPoints(t)
+	seen := map[string]bool{}
+	for _, p := range thr {
+		if p.v0 == "" {
+			seen[gpuGroup(p.e.g.Name)] = true
+		}
+	}
+	var got []string
+	for g := range seen {
+		got = append(got, g)
+	}
+	sort.Strings(got)
+	if strings.Join(got, ",") != strings.Join(calibratedGPUs, ",") {
+		t.Errorf("calibratedGPUs = %v; the V1 throughput records cover %v", calibratedGPUs, got)
 	}
 }

@@ -56,7 +56,13 @@ func Size(in SizingInput) (SizingResult, error) {
 		return res, &InputError{Attribute: "objective", Message: fmt.Sprintf("unknown objective %q%s; valid: %s", obj, didYouMean(obj, Objectives), strings.Join(Objectives, ", "))}
 	}
 
+	plan, err := validPlanFor(in.PlanFor)
+	if err != nil {
+		return res, err
+	}
+	res.PlanFor = plan
 	fin := in.Fit
+	userMBT := fin.MaxNumBatchedTokens != 0
 	if fin.MaxNumBatchedTokens == 0 {
 		// Recommend the LLM class's chunk budget (larger chunks amortize the
 		// weight reads over more prompt tokens); the batch job's own default
@@ -87,6 +93,23 @@ func Size(in SizingInput) (SizingResult, error) {
 	}
 	perSeq := w.MeanInputTokens + w.MeanOutputTokens
 	r := e.fit()
+	if !r.Fits && !userSeqs {
+		// The first try (max_num_seqs at its cap) does not fit: lower the
+		// batch the engine profiles before calling it a misfit.
+		if f, seqs, mbt := e.smallerBatch(!userMBT); f != nil {
+			res.LoweredMaxNumSeqsFrom = e.seqs
+			if mbt != e.mbt {
+				res.LoweredMaxNumBatchedTokens = e.mbt
+			}
+			fin.MaxNumSeqs, fin.MaxNumBatchedTokens = seqs, mbt
+			if e, err = resolveEngine(fin); err != nil {
+				return res, err
+			}
+			r, capSeqs = e.fit(), seqs
+			res.Notes = append(res.Notes, fmt.Sprintf("max_num_seqs lowered from %d to %d and max_num_batched_tokens %d so that the engine fits (vLLM's profiled activation and sampler peaks grow with both)",
+				res.LoweredMaxNumSeqsFrom, seqs, mbt))
+		}
+	}
 	// max_num_seqs bounded by the KV cache: a lower max_num_seqs shrinks the
 	// sampler's profiling peak and so grows the KV cache; iterate to a fixed
 	// point (it only moves one way).
@@ -128,10 +151,17 @@ func Size(in SizingInput) (SizingResult, error) {
 		res.Notes = append(res.Notes, fmt.Sprintf("rescaled by %.2f: a previous run measured %.0f engine output tokens/s (%d replica(s), %d/%d mean tokens) where the model predicts %.0f; the prediction assumes the same model, GPU and engine settings",
 			scale, mr.EngineOutputTokensPerSecond, reps, mr.MeanInputTokens, mr.MeanOutputTokens, pred))
 	}
-	// hours predicts the whole workload on n replicas (each takes 1/n of it).
+	low, high, wider := e.throughputRange()
+	res.RatioLow, res.RatioHigh = low, high
+	level := 1.0
+	if plan == PlanSafe {
+		level = low
+	}
+	// hours predicts the whole workload on n replicas (each takes 1/n of
+	// it) at the plan level.
 	hours := func(n int) (float64, runPhases) {
 		p := c.run(shape(float64(w.NumRequests)/float64(n), w.MeanInputTokens, w.MeanOutputTokens), k)
-		return p.total / scale / 3600, p
+		return p.total / (scale * level) / 3600, p
 	}
 	oneReplicaHours, one := hours(1)
 	if one.limitedBy == "kv_cache" {
@@ -160,12 +190,14 @@ func Size(in SizingInput) (SizingResult, error) {
 	res.Concurrency = replicas
 	res.GPUsUsed = replicas * e.tp
 	res.HoursToComplete = h
-	res.RequestsPerSecond = float64(w.NumRequests) / (h * 3600)
+	typical := h * level
+	res.HoursFastest, res.HoursSlowest = typical/high, typical/low
+	res.RequestsPerSecond = float64(w.NumRequests) / (typical * 3600)
 	res.OutputTokensPerSecond = res.RequestsPerSecond * float64(w.MeanOutputTokens)
 	res.PerReplicaRequestsPerSecond = res.RequestsPerSecond / float64(replicas)
 	res.PerReplicaOutputTokensPerSecond = res.OutputTokensPerSecond / float64(replicas)
-	res.RequestsPerSecondLow = res.RequestsPerSecond * groupedRatioLow
-	res.RequestsPerSecondHigh = res.RequestsPerSecond * groupedRatioHigh
+	res.RequestsPerSecondLow = res.RequestsPerSecond * low
+	res.RequestsPerSecondHigh = res.RequestsPerSecond * high
 	res.MeetsSLA = in.SLAHours == 0 || res.HoursToComplete <= in.SLAHours
 	price := in.PricePerGPUHourUSD
 	if it := in.Instance; it != nil {
@@ -184,13 +216,19 @@ func Size(in SizingInput) (SizingResult, error) {
 			billed = float64((res.GPUsUsed + it.GPUCount - 1) / it.GPUCount * it.GPUCount)
 		}
 		res.CostUSD = price * billed * res.HoursToComplete
+		res.CostUSDLow, res.CostUSDHigh = price*billed*res.HoursFastest, price*billed*res.HoursSlowest
 		res.CostPerMillionOutputTokensUSD = res.CostUSD / (float64(w.NumRequests) * float64(w.MeanOutputTokens) / 1e6)
 	}
 	if !res.MeetsSLA {
 		res.Notes = append(res.Notes, fmt.Sprintf("%d GPUs finish in %.2f h, past the %.2f h deadline; %d GPUs would meet it", res.GPUsUsed, res.HoursToComplete, in.SLAHours, res.GPUsRequired))
 	}
-	res.Notes = append(res.Notes, fmt.Sprintf("throughput from the step model fitted to %s (vLLM %s engine, V1); predicted requests/s range %.2f–%.2f is the leave-one-out spread (10th–90th percentile of observed/predicted); memory accounting of vLLM %s, engine context %s",
-		calibrationSetName, calibrationVersions, res.RequestsPerSecondLow, res.RequestsPerSecondHigh, e.version, e.context))
+	res.Notes = append(res.Notes, fmt.Sprintf("hours, cost, GPUs and the SLA check plan for %q throughput (%.2f × the prediction); the range %.2f–%.2f × is the grouped cross-validation's 10th–90th percentile of observed ÷ predicted (models and GPUs the fit had not seen)",
+		plan, level, low, high))
+	if len(wider) > 0 {
+		res.Notes = append(res.Notes, fmt.Sprintf("range widened to the worst grouped-CV miss (%.2f×) because this run extrapolates: %s", groupedWorstFactor, strings.Join(wider, "; ")))
+	}
+	res.Notes = append(res.Notes, fmt.Sprintf("throughput from the step model fitted to %s (vLLM %s engine, V1); memory accounting of vLLM %s, engine context %s",
+		calibrationSetName, calibrationVersions, e.version, e.context))
 	return res, nil
 }
 

@@ -206,7 +206,15 @@ func TestSizeConsistency(t *testing.T) {
 	}
 	near(t, "requests/s", r.RequestsPerSecond, 4*r.PerReplicaRequestsPerSecond)
 	near(t, "output tokens/s", r.OutputTokensPerSecond, r.RequestsPerSecond*128)
-	near(t, "hours", r.HoursToComplete, 1e6/r.RequestsPerSecond/3600)
+	// Planned for "safe": the low end of the range (an RTX 3090 has no
+	// throughput records, so the range is the worst grouped-CV miss).
+	if r.PlanFor != PlanSafe || r.RatioLow != 1/groupedWorstFactor {
+		t.Errorf("plan %q at %.3f; want safe at 1/%.2f", r.PlanFor, r.RatioLow, groupedWorstFactor)
+	}
+	near(t, "hours", r.HoursToComplete, 1e6/(r.RequestsPerSecond*r.RatioLow)/3600)
+	near(t, "hours, slow end", r.HoursSlowest, r.HoursToComplete)
+	near(t, "hours, fast end", r.HoursFastest, 1e6/(r.RequestsPerSecond*r.RatioHigh)/3600)
+	near(t, "cost, ends", r.CostUSDHigh/r.CostUSDLow, r.HoursSlowest/r.HoursFastest)
 	near(t, "cost", r.CostUSD, 0.5*4*r.HoursToComplete)
 	near(t, "$/M output tokens", r.CostPerMillionOutputTokensUSD, r.CostUSD/128)
 	// The 512-token budget holds 512·128/(256+128) = 170 running sequences
