@@ -127,6 +127,7 @@ func Size(in SizingInput) (SizingResult, error) {
 	}
 	res.Fit, res.MaxNumSeqs, res.MaxNumBatchedTokens = r, e.seqs, e.mbt
 	if !r.Fits {
+		res.Notes = append(res.Notes, fmt.Sprintf("one replica does not fit in GPU memory even at max_num_seqs %d: see fit.reasons and fit.suggestions", e.seqs))
 		return res, nil
 	}
 	shape := func(requests float64, inTok, outTok int) runShape {
