@@ -3,6 +3,7 @@ package hardware
 import (
 	"fmt"
 	"math"
+	"os"
 	"sort"
 	"strings"
 	"testing"
@@ -129,7 +130,11 @@ func TestThroughputGroupedCV(t *testing.T) {
 		groupedCV(thr, steps, "GPU", func(e engine) string { return gpuGroup(e.g.Name) }),
 		groupedCV(thr, steps, "lineage", func(e engine) string { return lineageGroup(e.m.ID) }),
 	}
-	t.Log("\n" + groupedTable(thr, results))
+	table := groupedTable(thr, results)
+	t.Log("\n" + table)
+	if path := os.Getenv("CALIBRATION_TABLE"); path != "" {
+		writeBetweenMarkers(t, path, "grouped-table", table)
+	}
 	for _, r := range results[:2] {
 		t.Logf("grouped by %s: median |error| %.1f%%, worst %.2f×", r.by, r.median*100, r.worst)
 		if r.median > 0.25 {

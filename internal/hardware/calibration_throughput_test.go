@@ -457,7 +457,7 @@ func TestThroughputLeaveOneOut(t *testing.T) {
 		t.Errorf("looRatioLow/High = %.2f/%.2f; the leave-one-out spread is %.2f/%.2f", looRatioLow, looRatioHigh, lo, hi)
 	}
 	if path := os.Getenv("CALIBRATION_TABLE"); path != "" {
-		writeBetweenMarkers(t, path, table)
+		writeBetweenMarkers(t, path, "calibration-table", table)
 	}
 }
 
@@ -515,8 +515,8 @@ func calibrationTable(rows []looRow, full throughputConstants, steps []stepPoint
 	return b.String()
 }
 
-func writeBetweenMarkers(t *testing.T, path, table string) {
-	const start, end = "<!-- calibration-table:start -->", "<!-- calibration-table:end -->"
+func writeBetweenMarkers(t *testing.T, path, name, table string) {
+	start, end := "<!-- "+name+":start -->", "<!-- "+name+":end -->"
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
