@@ -158,8 +158,15 @@ func Size(in SizingInput) (SizingResult, error) {
 	if plan == PlanSafe {
 		level = low
 	}
+	su, err := startupFor(e.weightBytes()*float64(e.tp), in.ModelSource, in.PreparedImage)
+	if err != nil {
+		return res, err
+	}
+	res.Startup = su
+	suH := su.Seconds() / 3600
+	res.Notes = append(res.Notes, fmt.Sprintf("start-up of each node launch, added once to the hours (replicas start in parallel) and billed: %s = %.1f min (estimates; see the memory-model guide)", su, su.Seconds()/60))
 	// hours predicts the whole workload on n replicas (each takes 1/n of
-	// it) at the plan level.
+	// it) at the plan level, start-up not included.
 	hours := func(n int) (float64, runPhases) {
 		p := c.run(shape(float64(w.NumRequests)/float64(n), w.MeanInputTokens, w.MeanOutputTokens), k)
 		return p.total / (scale * level) / 3600, p
@@ -178,21 +185,24 @@ func Size(in SizingInput) (SizingResult, error) {
 		if in.GPUs%e.tp != 0 {
 			res.Notes = append(res.Notes, fmt.Sprintf("%d of the %d GPUs stay idle: replicas need %d GPUs each", in.GPUs%e.tp, in.GPUs, e.tp))
 		}
-	case in.SLAHours > 0:
-		replicas = e.replicasFor(in.SLAHours, oneReplicaHours, w.NumRequests, hours)
+	case in.SLAHours > suH:
+		replicas = e.replicasFor(in.SLAHours-suH, oneReplicaHours, w.NumRequests, hours)
 	default:
 		res.Notes = append(res.Notes, "neither gpus nor sla_hours is set: sized for one replica")
 	}
-	if in.SLAHours > 0 {
-		res.GPUsRequired = e.replicasFor(in.SLAHours, oneReplicaHours, w.NumRequests, hours) * e.tp
+	if in.SLAHours > suH {
+		res.GPUsRequired = e.replicasFor(in.SLAHours-suH, oneReplicaHours, w.NumRequests, hours) * e.tp
+	} else if in.SLAHours > 0 {
+		res.Notes = append(res.Notes, fmt.Sprintf("the start-up alone (%.2f h) exceeds sla_hours %.2f: no number of GPUs meets it", suH, in.SLAHours))
 	}
-	h, _ := hours(replicas)
+	run, _ := hours(replicas)
+	h := run + suH
 	res.BatchSize = rayDataBatchSize(int(math.Max(1, one.running)))
 	res.Concurrency = replicas
 	res.GPUsUsed = replicas * e.tp
 	res.HoursToComplete = h
-	typical := h * level
-	res.HoursFastest, res.HoursSlowest = typical/high, typical/low
+	typical := run * level
+	res.HoursFastest, res.HoursSlowest = typical/high+suH, typical/low+suH
 	res.RequestsPerSecond = float64(w.NumRequests) / (typical * 3600)
 	res.OutputTokensPerSecond = res.RequestsPerSecond * float64(w.MeanOutputTokens)
 	res.PerReplicaRequestsPerSecond = res.RequestsPerSecond / float64(replicas)

@@ -25,10 +25,11 @@ func TestPlanForLevels(t *testing.T) {
 	if safe.PlanFor != PlanSafe || safe.RatioLow != groupedRatioLow || safe.RatioHigh != groupedRatioHigh {
 		t.Fatalf("default plan %q, range %.2f–%.2f", safe.PlanFor, safe.RatioLow, safe.RatioHigh)
 	}
-	near(t, "safe hours", safe.HoursToComplete, typ.HoursToComplete/groupedRatioLow)
+	su := safe.Startup.Seconds() / 3600
+	near(t, "safe hours", safe.HoursToComplete-su, (typ.HoursToComplete-su)/groupedRatioLow)
 	near(t, "safe cost", safe.CostUSD, 3*2*safe.HoursToComplete)
 	near(t, "typical requests/s unchanged", safe.RequestsPerSecond, typ.RequestsPerSecond)
-	near(t, "fast end", typ.HoursFastest, typ.HoursToComplete/groupedRatioHigh)
+	near(t, "fast end", typ.HoursFastest-su, (typ.HoursToComplete-su)/groupedRatioHigh)
 	// A deadline the typical plan just meets is missed at the safe level,
 	// which asks for more GPUs.
 	in.GPUs, in.SLAHours = 0, typ.HoursToComplete*1.01
@@ -117,4 +118,34 @@ func TestSuggestsSmallerBatch(t *testing.T) {
 	if s := strings.Join(e.suggest(r), " | "); !strings.Contains(s, "max_num_seqs = ") {
 		t.Errorf("suggestions lack max_num_seqs: %s", s)
 	}
+}
+
+// Start-up, by hand: Llama-3.1-8B in bf16 (16.06e9 bytes of weights) from
+// the Hub on a fresh instance: 90 s boot + 180 s install + 16.06e9/100e6 s
+// download + 16.06e9/2e9 s load + 60 s compile; from S3 on a prepared
+// image the install is gone and the download runs at 700 MB/s.
+func TestStartup(t *testing.T) {
+	e, err := resolveEngine(FitInput{Model: mustModel(t, "meta-llama/Llama-3.1-8B"), GPU: mustGPU(t, "h100"), MaxModelLen: 4096})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := e.weightBytes()
+	if b < 16.0e9 || b > 16.1e9 {
+		t.Fatalf("weights %.4g bytes", b)
+	}
+	hub, _ := startupFor(b, "", false)
+	near(t, "hub, fresh", hub.Seconds(), 90+180+b/100e6+b/2e9+60)
+	s3, _ := startupFor(b, ModelSourceS3, true)
+	near(t, "s3, prepared", s3.Seconds(), 90+b/700e6+b/2e9+60)
+	if _, err := startupFor(b, "ftp", false); err == nil || !strings.Contains(err.Error(), "model_source") {
+		t.Errorf("bad source: %v", err)
+	}
+	// The sizing adds it once to the hours and bills it: one GPU at $2/h.
+	r, err := Size(SizingInput{Fit: FitInput{Model: e.m, GPU: e.g, MaxModelLen: 4096}, Workload: Workload{NumRequests: 1000, MeanInputTokens: 100, MeanOutputTokens: 100},
+		GPUs: 1, PricePerGPUHourUSD: 2, ModelSource: ModelSourceS3, PreparedImage: true, PlanFor: PlanTypical})
+	if err != nil {
+		t.Fatal(err)
+	}
+	near(t, "start-up in the hours", r.HoursToComplete, 1000/r.RequestsPerSecond/3600+s3.Seconds()/3600)
+	near(t, "start-up billed", r.CostUSD, 2*r.HoursToComplete)
 }

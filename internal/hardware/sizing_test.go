@@ -211,10 +211,12 @@ func TestSizeConsistency(t *testing.T) {
 	if r.PlanFor != PlanSafe || r.RatioLow != 1/groupedWorstFactor {
 		t.Errorf("plan %q at %.3f; want safe at 1/%.2f", r.PlanFor, r.RatioLow, groupedWorstFactor)
 	}
-	near(t, "hours", r.HoursToComplete, 1e6/(r.RequestsPerSecond*r.RatioLow)/3600)
+	su := r.Startup.Seconds() / 3600
+	near(t, "hours", r.HoursToComplete, 1e6/(r.RequestsPerSecond*r.RatioLow)/3600+su)
 	near(t, "hours, slow end", r.HoursSlowest, r.HoursToComplete)
-	near(t, "hours, fast end", r.HoursFastest, 1e6/(r.RequestsPerSecond*r.RatioHigh)/3600)
+	near(t, "hours, fast end", r.HoursFastest, 1e6/(r.RequestsPerSecond*r.RatioHigh)/3600+su)
 	near(t, "cost, ends", r.CostUSDHigh/r.CostUSDLow, r.HoursSlowest/r.HoursFastest)
+	near(t, "start-up", r.Startup.Seconds(), bootSeconds+installSeconds+compileSeconds+r.Fit.WeightsGiB*GiB*(1/hubBytesPerSecond+1/loadBytesPerSecond))
 	near(t, "cost", r.CostUSD, 0.5*4*r.HoursToComplete)
 	near(t, "$/M output tokens", r.CostPerMillionOutputTokensUSD, r.CostUSD/128)
 	// The 512-token budget holds 512·128/(256+128) = 170 running sequences

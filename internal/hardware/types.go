@@ -221,6 +221,11 @@ type SizingInput struct {
 	// PlanFor is the throughput level hours, cost, GPUs and the SLA check
 	// use: PlanSafe (default, the low end of the range) or PlanTypical.
 	PlanFor string
+	// ModelSource is where each node downloads the checkpoint from
+	// (ModelSourceHub, default, or ModelSourceS3); PreparedImage skips the
+	// install. Both set the start-up added per node launch.
+	ModelSource   string
+	PreparedImage bool
 }
 
 // MeasuredRun is what a previous rayvllm_batch_job measured.
@@ -267,6 +272,7 @@ type SizingResult struct {
 	RatioLow, RatioHigh        float64 // observed ÷ predicted at the ends of the range
 	LoweredMaxNumSeqsFrom      int     // the recommendation lowered max_num_seqs from this to fit (0: not lowered)
 	LoweredMaxNumBatchedTokens int     // … and max_num_batched_tokens from this (0: not lowered)
+	Startup                    Startup // one node launch, included in the hours and cost
 }
 
 // InputError is bad input. Attribute names the Terraform attribute.

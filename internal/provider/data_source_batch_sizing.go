@@ -174,8 +174,8 @@ func (d *batchSizingDataSource) Read(ctx context.Context, req datasource.ReadReq
 		TargetKVCacheUtilization: float64Or(m.TargetKVCacheUtilization, 0.9),
 		PricePerGPUHourUSD:       float64Or(m.PricePerGPUHourUSD, 0),
 		Instance:                 rf.Instance,
-		PlanFor:                  stringOr(m.PlanFor, hardware.PlanSafe),
 	}
+	m.planModel.toSizing(&in)
 	if mr := m.MeasuredRun; mr != nil {
 		in.Measured = &hardware.MeasuredRun{
 			EngineOutputTokensPerSecond: mr.EngineOutputTokensPerSecond.ValueFloat64(),

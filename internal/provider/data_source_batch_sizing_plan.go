@@ -19,6 +19,9 @@ type planModel struct {
 	CostUSDLow            types.Float64 `tfsdk:"cost_usd_low"`
 	CostUSDHigh           types.Float64 `tfsdk:"cost_usd_high"`
 	LoweredFromMaxNumSeqs types.Int64   `tfsdk:"lowered_from_max_num_seqs"`
+	ModelSource           types.String  `tfsdk:"model_source"`
+	PreparedImage         types.Bool    `tfsdk:"prepared_image"`
+	StartupSeconds        types.Float64 `tfsdk:"startup_seconds"`
 }
 
 func planAttributes() map[string]schema.Attribute {
@@ -37,9 +40,21 @@ func planAttributes() map[string]schema.Attribute {
 		"hours_to_complete_high": f("Hours to finish at the low end of the throughput range (same GPUs)."),
 		"cost_usd_low":           f("Cost in USD at the high end of the throughput range."),
 		"cost_usd_high":          f("Cost in USD at the low end of the throughput range."),
+		"model_source": schema.StringAttribute{Optional: true,
+			Description: "Where each node downloads the checkpoint from, for the start-up estimate: `hub` (default, about 100 MB/s) or `s3` (about 700 MB/s with parallel ranged GETs).",
+			Validators:  []validator.String{stringvalidator.OneOf(hardware.ModelSources...)}},
+		"prepared_image": schema.BoolAttribute{Optional: true,
+			Description: "Whether the nodes boot an image with Ray and vLLM installed (no pip install in the start-up). Default false."},
+		"startup_seconds": f("Estimated start-up of one node launch: boot + install (unless `prepared_image`) + model download + load + engine compile. Added once to `hours_to_complete` (replicas start in parallel) and billed in `cost_usd`; the parts are in `notes`."),
 		"lowered_from_max_num_seqs": schema.Int64Attribute{Computed: true,
 			Description: "The `max_num_seqs` the recommendation tried first and lowered from so that the engine fits; 0 when it was not lowered."},
 	}
+}
+
+func (p planModel) toSizing(in *hardware.SizingInput) {
+	in.PlanFor = stringOr(p.PlanFor, hardware.PlanSafe)
+	in.ModelSource = stringOr(p.ModelSource, hardware.ModelSourceHub)
+	in.PreparedImage = p.PreparedImage.ValueBool()
 }
 
 func (p *planModel) set(res hardware.SizingResult) {
@@ -49,4 +64,5 @@ func (p *planModel) set(res hardware.SizingResult) {
 	p.CostUSDLow = types.Float64Value(round(res.CostUSDLow, 2))
 	p.CostUSDHigh = types.Float64Value(round(res.CostUSDHigh, 2))
 	p.LoweredFromMaxNumSeqs = types.Int64Value(int64(res.LoweredMaxNumSeqsFrom))
+	p.StartupSeconds = types.Float64Value(round(res.Startup.Seconds(), 1))
 }

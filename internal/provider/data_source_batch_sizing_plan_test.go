@@ -66,6 +66,8 @@ data "rayvllm_batch_sizing" "safe" {
   mean_output_tokens = 200
   gpus               = 2
   price_per_gpu_hour_usd = 4
+  model_source       = "s3"
+  prepared_image     = true
 }
 # Llama-3.1-8B on one 24 GB A10G: max_num_seqs 1024 would not start.
 data "rayvllm_batch_sizing" "g5" {
@@ -91,13 +93,16 @@ locals {
   s = data.rayvllm_batch_sizing.safe
 }
 output "typical_hours" {
-  value = abs(local.t.hours_to_complete - 1000000 / local.t.requests_per_second / 3600) / local.t.hours_to_complete < 0.01
+  value = abs(local.t.hours_to_complete - 1000000 / local.t.requests_per_second / 3600 - local.t.startup_seconds / 3600) / local.t.hours_to_complete < 0.01
 }
 output "safe_hours" {
-  value = abs(local.s.hours_to_complete - 1000000 / local.s.requests_per_second_low / 3600) / local.s.hours_to_complete < 0.01
+  value = abs(local.s.hours_to_complete - 1000000 / local.s.requests_per_second_low / 3600 - local.s.startup_seconds / 3600) / local.s.hours_to_complete < 0.01
 }
 output "safe_cost" {
   value = abs(local.s.cost_usd - 4 * 2 * local.s.hours_to_complete) < 0.05 && local.s.cost_usd == local.s.cost_usd_high
+}
+output "startup_s3_prepared_faster" {
+  value = local.s.startup_seconds < local.t.startup_seconds
 }
 output "ends" {
   value = local.s.hours_to_complete_low < local.t.hours_to_complete && local.t.hours_to_complete < local.s.hours_to_complete_high && local.s.cost_usd_low < local.t.cost_usd
@@ -108,6 +113,7 @@ output "ends" {
 					statecheck.ExpectKnownOutputValue("safe_hours", knownvalue.Bool(true)),
 					statecheck.ExpectKnownOutputValue("safe_cost", knownvalue.Bool(true)),
 					statecheck.ExpectKnownOutputValue("ends", knownvalue.Bool(true)),
+					statecheck.ExpectKnownOutputValue("startup_s3_prepared_faster", knownvalue.Bool(true)),
 					statecheck.ExpectKnownValue("data.rayvllm_batch_sizing.g5", tfjsonpath.New("fits"), knownvalue.Bool(true)),
 					statecheck.ExpectKnownValue("data.rayvllm_batch_sizing.g5", tfjsonpath.New("lowered_from_max_num_seqs"), knownvalue.Int64Exact(1024)),
 					statecheck.ExpectKnownValue("data.rayvllm_batch_sizing.misfit", tfjsonpath.New("fits"), knownvalue.Bool(false)),

@@ -42,8 +42,8 @@ locals {
   s = data.rayvllm_batch_sizing.sla
 }
 output "hours_consistent" {
-  # planned for "safe" (the default): hours = requests / (low end of req/s) / 3600
-  value = abs(local.r.hours_to_complete - 1000000 / local.r.requests_per_second_low / 3600) / local.r.hours_to_complete < 0.01
+  # planned for "safe" (the default): hours = requests / (low end of req/s) / 3600 + start-up
+  value = abs(local.r.hours_to_complete - 1000000 / local.r.requests_per_second_low / 3600 - local.r.startup_seconds / 3600) / local.r.hours_to_complete < 0.01
 }
 output "cost_consistent" {
   # Whole instances are billed: 2 GPUs of one p5.48xlarge cost the instance.
