@@ -23,13 +23,13 @@ type OptionsInput struct {
 // Option is one way to run the batch: an instance type, a quantization and
 // a tensor-parallel size, sized by Size at the plan level.
 type Option struct {
-	InstanceType, GPU, Quantization                 string
-	TensorParallelSize, ReplicasPerInstance         int
+	InstanceType, GPU, Quantization                  string
+	TensorParallelSize, ReplicasPerInstance          int
 	Instances, GPUs, MaxNumSeqs, MaxNumBatchedTokens int
-	Hours, HoursLow, HoursHigh                      float64
-	CostUSD, CostUSDLow, CostUSDHigh                float64
-	MeetsSLA, Feasible                              bool
-	Why                                             string // why it is not feasible ("" when it is)
+	Hours, HoursLow, HoursHigh                       float64
+	CostUSD, CostUSDLow, CostUSDHigh                 float64
+	MeetsSLA, Feasible                               bool
+	Why                                              string // why it is not feasible ("" when it is)
 }
 
 // RankOptions sizes every (instance type, quantization, tensor-parallel
