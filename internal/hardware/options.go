@@ -90,6 +90,11 @@ func sizeOption(in OptionsInput, it InstanceType, g GPU, q string, tp int) Optio
 		si.GPUs = o.ReplicasPerInstance * tp // one instance, every replica it holds
 	}
 	r, err := Size(si)
+	if whole := r.InstancesRequired * o.ReplicasPerInstance * tp; err == nil && r.Fit.Fits && in.SLAHours > 0 && whole > r.GPUsUsed {
+		// Whole instances are billed: run a replica on every GPU of them.
+		si.GPUs = whole
+		r, err = Size(si)
+	}
 	switch {
 	case err != nil:
 		o.Why = err.Error()

@@ -27,14 +27,18 @@ func TestRankOptions(t *testing.T) {
 			}
 			prev = o.CostUSD
 			feasible++
-			// The same sizing, directly.
+			// The same sizing, directly; a replica on every GPU of the
+			// whole instances the deadline needs.
+			if o.GPUs != o.Instances*o.ReplicasPerInstance*o.TensorParallelSize {
+				t.Errorf("option %d leaves GPUs of its instances idle: %+v", i, o)
+			}
 			it, _ := LookupInstance(o.InstanceType)
 			q := o.Quantization
 			if q == "none" {
 				q = ""
 			}
 			r, err := Size(SizingInput{Fit: FitInput{Model: in.Model, GPU: mustGPU(t, it.GPU), TensorParallelSize: o.TensorParallelSize, Quantization: q, MaxModelLen: 4096},
-				Workload: in.Workload, SLAHours: 24, Instance: &it, PricePerGPUHourUSD: it.PricePerGPUHourUSD()})
+				Workload: in.Workload, SLAHours: 24, GPUs: o.GPUs, Instance: &it, PricePerGPUHourUSD: it.PricePerGPUHourUSD()})
 			if err != nil || r.CostUSD != o.CostUSD || r.InstancesRequired != o.Instances {
 				t.Errorf("option %d differs from Size: %+v vs cost %.2f, %d instances (%v)", i, o, r.CostUSD, r.InstancesRequired, err)
 			}
