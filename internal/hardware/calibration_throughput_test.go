@@ -10,14 +10,16 @@ import (
 	"testing"
 )
 
-// The throughput calibration: testdata/vllm-throughput-observed.json (30
-// saturated runs) and testdata/vllm-step-time-observed.json (decode step
-// times at a known batch). Each record is mapped below onto the engine it
-// ran (what the record names: model, GPU, TP, settings, lengths); nothing
-// here is an observed result. The two constants of throughputConstants are
-// fitted by least squares on log(predicted/observed) over both sets;
-// TestThroughputLeaveOneOut predicts every throughput record with the
-// constants fitted without it.
+// The throughput calibration: testdata/vllm-throughput-observed.json and
+// testdata/vllm-throughput-observed-amd.json (saturated runs) and
+// testdata/vllm-step-time-observed.json (decode step times at a known
+// batch). Each record is mapped below (and in calibration_grouped_test.go)
+// onto the engine it ran (what the record names: model, GPU, TP, settings,
+// lengths); nothing here is an observed result. The constants of
+// throughputConstants are fitted by least squares on log(predicted/observed)
+// over all sets; TestThroughputLeaveOneOut predicts every throughput record
+// with the constants fitted without it, TestThroughputGroupedCV every
+// group's records with the constants fitted without the group.
 
 type thrCase struct {
 	model, gpu, quant, kv string
