@@ -373,3 +373,56 @@ run "directory_input_without_format_fails_at_plan_with_unknown_cluster_outputs" 
 
   expect_failures = [rayvllm_batch_job.this]
 }
+
+# The README's figures come from plans: these two runs are the README's
+# module example and examples/production, and fail when the numbers the
+# README quotes no longer come out (update the README with the new plan).
+run "readme_example_meets_its_sla" {
+  command = plan
+
+  variables {
+    name                   = "nightly-summaries"
+    model                  = "Qwen/Qwen2.5-7B-Instruct"
+    quantization           = "awq"
+    model_source           = "Qwen/Qwen2.5-7B-Instruct-AWQ"
+    instance_type          = "g6e.xlarge"
+    concurrency            = 6
+    max_num_batched_tokens = 2048
+    batch_size             = null
+    max_model_len          = null
+    num_requests           = 2000000
+    mean_input_tokens      = 600
+    mean_output_tokens     = 200
+    sla_hours              = 12
+  }
+
+  assert {
+    condition     = output.predicted.meets_sla && output.predicted.gpus_used == 6 && abs(output.predicted.hours_to_complete - 11.75) < 0.1
+    error_message = "The README example must meet its 12 h SLA in about 11.75 h on 6 GPUs: ${jsonencode(output.predicted)}."
+  }
+}
+
+run "production_example_figures" {
+  command = plan
+
+  variables {
+    name                = "qwen05b-batch"
+    worker_count        = 6
+    job_scoped_workers  = true
+    concurrency         = 6
+    num_requests        = 10000000
+    sla_hours           = 24
+    batch_runs_per_year = 365
+  }
+
+  assert {
+    # README: 249 req/s predicted, 144 at the safe end, 19.4 h planned, 6.5–19.4 h,
+    # $118.03 a run, $43,080 a year.
+    condition = (
+      abs(output.predicted.requests_per_second - 249) < 2.5 && abs(output.predicted.requests_per_second_low - 144) < 1.5 &&
+      abs(output.predicted.hours_to_complete - 19.4) < 0.1 && abs(output.predicted.hours_to_complete_range[0] - 6.5) < 0.1 &&
+      abs(output.cost.per_run_usd - 118.03) < 1.2 && abs(output.cost.per_year_usd - 43080) < 430
+    )
+    error_message = "examples/production's README figures no longer come out: ${jsonencode(output.predicted)} ${jsonencode(output.cost)}."
+  }
+}
