@@ -123,6 +123,7 @@ func groupedCV(thr []thrPoint, steps []stepPoint, by string, group func(e engine
 // any record is off by 2× or more. The stricter lineage grouping is
 // reported, not gated.
 func TestThroughputGroupedCV(t *testing.T) {
+	t.Parallel()
 	thr, _ := throughputPoints(t)
 	steps, _ := stepPoints(t)
 	results := []groupedResult{

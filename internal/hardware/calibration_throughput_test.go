@@ -7,6 +7,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -431,6 +432,7 @@ func quantile(v []float64, q float64) float64 {
 // CALIBRATION_TABLE=<file> writes it into that guide template between the
 // calibration-table markers (make calibration-table).
 func TestThroughputLeaveOneOut(t *testing.T) {
+	t.Parallel()
 	rows, full, steps, skipped := leaveOneOut(t)
 	var absErr, obsOverPred []float64
 	worst := 1.0
@@ -517,7 +519,13 @@ func calibrationTable(rows []looRow, full throughputConstants, steps []stepPoint
 	return b.String()
 }
 
+// markersMu: the leave-one-out and grouped tests run in parallel and write
+// into the same template.
+var markersMu sync.Mutex
+
 func writeBetweenMarkers(t *testing.T, path, name, table string) {
+	markersMu.Lock()
+	defer markersMu.Unlock()
 	start, end := "<!-- "+name+":start -->", "<!-- "+name+":end -->"
 	b, err := os.ReadFile(path)
 	if err != nil {
