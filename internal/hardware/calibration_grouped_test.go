@@ -78,6 +78,7 @@ type groupedResult struct {
 	groupOf map[string]string
 	median  float64
 	worst   float64
+	folds   []throughputConstants // the constants fitted without each group
 }
 
 // groupedCV fits the constants once per group with every throughput and
@@ -101,6 +102,7 @@ func groupedCV(thr []thrPoint, steps []stepPoint, by string, group func(e engine
 	}
 	for _, held := range members {
 		k := fitConstants(thr, steps, held)
+		r.folds = append(r.folds, k)
 		for _, p := range thr {
 			if held.has(p.id) && p.v0 == "" {
 				r.ratios[p.id] = p.predict(k) / p.observed
@@ -135,6 +137,16 @@ func TestThroughputGroupedCV(t *testing.T) {
 	t.Log("\n" + table)
 	if path := os.Getenv("CALIBRATION_TABLE"); path != "" {
 		writeBetweenMarkers(t, path, "grouped-table", table)
+	}
+	// How firmly the data pins each constant: its spread over the folds.
+	for _, p := range fitParams {
+		lo, hi := math.Inf(1), math.Inf(-1)
+		for _, r := range results {
+			for _, k := range r.folds {
+				lo, hi = math.Min(lo, *p.get(&k)), math.Max(hi, *p.get(&k))
+			}
+		}
+		t.Logf("%s over the %d grouped folds: %.4g–%.4g (plausible range %g–%g)", p.name, len(results[0].folds)+len(results[1].folds)+len(results[2].folds), lo, hi, p.lo, p.hi)
 	}
 	for _, r := range results[:2] {
 		t.Logf("grouped by %s: median |error| %.1f%%, worst %.2f×", r.by, r.median*100, r.worst)
