@@ -182,7 +182,7 @@ func groupedTable(thr []thrPoint, results []groupedResult) string {
 	}
 	b.WriteString("\n\n| Record | Model, GPU | Observed out tok/s |")
 	for _, r := range results {
-		fmt.Fprintf(&b, " By %s (group): ratio |", r.by)
+		fmt.Fprintf(&b, " By %s: predicted ÷ observed (group) |", r.by)
 	}
 	b.WriteString("\n|---|---|---:|" + strings.Repeat("---:|", len(results)) + "\n")
 	sorted := append([]thrPoint(nil), thr...)
