@@ -7,23 +7,27 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 )
 
-// The throughput calibration: testdata/vllm-throughput-observed.json (30
-// saturated runs) and testdata/vllm-step-time-observed.json (decode step
-// times at a known batch). Each record is mapped below onto the engine it
-// ran (what the record names: model, GPU, TP, settings, lengths); nothing
-// here is an observed result. The two constants of throughputConstants are
-// fitted by least squares on log(predicted/observed) over both sets;
-// TestThroughputLeaveOneOut predicts every throughput record with the
-// constants fitted without it.
+// The throughput calibration: testdata/vllm-throughput-observed.json and
+// testdata/vllm-throughput-observed-amd.json (saturated runs) and
+// testdata/vllm-step-time-observed.json (decode step times at a known
+// batch). Each record is mapped below (and in calibration_grouped_test.go)
+// onto the engine it ran (what the record names: model, GPU, TP, settings,
+// lengths); nothing here is an observed result. The constants of
+// throughputConstants are fitted by least squares on log(predicted/observed)
+// over all sets; TestThroughputLeaveOneOut predicts every throughput record
+// with the constants fitted without it, TestThroughputGroupedCV every
+// group's records with the constants fitted without the group.
 
 type thrCase struct {
 	model, gpu, quant, kv string
 	tp                    int
 	context, version      string
 	mml, seqs, clientConc int
+	mbt                   int // max_num_batched_tokens where the run set it
 	util                  float64
 	lengths               string  // lengthsExponential for ShareGPT, lengthsFixed for random
 	outCap                float64 // ShareGPT filter of vllm bench: prompt+output <= 2048
@@ -121,10 +125,17 @@ func num(o map[string]any, keys ...string) (float64, bool) {
 	return 0, false
 }
 
+// throughputPoints maps both throughput files: the first set (R..) and the
+// added one (N.., vllm-throughput-observed-amd.json).
 func throughputPoints(t testing.TB) (pts []thrPoint, skipped map[string]string) {
 	skipped = map[string]string{}
-	for _, r := range loadJSONRecords(t, "testdata/vllm-throughput-observed.json") {
-		c, ok := thrCases[r.ID]
+	pts = recordPoints(t, "testdata/vllm-throughput-observed.json", thrCases, skipped)
+	return append(pts, recordPoints(t, "testdata/vllm-throughput-observed-amd.json", addedCases, skipped)...), skipped
+}
+
+func recordPoints(t testing.TB, path string, cases map[string]thrCase, skipped map[string]string) (pts []thrPoint) {
+	for _, r := range loadJSONRecords(t, path) {
+		c, ok := cases[r.ID]
 		if !ok {
 			t.Fatalf("throughput record %s has no mapping", r.ID)
 		}
@@ -141,7 +152,7 @@ func throughputPoints(t testing.TB) (pts []thrPoint, skipped map[string]string) 
 			t.Fatal(err)
 		}
 		e, err := resolveEngine(FitInput{Model: m, GPU: g, TensorParallelSize: c.tp, Quantization: c.quant, KVCacheDType: c.kv,
-			MaxModelLen: c.mml, MaxNumSeqs: c.seqs, GPUMemoryUtilization: c.util, EngineContext: c.context, VLLMVersion: c.version})
+			MaxModelLen: c.mml, MaxNumSeqs: c.seqs, MaxNumBatchedTokens: c.mbt, GPUMemoryUtilization: c.util, EngineContext: c.context, VLLMVersion: c.version})
 		if err != nil {
 			t.Fatalf("%s: %v", r.ID, err)
 		}
@@ -191,7 +202,7 @@ func throughputPoints(t testing.TB) (pts []thrPoint, skipped map[string]string) 
 			label: fmt.Sprintf("%s, %s%s, %s%s", r.Model, e.g.Name, tpLabel(e.tp), shown, note),
 			shape: runShape{requests: n, in: in, out: out, lengths: c.lengths, outCap: capOut, maxSeqs: seqs, mbt: e.mbt, kvTokens: float64(fr.KVCacheTokens)}})
 	}
-	return pts, skipped
+	return pts
 }
 
 func tpLabel(tp int) string {
@@ -299,17 +310,17 @@ func (p thrPoint) predict(k throughputConstants) float64  { return p.c.run(p.sha
 func (p stepPoint) predict(k throughputConstants) float64 { return p.c.step(p.load, k).total() }
 
 // loss is the sum of squared log errors over both sets (V0 records never count).
-func loss(thr []thrPoint, steps []stepPoint, k throughputConstants, skip string) float64 {
+func loss(thr []thrPoint, steps []stepPoint, k throughputConstants, held heldOut) float64 {
 	var s float64
 	for _, p := range thr {
-		if p.v0 != "" || p.id == skip {
+		if p.v0 != "" || held.has(p.id) {
 			continue
 		}
 		d := math.Log(p.predict(k) / p.observed)
 		s += d * d
 	}
 	for _, p := range steps {
-		if p.skipFit != "" {
+		if p.skipFit != "" || held.has(p.id) {
 			continue
 		}
 		d := math.Log(p.predict(k) / p.observed)
@@ -331,19 +342,22 @@ var fitParams = []param{
 	{"per-step overhead (s)", 0.3e-3, 5e-3, func(k *throughputConstants) *float64 { return &k.StepOverheadSeconds }},
 	{"compute share", 0.25, probeMFU, func(k *throughputConstants) *float64 { return &k.ComputeShare }},
 	{"MoE GEMM efficiency", 0.2, 1, func(k *throughputConstants) *float64 { return &k.MoEShare }},
+	{"TP all-reduce sync (s)", 5e-6, 100e-6, func(k *throughputConstants) *float64 { return &k.TPSyncSeconds }},
+	{"8-bit GEMM gain", 1, 2, func(k *throughputConstants) *float64 { return &k.EightBitGain }},
+	{"interconnect share", 0.2, 0.9, func(k *throughputConstants) *float64 { return &k.LinkShare }},
 }
 
 // fitConstants minimizes loss by a pattern search (coordinate steps that
 // halve when no move helps), started from the middle of every range and
 // kept inside the ranges.
-func fitConstants(thr []thrPoint, steps []stepPoint, skip string) throughputConstants {
+func fitConstants(thr []thrPoint, steps []stepPoint, held heldOut) throughputConstants {
 	var best throughputConstants
 	step := make([]float64, len(fitParams))
 	for i, p := range fitParams {
 		*p.get(&best) = (p.lo + p.hi) / 2
 		step[i] = (p.hi - p.lo) / 4
 	}
-	bestL := loss(thr, steps, best, skip)
+	bestL := loss(thr, steps, best, held)
 	for iter := 0; iter < 400; iter++ {
 		moved := false
 		for i, p := range fitParams {
@@ -351,7 +365,7 @@ func fitConstants(thr []thrPoint, steps []stepPoint, skip string) throughputCons
 				k := best
 				v := p.get(&k)
 				*v = math.Min(p.hi, math.Max(p.lo, *v+dir*step[i]))
-				if l := loss(thr, steps, k, skip); l < bestL-1e-12 {
+				if l := loss(thr, steps, k, held); l < bestL-1e-12 {
 					best, bestL, moved = k, l, true
 				}
 			}
@@ -388,11 +402,11 @@ func leaveOneOut(t testing.TB) (rows []looRow, full throughputConstants, steps [
 	for k, v := range skipStep {
 		skipped[k] = v
 	}
-	full = fitConstants(thr, steps, "")
+	full = fitConstants(thr, steps, nil)
 	for _, p := range thr {
 		k := full
 		if p.v0 == "" {
-			k = fitConstants(thr, steps, p.id)
+			k = fitConstants(thr, steps, heldOut{p.id: true})
 		}
 		r := looRow{p: p, full: p.predict(full), loo: p.predict(k)}
 		r.fullRatio, r.looRat = r.full/p.observed, r.loo/p.observed
@@ -418,6 +432,7 @@ func quantile(v []float64, q float64) float64 {
 // CALIBRATION_TABLE=<file> writes it into that guide template between the
 // calibration-table markers (make calibration-table).
 func TestThroughputLeaveOneOut(t *testing.T) {
+	t.Parallel()
 	rows, full, steps, skipped := leaveOneOut(t)
 	var absErr, obsOverPred []float64
 	worst := 1.0
@@ -446,7 +461,7 @@ func TestThroughputLeaveOneOut(t *testing.T) {
 		t.Errorf("looRatioLow/High = %.2f/%.2f; the leave-one-out spread is %.2f/%.2f", looRatioLow, looRatioHigh, lo, hi)
 	}
 	if path := os.Getenv("CALIBRATION_TABLE"); path != "" {
-		writeBetweenMarkers(t, path, table)
+		writeBetweenMarkers(t, path, "calibration-table", table)
 	}
 }
 
@@ -456,7 +471,7 @@ func TestThroughputLeaveOneOut(t *testing.T) {
 func TestThroughputConstantsAreTheFit(t *testing.T) {
 	thr, _ := throughputPoints(t)
 	steps, _ := stepPoints(t)
-	k := fitConstants(thr, steps, "")
+	k := fitConstants(thr, steps, nil)
 	for _, p := range fitParams {
 		got, want := *p.get(&k), *p.get(&calibrated)
 		if math.Abs(got-want) > 0.02*(p.hi-p.lo) {
@@ -504,8 +519,14 @@ func calibrationTable(rows []looRow, full throughputConstants, steps []stepPoint
 	return b.String()
 }
 
-func writeBetweenMarkers(t *testing.T, path, table string) {
-	const start, end = "<!-- calibration-table:start -->", "<!-- calibration-table:end -->"
+// markersMu: the leave-one-out and grouped tests run in parallel and write
+// into the same template.
+var markersMu sync.Mutex
+
+func writeBetweenMarkers(t *testing.T, path, name, table string) {
+	markersMu.Lock()
+	defer markersMu.Unlock()
+	start, end := "<!-- "+name+":start -->", "<!-- "+name+":end -->"
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -525,6 +546,10 @@ func constantsText(k throughputConstants) string {
 	var parts []string
 	for _, p := range fitParams {
 		v := *p.get(&k)
+		if strings.HasSuffix(p.name, "(s)") && p.hi < 1e-3 {
+			parts = append(parts, fmt.Sprintf("%s **%.0f µs** (range %.0f–%.0f µs)", strings.TrimSuffix(p.name, " (s)"), v*1e6, p.lo*1e6, p.hi*1e6))
+			continue
+		}
 		if strings.HasSuffix(p.name, "(s)") {
 			parts = append(parts, fmt.Sprintf("%s **%.2f ms** (range %.1f–%.0f ms)", strings.TrimSuffix(p.name, " (s)"), v*1e3, p.lo*1e3, p.hi*1e3))
 			continue

@@ -23,7 +23,7 @@ const GiB = float64(1 << 30)
 //     L4/L40/L40S datasheets
 //   - NVIDIA T4 datasheet, NVIDIA A10 datasheet
 //   - NVIDIA H100 datasheet (SXM5 and PCIe), H200 datasheet, HGX B200 datasheet
-//   - AMD Instinct MI300X datasheet
+//   - AMD Instinct MI300X and MI355X datasheets
 //
 // Interconnect bandwidths are per GPU and per direction, from the same
 // datasheets (NVLink generation, Infinity Fabric links) or the PCIe
@@ -158,6 +158,13 @@ var gpuCatalog = []GPU{
 		MemoryGiB: 191.98, NominalMemoryGB: 192, BandwidthGBps: 5300, BF16TFLOPS: 1307.4, FP8TFLOPS: 2614.9, INT8TOPS: 2614.9, FP8: true,
 		Interconnect: "xgmi", InterconnectGBps: 448,
 		Source: "AMD Instinct MI300X accelerator datasheet; memory approx. (ROCm reports nearly the full 192 GiB); interconnect: 7 Infinity Fabric links of 64 GB/s per direction (896 GB/s aggregate)",
+	},
+	{
+		Name: "MI355X", Aliases: []string{"amd mi355x", "amd instinct mi355x", "instinct mi355x", "mi355x 288gb"},
+		Vendor: "amd", Family: "datacenter", Architecture: "cdna4",
+		MemoryGiB: 287.6, NominalMemoryGB: 288, BandwidthGBps: 8000, BF16TFLOPS: 2516.6, FP8TFLOPS: 5033.2, INT8TOPS: 5033.2, FP8: true,
+		Interconnect: "xgmi", InterconnectGBps: 537.6,
+		Source: "AMD Instinct MI355X datasheet (dense, no sparsity); memory approx.; interconnect: 7 Infinity Fabric links of 76.8 GB/s per direction (1075 GB/s aggregate)",
 	},
 }
 

@@ -56,7 +56,13 @@ func Size(in SizingInput) (SizingResult, error) {
 		return res, &InputError{Attribute: "objective", Message: fmt.Sprintf("unknown objective %q%s; valid: %s", obj, didYouMean(obj, Objectives), strings.Join(Objectives, ", "))}
 	}
 
+	plan, err := validPlanFor(in.PlanFor)
+	if err != nil {
+		return res, err
+	}
+	res.PlanFor = plan
 	fin := in.Fit
+	userMBT := fin.MaxNumBatchedTokens != 0
 	if fin.MaxNumBatchedTokens == 0 {
 		// Recommend the LLM class's chunk budget (larger chunks amortize the
 		// weight reads over more prompt tokens); the batch job's own default
@@ -87,6 +93,23 @@ func Size(in SizingInput) (SizingResult, error) {
 	}
 	perSeq := w.MeanInputTokens + w.MeanOutputTokens
 	r := e.fit()
+	if !r.Fits && !userSeqs {
+		// The first try (max_num_seqs at its cap) does not fit: lower the
+		// batch the engine profiles before calling it a misfit.
+		if f, seqs, mbt := e.smallerBatch(!userMBT); f != nil {
+			res.LoweredMaxNumSeqsFrom = e.seqs
+			if mbt != e.mbt {
+				res.LoweredMaxNumBatchedTokens = e.mbt
+			}
+			fin.MaxNumSeqs, fin.MaxNumBatchedTokens = seqs, mbt
+			if e, err = resolveEngine(fin); err != nil {
+				return res, err
+			}
+			r, capSeqs = e.fit(), seqs
+			res.Notes = append(res.Notes, fmt.Sprintf("max_num_seqs lowered from %d to %d and max_num_batched_tokens %d so that the engine fits (vLLM's profiled activation and sampler peaks grow with both)",
+				res.LoweredMaxNumSeqsFrom, seqs, mbt))
+		}
+	}
 	// max_num_seqs bounded by the KV cache: a lower max_num_seqs shrinks the
 	// sampler's profiling peak and so grows the KV cache; iterate to a fixed
 	// point (it only moves one way).
@@ -104,6 +127,7 @@ func Size(in SizingInput) (SizingResult, error) {
 	}
 	res.Fit, res.MaxNumSeqs, res.MaxNumBatchedTokens = r, e.seqs, e.mbt
 	if !r.Fits {
+		res.Notes = append(res.Notes, fmt.Sprintf("one replica does not fit in GPU memory even at max_num_seqs %d: see fit.reasons and fit.suggestions", e.seqs))
 		return res, nil
 	}
 	shape := func(requests float64, inTok, outTok int) runShape {
@@ -128,10 +152,24 @@ func Size(in SizingInput) (SizingResult, error) {
 		res.Notes = append(res.Notes, fmt.Sprintf("rescaled by %.2f: a previous run measured %.0f engine output tokens/s (%d replica(s), %d/%d mean tokens) where the model predicts %.0f; the prediction assumes the same model, GPU and engine settings",
 			scale, mr.EngineOutputTokensPerSecond, reps, mr.MeanInputTokens, mr.MeanOutputTokens, pred))
 	}
-	// hours predicts the whole workload on n replicas (each takes 1/n of it).
+	low, high, wider := e.throughputRange()
+	res.RatioLow, res.RatioHigh = low, high
+	level := 1.0
+	if plan == PlanSafe {
+		level = low
+	}
+	su, err := startupFor(e.weightBytes()*float64(e.tp), in.ModelSource, in.PreparedImage)
+	if err != nil {
+		return res, err
+	}
+	res.Startup = su
+	suH := su.Seconds() / 3600
+	res.Notes = append(res.Notes, fmt.Sprintf("start-up of each node launch, added once to the hours (replicas start in parallel) and billed: %s = %.1f min (estimates; see the memory-model guide)", su, su.Seconds()/60))
+	// hours predicts the whole workload on n replicas (each takes 1/n of
+	// it) at the plan level, start-up not included.
 	hours := func(n int) (float64, runPhases) {
 		p := c.run(shape(float64(w.NumRequests)/float64(n), w.MeanInputTokens, w.MeanOutputTokens), k)
-		return p.total / scale / 3600, p
+		return p.total / (scale * level) / 3600, p
 	}
 	oneReplicaHours, one := hours(1)
 	if one.limitedBy == "kv_cache" {
@@ -147,25 +185,30 @@ func Size(in SizingInput) (SizingResult, error) {
 		if in.GPUs%e.tp != 0 {
 			res.Notes = append(res.Notes, fmt.Sprintf("%d of the %d GPUs stay idle: replicas need %d GPUs each", in.GPUs%e.tp, in.GPUs, e.tp))
 		}
-	case in.SLAHours > 0:
-		replicas = e.replicasFor(in.SLAHours, oneReplicaHours, w.NumRequests, hours)
+	case in.SLAHours > suH:
+		replicas = e.replicasFor(in.SLAHours-suH, oneReplicaHours, w.NumRequests, hours)
 	default:
 		res.Notes = append(res.Notes, "neither gpus nor sla_hours is set: sized for one replica")
 	}
-	if in.SLAHours > 0 {
-		res.GPUsRequired = e.replicasFor(in.SLAHours, oneReplicaHours, w.NumRequests, hours) * e.tp
+	if in.SLAHours > suH {
+		res.GPUsRequired = e.replicasFor(in.SLAHours-suH, oneReplicaHours, w.NumRequests, hours) * e.tp
+	} else if in.SLAHours > 0 {
+		res.Notes = append(res.Notes, fmt.Sprintf("the start-up alone (%.2f h) exceeds sla_hours %.2f: no number of GPUs meets it", suH, in.SLAHours))
 	}
-	h, _ := hours(replicas)
+	run, _ := hours(replicas)
+	h := run + suH
 	res.BatchSize = rayDataBatchSize(int(math.Max(1, one.running)))
 	res.Concurrency = replicas
 	res.GPUsUsed = replicas * e.tp
 	res.HoursToComplete = h
-	res.RequestsPerSecond = float64(w.NumRequests) / (h * 3600)
+	typical := run * level
+	res.HoursFastest, res.HoursSlowest = typical/high+suH, typical/low+suH
+	res.RequestsPerSecond = float64(w.NumRequests) / (typical * 3600)
 	res.OutputTokensPerSecond = res.RequestsPerSecond * float64(w.MeanOutputTokens)
 	res.PerReplicaRequestsPerSecond = res.RequestsPerSecond / float64(replicas)
 	res.PerReplicaOutputTokensPerSecond = res.OutputTokensPerSecond / float64(replicas)
-	res.RequestsPerSecondLow = res.RequestsPerSecond * looRatioLow
-	res.RequestsPerSecondHigh = res.RequestsPerSecond * looRatioHigh
+	res.RequestsPerSecondLow = res.RequestsPerSecond * low
+	res.RequestsPerSecondHigh = res.RequestsPerSecond * high
 	res.MeetsSLA = in.SLAHours == 0 || res.HoursToComplete <= in.SLAHours
 	price := in.PricePerGPUHourUSD
 	if it := in.Instance; it != nil {
@@ -184,13 +227,19 @@ func Size(in SizingInput) (SizingResult, error) {
 			billed = float64((res.GPUsUsed + it.GPUCount - 1) / it.GPUCount * it.GPUCount)
 		}
 		res.CostUSD = price * billed * res.HoursToComplete
+		res.CostUSDLow, res.CostUSDHigh = price*billed*res.HoursFastest, price*billed*res.HoursSlowest
 		res.CostPerMillionOutputTokensUSD = res.CostUSD / (float64(w.NumRequests) * float64(w.MeanOutputTokens) / 1e6)
 	}
 	if !res.MeetsSLA {
 		res.Notes = append(res.Notes, fmt.Sprintf("%d GPUs finish in %.2f h, past the %.2f h deadline; %d GPUs would meet it", res.GPUsUsed, res.HoursToComplete, in.SLAHours, res.GPUsRequired))
 	}
-	res.Notes = append(res.Notes, fmt.Sprintf("throughput from the step model fitted to %s (vLLM %s engine, V1); predicted requests/s range %.2f–%.2f is the leave-one-out spread (10th–90th percentile of observed/predicted); memory accounting of vLLM %s, engine context %s",
-		calibrationSetName, calibrationVersions, res.RequestsPerSecondLow, res.RequestsPerSecondHigh, e.version, e.context))
+	res.Notes = append(res.Notes, fmt.Sprintf("hours, cost, GPUs and the SLA check plan for %q throughput (%.2f × the prediction); the range %.2f–%.2f × is the grouped cross-validation's 10th–90th percentile of observed ÷ predicted (models and GPUs the fit had not seen)",
+		plan, level, low, high))
+	if len(wider) > 0 {
+		res.Notes = append(res.Notes, fmt.Sprintf("range widened to the worst grouped-CV miss (%.2f×) because this run extrapolates: %s", groupedWorstFactor, strings.Join(wider, "; ")))
+	}
+	res.Notes = append(res.Notes, fmt.Sprintf("throughput from the step model fitted to %s (vLLM %s engine, V1); memory accounting of vLLM %s, engine context %s",
+		calibrationSetName, calibrationVersions, e.version, e.context))
 	return res, nil
 }
 

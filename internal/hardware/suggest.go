@@ -176,15 +176,8 @@ func (e engine) suggest(r FitResult) []string {
 			s = append(s, fmt.Sprintf("gpu_memory_utilization = 0.95 (%d KV tokens; leaves %.2f GiB for the CUDA context and graphs)", f.KVCacheTokens, 0.05*e.g.MemoryGiB))
 		}
 	}
-	if !e.userSeqs && e.samplerPeakBytes() > e.forwardPeakBytes(e.mbt) && e.seqs > 64 {
-		c := in
-		c.MaxNumSeqs = 64
-		if c.MaxNumBatchedTokens == 0 {
-			c.MaxNumBatchedTokens = e.mbt
-		}
-		if f := fitsWith(c); f != nil {
-			s = append(s, fmt.Sprintf("max_num_seqs = 64 (the sampler's profiling peak shrinks to %.2f GiB)", f.ActivationPeakGiB))
-		}
+	if f, seqs, mbt := e.smallerBatch(true); f != nil {
+		s = append(s, fmt.Sprintf("max_num_seqs = %d, max_num_batched_tokens = %d (the profiled activation peak shrinks to %.2f GiB; %d KV tokens)", seqs, mbt, f.ActivationPeakGiB, f.KVCacheTokens))
 	}
 	return s
 }

@@ -240,6 +240,14 @@ type SizingInput struct {
 	// Measured is a previous run of the same model, GPU and engine settings;
 	// the prediction is rescaled to match it.
 	Measured *MeasuredRun
+	// PlanFor is the throughput level hours, cost, GPUs and the SLA check
+	// use: PlanSafe (default, the low end of the range) or PlanTypical.
+	PlanFor string
+	// ModelSource is where each node downloads the checkpoint from
+	// (ModelSourceHub, default, or ModelSourceS3); PreparedImage skips the
+	// install. Both set the start-up added per node launch.
+	ModelSource   string
+	PreparedImage bool
 }
 
 // MeasuredRun is what a previous rayvllm_batch_job measured.
@@ -277,6 +285,16 @@ type SizingResult struct {
 	MeasuredScale float64
 	MeetsSLA      bool
 	Notes         []string
+	// PlanFor is the level HoursToComplete, CostUSD, GPUsRequired,
+	// InstancesRequired and MeetsSLA are at; HoursFastest/Slowest and
+	// CostUSDLow/High are the run at the two ends of the range (same GPUs).
+	PlanFor                    string
+	HoursFastest, HoursSlowest float64
+	CostUSDLow, CostUSDHigh    float64
+	RatioLow, RatioHigh        float64 // observed ÷ predicted at the ends of the range
+	LoweredMaxNumSeqsFrom      int     // the recommendation lowered max_num_seqs from this to fit (0: not lowered)
+	LoweredMaxNumBatchedTokens int     // … and max_num_batched_tokens from this (0: not lowered)
+	Startup                    Startup // one node launch, included in the hours and cost
 }
 
 // InputError is bad input. Attribute names the Terraform attribute.

@@ -31,6 +31,7 @@ type batchSizingDataSource struct{ hubConfigure }
 type batchSizingModel struct {
 	fitConfigModel
 	engineInputs
+	planModel
 	MeasuredRun                     *measuredRunModel `tfsdk:"measured_run"`
 	RequestsPerSecondLow            types.Float64     `tfsdk:"requests_per_second_low"`
 	RequestsPerSecondHigh           types.Float64     `tfsdk:"requests_per_second_high"`
@@ -74,6 +75,7 @@ func (d *batchSizingDataSource) Metadata(_ context.Context, req datasource.Metad
 func (d *batchSizingDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
 	attrs := fitInputAttributes(true)
 	maps.Copy(attrs, engineInputAttributes())
+	maps.Copy(attrs, planAttributes())
 	f := func(desc string) schema.Attribute { return schema.Float64Attribute{Computed: true, Description: desc} }
 	maps.Copy(attrs, map[string]schema.Attribute{
 		"num_requests": schema.Int64Attribute{Required: true, Description: "Prompts in the batch.",
@@ -119,8 +121,8 @@ func (d *batchSizingDataSource) Schema(_ context.Context, _ datasource.SchemaReq
 				"requests": schema.Int64Attribute{Optional: true, Description: "Rows the run processed (`metrics.rows`); sets how much of it was ramp and tail. Default: steady state.",
 					Validators: []validator.Int64{int64validator.AtLeast(1)}},
 			}},
-		"requests_per_second_low":  f("Low end of `requests_per_second`: the prediction times the 10th percentile of observed ÷ predicted in the calibration's leave-one-out run (see the memory-model guide)."),
-		"requests_per_second_high": f("High end of `requests_per_second`: the prediction times the 90th percentile of observed ÷ predicted in the calibration's leave-one-out run."),
+		"requests_per_second_low":  f("Low end of `requests_per_second`: the prediction times the 10th percentile of observed ÷ predicted in the calibration's grouped cross-validation (by model and by GPU), or its worst miss where the run extrapolates (see `notes` and the memory-model guide)."),
+		"requests_per_second_high": f("High end of `requests_per_second`: the prediction times the 90th percentile of observed ÷ predicted in the grouped cross-validation, or its worst miss where the run extrapolates."),
 		"instances_required": schema.Int64Attribute{Computed: true,
 			Description: "Whole instances of `instance_type` for the run (for `gpus_required` with an SLA); 0 without `instance_type`."},
 		"gpus_used":                            schema.Int64Attribute{Computed: true, Description: "GPUs the run uses: `concurrency` × `tensor_parallel_size`."},
@@ -128,7 +130,7 @@ func (d *batchSizingDataSource) Schema(_ context.Context, _ datasource.SchemaReq
 		"output_tokens_per_second":             f("Predicted generated tokens per second, all replicas."),
 		"per_replica_requests_per_second":      f("Predicted requests per second of one engine replica."),
 		"per_replica_output_tokens_per_second": f("Predicted generated tokens per second of one engine replica."),
-		"hours_to_complete":                    f("Predicted hours to finish `num_requests` with `gpus_used` GPUs."),
+		"hours_to_complete":                    f("Predicted hours to finish `num_requests` with `gpus_used` GPUs, at the `plan_for` level."),
 		"gpus_required":                        schema.Int64Attribute{Computed: true, Description: "GPUs needed to finish within `sla_hours`; 0 without an SLA."},
 		"cost_usd":                             f("Cost of the run in USD: GPU-hour price × `gpus_used` × `hours_to_complete`, or with `instance_type` whole instances × the instance price × `hours_to_complete`."),
 		"cost_per_million_output_tokens_usd":   f("Cost per million generated tokens in USD."),
@@ -138,7 +140,7 @@ func (d *batchSizingDataSource) Schema(_ context.Context, _ datasource.SchemaReq
 			Description: "The memory fit of one engine replica, as `rayvllm_gpu_fit` reports it."},
 	})
 	resp.Schema = schema.Schema{
-		Description: "Sizes a Ray Data + vLLM batch run: vLLM's `max_num_seqs` and `max_num_batched_tokens`, Ray Data `batch_size` and `concurrency`, throughput with a range, time, GPUs (and whole instances) for a deadline, and cost. Throughput comes from a step-level model (weight and KV reads, matmul FLOPs, tensor-parallel all-reduce, per-step overhead, chunked prefill, ramp and tail) whose four efficiency constants are fitted to published vLLM benchmark runs and checked by leave-one-out; a measured run (`measured_run`) rescales it. Fails the plan when one replica does not fit. See the memory-model guide.",
+		Description: "Sizes a Ray Data + vLLM batch run: vLLM's `max_num_seqs` and `max_num_batched_tokens`, Ray Data `batch_size` and `concurrency`, throughput with a range, time, GPUs (and whole instances) for a deadline, and cost. Throughput comes from a step-level model (matmul and attention rooflines, tensor-parallel all-reduce and sync, per-step overhead, chunked prefill, ramp and tail, start-up) whose seven constants are fitted to published vLLM benchmark runs and checked by grouped cross-validation on models and GPUs the fit has not seen; a measured run (`measured_run`) rescales it. Hours and cost are planned at `plan_for` (default the safe, low end of the range). It lowers `max_num_seqs` and `max_num_batched_tokens` until one replica fits, and fails the plan only when none does (unless `require_fit = false`). See the memory-model guide.",
 		Attributes:  attrs,
 	}
 }
@@ -173,6 +175,7 @@ func (d *batchSizingDataSource) Read(ctx context.Context, req datasource.ReadReq
 		PricePerGPUHourUSD:       float64Or(m.PricePerGPUHourUSD, 0),
 		Instance:                 rf.Instance,
 	}
+	m.planModel.toSizing(&in)
 	if mr := m.MeasuredRun; mr != nil {
 		in.Measured = &hardware.MeasuredRun{
 			EngineOutputTokensPerSecond: mr.EngineOutputTokensPerSecond.ValueFloat64(),
@@ -210,10 +213,11 @@ func (d *batchSizingDataSource) Read(ctx context.Context, req datasource.ReadReq
 		addHardwareError(&resp.Diagnostics, err)
 		return
 	}
-	if !res.Fit.Fits {
-		resp.Diagnostics.AddError(misfitError(rf.In, res.Fit, ""))
+	if !res.Fit.Fits && (m.RequireFit.IsNull() || m.RequireFit.ValueBool()) {
+		resp.Diagnostics.AddError(misfitError(rf.In, res.Fit, " Set require_fit = false to get fits = false and the reasons instead of an error."))
 		return
 	}
+	m.planModel.set(res)
 	fit, diags := types.ObjectValueFrom(ctx, objectAttrTypes(fitResultAttributes()), newFitResultModel(res.Fit, rf.In.GPU, rf.In.Model))
 	resp.Diagnostics.Append(diags...)
 	m.Fit = fit

@@ -44,8 +44,8 @@ locals {
   s = data.rayvllm_batch_sizing.sla
 }
 output "hours_consistent" {
-  # hours = requests / (req/s) / 3600
-  value = abs(local.r.hours_to_complete - 1000000 / local.r.requests_per_second / 3600) / local.r.hours_to_complete < 0.01
+  # planned for "safe" (the default): hours = requests / (low end of req/s) / 3600 + start-up
+  value = abs(local.r.hours_to_complete - 1000000 / local.r.requests_per_second_low / 3600 - local.r.startup_seconds / 3600) / local.r.hours_to_complete < 0.01
 }
 output "cost_consistent" {
   # Whole instances are billed: 2 GPUs of one p5.48xlarge cost the instance.
@@ -207,13 +207,13 @@ output "rescaled_note" {
 }
 output "rescaled_slower" {
   # 1000 tok/s measured is below the model's prediction for one L40S.
-  value = local.m.requests_per_second < local.g.requests_per_second && local.m.gpus_required > local.g.gpus_required
+  value = local.m.per_replica_requests_per_second < local.g.per_replica_requests_per_second && local.m.gpus_required > local.g.gpus_required
 }
 output "graphs_from_kv_since_021" {
   value = data.rayvllm_gpu_fit.old.kv_cache_tokens > data.rayvllm_gpu_fit.batch_job.kv_cache_tokens
 }
 output "note_names_calibration" {
-  value = length([for n in local.g.notes : n if strcontains(n, "leave-one-out") && strcontains(n, "vLLM")]) == 1
+  value = length([for n in local.g.notes : n if strcontains(n, "grouped cross-validation") && strcontains(n, "plan for")]) == 1
 }`,
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue("data.rayvllm_gpu_fit.batch_job", tfjsonpath.New("fits"), knownvalue.Bool(true)),

@@ -262,6 +262,7 @@ func (p *rayvllmProvider) DataSources(context.Context) []func() datasource.DataS
 	return []func() datasource.DataSource{
 		NewGPUFitDataSource,
 		NewBatchSizingDataSource,
+		NewBatchOptionsDataSource,
 		NewGPUsDataSource,
 		NewModelDataSource,
 		NewGPUCatalogDataSource,

@@ -1,16 +1,19 @@
 locals {
-  # Job-scoped workers bill from the autoscaler's launch to its terminate:
-  # start-up, the predicted run, then the idle tail; fixed workers bill the
-  # predicted run (they exist before and after it as long as the cluster).
-  worker_hours_per_node = try(local.sizing.hours_to_complete, null) == null ? null : (
-    var.job_scoped_workers ? local.sizing.hours_to_complete + (var.worker_startup_minutes + var.idle_timeout_minutes) / 60 : local.sizing.hours_to_complete
+  # The sizing's hours include its own start-up estimate of one node launch
+  # (startup_seconds); the module bills start-up by the worker groups'
+  # life instead: job-scoped workers bill worker_startup_minutes + the run
+  # + the idle tail each run; fixed workers bill every hour of the year
+  # (they stay up between runs); the head is always on.
+  run_hours = try(local.sizing.hours_to_complete - local.sizing.startup_seconds / 3600, null)
+  worker_hours_per_node = local.run_hours == null ? null : (
+    var.job_scoped_workers ? local.run_hours + (var.worker_startup_minutes + var.idle_timeout_minutes) / 60 : local.run_hours
   )
   timeline = {
     job_scoped               = var.job_scoped_workers
     head_hours               = local.worker_hours_per_node
     head_usd                 = var.head_price_per_hour_usd == null || local.worker_hours_per_node == null ? null : floor(var.head_price_per_hour_usd * local.worker_hours_per_node * 100 + 0.5) / 100
     worker_startup_hours     = var.job_scoped_workers ? var.worker_startup_minutes / 60 : 0
-    worker_run_hours         = try(local.sizing.hours_to_complete, null)
+    worker_run_hours         = local.run_hours
     worker_idle_tail_hours   = var.job_scoped_workers ? var.idle_timeout_minutes / 60 : 0
     worker_nodes             = local.worker_count
     worker_instance_hours    = local.worker_hours_per_node == null ? null : local.worker_hours_per_node * local.worker_count
@@ -18,11 +21,17 @@ locals {
     workers_when_idle        = var.job_scoped_workers ? 0 : local.worker_count
     idle_worker_usd_per_hour = var.job_scoped_workers ? 0 : local.cents.per_hour
   }
+  # Per year: fixed workers bill all 8760 hours (batch and Serve GPUs
+  # alike); job-scoped batch workers bill their hours per run × runs; the
+  # Serve worker's GPUs and the head are always on.
+  batch_gpu_hours_per_year = local.worker_hours_per_node == null ? null : (
+    var.job_scoped_workers ? local.batch_gpus * local.worker_hours_per_node * var.batch_runs_per_year : local.batch_gpus * local.hours_per_year
+  )
   cents = { for k, v in {
     per_hour  = local.hourly_cost
-    per_run   = local.price_per_gpu_hour == null || local.sizing == null ? null : local.price_per_gpu_hour * local.batch_gpus * local.sizing.hours_to_complete
+    per_run   = local.price_per_gpu_hour == null || local.worker_hours_per_node == null ? null : local.price_per_gpu_hour * local.batch_gpus * local.worker_hours_per_node
     always_on = local.always_on_hourly
-    per_year  = local.price_per_gpu_hour == null || local.sizing == null ? null : local.price_per_gpu_hour * local.batch_gpus * local.sizing.hours_to_complete * var.batch_runs_per_year + local.always_on_hourly * local.hours_per_year
+    per_year  = local.price_per_gpu_hour == null || local.batch_gpu_hours_per_year == null ? null : local.price_per_gpu_hour * local.batch_gpu_hours_per_year + local.always_on_hourly * local.hours_per_year
   } : k => v == null ? null : floor(v * 100 + 0.5) / 100 }
 }
 
@@ -82,13 +91,17 @@ output "job" {
 }
 
 output "predicted" {
-  description = "The sizing's prediction for the job's replicas: requests and output tokens per second (all replicas and per replica), hours to complete, the SLA window, whether it is met, and the GPUs used and required for it."
+  description = "The sizing's prediction for the job's replicas: requests and output tokens per second (all replicas and per replica, and the low end), hours to complete at the safe (low) end of the range with one node start-up, its range, the start-up and the run alone, the SLA window, whether it is met, and the GPUs used and required for it."
   value = local.sizing == null ? null : {
     requests_per_second                  = local.sizing.requests_per_second
     output_tokens_per_second             = local.sizing.output_tokens_per_second
     per_replica_requests_per_second      = local.sizing.per_replica_requests_per_second
     per_replica_output_tokens_per_second = local.sizing.per_replica_output_tokens_per_second
     hours_to_complete                    = local.sizing.hours_to_complete
+    hours_to_complete_range              = [local.sizing.hours_to_complete_low, local.sizing.hours_to_complete_high]
+    requests_per_second_low              = local.sizing.requests_per_second_low
+    startup_hours                        = local.sizing.startup_seconds / 3600
+    run_hours                            = local.run_hours
     sla_hours                            = var.sla_hours
     meets_sla                            = local.sizing.meets_sla
     gpus_used                            = local.sizing.gpus_used
@@ -97,7 +110,7 @@ output "predicted" {
 }
 
 output "cost" {
-  description = "Cost in USD: price per GPU-hour and its source, GPUs (all, the batch's, the always-on Serve worker's), per hour with every GPU up, per run (batch GPUs × the predicted batch window), always on per hour (the Serve worker's GPUs, plus `head_price_per_hour_usd` when set), per year (per run × `batch_runs_per_year` + always on × 8760), and the sizing's cost of the GPUs the job uses for the run, and `timeline`: one run with the head always on and the workers for start-up + predicted hours + idle tail when `job_scoped_workers` (predicted hours otherwise), in hours and USD, and what idle workers cost per hour between runs."
+  description = "Cost in USD: price per GPU-hour and its source, GPUs (all, the batch's, the always-on Serve worker's), per hour with every GPU up, per run (batch GPUs × the predicted run, plus start-up and idle tail with `job_scoped_workers`), always on per hour (the Serve worker's GPUs, plus `head_price_per_hour_usd` when set), per year (job-scoped: per run × `batch_runs_per_year`; fixed workers: batch GPUs × 8760 h, since they bill all day; plus always on × 8760), and the sizing's cost of the GPUs the job uses for the run, and `timeline`: one run with the head always on and the workers for start-up + predicted hours + idle tail when `job_scoped_workers` (predicted hours otherwise), in hours and USD, and what idle workers cost per hour between runs."
   value = {
     price_per_gpu_hour_usd = local.price_per_gpu_hour
     price_source           = var.price_per_gpu_hour_usd != null ? "price_per_gpu_hour_usd" : (local.instance == null ? null : "ec2:${var.instance_type} on-demand list price of ${local.instance.price_date}")

@@ -17,7 +17,7 @@ variables {
   num_requests            = 10000000
   mean_input_tokens       = 512
   mean_output_tokens      = 128
-  sla_hours               = 24
+  sla_hours               = 36
   input_uri               = "s3://bucket/prompts/"
   input_format            = "jsonl"
   output_uri              = "s3://bucket/answers/run-1"
@@ -39,25 +39,25 @@ run "production_configuration" {
     error_message = "Every check must pass: ${jsonencode(output.checks)}."
   }
   assert {
-    # The prediction is the sizing data source's, and its hours follow from
-    # its own rate: hours = requests ÷ (requests/s × 3600).
+    # The prediction is the sizing data source's, planned at the safe end:
+    # hours = requests ÷ (low end of requests/s × 3600) + one start-up.
     condition = (
       output.predicted.requests_per_second == data.rayvllm_batch_sizing.this[0].requests_per_second &&
-      abs(output.predicted.hours_to_complete - var.num_requests / output.predicted.requests_per_second / 3600) < 0.01 * output.predicted.hours_to_complete &&
+      abs(output.predicted.hours_to_complete - var.num_requests / output.predicted.requests_per_second_low / 3600 - output.predicted.startup_hours) < 0.01 * output.predicted.hours_to_complete &&
       output.predicted.meets_sla && output.predicted.hours_to_complete < var.sla_hours && output.predicted.gpus_used == 4
     )
     error_message = "The prediction must be the sizing's and consistent with it: ${jsonencode(output.predicted)}."
   }
   assert {
-    # Cost = catalog price per GPU-hour × GPUs. A batch stack without a
-    # Serve worker pays for the batch window only: per year = per run × 1.
+    # Cost = catalog price per GPU-hour × GPUs. Fixed workers bill all day:
+    # per year = 4 GPUs × price × 8760 h, whatever the runs.
     condition = (
       output.cost.price_per_gpu_hour_usd == one([for it in data.rayvllm_gpus.catalog.instance_types : it.price_per_gpu_hour_usd if it.instance_type == "g5.xlarge"]) &&
       output.cost.gpus == 4 && output.cost.batch_gpus == 4 && output.cost.always_on_gpus == 0 &&
       abs(output.cost.per_hour_usd - 4 * output.cost.price_per_gpu_hour_usd) < 0.01 &&
-      abs(output.cost.per_run_usd - 4 * output.cost.price_per_gpu_hour_usd * output.predicted.hours_to_complete) < 0.01 &&
+      abs(output.cost.per_run_usd - 4 * output.cost.price_per_gpu_hour_usd * output.predicted.run_hours) < 0.01 &&
       output.cost.always_on_per_hour_usd == 0 &&
-      abs(output.cost.per_year_usd - output.cost.per_run_usd) < 0.01
+      abs(output.cost.per_year_usd - 4 * output.cost.price_per_gpu_hour_usd * 8760) < 0.01
     )
     error_message = "Cost must be price × GPUs for the batch window: ${jsonencode(output.cost)}."
   }
@@ -82,8 +82,8 @@ run "production_configuration" {
     error_message = "The built-in job must get the sized engine and Ray Data settings and the dataset URIs."
   }
   assert {
-    condition     = rayvllm_batch_job.this.timeouts.create == "1440m" && rayvllm_batch_job.this.metadata.stack == "bi-plan"
-    error_message = "The job's create timeout defaults to the SLA window (24 h = 1440m) and its metadata names the stack."
+    condition     = rayvllm_batch_job.this.timeouts.create == "2160m" && rayvllm_batch_job.this.metadata.stack == "bi-plan"
+    error_message = "The job's create timeout defaults to the SLA window (36 h = 2160m) and its metadata names the stack."
   }
   assert {
     condition     = output.sizing_summary.max_num_batched_tokens == 512 && output.sizing_summary.fits && output.sizing_summary.gpu == "A10G" && output.sizing_summary.kv_cache_tokens > 0
@@ -114,7 +114,7 @@ run "worker_always_on_batch_per_run" {
     concurrency             = 2
     batch_runs_per_year     = 12
     head_price_per_hour_usd = 0.2
-    sla_hours               = 48
+    sla_hours               = 72
     max_output_tokens       = 300
   }
 
@@ -134,13 +134,13 @@ run "worker_always_on_batch_per_run" {
     error_message = "The worker must serve the same checkpoint with the sized engine settings."
   }
   assert {
-    # The Serve worker's 2 GPUs and the head are always on; the job's 2 GPUs
-    # are paid for 12 batch windows.
+    # The Serve worker's 2 GPUs and the head are always on, and so are the
+    # job's 2 fixed workers: the whole year, not 12 batch windows.
     condition = (
       output.cost.batch_gpus == 2 && output.cost.always_on_gpus == 2 &&
       abs(output.cost.always_on_per_hour_usd - (2 * output.cost.price_per_gpu_hour_usd + 0.2)) < 0.01 &&
-      abs(output.cost.per_run_usd - 2 * output.cost.price_per_gpu_hour_usd * output.predicted.hours_to_complete) < 0.01 &&
-      abs(output.cost.per_year_usd - (2 * output.cost.price_per_gpu_hour_usd * output.predicted.hours_to_complete * 12 + (2 * output.cost.price_per_gpu_hour_usd + 0.2) * 8760)) < 0.05
+      abs(output.cost.per_run_usd - 2 * output.cost.price_per_gpu_hour_usd * output.predicted.run_hours) < 0.01 &&
+      abs(output.cost.per_year_usd - (2 * output.cost.price_per_gpu_hour_usd * 8760 + (2 * output.cost.price_per_gpu_hour_usd + 0.2) * 8760)) < 0.05
     )
     error_message = "Always-on parts are costed all year, the batch per run: ${jsonencode(output.cost)}."
   }
@@ -212,8 +212,8 @@ run "sla_miss_reported_with_require_sla_false" {
   }
 
   assert {
-    condition     = !output.predicted.meets_sla && output.predicted.hours_to_complete > 24
-    error_message = "17.4M requests must miss 24 h on four A10Gs: ${jsonencode(output.predicted)}."
+    condition     = !output.predicted.meets_sla && output.predicted.hours_to_complete > 36
+    error_message = "17.4M requests must miss 36 h on four A10Gs: ${jsonencode(output.predicted)}."
   }
   assert {
     # The advice names the concurrency and workers for gpus_required.
@@ -336,14 +336,21 @@ run "job_scoped_workers" {
     error_message = "Job-scoped workers are an autoscaled group from 0 to worker_count (4) with the idle timeout."
   }
   assert {
-    # Workers bill start-up + predicted hours + idle tail; the head the run.
+    # Workers bill start-up + predicted run + idle tail; the head the run.
     condition = (
-      abs(output.cost.timeline.worker_instance_hours - 4 * (output.predicted.hours_to_complete + (12 + 3) / 60)) < 1e-6 &&
-      abs(output.cost.timeline.worker_usd - output.cost.price_per_gpu_hour_usd * 4 * (output.predicted.hours_to_complete + 15 / 60)) < 0.01 &&
-      abs(output.cost.timeline.head_usd - 0.192 * (output.predicted.hours_to_complete + 15 / 60)) < 0.01 &&
+      abs(output.cost.timeline.worker_instance_hours - 4 * (output.predicted.run_hours + (12 + 3) / 60)) < 1e-6 &&
+      abs(output.cost.timeline.worker_usd - output.cost.price_per_gpu_hour_usd * 4 * (output.predicted.run_hours + 15 / 60)) < 0.01 &&
+      abs(output.cost.timeline.head_usd - 0.192 * (output.predicted.run_hours + 15 / 60)) < 0.01 &&
       output.cost.timeline.workers_when_idle == 0 && output.cost.timeline.idle_worker_usd_per_hour == 0
     )
     error_message = "The cost timeline must be start-up + run + idle tail: ${jsonencode(output.cost.timeline)}."
+  }
+  assert {
+    # The yearly sum by hand for one case: one run a year (the default) of
+    # 4 job-scoped g5.xlarge workers at $1.006/h each for the run + 12 min
+    # start-up + 3 min idle tail, the head at $0.192/h all 8760 h.
+    condition = abs(output.cost.per_year_usd - (1.006 * 4 * (output.predicted.run_hours + 0.25) + 0.192 * 8760)) < 0.01
+    error_message = "per_year_usd must be the job-scoped runs plus the always-on head: ${jsonencode(output.cost)}."
   }
   assert {
     # The 10M-request run is predicted to take hours: apply does not wait.
@@ -365,4 +372,57 @@ run "directory_input_without_format_fails_at_plan_with_unknown_cluster_outputs" 
   }
 
   expect_failures = [rayvllm_batch_job.this]
+}
+
+# The README's figures come from plans: these two runs are the README's
+# module example and examples/production, and fail when the numbers the
+# README quotes no longer come out (update the README with the new plan).
+run "readme_example_meets_its_sla" {
+  command = plan
+
+  variables {
+    name                   = "nightly-summaries"
+    model                  = "Qwen/Qwen2.5-7B-Instruct"
+    quantization           = "awq"
+    model_source           = "Qwen/Qwen2.5-7B-Instruct-AWQ"
+    instance_type          = "g6e.xlarge"
+    concurrency            = 6
+    max_num_batched_tokens = 2048
+    batch_size             = null
+    max_model_len          = null
+    num_requests           = 2000000
+    mean_input_tokens      = 600
+    mean_output_tokens     = 200
+    sla_hours              = 12
+  }
+
+  assert {
+    condition     = output.predicted.meets_sla && output.predicted.gpus_used == 6 && abs(output.predicted.hours_to_complete - 11.75) < 0.1
+    error_message = "The README example must meet its 12 h SLA in about 11.75 h on 6 GPUs: ${jsonencode(output.predicted)}."
+  }
+}
+
+run "production_example_figures" {
+  command = plan
+
+  variables {
+    name                = "qwen05b-batch"
+    worker_count        = 6
+    job_scoped_workers  = true
+    concurrency         = 6
+    num_requests        = 10000000
+    sla_hours           = 24
+    batch_runs_per_year = 365
+  }
+
+  assert {
+    # README: 249 req/s predicted, 144 at the safe end, 19.4 h planned, 6.5–19.4 h,
+    # $118.03 a run, $43,080 a year.
+    condition = (
+      abs(output.predicted.requests_per_second - 249) < 2.5 && abs(output.predicted.requests_per_second_low - 144) < 1.5 &&
+      abs(output.predicted.hours_to_complete - 19.4) < 0.1 && abs(output.predicted.hours_to_complete_range[0] - 6.5) < 0.1 &&
+      abs(output.cost.per_run_usd - 118.03) < 1.2 && abs(output.cost.per_year_usd - 43080) < 430
+    )
+    error_message = "examples/production's README figures no longer come out: ${jsonencode(output.predicted)} ${jsonencode(output.cost)}."
+  }
 }
