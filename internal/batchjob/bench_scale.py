@@ -136,8 +136,9 @@ def main():
                              capture_output=True, check=True).stdout
         with open(os.path.join(base_lib, "rayvllm_batch.py"), "wb") as f:
             f.write(old)
-        with open(os.path.join(HERE, "standin.py"), "rb") as src, open(os.path.join(base_lib, "standin.py"), "wb") as dst:
-            dst.write(src.read())
+        for name in ("standin.py", "rayvllm_pieces.py"):  # the stand-in imports the latter
+            with open(os.path.join(HERE, name), "rb") as src, open(os.path.join(base_lib, name), "wb") as dst:
+                dst.write(src.read())
         libs.append((f"materialized ({args.baseline})", base_lib))
     all_results = []
     for label, lib in libs:

@@ -16,6 +16,7 @@ if os.environ.get("RAYVLLM_TEST_GCS_ADDRESS"):
     os.environ.setdefault("RAY_AUTH_MODE", "token")
 
 import rayvllm_batch as rb  # noqa: E402
+import rayvllm_pieces  # noqa: E402
 import standin  # noqa: E402
 
 ray = pytest.importorskip("ray")
@@ -30,6 +31,7 @@ def ray_cluster():
 
     # The workers cannot import these modules by name: ship them by value.
     cloudpickle.register_pickle_by_value(rb)
+    cloudpickle.register_pickle_by_value(rayvllm_pieces)
     cloudpickle.register_pickle_by_value(standin)
     cloudpickle.register_pickle_by_value(sys.modules[__name__])
     # S3 is moto's (the S3 tests); pyarrow reads the endpoint from the env.
@@ -281,12 +283,14 @@ def test_output_is_committed_in_shards(tmp_path, monkeypatch):
     monkeypatch.setenv(rb.SHARD_ROWS_ENV, "40")
     write_input(cfg["input"]["path"], "parquet", prompts(200))
     metrics = rb.run(cfg, build_processor=fake_build_processor)
-    files = shard_files(cfg["output"]["path"])
-    # A shard is committed once it holds shard_rows rows, so at most one
-    # engine batch (32 rows, Ray's default) more.
-    assert len(files) >= 200 // (40 + 32), "a shard at least every shard_rows rows"
-    assert all(f.name.startswith("part-") and f.suffix == ".parquet" for f in files)
-    assert not pathlib.Path(rb.partial_path(cfg["output"])).exists(), "nothing left in flight"
+    files = [f for f in shard_files(cfg["output"]["path"]) if f.name.startswith("part-")]
+    # Ray Data gives each write task at least shard_rows rows (min_rows_per_write).
+    assert 1 <= len(files) <= 200 // 40, "a piece holds at least shard_rows rows"
+    assert all(f.suffix == ".parquet" for f in files)
+    assert not [f for f in shard_files(cfg["output"]["path"]) if f.name.startswith(".")], "nothing left in flight"
+    manifest = json.loads((pathlib.Path(cfg["output"]["path"]) / "_SUCCESS").read_text())
+    assert sorted(manifest["pieces"]) == sorted(f.name for f in files)
+    assert manifest["metrics"] == metrics
     ids = [int(r["id"]) for r in rb.read_table(cfg["output"]["path"], "parquet").take_all()]
     assert sorted(ids) == list(range(200))
     assert metrics["rows"] == 200
@@ -329,14 +333,16 @@ def committed_ids(cfg):
     if out not in _FS:  # one S3 client for the polling loops
         _FS[out] = rb._filesystem(out)
     fs, root = _FS[out]
-    ids = []
+    ids, cols = [], rb.identity_columns(cfg["input"])
     for r in (root, root.rstrip("/") + ".errors"):
         for info in fs.get_file_info(pyarrow.fs.FileSelector(r, recursive=True, allow_not_found=True)):
-            if info.type == pyarrow.fs.FileType.File:
-                ids += rb.read_shard_ids(fs, info.path, cfg["output"]["format"], "id")
+            if info.type == pyarrow.fs.FileType.File and info.base_name.startswith("part-"):
+                t = rayvllm_pieces.read_piece_ids(fs, info.path, cfg["output"]["format"], cols, pa.int64())
+                ids += t.column(cols[0]).to_pylist() if len(cols) == 1 else list(zip(*(t.column(c).to_pylist() for c in cols)))
     return ids
 
 
+import pyarrow as pa  # noqa: E402
 import pyarrow.fs  # noqa: E402
 
 
@@ -362,16 +368,18 @@ def test_killed_run_leaves_complete_shards_and_resume_is_exactly_once(tmp_path, 
 
 
 def test_resume_on_s3(tmp_path, monkeypatch):
-    """Shards and resume on S3 (moto's). The first run sees only half of the
-    input and a killed run's leftover sits in .partial; the resume run over
-    the whole input processes exactly the other half. (The kill itself on S3
-    is TestAccBatchJob_s3Resume's, through Terraform and a real Ray job.)"""
+    """Pieces and resume on S3 (moto's). The first run sees only half of the
+    input and a killed run's incomplete multipart upload sits under the
+    output; the resume run over the whole input processes exactly the other
+    half and aborts the upload. (The kill itself on S3 is
+    TestAccBatchJob_s3Resume's, through Terraform and a real Ray job.)"""
     import boto3
 
     if not os.environ.get("RAYVLLM_TEST_MOTO_URL"):
         pytest.skip("moto is not running")
     bucket = "rayvllm-resume-" + tmp_path.name.lower().replace("_", "-")[-20:]
-    boto3.client("s3", endpoint_url=os.environ["RAYVLLM_TEST_MOTO_URL"]).create_bucket(Bucket=bucket)
+    s3 = boto3.client("s3", endpoint_url=os.environ["RAYVLLM_TEST_MOTO_URL"])
+    s3.create_bucket(Bucket=bucket)
     monkeypatch.setenv(rb.SHARD_ROWS_ENV, "40")
     n = 300
     cfg = config(tmp_path, "jsonl", "parquet")
@@ -379,15 +387,18 @@ def test_resume_on_s3(tmp_path, monkeypatch):
     write_input(cfg["input"]["path"], "jsonl", prompts(n)[: n // 2])
     assert rb.run(cfg, build_processor=fake_build_processor)["rows"] == n // 2
     fs, _ = rb._filesystem(cfg["output"]["path"])
-    with fs.open_output_stream(f"{bucket}/run/out.partial/part-killed-000009.parquet") as f:
-        f.write(b"PAR1 half a shard")  # what a killed run leaves behind
+    # What a run killed mid-PUT leaves behind: invisible, but billed.
+    up = s3.create_multipart_upload(Bucket=bucket, Key="run/out/part-killed.parquet")
+    s3.upload_part(Bucket=bucket, Key="run/out/part-killed.parquet", UploadId=up["UploadId"], PartNumber=1, Body=b"PAR1 half")
 
     write_input(cfg["input"]["path"], "jsonl", prompts(n))
     cfg["resume"] = True
     metrics = rb.run(cfg, build_processor=fake_build_processor)
     assert sorted(committed_ids(cfg)) == list(range(n)), "zero lost, zero duplicated on S3"
     assert (metrics["rows"], metrics["skipped_rows"]) == (n // 2, n // 2)
-    assert fs.get_file_info(f"{bucket}/run/out.partial").type == pyarrow.fs.FileType.NotFound
+    assert not s3.list_multipart_uploads(Bucket=bucket, Prefix="run/").get("Uploads"), "the killed upload is aborted"
+    assert fs.get_file_info(f"{bucket}/run/out/_SUCCESS").type == pyarrow.fs.FileType.File
+    assert fs.get_file_info(f"{bucket}/run/out.lease").type == pyarrow.fs.FileType.NotFound, "the lease is released"
     assert fs.get_file_info(f"{bucket}/run/out.metrics.json").type == pyarrow.fs.FileType.File
 
 
