@@ -249,8 +249,12 @@ def read_input(inp, block_rows):
     files = input_files(inp["path"])
     # One read task per file: the list of files is all the driver handles.
     ds = ray.data.from_items([{"file": r, "path": p} for r, p in files], override_num_blocks=len(files))
-    return ds.map_batches(make_read(inp["path"], inp["format"], inp.get("id_column"), block_rows),
-                          batch_size=1, batch_format="pyarrow")
+    ds = ds.map_batches(make_read(inp["path"], inp["format"], inp.get("id_column"), block_rows),
+                        batch_size=1, batch_format="pyarrow")
+    # A task's output is merged into blocks of up to 128 MiB (a whole file
+    # here); blocks of block_rows (a streaming split, no shuffle) let the
+    # engines' results reach the write tasks block by block.
+    return ds.repartition(target_num_rows_per_block=block_rows, strict=True)
 
 
 def read_table(path, fmt):
@@ -517,12 +521,14 @@ def run(cfg, build_processor=build_vllm_processor):
     lease = Lease(cfg["output"], run_key())
     lease.acquire()
     # A stopped job (SIGTERM) releases its lease on the way out.
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    main = threading.current_thread() is threading.main_thread()
+    before = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143)) if main else None
     try:
         return _run(cfg, build_processor, lease.run_key)
     finally:
         lease.release()
+        if main:
+            signal.signal(signal.SIGTERM, before)
 
 
 def _run(cfg, build_processor, key):
