@@ -732,3 +732,45 @@ def test_s3_lease_is_a_conditional_create(tmp_path):
         first.release()
     second.acquire()
     second.release()
+
+
+def test_engine_actor_killed_mid_run(tmp_path, monkeypatch):
+    """The engine replica's actor process is SIGKILLed mid-run: Ray Data
+    restarts it and retries its batches, or the run fails and a resume run
+    finishes it. Either way every id has exactly one output row."""
+    import signal
+    import threading
+    import time
+
+    from ray.util.state import list_actors
+
+    monkeypatch.setenv(rb.SHARD_ROWS_ENV, "25")
+    n = 400
+    cfg = config(tmp_path, "jsonl")
+    cfg.update(standin_seconds_per_row=0.02, batch_size=16, max_concurrent_batches=1)
+    write_input(cfg["input"]["path"], "jsonl", prompts(n))
+    killed = {}
+
+    def kill_engine():
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and len(committed_ids(cfg)) < 50:
+            time.sleep(0.2)
+        for a in list_actors(filters=[("state", "=", "ALIVE")], detail=True):
+            if "StandInEngineUDF" in (a.class_name or "") and a.pid:
+                os.kill(a.pid, signal.SIGKILL)
+                killed["at"] = len(committed_ids(cfg))
+
+    killer = threading.Thread(target=kill_engine, daemon=True)
+    killer.start()
+    error = None
+    try:
+        rb.run(cfg, build_processor=fake_build_processor)
+    except Exception as e:  # noqa: BLE001 - Ray gave up: the resume below must finish
+        error = e
+    killer.join(timeout=10)
+    assert killed, "the engine actor was not killed during the run"
+    if error is not None:
+        cfg["resume"] = True
+        cfg.pop("standin_seconds_per_row")
+        rb.run(cfg, build_processor=fake_build_processor)
+    assert sorted(committed_ids(cfg)) == list(range(n)), f"exactly once (first run {'failed' if error else 'finished'})"

@@ -111,7 +111,8 @@ func batchJobSchema(ctx context.Context) schema.Schema {
 			"max_retries": schema.Int64Attribute{
 				Optional: true, Computed: true, Default: int64default.StaticInt64(0),
 				Description: "How many times a job that ends FAILED is submitted again, each time under a fresh submission ID " +
-					"(`<id>-retry-<n>`), recorded in `attempts`. Ray itself never retries a job. Needs `wait_for_completion = true`. Default 0.",
+					"(`<id>-retry-<n>`), recorded in `attempts`. Ray itself never retries a job. Needs `wait_for_completion = true`. Default 0. " +
+					"In the built-in mode (`vllm`) a retry continues from the rows its apply already committed, also with `resume = false`.",
 				Validators: []validator.Int64{int64validator.Between(0, 20)},
 			},
 			"log_tail_lines": schema.Int64Attribute{
