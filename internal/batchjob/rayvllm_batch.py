@@ -556,10 +556,13 @@ def _run(cfg, build_processor, key):
             ds = ds.map_batches(drop_committed, batch_format="pyarrow", batch_size=None,
                                 fn_kwargs={"ids": ids, "keys": [keys]})
 
-    processor = build_processor(cfg, make_preprocess(cfg), make_postprocess(cfg))
-    sink = PieceSink(out, ids, id_type, piece_rows)
-    processor(ds).write_datasink(sink)
-    pieces = sink.result or []
+    pieces = []
+    # Every row already committed (a rerun of a finished job): no engine starts.
+    if facts.get("rows") is None or facts["skipped"] < facts["rows"]:
+        processor = build_processor(cfg, make_preprocess(cfg), make_postprocess(cfg))
+        sink = PieceSink(out, ids, id_type, piece_rows)
+        processor(ds).write_datasink(sink)
+        pieces = sink.result or []
     metrics = metrics_from(pieces, time.monotonic() - start, facts["skipped"])
     fs, root = _filesystem(out["path"])
     manifest = {"metrics": metrics, "pieces": sorted(p["piece"] for p in pieces), "run_key": key,

@@ -204,8 +204,11 @@ def test_resume_skips_existing_outputs(tmp_path):
     out = rb.read_table(cfg["output"]["path"], "jsonl").take_all()
     assert sorted(int(r["id"]) for r in out) == [1, 2, 3, 4, 5], "exactly one output row per input row"
 
-    # Everything done: nothing processed, nothing written twice.
-    metrics = rb.run(cfg, build_processor=counting_processor)
+    # Everything done: no engine, nothing processed, nothing written twice.
+    def no_engine(*_):
+        raise AssertionError("an engine was built with every row committed")
+
+    metrics = rb.run(cfg, build_processor=no_engine)
     assert (metrics["rows"], metrics["skipped_rows"]) == (0, 5)
     assert len(rb.read_table(cfg["output"]["path"], "jsonl").take_all()) == 5
 
