@@ -20,6 +20,11 @@ import (
 //go:embed rayvllm_batch.py
 var script []byte
 
+// The commit protocol's module, imported by the entrypoint.
+//
+//go:embed rayvllm_pieces.py
+var piecesModule []byte
+
 // Script is the Python entrypoint's source.
 func Script() []byte { return append([]byte(nil), script...) }
 
@@ -90,9 +95,10 @@ type Engine struct {
 
 // Input is where the prompts come from.
 type Input struct {
-	Path              string `json:"path"`
-	Format            string `json:"format"`
-	IDColumn          string `json:"id_column"`
+	Path   string `json:"path"`
+	Format string `json:"format"`
+	// IDColumn "" identifies a row by its input file and row ordinal.
+	IDColumn          string `json:"id_column,omitempty"`
 	PromptColumn      string `json:"prompt_column,omitempty"`
 	MessagesColumn    string `json:"messages_column,omitempty"`
 	ApplyChatTemplate *bool  `json:"apply_chat_template,omitempty"`
@@ -144,7 +150,7 @@ func InferFormat(p string) string {
 }
 
 // Normalize fills in the defaults (formats from the extensions, output
-// format jsonl, id column "id") and checks what the schema's validators
+// format jsonl) and checks what the schema's validators
 // cannot see.
 func (c *Config) Normalize() error { return c.NormalizeKnown(nil) }
 
@@ -169,9 +175,6 @@ func (c *Config) NormalizeKnown(unknown map[string]bool) error {
 	}
 	if c.Output.Format == "" && known("output.format") {
 		c.Output.Format = "jsonl"
-	}
-	if c.Input.IDColumn == "" && known("input.id_column") {
-		c.Input.IDColumn = "id"
 	}
 	for _, attr := range []string{"input.path", "output.path"} {
 		p := c.Input.Path
@@ -286,7 +289,10 @@ func shellUnquote(s string) (string, bool) {
 // Package is the py_modules package holding the script. Its URI is a
 // content hash, the same for every job of one provider version.
 func Package() (ray.Package, error) {
-	return ray.NewPackage(map[string]ray.PackageFile{ModuleName + ".py": {Data: script, Mode: 0o644}})
+	return ray.NewPackage(map[string]ray.PackageFile{
+		ModuleName + ".py":  {Data: script, Mode: 0o644},
+		"rayvllm_pieces.py": {Data: piecesModule, Mode: 0o644},
+	})
 }
 
 // RuntimeEnv adds the script's package to the user's runtime_env

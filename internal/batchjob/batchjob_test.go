@@ -119,14 +119,16 @@ func TestPackageHoldsTheScript(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(zr.File) != 1 || zr.File[0].Name != "rayvllm_batch.py" {
-		t.Fatalf("package files %v", zr.File)
+	if len(zr.File) != 2 {
+		t.Fatalf("package files %v, want rayvllm_batch.py and rayvllm_pieces.py", zr.File)
 	}
-	f, _ := zr.File[0].Open()
-	data, _ := io.ReadAll(f)
-	onDisk, _ := os.ReadFile("rayvllm_batch.py")
-	if !bytes.Equal(data, onDisk) || !bytes.Contains(data, []byte("vLLMEngineProcessorConfig")) {
-		t.Fatal("the package does not hold rayvllm_batch.py as it is in the repository")
+	for _, zf := range zr.File {
+		f, _ := zf.Open()
+		data, _ := io.ReadAll(f)
+		onDisk, err := os.ReadFile(zf.Name)
+		if err != nil || !bytes.Equal(data, onDisk) {
+			t.Fatalf("the package does not hold %s as it is in the repository (%v)", zf.Name, err)
+		}
 	}
 	env := RuntimeEnv(map[string]any{"py_modules": []any{"s3://b/mine.zip"}}, p1)
 	if mods := env["py_modules"].([]any); len(mods) != 2 || mods[1] != p1.URI {
@@ -142,7 +144,7 @@ func TestNormalize(t *testing.T) {
 	if err := c.Normalize(); err != nil {
 		t.Fatal(err)
 	}
-	if c.Input.Format != "jsonl" || c.Output.Format != "jsonl" || c.Input.IDColumn != "id" {
+	if c.Input.Format != "jsonl" || c.Output.Format != "jsonl" || c.Input.IDColumn != "" {
 		t.Fatalf("defaults: %+v", c)
 	}
 	for _, tc := range []struct {

@@ -5,24 +5,53 @@ package and runs it as a Ray job:
 
     python -m rayvllm_batch --config-json '<the rendered vllm block>'
 
-It reads the input with Ray Data (jsonl, parquet or csv), turns every row
-into a chat (messages) or completion (prompt) request, runs it through
-ray.data.llm's vLLM processor (vLLMEngineProcessorConfig + build_processor),
-and writes exactly one output row per input row that keeps the row's id:
+It reads the input with Ray Data (jsonl, parquet or csv; a file or a
+directory of files), turns every row into a chat (messages) or completion
+(prompt) request, runs it through ray.data.llm's vLLM processor
+(vLLMEngineProcessorConfig + build_processor), and writes exactly one output
+row per input row that keeps the row's identity:
 
-    <id column>, generated_text, num_input_tokens, num_generated_tokens
+    <id column> | input_file, input_row;  generated_text, num_input_tokens, num_generated_tokens
 
-The output is a directory of shards (part-<run>-<n>.<format>). The driver
-streams the processed rows out of Ray Data's streaming executor
-(Dataset.iter_batches) and commits a shard every SHARD_ROWS rows or
-SHARD_SECONDS seconds (env RAYVLLM_SHARD_ROWS, RAYVLLM_SHARD_SECONDS): written under <output path>.partial/, then moved to
-its final name. A killed run therefore leaves only complete shards, and no
-more than one shard of rows is ever held by the driver.
+Row identity. With input.id_column, a row is its id: the ids must be
+unique and not null, which is checked before any engine starts. Without
+it, a row is (input_file, input_row): the file's path relative to
+input.path and the row's 0-based ordinal in that file; resume then needs
+the input files unchanged between runs.
 
-With on_row_error = "skip", rows the engine rejects (e.g. a prompt longer
-than max_model_len) do not fail the run: ray.data.llm's
-should_continue_on_error marks them, and they are written as (id, error) to
-<output path>.errors/ in the same shards.
+Writing and committing (the driver does no per-row work). Results are
+written by Ray Data's write tasks (Dataset.write_datasink with PieceSink):
+each write task gets at least RAYVLLM_SHARD_ROWS (10,000) rows and writes
+one piece, named part-<digest>, where <digest> is a hash of the identities
+of the rows it covers: a retried task writes the same name again and
+replaces it, never a second copy. A piece is committed when it appears
+under its final name: on a local disk it is written to a hidden temporary
+file, fsynced, renamed and the directory fsynced; on S3 it is one PUT,
+which is atomic. Rows the engine rejected (on_row_error = "skip") go first,
+under the same name, to <output path>.errors/. At the end the driver writes
+<output path>/_SUCCESS, a manifest of the pieces, the counts and the
+metrics, which it sums from the write tasks' results (one per piece).
+
+Why not Ray Data's own checkpointing (ray.data.checkpoint, Ray 2.60):
+its CheckpointConfig needs a unique id column (we also want inputs
+without one), it trusts the ids without checking them, and its per-block
+checkpoint files are named with uuid4 (BatchBasedCheckpointWriter), so the
+output and the "done" record are two writes that a crash can separate.
+Here the committed piece is itself the record of what is done.
+
+Exclusive writer. A run takes the lease <output path>.lease by a
+conditional create (O_EXCL on a local disk, an S3 PUT with If-None-Match:
+*) and renews it while it runs; a second run on the same output is refused
+while the lease is held and not expired (or its holder's process is gone).
+On S3 the run also aborts the incomplete multipart uploads a killed run
+left under the output.
+
+Resume. With resume, input rows whose identity is in a committed output or
+error piece are dropped in the read tasks, before the engines. Without it
+the output and the errors are overwritten, except when this run is a
+provider retry of the same apply (the Ray job's submission id minus
+"-retry-N", recorded in <output path>/_RUN): a retry continues from what
+is committed.
 
 Beside the output (<output path>.metrics.json) it writes the run's metrics,
 and it prints them as one log line starting with METRICS_PREFIX, which the
@@ -48,12 +77,6 @@ monotonic clock, so a request's last token in wall-clock time is
 arrival_time + first_token_latency + (last_token_ts - first_token_ts).
 The two engine_ metrics are null when the rows carry no such stats.
 
-With resume, input rows whose id is in a committed output or error shard
-are dropped before the engines (exactly the rows a killed run did not
-commit), and the new rows go to new shards; without it the output and the
-errors are overwritten. The committed ids are read shard by shard, as
-128-bit keys, by a task whose result stays in the object store.
-
 `run(cfg, build_processor=...)` takes the processor factory as a parameter
 so that tests can run the whole Ray Data pipeline with a deterministic
 stand-in for vLLM; `main` always uses build_vllm_processor.
@@ -63,9 +86,10 @@ import argparse
 import hashlib
 import json
 import os
+import signal
 import sys
+import threading
 import time
-import uuid
 
 import numpy as np
 import pyarrow as pa
@@ -74,6 +98,11 @@ import pyarrow.csv as pacsv
 import pyarrow.fs
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
+
+from rayvllm_pieces import (EXTENSIONS, FILE_COLUMN, ROW_COLUMN, ConfigError, Lease, LeaseError,  # noqa: F401
+                            _filesystem, _is_local, _join, committed_keys, encode, errors_path, id_schema,
+                            metrics_path, put_atomic, read_json_file, row_keys, run_key, abort_multipart_uploads,
+                            check_ids, drop_committed)
 
 METRICS_PREFIX = "rayvllm-metrics: "
 FORMATS = ("jsonl", "parquet", "csv")
@@ -91,18 +120,17 @@ ARRIVAL, FINISH = "_rayvllm_arrival", "_rayvllm_finish"
 # ray.data.llm's per-row error message (ProcessorConfig.should_continue_on_error).
 ERROR_COLUMN = "__inference_error__"
 ON_ROW_ERROR = ("fail", "skip")
-# A shard is committed when it holds SHARD_ROWS rows or its first row is
-# SHARD_SECONDS old, whichever comes first: the most work a crash can lose.
-# The job's environment (runtime_env.env_vars) can change them.
-SHARD_ROWS, SHARD_SECONDS = 10_000, 60.0
-SHARD_ROWS_ENV, SHARD_SECONDS_ENV = "RAYVLLM_SHARD_ROWS", "RAYVLLM_SHARD_SECONDS"
-# Shard file extensions; the first is written. ".json" is what Ray Data's
-# write_json named the files of outputs written before shards.
-EXTENSIONS = {"jsonl": (".jsonl", ".json"), "parquet": (".parquet",), "csv": (".csv",)}
+# The fewest rows a write task commits as one piece (Datasink.min_rows_per_write):
+# the most work a crash can lose per write task, and the number of files.
+SHARD_ROWS, SHARD_ROWS_ENV = 10_000, "RAYVLLM_SHARD_ROWS"
+# Rows per block the read tasks emit. The engine stage cuts its own batches
+# (batch_size) out of the blocks; bigger blocks mean fewer blocks for Ray
+# Data's scheduler, smaller ones less memory per task (make bench-batch-scale).
+BLOCK_ROWS, BLOCK_ROWS_ENV = 4096, "RAYVLLM_BLOCK_ROWS"
 
 
-class ConfigError(ValueError):
-    """The rendered configuration is not usable."""
+class InputError(ValueError):
+    """The input data breaks the job's contract (e.g. duplicate ids)."""
 
 
 def load_config(argv=None):
@@ -133,24 +161,104 @@ def validate(cfg):
             raise ConfigError(f"{name}.format must be one of {', '.join(FORMATS)}, got {section.get('format')!r}")
     if bool(inp.get("prompt_column")) == bool(inp.get("messages_column")):
         raise ConfigError("set exactly one of input.prompt_column and input.messages_column")
-    if not inp.get("id_column"):
-        raise ConfigError("input.id_column is required")
+    if inp.get("id_column") in (FILE_COLUMN, ROW_COLUMN):
+        raise ConfigError(f"input.id_column cannot be {inp['id_column']!r}: without id_column the output uses that name")
     if cfg.get("on_row_error", "fail") not in ON_ROW_ERROR:
         raise ConfigError(f"on_row_error must be one of {', '.join(ON_ROW_ERROR)}, got {cfg.get('on_row_error')!r}")
 
 
-def _filesystem(path):
-    """Returns (pyarrow filesystem, path inside it) for a local path or URI."""
-    if "://" in path:
-        return pyarrow.fs.FileSystem.from_uri(path)
-    return pyarrow.fs.LocalFileSystem(), os.path.abspath(path)
+def env_int(name, default):
+    try:
+        v = int(os.environ.get(name) or default)
+    except ValueError as e:
+        raise ConfigError(f"{name}: {e}") from None
+    if v < 1:
+        raise ConfigError(f"{name} must be at least 1, got {v}")
+    return v
 
 
-def _is_local(fs):
-    return isinstance(fs, pyarrow.fs.LocalFileSystem)
+def identity_columns(inp):
+    return [inp["id_column"]] if inp.get("id_column") else [FILE_COLUMN, ROW_COLUMN]
+
+
+# Reading: our own read tasks, so that every row knows its file and ordinal.
+
+def input_files(path):
+    """[(relative name, path in fs)] of the input: the file, or the files
+    below the directory (not hidden: no leading "." or "_"), sorted."""
+    fs, root = _filesystem(path)
+    info = fs.get_file_info(root)
+    if info.type == pyarrow.fs.FileType.File:
+        return [(os.path.basename(root), root)]
+    if info.type != pyarrow.fs.FileType.Directory:
+        raise ConfigError(f"input {path} does not exist")
+    files = []
+    for i in fs.get_file_info(pyarrow.fs.FileSelector(root, recursive=True)):
+        rel = i.path[len(root.rstrip("/")) + 1:]
+        if i.type == pyarrow.fs.FileType.File and not any(p[:1] in "._" for p in rel.split("/")):
+            files.append((rel, i.path))
+    if not files:
+        raise ConfigError(f"input {path} is a directory without files")
+    return sorted(files)
+
+
+def _batches(fs, path, fmt, id_column, block_rows):
+    """Record batches of one input file, streamed. A CSV id column is read
+    as text, so that "001" stays "001"."""
+    if fmt == "parquet":
+        with fs.open_input_file(path) as f:
+            yield from pq.ParquetFile(f).iter_batches(batch_size=block_rows)
+        return
+    with fs.open_input_stream(path, compression="detect") as f:
+        if fmt == "csv":
+            conv = pacsv.ConvertOptions(column_types={id_column: pa.string()} if id_column else None)
+            reader = pacsv.open_csv(f, convert_options=conv)
+        else:
+            reader = pajson.open_json(f, read_options=pajson.ReadOptions(block_size=16 << 20))
+        for batch in reader:
+            for off in range(0, batch.num_rows, block_rows):
+                yield batch.slice(off, block_rows)
+
+
+def make_read(input_path, fmt, id_column, block_rows):
+    def read(files):
+        fs, _ = _filesystem(input_path)
+        for rel, path in zip(files["file"].to_pylist(), files["path"].to_pylist()):
+            row, buf, n = 0, [], 0
+            for batch in _batches(fs, path, fmt, id_column, block_rows):
+                # Every row knows where it came from: the identity without an
+                # id column, and the examples of an error about the ids.
+                t = pa.Table.from_batches([batch])
+                t = t.append_column(FILE_COLUMN, pa.array([rel] * t.num_rows, pa.string()))
+                t = t.append_column(ROW_COLUMN, pa.array(np.arange(row, row + t.num_rows, dtype=np.int64)))
+                row += t.num_rows
+                buf.append(t)
+                n += t.num_rows
+                if n >= block_rows:
+                    yield pa.concat_tables(buf)
+                    buf, n = [], 0
+            if buf:
+                yield pa.concat_tables(buf)
+
+    return read
+
+
+def read_input(inp, block_rows):
+    import ray.data
+
+    files = input_files(inp["path"])
+    # One read task per file: the list of files is all the driver handles.
+    ds = ray.data.from_items([{"file": r, "path": p} for r, p in files], override_num_blocks=len(files))
+    ds = ds.map_batches(make_read(inp["path"], inp["format"], inp.get("id_column"), block_rows),
+                        batch_size=1, batch_format="pyarrow")
+    # A task's output is merged into blocks of up to 128 MiB (a whole file
+    # here); blocks of block_rows (a streaming split, no shuffle) let the
+    # engines' results reach the write tasks block by block.
+    return ds.repartition(target_num_rows_per_block=block_rows, strict=True)
 
 
 def read_table(path, fmt):
+    """Reads a whole output with Ray Data (for tests and tools)."""
     import ray.data
 
     if fmt == "jsonl":
@@ -160,13 +268,14 @@ def read_table(path, fmt):
     return ray.data.read_csv(path)
 
 
-def check_columns(ds, inp):
-    names = ds.schema().names
-    wanted = [inp["id_column"], inp.get("prompt_column") or inp.get("messages_column")]
+def check_columns(schema, inp):
+    names = schema.names
+    wanted = [c for c in (inp.get("id_column"), inp.get("prompt_column") or inp.get("messages_column")) if c]
     missing = [c for c in wanted if c not in names]
     if missing:
         raise ConfigError(
-            f"input {inp['path']} has no column {', '.join(missing)}; its columns are {', '.join(names)}"
+            f"input {inp['path']} has no column {', '.join(missing)}; its columns are "
+            f"{', '.join(n for n in names if n not in (FILE_COLUMN, ROW_COLUMN))}"
         )
 
 
@@ -187,13 +296,14 @@ def uses_chat(cfg):
 
 def make_preprocess(cfg):
     inp = cfg["input"]
-    id_col = inp["id_column"]
+    ids = identity_columns(inp)
     prompt_col, messages_col = inp.get("prompt_column"), inp.get("messages_column")
     chat = uses_chat(cfg)
     sampling = {k: v for k, v in (cfg.get("sampling_params") or {}).items() if v is not None}
 
     def preprocess(row):
-        req = {id_col: row[id_col], "sampling_params": dict(sampling)}
+        req = {c: row[c] for c in ids}
+        req["sampling_params"] = dict(sampling)
         if messages_col:
             req["messages"] = _messages(row[messages_col])
         elif chat:
@@ -206,18 +316,19 @@ def make_preprocess(cfg):
 
 
 def make_postprocess(cfg):
-    id_col = cfg["input"]["id_column"]
+    ids = identity_columns(cfg["input"])
 
     def postprocess(row):
         arrival, finish = request_window(row.get("metrics"))
-        return {
-            id_col: row[id_col],
+        out = {c: row[c] for c in ids}
+        out.update({
             "generated_text": row.get("generated_text") or "",
             "num_input_tokens": int(row.get("num_input_tokens") or 0),
             "num_generated_tokens": int(row.get("num_generated_tokens") or 0),
             ARRIVAL: arrival,
             FINISH: finish,
-        }
+        })
+        return out
 
     return postprocess
 
@@ -268,249 +379,199 @@ def build_vllm_processor(cfg, preprocess, postprocess):
     return build_processor(config, preprocess=preprocess, postprocess=postprocess)
 
 
-def metrics_path(out):
-    return out["path"].rstrip("/") + ".metrics.json"
 
 
-def errors_path(out):
-    """Where the rows skipped with on_row_error = "skip" go: the id and the
-    engine's error message, in the output's format."""
-    return out["path"].rstrip("/") + ".errors"
+def plan_resume(inp, out, block_rows, id_type, resume):
+    """Runs in a task (on the driver's node: a local output path is there):
+    (committed keys, facts). The keys go to the object store, where the
+    read-side filter tasks read them zero-copy, not through the driver."""
+    ids = identity_columns(inp)
+    done = committed_keys(out, ids, id_type) if resume else np.empty(0, dtype="S16")
+    facts = {"committed": int(len(done)), "skipped": int(len(done)), "rows": None, "problem": None}
+    if inp.get("id_column"):
+        rows, keys, problem = check_ids(read_input(inp, block_rows), inp["id_column"])
+        facts.update(rows=rows, problem=problem, skipped=int(len(np.intersect1d(done, keys, assume_unique=True))))
+    return done, facts
 
 
-def partial_path(out):
-    return out["path"].rstrip("/") + ".partial"
-
-
-def write_metrics(out, metrics):
-    fs, p = _filesystem(metrics_path(out))
-    if _is_local(fs):
-        fs.create_dir(os.path.dirname(p), recursive=True)
-    with fs.open_output_stream(p) as f:
-        f.write((json.dumps(metrics, indent=2, sort_keys=True) + "\n").encode())
-
-
-class ShardWriter:
-    """Commits output rows in shards. Each shard is written under
-    <path>.partial/ and then moved to its final name in the output (or, for
-    failed rows, in <path>.errors/), so that a killed run leaves only
-    complete shards: on a local disk the move is a rename, on S3 a
-    server-side copy, which makes the object appear whole. Shards hold at
-    most shard_rows rows and are committed at least every shard_seconds, so
-    a crash loses at most that much work and the driver holds no more."""
-
-    def __init__(self, out, shard_rows, shard_seconds):
-        self.fs, self.root = _filesystem(out["path"])
-        self.errors_root = _filesystem(errors_path(out))[1]
-        self.partial = _filesystem(partial_path(out))[1]
-        self.fmt, self.shard_rows, self.shard_seconds = out["format"], shard_rows, shard_seconds
-        # Unique per run: a resumed run adds shards beside the earlier ones.
-        self.run_id = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + "-" + uuid.uuid4().hex[:8]
-        self.seq, self.pending, self.since = 0, 0, None
-        self.rows, self.errors = [], []
-        self.fs.delete_dir_contents(self.partial, missing_dir_ok=True)
-        if _is_local(self.fs):
-            for d in (self.root, self.errors_root, self.partial):
-                self.fs.create_dir(d, recursive=True)
-
-    def add(self, rows, errors):
-        for table, buf in ((rows, self.rows), (errors, self.errors)):
-            if table is not None and table.num_rows:
-                buf.append(table)
-                self.pending += table.num_rows
-        if self.since is None and self.pending:
-            self.since = time.monotonic()
-        if self.pending >= self.shard_rows or (self.since and time.monotonic() - self.since >= self.shard_seconds):
-            self.commit()
-
-    def commit(self):
-        name = f"part-{self.run_id}-{self.seq:06d}{EXTENSIONS[self.fmt][0]}"
-        for buf, final in ((self.errors, self.errors_root), (self.rows, self.root)):
-            if buf:
-                tmp = f"{self.partial}/{name}"
-                with self.fs.open_output_stream(tmp) as f:
-                    write_shard(pa.concat_tables(buf), self.fmt, f)
-                self.fs.move(tmp, f"{final}/{name}")
-                buf.clear()
-        self.seq, self.pending, self.since = self.seq + 1, 0, None
-
-    def close(self):
-        self.commit()
-        if self.fs.get_file_info(self.partial).type == pyarrow.fs.FileType.Directory:
-            self.fs.delete_dir(self.partial)
-
-
-def write_shard(table, fmt, f):
-    if fmt == "jsonl":
-        # The same rows as Ray Data's write_json (pandas, records, lines).
-        f.write(table.to_pandas().to_json(orient="records", lines=True, force_ascii=False).encode())
-    elif fmt == "parquet":
-        pq.write_table(table, f)
-    else:
-        pacsv.write_csv(table, f)
-
-
-def read_shard_ids(fs, path, fmt, id_column):
-    with fs.open_input_file(path) as f:
-        if fmt == "parquet":
-            names = pq.read_schema(f).names
-            table = pq.read_table(f, columns=[id_column]) if id_column in names else None
-        elif fmt == "jsonl":
-            table = pajson.read_json(f, read_options=pajson.ReadOptions(block_size=64 << 20))
-        else:
-            table = pacsv.read_csv(f)
-    if table is None or id_column not in table.column_names:
-        raise ConfigError(f"resume: the existing output {path} has no column {id_column}")
-    return table.column(id_column).to_pylist()
-
-
-def id_keys(values):
-    """The ids as resume compares them: 128-bit BLAKE2b digests of str(id).
-    A collision (which would skip a row) has a probability below n²/2¹²⁹,
-    about 1e-24 for 20 million ids."""
-    return np.array([hashlib.blake2b(str(v).encode(), digest_size=16).digest() for v in values], dtype="S16")
-
-
-def committed_keys(out, id_column):
-    """Sorted keys of the ids in the committed output and error shards,
-    read one shard at a time."""
-    fs, _ = _filesystem(out["path"])
-    parts = [np.empty(0, dtype="S16")]
-    for root in (out["path"], errors_path(out)):
-        root = _filesystem(root)[1]
-        infos = fs.get_file_info(pyarrow.fs.FileSelector(root, recursive=True, allow_not_found=True))
-        for info in sorted(infos, key=lambda i: i.path):
-            if info.type == pyarrow.fs.FileType.File and info.path.endswith(EXTENSIONS[out["format"]]):
-                parts.append(id_keys(read_shard_ids(fs, info.path, out["format"], id_column)))
-    keys = np.unique(np.concatenate(parts))
-    return keys, len(keys)
-
-
-def committed_keys_ref(out, id_column):
-    """committed_keys in a task on the driver's node (a local output path is
-    on this node), so that the keys go to the object store, where the
-    filter tasks read them zero-copy, and not through the driver's memory."""
+def plan_resume_remote(*args):
     import ray
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
     # Read-only and idempotent: retried when its worker dies.
-    task = ray.remote(num_cpus=0, num_returns=2, max_retries=3)(committed_keys)
-    keys, count = task.options(scheduling_strategy=here).remote(out, id_column)
-    return keys, ray.get(count)
+    task = ray.remote(num_cpus=0, num_returns=2, max_retries=3)(plan_resume)
+    keys, facts = task.options(scheduling_strategy=here).remote(*args)
+    return keys, ray.get(facts)
 
 
-_KEYS = {}
-
-
-def drop_committed(batch, id_column, keys):
-    import ray
-
-    ref = keys[0]
-    done = _KEYS.get(ref.hex())
-    if done is None:
-        done = _KEYS[ref.hex()] = ray.get(ref)
-    k = id_keys(batch.column(id_column).to_pylist())
-    i = np.minimum(np.searchsorted(done, k), len(done) - 1)
-    return batch.filter(pa.array(done[i] != k))
-
+# Writing: Ray Data's write tasks commit the pieces.
 
 def split_failed(batch):
-    """(rows, failed rows as id + error). ray.data.llm marks a row the engine
-    rejected with a non-empty __inference_error__ when
-    should_continue_on_error is set; such rows skip the postprocess."""
+    """(rows, failed rows). ray.data.llm marks a row the engine rejected
+    with a non-empty __inference_error__ when should_continue_on_error is
+    set; such rows skip the postprocess."""
     if ERROR_COLUMN not in batch.column_names:
         return batch, None
     failed = pc.fill_null(pc.not_equal(batch.column(ERROR_COLUMN), ""), False)
     return batch.filter(pc.invert(failed)), batch.filter(failed)
 
 
-class Totals:
-    """The run's metrics, summed batch by batch."""
+def _sink_base():
+    from ray.data import Datasink
 
-    def __init__(self):
-        self.rows = self.failed = self.input_tokens = self.output_tokens = 0
-        self.first_arrival, self.last_finish = float("inf"), 0.0
+    return Datasink
 
-    def add(self, rows, failed):
-        self.failed += failed.num_rows if failed is not None else 0
-        if not rows.num_rows:
-            return
-        self.rows += rows.num_rows
-        self.input_tokens += int(pc.sum(rows.column("num_input_tokens")).as_py() or 0)
-        self.output_tokens += int(pc.sum(rows.column("num_generated_tokens")).as_py() or 0)
-        self.first_arrival = min(self.first_arrival, pc.min(rows.column(ARRIVAL)).as_py())
-        self.last_finish = max(self.last_finish, pc.max(rows.column(FINISH)).as_py())
 
-    def metrics(self, wall, skipped):
-        engine = self.last_finish - self.first_arrival if self.rows and self.first_arrival > 0 else None
-        return {
-            "rows": self.rows,
-            "failed_rows": self.failed,
-            "skipped_rows": skipped,
-            "input_tokens": self.input_tokens,
-            "output_tokens": self.output_tokens,
-            "wall_seconds": round(wall, 3),
-            "output_tokens_per_second": round(self.output_tokens / wall, 3) if wall > 0 else 0.0,
-            "total_tokens_per_second": round((self.input_tokens + self.output_tokens) / wall, 3) if wall > 0 else 0.0,
-            "engine_seconds": round(engine, 3) if engine is not None else None,
-            "engine_output_tokens_per_second": round(self.output_tokens / engine, 3) if engine else None,
-        }
+class PieceSink(_sink_base()):
+    """Each write task commits its rows as one piece (module docstring) and
+    returns the piece's counts; on_write_complete (on the driver) keeps them."""
+
+    def __init__(self, out, ids, id_type, piece_rows):
+        self.out, self.ids, self.piece_rows = out, ids, piece_rows
+        schema = id_schema(ids, id_type)
+        self.schema = pa.schema([*schema, ("generated_text", pa.string()), ("num_input_tokens", pa.int64()),
+                                 ("num_generated_tokens", pa.int64())])
+        self.error_schema = pa.schema([*schema, ("error", pa.string())])
+        self.result = None
+
+    @property
+    def min_rows_per_write(self):
+        return self.piece_rows
+
+    def write(self, blocks, ctx):
+        from ray.data.block import BlockAccessor
+
+        tables = [BlockAccessor.for_block(b).to_arrow() for b in blocks]
+        tables = [t for t in tables if t.num_rows]
+        if not tables:
+            return None
+        table = pa.concat_tables(tables, promote_options="default")
+        rows, failed = split_failed(table)
+        fmt = self.out["format"]
+        name = "part-" + hashlib.blake2b(np.sort(row_keys(table, self.ids)).tobytes(), digest_size=16).hexdigest() + EXTENSIONS[fmt][0]
+        fs, root = _filesystem(self.out["path"])
+        stats = {"piece": name, "rows": rows.num_rows, "failed": 0, "input_tokens": 0, "output_tokens": 0,
+                 "first_arrival": None, "last_finish": None}
+        if failed is not None and failed.num_rows:
+            errs = pa.table({**{c: failed.column(c) for c in self.ids}, "error": failed.column(ERROR_COLUMN)})
+            put_atomic(fs, _join(_filesystem(errors_path(self.out))[1], name), encode(errs.cast(self.error_schema), fmt))
+            stats["failed"] = failed.num_rows
+        if rows.num_rows:
+            arrival = rows.column(ARRIVAL)
+            valid = pc.greater(arrival, 0)
+            if pc.any(valid).as_py():
+                stats["first_arrival"] = pc.min(pc.filter(arrival, valid)).as_py()
+                stats["last_finish"] = pc.max(rows.column(FINISH)).as_py()
+            stats["input_tokens"] = int(pc.sum(rows.column("num_input_tokens")).as_py() or 0)
+            stats["output_tokens"] = int(pc.sum(rows.column("num_generated_tokens")).as_py() or 0)
+            put_atomic(fs, _join(root, name), encode(rows.select(self.schema.names).cast(self.schema), fmt))
+        return stats
+
+    def on_write_complete(self, write_result):
+        self.result = [r for r in write_result.write_returns if r]
+
+
+def metrics_from(pieces, wall, skipped):
+    rows = sum(p["rows"] for p in pieces)
+    in_tok, out_tok = sum(p["input_tokens"] for p in pieces), sum(p["output_tokens"] for p in pieces)
+    arrivals = [p["first_arrival"] for p in pieces if p["first_arrival"]]
+    engine = max(p["last_finish"] for p in pieces if p["first_arrival"]) - min(arrivals) if arrivals else None
+    return {
+        "rows": rows,
+        "failed_rows": sum(p["failed"] for p in pieces),
+        "skipped_rows": skipped,
+        "input_tokens": in_tok,
+        "output_tokens": out_tok,
+        "wall_seconds": round(wall, 3),
+        "output_tokens_per_second": round(out_tok / wall, 3) if wall > 0 else 0.0,
+        "total_tokens_per_second": round((in_tok + out_tok) / wall, 3) if wall > 0 else 0.0,
+        "engine_seconds": round(engine, 3) if engine is not None else None,
+        "engine_output_tokens_per_second": round(out_tok / engine, 3) if engine else None,
+    }
+
+
+def prepare_output(out, resume, key):
+    """Overwrites the output (unless resuming), clears what a killed run
+    left in flight, and records the run key. Returns whether to resume."""
+    fs, root = _filesystem(out["path"])
+    err_root = _filesystem(errors_path(out))[1]
+    same = bool(key) and (read_json_file(_join(out["path"], "_RUN")) or {}).get("run_key") == key
+    resume = resume or same
+    if not resume:
+        for p in (root, err_root):
+            if fs.get_file_info(p).type == pyarrow.fs.FileType.Directory:
+                fs.delete_dir(p)
+    if _is_local(fs):
+        for d in (root, err_root):
+            os.makedirs(d, exist_ok=True)
+            for name in os.listdir(d):
+                if name.startswith(".part-") and ".tmp-" in name:
+                    os.remove(os.path.join(d, name))
+    elif out["path"].startswith("s3://"):
+        abort_multipart_uploads(out)
+    if fs.get_file_info(_join(root, "_SUCCESS")).type == pyarrow.fs.FileType.File:
+        fs.delete_file(_join(root, "_SUCCESS"))
+    put_atomic(fs, _join(root, "_RUN"), json.dumps({"run_key": key}).encode())
+    return resume
 
 
 def run(cfg, build_processor=build_vllm_processor):
     validate(cfg)
+    lease = Lease(cfg["output"], run_key())
+    lease.acquire()
+    # A stopped job (SIGTERM) releases its lease on the way out.
+    main = threading.current_thread() is threading.main_thread()
+    before = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143)) if main else None
+    try:
+        return _run(cfg, build_processor, lease.run_key)
+    finally:
+        lease.release()
+        if main:
+            signal.signal(signal.SIGTERM, before)
+
+
+def _run(cfg, build_processor, key):
     start = time.monotonic()
     inp, out = cfg["input"], cfg["output"]
-    id_col = inp["id_column"]
-    ds = read_table(inp["path"], inp["format"])
-    check_columns(ds, inp)
+    piece_rows = env_int(SHARD_ROWS_ENV, SHARD_ROWS)
+    # A block's rows reach the write tasks together: no bigger than a piece.
+    block_rows = env_int(BLOCK_ROWS_ENV, min(BLOCK_ROWS, piece_rows))
+    ids = identity_columns(inp)
+    ds = read_input(inp, block_rows)
+    schema = ds.schema(fetch_if_missing=True)
+    schema = schema.base_schema if hasattr(schema, "base_schema") else schema
+    check_columns(schema, inp)
+    id_type = schema.field(ids[0]).type if len(ids) == 1 else None
 
-    total = None
-    if cfg.get("resume"):
-        keys, committed = committed_keys_ref(out, id_col)
-        if committed:
-            total = ds.count()
+    resume = prepare_output(out, bool(cfg.get("resume")), key)
+    facts = {"committed": 0, "skipped": 0}
+    if resume or inp.get("id_column"):
+        keys, facts = plan_resume_remote(inp, out, block_rows, id_type, resume)
+        if facts.get("problem"):
+            raise InputError(f"input.id_column {inp['id_column']!r}: {facts['problem']}. The ids must be unique and not null "
+                             "(they are how resume finds committed rows): fix the input, or leave input.id_column unset "
+                             "to identify rows by input file and row number.")
+        if facts["committed"]:
             ds = ds.map_batches(drop_committed, batch_format="pyarrow", batch_size=None,
-                                fn_kwargs={"id_column": id_col, "keys": [keys]})
-    else:
-        fs, root = _filesystem(out["path"])
-        for p in (root, _filesystem(errors_path(out))[1]):
-            if fs.get_file_info(p).type == pyarrow.fs.FileType.Directory:
-                fs.delete_dir(p)
+                                fn_kwargs={"ids": ids, "keys": [keys]})
 
-    try:
-        shard_rows = int(os.environ.get(SHARD_ROWS_ENV) or SHARD_ROWS)
-        shard_seconds = float(os.environ.get(SHARD_SECONDS_ENV) or SHARD_SECONDS)
-    except ValueError as e:
-        raise ConfigError(f"{SHARD_ROWS_ENV} / {SHARD_SECONDS_ENV}: {e}") from None
-    if shard_rows < 1 or shard_seconds <= 0:
-        raise ConfigError(f"{SHARD_ROWS_ENV} must be at least 1 and {SHARD_SECONDS_ENV} above 0")
-    writer = ShardWriter(out, shard_rows, shard_seconds)
-    totals = Totals()
-    processor = build_processor(cfg, make_preprocess(cfg), make_postprocess(cfg))
-    batch_size = getattr(getattr(processor, "config", None), "batch_size", None)
-    if batch_size:
-        # One engine batch per block (a streaming split, no shuffle): results
-        # leave the engines batch by batch instead of once per input block,
-        # which can hold a whole file.
-        ds = ds.repartition(target_num_rows_per_block=batch_size)
-    # Streamed: Ray Data's executor keeps the engines busy while the driver
-    # commits what has finished; no more than a shard is held here.
-    for batch in processor(ds).iter_batches(batch_size=None, batch_format="pyarrow", prefetch_batches=1):
-        rows, failed = split_failed(batch)
-        if failed is not None and failed.num_rows:
-            failed = pa.table({id_col: failed.column(id_col), "error": failed.column(ERROR_COLUMN)})
-        totals.add(rows, failed)
-        if rows.num_rows:
-            rows = rows.select([id_col, *OUTPUT_COLUMNS])
-        writer.add(rows, failed)
-    writer.close()
-    wall = time.monotonic() - start
-    skipped = total - totals.rows - totals.failed if total is not None else 0
-    metrics = totals.metrics(wall, skipped)
-    write_metrics(out, metrics)
+    pieces = []
+    # Every row already committed (a rerun of a finished job): no engine starts.
+    if facts.get("rows") is None or facts["skipped"] < facts["rows"]:
+        processor = build_processor(cfg, make_preprocess(cfg), make_postprocess(cfg))
+        sink = PieceSink(out, ids, id_type, piece_rows)
+        processor(ds).write_datasink(sink)
+        pieces = sink.result or []
+    metrics = metrics_from(pieces, time.monotonic() - start, facts["skipped"])
+    fs, root = _filesystem(out["path"])
+    manifest = {"metrics": metrics, "pieces": sorted(p["piece"] for p in pieces), "run_key": key,
+                "committed_before": facts["committed"], "identity": ids}
+    put_atomic(fs, _join(root, "_SUCCESS"), (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode())
+    mfs, mp = _filesystem(metrics_path(out))
+    put_atomic(mfs, mp, (json.dumps(metrics, indent=2, sort_keys=True) + "\n").encode())
     return metrics
+
 
 def main(argv=None):
     try:
@@ -519,6 +580,9 @@ def main(argv=None):
     except (ConfigError, json.JSONDecodeError) as e:
         print(f"rayvllm_batch: bad configuration: {e}", file=sys.stderr, flush=True)
         return 2
+    except (InputError, LeaseError) as e:
+        print(f"rayvllm_batch: {e}", file=sys.stderr, flush=True)
+        return 3
     print(METRICS_PREFIX + json.dumps(metrics, sort_keys=True), flush=True)
     return 0
 

@@ -17,6 +17,7 @@ if os.environ.get("RAYVLLM_TEST_GCS_ADDRESS"):
     os.environ.setdefault("RAY_AUTH_MODE", "token")
 
 import rayvllm_batch as rb  # noqa: E402
+import rayvllm_pieces  # noqa: E402
 import standin  # noqa: E402
 
 ray = pytest.importorskip("ray")
@@ -31,6 +32,7 @@ def ray_cluster():
 
     # The workers cannot import these modules by name: ship them by value.
     cloudpickle.register_pickle_by_value(rb)
+    cloudpickle.register_pickle_by_value(rayvllm_pieces)
     cloudpickle.register_pickle_by_value(standin)
     cloudpickle.register_pickle_by_value(sys.modules[__name__])
     # S3 is moto's (the S3 tests); pyarrow reads the endpoint from the env.
@@ -203,8 +205,11 @@ def test_resume_skips_existing_outputs(tmp_path):
     out = rb.read_table(cfg["output"]["path"], "jsonl").take_all()
     assert sorted(int(r["id"]) for r in out) == [1, 2, 3, 4, 5], "exactly one output row per input row"
 
-    # Everything done: nothing processed, nothing written twice.
-    metrics = rb.run(cfg, build_processor=counting_processor)
+    # Everything done: no engine, nothing processed, nothing written twice.
+    def no_engine(*_):
+        raise AssertionError("an engine was built with every row committed")
+
+    metrics = rb.run(cfg, build_processor=no_engine)
     assert (metrics["rows"], metrics["skipped_rows"]) == (0, 5)
     assert len(rb.read_table(cfg["output"]["path"], "jsonl").take_all()) == 5
 
@@ -282,12 +287,14 @@ def test_output_is_committed_in_shards(tmp_path, monkeypatch):
     monkeypatch.setenv(rb.SHARD_ROWS_ENV, "40")
     write_input(cfg["input"]["path"], "parquet", prompts(200))
     metrics = rb.run(cfg, build_processor=fake_build_processor)
-    files = shard_files(cfg["output"]["path"])
-    # A shard is committed once it holds shard_rows rows, so at most one
-    # engine batch (32 rows, Ray's default) more.
-    assert len(files) >= 200 // (40 + 32), "a shard at least every shard_rows rows"
-    assert all(f.name.startswith("part-") and f.suffix == ".parquet" for f in files)
-    assert not pathlib.Path(rb.partial_path(cfg["output"])).exists(), "nothing left in flight"
+    files = [f for f in shard_files(cfg["output"]["path"]) if f.name.startswith("part-")]
+    # Ray Data gives each write task at least shard_rows rows (min_rows_per_write).
+    assert 1 <= len(files) <= 200 // 40, "a piece holds at least shard_rows rows"
+    assert all(f.suffix == ".parquet" for f in files)
+    assert not [f for f in shard_files(cfg["output"]["path"]) if f.name.startswith(".")], "nothing left in flight"
+    manifest = json.loads((pathlib.Path(cfg["output"]["path"]) / "_SUCCESS").read_text())
+    assert sorted(manifest["pieces"]) == sorted(f.name for f in files)
+    assert manifest["metrics"] == metrics
     ids = [int(r["id"]) for r in rb.read_table(cfg["output"]["path"], "parquet").take_all()]
     assert sorted(ids) == list(range(200))
     assert metrics["rows"] == 200
@@ -330,14 +337,16 @@ def committed_ids(cfg):
     if out not in _FS:  # one S3 client for the polling loops
         _FS[out] = rb._filesystem(out)
     fs, root = _FS[out]
-    ids = []
+    ids, cols = [], rb.identity_columns(cfg["input"])
     for r in (root, root.rstrip("/") + ".errors"):
         for info in fs.get_file_info(pyarrow.fs.FileSelector(r, recursive=True, allow_not_found=True)):
-            if info.type == pyarrow.fs.FileType.File:
-                ids += rb.read_shard_ids(fs, info.path, cfg["output"]["format"], "id")
+            if info.type == pyarrow.fs.FileType.File and info.base_name.startswith("part-"):
+                t = rayvllm_pieces.read_piece_ids(fs, info.path, cfg["output"]["format"], cols, pa.int64())
+                ids += t.column(cols[0]).to_pylist() if len(cols) == 1 else list(zip(*(t.column(c).to_pylist() for c in cols)))
     return ids
 
 
+import pyarrow as pa  # noqa: E402
 import pyarrow.fs  # noqa: E402
 
 
@@ -363,16 +372,18 @@ def test_killed_run_leaves_complete_shards_and_resume_is_exactly_once(tmp_path, 
 
 
 def test_resume_on_s3(tmp_path, monkeypatch):
-    """Shards and resume on S3 (moto's). The first run sees only half of the
-    input and a killed run's leftover sits in .partial; the resume run over
-    the whole input processes exactly the other half. (The kill itself on S3
-    is TestAccBatchJob_s3Resume's, through Terraform and a real Ray job.)"""
+    """Pieces and resume on S3 (moto's). The first run sees only half of the
+    input and a killed run's incomplete multipart upload sits under the
+    output; the resume run over the whole input processes exactly the other
+    half and aborts the upload. (The kill itself on S3 is
+    TestAccBatchJob_s3Resume's, through Terraform and a real Ray job.)"""
     import boto3
 
     if not os.environ.get("RAYVLLM_TEST_MOTO_URL"):
         pytest.skip("moto is not running")
     bucket = "rayvllm-resume-" + tmp_path.name.lower().replace("_", "-")[-20:]
-    boto3.client("s3", endpoint_url=os.environ["RAYVLLM_TEST_MOTO_URL"]).create_bucket(Bucket=bucket)
+    s3 = boto3.client("s3", endpoint_url=os.environ["RAYVLLM_TEST_MOTO_URL"])
+    s3.create_bucket(Bucket=bucket)
     monkeypatch.setenv(rb.SHARD_ROWS_ENV, "40")
     n = 300
     cfg = config(tmp_path, "jsonl", "parquet")
@@ -380,15 +391,18 @@ def test_resume_on_s3(tmp_path, monkeypatch):
     write_input(cfg["input"]["path"], "jsonl", prompts(n)[: n // 2])
     assert rb.run(cfg, build_processor=fake_build_processor)["rows"] == n // 2
     fs, _ = rb._filesystem(cfg["output"]["path"])
-    with fs.open_output_stream(f"{bucket}/run/out.partial/part-killed-000009.parquet") as f:
-        f.write(b"PAR1 half a shard")  # what a killed run leaves behind
+    # What a run killed mid-PUT leaves behind: invisible, but billed.
+    up = s3.create_multipart_upload(Bucket=bucket, Key="run/out/part-killed.parquet")
+    s3.upload_part(Bucket=bucket, Key="run/out/part-killed.parquet", UploadId=up["UploadId"], PartNumber=1, Body=b"PAR1 half")
 
     write_input(cfg["input"]["path"], "jsonl", prompts(n))
     cfg["resume"] = True
     metrics = rb.run(cfg, build_processor=fake_build_processor)
     assert sorted(committed_ids(cfg)) == list(range(n)), "zero lost, zero duplicated on S3"
     assert (metrics["rows"], metrics["skipped_rows"]) == (n // 2, n // 2)
-    assert fs.get_file_info(f"{bucket}/run/out.partial").type == pyarrow.fs.FileType.NotFound
+    assert not s3.list_multipart_uploads(Bucket=bucket, Prefix="run/").get("Uploads"), "the killed upload is aborted"
+    assert fs.get_file_info(f"{bucket}/run/out/_SUCCESS").type == pyarrow.fs.FileType.File
+    assert fs.get_file_info(f"{bucket}/run/out.lease").type == pyarrow.fs.FileType.NotFound, "the lease is released"
     assert fs.get_file_info(f"{bucket}/run/out.metrics.json").type == pyarrow.fs.FileType.File
 
 
@@ -547,3 +561,220 @@ def test_node_loss_exactly_once(tmp_path):
         for i in range(2):
             for d in pathlib.Path(tempfile.gettempdir()).glob(f"rvnode{i}-*"):
                 shutil.rmtree(d, ignore_errors=True)
+
+
+# Exactly once: row identity, bad ids, the commit protocol, the lease.
+
+def part_files(root):
+    return sorted(p for p in pathlib.Path(root).glob("part-*"))
+
+
+def test_identity_without_id_column(tmp_path, monkeypatch):
+    """Without id_column a row is (input file, row ordinal): the output
+    carries both, and resume redoes exactly the rows of a lost piece."""
+    monkeypatch.setenv(rb.SHARD_ROWS_ENV, "10")
+    cfg = config(tmp_path, "jsonl", "parquet")
+    del cfg["input"]["id_column"]
+    d = tmp_path / "in"
+    d.mkdir()
+    cfg["input"]["path"] = str(d)
+    write_input(d / "a.jsonl", "jsonl", [{"prompt": f"a {i}"} for i in range(30)])
+    write_input(d / "b.jsonl", "jsonl", [{"prompt": f"b {i}"} for i in range(20)])
+    (d / "_SUCCESS").write_text("not input")
+    want = sorted([("a.jsonl", i) for i in range(30)] + [("b.jsonl", i) for i in range(20)])
+    assert rb.run(cfg, build_processor=fake_build_processor)["rows"] == 50
+    rows = rb.read_table(cfg["output"]["path"], "parquet").take_all()
+    assert sorted((r["input_file"], r["input_row"]) for r in rows) == want
+    assert all(r["generated_text"] == f"chat: {r['input_file'][0]} {r['input_row']}" for r in rows), "each row answers its own prompt"
+
+    pieces = part_files(cfg["output"]["path"])
+    assert len(pieces) >= 2
+    lost = len(committed_ids(cfg))
+    pieces[0].unlink()
+    lost -= len(committed_ids(cfg))
+    cfg["resume"] = True
+    metrics = rb.run(cfg, build_processor=fake_build_processor)
+    assert (metrics["rows"], metrics["skipped_rows"]) == (lost, 50 - lost)
+    assert sorted(committed_ids(cfg)) == want, "zero lost, zero duplicated"
+
+
+def test_bad_ids_are_refused_before_any_engine(tmp_path):
+    cfg = config(tmp_path, "jsonl")
+    pathlib.Path(cfg["input"]["path"]).write_text(
+        "".join(json.dumps({"id": i, "prompt": "p"}) + "\n" for i in (1, 2, 2, None, 3, 3, 3)))
+
+    def no_engine(*_):
+        raise AssertionError("an engine was built for an input with bad ids")
+
+    with pytest.raises(rb.InputError) as e:
+        rb.run(cfg, build_processor=no_engine)
+    msg = str(e.value)
+    assert "input.id_column 'id'" in msg
+    assert "1 row(s) have a null id (e.g. input.jsonl row 3)" in msg
+    assert "2 id(s) appear more than once, in 5 rows" in msg and "2 at input.jsonl row 1, input.jsonl row 2" in msg
+    assert part_files(cfg["output"]["path"]) == []
+
+
+@pytest.mark.parametrize("fmt_in, fmt_out, ids", [
+    ("csv", "csv", ["001", "002", "010", "x7"]),  # zero-padded ids stay strings
+    ("jsonl", "jsonl", [1, 2, 2**53 + 1, 7]),  # ints beyond a float's precision
+    ("jsonl", "csv", ["01", "1", "1.0", "10"]),  # strings that a number parser would merge
+    ("parquet", "parquet", ["001", "002", "003", "004"]),
+])
+def test_id_types_round_trip(tmp_path, fmt_in, fmt_out, ids):
+    cfg = config(tmp_path, fmt_in, fmt_out)
+    p = cfg["input"]["path"]
+    if fmt_in == "jsonl":
+        pathlib.Path(p).write_text("".join(json.dumps({"id": i, "prompt": f"q {n}"}) + "\n" for n, i in enumerate(ids)))
+    elif fmt_in == "csv":
+        pathlib.Path(p).write_text("id,prompt\n" + "".join(f"{i},q {n}\n" for n, i in enumerate(ids)))
+    else:
+        write_input(p, "parquet", [{"id": i, "prompt": f"q {n}"} for n, i in enumerate(ids)])
+    assert rb.run(cfg, build_processor=fake_build_processor)["rows"] == len(ids)
+    fs, _ = rb._filesystem(cfg["output"]["path"])
+    typ = pa.string() if isinstance(ids[0], str) else pa.int64()
+    got = []
+    for f in part_files(cfg["output"]["path"]):
+        got += rayvllm_pieces.read_piece_ids(fs, str(f), fmt_out, ["id"], typ).column("id").to_pylist()
+    assert sorted(got, key=str) == sorted(ids, key=str), "the ids come back as they went in, with their type"
+    if fmt_out == "jsonl":
+        assert str(2**53 + 1) in "".join(f.read_text() for f in part_files(cfg["output"]["path"]))
+    cfg["resume"] = True
+    metrics = rb.run(cfg, build_processor=fake_build_processor)
+    assert (metrics["rows"], metrics["skipped_rows"]) == (0, len(ids)), "resume finds every committed id"
+
+
+def test_commit_protocol_crash_states(tmp_path, monkeypatch):
+    """What a run killed at each step of a commit leaves, and that a resume
+    completes it exactly once: (1) a temporary file not yet renamed, (2) a
+    piece's errors committed but not its rows, (3) every piece but no
+    _SUCCESS. (A SIGKILL at a random step is the killed-run test's.)"""
+    monkeypatch.setenv(rb.SHARD_ROWS_ENV, "10")
+    cfg = config(tmp_path, "jsonl", "jsonl")
+    cfg["engine_kwargs"]["max_model_len"] = 4
+    cfg["on_row_error"] = "skip"
+    rows = [{"id": i, "prompt": "far too long for it" if i == 7 else f"q {i}"} for i in range(40)]
+    write_input(cfg["input"]["path"], "jsonl", rows)
+    first = rb.run(cfg, build_processor=fake_build_processor)
+    assert (first["rows"], first["failed_rows"]) == (39, 1)
+    out, errs = pathlib.Path(cfg["output"]["path"]), pathlib.Path(rb.errors_path(cfg["output"]))
+    (err_piece,) = part_files(errs)
+    (out / err_piece.name).unlink()  # (2)
+    lost = 39 + 1 - len(committed_ids(cfg))
+    (out / f".{err_piece.name}.tmp-0badf00d").write_text('{"id": 999, "generated_text": "half')  # (1)
+    (out / "_SUCCESS").unlink()  # (3)
+
+    cfg["resume"] = True
+    metrics = rb.run(cfg, build_processor=fake_build_processor)
+    assert (metrics["rows"], metrics["failed_rows"], metrics["skipped_rows"]) == (lost, 0, 40 - lost)
+    assert sorted(committed_ids(cfg)) == list(range(40)), "zero lost, zero duplicated"
+    assert not list(out.glob(".*")), "the temporary file is gone"
+    assert json.loads((out / "_SUCCESS").read_text())["metrics"] == metrics
+
+
+def test_provider_retry_continues_and_a_new_apply_overwrites(tmp_path, monkeypatch):
+    monkeypatch.setenv(rb.SHARD_ROWS_ENV, "10")
+    cfg = config(tmp_path, "jsonl")
+    write_input(cfg["input"]["path"], "jsonl", prompts(40))
+    monkeypatch.setattr(rb, "run_key", lambda: "rayvllm-abc-1234")
+    rb.run(cfg, build_processor=fake_build_processor)
+    part_files(cfg["output"]["path"])[0].unlink()
+    lost = 40 - len(committed_ids(cfg))
+    # Attempt 2 of the same apply (resume = false): continues.
+    metrics = rb.run(cfg, build_processor=fake_build_processor)
+    assert (metrics["rows"], metrics["skipped_rows"]) == (lost, 40 - lost)
+    # The next apply: overwrites.
+    monkeypatch.setattr(rb, "run_key", lambda: "rayvllm-abc-5678")
+    metrics = rb.run(cfg, build_processor=fake_build_processor)
+    assert (metrics["rows"], metrics["skipped_rows"]) == (40, 0)
+    assert sorted(committed_ids(cfg)) == list(range(40))
+
+
+def test_run_key_strips_the_retry_suffix(monkeypatch):
+    for sid, want in (("rayvllm-ab12-cd34", "rayvllm-ab12-cd34"), ("rayvllm-ab12-cd34-retry-2", "rayvllm-ab12-cd34")):
+        monkeypatch.setenv("RAY_JOB_CONFIG_JSON_ENV_VAR", json.dumps({"metadata": {"job_submission_id": sid}}))
+        assert rayvllm_pieces.run_key() == want
+    monkeypatch.delenv("RAY_JOB_CONFIG_JSON_ENV_VAR")
+    assert rayvllm_pieces.run_key() == ""
+
+
+def test_concurrent_writer_refused(tmp_path):
+    import subprocess
+
+    cfg = config(tmp_path, "jsonl")
+    write_input(cfg["input"]["path"], "jsonl", prompts(5))
+    holder = rayvllm_pieces.Lease(cfg["output"], "other-run")
+    holder.acquire()
+    try:
+        with pytest.raises(rb.LeaseError, match="being written by another run"):
+            rb.run(cfg, build_processor=fake_build_processor)
+        assert not pathlib.Path(cfg["output"]["path"]).exists(), "the refused run touched nothing"
+    finally:
+        holder.release()
+    # A lease left by a process that is gone (a killed driver) is taken over.
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True).stdout
+    pathlib.Path(rayvllm_pieces.lease_path(cfg["output"])).write_text(json.dumps(
+        {"token": "t", "host": __import__("socket").gethostname(), "pid": int(dead), "expires": 4e9}))
+    assert rb.run(cfg, build_processor=fake_build_processor)["rows"] == 5
+    assert not pathlib.Path(rayvllm_pieces.lease_path(cfg["output"])).exists()
+
+
+def test_s3_lease_is_a_conditional_create(tmp_path):
+    import boto3
+
+    if not os.environ.get("RAYVLLM_TEST_MOTO_URL"):
+        pytest.skip("moto is not running")
+    bucket = "rayvllm-lease-" + tmp_path.name.lower().replace("_", "-")[-20:]
+    boto3.client("s3", endpoint_url=os.environ["RAYVLLM_TEST_MOTO_URL"]).create_bucket(Bucket=bucket)
+    out = {"path": f"s3://{bucket}/out", "format": "jsonl"}
+    first, second = rayvllm_pieces.Lease(out, "a"), rayvllm_pieces.Lease(out, "b")
+    first.acquire()
+    try:
+        with pytest.raises(rb.LeaseError, match="being written by another run"):
+            second.acquire()
+    finally:
+        first.release()
+    second.acquire()
+    second.release()
+
+
+def test_engine_actor_killed_mid_run(tmp_path, monkeypatch):
+    """The engine replica's actor process is SIGKILLed mid-run: Ray Data
+    restarts it and retries its batches, or the run fails and a resume run
+    finishes it. Either way every id has exactly one output row."""
+    import signal
+    import threading
+    import time
+
+    from ray.util.state import list_actors
+
+    monkeypatch.setenv(rb.SHARD_ROWS_ENV, "25")
+    n = 400
+    cfg = config(tmp_path, "jsonl")
+    cfg.update(standin_seconds_per_row=0.02, batch_size=16, max_concurrent_batches=1)
+    write_input(cfg["input"]["path"], "jsonl", prompts(n))
+    killed = {}
+
+    def kill_engine():
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and len(committed_ids(cfg)) < 50:
+            time.sleep(0.2)
+        for a in list_actors(filters=[("state", "=", "ALIVE")], detail=True):
+            if "StandInEngineUDF" in (a.class_name or "") and a.pid:
+                os.kill(a.pid, signal.SIGKILL)
+                killed["at"] = len(committed_ids(cfg))
+
+    killer = threading.Thread(target=kill_engine, daemon=True)
+    killer.start()
+    error = None
+    try:
+        rb.run(cfg, build_processor=fake_build_processor)
+    except Exception as e:  # noqa: BLE001 - Ray gave up: the resume below must finish
+        error = e
+    killer.join(timeout=10)
+    assert killed, "the engine actor was not killed during the run"
+    if error is not None:
+        cfg["resume"] = True
+        cfg.pop("standin_seconds_per_row")
+        rb.run(cfg, build_processor=fake_build_processor)
+    assert sorted(committed_ids(cfg)) == list(range(n)), f"exactly once (first run {'failed' if error else 'finished'})"

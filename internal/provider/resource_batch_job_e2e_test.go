@@ -278,7 +278,7 @@ resource "rayvllm_batch_job" "e2e" {
     kv_cache_memory_bytes  = 268435456
     enforce_eager          = true
     resume                 = %t
-    input                  = { path = %q, prompt_column = "prompt", apply_chat_template = false }
+    input                  = { path = %q, id_column = "id", prompt_column = "prompt", apply_chat_template = false }
     output                 = { path = %q }
     sampling               = { max_tokens = %d, min_tokens = 1, temperature = 1, seed = 0 }
   }

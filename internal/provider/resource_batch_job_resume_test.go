@@ -47,7 +47,7 @@ resource "rayvllm_batch_job" "e2e" {
     batch_size            = 16
     resume                = %t
     %s
-    input                 = { path = %q, prompt_column = "prompt", apply_chat_template = false }
+    input                 = { path = %q, id_column = "id", prompt_column = "prompt", apply_chat_template = false }
     output                = { path = %q }
     sampling              = { max_tokens = %d, min_tokens = %d, temperature = 1, seed = 0 }
   }
@@ -192,8 +192,11 @@ func TestAccBatchJob_crashResume(t *testing.T) {
 			},
 		},
 	})
-	if entries, err := os.ReadDir(out + ".partial"); err == nil && len(entries) > 0 {
-		t.Errorf("%s.partial still holds %d files after the resumed run", out, len(entries))
+	if tmp, _ := filepath.Glob(filepath.Join(out, ".part-*")); len(tmp) > 0 {
+		t.Errorf("%s still holds %d temporary files after the resumed run: %v", out, len(tmp), tmp)
+	}
+	if _, err := os.Stat(filepath.Join(out, "_SUCCESS")); err != nil {
+		t.Errorf("no _SUCCESS manifest after the resumed run: %v", err)
 	}
 }
 

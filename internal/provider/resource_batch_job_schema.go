@@ -110,7 +110,8 @@ func batchJobSchema(ctx context.Context) schema.Schema {
 			"max_retries": schema.Int64Attribute{
 				Optional: true, Computed: true, Default: int64default.StaticInt64(0),
 				Description: "How many times a job that ends FAILED is submitted again, each time under a fresh submission ID " +
-					"(`<id>-retry-<n>`), recorded in `attempts`. Ray itself never retries a job. Needs `wait_for_completion = true`. Default 0.",
+					"(`<id>-retry-<n>`), recorded in `attempts`. Ray itself never retries a job. Needs `wait_for_completion = true`. Default 0. " +
+					"In the built-in mode (`vllm`) a retry continues from the rows its apply already committed, also with `resume = false`.",
 				Validators: []validator.Int64{int64validator.Between(0, 20)},
 			},
 			"log_tail_lines": schema.Int64Attribute{
@@ -150,7 +151,7 @@ func batchJobSchema(ctx context.Context) schema.Schema {
 				Attributes: map[string]schema.Attribute{
 					"rows":                     schema.Int64Attribute{Computed: true, Description: "Rows this run processed (one output row each)."},
 					"failed_rows":              schema.Int64Attribute{Computed: true, Description: "Rows of this run the engine rejected, written to `<output path>.errors` with `on_row_error = \"skip\"`."},
-					"skipped_rows":             schema.Int64Attribute{Computed: true, Description: "Input rows skipped because `resume` found them in a committed output or errors shard."},
+					"skipped_rows":             schema.Int64Attribute{Computed: true, Description: "Input rows skipped because `resume` found them in a committed output or errors piece."},
 					"input_tokens":             schema.Int64Attribute{Computed: true, Description: "Prompt tokens of the processed rows (vLLM's `num_input_tokens`, summed)."},
 					"output_tokens":            schema.Int64Attribute{Computed: true, Description: "Generated tokens of the processed rows (vLLM's `num_generated_tokens`, summed)."},
 					"wall_seconds":             schema.Float64Attribute{Computed: true, Description: "Wall-clock seconds from reading the input to the end of writing the output."},
@@ -214,11 +215,13 @@ func vllmAttribute() schema.SingleNestedAttribute {
 			"num_gpus_per_replica": schema.Float64Attribute{Optional: true, Description: "GPUs one engine replica reserves. Default `tensor_parallel_size`. " +
 				"With `tensor_parallel_size = 1` a share in (0, 1] packs several small replicas on one GPU.",
 				Validators: []validator.Float64{float64validator.AtLeast(0.01)}},
-			"resume": schema.BoolAttribute{Optional: true, Description: "Process only the input rows whose id is in no committed output or errors " +
-				"shard, and add their shards beside the others: a rerun after a crash, a `ray job stop` or a lost node processes exactly the rows " +
-				"not yet committed. Without it the output and the errors are overwritten. The output is written in shards " +
-				"(`part-<run>-<n>.<format>`), each committed whole (written under `<output path>.partial`, then moved), every 10,000 rows or 60 s " +
-				"(`RAYVLLM_SHARD_ROWS`, `RAYVLLM_SHARD_SECONDS` in `runtime_env.env_vars`)."},
+			"resume": schema.BoolAttribute{Optional: true, Description: "`true`: process only the input rows that are in no committed output or " +
+				"errors piece, and add their pieces beside the others: a rerun after a crash, a `ray job stop` or a lost node processes exactly the " +
+				"rows not yet committed. `false` (default) means overwrite: a new apply deletes the output and the errors first (the provider's own " +
+				"retries, `max_retries`, still continue from what their apply committed). Each Ray Data write task commits at least 10,000 rows " +
+				"(`RAYVLLM_SHARD_ROWS` in `runtime_env.env_vars`) as one piece, `part-<hash of the rows it covers>.<format>`, atomically; " +
+				"`<output path>/_SUCCESS` lists the pieces and the metrics when the run ends. A run holds `<output path>.lease` while it writes: " +
+				"a second run on the same output fails."},
 			"on_row_error": schema.StringAttribute{Optional: true, Description: "What a row the engine rejects (e.g. a prompt of `max_model_len` " +
 				"tokens or more) does: `fail` the job (default), or `skip` it: the row goes to `<output path>.errors` as its id and the engine's " +
 				"error, counted in `metrics.failed_rows`, and the run goes on (Ray Data LLM's `should_continue_on_error`). Resume counts a " +
@@ -231,7 +234,9 @@ func vllmAttribute() schema.SingleNestedAttribute {
 						Validators: []validator.String{stringvalidator.LengthAtLeast(1)}},
 					"format": schema.StringAttribute{Optional: true, Description: "`jsonl`, `parquet` or `csv`. Default: from the path's extension.",
 						Validators: []validator.String{stringvalidator.OneOf(batchjob.Formats...)}},
-					"id_column": schema.StringAttribute{Optional: true, Description: "The column that identifies a row; copied to its output row. Default `id`.",
+					"id_column": schema.StringAttribute{Optional: true, Description: "The column that identifies a row; copied to its output row. Its values must be unique and not null: " +
+						"the job checks them before any engine starts. Unset: a row is its input file and row number, written to the output as " +
+						"`input_file` and `input_row` (resume then needs the input files unchanged).",
 						Validators: []validator.String{stringvalidator.RegexMatches(columnRe, "must be a column name")}},
 					"prompt_column": schema.StringAttribute{Optional: true, Description: "A column of prompt strings. Exactly one of `prompt_column` and `messages_column`.",
 						Validators: []validator.String{stringvalidator.RegexMatches(columnRe, "must be a column name")}},
@@ -243,8 +248,8 @@ func vllmAttribute() schema.SingleNestedAttribute {
 				},
 			},
 			"output": schema.SingleNestedAttribute{
-				Required: true, Description: "Where the results go: one row per input row with the id column, `generated_text`, `num_input_tokens` " +
-					"and `num_generated_tokens`. The metrics JSON is written beside it, to `<path>.metrics.json`.",
+				Required: true, Description: "Where the results go: exactly one row per input row with its identity (the id column, or `input_file` " +
+					"and `input_row`), `generated_text`, `num_input_tokens` and `num_generated_tokens`. The metrics JSON is written beside it, to `<path>.metrics.json`.",
 				Attributes: map[string]schema.Attribute{
 					"path": schema.StringAttribute{Required: true, Description: "An output directory as an absolute path on the nodes or a URI.",
 						Validators: []validator.String{stringvalidator.LengthAtLeast(1)}},

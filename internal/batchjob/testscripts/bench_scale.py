@@ -7,7 +7,7 @@ driver in its own process and measures
   - the object store's peak use: the largest "Plasma memory usage" (plus
     spilled MiB) of `ray memory --stats-only`, polled every second.
 
-The goal is memory flat in the row count: the largest size within 1.5x of
+The goal is driver memory flat in the row count: the largest size within 1.2x of
 the smallest. With --baseline REF the same runs are made with the script
 as it was at git REF (before streaming: processor(ds).materialize(), then
 one write), as the baseline of the same command. Writes a markdown table
@@ -19,7 +19,6 @@ to the path given with --out.
 import argparse
 import json
 import os
-import platform
 import re
 import resource
 import subprocess
@@ -130,7 +129,7 @@ def main():
     address = os.environ["RAYVLLM_TEST_GCS_ADDRESS"]
     os.environ.setdefault("RAY_AUTH_MODE", "token")
     os.makedirs(args.work, exist_ok=True)
-    libs = [("streamed shards (this tree)", PRODUCT)]
+    libs = [("write tasks (this tree)", PRODUCT)]
     if args.baseline:
         base_lib = os.path.join(args.work, "baseline")
         os.makedirs(base_lib, exist_ok=True)
@@ -138,15 +137,17 @@ def main():
                              capture_output=True, check=True).stdout
         with open(os.path.join(base_lib, "rayvllm_batch.py"), "wb") as f:
             f.write(old)
-        with open(os.path.join(HERE, "standin.py"), "rb") as src, open(os.path.join(base_lib, "standin.py"), "wb") as dst:
-            dst.write(src.read())
+        # The stand-in imports rayvllm_pieces, which the baseline predates.
+        for src_dir, name in ((HERE, "standin.py"), (PRODUCT, "rayvllm_pieces.py")):
+            with open(os.path.join(src_dir, name), "rb") as src, open(os.path.join(base_lib, name), "wb") as dst:
+                dst.write(src.read())
         libs.append((f"materialized ({args.baseline})", base_lib))
     all_results = []
     for label, lib in libs:
         all_results.append((label, run_sizes(address, args, lib, label)))
     lines = [
-        "| script | rows | driver peak RSS MiB | × smallest | driver peak private (RssAnon) MiB | × smallest | object store peak MiB (in use + spilled) | × smallest | wall s |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| script | rows | driver peak RSS MiB | × smallest | driver peak private (RssAnon) MiB | × smallest | object store peak MiB (in use + spilled) | × smallest | wall s | wall µs per row |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     worst = 0.0
     for label, results in all_results:
@@ -155,10 +156,10 @@ def main():
             ratios = (r["driver_peak_rss_mib"] / base["driver_peak_rss_mib"], r["driver_peak_anon_mib"] / base["driver_peak_anon_mib"],
                       r["object_store_peak_mib"] / max(base["object_store_peak_mib"], 1))
             if label == libs[0][0]:
-                worst = max(worst, *ratios)
+                worst = max(worst, ratios[1])
             lines.append(
                 f"| {label} | {n:,} | {r['driver_peak_rss_mib']:.0f} | {ratios[0]:.2f} | {r['driver_peak_anon_mib']:.0f} | {ratios[1]:.2f} | "
-                f"{r['object_store_peak_mib']:.0f} | {ratios[2]:.2f} | {r['wall_seconds']:.0f} |"
+                f"{r['object_store_peak_mib']:.0f} | {ratios[2]:.2f} | {r['wall_seconds']:.0f} | {1e6 * r['wall_seconds'] / n:.0f} |"
             )
     lines.append("")
     lines.append(f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} ({os.cpu_count()} cores, load average "
@@ -167,7 +168,7 @@ def main():
         with open(args.out, "w") as f:
             f.write("\n".join(lines) + "\n")
     print("\n".join(lines))
-    print(f"bench-batch-scale: largest ratio of the streamed script {worst:.2f} (goal at most 1.5)")
+    print(f"bench-batch-scale: driver private memory of this tree, largest × smallest size: {worst:.2f} (goal at most 1.2)")
 
 
 def run_sizes(address, args, lib, label):

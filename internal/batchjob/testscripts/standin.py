@@ -21,6 +21,7 @@ import sys
 # first on sys.path (bench_scale.py's baseline copy) wins.
 sys.path.append(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import rayvllm_batch as rb  # noqa: E402
+import rayvllm_pieces  # noqa: E402
 
 
 def _text(row):
@@ -39,7 +40,10 @@ def generate(row, max_model_len):
                          f"at least {n_in} input tokens, which exceeds this limit even without any output tokens.")
     mode = "chat" if "messages" in row else "prompt"
     words = f"{mode}: {text}".split()[: int(row["sampling_params"].get("max_tokens", 1000))]
-    rid = int(row["id"])
+    try:
+        rid = int(row.get("id", row.get("input_row")))
+    except (TypeError, ValueError):
+        rid = 0
     return {
         "generated_text": " ".join(words),
         "num_input_tokens": n_in,
@@ -119,6 +123,7 @@ def main(argv):
 
     # Workers cannot import these modules by name: ship them by value.
     cloudpickle.register_pickle_by_value(rb)
+    cloudpickle.register_pickle_by_value(rayvllm_pieces)
     cloudpickle.register_pickle_by_value(sys.modules[__name__])
     ray.init(address=os.environ.get("RAYVLLM_TEST_GCS_ADDRESS") or os.environ.get("RAY_ADDRESS"),
              log_to_driver=False, logging_level="ERROR")
