@@ -15,8 +15,8 @@ import (
 // TokenWriteOnly marks a token given in auth_token_wo, which import must not
 // copy into state.
 const (
-	TagTokenSource = "rayvllm:token-source"
-	TokenWriteOnly = "write-only"
+	TagTokenSource = "rayvllm:token-source" //nolint:gosec // G101: a tag key, not a credential
+	TokenWriteOnly = "write-only"           //nolint:gosec // G101: a tag value naming where the token came from, not a credential
 )
 
 // TokenIsWriteOnly reports whether the token parameter was written from a

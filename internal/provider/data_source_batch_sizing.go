@@ -175,7 +175,7 @@ func (d *batchSizingDataSource) Read(ctx context.Context, req datasource.ReadReq
 		PricePerGPUHourUSD:       float64Or(m.PricePerGPUHourUSD, 0),
 		Instance:                 rf.Instance,
 	}
-	m.planModel.toSizing(&in)
+	m.toSizing(&in)
 	if mr := m.MeasuredRun; mr != nil {
 		in.Measured = &hardware.MeasuredRun{
 			EngineOutputTokensPerSecond: mr.EngineOutputTokensPerSecond.ValueFloat64(),
@@ -217,7 +217,7 @@ func (d *batchSizingDataSource) Read(ctx context.Context, req datasource.ReadReq
 		resp.Diagnostics.AddError(misfitError(rf.In, res.Fit, " Set require_fit = false to get fits = false and the reasons instead of an error."))
 		return
 	}
-	m.planModel.set(res)
+	m.set(res)
 	fit, diags := types.ObjectValueFrom(ctx, objectAttrTypes(fitResultAttributes()), newFitResultModel(res.Fit, rf.In.GPU, rf.In.Model))
 	resp.Diagnostics.Append(diags...)
 	m.Fit = fit

@@ -128,10 +128,10 @@ func (p enginePlace) resourceAttributes() map[string]rschema.Attribute {
 	out := map[string]rschema.Attribute{}
 	for k, e := range p.attrs() {
 		c := slices.Contains(p.Computed, k)
-		switch {
-		case e.kind == 'i':
+		switch e.kind {
+		case 'i':
 			out[k] = rschema.Int64Attribute{Optional: true, Computed: c, Description: e.desc, Validators: e.i64}
-		case e.kind == 'f':
+		case 'f':
 			out[k] = rschema.Float64Attribute{Optional: true, Computed: c, Description: e.desc, Validators: e.f64}
 		default:
 			out[k] = rschema.StringAttribute{Optional: true, Computed: c, Description: e.desc, Validators: e.str}
@@ -145,10 +145,10 @@ func (p enginePlace) dataSourceAttributes() map[string]dschema.Attribute {
 	out := map[string]dschema.Attribute{}
 	for k, e := range p.attrs() {
 		c := slices.Contains(p.Computed, k)
-		switch {
-		case e.kind == 'i':
+		switch e.kind {
+		case 'i':
 			out[k] = dschema.Int64Attribute{Optional: true, Computed: c, Description: e.desc, Validators: e.i64}
-		case e.kind == 'f':
+		case 'f':
 			out[k] = dschema.Float64Attribute{Optional: true, Computed: c, Description: e.desc, Validators: e.f64}
 		default:
 			out[k] = dschema.StringAttribute{Optional: true, Computed: c, Description: e.desc, Validators: e.str}
@@ -225,7 +225,7 @@ func (e engineSettingsModel) fitInput(in *hardware.FitInput) (unmodelled string)
 // another resource's output).
 func (e engineSettingsModel) known() bool {
 	for _, k := range engineSettingNames {
-		if e.value(k).(interface{ IsUnknown() bool }).IsUnknown() {
+		if v, ok := e.value(k).(interface{ IsUnknown() bool }); ok && v.IsUnknown() {
 			return false
 		}
 	}

@@ -64,7 +64,7 @@ type place struct {
 	plan func(model, quant string) diag.Diagnostics
 }
 
-func sixPlaces(t *testing.T) []place {
+func sixPlaces() []place {
 	ctx := context.Background()
 	worker := func() map[string]any {
 		var resp resource.SchemaResponse
@@ -131,7 +131,7 @@ func sixPlaces(t *testing.T) []place {
 			}
 			_ = eng
 			if _, err := c.resolve(ctx, nil); err != nil {
-				d.AddError("function error", funcErrorFrom(err, gpuFitArgs, 2, "options.").Error())
+				d.AddError("function error", funcErrorFrom(err, gpuFitArgs, "options.").Error())
 			}
 			return d
 		}},
@@ -160,7 +160,7 @@ func TestEngineSettingsSameVerdictInSixPlaces(t *testing.T) {
 		{attr: "kv_cache_dtype", value: "fp8_e5m2"},
 		{attr: "kv_cache_dtype", value: "fp4", want: "value must be one of"},
 	} {
-		for _, p := range sixPlaces(t) {
+		for _, p := range sixPlaces() {
 			want := tc.want
 			if p.sizing && tc.sizing != "" {
 				want = strings.TrimPrefix(tc.sizing, "-")
@@ -199,7 +199,7 @@ func TestEngineSettingsSameVerdictInSixPlaces(t *testing.T) {
 		{q7 + "-AWQ", "awq_marlin", ""},
 		{q7 + "-AWQ", "fp8", "already a awq-quantized checkpoint"},
 	} {
-		for _, p := range sixPlaces(t) {
+		for _, p := range sixPlaces() {
 			d := p.plan(tc.model, tc.quant)
 			if tc.want == "" {
 				// a fit finding is not a verdict on the value

@@ -60,13 +60,13 @@ func (f *gpuFitFunction) Run(ctx context.Context, req function.RunRequest, resp 
 	}
 	rf, err := cfg.resolve(ctx, nil) // HF_TOKEN/HF_ENDPOINT: functions get no provider configuration
 	if err != nil {
-		resp.Error = funcErrorFrom(err, gpuFitArgs, 2, "options.")
+		resp.Error = funcErrorFrom(err, gpuFitArgs, "options.")
 		return
 	}
 	eng.apply(&rf.In, rf.Instance)
 	res, err := hardware.Fit(rf.In)
 	if err != nil {
-		resp.Error = funcErrorFrom(err, gpuFitArgs, 2, "options.")
+		resp.Error = funcErrorFrom(err, gpuFitArgs, "options.")
 		return
 	}
 	obj, diags := types.ObjectValueFrom(ctx, objectAttrTypes(fitResultAttributes()), newFitResultModel(res, rf.In.GPU, rf.In.Model))
@@ -149,7 +149,7 @@ func fitConfigFromArgs(model, gpu string, opts types.Dynamic) (fitConfigModel, e
 			return c, eng, function.NewArgumentFuncError(2, fmt.Sprintf("options.%s: %s", k, err))
 		}
 	}
-	if msg := c.engineSettingsModel.validate(context.Background(), sizingEnginePlace(false)); msg != "" {
+	if msg := c.validate(context.Background(), sizingEnginePlace(false)); msg != "" {
 		return c, eng, function.NewArgumentFuncError(2, "options."+msg)
 	}
 	return c, eng, nil
@@ -196,8 +196,8 @@ func optString(v attr.Value) (types.String, error) {
 
 // funcErrorFrom maps an engine error onto the function argument it
 // concerns: argIndex maps attribute names to argument positions; any other
-// attribute belongs to argument `other`, named with prefix.
-func funcErrorFrom(err error, argIndex map[string]int64, other int64, prefix string) *function.FuncError {
+// attribute belongs to the options argument (the third), named with prefix.
+func funcErrorFrom(err error, argIndex map[string]int64, prefix string) *function.FuncError {
 	var ie *hardware.InputError
 	// Terraform ends the message itself; the function takes a config.json
 	// as its model argument, not as an attribute.
@@ -208,7 +208,7 @@ func funcErrorFrom(err error, argIndex map[string]int64, other int64, prefix str
 	if i, ok := argIndex[ie.Attribute]; ok {
 		return function.NewArgumentFuncError(i, msg)
 	}
-	return function.NewArgumentFuncError(other, prefix+msg)
+	return function.NewArgumentFuncError(2, prefix+msg)
 }
 
 var gpuFitArgs = map[string]int64{"model": 0, "model_config_json": 0, "gpu": 1, "instance_type": 1}

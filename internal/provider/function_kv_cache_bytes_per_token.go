@@ -57,7 +57,7 @@ func (f *kvBytesFunction) Run(ctx context.Context, req function.RunRequest, resp
 	}
 	n, err := hardware.KVCacheBytesPerToken(m, dtype, int(tp))
 	if err != nil {
-		resp.Error = funcErrorFrom(err, map[string]int64{"model": 0, "model_config_json": 0, "kv_cache_dtype": 1}, 2, "")
+		resp.Error = funcErrorFrom(err, map[string]int64{"model": 0, "model_config_json": 0, "kv_cache_dtype": 1}, "")
 		return
 	}
 	resp.Error = resp.Result.Set(ctx, n)

@@ -201,7 +201,7 @@ func (r *vllmWorkerResource) Schema(ctx context.Context, _ resource.SchemaReques
 	}
 	maps.Copy(resp.Schema.Attributes, enginePlace{Prefix: "vLLM mode: ", ExtraString: vllmOnly(), ExtraInt: vllmOnlyInt(),
 		ExtraFloat: []validator.Float64{float64validator.ConflictsWith(path.MatchRoot("import_path"))},
-		Defaults: map[string]string{
+		Defaults: map[string]string{ //nolint:gosec // G101: attribute descriptions keyed by setting name, not credentials
 			"quantization":           "Default: the checkpoint's own.",
 			"tensor_parallel_size":   "Default 1.",
 			"max_model_len":          "Default: the model's.",
