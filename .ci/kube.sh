@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds "Kubernetes in a box" (internal/kubebox) from the Go module proxy:
 # kube-apiserver, kube-scheduler, kube-controller-manager, etcd and the KubeRay
-# operator, plus KubeRay's CRDs from its module. No binary is downloaded.
+# operator, plus KubeRay's CRDs from its module, and kubebox-node (a
+# virtual-kubelet whose runtime is the test harness). No binary is downloaded.
 #
 # The versions are pinned by the build modules in internal/kubebox/build/*
 # (checked against internal/versions/versions.json by kubebox's tests). A
@@ -39,6 +40,7 @@ if [ "$(cat "$dir/.sha256" 2>/dev/null)" != "$want" ]; then
   (cd "$build/etcd" && go build -mod=readonly -trimpath -ldflags "-s -w" -o "$tmp/bin/etcd" .)
   (cd "$build/kuberay" && go build -mod=readonly -trimpath -ldflags "-s -w" -o "$tmp/bin/kuberay-operator" github.com/ray-project/kuberay/ray-operator &&
     cp "$(go list -mod=readonly -m -f '{{.Dir}}' github.com/ray-project/kuberay/ray-operator)"/config/crd/bases/*.yaml "$tmp/crds/")
+  (cd "$build/node" && go build -mod=readonly -trimpath -ldflags "-s -w" -o "$tmp/bin/kubebox-node" .)
   chmod -R u+w "$tmp/crds"
   echo "$want" > "$tmp/.sha256"
   rm -rf "$dir" && mv "$tmp" "$dir"

@@ -26,6 +26,12 @@ type Options struct {
 	// StartTimeout bounds each step of Start (5 minutes when zero: the
 	// API server's first start builds its OpenAPI schemas).
 	StartTimeout time.Duration
+	// Venv, when set, adds a node (kubebox-node, a virtual-kubelet) whose
+	// pods run their containers' commands with this venv standing in for
+	// the image, each pod in its own network namespace. Needs root.
+	Venv string
+	// NodeLabels are the node's extra labels (e.g. nvidia.com/gpu.product).
+	NodeLabels map[string]string
 	// Logf receives progress lines; silent when nil.
 	Logf func(format string, args ...any)
 }
@@ -39,6 +45,10 @@ type Box struct {
 	server     string // https://127.0.0.1:port
 	kubeconfig string
 	api        *client
+
+	rt       *runtime
+	stopSync chan struct{}
+	syncDone chan struct{}
 
 	mu     sync.Mutex
 	procs  []*proc
@@ -65,7 +75,11 @@ func Start(opts Options) (_ *Box, err error) {
 	if opts.Logf == nil {
 		opts.Logf = func(string, ...any) {}
 	}
-	for _, c := range Components {
+	need := Components
+	if opts.Venv != "" {
+		need = append(need[:len(need):len(need)], NodeName)
+	}
+	for _, c := range need {
 		if _, err := os.Stat(filepath.Join(opts.Dir, "bin", c)); err != nil {
 			return nil, fmt.Errorf("kubebox: %s is not built in %s (run .ci/kube.sh): %w", c, opts.Dir, err)
 		}
@@ -109,6 +123,11 @@ func Start(opts Options) (_ *Box, err error) {
 	}
 	if err := b.startOperator(ports[3], ports[4]); err != nil {
 		return nil, err
+	}
+	if opts.Venv != "" {
+		if err := b.startNode(ports[5]); err != nil {
+			return nil, err
+		}
 	}
 	return b, nil
 }
@@ -314,21 +333,32 @@ func (b *Box) Close() error {
 	b.closed = true
 	b.mu.Unlock()
 	var errs []error
+	if b.stopSync != nil {
+		close(b.stopSync)
+		<-b.syncDone
+		b.stopSync = nil
+	}
 	for i := len(procs) - 1; i >= 0; i-- {
-		p := procs[i]
-		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
-		select {
-		case <-p.done:
-		case <-time.After(10 * time.Second):
-			_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-			<-p.done
-		}
-		_ = p.log.Close()
+		stopProc(procs[i])
+	}
+	if b.rt != nil { // after the node, so that it restarts no pod
+		errs = append(errs, b.rt.close())
 	}
 	if b.ownWork && b.work != "" {
 		errs = append(errs, os.RemoveAll(b.work))
 	}
 	return errors.Join(errs...)
+}
+
+func stopProc(p *proc) {
+	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		<-p.done
+	}
+	_ = p.log.Close()
 }
 
 // freePorts reserves n loopback ports by listening on them, then releases
