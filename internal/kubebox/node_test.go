@@ -19,14 +19,14 @@ import (
 // status. Close leaves no pod namespace behind.
 func TestKubeBox_podRuns(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("kubebox's node needs root for network namespaces")
+		Unavailable(t, "the node needs root for network namespaces")
 	}
 	venv, err := filepath.Abs(filepath.Join("..", "..", ".venv"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(filepath.Join(venv, "bin", "python")); err != nil {
-		t.Skip("no test venv (make venv): " + err.Error())
+		Unavailable(t, "no test venv (make venv): "+err.Error())
 	}
 	b := New(t, Options{Venv: venv})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)

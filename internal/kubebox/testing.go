@@ -10,8 +10,9 @@ import (
 var DefaultDir = filepath.Join("..", "..", ".tmp", "kube")
 
 // New starts a box for the test and closes it when the test ends, also when
-// it fails. It skips the test when the box is not built (make kube), and
-// fails it instead when RAYVLLM_REQUIRE_E2E or CI is set.
+// it fails. It skips the test when the box is not built (make kube), or
+// fails it when RAYVLLM_REQUIRE_KUBE is set (make test-kube): make test
+// does not build the box yet.
 func New(t testing.TB, opts Options) *Box {
 	t.Helper()
 	if opts.Dir == "" {
@@ -21,13 +22,7 @@ func New(t testing.TB, opts Options) *Box {
 		opts.Dir = DefaultDir
 	}
 	if _, err := os.Stat(filepath.Join(opts.Dir, ".sha256")); err != nil {
-		why := "Kubernetes in a box is not built in " + opts.Dir + " (run .ci/kube.sh, or make test-kube)"
-		for _, v := range []string{"RAYVLLM_REQUIRE_E2E", "CI"} {
-			if s := os.Getenv(v); s != "" && s != "0" && s != "false" {
-				t.Fatalf("kubebox cannot run: %s (%s=%s)", why, v, s)
-			}
-		}
-		t.Skip("kubebox: " + why)
+		Unavailable(t, "Kubernetes in a box is not built in "+opts.Dir+" (run .ci/kube.sh, or make test-kube)")
 	}
 	if opts.Logf == nil {
 		opts.Logf = t.Logf
@@ -45,4 +40,14 @@ func New(t testing.TB, opts Options) *Box {
 		}
 	})
 	return b
+}
+
+// Unavailable skips the test for why, or fails it when RAYVLLM_REQUIRE_KUBE
+// is set.
+func Unavailable(t testing.TB, why string) {
+	t.Helper()
+	if s := os.Getenv("RAYVLLM_REQUIRE_KUBE"); s != "" && s != "0" && s != "false" {
+		t.Fatalf("kubebox cannot run: %s (RAYVLLM_REQUIRE_KUBE=%s)", why, s)
+	}
+	t.Skip("kubebox: " + why)
 }
