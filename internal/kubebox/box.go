@@ -182,8 +182,7 @@ func (b *Box) startControllers() error {
 	kc := "--kubeconfig=" + b.kubeconfig
 	if err := b.spawn("kube-controller-manager", nil, kc, "--leader-elect=false", "--bind-address=127.0.0.1",
 		"--secure-port=0", "--service-account-private-key-file="+b.pki.saKey, "--root-ca-file="+b.pki.caFile,
-		"--cluster-signing-cert-file="+b.pki.caFile, "--cluster-signing-key-file="+filepath.Join(b.work, "ca.key"),
-		"--controllers=*,-cloud-node-lifecycle-controller,-service-lb-controller,-node-ipam-controller"); err != nil {
+		"--cluster-signing-cert-file="+b.pki.caFile, "--cluster-signing-key-file="+filepath.Join(b.work, "ca.key")); err != nil {
 		return err
 	}
 	return b.spawn("kube-scheduler", nil, kc, "--leader-elect=false", "--bind-address=127.0.0.1", "--secure-port=0")

@@ -101,7 +101,12 @@ func (p *provider) CreatePod(ctx context.Context, pod *corev1.Pod) error {
 	}
 	p.mu.Lock()
 	p.pods[key(pod.Namespace, pod.Name)] = pod
+	notify := p.notify
 	p.mu.Unlock()
+	// A PodNotifier reports every status change itself, the first too.
+	if notify != nil {
+		go notify(pod.DeepCopy())
+	}
 	go p.watch(pod.Namespace, pod.Name)
 	return nil
 }
@@ -194,7 +199,7 @@ func (p *provider) DeletePod(ctx context.Context, pod *corev1.Pod) error {
 	}
 	terminate(known, st)
 	if notify != nil {
-		notify(known)
+		go notify(known)
 	}
 	return nil
 }
