@@ -73,9 +73,15 @@ type podSpec struct {
 const runtimePrefix = "kbx"
 
 func newRuntime(dir, venv string, logf func(string, ...any)) (*runtime, error) {
+	if err := Sweep(); err != nil {
+		logf("kubebox: sweeping crashed runs: %v", err)
+	}
 	r := make([]byte, 2)
 	_, _ = rand.Read(r)
 	rt := &runtime{venv: venv, run: hex.EncodeToString(r), dir: dir, logf: logf, pods: map[string]*pod{}}
+	if err := writeOwner(rt.run); err != nil {
+		return nil, err
+	}
 	rt.bridge = runtimePrefix + rt.run + "br"
 	used := map[byte]bool{}
 	addrs, _ := net.InterfaceAddrs()
@@ -356,6 +362,9 @@ func (rt *runtime) close() error {
 		if strings.HasPrefix(i.Name, runtimePrefix+rt.run) {
 			errs = append(errs, ec2box.IP("link", "del", i.Name))
 		}
+	}
+	if err := os.Remove(filepath.Join(ownerDir, rt.run)); err != nil && !os.IsNotExist(err) {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -114,5 +115,52 @@ ip -4 -o addr show dev eth0 | grep -o '10\.214\.[0-9.]*'; echo "$GREETING"; cat 
 	}
 	if ec2box.IP("link", "show", rt.bridge) == nil {
 		t.Errorf("bridge %s is left after close", rt.bridge)
+	}
+}
+
+// TestSweep_deadRun leaves a runtime's pod behind as a killed test would
+// (owner file naming a process that is gone) and checks that Sweep removes
+// its namespace, links, hosts file and owner file, and spares a live run.
+func TestSweep_deadRun(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the runtime needs root for network namespaces")
+	}
+	live, err := newRuntime(t.TempDir(), "/nonexistent-venv", t.Logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = live.close() }()
+	dead, err := newRuntime(t.TempDir(), "/nonexistent-venv", t.Logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := podSpec{}
+	spec.Metadata.Namespace, spec.Metadata.Name = "default", "orphan"
+	p, err := dead.start(spec)
+	if err != nil {
+		_ = dead.close()
+		t.Fatal(err)
+	}
+	// PID 1 with another start time: a process that is gone.
+	if err := os.WriteFile(filepath.Join(ownerDir, dead.run), []byte("1 0\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := Sweep(); err != nil {
+		t.Fatal(err)
+	}
+	if ec2box.NamespaceExists(p.ns) {
+		_ = dead.close()
+		t.Fatalf("Sweep left the dead run's namespace %s", p.ns)
+	}
+	for _, gone := range []string{filepath.Join("/etc/netns", p.ns), filepath.Join(ownerDir, dead.run)} {
+		if _, err := os.Stat(gone); err == nil {
+			t.Errorf("Sweep left %s", gone)
+		}
+	}
+	if ec2box.IP("link", "show", dead.bridge) == nil {
+		t.Errorf("Sweep left the dead run's bridge %s", dead.bridge)
+	}
+	if ec2box.IP("link", "show", live.bridge) != nil {
+		t.Errorf("Sweep removed the live run's bridge %s", live.bridge)
 	}
 }
