@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/versions"
 )
 
 // NodeName is the box's node, and the name of its binary.
@@ -27,7 +29,7 @@ func (b *Box) startNode(port int) error {
 	}
 	kp := b.pki.keyPair["node"]
 	args := []string{"--name=" + NodeName, "--runtime=" + url, fmt.Sprintf("--listen=127.0.0.1:%d", port),
-		"--tls-cert=" + kp[0], "--tls-key=" + kp[1]}
+		"--tls-cert=" + kp[0], "--tls-key=" + kp[1], "--kubelet-version=v" + versions.Tested.Kubernetes}
 	for k, v := range b.opts.NodeLabels {
 		args = append(args, "--label="+k+"="+v)
 	}

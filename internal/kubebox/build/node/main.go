@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -34,17 +35,18 @@ func main() {
 	key := flag.String("tls-key", "", "its key")
 	cpu := flag.String("cpu", "16", "the node's CPU capacity")
 	memory := flag.String("memory", "64Gi", "the node's memory capacity")
+	kubeletVersion := flag.String("kubelet-version", "", "the version the node reports (the control plane's)")
 	gpus := flag.Int("gpus", 0, "nvidia.com/gpu capacity (the harness' pods have none; the scheduler counts them)")
-	var labels labelFlag
-	flag.Var(&labels, "label", "a node label k=v (repeatable), e.g. nvidia.com/gpu.product=NVIDIA-L4")
+	labels := labelFlag{}
+	flag.Var(labels, "label", "a node label k=v (repeatable), e.g. nvidia.com/gpu.product=NVIDIA-L4")
 	flag.Parse()
-	if err := run(*name, *runtimeURL, *listen, *cert, *key, *cpu, *memory, *gpus, labels); err != nil {
+	if err := run(*name, *runtimeURL, *listen, *cert, *key, *cpu, *memory, *kubeletVersion, *gpus, labels); err != nil {
 		fmt.Fprintln(os.Stderr, "kubebox-node:", err)
 		os.Exit(1)
 	}
 }
 
-func run(name, runtimeURL, listen, cert, key, cpu, memory string, gpus int, labels map[string]string) error {
+func run(name, runtimeURL, listen, cert, key, cpu, memory, kubeletVersion string, gpus int, labels map[string]string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	host, portS, err := net.SplitHostPort(listen)
@@ -67,7 +69,7 @@ func run(name, runtimeURL, listen, cert, key, cpu, memory string, gpus int, labe
 		cfg.Node.Status.Capacity, cfg.Node.Status.Allocatable = capacity, capacity
 		cfg.Node.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: host}, {Type: corev1.NodeHostName, Address: name}}
 		cfg.Node.Status.DaemonEndpoints.KubeletEndpoint.Port = int32(port) // #nosec G115 -- a port
-		cfg.Node.Status.NodeInfo.KubeletVersion = "kubebox"
+		cfg.Node.Status.NodeInfo.KubeletVersion = kubeletVersion
 		cfg.Node.Status.NodeInfo.OperatingSystem, cfg.Node.Status.NodeInfo.Architecture = "linux", "amd64"
 		for k, v := range labels {
 			cfg.Node.Labels[k] = v
@@ -96,6 +98,20 @@ func run(name, runtimeURL, listen, cert, key, cpu, memory string, gpus int, labe
 	fmt.Println("kubebox-node: ready")
 	<-n.Done()
 	return n.Err()
+}
+
+// labelFlag collects repeated --label k=v flags.
+type labelFlag map[string]string
+
+func (l labelFlag) String() string { return fmt.Sprint(map[string]string(l)) }
+
+func (l labelFlag) Set(s string) error {
+	k, v, ok := strings.Cut(s, "=")
+	if !ok || k == "" {
+		return fmt.Errorf("label %q is not k=v", s)
+	}
+	l[k] = v
+	return nil
 }
 
 // copyBoth splices a port-forward stream and a connection to the pod.
