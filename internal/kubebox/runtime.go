@@ -360,7 +360,7 @@ func (rt *runtime) close() error {
 	ifs, _ := net.Interfaces()
 	for _, i := range ifs {
 		if strings.HasPrefix(i.Name, runtimePrefix+rt.run) {
-			errs = append(errs, ec2box.IP("link", "del", i.Name))
+			errs = append(errs, delLink(i.Name))
 		}
 	}
 	if err := os.Remove(filepath.Join(ownerDir, rt.run)); err != nil && !os.IsNotExist(err) {

@@ -49,7 +49,7 @@ func Sweep() error {
 		ifs, _ := net.Interfaces()
 		for _, i := range ifs {
 			if strings.HasPrefix(i.Name, runtimePrefix+run) {
-				errs = append(errs, ec2box.IP("link", "del", i.Name))
+				errs = append(errs, delLink(i.Name))
 			}
 		}
 		errs = append(errs, os.Remove(filepath.Join(ownerDir, run)))
@@ -70,4 +70,14 @@ func processStart(pid int) string {
 		return ""
 	}
 	return fields[19]
+}
+
+// delLink deletes a link unless it is already gone: deleting a namespace
+// takes its veth pair with it, a moment later.
+func delLink(name string) error {
+	err := ec2box.IP("link", "del", name)
+	if _, missing := net.InterfaceByName(name); err != nil && missing != nil {
+		return nil
+	}
+	return err
 }
