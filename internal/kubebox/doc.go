@@ -1,0 +1,21 @@
+// Package kubebox is "Kubernetes in a box" for tests: a real etcd,
+// kube-apiserver, kube-scheduler and kube-controller-manager on loopback,
+// with KubeRay's CRDs applied from its module and the real KubeRay operator
+// running against them. Everything is built from the Go module proxy by
+// .ci/kube.sh (see internal/kubebox/build) and found through .tmp/kube.
+//
+// With Options.Venv, the box has a node: kubebox-node, a virtual-kubelet
+// (built from its module) whose container runtime is this package. Each pod
+// is a network namespace on the box's bridge (ec2box's namespace helpers),
+// each container its command run inside with the venv standing in for the
+// image, and /etc/hosts inside is kept in step with the Endpoints, so that
+// Service names resolve.
+//
+// The box generates its own CA, serving certificate, admin client
+// certificate and service-account keys, so nothing outside its work
+// directory is read or written; Close stops every process it started and
+// removes the directory.
+//
+// It talks to the API server over plain HTTPS (no client-go), so that the
+// provider's module does not take on Kubernetes' dependency tree.
+package kubebox

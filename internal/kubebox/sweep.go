@@ -1,0 +1,83 @@
+package kubebox
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/ec2box"
+)
+
+// ownerDir holds one file per runtime: its run ID, naming the test process
+// (PID and start time) that owns the run's namespaces and links.
+const ownerDir = "/run/kubebox"
+
+func writeOwner(run string) error {
+	if err := os.MkdirAll(ownerDir, 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(ownerDir, run), []byte(fmt.Sprintf("%d %s\n", os.Getpid(), processStart(os.Getpid()))), 0o600)
+}
+
+// Sweep removes what runtimes of crashed or killed test processes left: pod
+// namespaces (with their processes), links, /etc/netns entries. Runs whose
+// process still lives are left alone. A new runtime sweeps first.
+func Sweep() error {
+	entries, _ := os.ReadDir(ownerDir)
+	var errs []error
+	for _, e := range entries {
+		run := e.Name()
+		data, _ := os.ReadFile(filepath.Join(ownerDir, run)) // #nosec G304 -- the box's own owner files
+		f := strings.Fields(string(data))
+		if len(f) == 2 {
+			if pid, err := strconv.Atoi(f[0]); err == nil && processStart(pid) == f[1] {
+				continue
+			}
+		}
+		nsPrefix := runtimePrefix + "-" + run + "-"
+		nss, _ := os.ReadDir("/run/netns")
+		for _, ns := range nss {
+			if strings.HasPrefix(ns.Name(), nsPrefix) {
+				errs = append(errs, ec2box.RemoveNamespace(ns.Name(), "", 2*time.Second), os.RemoveAll(filepath.Join("/etc/netns", ns.Name())))
+			}
+		}
+		ifs, _ := net.Interfaces()
+		for _, i := range ifs {
+			if strings.HasPrefix(i.Name, runtimePrefix+run) {
+				errs = append(errs, delLink(i.Name))
+			}
+		}
+		errs = append(errs, os.Remove(filepath.Join(ownerDir, run)))
+	}
+	return errors.Join(errs...)
+}
+
+// processStart is field 22 of /proc/pid/stat (start time in clock ticks),
+// so that a reused PID does not pass for the owner.
+func processStart(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return ""
+	}
+	s := string(b)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(fields) < 20 {
+		return ""
+	}
+	return fields[19]
+}
+
+// delLink deletes a link unless it is already gone: deleting a namespace
+// takes its veth pair with it, a moment later.
+func delLink(name string) error {
+	err := ec2box.IP("link", "del", name)
+	if _, missing := net.InterfaceByName(name); err != nil && missing != nil {
+		return nil
+	}
+	return err
+}
