@@ -22,3 +22,7 @@ func RemoveNamespace(ns, hostLink string, grace time.Duration) error {
 
 // NamespaceExists reports whether the network namespace ns exists.
 func NamespaceExists(ns string) bool { return nsExists(ns) }
+
+// ProcessStart is a process's start time (field 22 of /proc/pid/stat), so
+// that an owner file's PID that was reused does not pass for its owner.
+func ProcessStart(pid int) string { return processStart(pid) }

@@ -21,7 +21,7 @@ func writeOwner(run string) error {
 	if err := os.MkdirAll(ownerDir, 0o755); err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(ownerDir, run), []byte(fmt.Sprintf("%d %s\n", os.Getpid(), processStart(os.Getpid()))), 0o600)
+	return os.WriteFile(filepath.Join(ownerDir, run), []byte(fmt.Sprintf("%d %s\n", os.Getpid(), ec2box.ProcessStart(os.Getpid()))), 0o600)
 }
 
 // Sweep removes what runtimes of crashed or killed test processes left: pod
@@ -35,7 +35,7 @@ func Sweep() error {
 		data, _ := os.ReadFile(filepath.Join(ownerDir, run)) // #nosec G304 -- the box's own owner files
 		f := strings.Fields(string(data))
 		if len(f) == 2 {
-			if pid, err := strconv.Atoi(f[0]); err == nil && processStart(pid) == f[1] {
+			if pid, err := strconv.Atoi(f[0]); err == nil && ec2box.ProcessStart(pid) == f[1] {
 				continue
 			}
 		}
@@ -55,21 +55,6 @@ func Sweep() error {
 		errs = append(errs, os.Remove(filepath.Join(ownerDir, run)))
 	}
 	return errors.Join(errs...)
-}
-
-// processStart is field 22 of /proc/pid/stat (start time in clock ticks),
-// so that a reused PID does not pass for the owner.
-func processStart(pid int) string {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return ""
-	}
-	s := string(b)
-	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(fields) < 20 {
-		return ""
-	}
-	return fields[19]
 }
 
 // delLink deletes a link unless it is already gone: deleting a namespace
