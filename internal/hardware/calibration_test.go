@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -31,6 +32,7 @@ type calRecord struct {
 	MaxModelLen          *int     `json:"max_model_len"`
 	BlockSize            *int     `json:"block_size"`
 	Engine               string   `json:"engine"`
+	Version              *string  `json:"vllm_version"`
 	Outcome              string   `json:"outcome"`
 	Observed             map[string]any
 	ObservedRaw          json.RawMessage `json:"observed"`
@@ -78,7 +80,8 @@ var calInputs = map[string]calInput{
 	"M25": {model: "meta-llama/Llama-3.1-8B", gpu: "A10", mbt: 2048, seqs: 256},
 	"M26": {skip: "GGUF checkpoints are not modelled"},
 	"M27": {model: "Qwen/Qwen3-30B-A3B", gpu: "T4", quant: "fp16", maxPos: 131072, mbt: 2048, seqs: 256},
-	"M28": {skip: "vLLM 0.19's padded MXFP4 experts: its weights are checked at that release by TestMXFP4WeightsMatchObserved"},
+	// `vllm serve` (the worker context) on an A100: 2048/256.
+	"M28": {model: "openai/gpt-oss-20b", gpu: "A100-80GB", mbt: 2048, seqs: 256},
 	"M29": {skip: "google/gemma-4-26B-A4B is not in the catalog"},
 	"M30": {model: "Qwen/Qwen3-8B", gpu: "H100-80GB-SXM", mbt: 8192, seqs: 1024},
 	"M31": {model: "Qwen/Qwen3-32B", gpu: "H100-80GB-SXM", mbt: 8192, seqs: 1024},
@@ -160,8 +163,7 @@ func calibrationInput(r calRecord, ci calInput) (FitInput, error) {
 	if r.GPUTotalGiB != nil {
 		g.MemoryGiB = *r.GPUTotalGiB
 	}
-	// The start-up logs predate vLLM 0.21: graphs outside the KV budget.
-	in := FitInput{Model: m, GPU: g, TensorParallelSize: r.TP, Quantization: ci.quant, MaxNumBatchedTokens: ci.mbt, MaxNumSeqs: ci.seqs, VLLMVersion: "0.11.0"}
+	in := FitInput{Model: m, GPU: g, TensorParallelSize: r.TP, Quantization: ci.quant, MaxNumBatchedTokens: ci.mbt, MaxNumSeqs: ci.seqs, VLLMVersion: recordRelease(r)}
 	if r.Util != nil {
 		in.GPUMemoryUtilization = *r.Util
 	}
@@ -173,6 +175,25 @@ func calibrationInput(r calRecord, ci calInput) (FitInput, error) {
 	}
 	return in, nil
 }
+
+// recordRelease is the vLLM release a record printed, as FitInput takes
+// it: its own version where it names a V1-era release (0.8 or later,
+// "0.8.5 (docker …)" → "0.8.5"); otherwise (V0 releases, "~0.7.x", none
+// given) 0.11.0, a release with the V1 accounting the constants were
+// fitted to. Every such record predates 0.19, so the fallback changes no
+// release-dependent term.
+func recordRelease(r calRecord) string {
+	if r.Version != nil {
+		if v := releaseRE.FindString(*r.Version); v != "" && !strings.HasPrefix(*r.Version, "~") {
+			if _, err := parseVLLMVersion(v); err == nil {
+				return v
+			}
+		}
+	}
+	return "0.11.0"
+}
+
+var releaseRE = regexp.MustCompile(`^v?\d+\.\d+(\.\d+)?`)
 
 func relErr(pred, obs float64) float64 { return (pred - obs) / math.Abs(obs) }
 

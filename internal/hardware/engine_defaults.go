@@ -141,3 +141,16 @@ func parseVLLMVersion(s string) (vllmRelease, error) {
 // Worker.determine_available_memory, vllm/v1/worker/gpu_worker.py lines
 // 560–600 of 0.29.0, whose log line says "default since v0.21.0").
 func (v vllmRelease) estimatesCUDAGraphs() bool { return v.atLeast(0, 21) }
+
+// samplerBytes is the sampler's profiling peak per logit in this release.
+// The sort-free sampler is taken from 0.19, the first release a record
+// shows it at (M28: 1.17 GiB of activation plus non-torch memory where the
+// sorting sampler would need 1.98 GiB); the H100 logs the sorting constant
+// was fitted to ran 0.8–0.11. Releases in between are counted with the
+// heavier sampler, which under-states the KV cache (the safe side).
+func (v vllmRelease) samplerBytes() float64 {
+	if v.atLeast(0, 19) {
+		return samplerBytesPerLogitNoSort
+	}
+	return samplerBytesPerLogit
+}

@@ -34,17 +34,30 @@ import (
 // (1 − gpu_memory_utilization) margin instead.
 const (
 	// samplerBytesPerLogit is the torch peak of _dummy_sampler_run per
-	// element of the [num_reqs, vocab] logits: bf16 logits, their fp32 copy,
-	// the top-k/top-p sort (values + int64 indices), masks, softmax, the
-	// scatter back and the exponential draw (vllm/v1/sample/sampler.py,
-	// ops/topk_topp_sampler.py), all alive at once. 38.4 is fitted to five V1
-	// start-up logs on H100 with 1024 rows (llm-d-benchmark
-	// config_explorer/empirical-vllm-memory-results.md: Qwen3-0.6B,
-	// Qwen3-32B, Llama-3.1-8B, Llama-3.3-70B-FP8 TP2, gpt-oss-20b), which
-	// agree to ±0.4%; a count of those tensors gives 36 bytes, and a PyTorch
-	// re-run of that sampling path on an H200 measured 38.0–38.3 bytes
-	// (testdata/sampler_probe.py, testdata/h200-sampler-2026-11-26.json).
+	// element of the [num_reqs, vocab] logits before vLLM 0.19: bf16 logits,
+	// their fp32 copy, the top-k/top-p sort (values + int64 indices), masks,
+	// softmax, the scatter back and the exponential draw
+	// (vllm/v1/sample/sampler.py, ops/topk_topp_sampler.py), all alive at
+	// once. 38.4 is fitted to five V1 start-up logs on H100 with 1024 rows
+	// (llm-d-benchmark config_explorer/empirical-vllm-memory-results.md:
+	// Qwen3-0.6B, Qwen3-32B, Llama-3.1-8B, Llama-3.3-70B-FP8 TP2,
+	// gpt-oss-20b), which agree to ±0.4%; a count of those tensors gives 36
+	// bytes, and a PyTorch re-run of that sampling path on an H200 measured
+	// 38.0–38.3 bytes (testdata/sampler_probe.py,
+	// testdata/h200-sampler-2026-11-26.json).
 	samplerBytesPerLogit = 38.4
+	// samplerBytesPerLogitNoSort is the same peak once top-k/top-p no longer
+	// sort the vocabulary (FlashInfer's sampler on CUDA by default, and a
+	// Triton top-k/top-p kernel that masks the fp32 logits in place for the
+	// PyTorch path): bf16 logits (2) + fp32 copy (4) + fp32 softmax probs (4)
+	// + fp32 exponential noise (4), counted in vLLM 0.32's
+	// v1/sample/sampler.py lines 96–97 (logits.to(float32)), 230–239
+	// (temperature in place), ops/topk_topp_sampler.py lines 263–284
+	// (forward_native: apply_top_k_top_p → Triton, softmax) and 555–577
+	// (random_sample: q, then probs.div_(q) in place). M28 (vLLM 0.19,
+	// gpt-oss-20b on an A100, util 0.65), which this count never saw, comes
+	// out within 2% of the KV cache vLLM printed; see vllmRelease.samplerBytes.
+	samplerBytesPerLogitNoSort = 14.0
 	// nonTorchGiB is the non-torch increase of a single-GPU V1 start-up
 	// (0.13 GiB in every H100 log above); nonTorchTPGiB is what NCCL and the
 	// custom all-reduce add once tensor_parallel_size > 1 (0.55 − 0.13 in the
@@ -320,7 +333,7 @@ func (e engine) forwardPeakBytes(tokens int) float64 {
 // per request.
 func (e engine) samplerPeakBytes() float64 {
 	rows := float64(min(e.seqs, e.mbt))
-	logit := samplerBytesPerLogit + (e.prec.DTypeBytes - 2) // fp32 models keep 4-byte logits
+	logit := e.version.samplerBytes() + (e.prec.DTypeBytes - 2) // fp32 models keep 4-byte logits
 	return rows*float64(e.m.VocabSize)*logit + float64(e.mbt)*float64(e.m.HiddenSize)*e.prec.DTypeBytes
 }
 

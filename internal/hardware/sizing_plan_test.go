@@ -74,13 +74,14 @@ func TestPlanRangeWidens(t *testing.T) {
 // The recommender lowers max_num_seqs (and max_num_batched_tokens) until
 // the engine fits before it reports a misfit: Llama-3.1-8B in bf16 on a
 // 24 GB A10G (g5) with an 8192-token context, and on an A100-40GB with the
-// model's 131072-token default context, plan.
+// model's 131072-token default context, plan. vLLM 0.18 (before the
+// sort-free sampler) is where 1024 rows of logits do not fit.
 func TestSizeLowersBatchToFit(t *testing.T) {
 	for _, c := range []struct {
 		gpu string
 		mml int
 	}{{"A10G", 8192}, {"A100-40GB", 0}} {
-		in := SizingInput{Fit: FitInput{Model: mustModel(t, "meta-llama/Llama-3.1-8B-Instruct"), GPU: mustGPU(t, c.gpu), MaxModelLen: c.mml},
+		in := SizingInput{Fit: FitInput{Model: mustModel(t, "meta-llama/Llama-3.1-8B-Instruct"), GPU: mustGPU(t, c.gpu), MaxModelLen: c.mml, VLLMVersion: "0.18.0"},
 			Workload: Workload{NumRequests: 100000, MeanInputTokens: 500, MeanOutputTokens: 200}, GPUs: 1}
 		// At the first try's max_num_seqs (1024) vLLM would not start.
 		first := in.Fit
@@ -98,16 +99,17 @@ func TestSizeLowersBatchToFit(t *testing.T) {
 		if r.LoweredMaxNumSeqsFrom == 0 || r.MaxNumSeqs >= r.LoweredMaxNumSeqsFrom || !strings.Contains(strings.Join(r.Notes, " "), "max_num_seqs lowered") {
 			t.Errorf("%s: max_num_seqs %d (lowered from %d), notes %v", c.gpu, r.MaxNumSeqs, r.LoweredMaxNumSeqsFrom, r.Notes)
 		}
-		e, _ := resolveEngine(FitInput{Model: in.Fit.Model, GPU: in.Fit.GPU, MaxModelLen: c.mml, MaxNumSeqs: r.MaxNumSeqs, MaxNumBatchedTokens: r.MaxNumBatchedTokens})
+		e, _ := resolveEngine(FitInput{Model: in.Fit.Model, GPU: in.Fit.GPU, MaxModelLen: c.mml, MaxNumSeqs: r.MaxNumSeqs, MaxNumBatchedTokens: r.MaxNumBatchedTokens, VLLMVersion: "0.18.0"})
 		if !e.fit().Fits {
 			t.Errorf("%s: the recommended engine does not fit", c.gpu)
 		}
 	}
 }
 
-// Suggestions for a misfit name a smaller engine batch when one fits.
+// Suggestions for a misfit name a smaller engine batch when one fits
+// (vLLM 0.18's sorting sampler over 1024 rows does not fit an A10G).
 func TestSuggestsSmallerBatch(t *testing.T) {
-	e, err := resolveEngine(FitInput{Model: mustModel(t, "meta-llama/Llama-3.1-8B-Instruct"), GPU: mustGPU(t, "A10G"), MaxModelLen: 8192, MaxNumSeqs: 1024, MaxNumBatchedTokens: 16384})
+	e, err := resolveEngine(FitInput{Model: mustModel(t, "meta-llama/Llama-3.1-8B-Instruct"), GPU: mustGPU(t, "A10G"), MaxModelLen: 8192, MaxNumSeqs: 1024, MaxNumBatchedTokens: 16384, VLLMVersion: "0.18.0"})
 	if err != nil {
 		t.Fatal(err)
 	}
