@@ -171,25 +171,25 @@ data "rayvllm_batch_sizing" "measured" {
     requests                        = 100000
   }
 }
-# Llama-3.1-8B on an L4 at max_model_len 32768: Ray Data LLM's defaults
+# Llama-3.1-8B on an L4 at max_model_len 34816: Ray Data LLM's defaults
 # (2048/128) leave room for one full-length request; the OpenAI server's
-# (2048/256, a larger sampler profile) do not.
+# (2048/256, a larger sampler profile: 128 more rows of logits) do not.
 data "rayvllm_gpu_fit" "batch_job" {
   model         = "meta-llama/Llama-3.1-8B-Instruct"
   gpu           = "L4"
-  max_model_len = 32768
+  max_model_len = 34816
 }
 data "rayvllm_gpu_fit" "worker" {
   model          = "meta-llama/Llama-3.1-8B-Instruct"
   gpu            = "L4"
-  max_model_len  = 32768
+  max_model_len  = 34816
   engine_context = "worker"
   require_fit    = false
 }
 data "rayvllm_gpu_fit" "old" {
   model         = "meta-llama/Llama-3.1-8B-Instruct"
   gpu           = "L4"
-  max_model_len = 32768
+  max_model_len = 34816
   vllm_version  = "0.20.1"
 }
 locals {

@@ -33,13 +33,13 @@ output "on_instance" {
 output "too_big" {
   value = provider::rayvllm::gpu_fit("meta-llama/Llama-2-70b-hf", "L4", { quantization = "fp16", max_model_len = 4096 }).fits
 }
-# Ray Data LLM's defaults fit a 32768-token request on an L4; the Serve
-# worker's do not.
+# Ray Data LLM's defaults fit a 34816-token request on an L4; the Serve
+# worker's (128 more rows of logits in the sampler's profile) do not.
 output "l4_batch_job" {
-  value = provider::rayvllm::gpu_fit("meta-llama/Llama-3.1-8B-Instruct", "L4", { max_model_len = 32768 }).fits
+  value = provider::rayvllm::gpu_fit("meta-llama/Llama-3.1-8B-Instruct", "L4", { max_model_len = 34816 }).fits
 }
 output "l4_worker" {
-  value = provider::rayvllm::gpu_fit("meta-llama/Llama-3.1-8B-Instruct", "L4", { max_model_len = 32768, engine_context = "worker", vllm_version = "0.29.0" }).fits
+  value = provider::rayvllm::gpu_fit("meta-llama/Llama-3.1-8B-Instruct", "L4", { max_model_len = 34816, engine_context = "worker", vllm_version = "0.29.0" }).fits
 }`,
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownOutputValueAtPath("fit", tfjsonpath.New("fits"), knownvalue.Bool(true)),
