@@ -117,7 +117,7 @@ func releaseLine(r calRecord) string {
 }
 
 func memoryCVPoints(t *testing.T) []memoryCVPoint {
-	mem, _ := loadCalibration(t)
+	mem := loadCalibration(t)
 	var pts []memoryCVPoint
 	for _, r := range mem {
 		ci := calInputs[r.ID]

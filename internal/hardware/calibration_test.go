@@ -96,27 +96,24 @@ var calInputs = map[string]calInput{
 	"M40": {model: "meta-llama/Llama-2-7b-hf", gpu: "MI300X", quant: "fp16", mbt: 4096, seqs: 256},
 }
 
-func loadCalibration(t testing.TB) (mem, thr []calRecord) {
+func loadCalibration(t testing.TB) []calRecord {
 	t.Helper()
 	b, err := os.ReadFile("testdata/vllm-observed.json")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var f struct {
-		Memory     []calRecord `json:"memory"`
-		Throughput []calRecord `json:"throughput"`
+		Memory []calRecord `json:"memory"`
 	}
 	if err := json.Unmarshal(b, &f); err != nil {
 		t.Fatal(err)
 	}
-	for _, set := range [][]calRecord{f.Memory, f.Throughput} {
-		for i := range set {
-			if err := json.Unmarshal(set[i].ObservedRaw, &set[i].Observed); err != nil {
-				t.Fatal(err)
-			}
+	for i := range f.Memory {
+		if err := json.Unmarshal(f.Memory[i].ObservedRaw, &f.Memory[i].Observed); err != nil {
+			t.Fatal(err)
 		}
 	}
-	return f.Memory, f.Throughput
+	return f.Memory
 }
 
 // obsFloat reads the first of keys that holds a number, or a string that
@@ -198,7 +195,7 @@ var releaseRE = regexp.MustCompile(`^v?\d+\.\d+(\.\d+)?`)
 func relErr(pred, obs float64) float64 { return (pred - obs) / math.Abs(obs) }
 
 func runCalibration(t testing.TB) []calRow {
-	mem, _ := loadCalibration(t)
+	mem := loadCalibration(t)
 	var rows []calRow
 	for _, r := range mem {
 		ci, ok := calInputs[r.ID]

@@ -142,6 +142,8 @@ func parseVLLMVersion(s string) (vllmRelease, error) {
 // 560–600 of 0.29.0, whose log line says "default since v0.21.0").
 func (v vllmRelease) estimatesCUDAGraphs() bool { return v.atLeast(0, 21) }
 
+var sortFreeSamplerRelease = vllmRelease{0, 19, 0}
+
 // samplerBytes is the sampler's profiling peak per logit in this release.
 // The sort-free sampler is taken from 0.19, the first release a record
 // shows it at (M28: 1.17 GiB of activation plus non-torch memory where the
@@ -149,7 +151,7 @@ func (v vllmRelease) estimatesCUDAGraphs() bool { return v.atLeast(0, 21) }
 // was fitted to ran 0.8–0.11. Releases in between are counted with the
 // heavier sampler, which under-states the KV cache (the safe side).
 func (v vllmRelease) samplerBytes() float64 {
-	if v.atLeast(0, 19) {
+	if v.atLeast(sortFreeSamplerRelease.major, sortFreeSamplerRelease.minor) {
 		return samplerBytesPerLogitNoSort
 	}
 	return samplerBytesPerLogit
