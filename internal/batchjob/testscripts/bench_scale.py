@@ -14,6 +14,17 @@ one write), as the baseline of the same command. Writes a markdown table
 to the path given with --out.
 
     python testscripts/bench_scale.py --rows 100000,1000000 --baseline c935d5b --out table.md
+
+With --rows-per-second it measures instead how many rows one driver
+sustains: the same job over one input (--rows, default 200,000) at each of
+--batch-sizes (default 32,256), with rows/s end to end (rows / the driver's
+wall clock, Ray's start-up included: a floor) and the driver's own CPU
+seconds (getrusage of its process, all its threads: Ray's core worker and
+Ray Data's streaming executor run in it). rows / driver CPU seconds is the
+rate at which the driver would be saturated (a ceiling for one driver):
+the engines, readers and writers run in other processes.
+
+    python testscripts/bench_scale.py --rows-per-second --rows 200000 --batch-sizes 32,256 --out table.md
 """
 
 import argparse
@@ -108,27 +119,33 @@ def driver(cfg_json, lib):
 
     cfg = json.loads(cfg_json)
     standin.main([cfg_json])  # prints the metrics line
-    rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    rss_kib = usage.ru_maxrss
     import rayvllm_batch as rb
 
     metrics = json.loads(open(rb.metrics_path(cfg["output"])).read())
-    print("bench: " + json.dumps({"driver_peak_rss_mib": rss_kib / 1024, "rows": metrics["rows"]}), flush=True)
+    print("bench: " + json.dumps({"driver_peak_rss_mib": rss_kib / 1024, "rows": metrics["rows"],
+                                     "driver_cpu_seconds": usage.ru_utime + usage.ru_stime}), flush=True)
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--rows", default="100000,1000000")
+    ap.add_argument("--rows", help="row counts, comma-separated (default 100000,1000000; with --rows-per-second one, default 200000)")
     ap.add_argument("--out")
     ap.add_argument("--work", default=os.path.join(PRODUCT, "..", "..", ".tmp", "bench-batch-scale"))
     ap.add_argument("--driver")
     ap.add_argument("--lib", default=PRODUCT)
     ap.add_argument("--baseline", help="a git ref: also run the script as it was there")
+    ap.add_argument("--rows-per-second", action="store_true", help="rows one driver sustains, per batch size")
+    ap.add_argument("--batch-sizes", default="32,256")
     args = ap.parse_args()
     if args.driver:
         return driver(args.driver, args.lib)
     address = os.environ["RAYVLLM_TEST_GCS_ADDRESS"]
     os.environ.setdefault("RAY_AUTH_MODE", "token")
     os.makedirs(args.work, exist_ok=True)
+    if args.rows_per_second:
+        return rows_per_second(address, args)
     libs = [("write tasks (this tree)", PRODUCT)]
     if args.baseline:
         base_lib = os.path.join(args.work, "baseline")
@@ -171,20 +188,55 @@ def main():
     print(f"bench-batch-scale: driver private memory of this tree, largest × smallest size: {worst:.2f} (goal at most 1.2)")
 
 
+def job_config(inp, out, batch_size):
+    return {
+        "model_source": "stand-in", "engine_kwargs": {}, "batch_size": batch_size,
+        "input": {"path": inp, "format": "parquet", "id_column": "id", "prompt_column": "prompt",
+                  "apply_chat_template": False},
+        "output": {"path": out, "format": "parquet"},
+        "sampling_params": {"max_tokens": 16},
+    }
+
+
+def rows_per_second(address, args):
+    n = int(args.rows or 200_000)
+    inp = os.path.join(args.work, f"input-{n}")
+    if not os.path.exists(inp):
+        write_input(inp, n)
+    sizes = [int(x) for x in args.batch_sizes.split(",")]
+    results = []
+    for bs in sizes:
+        r = measure(address, job_config(inp, os.path.join(args.work, f"out-rps-{bs}"), bs))
+        if r["rows"] != n:
+            raise SystemExit(f"batch_size {bs}: {n} rows in, {r['rows']} processed")
+        r.update(batch_size=bs, end_to_end=n / r["wall_seconds"], ceiling=n / r["driver_cpu_seconds"])
+        results.append(r)
+        print(f"bench-batch-scale: rows per second, batch_size {bs}: {r}", flush=True)
+    base = results[0]
+    lines = [
+        "| batch_size | rows | wall s | rows/s end to end | × first | driver CPU s | driver CPU µs per row | rows/s at which the driver saturates (rows / driver CPU s) | × first |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        lines.append(f"| {r['batch_size']} | {n:,} | {r['wall_seconds']:.0f} | {r['end_to_end']:,.0f} | {r['end_to_end'] / base['end_to_end']:.2f} | "
+                     f"{r['driver_cpu_seconds']:.1f} | {1e6 * r['driver_cpu_seconds'] / n:.0f} | {r['ceiling']:,.0f} | "
+                     f"{r['ceiling'] / base['ceiling']:.2f} |")
+    lines.append("")
+    lines.append(f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} ({os.cpu_count()} cores, load average "
+                 f"{os.getloadavg()[0]:.1f} at the end).")
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
 def run_sizes(address, args, lib, label):
     results = []
-    for n in [int(x) for x in args.rows.split(",")]:
+    for n in [int(x) for x in (args.rows or "100000,1000000").split(",")]:
         inp = os.path.join(args.work, f"input-{n}")
         if not os.path.exists(inp):
             write_input(inp, n)
-        cfg = {
-            "model_source": "stand-in", "engine_kwargs": {}, "batch_size": 256,
-            "input": {"path": inp, "format": "parquet", "id_column": "id", "prompt_column": "prompt",
-                      "apply_chat_template": False},
-            "output": {"path": os.path.join(args.work, f"out-{n}-{label.split()[0]}"), "format": "parquet"},
-            "sampling_params": {"max_tokens": 16},
-        }
-        r = measure(address, cfg, lib)
+        r = measure(address, job_config(inp, os.path.join(args.work, f"out-{n}-{label.split()[0]}"), 256), lib)
         if r["rows"] != n:
             raise SystemExit(f"{label}: {n} rows in, {r['rows']} processed")
         results.append((n, r))
