@@ -16,15 +16,16 @@ to the path given with --out.
     python testscripts/bench_scale.py --rows 100000,1000000 --baseline c935d5b --out table.md
 
 With --rows-per-second it measures instead how many rows one driver
-sustains: the same job over one input (--rows, default 200,000) at each of
---batch-sizes (default 32,256), with rows/s end to end (rows / the driver's
-wall clock, Ray's start-up included: a floor) and the driver's own CPU
-seconds (getrusage of its process, all its threads: Ray's core worker and
-Ray Data's streaming executor run in it). rows / driver CPU seconds is the
-rate at which the driver would be saturated (a ceiling for one driver):
-the engines, readers and writers run in other processes.
+sustains: at each of --batch-sizes (default 32,256) the job runs over a
+small and a large input (--rows SMALL,LARGE, default 50000,250000), and the
+differences between the two runs give the marginal rows/s end to end (this
+machine's whole pipeline) and the driver's own marginal CPU seconds per row
+(getrusage of its process, all its threads: Ray's core worker and Ray
+Data's streaming executor run in it). 1 / that is the rate at which the
+driver itself would be saturated: the engines, readers and writers run in
+other processes.
 
-    python testscripts/bench_scale.py --rows-per-second --rows 200000 --batch-sizes 32,256 --out table.md
+    python testscripts/bench_scale.py --rows-per-second --rows 50000,250000 --batch-sizes 32,256 --out table.md
 """
 
 import argparse
@@ -199,28 +200,38 @@ def job_config(inp, out, batch_size):
 
 
 def rows_per_second(address, args):
-    n = int(args.rows or 200_000)
-    inp = os.path.join(args.work, f"input-{n}")
-    if not os.path.exists(inp):
-        write_input(inp, n)
-    sizes = [int(x) for x in args.batch_sizes.split(",")]
+    """Each batch size over a small and a large input: the differences
+    (large - small) remove the fixed costs (Ray's start-up, imports, the
+    actor pool) from both the wall clock and the driver's CPU."""
+    small, large = [int(x) for x in (args.rows or "50000,250000").split(",")]
     results = []
-    for bs in sizes:
-        r = measure(address, job_config(inp, os.path.join(args.work, f"out-rps-{bs}"), bs))
-        if r["rows"] != n:
-            raise SystemExit(f"batch_size {bs}: {n} rows in, {r['rows']} processed")
-        r.update(batch_size=bs, end_to_end=n / r["wall_seconds"], ceiling=n / r["driver_cpu_seconds"])
-        results.append(r)
-        print(f"bench-batch-scale: rows per second, batch_size {bs}: {r}", flush=True)
+    for bs in [int(x) for x in args.batch_sizes.split(",")]:
+        runs = {}
+        for n in (small, large):
+            inp = os.path.join(args.work, f"input-{n}")
+            if not os.path.exists(inp):
+                write_input(inp, n)
+            r = measure(address, job_config(inp, os.path.join(args.work, f"out-rps-{bs}-{n}"), bs))
+            if r["rows"] != n:
+                raise SystemExit(f"batch_size {bs}: {n} rows in, {r['rows']} processed")
+            runs[n] = r
+            print(f"bench-batch-scale: rows per second, batch_size {bs}, {n} rows: {r}", flush=True)
+        rows = large - small
+        wall = runs[large]["wall_seconds"] - runs[small]["wall_seconds"]
+        cpu = runs[large]["driver_cpu_seconds"] - runs[small]["driver_cpu_seconds"]
+        results.append({"batch_size": bs, "runs": runs, "rate": rows / wall, "cpu_us": 1e6 * cpu / rows,
+                        "ceiling": rows / cpu if cpu > 0 else float("inf")})
     base = results[0]
     lines = [
-        "| batch_size | rows | wall s | rows/s end to end | × first | driver CPU s | driver CPU µs per row | rows/s at which the driver saturates (rows / driver CPU s) | × first |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        f"| batch_size | wall s ({small:,} / {large:,} rows) | driver CPU s ({small:,} / {large:,}) | marginal rows/s end to end | × first "
+        "| marginal driver CPU µs per row | rows/s at which the driver saturates (1 / that) | × first |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
-        lines.append(f"| {r['batch_size']} | {n:,} | {r['wall_seconds']:.0f} | {r['end_to_end']:,.0f} | {r['end_to_end'] / base['end_to_end']:.2f} | "
-                     f"{r['driver_cpu_seconds']:.1f} | {1e6 * r['driver_cpu_seconds'] / n:.0f} | {r['ceiling']:,.0f} | "
-                     f"{r['ceiling'] / base['ceiling']:.2f} |")
+        a, b = r["runs"][small], r["runs"][large]
+        lines.append(f"| {r['batch_size']} | {a['wall_seconds']:.0f} / {b['wall_seconds']:.0f} | {a['driver_cpu_seconds']:.1f} / "
+                     f"{b['driver_cpu_seconds']:.1f} | {r['rate']:,.0f} | {r['rate'] / base['rate']:.2f} | {r['cpu_us']:.1f} | "
+                     f"{r['ceiling']:,.0f} | {r['ceiling'] / base['ceiling']:.2f} |")
     lines.append("")
     lines.append(f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} ({os.cpu_count()} cores, load average "
                  f"{os.getloadavg()[0]:.1f} at the end).")
