@@ -109,7 +109,8 @@ type e2eRow struct {
 }
 
 // readOutput reads every jsonl shard the script committed into dir. A
-// truncated shard fails to parse.
+// truncated shard fails to parse. Hidden names are not committed: a piece
+// being written is ".part-<digest>.jsonl.tmp-<random>" until its rename.
 func readOutput(dir string) ([]e2eRow, error) {
 	files, err := filepath.Glob(filepath.Join(dir, "*.json*"))
 	if err != nil {
@@ -117,6 +118,9 @@ func readOutput(dir string) ([]e2eRow, error) {
 	}
 	var rows []e2eRow
 	for _, f := range files {
+		if b := filepath.Base(f); strings.HasPrefix(b, ".") || strings.HasPrefix(b, "_") {
+			continue
+		}
 		b, err := os.ReadFile(f)
 		if err != nil {
 			return nil, err

@@ -14,6 +14,18 @@ one write), as the baseline of the same command. Writes a markdown table
 to the path given with --out.
 
     python testscripts/bench_scale.py --rows 100000,1000000 --baseline c935d5b --out table.md
+
+With --rows-per-second it measures instead how many rows one driver
+sustains: at each of --batch-sizes (default 32,256) the job runs over a
+small and a large input (--rows SMALL,LARGE, default 50000,250000), and the
+differences between the two runs give the marginal rows/s end to end (this
+machine's whole pipeline) and the driver's own marginal CPU seconds per row
+(getrusage of its process, all its threads: Ray's core worker and Ray
+Data's streaming executor run in it). 1 / that is the rate at which the
+driver itself would be saturated: the engines, readers and writers run in
+other processes.
+
+    python testscripts/bench_scale.py --rows-per-second --rows 50000,250000 --batch-sizes 32,256 --out table.md
 """
 
 import argparse
@@ -108,27 +120,33 @@ def driver(cfg_json, lib):
 
     cfg = json.loads(cfg_json)
     standin.main([cfg_json])  # prints the metrics line
-    rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    rss_kib = usage.ru_maxrss
     import rayvllm_batch as rb
 
     metrics = json.loads(open(rb.metrics_path(cfg["output"])).read())
-    print("bench: " + json.dumps({"driver_peak_rss_mib": rss_kib / 1024, "rows": metrics["rows"]}), flush=True)
+    print("bench: " + json.dumps({"driver_peak_rss_mib": rss_kib / 1024, "rows": metrics["rows"],
+                                     "driver_cpu_seconds": usage.ru_utime + usage.ru_stime}), flush=True)
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--rows", default="100000,1000000")
+    ap.add_argument("--rows", help="row counts, comma-separated (default 100000,1000000; with --rows-per-second one, default 200000)")
     ap.add_argument("--out")
     ap.add_argument("--work", default=os.path.join(PRODUCT, "..", "..", ".tmp", "bench-batch-scale"))
     ap.add_argument("--driver")
     ap.add_argument("--lib", default=PRODUCT)
     ap.add_argument("--baseline", help="a git ref: also run the script as it was there")
+    ap.add_argument("--rows-per-second", action="store_true", help="rows one driver sustains, per batch size")
+    ap.add_argument("--batch-sizes", default="32,256")
     args = ap.parse_args()
     if args.driver:
         return driver(args.driver, args.lib)
     address = os.environ["RAYVLLM_TEST_GCS_ADDRESS"]
     os.environ.setdefault("RAY_AUTH_MODE", "token")
     os.makedirs(args.work, exist_ok=True)
+    if args.rows_per_second:
+        return rows_per_second(address, args)
     libs = [("write tasks (this tree)", PRODUCT)]
     if args.baseline:
         base_lib = os.path.join(args.work, "baseline")
@@ -171,20 +189,65 @@ def main():
     print(f"bench-batch-scale: driver private memory of this tree, largest × smallest size: {worst:.2f} (goal at most 1.2)")
 
 
+def job_config(inp, out, batch_size):
+    return {
+        "model_source": "stand-in", "engine_kwargs": {}, "batch_size": batch_size,
+        "input": {"path": inp, "format": "parquet", "id_column": "id", "prompt_column": "prompt",
+                  "apply_chat_template": False},
+        "output": {"path": out, "format": "parquet"},
+        "sampling_params": {"max_tokens": 16},
+    }
+
+
+def rows_per_second(address, args):
+    """Each batch size over a small and a large input: the differences
+    (large - small) remove the fixed costs (Ray's start-up, imports, the
+    actor pool) from both the wall clock and the driver's CPU."""
+    small, large = [int(x) for x in (args.rows or "50000,250000").split(",")]
+    results = []
+    for bs in [int(x) for x in args.batch_sizes.split(",")]:
+        runs = {}
+        for n in (small, large):
+            inp = os.path.join(args.work, f"input-{n}")
+            if not os.path.exists(inp):
+                write_input(inp, n)
+            r = measure(address, job_config(inp, os.path.join(args.work, f"out-rps-{bs}-{n}"), bs))
+            if r["rows"] != n:
+                raise SystemExit(f"batch_size {bs}: {n} rows in, {r['rows']} processed")
+            runs[n] = r
+            print(f"bench-batch-scale: rows per second, batch_size {bs}, {n} rows: {r}", flush=True)
+        rows = large - small
+        wall = runs[large]["wall_seconds"] - runs[small]["wall_seconds"]
+        cpu = runs[large]["driver_cpu_seconds"] - runs[small]["driver_cpu_seconds"]
+        results.append({"batch_size": bs, "runs": runs, "rate": rows / wall, "cpu_us": 1e6 * cpu / rows,
+                        "ceiling": rows / cpu if cpu > 0 else float("inf")})
+    base = results[0]
+    lines = [
+        f"| batch_size | wall s ({small:,} / {large:,} rows) | driver CPU s ({small:,} / {large:,}) | marginal rows/s end to end | × first "
+        "| marginal driver CPU µs per row | rows/s at which the driver saturates (1 / that) | × first |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        a, b = r["runs"][small], r["runs"][large]
+        lines.append(f"| {r['batch_size']} | {a['wall_seconds']:.0f} / {b['wall_seconds']:.0f} | {a['driver_cpu_seconds']:.1f} / "
+                     f"{b['driver_cpu_seconds']:.1f} | {r['rate']:,.0f} | {r['rate'] / base['rate']:.2f} | {r['cpu_us']:.1f} | "
+                     f"{r['ceiling']:,.0f} | {r['ceiling'] / base['ceiling']:.2f} |")
+    lines.append("")
+    lines.append(f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} ({os.cpu_count()} cores, load average "
+                 f"{os.getloadavg()[0]:.1f} at the end).")
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
 def run_sizes(address, args, lib, label):
     results = []
-    for n in [int(x) for x in args.rows.split(",")]:
+    for n in [int(x) for x in (args.rows or "100000,1000000").split(",")]:
         inp = os.path.join(args.work, f"input-{n}")
         if not os.path.exists(inp):
             write_input(inp, n)
-        cfg = {
-            "model_source": "stand-in", "engine_kwargs": {}, "batch_size": 256,
-            "input": {"path": inp, "format": "parquet", "id_column": "id", "prompt_column": "prompt",
-                      "apply_chat_template": False},
-            "output": {"path": os.path.join(args.work, f"out-{n}-{label.split()[0]}"), "format": "parquet"},
-            "sampling_params": {"max_tokens": 16},
-        }
-        r = measure(address, cfg, lib)
+        r = measure(address, job_config(inp, os.path.join(args.work, f"out-{n}-{label.split()[0]}"), 256), lib)
         if r["rows"] != n:
             raise SystemExit(f"{label}: {n} rows in, {r['rows']} processed")
         results.append((n, r))
