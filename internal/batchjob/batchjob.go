@@ -331,18 +331,42 @@ type Metrics struct {
 	EngineOutputTokensPerSecond *float64 `json:"engine_output_tokens_per_second"`
 }
 
+// ErrorPrefix starts the line the built-in script prints when it refuses its
+// configuration or its input (exit codes 2 and 3).
+const ErrorPrefix = "rayvllm_batch: "
+
+// logLines splits a job's logs into lines, also at carriage returns: Ray
+// Data's progress bars redraw with \r and no newline, so a line the script
+// prints can follow one on the same log line.
+func logLines(logs string) []string {
+	return strings.FieldsFunc(logs, func(r rune) bool { return r == '\n' || r == '\r' })
+}
+
 // ParseMetrics finds the last metrics line in a job's logs.
 func ParseMetrics(logs string) (*Metrics, bool) {
-	lines := strings.Split(logs, "\n")
+	lines := logLines(logs)
 	for i := len(lines) - 1; i >= 0; i-- {
-		rest, ok := strings.CutPrefix(strings.TrimSpace(lines[i]), MetricsPrefix)
+		_, rest, ok := strings.Cut(lines[i], MetricsPrefix)
 		if !ok {
 			continue
 		}
 		var m Metrics
-		if json.Unmarshal([]byte(rest), &m) == nil {
+		if json.Unmarshal([]byte(strings.TrimSpace(rest)), &m) == nil {
 			return &m, true
 		}
 	}
 	return nil, false
+}
+
+// ScriptError is the built-in script's last error line in a job's logs, or
+// "". The workers' progress output can reach the log after it and push it out
+// of any tail, so a failed job's error names it on its own.
+func ScriptError(logs string) string {
+	lines := logLines(logs)
+	for i := len(lines) - 1; i >= 0; i-- {
+		if _, rest, ok := strings.Cut(lines[i], ErrorPrefix); ok {
+			return strings.TrimSpace(ErrorPrefix + rest)
+		}
+	}
+	return ""
 }

@@ -206,6 +206,24 @@ func TestParseMetrics(t *testing.T) {
 	if _, ok := ParseMetrics("no metrics here\n"); ok {
 		t.Fatal("found metrics in logs without any")
 	}
+	// A progress bar redrawn with \r and no newline, then the metrics line.
+	m, ok = ParseMetrics("Project: 100%|##| 3.00/3.00 [00:00<00:00]\r\x1b[A\x1b[A  rayvllm-metrics: {\"rows\": 0, \"skipped_rows\": 3}\n")
+	if !ok || m.Rows != 0 || m.SkippedRows != 3 {
+		t.Fatalf("metrics after a progress bar: got %+v %v", m, ok)
+	}
+}
+
+// The script's error line is found when the workers' progress output follows
+// it, and only the script's own prefix counts.
+func TestScriptError(t *testing.T) {
+	logs := "start\nrayvllm_batch: input.id_column 'id': 1 row(s) have a null id\n" +
+		strings.Repeat("(pid=1) Project: 0%|  | 0.00/7.00\r(pid=1) Project: 100%|##| 7.00/7.00\n", 60)
+	if got, want := ScriptError(logs), "rayvllm_batch: input.id_column 'id': 1 row(s) have a null id"; got != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+	if got := ScriptError("Traceback (most recent call last):\nValueError: boom\n"); got != "" {
+		t.Fatalf("found a script error in logs without one: %q", got)
+	}
 }
 
 // NormalizeKnown runs every check whose attributes are known: a directory

@@ -334,8 +334,12 @@ func (r *batchJobResource) Create(ctx context.Context, req resource.CreateReques
 	switch a.Job.Status {
 	case ray.JobSucceeded:
 	case ray.JobFailed:
+		msg := plan.Message.ValueString()
+		if e := batchjob.ScriptError(logs); e != "" {
+			msg += "\n\n" + e
+		}
 		resp.Diagnostics.AddError("Ray job failed", fmt.Sprintf("Ray job %s on %s ended FAILED after %d attempt(s): %s%s",
-			a.SubmissionID, c.Address(), a.N, plan.Message.ValueString(), tailSuffix(logs, plan.LogTailLines)))
+			a.SubmissionID, c.Address(), a.N, msg, tailSuffix(logs, plan.LogTailLines)))
 	default: // STOPPED
 		why := "it was stopped outside Terraform"
 		if a.StoppedForDeadline {
