@@ -349,7 +349,7 @@ run "job_scoped_workers" {
     # The yearly sum by hand for one case: one run a year (the default) of
     # 4 job-scoped g5.xlarge workers at $1.006/h each for the run + 12 min
     # start-up + 3 min idle tail, the head at $0.192/h all 8760 h.
-    condition = abs(output.cost.per_year_usd - (1.006 * 4 * (output.predicted.run_hours + 0.25) + 0.192 * 8760)) < 0.01
+    condition     = abs(output.cost.per_year_usd - (1.006 * 4 * (output.predicted.run_hours + 0.25) + 0.192 * 8760)) < 0.01
     error_message = "per_year_usd must be the job-scoped runs plus the always-on head: ${jsonencode(output.cost)}."
   }
   assert {
