@@ -64,6 +64,37 @@ func oneRowPerID(rows func() ([]e2eRow, error), n int, what string) resource.Tes
 	}
 }
 
+// killMidRun watches the job of rayvllm_batch_job.e2e in s until it ends,
+// calling kill once when at least 64 rows are committed, and returns the
+// job's final status; a job that ends before the kill is an error (what
+// names the kill in it).
+func killMidRun(t *testing.T, s *terraform.State, rows func() ([]e2eRow, error), what string, kill func(committed int) error) (string, error) {
+	id := s.RootModule().Resources["rayvllm_batch_job.e2e"].Primary.Attributes["submission_id"]
+	c := batchJobRay(t)
+	ctx := context.Background()
+	killed := false
+	for deadline := time.Now().Add(10 * time.Minute); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		job, err := c.GetJob(ctx, id)
+		if err != nil {
+			return "", err
+		}
+		if job.Status.Terminal() {
+			if !killed {
+				logs, _ := c.JobLogs(ctx, id)
+				return "", fmt.Errorf("job %s ended %s before %s:\n%s", id, job.Status, what, tailLines(logs, 30))
+			}
+			return string(job.Status), nil
+		}
+		if got, _ := rows(); !killed && len(got) >= 64 {
+			if err := kill(len(got)); err != nil {
+				return "", err
+			}
+			killed = true
+		}
+	}
+	return "", fmt.Errorf("job %s did not end within 10 minutes", id)
+}
+
 // killActor SIGKILLs the actors of the test Ray head whose name holds name.
 func killActor(t *testing.T, name string) (string, error) {
 	cmd := exec.Command(repoPath(t, ".venv/bin/python"), "-c", testPython("kill_actor.py"), name) // #nosec G204 -- test
@@ -92,34 +123,19 @@ func TestAccBatchJob_engineDies(t *testing.T) {
 			{
 				Config: resumeHCL(model, in, out, false, false, "", nil),
 				Check: func(s *terraform.State) error {
-					id := s.RootModule().Resources["rayvllm_batch_job.e2e"].Primary.Attributes["submission_id"]
-					c := batchJobRay(t)
-					ctx := context.Background()
-					killed := false
-					for deadline := time.Now().Add(10 * time.Minute); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-						job, err := c.GetJob(ctx, id)
-						if err != nil {
-							return err
+					status, err := killMidRun(t, s, rows, "the engine was killed", func(committed int) error {
+						pids, err := killActor(t, "vLLMEngineStageUDF")
+						if err == nil {
+							t.Logf("SIGKILLed the engine actor (pids %s) with %d of %d rows committed", pids, committed, n)
 						}
-						if job.Status.Terminal() {
-							if !killed {
-								logs, _ := c.JobLogs(ctx, id)
-								return fmt.Errorf("job %s ended %s before the engine was killed:\n%s", id, job.Status, tailLines(logs, 30))
-							}
-							firstStatus = string(job.Status)
-							t.Logf("after the engine actor's death the job ended %s", job.Status)
-							return nil
-						}
-						if got, _ := rows(); !killed && len(got) >= 64 {
-							pids, err := killActor(t, "vLLMEngineStageUDF")
-							if err != nil {
-								return err
-							}
-							killed = true
-							t.Logf("SIGKILLed the engine actor (pids %s) with %d of %d rows committed", pids, len(got), n)
-						}
+						return err
+					})
+					if err != nil {
+						return err
 					}
-					return fmt.Errorf("job %s did not end within 10 minutes", id)
+					firstStatus = status
+					t.Logf("after the engine actor's death the job ended %s", status)
+					return nil
 				},
 			},
 			{

@@ -12,7 +12,6 @@ package provider
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -22,7 +21,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
@@ -147,37 +145,23 @@ func TestAccBatchJob_nodeLoss(t *testing.T) {
 			{
 				Config: nodeLossHCL(work, in, out, false),
 				Check: func(s *terraform.State) error {
-					id := s.RootModule().Resources["rayvllm_batch_job.e2e"].Primary.Attributes["submission_id"]
-					c := batchJobRay(t)
-					ctx := context.Background()
-					killed := false
-					for deadline := time.Now().Add(10 * time.Minute); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-						job, err := c.GetJob(ctx, id)
-						if err != nil {
+					status, err := killMidRun(t, s, rows, "a node was killed", func(committed int) error {
+						raylet := descendant(nodes[0].Process.Pid, "raylet")
+						if raylet == 0 {
+							return fmt.Errorf("no raylet below ray start (pid %d)", nodes[0].Process.Pid)
+						}
+						if err := syscall.Kill(raylet, syscall.SIGKILL); err != nil {
 							return err
 						}
-						if job.Status.Terminal() {
-							if !killed {
-								logs, _ := c.JobLogs(ctx, id)
-								return fmt.Errorf("job %s ended %s before a node was killed:\n%s", id, job.Status, tailLines(logs, 30))
-							}
-							firstStatus = string(job.Status)
-							t.Logf("after the node loss the job ended %s", job.Status)
-							return nil
-						}
-						if got, _ := rows(); !killed && len(got) >= 64 {
-							raylet := descendant(nodes[0].Process.Pid, "raylet")
-							if raylet == 0 {
-								return fmt.Errorf("no raylet below ray start (pid %d)", nodes[0].Process.Pid)
-							}
-							if err := syscall.Kill(raylet, syscall.SIGKILL); err != nil {
-								return err
-							}
-							killed = true
-							t.Logf("SIGKILLed raylet %d with %d rows committed", raylet, len(got))
-						}
+						t.Logf("SIGKILLed raylet %d with %d rows committed", raylet, committed)
+						return nil
+					})
+					if err != nil {
+						return err
 					}
-					return fmt.Errorf("job %s did not end within 10 minutes", id)
+					firstStatus = status
+					t.Logf("after the node loss the job ended %s", status)
+					return nil
 				},
 			},
 			{
