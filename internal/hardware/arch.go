@@ -5,9 +5,9 @@ import (
 	"math"
 )
 
-// linear is one weight matrix (or a stack of Count identical expert
+// Linear is one weight matrix (or a stack of Count identical expert
 // matrices) of a layer, as vLLM holds it.
-type linear struct {
+type Linear struct {
 	Path    string // module path as in the checkpoint, for skip-module matching
 	In, Out int
 	Count   int // experts; 1 for a plain matrix
@@ -18,11 +18,11 @@ type linear struct {
 	Quantized bool // whether a quantized checkpoint quantizes it in vLLM
 }
 
-func (l linear) params() float64 { return float64(l.In) * float64(l.Out) * float64(max(l.Count, 1)) }
+func (l Linear) Params() float64 { return float64(l.In) * float64(l.Out) * float64(max(l.Count, 1)) }
 
-func (m Model) isMLA() bool { return m.KVLoraRank > 0 }
+func (m Model) IsMLA() bool { return m.KVLoraRank > 0 }
 
-func (m Model) isMoELayer(i int) bool {
+func (m Model) IsMoELayer(i int) bool {
 	if m.State != nil {
 		return m.NumExperts > 0 && i < len(m.LayerFFNs) && m.LayerFFNs[i] == 'E'
 	}
@@ -32,86 +32,86 @@ func (m Model) isMoELayer(i int) bool {
 func (m Model) moeLayers() int {
 	n := 0
 	for i := 0; i < m.NumLayers; i++ {
-		if m.isMoELayer(i) {
+		if m.IsMoELayer(i) {
 			n++
 		}
 	}
 	return n
 }
 
-func (m Model) sharedInter() int {
+func (m Model) SharedInter() int {
 	if m.SharedExpertIntermediateSize > 0 {
 		return m.SharedExpertIntermediateSize
 	}
 	return m.NumSharedExperts * m.ExpertIntermediateSize
 }
 
-// layerLinears lists layer i's matrices. Routers stay unquantized: vLLM
+// LayerLinears lists layer i's matrices. Routers stay unquantized: vLLM
 // builds every MoE gate with quant_config=None (mixtral.py, qwen3_moe.py,
 // deepseek_v2.py). A hybrid model's layers are listed by hybridLinears.
-func (m Model) layerLinears(i int) []linear {
+func (m Model) LayerLinears(i int) []Linear {
 	if m.State != nil {
 		return m.hybridLinears(i)
 	}
-	return append(m.attnLinears(i), m.ffnLinears(i, m.isMoELayer(i))...)
+	return append(m.attnLinears(i), m.ffnLinears(i, m.IsMoELayer(i))...)
 }
 
 func layerPath(i int, s string) string { return fmt.Sprintf("model.layers.%d.%s", i, s) }
 
-func (m Model) attnLinears(i int) []linear {
+func (m Model) attnLinears(i int) []Linear {
 	p := func(s string) string { return layerPath(i, s) }
 	H := m.HiddenSize
-	if m.isMLA() {
-		var ls []linear
+	if m.IsMLA() {
+		var ls []Linear
 		qk := m.QKNopeHeadDim + m.QKRopeHeadDim
 		if m.QLoraRank > 0 {
-			ls = append(ls, linear{p("self_attn.q_a_proj"), H, m.QLoraRank, 1, "rep", true},
-				linear{p("self_attn.q_b_proj"), m.QLoraRank, m.NumHeads * qk, 1, "tp", true})
+			ls = append(ls, Linear{p("self_attn.q_a_proj"), H, m.QLoraRank, 1, "rep", true},
+				Linear{p("self_attn.q_b_proj"), m.QLoraRank, m.NumHeads * qk, 1, "tp", true})
 		} else {
-			ls = append(ls, linear{p("self_attn.q_proj"), H, m.NumHeads * qk, 1, "tp", true})
+			ls = append(ls, Linear{p("self_attn.q_proj"), H, m.NumHeads * qk, 1, "tp", true})
 		}
-		return append(ls, linear{p("self_attn.kv_a_proj_with_mqa"), H, m.KVLoraRank + m.QKRopeHeadDim, 1, "rep", true},
-			linear{p("self_attn.kv_b_proj"), m.KVLoraRank, m.NumHeads * (m.QKNopeHeadDim + m.VHeadDim), 1, "tp", true},
-			linear{p("self_attn.o_proj"), m.NumHeads * m.VHeadDim, H, 1, "tp", true})
+		return append(ls, Linear{p("self_attn.kv_a_proj_with_mqa"), H, m.KVLoraRank + m.QKRopeHeadDim, 1, "rep", true},
+			Linear{p("self_attn.kv_b_proj"), m.KVLoraRank, m.NumHeads * (m.QKNopeHeadDim + m.VHeadDim), 1, "tp", true},
+			Linear{p("self_attn.o_proj"), m.NumHeads * m.VHeadDim, H, 1, "tp", true})
 	}
 	hd, q := m.HeadDim, m.NumHeads*m.HeadDim
 	if m.AttnOutputGate {
 		q *= 2 // q_proj also yields the output gate (Qwen3-Next)
 	}
-	return []linear{{p("self_attn.q_proj"), H, q, 1, "tp", true},
+	return []Linear{{p("self_attn.q_proj"), H, q, 1, "tp", true},
 		{p("self_attn.k_proj"), H, m.NumKVHeads * hd, 1, "kv", true},
 		{p("self_attn.v_proj"), H, m.NumKVHeads * hd, 1, "kv", true},
 		{p("self_attn.o_proj"), m.NumHeads * hd, H, 1, "tp", true}}
 }
 
-func (m Model) ffnLinears(i int, moe bool) []linear {
+func (m Model) ffnLinears(i int, moe bool) []Linear {
 	p := func(s string) string { return layerPath(i, s) }
 	H := m.HiddenSize
 	if moe {
 		E, I := m.NumExperts, m.ExpertIntermediateSize
-		ls := []linear{{p("mlp.gate"), H, E, 1, "rep", false},
+		ls := []Linear{{p("mlp.gate"), H, E, 1, "rep", false},
 			{p("mlp.experts.gate_up_proj"), H, 2 * I, E, "tp", true},
 			{p("mlp.experts.down_proj"), I, H, E, "tp", true}}
-		if s := m.sharedInter(); s > 0 {
-			ls = append(ls, linear{p("mlp.shared_experts.gate_up_proj"), H, 2 * s, 1, "tp", true},
-				linear{p("mlp.shared_experts.down_proj"), s, H, 1, "tp", true})
+		if s := m.SharedInter(); s > 0 {
+			ls = append(ls, Linear{p("mlp.shared_experts.gate_up_proj"), H, 2 * s, 1, "tp", true},
+				Linear{p("mlp.shared_experts.down_proj"), s, H, 1, "tp", true})
 			if m.SharedExpertGate {
-				ls = append(ls, linear{p("mlp.shared_expert_gate"), H, 1, 1, "rep", false})
+				ls = append(ls, Linear{p("mlp.shared_expert_gate"), H, 1, 1, "rep", false})
 			}
 		}
 		return ls
 	}
 	I := m.IntermediateSize
 	if m.UngatedMLP { // up and down only (Nemotron-H's relu² MLP)
-		return []linear{{p("mlp.up_proj"), H, I, 1, "tp", true}, {p("mlp.down_proj"), I, H, 1, "tp", true}}
+		return []Linear{{p("mlp.up_proj"), H, I, 1, "tp", true}, {p("mlp.down_proj"), I, H, 1, "tp", true}}
 	}
-	return []linear{{p("mlp.gate_proj"), H, I, 1, "tp", true},
+	return []Linear{{p("mlp.gate_proj"), H, I, 1, "tp", true},
 		{p("mlp.up_proj"), H, I, 1, "tp", true},
 		{p("mlp.down_proj"), I, H, 1, "tp", true}}
 }
 
 // smallParams are biases and norms of one layer (kept in the model dtype).
-func (m Model) layerSmallParams() float64 {
+func (m Model) LayerSmallParams() float64 {
 	norms := m.NormsPerLayer
 	if norms == 0 {
 		norms = 2
@@ -120,7 +120,7 @@ func (m Model) layerSmallParams() float64 {
 	if m.AttentionBias {
 		s += float64((m.NumHeads + 2*m.NumKVHeads) * m.HeadDim)
 	}
-	if m.isMLA() {
+	if m.IsMLA() {
 		s += float64(m.KVLoraRank + m.QLoraRank) // the latent norms
 	}
 	return s
@@ -134,11 +134,11 @@ func (m Model) embedParams() float64 {
 	return 2 * e
 }
 
-// layerKinds calls fn once per distinct layer: a representative index and
+// LayerKinds calls fn once per distinct layer: a representative index and
 // how many layers share its shape (dense layers, MoE layers). With
 // perLayer it calls fn for every layer (needed when quantization skips
 // named layers).
-func (m Model) layerKinds(perLayer bool, fn func(i, count int)) {
+func (m Model) LayerKinds(perLayer bool, fn func(i, count int)) {
 	if perLayer || m.State != nil {
 		for i := 0; i < m.NumLayers; i++ {
 			fn(i, 1)
@@ -162,12 +162,12 @@ func (m Model) layerKinds(perLayer bool, fn func(i, count int)) {
 // the final norm and any vision encoder.
 func (m Model) Params() int64 {
 	t := m.embedParams() + float64(m.HiddenSize) + float64(m.VisionParams)
-	m.layerKinds(false, func(i, n int) {
-		for _, l := range m.layerLinears(i) {
-			t += l.params() * float64(n)
+	m.LayerKinds(false, func(i, n int) {
+		for _, l := range m.LayerLinears(i) {
+			t += l.Params() * float64(n)
 		}
 	})
-	t += float64(m.NumLayers) * m.layerSmallParams()
+	t += float64(m.NumLayers) * m.LayerSmallParams()
 	return clampInt64(t)
 }
 
@@ -192,29 +192,29 @@ func clampInt64(f float64) int64 {
 	return int64(f)
 }
 
-func (m Model) rotaryDim() int {
+func (m Model) RotaryWidth() int {
 	if m.NoRope {
 		return 0
 	}
 	if m.RotaryDim > 0 {
 		return m.RotaryDim
 	}
-	if m.isMLA() {
+	if m.IsMLA() {
 		return m.QKRopeHeadDim
 	}
 	return m.HeadDim
 }
 
-func (m Model) ropePositions() int {
+func (m Model) RopeCachePositions() int {
 	if m.RopePositions > 0 {
 		return m.RopePositions
 	}
 	return m.MaxPositionEmbeddings
 }
 
-// validate checks a Model's dimensions (catalog entries pass; a hand-built
+// Validate checks a Model's dimensions (catalog entries pass; a hand-built
 // or parsed one may not).
-func (m Model) validate() error {
+func (m Model) Validate() error {
 	bad := func(field string, v int) error {
 		return &InputError{Attribute: "model", Message: fmt.Sprintf("architecture field %s = %d is out of range", field, v)}
 	}
@@ -262,17 +262,17 @@ func (m Model) validate() error {
 	if m.NumExperts > 0 && m.FirstDenseLayers > 0 && m.IntermediateSize < 1 {
 		return bad("intermediate_size", m.IntermediateSize)
 	}
-	if m.isMLA() && (m.QKRopeHeadDim < 1 || m.QKNopeHeadDim < 1 || m.VHeadDim < 1) {
+	if m.IsMLA() && (m.QKRopeHeadDim < 1 || m.QKNopeHeadDim < 1 || m.VHeadDim < 1) {
 		return &InputError{Attribute: "model", Message: "multi-head latent attention (kv_lora_rank > 0) needs qk_rope_head_dim, qk_nope_head_dim and v_head_dim >= 1"}
 	}
-	if !m.isMLA() && m.NumHeads%m.NumKVHeads != 0 {
+	if !m.IsMLA() && m.NumHeads%m.NumKVHeads != 0 {
 		return &InputError{Attribute: "model", Message: fmt.Sprintf("num_attention_heads (%d) must be a multiple of num_key_value_heads (%d)", m.NumHeads, m.NumKVHeads)}
 	}
 	if m.State != nil && (len(m.LayerMixers) != m.NumLayers || len(m.LayerFFNs) != m.NumLayers) {
 		return &InputError{Attribute: "model", Message: fmt.Sprintf("a hybrid model needs one mixer and one MLP kind per layer (%d layers; got %d and %d)", m.NumLayers, len(m.LayerMixers), len(m.LayerFFNs))}
 	}
 	if m.State != nil {
-		if a, s := m.layerCounts(); a == 0 || s == 0 {
+		if a, s := m.LayerCounts(); a == 0 || s == 0 {
 			return &InputError{Attribute: "model", Message: "a hybrid model needs at least one attention layer and one state layer"}
 		}
 	}
@@ -280,7 +280,7 @@ func (m Model) validate() error {
 		return &InputError{Attribute: "model", Message: "vision encoder parameter count out of range"}
 	}
 	if m.Quantization != nil {
-		if err := m.Quantization.validate(); err != nil {
+		if err := m.Quantization.Validate(); err != nil {
 			return err
 		}
 	}

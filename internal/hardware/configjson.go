@@ -284,7 +284,7 @@ func ParseConfigJSON(data []byte) (Model, error) {
 			break
 		}
 	}
-	if err := m.validate(); err != nil {
+	if err := m.Validate(); err != nil {
 		var ie *InputError
 		if errors.As(err, &ie) {
 			ie.Attribute = "model_config_json"

@@ -89,7 +89,7 @@ func TestParseConfigJSONDetails(t *testing.T) {
 	}
 
 	m, _ = ParseConfigJSON(readConfig(t, "llama-3.1-8b-fp8-compressed-tensors.json"))
-	if q := m.Quantization; q.Method != "compressed-tensors" || q.Bits != 8 || !q.Float || q.GroupSize != -1 || !q.skips("lm_head") {
+	if q := m.Quantization; q.Method != "compressed-tensors" || q.Bits != 8 || !q.Float || q.GroupSize != -1 || !q.Skips("lm_head") {
 		t.Errorf("compressed-tensors: %+v", q)
 	}
 }

@@ -1,7 +1,9 @@
 package hardware
 
 import (
+	"fmt"
 	"math"
+	"regexp"
 	"strings"
 )
 
@@ -114,7 +116,7 @@ func parseQuant(q cfg) (*QuantConfig, error) {
 	if qc.Bits != 4 && qc.Bits != 8 {
 		return nil, cfgErr(q.prefix+"bits", "%d-bit weights are not modelled; 4 or 8", qc.Bits)
 	}
-	return qc, qc.validate()
+	return qc, qc.Validate()
 }
 
 func signedGroup(q cfg, def int) (int, error) {
@@ -253,4 +255,53 @@ func parseModelOpt(q cfg) (*QuantConfig, error) {
 		qc.SkipModules = append(qc.SkipModules, s...)
 	}
 	return qc, nil
+}
+
+func (q *QuantConfig) Validate() error {
+	switch {
+	case q.Bits != 4 && q.Bits != 8:
+		return &InputError{Attribute: "model_config_json", Message: fmt.Sprintf("quantization_config: %d-bit weights are not supported (4 or 8)", q.Bits)}
+	case q.GroupSize > 1<<20 || q.GroupSize < -1:
+		return &InputError{Attribute: "model_config_json", Message: fmt.Sprintf("quantization_config: group_size %d out of range", q.GroupSize)}
+	}
+	for _, s := range q.SkipModules {
+		if strings.HasPrefix(s, "re:") {
+			if _, err := regexp.Compile(strings.TrimPrefix(s, "re:")); err != nil {
+				return &InputError{Attribute: "model_config_json", Message: fmt.Sprintf("quantization_config: bad regular expression %q in the ignored modules: %v", s, err)}
+			}
+		}
+	}
+	return nil
+}
+
+// Skips reports whether module path is left unquantized by the checkpoint.
+func (q *QuantConfig) Skips(path string) bool {
+	for _, s := range q.SkipModules {
+		if matchModule(s, path) {
+			return true
+		}
+	}
+	return false
+}
+
+// matchModule matches a modules_to_not_convert / ignore entry the way the
+// quantization configs do: an exact name, a dotted prefix or suffix, a
+// "re:" regular expression or a glob with *.
+func matchModule(pattern, path string) bool {
+	switch {
+	case pattern == "":
+		return false
+	case strings.HasPrefix(pattern, "re:"):
+		re, err := regexp.Compile(strings.TrimPrefix(pattern, "re:"))
+		return err == nil && re.MatchString(path)
+	case strings.Contains(pattern, "*"):
+		parts := strings.Split(pattern, "*")
+		for i := range parts {
+			parts[i] = regexp.QuoteMeta(parts[i])
+		}
+		re, err := regexp.Compile("(^|\\.)" + strings.Join(parts, "[^.]*") + "(\\.|$)")
+		return err == nil && re.MatchString(path)
+	}
+	return path == pattern || strings.HasPrefix(path, pattern+".") || strings.HasSuffix(path, "."+pattern) ||
+		strings.Contains("."+path+".", "."+pattern+".")
 }

@@ -47,7 +47,7 @@ func catalogConfigJSON(m Model) map[string]any {
 			c["moe_intermediate_size"] = m.ExpertIntermediateSize
 		}
 	}
-	if m.isMLA() {
+	if m.IsMLA() {
 		c["kv_lora_rank"], c["q_lora_rank"], c["qk_rope_head_dim"], c["qk_nope_head_dim"], c["v_head_dim"] =
 			m.KVLoraRank, m.QLoraRank, m.QKRopeHeadDim, m.QKNopeHeadDim, m.VHeadDim
 		c["n_shared_experts"], c["first_k_dense_replace"] = m.NumSharedExperts, m.FirstDenseLayers
@@ -212,7 +212,7 @@ func TestConfigDifferential(t *testing.T) {
 			miss = append(miss, fmt.Sprintf("params %.2f%% off", 100*d))
 		}
 		head := m.HeadDim
-		if m.isMLA() {
+		if m.IsMLA() {
 			head = m.KVLoraRank + m.QKRopeHeadDim // vLLM's MLA head size: the cached latent
 		}
 		sl, def := m.SlidingLayers(), m.DefaultMaxLen()
@@ -226,7 +226,7 @@ func TestConfigDifferential(t *testing.T) {
 				miss = append(miss, fmt.Sprintf("%s %d, vLLM %d", f.name, f.mine, f.ref))
 			}
 		}
-		if m.isMLA() != v.MLA {
+		if m.IsMLA() != v.MLA {
 			miss = append(miss, "MLA differs")
 		}
 		res := "ok"

@@ -87,7 +87,7 @@ func validateEngineContext(c string) (string, error) {
 		return EngineContextBatchJob, nil
 	}
 	if !contains(EngineContexts, c) {
-		return "", &InputError{Attribute: "engine_context", Message: fmt.Sprintf("unknown engine context %q%s; valid: %s", c, didYouMean(c, EngineContexts), strings.Join(EngineContexts, ", "))}
+		return "", &InputError{Attribute: "engine_context", Message: fmt.Sprintf("unknown engine context %q%s; valid: %s", c, DidYouMean(c, EngineContexts), strings.Join(EngineContexts, ", "))}
 	}
 	return c, nil
 }

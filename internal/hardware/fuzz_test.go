@@ -80,7 +80,7 @@ func FuzzParseConfigJSON(f *testing.F) {
 			}
 			return
 		}
-		if err := m.validate(); err != nil {
+		if err := m.Validate(); err != nil {
 			t.Fatalf("parser accepted a model that fails validation: %v", err)
 		}
 		_, _ = m.Params(), m.ActiveParams()

@@ -9,6 +9,32 @@ import (
 // GiB is 2^30 bytes; every *GiB field in this package uses it.
 const GiB = float64(1 << 30)
 
+// GPU is one accelerator model. Memory is the usable total that the driver
+// reports (torch.cuda.mem_get_info), not the marketing number.
+type GPU struct {
+	Name            string   // canonical catalog name, e.g. "H100-80GB-SXM"
+	Aliases         []string // other accepted spellings, e.g. "h100", "NVIDIA H100 80GB HBM3"
+	Vendor          string   // "nvidia" or "amd"
+	Family          string   // "consumer", "datacenter", "workstation"
+	Architecture    string   // "ampere", "ada", "hopper", "blackwell", "turing", "cdna3", ...
+	MemoryGiB       float64  // usable total as CUDA/ROCm reports it
+	NominalMemoryGB float64  // datasheet number (GB as the vendor prints it)
+	BandwidthGBps   float64  // memory bandwidth, GB/s (1e9 bytes/s)
+	BF16TFLOPS      float64  // dense bf16/fp16 tensor TFLOPS (no sparsity)
+	FP8TFLOPS       float64  // dense fp8 TFLOPS; 0 when not supported
+	INT8TOPS        float64  // dense int8 TOPS
+	FP8             bool     // native fp8 tensor cores
+	// Interconnect is how the GPUs of one instance reach each other for
+	// tensor-parallel all-reduce: "nvlink" (NVLink/NVSwitch), "xgmi" (AMD
+	// Infinity Fabric) or "pcie".
+	Interconnect string
+	// InterconnectGBps is the per-GPU, per-direction peer bandwidth of that
+	// link in GB/s (NVLink 4: 900 GB/s bidirectional = 450 per direction).
+	InterconnectGBps float64
+	Custom           bool   // user-defined, not from the catalog
+	Source           string // datasheet the figures come from
+}
+
 // The GPU catalog. MemoryGiB is what torch.cuda.mem_get_info() reports as
 // the total (a little less than the datasheet number: the driver reserves
 // some). Where a measured value was available it is used (the H100 probe in
@@ -185,32 +211,16 @@ func GPUNames() []string {
 	return n
 }
 
-// normName folds case and drops separators and vendor words so that
-// "NVIDIA GeForce RTX 3090", "rtx3090" and "RTX-3090" compare equal.
-func normName(s string) string {
-	s = strings.ToLower(strings.TrimSpace(s))
-	for _, w := range []string{"nvidia", "geforce", "tesla", "amd", "instinct"} {
-		s = strings.ReplaceAll(s, w, "")
-	}
-	var b strings.Builder
-	for _, r := range s {
-		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
-}
-
 // LookupGPU finds a catalog GPU by name or alias, case-insensitively.
 func LookupGPU(name string) (GPU, error) {
-	n := normName(name)
+	n := NormName(name)
 	if n != "" {
 		for _, g := range gpuCatalog {
-			if normName(g.Name) == n {
+			if NormName(g.Name) == n {
 				return g, nil
 			}
 			for _, a := range g.Aliases {
-				if normName(a) == n {
+				if NormName(a) == n {
 					return g, nil
 				}
 			}
@@ -218,7 +228,7 @@ func LookupGPU(name string) (GPU, error) {
 	}
 	names := GPUNames()
 	return GPU{}, &InputError{Attribute: "gpu", Message: fmt.Sprintf("unknown GPU %q%s. Valid names: %s. For another GPU set gpu_memory_gib, gpu_memory_bandwidth_gbps and gpu_bf16_tflops instead.",
-		name, didYouMean(name, names), strings.Join(names, ", "))}
+		name, DidYouMean(name, names), strings.Join(names, ", "))}
 }
 
 // CustomGPU is a user-defined GPU, e.g. a DGX Spark (128 GB unified memory,
@@ -255,12 +265,12 @@ func CustomGPU(memoryGiB, bandwidthGBps, bf16TFLOPS, fp8TFLOPS float64) (GPU, er
 	}, nil
 }
 
-// supportsBF16 reports whether the GPU has bf16 (compute capability >= 8.0).
-func (g GPU) supportsBF16() bool { return g.Architecture != "turing" }
+// SupportsBF16 reports whether the GPU has bf16 (compute capability >= 8.0).
+func (g GPU) SupportsBF16() bool { return g.Architecture != "turing" }
 
-// supportsMarlin reports whether vLLM's Marlin weight-only kernels (used for
+// SupportsMarlin reports whether vLLM's Marlin weight-only kernels (used for
 // fp8 weights without fp8 tensor cores, and for int4) run: sm80 and newer.
-func (g GPU) supportsMarlin() bool { return g.Architecture != "turing" }
+func (g GPU) SupportsMarlin() bool { return g.Architecture != "turing" }
 
 // GPUArchitectures lists the catalog's GPU architecture families, sorted.
 func GPUArchitectures() []string {

@@ -69,10 +69,10 @@ func TestGPUCatalog(t *testing.T) {
 		}
 		// Every name and alias resolves to exactly one GPU.
 		for _, a := range append([]string{g.Name}, g.Aliases...) {
-			if other, ok := seen[normName(a)]; ok && other != g.Name {
+			if other, ok := seen[NormName(a)]; ok && other != g.Name {
 				t.Errorf("alias %q is claimed by %s and %s", a, other, g.Name)
 			}
-			seen[normName(a)] = g.Name
+			seen[NormName(a)] = g.Name
 		}
 	}
 	// Reported values that come from measurements.

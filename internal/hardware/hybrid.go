@@ -1,38 +1,8 @@
 package hardware
 
 import (
-	"fmt"
-	"math"
 	"strings"
 )
-
-// Hybrid models mix attention layers, whose KV cache grows with every token,
-// with recurrent layers (Mamba, Mamba-2, Gated DeltaNet) that keep a state of
-// fixed size per sequence. vLLM's V1 engine (0.32.0) holds both in one block
-// pool:
-//
-//   - a state layer's page is its conv state plus its temporal (SSM) state
-//     (MambaSpec.page_size_bytes in vllm/v1/kv_cache_interface.py; the shapes
-//     are MambaStateShapeCalculator's in
-//     vllm/model_executor/layers/mamba/mamba_utils.py);
-//   - the attention block size is raised to the smallest multiple of the
-//     kernel block (16) whose page holds one state page, and the state page is
-//     padded to it (Platform._align_hybrid_block_size,
-//     vllm/platforms/interface.py);
-//   - the layers are grouped by kind into groups of equal size, the smaller
-//     kind's layer count (the larger one when both are within 1.5×), and one
-//     block of the pool holds one page of every layer of a group
-//     (_get_kv_cache_groups_uniform_page_size, vllm/v1/core/kv_cache_utils.py);
-//   - one request takes cdiv(len, block) blocks in each attention group and,
-//     with prefix caching on (vLLM's default, which sets mamba_cache_mode
-//     "align"), 2 blocks in each state group, 3 for Mamba-2 mixers, which keep
-//     a prefill checkpoint block (MambaSpec.max_memory_usage_bytes;
-//     MambaMixer2.get_kv_cache_spec). Concurrency is the pool's blocks over
-//     that sum (get_max_concurrency_for_kv_cache_config), and vLLM's "KV cache
-//     size" in tokens is that concurrency × max_model_len.
-//
-// So the sequences that fit are no longer KV tokens ÷ length: the state costs
-// the same per sequence at 1k or 128k tokens.
 
 // StateMixer is the recurrent mixer of a hybrid model's non-attention layers.
 type StateMixer struct {
@@ -51,12 +21,12 @@ type StateMixer struct {
 	SSMFloat32 bool
 }
 
-func (s StateMixer) name() string {
+func (s StateMixer) Name() string {
 	return map[string]string{"mamba": "Mamba", "mamba2": "Mamba-2", "gated_delta_net": "Gated DeltaNet"}[s.Kind]
 }
 
-// convDim is the width of the causal conv (and its state).
-func (s StateMixer) convDim(groups int) int {
+// ConvDim is the width of the causal conv (and its state).
+func (s StateMixer) ConvDim(groups int) int {
 	switch s.Kind {
 	case "mamba2":
 		return s.Inner + 2*groups*s.StateSize
@@ -66,109 +36,34 @@ func (s StateMixer) convDim(groups int) int {
 	return s.Inner
 }
 
-// groupsPerTP: Mamba-2 replicates groups so that every head's group is on
-// its rank (extra_groups_for_head_shards).
-func (s StateMixer) groupsPerTP(tp int) int {
-	if s.Groups%tp == 0 {
-		return s.Groups
-	}
-	return s.Groups + tp - s.Groups
-}
-
-// tpError is vLLM's divide(): every sharded dimension must split evenly.
-func (s StateMixer) tpError(tp int) error {
-	dims := []struct {
-		name string
-		v    int
-	}{{"conv width", s.convDim(s.groupsPerTP(tp))}}
-	switch s.Kind {
-	case "mamba":
-		dims = append(dims, struct {
-			name string
-			v    int
-		}{"Mamba inner size", s.Inner})
-	case "mamba2":
-		dims = append(dims, struct {
-			name string
-			v    int
-		}{"Mamba heads", s.Heads})
-	case "gated_delta_net":
-		dims = append(dims, struct {
-			name string
-			v    int
-		}{"linear-attention value heads", s.VHeads})
-	}
-	for _, d := range dims {
-		if d.v%tp != 0 {
-			return &InputError{Attribute: "tensor_parallel_size", Message: fmt.Sprintf("%d does not divide the model's %s (%d); vLLM shards the %s state over the tensor-parallel ranks and needs it to",
-				tp, d.name, d.v, s.name())}
-		}
-	}
-	return nil
-}
-
-// stateElems are the conv and temporal state elements of one layer and one
-// sequence on one of tp ranks (MambaStateShapeCalculator).
-func (s StateMixer) stateElems(tp int) (conv, temporal float64) {
-	k := float64(s.ConvKernel - 1)
-	switch s.Kind {
-	case "mamba":
-		return float64(s.Inner/tp) * k, float64(s.Inner/tp) * float64(s.StateSize)
-	case "mamba2":
-		return float64(s.convDim(s.groupsPerTP(tp))/tp) * k, float64(s.Heads/tp) * float64(s.HeadDim) * float64(s.StateSize)
-	}
-	return float64(s.convDim(0)/tp) * k, float64(s.VHeads/tp) * float64(s.VHeadDim) * float64(s.KHeadDim)
-}
-
-// pageBytes is one layer's state page for one sequence (MambaSpec
-// page_size_bytes, unpadded): the conv state in the model dtype
-// (mamba_cache_dtype "auto"), the temporal state in float32 or the model dtype.
-func (s StateMixer) pageBytes(tp int, modelBytes float64) float64 {
-	conv, temporal := s.stateElems(tp)
-	tb := modelBytes
-	if s.SSMFloat32 {
-		tb = 4
-	}
-	return conv*modelBytes + temporal*tb
-}
-
-// blocksPerRequest in mamba_cache_mode "align": the running state and the
-// last block-aligned one, plus Mamba-2's prefill checkpoint.
-func (s StateMixer) blocksPerRequest() int {
-	if s.Kind == "mamba2" {
-		return 3
-	}
-	return 2
-}
-
 // stateLinears are a state layer's matrices and small tensors (conv
 // weights, A_log, D, dt bias, norms), as vLLM holds them: the projections
 // quantized, the rest in the model dtype, all split over the TP ranks.
-func (m Model) stateLinears(i int) []linear {
+func (m Model) stateLinears(i int) []Linear {
 	s, H := *m.State, m.HiddenSize
 	p := func(n string) string { return layerPath(i, "mamba."+n) }
-	small := func(n string, size int) linear { return linear{p(n), 1, size, 1, "tp", false} }
-	conv := s.convDim(s.Groups)
+	small := func(n string, size int) Linear { return Linear{p(n), 1, size, 1, "tp", false} }
+	conv := s.ConvDim(s.Groups)
 	bias := 0
 	if s.ConvBias {
 		bias = conv
 	}
-	var ls []linear
+	var ls []Linear
 	switch s.Kind {
 	case "mamba":
-		ls = []linear{{p("in_proj"), H, 2 * s.Inner, 1, "tp", true},
+		ls = []Linear{{p("in_proj"), H, 2 * s.Inner, 1, "tp", true},
 			{p("x_proj"), s.Inner, s.DtRank + 2*s.StateSize, 1, "tp", true},
 			{p("dt_proj"), s.DtRank, s.Inner, 1, "tp", true},
 			{p("out_proj"), s.Inner, H, 1, "tp", true},
 			small("conv1d", conv*s.ConvKernel+bias), small("dt_proj.bias", s.Inner), small("A_log", s.Inner*s.StateSize),
 			small("D", s.Inner), small("layernorms", s.DtRank+2*s.StateSize)}
 	case "mamba2":
-		ls = []linear{{p("in_proj"), H, s.Inner + conv + s.Heads, 1, "tp", true},
+		ls = []Linear{{p("in_proj"), H, s.Inner + conv + s.Heads, 1, "tp", true},
 			{p("out_proj"), s.Inner, H, 1, "tp", true},
 			small("conv1d", conv*s.ConvKernel+bias), small("dt_bias", s.Heads), small("A_log", s.Heads), small("D", s.Heads), small("norm", s.Inner)}
 	default:
 		p = func(n string) string { return layerPath(i, "linear_attn."+n) }
-		ls = []linear{{p("in_proj_qkvz"), H, conv + s.VHeads*s.VHeadDim, 1, "tp", true},
+		ls = []Linear{{p("in_proj_qkvz"), H, conv + s.VHeads*s.VHeadDim, 1, "tp", true},
 			{p("in_proj_ba"), H, 2 * s.VHeads, 1, "tp", true},
 			{p("out_proj"), s.VHeads * s.VHeadDim, H, 1, "tp", true},
 			small("conv1d", conv*s.ConvKernel), small("dt_bias", s.VHeads), small("A_log", s.VHeads), small("norm", s.VHeadDim)}
@@ -180,8 +75,8 @@ func (m Model) stateLinears(i int) []linear {
 }
 
 // hybridLinears: the layer's mixer(s), then its MLP or experts (if any).
-func (m Model) hybridLinears(i int) []linear {
-	var ls []linear
+func (m Model) hybridLinears(i int) []Linear {
+	var ls []Linear
 	switch m.LayerMixers[i] {
 	case 'A':
 		ls = m.attnLinears(i)
@@ -199,8 +94,8 @@ func (m Model) hybridLinears(i int) []linear {
 	return ls
 }
 
-// layerCounts are the attention and state layers ('P' counts in both).
-func (m Model) layerCounts() (attn, state int) {
+// LayerCounts are the attention and state layers ('P' counts in both).
+func (m Model) LayerCounts() (attn, state int) {
 	for _, k := range m.LayerMixers {
 		if k == 'A' || k == 'P' {
 			attn++
@@ -212,69 +107,10 @@ func (m Model) layerCounts() (attn, state int) {
 	return attn, state
 }
 
-// hybridLayout is vLLM's block pool for a hybrid model on one GPU.
-type hybridLayout struct {
-	attnLayers, stateLayers int
-	block                   int     // tokens per attention block, after vLLM raises it
-	page                    float64 // bytes of one layer's block (the state page padded to it)
-	statePage               float64 // one layer's state, unpadded
-	groupSize               int     // layers per KV cache group
-	attnGroups, stateGroups int
-	stateBlocks             int // per request, per state group
-}
-
-// kernelBlock is the attention kernel's block granularity (FlashAttention
-// and FlashInfer: multiples of 16 tokens).
-const kernelBlock = 16
-
-func (e engine) hybrid() hybridLayout {
-	h := hybridLayout{stateBlocks: e.m.State.blocksPerRequest()}
-	h.attnLayers, h.stateLayers = e.m.layerCounts()
-	attn1 := e.layerKVBytesPerToken()
-	h.statePage = e.m.State.pageBytes(e.tp, e.prec.DTypeBytes)
-	align := max(kernelBlock, e.block)
-	bs := align * int(math.Ceil(h.statePage/(float64(align)*attn1)))
-	bs = kernelBlock * ceilDiv(bs, kernelBlock)
-	h.block = max(e.block, bs)
-	h.page = float64(h.block) * attn1
-	lo, hi := min(h.attnLayers, h.stateLayers), max(h.attnLayers, h.stateLayers)
-	h.groupSize = lo
-	if float64(hi) < 1.5*float64(lo) {
-		h.groupSize = hi
-	}
-	h.attnGroups, h.stateGroups = ceilDiv(h.attnLayers, h.groupSize), ceilDiv(h.stateLayers, h.groupSize)
-	return h
-}
-
-func (h hybridLayout) bytesPerBlock() float64 { return float64(h.groupSize) * h.page }
-
-// requestBlocks is what one request of n tokens takes from the pool.
-func (h hybridLayout) requestBlocks(n int) int {
-	return h.attnGroups*ceilDiv(n, h.block) + h.stateGroups*h.stateBlocks
-}
-
-// seqsFitting is how many sequences of perSeq tokens the fit's KV cache
-// holds: KV tokens ÷ length for a transformer; for a hybrid model the
-// pool's blocks over one sequence's blocks (its state costs the same at any
-// length).
-func (e engine) seqsFitting(r FitResult, perSeq int) float64 {
-	if e.m.State == nil {
-		return float64(r.KVCacheTokens) / float64(perSeq)
-	}
-	h := e.hybrid()
-	blocks := math.Floor(r.KVCacheGiB * GiB / h.bytesPerBlock())
-	return blocks / float64(h.requestBlocks(perSeq))
-}
-
-func (h hybridLayout) describe(s StateMixer, mml int) string {
-	return fmt.Sprintf("hybrid model: %d attention layers keep KV per token (blocks of %d tokens, raised so a page holds one state), %d %s layers keep %.2f MiB of state per sequence each (padded to %.2f MiB); one request of %d tokens takes %d blocks of %.2f MiB",
-		h.attnLayers, h.block, h.stateLayers, s.name(), h.statePage/(1<<20), h.page/(1<<20), mml, h.requestBlocks(mml), h.bytesPerBlock()/(1<<20))
-}
-
 // hybridKeys are config fields that only hybrid model types may carry.
 var hybridKeys = map[string]bool{"layers_block_type": true, "hybrid_override_pattern": true, "linear_num_value_heads": true, "mamba_d_state": true}
 
-// layerKinds maps a config's layer type names onto mixer bytes.
+// LayerKinds maps a config's layer type names onto mixer bytes.
 func mixerOf(c cfg, field, t string) (byte, error) {
 	switch t {
 	case "attention", "full_attention", "*":
@@ -333,7 +169,7 @@ func parseQwen3Next(c cfg, m *Model) error {
 	if m.AttnOutputGate, err = c.bool(true, "attn_output_gate"); err != nil {
 		return err
 	}
-	m.SharedExpertGate = m.NumExperts > 0 && m.sharedInter() > 0
+	m.SharedExpertGate = m.NumExperts > 0 && m.SharedInter() > 0
 	m.State = &s
 	return nil
 }
@@ -509,7 +345,7 @@ func parseJamba(c cfg, m *Model) error {
 	if s.ConvKernel, err = need(c, 4, "mamba_d_conv"); err != nil {
 		return err
 	}
-	s.DtRank = ceilDiv(m.HiddenSize, 16)
+	s.DtRank = (m.HiddenSize + 15) / 16 // ceil(hidden_size / 16)
 	if r, ok := c.obj["mamba_dt_rank"].(string); !ok || r != "auto" {
 		if s.DtRank, err = need(c, s.DtRank, "mamba_dt_rank"); err != nil {
 			return err
@@ -545,7 +381,7 @@ func setMixers(c cfg, field string, types []string, m *Model) error {
 // layer (an attention-free model has no KV pages to align to) and one state
 // layer (else it is a plain transformer, as vLLM's is_hybrid says).
 func finishHybrid(c cfg, m *Model) error {
-	a, s := m.layerCounts()
+	a, s := m.LayerCounts()
 	if a == 0 {
 		return cfgErr(c.prefix+"layer_types", "has no attention layer; attention-free (pure Mamba) models are not modelled")
 	}

@@ -16,6 +16,22 @@ import (
 // certain (mostly sold through capacity blocks).
 const PriceDate = "2025-08-15"
 
+// InstanceType is an AWS EC2 instance type with GPUs.
+type InstanceType struct {
+	Name            string  // "g5.xlarge"
+	GPU             string  // catalog GPU name
+	GPUCount        int     // GPUs per instance
+	VCPUs           int     // vCPUs
+	MemoryGiB       float64 // host memory
+	PriceUSDPerHour float64 // us-east-1 Linux on-demand
+	PriceDate       string  // date the price was read, YYYY-MM-DD
+}
+
+// PricePerGPUHourUSD is the on-demand price divided by the GPU count.
+func (it InstanceType) PricePerGPUHourUSD() float64 {
+	return it.PriceUSDPerHour / float64(it.GPUCount)
+}
+
 // Specs from the AWS "Accelerated computing instance types" documentation.
 var instanceCatalog = []InstanceType{
 	// g4dn: NVIDIA T4.
@@ -89,5 +105,5 @@ func LookupInstance(name string) (InstanceType, error) {
 	}
 	sort.Strings(names)
 	return InstanceType{}, &InputError{Attribute: "instance_type", Message: fmt.Sprintf("unknown EC2 instance type %q%s. Valid: %s.",
-		name, didYouMean(name, names), strings.Join(names, ", "))}
+		name, DidYouMean(name, names), strings.Join(names, ", "))}
 }

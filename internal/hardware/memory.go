@@ -116,7 +116,7 @@ func validTPs(m Model, upTo int) []int {
 // QKVParallelLinear): TP must divide the attention heads, and either divide
 // the KV heads or be a multiple of them (then each KV head is replicated).
 func tpOK(m Model, tp int) bool {
-	return tp >= 1 && m.NumHeads%tp == 0 && (m.isMLA() || m.NumKVHeads%tp == 0 || tp%m.NumKVHeads == 0)
+	return tp >= 1 && m.NumHeads%tp == 0 && (m.IsMLA() || m.NumKVHeads%tp == 0 || tp%m.NumKVHeads == 0)
 }
 
 func tpError(m Model, tp int) error {
@@ -127,7 +127,7 @@ func tpError(m Model, tp int) error {
 		return &InputError{Attribute: "tensor_parallel_size", Message: fmt.Sprintf("%d does not divide the model's %d attention heads (vLLM requires it). Valid: %s",
 			tp, m.NumHeads, joinInts(validTPs(m, min(m.NumHeads, 64))))}
 	}
-	if !m.isMLA() && m.NumKVHeads%tp != 0 && tp%m.NumKVHeads != 0 {
+	if !m.IsMLA() && m.NumKVHeads%tp != 0 && tp%m.NumKVHeads != 0 {
 		return &InputError{Attribute: "tensor_parallel_size", Message: fmt.Sprintf("%d neither divides nor is a multiple of the model's %d KV heads (vLLM's QKVParallelLinear needs one or the other). Valid: %s",
 			tp, m.NumKVHeads, joinInts(validTPs(m, min(m.NumHeads, 64))))}
 	}
@@ -144,7 +144,7 @@ func joinInts(v []int) string {
 
 func resolveEngine(in FitInput) (engine, error) {
 	e := engine{in: in, m: in.Model, g: in.GPU}
-	if err := e.m.validate(); err != nil {
+	if err := e.m.Validate(); err != nil {
 		return e, err
 	}
 	if !(in.GPU.MemoryGiB > 0 && in.GPU.MemoryGiB < 1e6) {
@@ -158,7 +158,7 @@ func resolveEngine(in FitInput) (engine, error) {
 		return e, err
 	}
 	if e.m.State != nil {
-		if err := e.m.State.tpError(e.tp); err != nil {
+		if err := stateTPError(*e.m.State, e.tp); err != nil {
 			return e, err
 		}
 	}
@@ -238,7 +238,7 @@ func resolveEngine(in FitInput) (engine, error) {
 }
 
 func (e engine) kvHeadsPerGPU() int {
-	if e.m.isMLA() {
+	if e.m.IsMLA() {
 		return 1
 	}
 	return max(1, e.m.NumKVHeads/e.tp)
@@ -255,19 +255,19 @@ func (e engine) weightBytes() float64 {
 	m, p, tp := e.m, e.prec, float64(e.tp)
 	var b float64
 	perLayer := p.Quant != nil && len(p.Quant.SkipModules) > 0
-	m.layerKinds(perLayer, func(i, count int) {
-		for _, l := range m.layerLinears(i) {
+	m.LayerKinds(perLayer, func(i, count int) {
+		for _, l := range m.LayerLinears(i) {
 			b += e.linearBytes(l) * float64(count)
 		}
 	})
-	b += float64(m.NumLayers) * m.layerSmallParams() * p.DTypeBytes
+	b += float64(m.NumLayers) * m.LayerSmallParams() * p.DTypeBytes
 	vocab := math.Ceil(float64(m.VocabSize)/vocabPadding) * vocabPadding
 	emb := vocab * float64(m.HiddenSize) / tp
 	if !m.TiedEmbeddings {
 		emb *= 2
 	}
 	b += emb*p.DTypeBytes + float64(m.HiddenSize)*p.DTypeBytes
-	b += float64(m.ropePositions()) * float64(m.rotaryDim()) * p.DTypeBytes
+	b += float64(m.RopeCachePositions()) * float64(m.RotaryWidth()) * p.DTypeBytes
 	b += float64(m.VisionParams) / tp * p.DTypeBytes
 	return b
 }
@@ -276,8 +276,8 @@ func (e engine) weightBytes() float64 {
 // checkpoint's quantization_config says, or in the model dtype where it
 // leaves the module unquantized (modules_to_not_convert, ignore,
 // exclude_modules, llm_int8_skip_modules).
-func (e engine) linearBytes(l linear) float64 {
-	n := l.params()
+func (e engine) linearBytes(l Linear) float64 {
+	n := l.Params()
 	switch l.Shard {
 	case "tp":
 		n /= float64(e.tp)
@@ -288,8 +288,8 @@ func (e engine) linearBytes(l linear) float64 {
 		n = padded
 	}
 	q := e.prec.Quant
-	if q != nil && l.Quantized && !q.skips(l.Path) {
-		return n * q.bytesPerParam(l.In)
+	if q != nil && l.Quantized && !q.Skips(l.Path) {
+		return n * bytesPerParam(q, l.In)
 	}
 	return n * e.prec.DTypeBytes
 }
@@ -313,7 +313,7 @@ func (e engine) forwardPeakBytes(tokens int) float64 {
 		per = 3*float64(m.IntermediateSize)/tp + 4*H
 	}
 	attn := 4 * H
-	if m.isMLA() {
+	if m.IsMLA() {
 		attn += float64(m.NumHeads) / tp * float64(2*m.QKNopeHeadDim+m.QKRopeHeadDim+m.VHeadDim)
 	} else {
 		attn += float64(m.NumHeads/e.tp+2*e.kvHeadsPerGPU()) * float64(m.HeadDim)
@@ -321,7 +321,7 @@ func (e engine) forwardPeakBytes(tokens int) float64 {
 	per = math.Max(per, attn)
 	if m.NumExperts > 0 {
 		k := float64(m.NumActiveExperts)
-		moe := k*(3*float64(m.ExpertIntermediateSize)/tp+H) + 3*float64(m.sharedInter())/tp + 4*H
+		moe := k*(3*float64(m.ExpertIntermediateSize)/tp+H) + 3*float64(m.SharedInter())/tp + 4*H
 		chunk := math.Min(t, fusedMoEChunk)
 		return math.Max(per*t, moe*chunk+4*H*(t-chunk)) * a
 	}
@@ -365,7 +365,7 @@ func (e engine) cudaGraphBytes() float64 {
 // latent of kv_lora_rank + qk_rope_head_dim per token, not split over TP
 // and with no factor 2 (MLAAttentionSpec).
 func (e engine) layerKVBytesPerToken() float64 {
-	if e.m.isMLA() {
+	if e.m.IsMLA() {
 		return float64(e.m.KVLoraRank+e.m.QKRopeHeadDim) * e.kvBytes
 	}
 	return 2 * float64(e.kvHeadsPerGPU()*e.m.HeadDim) * e.kvBytes
@@ -402,15 +402,15 @@ func KVCacheBytesPerToken(m Model, kvCacheDType string, tensorParallelSize int) 
 	if err != nil {
 		return 0, err
 	}
-	return int64(e.layerKVBytesPerToken() * float64(m.attnLayers())), nil
+	return int64(e.layerKVBytesPerToken() * float64(attnLayers(m))), nil
 }
 
 // attnLayers are the layers with a per-token KV cache.
-func (m Model) attnLayers() int {
+func attnLayers(m Model) int {
 	if m.State == nil {
 		return m.NumLayers
 	}
-	a, _ := m.layerCounts()
+	a, _ := m.LayerCounts()
 	return a
 }
 
@@ -438,7 +438,7 @@ func (e engine) fit() FitResult {
 	if inKV {
 		kv -= cg
 	}
-	perTok := e.layerKVBytesPerToken() * float64(e.m.attnLayers())
+	perTok := e.layerKVBytesPerToken() * float64(attnLayers(e.m))
 	need := e.requestKVBytes(e.mml)
 	r := FitResult{
 		GPUTotalMemoryGiB: e.g.MemoryGiB, BudgetGiB: budget / GiB, WeightsGiB: w / GiB,

@@ -292,7 +292,7 @@ func SuggestModel(id string) string {
 	best, bestD := "", -1
 	for _, m := range Models() {
 		for _, c := range append([]string{m.ID}, m.Aliases...) {
-			if d := levenshtein(n, strings.ToLower(c)); bestD == -1 || d < bestD {
+			if d := Levenshtein(n, strings.ToLower(c)); bestD == -1 || d < bestD {
 				best, bestD = c, d
 			}
 		}

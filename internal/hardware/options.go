@@ -61,7 +61,7 @@ func RankOptions(in OptionsInput) ([]Option, error) {
 		}
 		for _, q := range quants {
 			if !contains(Quantizations, q) {
-				return nil, &InputError{Attribute: "quantizations", Message: fmt.Sprintf("unknown quantization %q%s; valid: %s", q, didYouMean(q, Quantizations), strings.Join(Quantizations, ", "))}
+				return nil, &InputError{Attribute: "quantizations", Message: fmt.Sprintf("unknown quantization %q%s; valid: %s", q, DidYouMean(q, Quantizations), strings.Join(Quantizations, ", "))}
 			}
 			for _, tp := range validTPs(in.Model, it.GPUCount) {
 				out = append(out, sizeOption(in, it, g, q, tp))

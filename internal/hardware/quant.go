@@ -2,7 +2,6 @@ package hardware
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 )
 
@@ -56,10 +55,10 @@ func resolvePrecision(m Model, q string, g GPU) (precision, error) {
 		q = "none"
 	}
 	if !contains(Quantizations, q) {
-		return precision{}, &InputError{Attribute: "quantization", Message: fmt.Sprintf("unknown quantization %q%s; valid: %s", q, didYouMean(q, Quantizations), strings.Join(Quantizations, ", "))}
+		return precision{}, &InputError{Attribute: "quantization", Message: fmt.Sprintf("unknown quantization %q%s; valid: %s", q, DidYouMean(q, Quantizations), strings.Join(Quantizations, ", "))}
 	}
 	p := precision{DTypeBytes: 2, Quant: m.Quantization, Label: "bf16"}
-	if m.TorchDType == "float16" || !g.supportsBF16() {
+	if m.TorchDType == "float16" || !g.SupportsBF16() {
 		p.Label = "fp16"
 	}
 	if m.Quantization != nil {
@@ -71,7 +70,7 @@ func resolvePrecision(m Model, q string, g GPU) (precision, error) {
 		if m.Quantization != nil && q == "fp32" {
 			return p, &InputError{Attribute: "quantization", Message: fmt.Sprintf("%s is a %s-quantized checkpoint; it cannot run in fp32. Valid: none, fp16, bf16", m.ID, m.Quantization.Method)}
 		}
-		if q == "bf16" && !g.supportsBF16() {
+		if q == "bf16" && !g.SupportsBF16() {
 			return p, &InputError{Attribute: "quantization", Message: fmt.Sprintf("%s (%s) has no bf16 support (vLLM needs compute capability 8.0); use fp16", g.Name, g.Architecture)}
 		}
 		if q == "fp32" {
@@ -88,7 +87,7 @@ func resolvePrecision(m Model, q string, g GPU) (precision, error) {
 			}
 			return p, nil
 		}
-		if !g.supportsMarlin() && (q == "fp8" || q == "gptq" || q == "bitsandbytes") {
+		if !g.SupportsMarlin() && (q == "fp8" || q == "gptq" || q == "bitsandbytes") {
 			// fp8 needs native fp8 (sm89+) or the Marlin weight-only path
 			// (sm80+); gptq_marlin and bitsandbytes also need sm80 in vLLM.
 			return p, &InputError{Attribute: "quantization", Message: fmt.Sprintf("vLLM's %s kernels need compute capability 8.0 or newer; %s is %s. Valid here: none, fp16, fp32, int8, int4, awq", q, g.Name, g.Architecture)}
@@ -96,23 +95,6 @@ func resolvePrecision(m Model, q string, g GPU) (precision, error) {
 		p.Quant, p.Label = want, q
 	}
 	return p, nil
-}
-
-func (q *QuantConfig) validate() error {
-	switch {
-	case q.Bits != 4 && q.Bits != 8:
-		return &InputError{Attribute: "model_config_json", Message: fmt.Sprintf("quantization_config: %d-bit weights are not supported (4 or 8)", q.Bits)}
-	case q.GroupSize > 1<<20 || q.GroupSize < -1:
-		return &InputError{Attribute: "model_config_json", Message: fmt.Sprintf("quantization_config: group_size %d out of range", q.GroupSize)}
-	}
-	for _, s := range q.SkipModules {
-		if strings.HasPrefix(s, "re:") {
-			if _, err := regexp.Compile(strings.TrimPrefix(s, "re:")); err != nil {
-				return &InputError{Attribute: "model_config_json", Message: fmt.Sprintf("quantization_config: bad regular expression %q in the ignored modules: %v", s, err)}
-			}
-		}
-	}
-	return nil
 }
 
 // bytesPerParam is the stored size of one quantized weight of a matrix with
@@ -126,7 +108,7 @@ func (q *QuantConfig) validate() error {
 //   - bitsandbytes nf4: 0.5 + absmax per 64-block: fp32 (4/64), or with
 //     double quantization an 8-bit absmax plus an fp32 per 256 blocks.
 //   - mxfp4: 0.5 + an e8m0 scale per 32 values.
-func (q *QuantConfig) bytesPerParam(in int) float64 {
+func bytesPerParam(q *QuantConfig, in int) float64 {
 	bits := float64(q.Bits) / 8
 	group := float64(q.GroupSize)
 	if q.GroupSize <= 0 {
@@ -168,38 +150,6 @@ func (q *QuantConfig) bytesPerParam(in int) float64 {
 		return 1
 	}
 	return 1 + 4/group
-}
-
-// skips reports whether module path is left unquantized by the checkpoint.
-func (q *QuantConfig) skips(path string) bool {
-	for _, s := range q.SkipModules {
-		if matchModule(s, path) {
-			return true
-		}
-	}
-	return false
-}
-
-// matchModule matches a modules_to_not_convert / ignore entry the way the
-// quantization configs do: an exact name, a dotted prefix or suffix, a
-// "re:" regular expression or a glob with *.
-func matchModule(pattern, path string) bool {
-	switch {
-	case pattern == "":
-		return false
-	case strings.HasPrefix(pattern, "re:"):
-		re, err := regexp.Compile(strings.TrimPrefix(pattern, "re:"))
-		return err == nil && re.MatchString(path)
-	case strings.Contains(pattern, "*"):
-		parts := strings.Split(pattern, "*")
-		for i := range parts {
-			parts[i] = regexp.QuoteMeta(parts[i])
-		}
-		re, err := regexp.Compile("(^|\\.)" + strings.Join(parts, "[^.]*") + "(\\.|$)")
-		return err == nil && re.MatchString(path)
-	}
-	return path == pattern || strings.HasPrefix(path, pattern+".") || strings.HasSuffix(path, "."+pattern) ||
-		strings.Contains("."+path+".", "."+pattern+".")
 }
 
 func contains(list []string, s string) bool {

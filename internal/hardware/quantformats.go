@@ -17,9 +17,9 @@ import "strings"
 // would not allow); the first start-up record with the padded weights is
 // 0.19 (M28, gpt-oss-20b on an A100: 13.72 GiB). Releases before 0.19 are
 // counted unpadded.
-func (e engine) mxfp4PaddedParams(l linear) float64 {
+func (e engine) mxfp4PaddedParams(l Linear) float64 {
 	q := e.prec.Quant
-	if q == nil || q.Method != "mxfp4" || l.Count <= 1 || !l.Quantized || q.skips(l.Path) || !e.version.padsMXFP4() {
+	if q == nil || q.Method != "mxfp4" || l.Count <= 1 || !l.Quantized || q.Skips(l.Path) || !e.version.padsMXFP4() {
 		return 0
 	}
 	h := roundUp(e.m.HiddenSize, 256)

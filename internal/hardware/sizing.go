@@ -53,7 +53,7 @@ func Size(in SizingInput) (SizingResult, error) {
 		obj = "throughput"
 	}
 	if !contains(Objectives, obj) {
-		return res, &InputError{Attribute: "objective", Message: fmt.Sprintf("unknown objective %q%s; valid: %s", obj, didYouMean(obj, Objectives), strings.Join(Objectives, ", "))}
+		return res, &InputError{Attribute: "objective", Message: fmt.Sprintf("unknown objective %q%s; valid: %s", obj, DidYouMean(obj, Objectives), strings.Join(Objectives, ", "))}
 	}
 
 	plan, err := validPlanFor(in.PlanFor)
@@ -138,7 +138,7 @@ func Size(in SizingInput) (SizingResult, error) {
 	c := e.coeffs()
 	scale := 1.0
 	if mr := in.Measured; mr != nil {
-		if err := mr.validate(); err != nil {
+		if err := mr.Validate(); err != nil {
 			return res, err
 		}
 		reps := max(1, mr.Replicas)
@@ -275,7 +275,7 @@ func (in SizingInput) validateBuyable(e engine) error {
 	return nil
 }
 
-func (m *MeasuredRun) validate() error {
+func (m *MeasuredRun) Validate() error {
 	switch {
 	case !(m.EngineOutputTokensPerSecond > 0 && m.EngineOutputTokensPerSecond < 1e9):
 		return &InputError{Attribute: "measured_run.engine_output_tokens_per_second", Message: fmt.Sprintf("got %g; must be a positive rate, e.g. rayvllm_batch_job.<name>.metrics.engine_output_tokens_per_second", m.EngineOutputTokensPerSecond)}

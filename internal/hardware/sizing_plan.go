@@ -89,5 +89,5 @@ func validPlanFor(p string) (string, error) {
 			return p, nil
 		}
 	}
-	return "", &InputError{Attribute: "plan_for", Message: fmt.Sprintf("unknown plan level %q%s; valid: %s", p, didYouMean(p, PlanLevels), strings.Join(PlanLevels, ", "))}
+	return "", &InputError{Attribute: "plan_for", Message: fmt.Sprintf("unknown plan level %q%s; valid: %s", p, DidYouMean(p, PlanLevels), strings.Join(PlanLevels, ", "))}
 }

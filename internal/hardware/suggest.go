@@ -3,58 +3,7 @@ package hardware
 import (
 	"fmt"
 	"sort"
-	"strings"
 )
-
-// Closest returns the candidate nearest to name (for "did you mean"):
-// a candidate that contains the name's normalized form wins (the shortest
-// one), otherwise the smallest edit distance. "" when there are none.
-func Closest(name string, candidates []string) string {
-	n := normName(name)
-	best, bestD := "", -1
-	for _, c := range candidates {
-		cn := normName(c)
-		d := levenshtein(n, cn)
-		if n != "" && strings.Contains(cn, n) {
-			d = len(cn) - len(n) - 1000 // containment beats any edit distance
-		}
-		if bestD == -1 || d < bestD {
-			best, bestD = c, d
-		}
-	}
-	return best
-}
-
-func didYouMean(name string, candidates []string) string {
-	if c := Closest(name, candidates); c != "" {
-		return fmt.Sprintf(" (did you mean %q?)", c)
-	}
-	return ""
-}
-
-func levenshtein(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	if len(ra) > 256 {
-		ra = ra[:256]
-	}
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(rb)]
-}
 
 // fitsWith re-runs the fit with a changed input; nil when invalid or no fit.
 func fitsWith(in FitInput) *FitResult {
@@ -103,13 +52,13 @@ func (e engine) suggest(r FitResult) []string {
 		steps := []string{"fp8", "int8", "int4"}
 		if e.prec.DTypeBytes > 2 {
 			half := "bf16"
-			if !e.g.supportsBF16() {
+			if !e.g.SupportsBF16() {
 				half = "fp16"
 			}
 			steps = append([]string{half}, steps...)
 		}
 		for _, q := range steps {
-			if q == e.quantName || (e.prec.Quant != nil && (userQuant(q) == nil || userQuant(q).bytesPerParam(4096) >= e.prec.Quant.bytesPerParam(4096))) {
+			if q == e.quantName || (e.prec.Quant != nil && (userQuant(q) == nil || bytesPerParam(userQuant(q), 4096) >= bytesPerParam(e.prec.Quant, 4096))) {
 				continue
 			}
 			c := in
@@ -152,7 +101,7 @@ func (e engine) suggest(r FitResult) []string {
 		if in.EC2Only && !onEC2 {
 			continue
 		}
-		label := rayLabelOf[g.Name]
+		label, _, _ := RayLabel(g.Name)
 		if in.RayLabels && label == "" {
 			continue
 		}
@@ -187,7 +136,7 @@ func (e engine) suggest(r FitResult) []string {
 func smallestInstance(name string, gpus int) (InstanceType, bool) {
 	var best InstanceType
 	found := false
-	for _, it := range instanceCatalog {
+	for _, it := range Instances() {
 		if it.GPU == name && it.GPUCount >= gpus && (!found || it.PriceUSDPerHour < best.PriceUSDPerHour) {
 			best, found = it, true
 		}

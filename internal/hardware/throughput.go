@@ -186,7 +186,7 @@ func matmulShare(tokens float64, k throughputConstants) float64 {
 }
 
 func (e engine) attnWidth() float64 {
-	if e.m.isMLA() {
+	if e.m.IsMLA() {
 		return float64(e.m.NumHeads) * float64(e.m.KVLoraRank+e.m.QKRopeHeadDim)
 	}
 	return float64(e.m.NumHeads * e.m.HeadDim)
@@ -196,17 +196,17 @@ func (e engine) attnWidth() float64 {
 func (e engine) expertBytes() float64 {
 	m := e.m
 	var b float64
-	m.layerKinds(e.prec.Quant != nil && len(e.prec.Quant.SkipModules) > 0, func(i, count int) {
-		if !m.isMoELayer(i) {
+	m.LayerKinds(e.prec.Quant != nil && len(e.prec.Quant.SkipModules) > 0, func(i, count int) {
+		if !m.IsMoELayer(i) {
 			return
 		}
-		for _, l := range m.layerLinears(i) {
+		for _, l := range m.LayerLinears(i) {
 			if l.Count > 1 {
 				bytes := e.prec.DTypeBytes
-				if q := e.prec.Quant; q != nil && !q.skips(l.Path) {
-					bytes = q.bytesPerParam(l.In)
+				if q := e.prec.Quant; q != nil && !q.Skips(l.Path) {
+					bytes = bytesPerParam(q, l.In)
 				}
-				b += l.params() * bytes * float64(count)
+				b += l.Params() * bytes * float64(count)
 			}
 		}
 	})
@@ -256,12 +256,12 @@ type stepCoeffs struct {
 func (e engine) coeffs() stepCoeffs {
 	tp := float64(e.tp)
 	L := float64(e.m.NumLayers)
-	c := stepCoeffs{e: e, weights: e.weightBytes() * tp, kvPerToken: e.layerKVBytesPerToken() * float64(e.m.attnLayers()), // hybrid models: attention layers only
+	c := stepCoeffs{e: e, weights: e.weightBytes() * tp, kvPerToken: e.layerKVBytesPerToken() * float64(attnLayers(e.m)), // hybrid models: attention layers only
 		lmHeadFlops: 2 * float64(e.m.VocabSize) * float64(e.m.HiddenSize),
 		attnFlops:   4 * L * e.attnWidth(), peak: e.peakTFLOPS() * 1e12 * tp, bwAgg: e.g.BandwidthGBps * 1e9 * tp}
 	m := e.m
-	m.layerKinds(false, func(i, count int) {
-		for _, l := range m.layerLinears(i) {
+	m.LayerKinds(false, func(i, count int) {
+		for _, l := range m.LayerLinears(i) {
 			f := 2 * float64(l.In) * float64(l.Out) * float64(count)
 			if l.Count > 1 {
 				c.expert += f * float64(m.NumActiveExperts)
@@ -273,7 +273,7 @@ func (e engine) coeffs() stepCoeffs {
 	if e.m.NumExperts > 0 {
 		c.experts = e.expertBytes()
 	}
-	if !e.m.isMLA() {
+	if !e.m.IsMLA() {
 		c.kvPerToken *= tp // each rank reads its heads (MLA: every rank the same latent)
 	}
 	return c

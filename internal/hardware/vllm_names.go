@@ -3,7 +3,6 @@ package hardware
 import (
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 )
 
@@ -81,44 +80,29 @@ func quoteAll(s []string) []string {
 	return q
 }
 
-// rayLabelOf is the Ray accelerator label (ray.util.accelerators) of a
-// catalog GPU: what accelerator_type must say to land on it.
-var rayLabelOf = map[string]string{
-	"T4": "T4", "A10G": "A10G", "A10": "A10", "L4": "L4", "L40S": "L40S", "A100-40GB": "A100-40G", "A100-80GB": "A100-80G",
-	"H100-80GB-SXM": "H100", "H100-80GB-PCIe": "H100", "H100-NVL": "H100", "H200": "H200", "B200": "B200", "MI300X": "AMD-Instinct-MI300X-OAM",
-}
+// VLLMKVCacheDTypes are the kv_cache_dtype values vLLM accepts
+// (vllm/config/cache.py CacheDType).
+var VLLMKVCacheDTypes = []string{"auto", "bfloat16", "fp8", "fp8_e4m3", "fp8_e5m2"}
 
-// RayLabel returns the Ray accelerator label of a GPU catalog name or
-// alias: label is "" when the catalog knows the GPU but Ray has no label
-// for it, and known is false when the catalog does not know the name.
-func RayLabel(name string) (label, catalogName string, known bool) {
-	g, err := LookupGPU(name)
-	if err != nil {
-		return "", "", false
-	}
-	return rayLabelOf[g.Name], g.Name, true
-}
+// vLLM's quantization and KV cache dtype names as the fit engine knows them
+// ("" is vLLM's default); a name missing here is one the engine does not model.
+var (
+	vllmQuantization = map[string]string{"": "none", "awq": "awq", "awq_marlin": "awq", "gptq": "gptq", "gptq_marlin": "gptq",
+		"fp8": "fp8", "bitsandbytes": "bitsandbytes", "compressed-tensors": "none",
+		// the sizing-only values (SizingQuantizations) are the engine's own names
+		"none": "none", "fp32": "fp32", "fp16": "fp16", "bf16": "bf16", "int8": "int8", "int4": "int4"}
+	vllmKVCacheDType = map[string]string{"": "auto", "auto": "auto", "bfloat16": "auto", "fp8": "fp8", "fp8_e4m3": "fp8", "fp8_e5m2": "fp8"}
+)
 
-// ClosestAccelerator is the Ray label nearest to name among the labels
-// and the catalog's names and aliases (an alias stands for its GPU's
-// label): "H1000" is nearest the H100's alias "h100", so "H100".
-func ClosestAccelerator(name string, labels []string) string {
-	cands := slices.Clone(labels)
-	label := map[string]string{}
-	for _, l := range labels {
-		label[l] = l
+// FromVLLMNames maps vLLM's quantization and kv_cache_dtype names onto
+// FitInput's. ok is false, with the attribute the engine cannot model, when
+// one of them has no counterpart.
+func FromVLLMNames(quantization, kvCacheDType string) (quant, kv, unmodelled string, ok bool) {
+	if quant, ok = vllmQuantization[quantization]; !ok {
+		return "", "", "quantization", false
 	}
-	for _, g := range gpuCatalog {
-		l := rayLabelOf[g.Name]
-		if !slices.Contains(labels, l) {
-			continue
-		}
-		for _, a := range append([]string{g.Name}, g.Aliases...) {
-			if _, dup := label[a]; !dup {
-				cands, label[a] = append(cands, a), l
-			}
-		}
+	if kv, ok = vllmKVCacheDType[kvCacheDType]; !ok {
+		return "", "", "kv_cache_dtype", false
 	}
-	sort.Strings(cands[len(labels):]) // a fixed order among equally near aliases
-	return label[Closest(name, cands)]
+	return quant, kv, "", true
 }

@@ -40,3 +40,23 @@ func TestRayLabel(t *testing.T) {
 		}
 	}
 }
+
+func TestFromVLLMNames(t *testing.T) {
+	for _, tc := range []struct{ q, kv, wantQ, wantKV, unmodelled string }{
+		{"", "", "none", "auto", ""},
+		{"awq_marlin", "fp8_e5m2", "awq", "fp8", ""},
+		{"compressed-tensors", "auto", "none", "auto", ""},
+		{"gguf", "auto", "", "", "quantization"},
+		{"fp8", "fp8_e9m9", "", "", "kv_cache_dtype"},
+	} {
+		q, kv, un, ok := FromVLLMNames(tc.q, tc.kv)
+		if q != tc.wantQ || kv != tc.wantKV || un != tc.unmodelled || ok != (tc.unmodelled == "") {
+			t.Errorf("%q/%q: got %q %q %q %v", tc.q, tc.kv, q, kv, un, ok)
+		}
+	}
+	for _, kv := range VLLMKVCacheDTypes {
+		if _, ok := vllmKVCacheDType[kv]; !ok && kv != "bfloat16" {
+			t.Errorf("vLLM kv_cache_dtype %q is neither modelled nor known to be skipped", kv)
+		}
+	}
+}
