@@ -12,7 +12,7 @@
 #             modules/*/README.md (module sources pointed at this checkout),
 #             offline: placeholder values for the examples' required
 #             variables, the Hub's config.json files from
-#             internal/hardware/testdata/configs/hub as the provider's cache;
+#             internal/hardware/hfconfig/testdata/configs/hub as the provider's cache;
 #             the ephemeral token example reads its SSM parameter from moto
 #             when AWS_ENDPOINT_URL_SSM is set (make test), else it is
 #             skipped. A README block right after a line
@@ -402,7 +402,7 @@ plan_examples() {
   mkdir -p "$WORK/plans" "$WORK/xdg"
   # The Hub, offline: the provider's cache (<cache>/rayvllm/hf/<org>/<name>/main/config.json).
   local f id n=0 skipped=0 snippets=0 notes=()
-  for f in internal/hardware/testdata/configs/hub/*.json; do
+  for f in internal/hardware/hfconfig/testdata/configs/hub/*.json; do
     id=$(basename "$f" .json)
     case $id in *--*-explicit) continue ;; esac
     mkdir -p "$WORK/xdg/rayvllm/hf/${id%%--*}/${id#*--}/main"

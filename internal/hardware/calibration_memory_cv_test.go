@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/catalog"
 )
 
 // TestMemoryGroupedCV checks the memory model's one fitted additive
@@ -144,7 +146,7 @@ func memoryCVPoints(t *testing.T) []memoryCVPoint {
 				}
 				tokens = b * float64(max(in.BlockSize, 16))
 			}
-			perTok := float64(res.KVCacheBytesPerTok) / GiB
+			perTok := float64(res.KVCacheBytesPerTok) / catalog.GiB
 			p.residualGiB, p.observedGiB = (float64(res.KVCacheTokens)-tokens)*perTok, tokens*perTok
 		}
 		pts = append(pts, p)

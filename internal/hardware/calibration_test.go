@@ -10,6 +10,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/catalog"
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/hfconfig"
 )
 
 // The golden calibration test runs Fit over every start-up record in
@@ -50,7 +53,7 @@ type calInput struct {
 	model string // catalog id
 	gpu   string // catalog GPU (memory replaced by the reported total when given)
 	quant string // FitInput.Quantization
-	ckpt  *QuantConfig
+	ckpt  *hfconfig.QuantConfig
 	// maxPos overrides max_position_embeddings when the run used rope
 	// scaling (vLLM multiplies the length by the YaRN factor).
 	maxPos    int
@@ -88,9 +91,9 @@ var calInputs = map[string]calInput{
 	"M32": {model: "meta-llama/Llama-3.1-70B", gpu: "H100-80GB-SXM", mbt: 8192, seqs: 1024},
 	// GPU not named; 9930 blocks of Llama-3.1-8B at 0.9 imply a 40 GB A100.
 	"M33": {model: "meta-llama/Llama-3.1-8B", gpu: "A100-40GB", mbt: 2048, seqs: 256},
-	"M34": {model: "meta-llama/Llama-3.1-8B", gpu: "A100-40GB", ckpt: &QuantConfig{Method: "gptq", Bits: 4, GroupSize: 128, ZeroPoint: true}, mbt: 2048, seqs: 256},
-	"M35": {model: "meta-llama/Llama-3.1-8B", gpu: "A100-40GB", ckpt: &QuantConfig{Method: "gptq", Bits: 4, GroupSize: 128}, mbt: 2048, seqs: 256},
-	"M36": {model: "meta-llama/Llama-3.1-8B", gpu: "A100-40GB", ckpt: &QuantConfig{Method: "awq", Bits: 4, GroupSize: 128, ZeroPoint: true}, mbt: 2048, seqs: 256},
+	"M34": {model: "meta-llama/Llama-3.1-8B", gpu: "A100-40GB", ckpt: &hfconfig.QuantConfig{Method: "gptq", Bits: 4, GroupSize: 128, ZeroPoint: true}, mbt: 2048, seqs: 256},
+	"M35": {model: "meta-llama/Llama-3.1-8B", gpu: "A100-40GB", ckpt: &hfconfig.QuantConfig{Method: "gptq", Bits: 4, GroupSize: 128}, mbt: 2048, seqs: 256},
+	"M36": {model: "meta-llama/Llama-3.1-8B", gpu: "A100-40GB", ckpt: &hfconfig.QuantConfig{Method: "awq", Bits: 4, GroupSize: 128, ZeroPoint: true}, mbt: 2048, seqs: 256},
 	"M37": {model: "microsoft/Phi-3-mini-128k-instruct", gpu: "A40", mbt: 200000, seqs: 256},
 	"M38": {model: "microsoft/Phi-3.5-MoE-instruct", gpu: "A100-40GB", mbt: 200000, seqs: 256},
 	"M40": {model: "meta-llama/Llama-2-7b-hf", gpu: "MI300X", quant: "fp16", mbt: 4096, seqs: 256},
@@ -143,7 +146,7 @@ type calRow struct {
 }
 
 func calibrationInput(r calRecord, ci calInput) (FitInput, error) {
-	m, err := LookupModel(ci.model)
+	m, err := hfconfig.LookupModel(ci.model)
 	if err != nil {
 		return FitInput{}, err
 	}
@@ -153,7 +156,7 @@ func calibrationInput(r calRecord, ci calInput) (FitInput, error) {
 	if ci.maxPos > 0 {
 		m.MaxPositionEmbeddings, m.RopePositions = ci.maxPos, ci.maxPos
 	}
-	g, err := LookupGPU(ci.gpu)
+	g, err := catalog.LookupGPU(ci.gpu)
 	if err != nil {
 		return FitInput{}, err
 	}

@@ -9,6 +9,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/catalog"
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/hfconfig"
 )
 
 // The throughput calibration: testdata/vllm-throughput-observed.json and
@@ -143,11 +146,11 @@ func recordPoints(t testing.TB, path string, cases map[string]thrCase, skipped m
 			skipped[r.ID] = c.skip
 			continue
 		}
-		m, err := LookupModel(c.model)
+		m, err := hfconfig.LookupModel(c.model)
 		if err != nil {
 			t.Fatal(err)
 		}
-		g, err := LookupGPU(c.gpu)
+		g, err := catalog.LookupGPU(c.gpu)
 		if err != nil {
 			t.Fatal(err)
 		}

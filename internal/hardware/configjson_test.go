@@ -6,11 +6,14 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/hfconfig"
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/input"
 )
 
 func readConfig(t testing.TB, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "configs", name))
+	b, err := os.ReadFile(filepath.Join("hfconfig", "testdata", "configs", name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,7 +29,7 @@ func TestParseConfigJSONMatchesCatalog(t *testing.T) {
 		"gemma-2-9b.json":                          "google/gemma-2-9b",
 		"llama-3.1-8b-fp8-compressed-tensors.json": "meta-llama/Llama-3.1-8B",
 	} {
-		m, err := ParseConfigJSON(readConfig(t, file))
+		m, err := hfconfig.ParseConfigJSON(readConfig(t, file))
 		if err != nil {
 			t.Errorf("%s: %v", file, err)
 			continue
@@ -50,7 +53,7 @@ func TestParseConfigJSONMatchesCatalog(t *testing.T) {
 }
 
 func TestParseConfigJSONDetails(t *testing.T) {
-	m, err := ParseConfigJSON(readConfig(t, "qwen2.5-7b-instruct-awq.json"))
+	m, err := hfconfig.ParseConfigJSON(readConfig(t, "qwen2.5-7b-instruct-awq.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,17 +64,17 @@ func TestParseConfigJSONDetails(t *testing.T) {
 		t.Errorf("qwen2 details: %+v", m)
 	}
 
-	m, _ = ParseConfigJSON(readConfig(t, "deepseek-v3.json"))
+	m, _ = hfconfig.ParseConfigJSON(readConfig(t, "deepseek-v3.json"))
 	if m.KVLoraRank != 512 || m.QLoraRank != 1536 || m.NumSharedExperts != 1 || m.FirstDenseLayers != 3 || m.Quantization.GroupSize != 128 || !m.Quantization.Float {
 		t.Errorf("deepseek: %+v %+v", m, m.Quantization)
 	}
 
-	m, err = ParseConfigJSON(readConfig(t, "llava-style-text-config.json"))
+	m, err = hfconfig.ParseConfigJSON(readConfig(t, "llava-style-text-config.json"))
 	if err != nil || m.NumLayers != 32 || m.VocabSize != 32064 || m.Architecture != "LlavaForConditionalGeneration" || m.TorchDType != "float16" {
 		t.Errorf("text_config: %+v %v", m, err)
 	}
 
-	m, err = ParseConfigJSON(readConfig(t, "qwen3-30b-a3b-bnb-4bit.json"))
+	m, err = hfconfig.ParseConfigJSON(readConfig(t, "qwen3-30b-a3b-bnb-4bit.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +91,7 @@ func TestParseConfigJSONDetails(t *testing.T) {
 		t.Errorf("4-bit Qwen3-30B-A3B on an L40S: %+v %v", r, err)
 	}
 
-	m, _ = ParseConfigJSON(readConfig(t, "llama-3.1-8b-fp8-compressed-tensors.json"))
+	m, _ = hfconfig.ParseConfigJSON(readConfig(t, "llama-3.1-8b-fp8-compressed-tensors.json"))
 	if q := m.Quantization; q.Method != "compressed-tensors" || q.Bits != 8 || !q.Float || q.GroupSize != -1 || !q.Skips("lm_head") {
 		t.Errorf("compressed-tensors: %+v", q)
 	}
@@ -123,8 +126,8 @@ func TestParseConfigJSONErrors(t *testing.T) {
 		{`{"text_config":{"hidden_size":-1}}`, `"text_config.hidden_size"`},
 		{`{` + base + `,"num_hidden_layers":99999999}`, "num_hidden_layers"},
 	} {
-		_, err := ParseConfigJSON([]byte(c.json))
-		var ie *InputError
+		_, err := hfconfig.ParseConfigJSON([]byte(c.json))
+		var ie *input.InputError
 		if !errors.As(err, &ie) || ie.Attribute != "model_config_json" {
 			t.Errorf("%s: want *InputError on model_config_json, got %v", c.json, err)
 			continue

@@ -5,6 +5,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/catalog"
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/input"
+
 	"github.com/rayvllm/terraform-provider-rayvllm/internal/versions"
 )
 
@@ -54,7 +57,7 @@ const (
 // max_num_seqs for an engine of the given context on GPU g with max_model_len
 // mml (0: no cap). The device-name test is vLLM's: "a100" in the lower-cased
 // CUDA device name.
-func EngineBatchDefaults(context string, g GPU, mml int) (maxNumBatchedTokens, maxNumSeqs int) {
+func EngineBatchDefaults(context string, g catalog.GPU, mml int) (maxNumBatchedTokens, maxNumSeqs int) {
 	mbt, seqs := schedulerDefaultMBT, schedulerDefaultSeqs
 	big := g.MemoryGiB >= 160
 	large := g.MemoryGiB >= 70 && !strings.Contains(strings.ToLower(g.Name), "a100")
@@ -87,7 +90,7 @@ func validateEngineContext(c string) (string, error) {
 		return EngineContextBatchJob, nil
 	}
 	if !contains(EngineContexts, c) {
-		return "", &InputError{Attribute: "engine_context", Message: fmt.Sprintf("unknown engine context %q%s; valid: %s", c, DidYouMean(c, EngineContexts), strings.Join(EngineContexts, ", "))}
+		return "", &input.InputError{Attribute: "engine_context", Message: fmt.Sprintf("unknown engine context %q%s; valid: %s", c, input.DidYouMean(c, EngineContexts), strings.Join(EngineContexts, ", "))}
 	}
 	return c, nil
 }
@@ -113,7 +116,7 @@ func parseVLLMVersion(s string) (vllmRelease, error) {
 		t = t[:i]
 	}
 	parts := strings.Split(t, ".")
-	bad := &InputError{Attribute: "vllm_version", Message: fmt.Sprintf("got %q; want a vLLM release such as %q", s, DefaultVLLMVersion)}
+	bad := &input.InputError{Attribute: "vllm_version", Message: fmt.Sprintf("got %q; want a vLLM release such as %q", s, DefaultVLLMVersion)}
 	if len(parts) < 2 {
 		return vllmRelease{}, bad
 	}
@@ -130,7 +133,7 @@ func parseVLLMVersion(s string) (vllmRelease, error) {
 	}
 	r := vllmRelease{n[0], n[1], n[2]}
 	if !r.atLeast(0, 8) {
-		return r, &InputError{Attribute: "vllm_version", Message: fmt.Sprintf("%s is a V0-engine release (before 0.8); the memory and throughput models follow the V1 engine. Valid: 0.8.0 or later", r)}
+		return r, &input.InputError{Attribute: "vllm_version", Message: fmt.Sprintf("%s is a V0-engine release (before 0.8); the memory and throughput models follow the V1 engine. Valid: 0.8.0 or later", r)}
 	}
 	return r, nil
 }

@@ -7,6 +7,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/catalog"
 )
 
 // The GPU branch of vLLM 0.29.0's get_batch_defaults, as a table (source:
@@ -56,8 +58,8 @@ func TestEngineDefaultsMatchVLLM(t *testing.T) {
 		Bytes float64 `json:"bytes"`
 	}
 	var gs []gpu
-	for _, g := range GPUs() {
-		gs = append(gs, gpu{g.Name, g.MemoryGiB * GiB})
+	for _, g := range catalog.GPUs() {
+		gs = append(gs, gpu{g.Name, g.MemoryGiB * catalog.GiB})
 	}
 	in, _ := json.Marshal(gs)
 	script := `
@@ -101,7 +103,7 @@ print("RESULT" + json.dumps(out))
 			t.Errorf("cpu %s: vLLM %v, want %v", ctx, got["cpu"][ctx], want)
 		}
 	}
-	for _, g := range GPUs() {
+	for _, g := range catalog.GPUs() {
 		for _, ctx := range EngineContexts {
 			mbt, seqs := EngineBatchDefaults(ctx, g, 0)
 			if v := got[g.Name][ctx]; v != [2]int{mbt, seqs} {

@@ -7,6 +7,10 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
+
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/catalog"
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/hfconfig"
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/input"
 )
 
 // checkFinite fails on a NaN or infinite float anywhere in a result struct:
@@ -41,7 +45,7 @@ func checkFinite(t *testing.T, what string, v any) {
 // says what is wrong.
 func inputError(t *testing.T, err error) {
 	t.Helper()
-	var ie *InputError
+	var ie *input.InputError
 	if !errors.As(err, &ie) || ie.Attribute == "" || ie.Message == "" {
 		t.Fatalf("error %q (%T) is not an InputError naming an attribute", err, err)
 	}
@@ -52,8 +56,8 @@ func inputError(t *testing.T, err error) {
 // (or one of its fields) or a model whose fit on an H100 is all finite
 // numbers.
 func FuzzParseConfigJSON(f *testing.F) {
-	files, _ := filepath.Glob(filepath.Join("testdata", "configs", "*.json"))
-	hybrid, _ := filepath.Glob(filepath.Join("testdata", "configs", "hybrid", "*.json"))
+	files, _ := filepath.Glob(filepath.Join("hfconfig", "testdata", "configs", "*.json"))
+	hybrid, _ := filepath.Glob(filepath.Join("hfconfig", "testdata", "configs", "hybrid", "*.json"))
 	files = append(files, hybrid...)
 	for _, p := range files {
 		b, err := os.ReadFile(p)
@@ -67,14 +71,14 @@ func FuzzParseConfigJSON(f *testing.F) {
 		`{"text_config": null}`, `{"quantization_config": {"quant_method": "awq", "bits": 0}}`} {
 		f.Add([]byte(s))
 	}
-	h100, err := LookupGPU("H100")
+	h100, err := catalog.LookupGPU("H100")
 	if err != nil {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		m, err := ParseConfigJSON(data)
+		m, err := hfconfig.ParseConfigJSON(data)
 		if err != nil {
-			var ie *InputError
+			var ie *input.InputError
 			if !errors.As(err, &ie) || ie.Attribute != "model_config_json" || ie.Message == "" {
 				t.Fatalf("error %q (%T) is not a model_config_json InputError", err, err)
 			}
@@ -107,12 +111,12 @@ func FuzzFitSizing(f *testing.F) {
 	f.Add(uint8(3), uint8(2), 0.0, 2, "awq", "fp8", 4096, 0.5, 8192, 64, 32, int64(1e6), 2000, 100, "latency", 8, 0.0, 0.9, 2.5)
 	f.Add(uint8(7), uint8(1), 24.0, 4, "fp8", "auto", 1, 1.0, 1, 1, 1, int64(1), 1, 1, "throughput", 0, 1.5, 0.01, 1.0)
 	f.Add(uint8(1), uint8(0), 1e-300, 3, "gptq", "int8", -1, 2.0, -5, -1, 7, int64(-1), -1, 0, "bogus", -1, math.NaN(), math.Inf(1), -1.0)
-	models, gpus := Models(), GPUs()
+	models, gpus := hfconfig.Models(), catalog.GPUs()
 	f.Fuzz(func(t *testing.T, mi, gi uint8, memGiB float64, tp int, quant, kv string, mml int, util float64, mbt, seqs, block int,
 		numReq int64, in, out int, objective string, nGPUs int, sla, target, price float64) {
 		g := gpus[int(gi)%len(gpus)]
 		if memGiB != 0 { // a custom GPU, as with gpu_memory_gib
-			g = GPU{Name: "custom", MemoryGiB: memGiB, BandwidthGBps: g.BandwidthGBps, BF16TFLOPS: g.BF16TFLOPS, FP8TFLOPS: g.FP8TFLOPS}
+			g = catalog.GPU{Name: "custom", MemoryGiB: memGiB, BandwidthGBps: g.BandwidthGBps, BF16TFLOPS: g.BF16TFLOPS, FP8TFLOPS: g.FP8TFLOPS}
 		}
 		fin := FitInput{Model: models[int(mi)%len(models)], GPU: g, TensorParallelSize: tp, Quantization: quant, KVCacheDType: kv,
 			MaxModelLen: mml, GPUMemoryUtilization: util, MaxNumBatchedTokens: mbt, MaxNumSeqs: seqs, BlockSize: block}

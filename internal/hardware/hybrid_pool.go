@@ -3,6 +3,10 @@ package hardware
 import (
 	"fmt"
 	"math"
+
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/catalog"
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/hfconfig"
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/input"
 )
 
 // Hybrid models mix attention layers, whose KV cache grows with every token,
@@ -35,7 +39,7 @@ import (
 
 // groupsPerTP: Mamba-2 replicates groups so that every head's group is on
 // its rank (extra_groups_for_head_shards).
-func groupsPerTP(s StateMixer, tp int) int {
+func groupsPerTP(s hfconfig.StateMixer, tp int) int {
 	if s.Groups%tp == 0 {
 		return s.Groups
 	}
@@ -43,7 +47,7 @@ func groupsPerTP(s StateMixer, tp int) int {
 }
 
 // stateTPError is vLLM's divide(): every sharded dimension must split evenly.
-func stateTPError(s StateMixer, tp int) error {
+func stateTPError(s hfconfig.StateMixer, tp int) error {
 	dims := []struct {
 		name string
 		v    int
@@ -67,7 +71,7 @@ func stateTPError(s StateMixer, tp int) error {
 	}
 	for _, d := range dims {
 		if d.v%tp != 0 {
-			return &InputError{Attribute: "tensor_parallel_size", Message: fmt.Sprintf("%d does not divide the model's %s (%d); vLLM shards the %s state over the tensor-parallel ranks and needs it to",
+			return &input.InputError{Attribute: "tensor_parallel_size", Message: fmt.Sprintf("%d does not divide the model's %s (%d); vLLM shards the %s state over the tensor-parallel ranks and needs it to",
 				tp, d.name, d.v, s.Name())}
 		}
 	}
@@ -76,7 +80,7 @@ func stateTPError(s StateMixer, tp int) error {
 
 // stateElems are the conv and temporal state elements of one layer and one
 // sequence on one of tp ranks (MambaStateShapeCalculator).
-func stateElems(s StateMixer, tp int) (conv, temporal float64) {
+func stateElems(s hfconfig.StateMixer, tp int) (conv, temporal float64) {
 	k := float64(s.ConvKernel - 1)
 	switch s.Kind {
 	case "mamba":
@@ -90,7 +94,7 @@ func stateElems(s StateMixer, tp int) (conv, temporal float64) {
 // statePageBytes is one layer's state page for one sequence (MambaSpec
 // page_size_bytes, unpadded): the conv state in the model dtype
 // (mamba_cache_dtype "auto"), the temporal state in float32 or the model dtype.
-func statePageBytes(s StateMixer, tp int, modelBytes float64) float64 {
+func statePageBytes(s hfconfig.StateMixer, tp int, modelBytes float64) float64 {
 	conv, temporal := stateElems(s, tp)
 	tb := modelBytes
 	if s.SSMFloat32 {
@@ -101,7 +105,7 @@ func statePageBytes(s StateMixer, tp int, modelBytes float64) float64 {
 
 // stateBlocksPerRequest in mamba_cache_mode "align": the running state and the
 // last block-aligned one, plus Mamba-2's prefill checkpoint.
-func stateBlocksPerRequest(s StateMixer) int {
+func stateBlocksPerRequest(s hfconfig.StateMixer) int {
 	if s.Kind == "mamba2" {
 		return 3
 	}
@@ -158,11 +162,11 @@ func (e engine) seqsFitting(r FitResult, perSeq int) float64 {
 		return float64(r.KVCacheTokens) / float64(perSeq)
 	}
 	h := e.hybrid()
-	blocks := math.Floor(r.KVCacheGiB * GiB / h.bytesPerBlock())
+	blocks := math.Floor(r.KVCacheGiB * catalog.GiB / h.bytesPerBlock())
 	return blocks / float64(h.requestBlocks(perSeq))
 }
 
-func (h hybridLayout) describe(s StateMixer, mml int) string {
+func (h hybridLayout) describe(s hfconfig.StateMixer, mml int) string {
 	return fmt.Sprintf("hybrid model: %d attention layers keep KV per token (blocks of %d tokens, raised so a page holds one state), %d %s layers keep %.2f MiB of state per sequence each (padded to %.2f MiB); one request of %d tokens takes %d blocks of %.2f MiB",
 		h.attnLayers, h.block, h.stateLayers, s.Name(), h.statePage/(1<<20), h.page/(1<<20), mml, h.requestBlocks(mml), h.bytesPerBlock()/(1<<20))
 }

@@ -11,12 +11,17 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/internal/venvtest"
+
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/catalog"
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/hfconfig"
 )
 
-// hybridConfigs are the hybrid configs under testdata/configs/hybrid
+// hybridConfigs are the hybrid configs under hfconfig/testdata/configs/hybrid
 // (written from the published config.json files; not byte-checked).
 func hybridConfigs(t *testing.T) map[string][]byte {
-	files, err := filepath.Glob("testdata/configs/hybrid/*.json")
+	files, err := filepath.Glob("hfconfig/testdata/configs/hybrid/*.json")
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no hybrid configs: %v", err)
 	}
@@ -53,18 +58,18 @@ func TestHybridKVMatchesVLLM(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(py); err != nil {
-		venvSkip(t, fmt.Sprintf("no test venv at %s (make venv creates it)", py))
+		venvtest.Skip(t, fmt.Sprintf("no test venv at %s (make venv creates it)", py))
 	}
 	dir := t.TempDir()
 	type tc struct {
 		name string
 		tp   int
-		m    Model
+		m    hfconfig.Model
 	}
 	var cases []tc
 	var in []map[string]any
 	for name, b := range hybridConfigs(t) {
-		m, err := ParseConfigJSON(b)
+		m, err := hfconfig.ParseConfigJSON(b)
 		if err != nil {
 			t.Errorf("%s: %v", name, err)
 			continue
@@ -89,7 +94,7 @@ func TestHybridKVMatchesVLLM(t *testing.T) {
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("%s: %v\n%s", py, err, tailString(stderr.String(), 3000))
+		t.Fatalf("%s: %v\n%s", py, err, venvtest.Tail(stderr.String(), 3000))
 	}
 	type result struct {
 		Name   string      `json:"name"`
@@ -107,7 +112,7 @@ func TestHybridKVMatchesVLLM(t *testing.T) {
 			got[r.Name] = r
 		}
 	}
-	h100, _ := LookupGPU("h100")
+	h100, _ := catalog.LookupGPU("h100")
 	for _, c := range cases {
 		r, ok := got[c.name]
 		if !ok || r.VLLM == nil {
@@ -138,9 +143,9 @@ func TestHybridKVMatchesVLLM(t *testing.T) {
 	}
 }
 
-func qwen3Next(t *testing.T) Model {
+func qwen3Next(t *testing.T) hfconfig.Model {
 	t.Helper()
-	m, err := ParseConfigJSON(hybridConfigs(t)["Qwen--Qwen3-Next-80B-A3B-Instruct"])
+	m, err := hfconfig.ParseConfigJSON(hybridConfigs(t)["Qwen--Qwen3-Next-80B-A3B-Instruct"])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +156,7 @@ func qwen3Next(t *testing.T) Model {
 // out from vLLM's rules (hybrid.go) without the code under test.
 func TestHybridAccountingByHand(t *testing.T) {
 	m := qwen3Next(t)
-	h100, _ := LookupGPU("h100")
+	h100, _ := catalog.LookupGPU("h100")
 	e, err := resolveEngine(FitInput{Model: m, GPU: h100, MaxModelLen: 32768})
 	if err != nil {
 		t.Fatal(err)
@@ -173,7 +178,7 @@ func TestHybridAccountingByHand(t *testing.T) {
 		t.Errorf("one 32k request: %.0f bytes, want %.0f", got, want)
 	}
 	if got := e.requestKVBytes(32768); got > dense/3 {
-		t.Errorf("one 32k request takes %.2f GiB, not well under the all-attention %.2f GiB", got/GiB, float64(dense)/GiB)
+		t.Errorf("one 32k request takes %.2f GiB, not well under the all-attention %.2f GiB", got/catalog.GiB, float64(dense)/catalog.GiB)
 	}
 }
 
@@ -182,7 +187,7 @@ func TestHybridAccountingByHand(t *testing.T) {
 // max_model_len, and sizing's sequences of 1k tokens use the same pool.
 func TestHybridFitConcurrency(t *testing.T) {
 	m := qwen3Next(t)
-	h100, _ := LookupGPU("h100")
+	h100, _ := catalog.LookupGPU("h100")
 	in := FitInput{Model: m, GPU: h100, TensorParallelSize: 4, MaxModelLen: 32768}
 	r, err := Fit(in)
 	if err != nil {
@@ -193,7 +198,7 @@ func TestHybridFitConcurrency(t *testing.T) {
 	}
 	e, _ := resolveEngine(in)
 	h := e.hybrid()
-	blocks := math.Floor(r.KVCacheGiB * GiB / h.bytesPerBlock())
+	blocks := math.Floor(r.KVCacheGiB * catalog.GiB / h.bytesPerBlock())
 	if want := blocks / float64(h.requestBlocks(32768)); math.Abs(r.MaxConcurrency-want) > 1e-9 {
 		t.Errorf("max_concurrency %.3f, want blocks %.0f / %d = %.3f", r.MaxConcurrency, blocks, h.requestBlocks(32768), want)
 	}
@@ -212,13 +217,13 @@ func TestHybridFitConcurrency(t *testing.T) {
 // TestHybridWorkedExample is the memory guide's example: a Qwen3-Next-class
 // model against a dense model of about the same size, 4 × H100, 32k.
 func TestHybridWorkedExample(t *testing.T) {
-	h100, _ := LookupGPU("h100")
-	dense, err := LookupModel("Qwen/Qwen2.5-72B")
+	h100, _ := catalog.LookupGPU("h100")
+	dense, err := hfconfig.LookupModel("Qwen/Qwen2.5-72B")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var conc [2]float64
-	for i, m := range []Model{qwen3Next(t), dense} {
+	for i, m := range []hfconfig.Model{qwen3Next(t), dense} {
 		r, err := Fit(FitInput{Model: m, GPU: h100, TensorParallelSize: 4, MaxModelLen: 32768})
 		if err != nil || !r.Fits {
 			t.Fatalf("%s: %v %v", m.ID, err, r.Reasons)
@@ -226,7 +231,7 @@ func TestHybridWorkedExample(t *testing.T) {
 		e, _ := resolveEngine(FitInput{Model: m, GPU: h100, TensorParallelSize: 4, MaxModelLen: 32768})
 		conc[i] = r.MaxConcurrency
 		t.Logf("%s: weights %.2f GiB, KV cache %.2f GiB per GPU, one 32k request %.3f GiB per GPU, %d KV tokens, %.2f× concurrency",
-			m.ID, r.WeightsGiB, r.KVCacheGiB, e.requestKVBytes(32768)/GiB, r.KVCacheTokens, r.MaxConcurrency)
+			m.ID, r.WeightsGiB, r.KVCacheGiB, e.requestKVBytes(32768)/catalog.GiB, r.KVCacheTokens, r.MaxConcurrency)
 	}
 	if conc[0] < 2*conc[1] {
 		t.Errorf("hybrid concurrency %.2f is not well above the dense model's %.2f", conc[0], conc[1])
@@ -242,7 +247,7 @@ func TestHybridRefusals(t *testing.T) {
 		{`{"model_type":"nemotron_h","hybrid_override_pattern":"MEM*","max_position_embeddings":4096}`, "hybrid_override_pattern"},
 		{`{"model_type":"granitemoehybrid","layer_types":["mamba","mamba"],"num_hidden_layers":2,"max_position_embeddings":4096}`, "layer_types"},
 	} {
-		_, err := ParseConfigJSON([]byte(c.cfg))
+		_, err := hfconfig.ParseConfigJSON([]byte(c.cfg))
 		if err == nil || !strings.Contains(err.Error(), c.field) {
 			t.Errorf("%s: want an error naming %s, got %v", c.cfg, c.field, err)
 		}
@@ -251,7 +256,7 @@ func TestHybridRefusals(t *testing.T) {
 	s := *m.State
 	s.VHeads = 24 // attention splits 16 ways; 24 value heads do not
 	m.State = &s
-	h100, _ := LookupGPU("h100")
+	h100, _ := catalog.LookupGPU("h100")
 	if _, err := Fit(FitInput{Model: m, GPU: h100, TensorParallelSize: 16}); err == nil || !strings.Contains(err.Error(), "value heads") {
 		t.Errorf("TP 16 with 24 linear-attention value heads: want an error naming them, got %v", err)
 	}

@@ -4,6 +4,10 @@ import (
 	"fmt"
 	"math"
 	"strings"
+
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/catalog"
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/hfconfig"
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/input"
 )
 
 // The memory model follows vLLM's V1 engine start-up, term by term:
@@ -85,8 +89,8 @@ const (
 // engine is a validated FitInput with vLLM's defaults filled in.
 type engine struct {
 	in        FitInput
-	m         Model
-	g         GPU
+	m         hfconfig.Model
+	g         catalog.GPU
 	prec      precision
 	tp        int
 	mml       int
@@ -102,7 +106,7 @@ type engine struct {
 	version   vllmRelease
 }
 
-func validTPs(m Model, upTo int) []int {
+func validTPs(m hfconfig.Model, upTo int) []int {
 	var v []int
 	for tp := 1; tp <= upTo; tp++ {
 		if tpOK(m, tp) {
@@ -115,20 +119,20 @@ func validTPs(m Model, upTo int) []int {
 // tpError applies vLLM's checks (ModelConfig.verify_with_parallel_config and
 // QKVParallelLinear): TP must divide the attention heads, and either divide
 // the KV heads or be a multiple of them (then each KV head is replicated).
-func tpOK(m Model, tp int) bool {
+func tpOK(m hfconfig.Model, tp int) bool {
 	return tp >= 1 && m.NumHeads%tp == 0 && (m.IsMLA() || m.NumKVHeads%tp == 0 || tp%m.NumKVHeads == 0)
 }
 
-func tpError(m Model, tp int) error {
+func tpError(m hfconfig.Model, tp int) error {
 	if tp < 1 || tp > 1024 {
-		return &InputError{Attribute: "tensor_parallel_size", Message: fmt.Sprintf("got %d; must be between 1 and 1024", tp)}
+		return &input.InputError{Attribute: "tensor_parallel_size", Message: fmt.Sprintf("got %d; must be between 1 and 1024", tp)}
 	}
 	if m.NumHeads%tp != 0 {
-		return &InputError{Attribute: "tensor_parallel_size", Message: fmt.Sprintf("%d does not divide the model's %d attention heads (vLLM requires it). Valid: %s",
+		return &input.InputError{Attribute: "tensor_parallel_size", Message: fmt.Sprintf("%d does not divide the model's %d attention heads (vLLM requires it). Valid: %s",
 			tp, m.NumHeads, joinInts(validTPs(m, min(m.NumHeads, 64))))}
 	}
 	if !m.IsMLA() && m.NumKVHeads%tp != 0 && tp%m.NumKVHeads != 0 {
-		return &InputError{Attribute: "tensor_parallel_size", Message: fmt.Sprintf("%d neither divides nor is a multiple of the model's %d KV heads (vLLM's QKVParallelLinear needs one or the other). Valid: %s",
+		return &input.InputError{Attribute: "tensor_parallel_size", Message: fmt.Sprintf("%d neither divides nor is a multiple of the model's %d KV heads (vLLM's QKVParallelLinear needs one or the other). Valid: %s",
 			tp, m.NumKVHeads, joinInts(validTPs(m, min(m.NumHeads, 64))))}
 	}
 	return nil
@@ -148,7 +152,7 @@ func resolveEngine(in FitInput) (engine, error) {
 		return e, err
 	}
 	if !(in.GPU.MemoryGiB > 0 && in.GPU.MemoryGiB < 1e6) {
-		return e, &InputError{Attribute: "gpu", Message: fmt.Sprintf("GPU memory %g GiB is not a positive size; pick a catalog GPU or set gpu_memory_gib", in.GPU.MemoryGiB)}
+		return e, &input.InputError{Attribute: "gpu", Message: fmt.Sprintf("GPU memory %g GiB is not a positive size; pick a catalog GPU or set gpu_memory_gib", in.GPU.MemoryGiB)}
 	}
 	e.tp = in.TensorParallelSize
 	if e.tp == 0 {
@@ -177,16 +181,16 @@ func resolveEngine(in FitInput) (engine, error) {
 	case "fp8":
 		e.kvBytes = 1
 	default:
-		return e, &InputError{Attribute: "kv_cache_dtype", Message: fmt.Sprintf("unknown KV cache dtype %q; valid: %s", in.KVCacheDType, strings.Join(KVCacheDTypes, ", "))}
+		return e, &input.InputError{Attribute: "kv_cache_dtype", Message: fmt.Sprintf("unknown KV cache dtype %q; valid: %s", in.KVCacheDType, strings.Join(KVCacheDTypes, ", "))}
 	}
 	e.mml = in.MaxModelLen
 	switch {
 	case e.mml < 0:
-		return e, &InputError{Attribute: "max_model_len", Message: fmt.Sprintf("got %d; must be a positive number of tokens", e.mml)}
+		return e, &input.InputError{Attribute: "max_model_len", Message: fmt.Sprintf("got %d; must be a positive number of tokens", e.mml)}
 	case e.mml == 0:
 		e.mml = e.m.DefaultMaxLen() // LongRoPE: vLLM starts from the original length
 	case e.mml > e.m.MaxPositionEmbeddings:
-		return e, &InputError{Attribute: "max_model_len", Message: fmt.Sprintf("%d is longer than the model's max_position_embeddings (%d); vLLM refuses it. Valid: 1 to %d",
+		return e, &input.InputError{Attribute: "max_model_len", Message: fmt.Sprintf("%d is longer than the model's max_position_embeddings (%d); vLLM refuses it. Valid: 1 to %d",
 			e.mml, e.m.MaxPositionEmbeddings, e.m.MaxPositionEmbeddings)}
 	}
 	u := in.GPUMemoryUtilization
@@ -194,7 +198,7 @@ func resolveEngine(in FitInput) (engine, error) {
 		u = 0.9
 	}
 	if !(u > 0 && u <= 1) {
-		return e, &InputError{Attribute: "gpu_memory_utilization", Message: fmt.Sprintf("got %g; must be in (0, 1], e.g. 0.9 (vLLM's default)", in.GPUMemoryUtilization)}
+		return e, &input.InputError{Attribute: "gpu_memory_utilization", Message: fmt.Sprintf("got %g; must be in (0, 1], e.g. 0.9 (vLLM's default)", in.GPUMemoryUtilization)}
 	}
 	e.in.GPUMemoryUtilization = u
 	if e.context, err = validateEngineContext(in.EngineContext); err != nil {
@@ -206,10 +210,10 @@ func resolveEngine(in FitInput) (engine, error) {
 	defMBT, defSeqs := EngineBatchDefaults(e.context, in.GPU, e.mml)
 	e.mbt, e.seqs, e.userMBT, e.userSeqs = in.MaxNumBatchedTokens, in.MaxNumSeqs, in.MaxNumBatchedTokens != 0, in.MaxNumSeqs != 0
 	if e.mbt < 0 || e.mbt > 1<<24 {
-		return e, &InputError{Attribute: "max_num_batched_tokens", Message: fmt.Sprintf("got %d; must be between 1 and %d", e.mbt, 1<<24)}
+		return e, &input.InputError{Attribute: "max_num_batched_tokens", Message: fmt.Sprintf("got %d; must be between 1 and %d", e.mbt, 1<<24)}
 	}
 	if e.seqs < 0 || e.seqs > 1<<20 {
-		return e, &InputError{Attribute: "max_num_seqs", Message: fmt.Sprintf("got %d; must be between 1 and %d", e.seqs, 1<<20)}
+		return e, &input.InputError{Attribute: "max_num_seqs", Message: fmt.Sprintf("got %d; must be between 1 and %d", e.seqs, 1<<20)}
 	}
 	if e.mbt == 0 {
 		e.mbt = defMBT
@@ -225,14 +229,14 @@ func resolveEngine(in FitInput) (engine, error) {
 		} else if e.userMBT {
 			attr = "max_num_batched_tokens"
 		}
-		return e, &InputError{Attribute: attr, Message: fmt.Sprintf("max_num_batched_tokens (%d) must be >= max_num_seqs (%d), as vLLM requires; %s", e.mbt, e.seqs, hint)}
+		return e, &input.InputError{Attribute: attr, Message: fmt.Sprintf("max_num_batched_tokens (%d) must be >= max_num_seqs (%d), as vLLM requires; %s", e.mbt, e.seqs, hint)}
 	}
 	e.block = in.BlockSize
 	if e.block == 0 {
 		e.block = 16
 	}
 	if !contains([]string{"1", "8", "16", "32", "64", "128", "256"}, fmt.Sprint(e.block)) {
-		return e, &InputError{Attribute: "block_size", Message: fmt.Sprintf("got %d; valid: 1, 8, 16, 32, 64, 128, 256", e.block)}
+		return e, &input.InputError{Attribute: "block_size", Message: fmt.Sprintf("got %d; valid: 1, 8, 16, 32, 64, 128, 256", e.block)}
 	}
 	return e, nil
 }
@@ -276,7 +280,7 @@ func (e engine) weightBytes() float64 {
 // checkpoint's quantization_config says, or in the model dtype where it
 // leaves the module unquantized (modules_to_not_convert, ignore,
 // exclude_modules, llm_int8_skip_modules).
-func (e engine) linearBytes(l Linear) float64 {
+func (e engine) linearBytes(l hfconfig.Linear) float64 {
 	n := l.Params()
 	switch l.Shard {
 	case "tp":
@@ -346,7 +350,7 @@ func (e engine) nonTorchBytes() float64 {
 	if e.tp > 1 {
 		g += nonTorchTPGiB
 	}
-	return g * GiB
+	return g * catalog.GiB
 }
 
 // cudaGraphBytes estimates V1's graph pool: the activations of the largest
@@ -395,10 +399,20 @@ func (e engine) requestKVBytes(mml int) float64 {
 
 func ceilDiv(a, b int) int { return (a + b - 1) / b }
 
+func clampInt64(f float64) int64 {
+	if math.IsNaN(f) || f < 0 {
+		return 0
+	}
+	if f > math.MaxInt64/2 {
+		return math.MaxInt64 / 2
+	}
+	return int64(f)
+}
+
 // KVCacheBytesPerToken is the KV cache one token takes on one GPU, all
 // layers, for kvCacheDType "auto" (the model dtype) or "fp8".
-func KVCacheBytesPerToken(m Model, kvCacheDType string, tensorParallelSize int) (int64, error) {
-	e, err := resolveEngine(FitInput{Model: m, GPU: GPU{Name: "any", MemoryGiB: 80}, TensorParallelSize: tensorParallelSize, KVCacheDType: kvCacheDType, MaxModelLen: 1})
+func KVCacheBytesPerToken(m hfconfig.Model, kvCacheDType string, tensorParallelSize int) (int64, error) {
+	e, err := resolveEngine(FitInput{Model: m, GPU: catalog.GPU{Name: "any", MemoryGiB: 80}, TensorParallelSize: tensorParallelSize, KVCacheDType: kvCacheDType, MaxModelLen: 1})
 	if err != nil {
 		return 0, err
 	}
@@ -406,7 +420,7 @@ func KVCacheBytesPerToken(m Model, kvCacheDType string, tensorParallelSize int) 
 }
 
 // attnLayers are the layers with a per-token KV cache.
-func attnLayers(m Model) int {
+func attnLayers(m hfconfig.Model) int {
 	if m.State == nil {
 		return m.NumLayers
 	}
@@ -430,7 +444,7 @@ func Fit(in FitInput) (FitResult, error) {
 }
 
 func (e engine) fit() FitResult {
-	total := e.g.MemoryGiB * GiB
+	total := e.g.MemoryGiB * catalog.GiB
 	budget := total * e.in.GPUMemoryUtilization
 	w, act, nt, cg := e.weightBytes(), e.activationBytes(), e.nonTorchBytes(), e.cudaGraphBytes()
 	kv := budget - w - act - nt
@@ -441,10 +455,10 @@ func (e engine) fit() FitResult {
 	perTok := e.layerKVBytesPerToken() * float64(attnLayers(e.m))
 	need := e.requestKVBytes(e.mml)
 	r := FitResult{
-		GPUTotalMemoryGiB: e.g.MemoryGiB, BudgetGiB: budget / GiB, WeightsGiB: w / GiB,
-		ActivationPeakGiB: act / GiB, NonTorchGiB: nt / GiB, CUDAGraphGiB: cg / GiB, CUDAGraphInKVBudget: inKV,
+		GPUTotalMemoryGiB: e.g.MemoryGiB, BudgetGiB: budget / catalog.GiB, WeightsGiB: w / catalog.GiB,
+		ActivationPeakGiB: act / catalog.GiB, NonTorchGiB: nt / catalog.GiB, CUDAGraphGiB: cg / catalog.GiB, CUDAGraphInKVBudget: inKV,
 		EngineContext: e.context, VLLMVersion: e.version.String(),
-		KVCacheGiB: kv / GiB, KVCacheBytesPerTok: int64(perTok), MaxModelLen: e.mml,
+		KVCacheGiB: kv / catalog.GiB, KVCacheBytesPerTok: int64(perTok), MaxModelLen: e.mml,
 		MaxNumBatchedTokens: e.mbt, MaxNumSeqs: e.seqs,
 	}
 	switch {
@@ -469,28 +483,28 @@ func (e engine) fit() FitResult {
 	}
 	switch {
 	case kv <= 0:
-		r.ShortfallGiB = (need - kv) / GiB
+		r.ShortfallGiB = (need - kv) / catalog.GiB
 		r.Reasons = append(r.Reasons, fmt.Sprintf("%s: %s = %.2f GiB exceed the budget of %.2f GiB (%.2f GiB × gpu_memory_utilization %.2f) per GPU, leaving no memory for the KV cache (vLLM: \"No available memory for the cache blocks\")",
-			where, overheads, (budget-kv)/GiB, r.BudgetGiB, e.g.MemoryGiB, e.in.GPUMemoryUtilization))
+			where, overheads, (budget-kv)/catalog.GiB, r.BudgetGiB, e.g.MemoryGiB, e.in.GPUMemoryUtilization))
 	case kv < need:
-		r.ShortfallGiB = (need - kv) / GiB
+		r.ShortfallGiB = (need - kv) / catalog.GiB
 		r.Reasons = append(r.Reasons, fmt.Sprintf("%s: one request of max_model_len %d tokens needs %.2f GiB of KV cache per GPU but only %.2f GiB (%d tokens) is left after %s; vLLM refuses to start",
-			where, e.mml, need/GiB, r.KVCacheGiB, r.KVCacheTokens, overheads))
+			where, e.mml, need/catalog.GiB, r.KVCacheGiB, r.KVCacheTokens, overheads))
 	default:
 		r.Fits = true
-		r.HeadroomGiB = (kv - need) / GiB
+		r.HeadroomGiB = (kv - need) / catalog.GiB
 		r.Reasons = append(r.Reasons, fmt.Sprintf("%s fits: budget %.2f GiB − (%s) leaves %.2f GiB for the KV cache per GPU: %d tokens, %.2f× concurrency at max_model_len %d",
 			where, r.BudgetGiB, overheads, r.KVCacheGiB, r.KVCacheTokens, r.MaxConcurrency, e.mml))
 	}
 	if e.m.State != nil {
 		r.Reasons = append(r.Reasons, e.hybrid().describe(*e.m.State, e.mml))
 	}
-	if act > 0.5*GiB && e.samplerPeakBytes() >= e.forwardPeakBytes(e.mbt) {
+	if act > 0.5*catalog.GiB && e.samplerPeakBytes() >= e.forwardPeakBytes(e.mbt) {
 		r.Reasons = append(r.Reasons, fmt.Sprintf("the activation peak is set by the sampler's profiling run over max_num_seqs %d × vocab %d logits; a lower max_num_seqs frees KV cache memory", e.seqs, e.m.VocabSize))
 	}
-	if margin := total - budget; !inKV && margin < (cudaContextGiB+r.CUDAGraphGiB)*GiB {
+	if margin := total - budget; !inKV && margin < (cudaContextGiB+r.CUDAGraphGiB)*catalog.GiB {
 		r.Reasons = append(r.Reasons, fmt.Sprintf("warning: the %.2f GiB left outside gpu_memory_utilization may not hold the CUDA context (~%.2f GiB) and CUDA graphs (~%.2f GiB); lower gpu_memory_utilization if vLLM runs out of memory while capturing graphs",
-			margin/GiB, cudaContextGiB, r.CUDAGraphGiB))
+			margin/catalog.GiB, cudaContextGiB, r.CUDAGraphGiB))
 	}
 	return r
 }

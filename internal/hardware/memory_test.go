@@ -7,20 +7,24 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/catalog"
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/hfconfig"
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/input"
 )
 
-func mustModel(t testing.TB, id string) Model {
+func mustModel(t testing.TB, id string) hfconfig.Model {
 	t.Helper()
-	m, err := LookupModel(id)
+	m, err := hfconfig.LookupModel(id)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return m
 }
 
-func mustGPU(t testing.TB, name string) GPU {
+func mustGPU(t testing.TB, name string) catalog.GPU {
 	t.Helper()
-	g, err := LookupGPU(name)
+	g, err := catalog.LookupGPU(name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,8 +80,8 @@ func TestFitLlama8BOnH100(t *testing.T) {
 	sampler := 1024*128256*samplerBytesPerLogit + 16384*4096*2.0 // logits rows × vocab, plus the hidden states
 	forward := 16384 * 2 * (3*14336 + 4*4096.0)
 	act := math.Max(sampler, forward)
-	budget := 79.18 * 0.9 * GiB
-	kv := budget - weights - act - 0.13*GiB
+	budget := 79.18 * 0.9 * catalog.GiB
+	kv := budget - weights - act - 0.13*catalog.GiB
 	perTok := 32 * 2 * 8 * 128 * 2.0
 	tokens := math.Floor(kv/(16*perTok)) * 16
 	near := func(name string, got, want float64) {
@@ -85,12 +89,12 @@ func TestFitLlama8BOnH100(t *testing.T) {
 			t.Errorf("%s = %.6f, want %.6f", name, got, want)
 		}
 	}
-	near("weights GiB", r.WeightsGiB, weights/GiB)
-	near("activation GiB", r.ActivationPeakGiB, act/GiB)
-	near("KV GiB", r.KVCacheGiB, kv/GiB)
+	near("weights GiB", r.WeightsGiB, weights/catalog.GiB)
+	near("activation GiB", r.ActivationPeakGiB, act/catalog.GiB)
+	near("KV GiB", r.KVCacheGiB, kv/catalog.GiB)
 	near("KV tokens", float64(r.KVCacheTokens), tokens)
 	near("max concurrency", r.MaxConcurrency, tokens/16/1000) // cdiv(16000, 16) = 1000 blocks per request
-	near("headroom GiB", r.HeadroomGiB, (kv-1000*16*perTok)/GiB)
+	near("headroom GiB", r.HeadroomGiB, (kv-1000*16*perTok)/catalog.GiB)
 	if !r.Fits || r.ShortfallGiB != 0 || r.MaxNumBatchedTokens != 16384 || r.MaxNumSeqs != 1024 || r.KVCacheBytesPerTok != 131072 {
 		t.Errorf("unexpected %+v", r)
 	}
@@ -105,8 +109,8 @@ func TestFitLlama8BOnH100(t *testing.T) {
 	}
 	// bf16 logits + fp32 copy + fp32 probs + fp32 noise, no sort.
 	act21 := math.Max(1024*128256*(2+4+4+4.0)+16384*4096*2.0, forward)
-	near("activation GiB at 0.21", r21.ActivationPeakGiB, act21/GiB)
-	near("KV GiB at 0.21", r21.KVCacheGiB, (kv+act-act21-e21graphs(t, in))/GiB)
+	near("activation GiB at 0.21", r21.ActivationPeakGiB, act21/catalog.GiB)
+	near("KV GiB at 0.21", r21.KVCacheGiB, (kv+act-act21-e21graphs(t, in))/catalog.GiB)
 	// vLLM printed 14.9888 GiB of weights for this model (testdata M25/M33).
 	if math.Abs(r.WeightsGiB-14.9888) > 0.001 {
 		t.Errorf("weights %.4f GiB, vLLM prints 14.9888", r.WeightsGiB)
@@ -132,8 +136,8 @@ func TestWeightsByQuantization(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
-		if math.Abs(r.WeightsGiB-want/GiB) > 1e-6 {
-			t.Errorf("%s: weights %.4f GiB, want %.4f", q, r.WeightsGiB, want/GiB)
+		if math.Abs(r.WeightsGiB-want/catalog.GiB) > 1e-6 {
+			t.Errorf("%s: weights %.4f GiB, want %.4f", q, r.WeightsGiB, want/catalog.GiB)
 		}
 	}
 }
@@ -144,7 +148,7 @@ func TestWeightsTensorParallel(t *testing.T) {
 	one, _ := Fit(FitInput{Model: m, GPU: g, MaxModelLen: 8192, TensorParallelSize: 1})
 	four, _ := Fit(FitInput{Model: m, GPU: g, MaxModelLen: 8192, TensorParallelSize: 4})
 	// Norms (80·2·8192 + 8192) and the rope cache are replicated; the rest splits.
-	repl := (80*2*8192 + 8192 + 131072*128) * 2.0 / GiB
+	repl := (80*2*8192 + 8192 + 131072*128) * 2.0 / catalog.GiB
 	if want := (one.WeightsGiB-repl)/4 + repl; math.Abs(four.WeightsGiB-want) > 1e-6 {
 		t.Errorf("tp4 weights %.4f GiB, want %.4f", four.WeightsGiB, want)
 	}
@@ -180,7 +184,7 @@ func TestFitMisfits(t *testing.T) {
 	if r.Fits || r.ShortfallGiB <= 0 || r.KVCacheGiB >= 0 || r.KVCacheTokens != 0 {
 		t.Fatalf("fp32 7B on a 3090 must not fit: %+v", r)
 	}
-	want := r.WeightsGiB + r.ActivationPeakGiB + r.NonTorchGiB + r.CUDAGraphGiB - r.BudgetGiB + float64(ceilDiv(32768, 16)*16*57344*2)/GiB // KV "auto" is fp32 too
+	want := r.WeightsGiB + r.ActivationPeakGiB + r.NonTorchGiB + r.CUDAGraphGiB - r.BudgetGiB + float64(ceilDiv(32768, 16)*16*57344*2)/catalog.GiB // KV "auto" is fp32 too
 	if math.Abs(r.ShortfallGiB-want) > 1e-9 {
 		t.Errorf("shortfall %.4f, want %.4f", r.ShortfallGiB, want)
 	}
@@ -210,7 +214,7 @@ func TestFitMisfits(t *testing.T) {
 	if !strings.Contains(strings.Join(r.Reasons, " "), "max_model_len 131072") || !strings.Contains(r.Suggestions[0], "max_model_len = ") {
 		t.Errorf("reasons %v suggestions %v", r.Reasons, r.Suggestions)
 	}
-	if want := float64(131072*131072)/GiB - r.KVCacheGiB; math.Abs(r.ShortfallGiB-want) > 1e-9 {
+	if want := float64(131072*131072)/catalog.GiB - r.KVCacheGiB; math.Abs(r.ShortfallGiB-want) > 1e-9 {
 		t.Errorf("shortfall %.4f want %.4f", r.ShortfallGiB, want)
 	}
 }
@@ -276,7 +280,7 @@ func TestFitValidation(t *testing.T) {
 		{"empty model", FitInput{GPU: h100}, "model", "num_hidden_layers"},
 	} {
 		_, err := Fit(c.in)
-		var ie *InputError
+		var ie *input.InputError
 		if !errors.As(err, &ie) {
 			t.Errorf("%s: want *InputError, got %v", c.name, err)
 			continue

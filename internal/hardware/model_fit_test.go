@@ -4,17 +4,19 @@ import (
 	"math"
 	"strings"
 	"testing"
+
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/hfconfig"
 )
 
 // The Gemma-3-12B: 12.19B parameters with the SigLIP tower
 // (transformers on the meta device: 12,187,325,040), and the sparse and the
 // explicit config give the same fit.
 func TestGemma3Equivalence(t *testing.T) {
-	sparse, err := ParseConfigJSON(readConfig(t, "hub/google--gemma-3-12b-it.json"))
+	sparse, err := hfconfig.ParseConfigJSON(readConfig(t, "hub/google--gemma-3-12b-it.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	explicit, err := ParseConfigJSON(readConfig(t, "hub/google--gemma-3-12b-it-explicit.json"))
+	explicit, err := hfconfig.ParseConfigJSON(readConfig(t, "hub/google--gemma-3-12b-it-explicit.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,11 +4,15 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/catalog"
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/hfconfig"
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/input"
 )
 
 // OptionsInput is a workload and the ways it may run, for RankOptions.
 type OptionsInput struct {
-	Model         Model
+	Model         hfconfig.Model
 	MaxModelLen   int
 	Workload      Workload
 	SLAHours      float64 // 0: no deadline (one instance per option)
@@ -38,7 +42,7 @@ type Option struct {
 func RankOptions(in OptionsInput) ([]Option, error) {
 	types := in.InstanceTypes
 	if len(types) == 0 {
-		for _, it := range Instances() {
+		for _, it := range catalog.Instances() {
 			types = append(types, it.Name)
 		}
 	}
@@ -47,21 +51,21 @@ func RankOptions(in OptionsInput) ([]Option, error) {
 		quants = []string{"none", "fp8"}
 	}
 	if !(in.BudgetUSD >= 0) {
-		return nil, &InputError{Attribute: "budget_usd", Message: fmt.Sprintf("got %g; must be 0 (none) or a positive amount", in.BudgetUSD)}
+		return nil, &input.InputError{Attribute: "budget_usd", Message: fmt.Sprintf("got %g; must be 0 (none) or a positive amount", in.BudgetUSD)}
 	}
 	var out []Option
 	for _, name := range types {
-		it, err := LookupInstance(name)
+		it, err := catalog.LookupInstance(name)
 		if err != nil {
 			return nil, err
 		}
-		g, err := LookupGPU(it.GPU)
+		g, err := catalog.LookupGPU(it.GPU)
 		if err != nil {
 			return nil, err
 		}
 		for _, q := range quants {
 			if !contains(Quantizations, q) {
-				return nil, &InputError{Attribute: "quantizations", Message: fmt.Sprintf("unknown quantization %q%s; valid: %s", q, DidYouMean(q, Quantizations), strings.Join(Quantizations, ", "))}
+				return nil, &input.InputError{Attribute: "quantizations", Message: fmt.Sprintf("unknown quantization %q%s; valid: %s", q, input.DidYouMean(q, Quantizations), strings.Join(Quantizations, ", "))}
 			}
 			for _, tp := range validTPs(in.Model, it.GPUCount) {
 				out = append(out, sizeOption(in, it, g, q, tp))
@@ -77,7 +81,7 @@ func RankOptions(in OptionsInput) ([]Option, error) {
 	return out, nil
 }
 
-func sizeOption(in OptionsInput, it InstanceType, g GPU, q string, tp int) Option {
+func sizeOption(in OptionsInput, it catalog.InstanceType, g catalog.GPU, q string, tp int) Option {
 	o := Option{InstanceType: it.Name, GPU: g.Name, Quantization: q, TensorParallelSize: tp, ReplicasPerInstance: it.GPUCount / tp}
 	quant := q
 	if q == "none" {

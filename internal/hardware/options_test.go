@@ -3,6 +3,8 @@ package hardware
 import (
 	"strings"
 	"testing"
+
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/catalog"
 )
 
 // RankOptions: feasible options cheapest first, each one what Size says for
@@ -32,7 +34,7 @@ func TestRankOptions(t *testing.T) {
 			if o.GPUs != o.Instances*o.ReplicasPerInstance*o.TensorParallelSize {
 				t.Errorf("option %d leaves GPUs of its instances idle: %+v", i, o)
 			}
-			it, _ := LookupInstance(o.InstanceType)
+			it, _ := catalog.LookupInstance(o.InstanceType)
 			q := o.Quantization
 			if q == "none" {
 				q = ""

@@ -3,35 +3,39 @@ package hardware
 import (
 	"fmt"
 	"strings"
+
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/catalog"
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/hfconfig"
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/input"
 )
 
 // precision is the resolved numeric format of one engine.
 type precision struct {
-	DTypeBytes float64      // activations, unquantized weights, KV cache "auto"
-	Quant      *QuantConfig // weight quantization; nil = unquantized
-	Label      string       // for messages
+	DTypeBytes float64               // activations, unquantized weights, KV cache "auto"
+	Quant      *hfconfig.QuantConfig // weight quantization; nil = unquantized
+	Label      string                // for messages
 }
 
 // Quantization formats a user may ask for on an unquantized checkpoint.
 // vLLM quantizes fp8 and bitsandbytes in flight; int8, int4, awq and gptq
 // stand for a pre-quantized checkpoint of the same model in that format
 // (e.g. Qwen/Qwen2.5-7B-Instruct-AWQ), which is what vLLM loads.
-func userQuant(q string) *QuantConfig {
+func userQuant(q string) *hfconfig.QuantConfig {
 	switch q {
 	case "fp8":
 		// Fp8LinearMethod (vllm/model_executor/layers/quantization/fp8.py):
 		// fp8 e4m3 weights, one fp32 scale per tensor.
-		return &QuantConfig{Method: "fp8", Bits: 8, GroupSize: 0, Float: true}
+		return &hfconfig.QuantConfig{Method: "fp8", Bits: 8, GroupSize: 0, Float: true}
 	case "int8":
 		// W8A8-INT8 (compressed-tensors): int8 weights, fp32 scale per channel.
-		return &QuantConfig{Method: "int8", Bits: 8, GroupSize: -1}
+		return &hfconfig.QuantConfig{Method: "int8", Bits: 8, GroupSize: -1}
 	case "int4", "awq":
-		return &QuantConfig{Method: "awq", Bits: 4, GroupSize: 128, ZeroPoint: true}
+		return &hfconfig.QuantConfig{Method: "awq", Bits: 4, GroupSize: 128, ZeroPoint: true}
 	case "gptq":
-		return &QuantConfig{Method: "gptq", Bits: 4, GroupSize: 128}
+		return &hfconfig.QuantConfig{Method: "gptq", Bits: 4, GroupSize: 128}
 	case "bitsandbytes":
 		// vLLM's in-flight bitsandbytes: nf4, blocks of 64, compressed statistics.
-		return &QuantConfig{Method: "bitsandbytes", Bits: 4, GroupSize: 64, DoubleQuant: true}
+		return &hfconfig.QuantConfig{Method: "bitsandbytes", Bits: 4, GroupSize: 64, DoubleQuant: true}
 	}
 	return nil
 }
@@ -49,13 +53,13 @@ func quantFamily(method string) string {
 // resolvePrecision combines the checkpoint with the requested quantization
 // the way vLLM's ModelConfig does: a pre-quantized checkpoint can only be
 // run as what it is.
-func resolvePrecision(m Model, q string, g GPU) (precision, error) {
+func resolvePrecision(m hfconfig.Model, q string, g catalog.GPU) (precision, error) {
 	q = strings.ToLower(strings.TrimSpace(q)) // "AWQ" is awq, as GPU names are case-insensitive
 	if q == "" {
 		q = "none"
 	}
 	if !contains(Quantizations, q) {
-		return precision{}, &InputError{Attribute: "quantization", Message: fmt.Sprintf("unknown quantization %q%s; valid: %s", q, DidYouMean(q, Quantizations), strings.Join(Quantizations, ", "))}
+		return precision{}, &input.InputError{Attribute: "quantization", Message: fmt.Sprintf("unknown quantization %q%s; valid: %s", q, input.DidYouMean(q, Quantizations), strings.Join(Quantizations, ", "))}
 	}
 	p := precision{DTypeBytes: 2, Quant: m.Quantization, Label: "bf16"}
 	if m.TorchDType == "float16" || !g.SupportsBF16() {
@@ -68,10 +72,10 @@ func resolvePrecision(m Model, q string, g GPU) (precision, error) {
 	case "none":
 	case "fp32", "fp16", "bf16":
 		if m.Quantization != nil && q == "fp32" {
-			return p, &InputError{Attribute: "quantization", Message: fmt.Sprintf("%s is a %s-quantized checkpoint; it cannot run in fp32. Valid: none, fp16, bf16", m.ID, m.Quantization.Method)}
+			return p, &input.InputError{Attribute: "quantization", Message: fmt.Sprintf("%s is a %s-quantized checkpoint; it cannot run in fp32. Valid: none, fp16, bf16", m.ID, m.Quantization.Method)}
 		}
 		if q == "bf16" && !g.SupportsBF16() {
-			return p, &InputError{Attribute: "quantization", Message: fmt.Sprintf("%s (%s) has no bf16 support (vLLM needs compute capability 8.0); use fp16", g.Name, g.Architecture)}
+			return p, &input.InputError{Attribute: "quantization", Message: fmt.Sprintf("%s (%s) has no bf16 support (vLLM needs compute capability 8.0); use fp16", g.Name, g.Architecture)}
 		}
 		if q == "fp32" {
 			p.DTypeBytes = 4
@@ -83,14 +87,14 @@ func resolvePrecision(m Model, q string, g GPU) (precision, error) {
 		want := userQuant(q)
 		if m.Quantization != nil {
 			if quantFamily(m.Quantization.Method) != quantFamily(want.Method) && m.Quantization.Method != q {
-				return p, &InputError{Attribute: "quantization", Message: fmt.Sprintf("%s is already a %s-quantized checkpoint; vLLM cannot re-quantize it to %s. Valid: none (run it as it is), fp16 or bf16", m.ID, m.Quantization.Method, q)}
+				return p, &input.InputError{Attribute: "quantization", Message: fmt.Sprintf("%s is already a %s-quantized checkpoint; vLLM cannot re-quantize it to %s. Valid: none (run it as it is), fp16 or bf16", m.ID, m.Quantization.Method, q)}
 			}
 			return p, nil
 		}
 		if !g.SupportsMarlin() && (q == "fp8" || q == "gptq" || q == "bitsandbytes") {
 			// fp8 needs native fp8 (sm89+) or the Marlin weight-only path
 			// (sm80+); gptq_marlin and bitsandbytes also need sm80 in vLLM.
-			return p, &InputError{Attribute: "quantization", Message: fmt.Sprintf("vLLM's %s kernels need compute capability 8.0 or newer; %s is %s. Valid here: none, fp16, fp32, int8, int4, awq", q, g.Name, g.Architecture)}
+			return p, &input.InputError{Attribute: "quantization", Message: fmt.Sprintf("vLLM's %s kernels need compute capability 8.0 or newer; %s is %s. Valid here: none, fp16, fp32, int8, int4, awq", q, g.Name, g.Architecture)}
 		}
 		p.Quant, p.Label = want, q
 	}
@@ -108,7 +112,7 @@ func resolvePrecision(m Model, q string, g GPU) (precision, error) {
 //   - bitsandbytes nf4: 0.5 + absmax per 64-block: fp32 (4/64), or with
 //     double quantization an 8-bit absmax plus an fp32 per 256 blocks.
 //   - mxfp4: 0.5 + an e8m0 scale per 32 values.
-func bytesPerParam(q *QuantConfig, in int) float64 {
+func bytesPerParam(q *hfconfig.QuantConfig, in int) float64 {
 	bits := float64(q.Bits) / 8
 	group := float64(q.GroupSize)
 	if q.GroupSize <= 0 {

@@ -1,6 +1,10 @@
 package hardware
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/hfconfig"
+)
 
 // mxfp4PaddedParams is one rank's element count of an MXFP4 expert stack as
 // vLLM allocates it: its CUDA MXFP4 MoE kernels (Marlin on sm80/sm90,
@@ -17,7 +21,7 @@ import "strings"
 // would not allow); the first start-up record with the padded weights is
 // 0.19 (M28, gpt-oss-20b on an A100: 13.72 GiB). Releases before 0.19 are
 // counted unpadded.
-func (e engine) mxfp4PaddedParams(l Linear) float64 {
+func (e engine) mxfp4PaddedParams(l hfconfig.Linear) float64 {
 	q := e.prec.Quant
 	if q == nil || q.Method != "mxfp4" || l.Count <= 1 || !l.Quantized || q.Skips(l.Path) || !e.version.padsMXFP4() {
 		return 0

@@ -6,6 +6,9 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/catalog"
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/hfconfig"
 )
 
 // llama31 is Llama-3.1-8B's config.json with a quantization_config added.
@@ -17,7 +20,7 @@ func llama31(q string) string {
 
 func readTestConfig(t *testing.T, path string) string {
 	t.Helper()
-	b, err := os.ReadFile("testdata/configs/" + path)
+	b, err := os.ReadFile("hfconfig/testdata/configs/" + path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,9 +80,9 @@ func TestCheckpointFormats(t *testing.T) {
 		{"FP8 128×128 blocks", "deepseek-ai/DeepSeek-V3", readTestConfig(t, "deepseek-v3.json"),
 			"self_attn.q_a_proj", "", dsQA * (1 + 4.0/(128*128))}, // e4m3 + an fp32 scale per block
 	}
-	h100, _ := LookupGPU("h100")
+	h100, _ := catalog.LookupGPU("h100")
 	for _, c := range cases {
-		m, err := ParseConfigJSON([]byte(c.cfg))
+		m, err := hfconfig.ParseConfigJSON([]byte(c.cfg))
 		if err != nil {
 			t.Errorf("%s (%s): %v", c.name, c.source, err)
 			continue
@@ -125,13 +128,13 @@ func TestMXFP4WeightsMatchObserved(t *testing.T) {
 		if r.ID != "M28" {
 			continue
 		}
-		m, _ := LookupModel("openai/gpt-oss-20b")
-		a100, _ := LookupGPU("A100-80GB")
+		m, _ := hfconfig.LookupModel("openai/gpt-oss-20b")
+		a100, _ := catalog.LookupGPU("A100-80GB")
 		e, err := resolveEngine(FitInput{Model: m, GPU: a100, VLLMVersion: r.Version})
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := e.weightBytes() / GiB
+		got := e.weightBytes() / catalog.GiB
 		if d := got/r.Observed.Weights - 1; math.Abs(d) > 0.01 {
 			t.Errorf("gpt-oss-20b weights under vLLM %s: %.2f GiB, observed %.2f GiB (%+.1f%%)", r.Version, got, r.Observed.Weights, 100*d)
 		}

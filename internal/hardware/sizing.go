@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"math"
 	"strings"
+
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/catalog"
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/input"
 )
 
 // Sizing recommends engine knobs and predicts the run with the throughput
@@ -29,31 +32,31 @@ func Size(in SizingInput) (SizingResult, error) {
 	w := in.Workload
 	switch {
 	case w.NumRequests < 1 || w.NumRequests > 1e13:
-		return res, &InputError{Attribute: "num_requests", Message: fmt.Sprintf("got %d; must be a positive number of prompts", w.NumRequests)}
+		return res, &input.InputError{Attribute: "num_requests", Message: fmt.Sprintf("got %d; must be a positive number of prompts", w.NumRequests)}
 	case w.MeanInputTokens < 1 || w.MeanInputTokens > 1<<24:
-		return res, &InputError{Attribute: "mean_input_tokens", Message: fmt.Sprintf("got %d; must be a positive number of tokens", w.MeanInputTokens)}
+		return res, &input.InputError{Attribute: "mean_input_tokens", Message: fmt.Sprintf("got %d; must be a positive number of tokens", w.MeanInputTokens)}
 	case w.MeanOutputTokens < 1 || w.MeanOutputTokens > 1<<24:
-		return res, &InputError{Attribute: "mean_output_tokens", Message: fmt.Sprintf("got %d; must be a positive number of tokens", w.MeanOutputTokens)}
+		return res, &input.InputError{Attribute: "mean_output_tokens", Message: fmt.Sprintf("got %d; must be a positive number of tokens", w.MeanOutputTokens)}
 	case in.GPUs < 0 || in.GPUs > 1<<20:
-		return res, &InputError{Attribute: "gpus", Message: fmt.Sprintf("got %d; must be 0 (derive from sla_hours) or a positive GPU count", in.GPUs)}
+		return res, &input.InputError{Attribute: "gpus", Message: fmt.Sprintf("got %d; must be 0 (derive from sla_hours) or a positive GPU count", in.GPUs)}
 	case !(in.SLAHours >= 0 && in.SLAHours < 1e7):
-		return res, &InputError{Attribute: "sla_hours", Message: fmt.Sprintf("got %g; must be 0 (no deadline) or a positive number of hours", in.SLAHours)}
+		return res, &input.InputError{Attribute: "sla_hours", Message: fmt.Sprintf("got %g; must be 0 (no deadline) or a positive number of hours", in.SLAHours)}
 	case !(in.PricePerGPUHourUSD >= 0 && in.PricePerGPUHourUSD < 1e6):
-		return res, &InputError{Attribute: "price_per_gpu_hour_usd", Message: fmt.Sprintf("got %g; must be 0 (unknown) or a positive price", in.PricePerGPUHourUSD)}
+		return res, &input.InputError{Attribute: "price_per_gpu_hour_usd", Message: fmt.Sprintf("got %g; must be 0 (unknown) or a positive price", in.PricePerGPUHourUSD)}
 	}
 	target := in.TargetKVCacheUtilization
 	if target == 0 {
 		target = 0.9
 	}
 	if !(target > 0 && target <= 1) {
-		return res, &InputError{Attribute: "target_kv_cache_utilization", Message: fmt.Sprintf("got %g; must be in (0, 1], e.g. 0.9", in.TargetKVCacheUtilization)}
+		return res, &input.InputError{Attribute: "target_kv_cache_utilization", Message: fmt.Sprintf("got %g; must be in (0, 1], e.g. 0.9", in.TargetKVCacheUtilization)}
 	}
 	obj := in.Objective
 	if obj == "" {
 		obj = "throughput"
 	}
 	if !contains(Objectives, obj) {
-		return res, &InputError{Attribute: "objective", Message: fmt.Sprintf("unknown objective %q%s; valid: %s", obj, DidYouMean(obj, Objectives), strings.Join(Objectives, ", "))}
+		return res, &input.InputError{Attribute: "objective", Message: fmt.Sprintf("unknown objective %q%s; valid: %s", obj, input.DidYouMean(obj, Objectives), strings.Join(Objectives, ", "))}
 	}
 
 	plan, err := validPlanFor(in.PlanFor)
@@ -85,7 +88,7 @@ func Size(in SizingInput) (SizingResult, error) {
 		return res, err
 	}
 	if w.MeanInputTokens+w.MeanOutputTokens > e.mml {
-		return res, &InputError{Attribute: "mean_input_tokens", Message: fmt.Sprintf("mean_input_tokens + mean_output_tokens = %d exceeds max_model_len %d; raise max_model_len or shorten the requests",
+		return res, &input.InputError{Attribute: "mean_input_tokens", Message: fmt.Sprintf("mean_input_tokens + mean_output_tokens = %d exceeds max_model_len %d; raise max_model_len or shorten the requests",
 			w.MeanInputTokens+w.MeanOutputTokens, e.mml)}
 	}
 	if err := in.validateBuyable(e); err != nil {
@@ -179,7 +182,7 @@ func Size(in SizingInput) (SizingResult, error) {
 	switch {
 	case in.GPUs > 0:
 		if in.GPUs < e.tp {
-			return res, &InputError{Attribute: "gpus", Message: fmt.Sprintf("%d GPUs cannot hold one replica of tensor_parallel_size %d", in.GPUs, e.tp)}
+			return res, &input.InputError{Attribute: "gpus", Message: fmt.Sprintf("%d GPUs cannot hold one replica of tensor_parallel_size %d", in.GPUs, e.tp)}
 		}
 		replicas = in.GPUs / e.tp
 		if in.GPUs%e.tp != 0 {
@@ -266,11 +269,11 @@ func (in SizingInput) validateBuyable(e engine) error {
 	if it == nil {
 		return nil
 	}
-	if g, err := LookupGPU(it.GPU); err == nil && g.Name != e.g.Name {
-		return &InputError{Attribute: "instance_type", Message: fmt.Sprintf("%s has %s GPUs, not %s; pick an instance type with %s or set gpu to %s", it.Name, it.GPU, e.g.Name, e.g.Name, it.GPU)}
+	if g, err := catalog.LookupGPU(it.GPU); err == nil && g.Name != e.g.Name {
+		return &input.InputError{Attribute: "instance_type", Message: fmt.Sprintf("%s has %s GPUs, not %s; pick an instance type with %s or set gpu to %s", it.Name, it.GPU, e.g.Name, e.g.Name, it.GPU)}
 	}
 	if e.tp > it.GPUCount {
-		return &InputError{Attribute: "tensor_parallel_size", Message: fmt.Sprintf("%d is more than the %d GPU(s) of one %s; one engine cannot span instances. Valid: 1 to %d, or a larger instance type", e.tp, it.GPUCount, it.Name, it.GPUCount)}
+		return &input.InputError{Attribute: "tensor_parallel_size", Message: fmt.Sprintf("%d is more than the %d GPU(s) of one %s; one engine cannot span instances. Valid: 1 to %d, or a larger instance type", e.tp, it.GPUCount, it.Name, it.GPUCount)}
 	}
 	return nil
 }
@@ -278,15 +281,15 @@ func (in SizingInput) validateBuyable(e engine) error {
 func (m *MeasuredRun) Validate() error {
 	switch {
 	case !(m.EngineOutputTokensPerSecond > 0 && m.EngineOutputTokensPerSecond < 1e9):
-		return &InputError{Attribute: "measured_run.engine_output_tokens_per_second", Message: fmt.Sprintf("got %g; must be a positive rate, e.g. rayvllm_batch_job.<name>.metrics.engine_output_tokens_per_second", m.EngineOutputTokensPerSecond)}
+		return &input.InputError{Attribute: "measured_run.engine_output_tokens_per_second", Message: fmt.Sprintf("got %g; must be a positive rate, e.g. rayvllm_batch_job.<name>.metrics.engine_output_tokens_per_second", m.EngineOutputTokensPerSecond)}
 	case m.MeanInputTokens < 1 || m.MeanInputTokens > 1<<24:
-		return &InputError{Attribute: "measured_run.mean_input_tokens", Message: fmt.Sprintf("got %d; must be a positive number of tokens (metrics.input_tokens / metrics.rows)", m.MeanInputTokens)}
+		return &input.InputError{Attribute: "measured_run.mean_input_tokens", Message: fmt.Sprintf("got %d; must be a positive number of tokens (metrics.input_tokens / metrics.rows)", m.MeanInputTokens)}
 	case m.MeanOutputTokens < 1 || m.MeanOutputTokens > 1<<24:
-		return &InputError{Attribute: "measured_run.mean_output_tokens", Message: fmt.Sprintf("got %d; must be a positive number of tokens (metrics.output_tokens / metrics.rows)", m.MeanOutputTokens)}
+		return &input.InputError{Attribute: "measured_run.mean_output_tokens", Message: fmt.Sprintf("got %d; must be a positive number of tokens (metrics.output_tokens / metrics.rows)", m.MeanOutputTokens)}
 	case m.Replicas < 0 || m.Replicas > 1<<20:
-		return &InputError{Attribute: "measured_run.replicas", Message: fmt.Sprintf("got %d; must be the number of engine replicas the run used (0 = 1)", m.Replicas)}
+		return &input.InputError{Attribute: "measured_run.replicas", Message: fmt.Sprintf("got %d; must be the number of engine replicas the run used (0 = 1)", m.Replicas)}
 	case m.Requests < 0:
-		return &InputError{Attribute: "measured_run.requests", Message: fmt.Sprintf("got %d; must be the rows the run processed (0 = unknown)", m.Requests)}
+		return &input.InputError{Attribute: "measured_run.requests", Message: fmt.Sprintf("got %d; must be the rows the run processed (0 = unknown)", m.Requests)}
 	}
 	return nil
 }

@@ -3,6 +3,8 @@ package hardware
 import (
 	"fmt"
 	"strings"
+
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/input"
 )
 
 // Plan levels: the throughput a budget is planned on.
@@ -89,5 +91,5 @@ func validPlanFor(p string) (string, error) {
 			return p, nil
 		}
 	}
-	return "", &InputError{Attribute: "plan_for", Message: fmt.Sprintf("unknown plan level %q%s; valid: %s", p, DidYouMean(p, PlanLevels), strings.Join(PlanLevels, ", "))}
+	return "", &input.InputError{Attribute: "plan_for", Message: fmt.Sprintf("unknown plan level %q%s; valid: %s", p, input.DidYouMean(p, PlanLevels), strings.Join(PlanLevels, ", "))}
 }

@@ -5,6 +5,9 @@ import (
 	"math"
 	"strings"
 	"testing"
+
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/catalog"
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/input"
 )
 
 func near(t *testing.T, name string, got, want float64) {
@@ -216,7 +219,7 @@ func TestSizeConsistency(t *testing.T) {
 	near(t, "hours, slow end", r.HoursSlowest, r.HoursToComplete)
 	near(t, "hours, fast end", r.HoursFastest, 1e6/(r.RequestsPerSecond*r.RatioHigh)/3600+su)
 	near(t, "cost, ends", r.CostUSDHigh/r.CostUSDLow, r.HoursSlowest/r.HoursFastest)
-	near(t, "start-up", r.Startup.Seconds(), bootSeconds+installSeconds+compileSeconds+r.Fit.WeightsGiB*GiB*(1/hubBytesPerSecond+1/loadBytesPerSecond))
+	near(t, "start-up", r.Startup.Seconds(), bootSeconds+installSeconds+compileSeconds+r.Fit.WeightsGiB*catalog.GiB*(1/hubBytesPerSecond+1/loadBytesPerSecond))
 	near(t, "cost", r.CostUSD, 0.5*4*r.HoursToComplete)
 	near(t, "$/M output tokens", r.CostPerMillionOutputTokensUSD, r.CostUSD/128)
 	// The 512-token budget holds 512·128/(256+128) = 170 running sequences
@@ -302,7 +305,7 @@ func TestSizeValidation(t *testing.T) {
 		in := ok
 		c.mod(&in)
 		_, err := Size(in)
-		var ie *InputError
+		var ie *input.InputError
 		if !errors.As(err, &ie) || ie.Attribute != c.attr {
 			t.Errorf("%s: want error on %s, got %v", c.name, c.attr, err)
 		}
@@ -334,7 +337,7 @@ func TestSuggestionsBuyable(t *testing.T) {
 		t.Errorf("4 GPUs per instance: want tensor_parallel_size = 4 among %s", s)
 	}
 	// Sizing: whole instances, whole-instance cost, TP capped by the instance.
-	it, _ := LookupInstance("g6e.12xlarge")
+	it, _ := catalog.LookupInstance("g6e.12xlarge")
 	sz := SizingInput{Fit: FitInput{Model: mustModel(t, "meta-llama/Llama-3.1-8B"), GPU: mustGPU(t, "L40S"), MaxModelLen: 8192},
 		Workload: Workload{NumRequests: 5_000_000, MeanInputTokens: 400, MeanOutputTokens: 150}, SLAHours: 12, Instance: &it}
 	res, err := Size(sz)

@@ -3,6 +3,8 @@ package hardware
 import (
 	"fmt"
 	"strings"
+
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/input"
 )
 
 // Start-up of one node launch, before the engine serves its first request.
@@ -72,7 +74,7 @@ func startupFor(checkpointBytes float64, source string, preparedImage bool) (Sta
 	case ModelSourceS3:
 		bw = s3BytesPerSecond
 	default:
-		return Startup{}, &InputError{Attribute: "model_source", Message: fmt.Sprintf("unknown model source %q; valid: %s", source, strings.Join(ModelSources, ", "))}
+		return Startup{}, &input.InputError{Attribute: "model_source", Message: fmt.Sprintf("unknown model source %q; valid: %s", source, strings.Join(ModelSources, ", "))}
 	}
 	s := Startup{Boot: bootSeconds, Install: installSeconds, Download: checkpointBytes / bw, Load: checkpointBytes / loadBytesPerSecond, Compile: compileSeconds}
 	if preparedImage {

@@ -3,6 +3,8 @@ package hardware
 import (
 	"fmt"
 	"sort"
+
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/catalog"
 )
 
 // fitsWith re-runs the fit with a changed input; nil when invalid or no fit.
@@ -27,7 +29,7 @@ func (e engine) suggest(r FitResult) []string {
 	in := e.in
 	// The longest max_model_len the KV cache holds (vLLM prints the same).
 	if r.KVCacheGiB > 0 {
-		kv := r.KVCacheGiB * GiB
+		kv := r.KVCacheGiB * catalog.GiB
 		lo, hi := 0, e.mml
 		for lo < hi {
 			mid := (lo + hi + 1) / 2
@@ -91,7 +93,7 @@ func (e engine) suggest(r FitResult) []string {
 			break
 		}
 	}
-	gpus := GPUs()
+	gpus := catalog.GPUs()
 	sort.SliceStable(gpus, func(i, j int) bool { return gpus[i].MemoryGiB < gpus[j].MemoryGiB })
 	for _, g := range gpus {
 		if g.MemoryGiB <= e.g.MemoryGiB {
@@ -101,7 +103,7 @@ func (e engine) suggest(r FitResult) []string {
 		if in.EC2Only && !onEC2 {
 			continue
 		}
-		label, _, _ := RayLabel(g.Name)
+		label, _, _ := catalog.RayLabel(g.Name)
 		if in.RayLabels && label == "" {
 			continue
 		}
@@ -133,10 +135,10 @@ func (e engine) suggest(r FitResult) []string {
 
 // smallestInstance is the cheapest EC2 instance type with at least gpus GPUs
 // of the catalog GPU name.
-func smallestInstance(name string, gpus int) (InstanceType, bool) {
-	var best InstanceType
+func smallestInstance(name string, gpus int) (catalog.InstanceType, bool) {
+	var best catalog.InstanceType
 	found := false
-	for _, it := range Instances() {
+	for _, it := range catalog.Instances() {
 		if it.GPU == name && it.GPUCount >= gpus && (!found || it.PriceUSDPerHour < best.PriceUSDPerHour) {
 			best, found = it, true
 		}

@@ -1,7 +1,14 @@
-// Package hardware is the plan-time engine: GPU, instance and model catalogs,
-// the vLLM (V1 engine) memory model and a roofline sizing model. It is plain
-// Go with no Terraform imports so it can be tested and reused on its own.
+// Package hardware is the plan-time engine: the vLLM (V1 engine) memory
+// model (fit), a roofline throughput and sizing model, engine defaults and
+// the quantization math. It reads models through hfconfig and GPUs through
+// catalog. It is plain Go with no Terraform imports so it can be tested and
+// reused on its own.
 package hardware
+
+import (
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/catalog"
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/hfconfig"
+)
 
 // Quantization names accepted by FitInput.Quantization.
 var Quantizations = []string{"none", "fp32", "fp16", "bf16", "fp8", "int8", "int4", "awq", "gptq", "bitsandbytes"}
@@ -14,8 +21,8 @@ var Objectives = []string{"throughput", "latency"}
 
 // FitInput describes one vLLM engine (one replica).
 type FitInput struct {
-	Model                Model
-	GPU                  GPU
+	Model                hfconfig.Model
+	GPU                  catalog.GPU
 	TensorParallelSize   int     // >=1; must divide the attention heads
 	Quantization         string  // one of Quantizations; "" or "none" = the checkpoint's dtype
 	KVCacheDType         string  // "auto" (the model dtype) or "fp8"
@@ -94,7 +101,7 @@ type SizingInput struct {
 	PricePerGPUHourUSD float64
 	// Instance, when set, is the EC2 instance type the run buys: the GPU
 	// must be its GPU, TP at most its GPUs, and cost counts whole instances.
-	Instance *InstanceType
+	Instance *catalog.InstanceType
 	// Measured is a previous run of the same model, GPU and engine settings;
 	// the prediction is rescaled to match it.
 	Measured *MeasuredRun

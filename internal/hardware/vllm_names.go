@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/hfconfig"
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/input"
 )
 
 // VLLMQuantizations are vLLM's quantization method names: the union of
@@ -40,14 +43,14 @@ var inFlight = []string{"fp8", "bitsandbytes"}
 // one, as given) against the checkpoint the way vLLM's ModelConfig does: a
 // format that must be in the checkpoint has to be there, and a quantized
 // checkpoint runs only as what it is. An error names what to use instead.
-func CheckQuantization(m Model, q string) error {
+func CheckQuantization(m hfconfig.Model, q string) error {
 	q = strings.TrimSpace(q)
 	if q == "" || slices.Contains(SizingQuantizations[:4], q) {
 		return nil // dtypes: resolvePrecision checks them against the GPU
 	}
 	if m.Quantization == nil {
 		if slices.Contains(checkpointOnly, q) && q != "int4" && q != "int8" {
-			return &InputError{Attribute: "quantization", Message: fmt.Sprintf("%s is not quantized (its config.json has no quantization_config), "+
+			return &input.InputError{Attribute: "quantization", Message: fmt.Sprintf("%s is not quantized (its config.json has no quantization_config), "+
 				"and vLLM loads %s only from a checkpoint quantized that way. Valid for this checkpoint: leave quantization unset, or %s (vLLM quantizes "+
 				"while loading); for %s weights name a checkpoint quantized with it instead (e.g. %s-%s).", m.ID, q, strings.Join(quoteAll(inFlight), " or "),
 				q, m.ID, strings.ToUpper(quantFamilyName(q)))}
@@ -58,7 +61,7 @@ func CheckQuantization(m Model, q string) error {
 	if quantFamilyName(own) == quantFamilyName(q) || q == "int4" && m.Quantization.Bits == 4 || q == "int8" && m.Quantization.Bits == 8 {
 		return nil
 	}
-	return &InputError{Attribute: "quantization", Message: fmt.Sprintf("%s is already a %s-quantized checkpoint, and vLLM refuses quantization %q for it "+
+	return &input.InputError{Attribute: "quantization", Message: fmt.Sprintf("%s is already a %s-quantized checkpoint, and vLLM refuses quantization %q for it "+
 		"(it must match the checkpoint's quantization_config). Valid: leave quantization unset (vLLM reads %q from the checkpoint).", m.ID, own, q, own)}
 }
 

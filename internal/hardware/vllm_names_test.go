@@ -3,12 +3,15 @@ package hardware
 import (
 	"strings"
 	"testing"
+
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/catalog"
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/hfconfig"
 )
 
 func TestCheckQuantization(t *testing.T) {
 	q7, q7awq := mustModel(t, "Qwen/Qwen2.5-7B-Instruct"), mustModel(t, "Qwen/Qwen2.5-7B-Instruct-AWQ")
 	for _, tc := range []struct {
-		m    Model
+		m    hfconfig.Model
 		q    string
 		want string // "" = accepted
 	}{
@@ -26,16 +29,16 @@ func TestCheckQuantization(t *testing.T) {
 
 func TestRayLabel(t *testing.T) {
 	for name, want := range map[string]string{"H100-80GB-SXM": "H100", "a100 80gb": "A100-80G", "MI300X": "AMD-Instinct-MI300X-OAM", "RTX-3090": ""} {
-		if l, _, known := RayLabel(name); !known || l != want {
+		if l, _, known := catalog.RayLabel(name); !known || l != want {
 			t.Errorf("%s: got %q, %v; want %q", name, l, known, want)
 		}
 	}
-	if _, _, known := RayLabel("H1000"); known {
+	if _, _, known := catalog.RayLabel("H1000"); known {
 		t.Error("H1000 is no catalog GPU")
 	}
 	labels := []string{"A10G", "H100", "H200", "H20", "L4", "AMD-Instinct-MI300X-OAM"}
 	for name, want := range map[string]string{"H1000": "H100", "h100-sxm": "H100", "mi300x": "AMD-Instinct-MI300X-OAM", "A10": "A10G"} {
-		if got := ClosestAccelerator(name, labels); got != want {
+		if got := catalog.ClosestAccelerator(name, labels); got != want {
 			t.Errorf("%s: got %q, want %q", name, got, want)
 		}
 	}

@@ -3,6 +3,8 @@ package provider
 import (
 	"context"
 
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/hfconfig"
+
 	"github.com/hashicorp/terraform-plugin-framework-validators/float64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
@@ -124,7 +126,7 @@ func (d *batchOptionsDataSource) Read(ctx context.Context, req datasource.ReadRe
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	model, err := hardware.LookupModel(m.Model.ValueString())
+	model, err := hfconfig.LookupModel(m.Model.ValueString())
 	if err != nil {
 		addHardwareError(&resp.Diagnostics, err)
 		return

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/catalog"
+
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
@@ -38,7 +40,7 @@ func engineInputAttributes() map[string]schema.Attribute {
 
 // apply sets the engine inputs on a fit input; with an instance type, the
 // suggestions stay within its GPUs and EC2's GPUs.
-func (e engineInputs) apply(in *hardware.FitInput, it *hardware.InstanceType) {
+func (e engineInputs) apply(in *hardware.FitInput, it *catalog.InstanceType) {
 	in.EngineContext = strings.TrimSpace(e.EngineContext.ValueString())
 	in.VLLMVersion = strings.TrimSpace(e.VLLMVersion.ValueString())
 	if it != nil {

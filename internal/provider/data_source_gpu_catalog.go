@@ -3,11 +3,11 @@ package provider
 import (
 	"context"
 
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/catalog"
+
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/types"
-
-	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware"
 )
 
 var _ datasource.DataSource = (*gpuCatalogDataSource)(nil)
@@ -73,7 +73,7 @@ func (d *gpuCatalogDataSource) Schema(_ context.Context, _ datasource.SchemaRequ
 
 func (d *gpuCatalogDataSource) Read(ctx context.Context, _ datasource.ReadRequest, resp *datasource.ReadResponse) {
 	var m gpuCatalogModel
-	for _, g := range hardware.GPUs() {
+	for _, g := range catalog.GPUs() {
 		aliases := g.Aliases
 		if aliases == nil {
 			aliases = []string{}

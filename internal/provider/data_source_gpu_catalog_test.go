@@ -3,12 +3,12 @@ package provider
 import (
 	"testing"
 
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/catalog"
+
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
-
-	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware"
 )
 
 // rayvllm_gpu_catalog lists every catalog GPU with its specs, so that the
@@ -16,8 +16,8 @@ import (
 func TestAccGPUCatalogDataSource(t *testing.T) {
 	unitPreCheck(t)
 	t.Parallel()
-	gpus := hardware.GPUs()
-	h100, _ := hardware.LookupGPU("H100-80GB-SXM")
+	gpus := catalog.GPUs()
+	h100, _ := catalog.LookupGPU("H100-80GB-SXM")
 	idx := -1
 	for i, g := range gpus {
 		if g.Name == h100.Name {

@@ -4,12 +4,12 @@ import (
 	"context"
 	"maps"
 
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/catalog"
+
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/types"
-
-	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware"
 )
 
 var (
@@ -68,7 +68,7 @@ func (d *gpuFitDataSource) Read(ctx context.Context, req datasource.ReadRequest,
 	if m.RequireFit.IsNull() || m.RequireFit.ValueBool() {
 		misfit = diag.SeverityError
 	}
-	results := fitCheck{In: rf.In, GPUs: []hardware.GPU{rf.In.GPU}, At: rootAttr, Misfit: misfit, Hint: requireFitHint}.run(&resp.Diagnostics)
+	results := fitCheck{In: rf.In, GPUs: []catalog.GPU{rf.In.GPU}, At: rootAttr, Misfit: misfit, Hint: requireFitHint}.run(&resp.Diagnostics)
 	if resp.Diagnostics.HasError() || len(results) == 0 {
 		return
 	}

@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/catalog"
+
 	"github.com/hashicorp/terraform-plugin-framework-validators/float64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
@@ -13,8 +15,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
-
-	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware"
 )
 
 var _ datasource.DataSource = (*gpusDataSource)(nil)
@@ -69,7 +69,7 @@ func (d *gpusDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, r
 			"fp8": schema.BoolAttribute{Optional: true, Description: "When true, only GPUs with native fp8 tensor cores; when false, only GPUs without."},
 			"family": schema.StringAttribute{Optional: true,
 				Description: "GPU architecture family, e.g. `ampere`, `ada`, `hopper`, `blackwell`, `turing`.",
-				Validators:  []validator.String{stringvalidator.OneOfCaseInsensitive(hardware.GPUArchitectures()...)}},
+				Validators:  []validator.String{stringvalidator.OneOfCaseInsensitive(catalog.GPUArchitectures()...)}},
 			"instance_type_prefix": schema.StringAttribute{Optional: true, Description: "Instance type prefix, e.g. `g5.` or `p5`."},
 			"max_price_per_hour_usd": schema.Float64Attribute{Optional: true, Description: "Only instance types whose on-demand price per instance-hour is at most this, in USD.",
 				Validators: []validator.Float64{float64validator.AtLeast(0)}},
@@ -106,12 +106,12 @@ func (d *gpusDataSource) Read(ctx context.Context, req datasource.ReadRequest, r
 		return
 	}
 	type row struct {
-		it  hardware.InstanceType
-		gpu hardware.GPU
+		it  catalog.InstanceType
+		gpu catalog.GPU
 	}
 	var rows []row
-	for _, it := range hardware.Instances() {
-		g, err := hardware.LookupGPU(it.GPU)
+	for _, it := range catalog.Instances() {
+		g, err := catalog.LookupGPU(it.GPU)
 		if err != nil {
 			resp.Diagnostics.AddError("Catalog inconsistency", err.Error())
 			return

@@ -23,7 +23,7 @@ import (
 // download and cache code runs against it.
 func hubServer(t *testing.T, token string) (*httptest.Server, *atomic.Int64) {
 	t.Helper()
-	gemma, err := os.ReadFile(filepath.Join("..", "hardware", "testdata", "configs", "hub", "google--gemma-3-12b-it.json"))
+	gemma, err := os.ReadFile(filepath.Join("..", "hardware", "hfconfig", "testdata", "configs", "hub", "google--gemma-3-12b-it.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

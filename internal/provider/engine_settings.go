@@ -7,6 +7,10 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/catalog"
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/hfconfig"
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/input"
+
 	"github.com/hashicorp/terraform-plugin-framework-validators/float64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
@@ -260,14 +264,14 @@ func acceleratorTypeValidator() validator.String {
 		if slices.Contains(serveapp.AcceleratorTypes, s) {
 			return ""
 		}
-		if label, name, known := hardware.RayLabel(s); known {
+		if label, name, known := catalog.RayLabel(s); known {
 			if label != "" {
 				return fmt.Sprintf("%q is a GPU catalog name, not a Ray accelerator type; Ray labels the %s nodes %q. Use accelerator_type = %q.", s, name, label, label)
 			}
 			return fmt.Sprintf("%q is the catalog GPU %s, which has no Ray accelerator type. Valid: %s.", s, name, strings.Join(serveapp.AcceleratorTypes, ", "))
 		}
 		hint := ""
-		if c := hardware.ClosestAccelerator(s, serveapp.AcceleratorTypes); c != "" {
+		if c := catalog.ClosestAccelerator(s, serveapp.AcceleratorTypes); c != "" {
 			hint = fmt.Sprintf(" (did you mean %q?)", c)
 		}
 		return fmt.Sprintf("%q is not a Ray accelerator type%s. Valid: %s.", s, hint, strings.Join(serveapp.AcceleratorTypes, ", "))
@@ -275,7 +279,7 @@ func acceleratorTypeValidator() validator.String {
 }
 
 func didYouMean(s string, valid []string) string {
-	if c := hardware.Closest(s, valid); c != "" {
+	if c := input.Closest(s, valid); c != "" {
 		return fmt.Sprintf(" (did you mean %q?)", c)
 	}
 	return ""
@@ -288,7 +292,7 @@ func checkCheckpointQuantization(modelID, quantization string, at path.Path, dia
 	if quantization == "" {
 		return
 	}
-	m, err := hardware.LookupModel(modelID)
+	m, err := hfconfig.LookupModel(modelID)
 	if err != nil {
 		return
 	}

@@ -5,6 +5,10 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/catalog"
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/hfconfig"
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/input"
+
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 
@@ -18,7 +22,7 @@ const requireFitHint = "Set require_fit = false to get the numbers without faili
 // the data sources and by the three resources on their engine settings.
 type fitCheck struct {
 	In   hardware.FitInput // the engine inputs; GPU is set per candidate
-	GPUs []hardware.GPU    // candidates, largest first (Ray's "A100" is a 40 or an 80 GB part)
+	GPUs []catalog.GPU     // candidates, largest first (Ray's "A100" is a 40 or an 80 GB part)
 	// At maps the engine's attribute names onto the caller's attributes;
 	// At("") is where the misfit is reported. An empty path reports
 	// without an attribute.
@@ -83,7 +87,7 @@ func (f fitCheck) run(diags *diag.Diagnostics) []hardware.FitResult {
 
 // inputError maps an engine error onto the caller's attribute.
 func (f fitCheck) inputError(diags *diag.Diagnostics, err error) {
-	var ie *hardware.InputError
+	var ie *input.InputError
 	if !errors.As(err, &ie) {
 		addDiag(diags, diag.SeverityError, f.At(""), "Fit check failed", err.Error())
 		return
@@ -160,11 +164,11 @@ type vllmEngine struct {
 // checkCheckpointQuantization). why says what else is missing when the
 // engine cannot model it.
 func (e vllmEngine) fitCheck() (f fitCheck, run bool, why string) {
-	gpus, err := hardware.AcceleratorGPUs(e.Accelerator)
+	gpus, err := catalog.AcceleratorGPUs(e.Accelerator)
 	if err != nil {
 		return f, false, ""
 	}
-	model, err := hardware.LookupModel(e.Model)
+	model, err := hfconfig.LookupModel(e.Model)
 	if err != nil {
 		return f, false, fmt.Sprintf("model %q is not in the model catalog; check it with rayvllm_gpu_fit, which reads any Hugging Face id from the Hub.", e.Model)
 	}

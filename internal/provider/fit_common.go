@@ -6,6 +6,10 @@ import (
 	"maps"
 	"math"
 
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/catalog"
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/hfconfig"
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/input"
+
 	"github.com/hashicorp/terraform-plugin-framework-validators/datasourcevalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/float64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
@@ -121,7 +125,7 @@ func fitConfigValidators() []datasource.ConfigValidator {
 // resolvedFit is a FitInput plus the instance type when one was named.
 type resolvedFit struct {
 	In       hardware.FitInput
-	Instance *hardware.InstanceType
+	Instance *catalog.InstanceType
 }
 
 // resolve looks up the model (in the catalog, else on the Hub through hub)
@@ -134,16 +138,16 @@ func (c fitConfigModel) resolve(ctx context.Context, hub *hfhub.Client) (resolve
 	}
 	switch {
 	case !c.InstanceType.IsNull():
-		it, err := hardware.LookupInstance(c.InstanceType.ValueString())
+		it, err := catalog.LookupInstance(c.InstanceType.ValueString())
 		if err != nil {
 			return r, err
 		}
 		r.Instance = &it
-		if r.In.GPU, err = hardware.LookupGPU(it.GPU); err != nil {
+		if r.In.GPU, err = catalog.LookupGPU(it.GPU); err != nil {
 			return r, err
 		}
 	case !c.GPUMemoryGiB.IsNull():
-		if r.In.GPU, err = hardware.CustomGPU(c.GPUMemoryGiB.ValueFloat64(), c.GPUMemoryBandwidthGBps.ValueFloat64(),
+		if r.In.GPU, err = catalog.CustomGPU(c.GPUMemoryGiB.ValueFloat64(), c.GPUMemoryBandwidthGBps.ValueFloat64(),
 			c.GPUBF16TFLOPS.ValueFloat64(), c.GPUFP8TFLOPS.ValueFloat64()); err != nil {
 			return r, err
 		}
@@ -151,7 +155,7 @@ func (c fitConfigModel) resolve(ctx context.Context, hub *hfhub.Client) (resolve
 			r.In.GPU.Name = n
 		}
 	default:
-		if r.In.GPU, err = hardware.LookupGPU(c.GPU.ValueString()); err != nil {
+		if r.In.GPU, err = catalog.LookupGPU(c.GPU.ValueString()); err != nil {
 			return r, err
 		}
 	}
@@ -159,14 +163,14 @@ func (c fitConfigModel) resolve(ctx context.Context, hub *hfhub.Client) (resolve
 		return r, err
 	}
 	if attr := c.fitInput(&r.In); attr != "" {
-		return r, &hardware.InputError{Attribute: attr, Message: fmt.Sprintf("the fit engine does not model %s %s", attr, c.value(attr))}
+		return r, &input.InputError{Attribute: attr, Message: fmt.Sprintf("the fit engine does not model %s %s", attr, c.value(attr))}
 	}
 	r.In.BlockSize = int(int64Or(c.BlockSize, 16))
 	return r, nil
 }
 
 // model reads model_config_json when set, else looks up model.
-func (c fitConfigModel) model(ctx context.Context, hub *hfhub.Client) (hardware.Model, error) {
+func (c fitConfigModel) model(ctx context.Context, hub *hfhub.Client) (hfconfig.Model, error) {
 	m, _, err := resolveModel(ctx, hub, modelRef{ID: c.Model, Revision: c.ModelRevision, ConfigJSON: c.ModelConfigJSON, Name: c.ModelName})
 	return m, err
 }
@@ -224,7 +228,7 @@ func fitResultAttributes() map[string]schema.Attribute {
 	}
 }
 
-func newFitResultModel(r hardware.FitResult, gpu hardware.GPU, m hardware.Model) fitResultModel {
+func newFitResultModel(r hardware.FitResult, gpu catalog.GPU, m hfconfig.Model) fitResultModel {
 	return fitResultModel{
 		Fits:                 types.BoolValue(r.Fits),
 		GPUName:              types.StringValue(gpu.Name),

@@ -9,6 +9,9 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/catalog"
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/input"
+
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/function"
 	"github.com/hashicorp/terraform-plugin-framework/types"
@@ -90,12 +93,12 @@ func fitConfigFromArgs(model, gpu string, opts types.Dynamic) (fitConfigModel, e
 	} else {
 		c.Model = types.StringValue(model)
 	}
-	if _, err := hardware.LookupGPU(gpu); err != nil {
-		if _, ierr := hardware.LookupInstance(gpu); ierr == nil {
+	if _, err := catalog.LookupGPU(gpu); err != nil {
+		if _, ierr := catalog.LookupInstance(gpu); ierr == nil {
 			c.InstanceType = types.StringValue(gpu)
 		} else {
 			return c, eng, function.NewArgumentFuncError(1, fmt.Sprintf("%q is neither a GPU catalog name nor an EC2 GPU instance type%s. GPUs: %s",
-				gpu, didYouMean(gpu, hardware.GPUNames()), strings.Join(hardware.GPUNames(), ", ")))
+				gpu, didYouMean(gpu, catalog.GPUNames()), strings.Join(catalog.GPUNames(), ", ")))
 		}
 	} else {
 		c.GPU = types.StringValue(gpu)
@@ -198,7 +201,7 @@ func optString(v attr.Value) (types.String, error) {
 // concerns: argIndex maps attribute names to argument positions; any other
 // attribute belongs to the options argument (the third), named with prefix.
 func funcErrorFrom(err error, argIndex map[string]int64, prefix string) *function.FuncError {
-	var ie *hardware.InputError
+	var ie *input.InputError
 	// Terraform ends the message itself; the function takes a config.json
 	// as its model argument, not as an attribute.
 	msg := strings.ReplaceAll(strings.TrimRight(err.Error(), "."), "as model_config_json", "as the model argument (a text starting with {)")

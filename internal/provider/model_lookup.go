@@ -7,6 +7,9 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/hfconfig"
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/input"
+
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
@@ -14,7 +17,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
-	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware"
 	"github.com/rayvllm/terraform-provider-rayvllm/internal/hfhub"
 )
 
@@ -83,8 +85,8 @@ func (h *hubConfigure) Configure(_ context.Context, req datasource.ConfigureRequ
 }
 
 // resolveModel reads the model a configuration names and says where from.
-// Errors are *hardware.InputError naming the attribute.
-func resolveModel(ctx context.Context, hub *hfhub.Client, ref modelRef) (hardware.Model, string, error) {
+// Errors are *input.InputError naming the attribute.
+func resolveModel(ctx context.Context, hub *hfhub.Client, ref modelRef) (hfconfig.Model, string, error) {
 	m, src, err := readModel(ctx, hub, ref)
 	if err == nil && !ref.Name.IsNull() && ref.Name.ValueString() != "" {
 		m.ID = ref.Name.ValueString()
@@ -92,15 +94,15 @@ func resolveModel(ctx context.Context, hub *hfhub.Client, ref modelRef) (hardwar
 	return m, src, err
 }
 
-func readModel(ctx context.Context, hub *hfhub.Client, ref modelRef) (hardware.Model, string, error) {
+func readModel(ctx context.Context, hub *hfhub.Client, ref modelRef) (hfconfig.Model, string, error) {
 	if !ref.ConfigJSON.IsNull() {
-		m, err := hardware.ParseConfigJSON([]byte(ref.ConfigJSON.ValueString()))
+		m, err := hfconfig.ParseConfigJSON([]byte(ref.ConfigJSON.ValueString()))
 		return m, sourceConfigJSON, err
 	}
 	id := strings.TrimSpace(ref.ID.ValueString())
 	rev := ref.Revision.ValueString()
 	if rev == "" {
-		if m, err := hardware.LookupModel(id); err == nil {
+		if m, err := hfconfig.LookupModel(id); err == nil {
 			return m, sourceCatalog, nil
 		} else if !hfhub.ValidID(id) {
 			return m, "", err // not an <org>/<name>: the catalog's error with its did-you-mean
@@ -113,20 +115,20 @@ func readModel(ctx context.Context, hub *hfhub.Client, ref modelRef) (hardware.M
 	if err != nil {
 		msg := fmt.Sprintf("%q is not in the built-in catalog, and reading it from the Hub failed: %s.", id, strings.TrimRight(err.Error(), "."))
 		if errors.Is(err, hfhub.ErrNotFound) {
-			if s := hardware.SuggestModel(id); s != "" {
+			if s := hfconfig.SuggestModel(id); s != "" {
 				msg += fmt.Sprintf(" Did you mean %q?", s)
 			}
 		}
 		if !strings.Contains(msg, "model_config_json") { // the Hub client's advice may already say it
 			msg += " Alternatively pass the model's config.json text as model_config_json."
 		}
-		return hardware.Model{}, "", &hardware.InputError{Attribute: "model", Message: msg}
+		return hfconfig.Model{}, "", &input.InputError{Attribute: "model", Message: msg}
 	}
-	m, err := hardware.ParseConfigJSON(body)
+	m, err := hfconfig.ParseConfigJSON(body)
 	if err != nil {
-		var ie *hardware.InputError
+		var ie *input.InputError
 		if errors.As(err, &ie) {
-			return m, "", &hardware.InputError{Attribute: "model", Message: fmt.Sprintf("the config.json of %s (revision %s) from %s: %s", id, revOrMain(rev), hub.Endpoint, ie.Message)}
+			return m, "", &input.InputError{Attribute: "model", Message: fmt.Sprintf("the config.json of %s (revision %s) from %s: %s", id, revOrMain(rev), hub.Endpoint, ie.Message)}
 		}
 		return m, "", err
 	}

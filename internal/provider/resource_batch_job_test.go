@@ -15,6 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/catalog"
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/hfconfig"
+
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
@@ -581,8 +584,8 @@ func TestCheckFitSameMessageAsDataSource(t *testing.T) {
 	if diags.ErrorsCount() != 1 {
 		t.Fatalf("want one error, got %v", diags)
 	}
-	model, _ := hardware.LookupModel(c.ModelSource)
-	gpu, _ := hardware.LookupGPU("L4")
+	model, _ := hfconfig.LookupModel(c.ModelSource)
+	gpu, _ := catalog.LookupGPU("L4")
 	in := hardware.FitInput{Model: model, GPU: gpu, TensorParallelSize: 1, Quantization: "none", KVCacheDType: "auto", MaxModelLen: 8192, GPUMemoryUtilization: 0.9}
 	res, err := hardware.Fit(in)
 	if err != nil || res.Fits {

@@ -10,6 +10,10 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/catalog"
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/hfconfig"
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/input"
+
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -444,20 +448,20 @@ type groupGPU struct {
 	PerNode         int
 	MemoryGiB       float64
 	PriceUSDPerHour float64
-	GPU             hardware.GPU
+	GPU             catalog.GPU
 }
 
 // lookupGroupGPU resolves a worker instance type through the hardware catalog.
 func lookupGroupGPU(instanceType string) (groupGPU, error) {
-	it, err := hardware.LookupInstance(instanceType)
+	it, err := catalog.LookupInstance(instanceType)
 	if err != nil {
-		var ie *hardware.InputError
+		var ie *input.InputError
 		if errors.As(err, &ie) {
 			return groupGPU{}, errors.New(ie.Message)
 		}
 		return groupGPU{}, err
 	}
-	gpu, err := hardware.LookupGPU(it.GPU)
+	gpu, err := catalog.LookupGPU(it.GPU)
 	if err != nil {
 		return groupGPU{}, fmt.Errorf("catalog instance %s names GPU %q that the GPU catalog lacks: %w", it.Name, it.GPU, err)
 	}
@@ -474,7 +478,7 @@ func (r *inferenceClusterResource) fitCheck(fc *fitCheckModel, g *groupModel, at
 		return // reported on instance_type already
 	}
 	f := fitCheck{
-		GPUs: []hardware.GPU{gpu.GPU}, Misfit: diag.SeverityError,
+		GPUs: []catalog.GPU{gpu.GPU}, Misfit: diag.SeverityError,
 		Context: fmt.Sprintf("fit_check: worker group %q (%s, %d × %s)", g.Name.ValueString(), g.InstanceType.ValueString(), gpu.PerNode, gpu.Model),
 		At: func(a string) path.Path {
 			switch a {
@@ -489,7 +493,7 @@ func (r *inferenceClusterResource) fitCheck(fc *fitCheckModel, g *groupModel, at
 			return path.Root("fit_check").AtName("model")
 		},
 	}
-	model, err := hardware.LookupModel(fc.Model.ValueString())
+	model, err := hfconfig.LookupModel(fc.Model.ValueString())
 	if err != nil {
 		f.inputError(diags, err)
 		return

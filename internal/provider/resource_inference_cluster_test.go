@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/catalog"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
@@ -28,7 +30,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
 	"github.com/rayvllm/terraform-provider-rayvllm/internal/ec2cluster"
-	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware"
 )
 
 const clusterAddr = "rayvllm_inference_cluster.test"
@@ -141,9 +142,9 @@ func (e *awsEnv) checkDestroyed(s *terraform.State) error {
 	return nil
 }
 
-func catalogGPU(t *testing.T, instanceType string) hardware.InstanceType {
+func catalogGPU(t *testing.T, instanceType string) catalog.InstanceType {
 	t.Helper()
-	it, err := hardware.LookupInstance(instanceType)
+	it, err := catalog.LookupInstance(instanceType)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +157,7 @@ func TestAccInferenceCluster_basic(t *testing.T) {
 	e := newAWSEnv(t)
 	name := acctest.RandomWithPrefix("acc")
 	g5, g6 := catalogGPU(t, "g5.xlarge"), catalogGPU(t, "g6.xlarge")
-	g5gpu, _ := hardware.LookupGPU(g5.GPU)
+	g5gpu, _ := catalog.LookupGPU(g5.GPU)
 	wantCost := round2f(2*g5.PriceUSDPerHour + g6.PriceUSDPerHour)
 	var token string
 	resource.Test(t, resource.TestCase{
@@ -486,7 +487,7 @@ func TestAccInferenceCluster_scaleAndReplaceGroup(t *testing.T) {
 }
 
 func mustGPU(t *testing.T, instanceType string) string {
-	g, err := hardware.LookupGPU(catalogGPU(t, instanceType).GPU)
+	g, err := catalog.LookupGPU(catalogGPU(t, instanceType).GPU)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -714,20 +715,20 @@ func TestAccInferenceCluster_examplePlans(t *testing.T) {
 func TestAccInferenceCluster_catalogMatchesEC2(t *testing.T) {
 	e := newAWSEnv(t)
 	var names []string
-	for _, it := range hardware.Instances() {
+	for _, it := range catalog.Instances() {
 		names = append(names, it.Name)
 	}
 	infos, err := e.c.DescribeInstanceTypes(t.Context(), names)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, it := range hardware.Instances() {
+	for _, it := range catalog.Instances() {
 		info, ok := infos[it.Name]
 		if !ok {
 			t.Errorf("%s: not known to EC2", it.Name)
 			continue
 		}
-		gpu, err := hardware.LookupGPU(it.GPU)
+		gpu, err := catalog.LookupGPU(it.GPU)
 		if err != nil {
 			t.Fatal(err)
 		}

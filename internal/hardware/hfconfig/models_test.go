@@ -1,10 +1,12 @@
-package hardware
+package hfconfig
 
 import (
 	"errors"
 	"math"
 	"strings"
 	"testing"
+
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/input"
 )
 
 func TestParamsMatchPublished(t *testing.T) {
@@ -24,7 +26,7 @@ func TestParamsMatchPublished(t *testing.T) {
 }
 
 // Exact counts PyTorch printed for the same architectures
-// (testdata/h100-2026-11-26.json) and the Llama-2-7B safetensors total.
+// (internal/hardware/testdata/h100-2026-11-26.json) and the Llama-2-7B safetensors total.
 func TestParamsExact(t *testing.T) {
 	for id, want := range map[string]int64{
 		"Qwen/Qwen2.5-0.5B":       494_032_768,
@@ -84,7 +86,7 @@ func TestLookupModel(t *testing.T) {
 		t.Fatalf("case-insensitive lookup: %v %v", m.ID, err)
 	}
 	_, err = LookupModel("Qwen/Qwen2.5-7B-Instrct")
-	var ie *InputError
+	var ie *input.InputError
 	if !errors.As(err, &ie) || ie.Attribute != "model" {
 		t.Fatalf("want *InputError on model, got %v", err)
 	}

@@ -1,4 +1,4 @@
-package hardware
+package hfconfig
 
 // Encoder towers of multimodal models: their parameters are loaded with the
 // weights (vLLM keeps the vision/audio encoder on every GPU of the engine in

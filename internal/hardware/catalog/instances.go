@@ -1,9 +1,11 @@
-package hardware
+package catalog
 
 import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/input"
 )
 
 // PriceDate is the date the on-demand prices below are believed to reflect.
@@ -104,6 +106,6 @@ func LookupInstance(name string) (InstanceType, error) {
 		names = append(names, it.Name)
 	}
 	sort.Strings(names)
-	return InstanceType{}, &InputError{Attribute: "instance_type", Message: fmt.Sprintf("unknown EC2 instance type %q%s. Valid: %s.",
-		name, DidYouMean(name, names), strings.Join(names, ", "))}
+	return InstanceType{}, &input.InputError{Attribute: "instance_type", Message: fmt.Sprintf("unknown EC2 instance type %q%s. Valid: %s.",
+		name, input.DidYouMean(name, names), strings.Join(names, ", "))}
 }

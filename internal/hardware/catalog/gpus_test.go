@@ -1,10 +1,12 @@
-package hardware
+package catalog
 
 import (
 	"errors"
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/input"
 )
 
 func TestLookupGPU(t *testing.T) {
@@ -34,7 +36,7 @@ func TestLookupGPU(t *testing.T) {
 
 func TestLookupGPUUnknown(t *testing.T) {
 	_, err := LookupGPU("H10")
-	var ie *InputError
+	var ie *input.InputError
 	if !errors.As(err, &ie) || ie.Attribute != "gpu" {
 		t.Fatalf("want *InputError on gpu, got %v", err)
 	}
@@ -69,10 +71,10 @@ func TestGPUCatalog(t *testing.T) {
 		}
 		// Every name and alias resolves to exactly one GPU.
 		for _, a := range append([]string{g.Name}, g.Aliases...) {
-			if other, ok := seen[NormName(a)]; ok && other != g.Name {
+			if other, ok := seen[input.NormName(a)]; ok && other != g.Name {
 				t.Errorf("alias %q is claimed by %s and %s", a, other, g.Name)
 			}
-			seen[NormName(a)] = g.Name
+			seen[input.NormName(a)] = g.Name
 		}
 	}
 	// Reported values that come from measurements.
@@ -102,7 +104,7 @@ func TestCustomGPU(t *testing.T) {
 		{1, 1, -1, 1, "gpu_bf16_tflops"}, {1, 1, 1, -1, "gpu_fp8_tflops"},
 	} {
 		_, err := CustomGPU(c.mem, c.bw, c.bf, c.fp8)
-		var ie *InputError
+		var ie *input.InputError
 		if !errors.As(err, &ie) || ie.Attribute != c.attr {
 			t.Errorf("CustomGPU(%v,%v,%v,%v): want error on %s, got %v", c.mem, c.bw, c.bf, c.fp8, c.attr, err)
 		}
@@ -137,7 +139,7 @@ func TestInstances(t *testing.T) {
 		t.Errorf("price per GPU %v", got)
 	}
 	_, err = LookupInstance("g5.xlarg")
-	var ie *InputError
+	var ie *input.InputError
 	if !errors.As(err, &ie) || ie.Attribute != "instance_type" || !strings.Contains(ie.Message, `"g5.xlarge"`) {
 		t.Errorf("unknown instance: %v", err)
 	}
@@ -146,11 +148,11 @@ func TestInstances(t *testing.T) {
 func TestClosest(t *testing.T) {
 	cands := []string{"Qwen/Qwen2.5-7B", "Qwen/Qwen2.5-72B", "meta-llama/Llama-3.1-8B"}
 	for in, want := range map[string]string{"qwen2.5-7b": "Qwen/Qwen2.5-7B", "llama 3.1 8b": "meta-llama/Llama-3.1-8B", "Qwen2.5-72": "Qwen/Qwen2.5-72B"} {
-		if got := Closest(in, cands); got != want {
+		if got := input.Closest(in, cands); got != want {
 			t.Errorf("Closest(%q) = %q, want %q", in, got, want)
 		}
 	}
-	if Closest("x", nil) != "" {
+	if input.Closest("x", nil) != "" {
 		t.Error("no candidates must give empty string")
 	}
 }

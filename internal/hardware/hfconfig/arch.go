@@ -1,8 +1,10 @@
-package hardware
+package hfconfig
 
 import (
 	"fmt"
 	"math"
+
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/input"
 )
 
 // Linear is one weight matrix (or a stack of Count identical expert
@@ -216,7 +218,7 @@ func (m Model) RopeCachePositions() int {
 // or parsed one may not).
 func (m Model) Validate() error {
 	bad := func(field string, v int) error {
-		return &InputError{Attribute: "model", Message: fmt.Sprintf("architecture field %s = %d is out of range", field, v)}
+		return &input.InputError{Attribute: "model", Message: fmt.Sprintf("architecture field %s = %d is out of range", field, v)}
 	}
 	checks := []struct {
 		f        string
@@ -254,7 +256,7 @@ func (m Model) Validate() error {
 		}
 	}
 	if m.NumExperts > 0 && (m.NumActiveExperts < 1 || m.ExpertIntermediateSize < 1) {
-		return &InputError{Attribute: "model", Message: "a mixture-of-experts model needs num_experts_per_tok >= 1 and moe_intermediate_size >= 1"}
+		return &input.InputError{Attribute: "model", Message: "a mixture-of-experts model needs num_experts_per_tok >= 1 and moe_intermediate_size >= 1"}
 	}
 	if m.NumExperts == 0 && m.IntermediateSize < 1 {
 		return bad("intermediate_size", m.IntermediateSize)
@@ -263,21 +265,21 @@ func (m Model) Validate() error {
 		return bad("intermediate_size", m.IntermediateSize)
 	}
 	if m.IsMLA() && (m.QKRopeHeadDim < 1 || m.QKNopeHeadDim < 1 || m.VHeadDim < 1) {
-		return &InputError{Attribute: "model", Message: "multi-head latent attention (kv_lora_rank > 0) needs qk_rope_head_dim, qk_nope_head_dim and v_head_dim >= 1"}
+		return &input.InputError{Attribute: "model", Message: "multi-head latent attention (kv_lora_rank > 0) needs qk_rope_head_dim, qk_nope_head_dim and v_head_dim >= 1"}
 	}
 	if !m.IsMLA() && m.NumHeads%m.NumKVHeads != 0 {
-		return &InputError{Attribute: "model", Message: fmt.Sprintf("num_attention_heads (%d) must be a multiple of num_key_value_heads (%d)", m.NumHeads, m.NumKVHeads)}
+		return &input.InputError{Attribute: "model", Message: fmt.Sprintf("num_attention_heads (%d) must be a multiple of num_key_value_heads (%d)", m.NumHeads, m.NumKVHeads)}
 	}
 	if m.State != nil && (len(m.LayerMixers) != m.NumLayers || len(m.LayerFFNs) != m.NumLayers) {
-		return &InputError{Attribute: "model", Message: fmt.Sprintf("a hybrid model needs one mixer and one MLP kind per layer (%d layers; got %d and %d)", m.NumLayers, len(m.LayerMixers), len(m.LayerFFNs))}
+		return &input.InputError{Attribute: "model", Message: fmt.Sprintf("a hybrid model needs one mixer and one MLP kind per layer (%d layers; got %d and %d)", m.NumLayers, len(m.LayerMixers), len(m.LayerFFNs))}
 	}
 	if m.State != nil {
 		if a, s := m.LayerCounts(); a == 0 || s == 0 {
-			return &InputError{Attribute: "model", Message: "a hybrid model needs at least one attention layer and one state layer"}
+			return &input.InputError{Attribute: "model", Message: "a hybrid model needs at least one attention layer and one state layer"}
 		}
 	}
 	if m.VisionParams < 0 || m.VisionParams > 1e12 {
-		return &InputError{Attribute: "model", Message: "vision encoder parameter count out of range"}
+		return &input.InputError{Attribute: "model", Message: "vision encoder parameter count out of range"}
 	}
 	if m.Quantization != nil {
 		if err := m.Quantization.Validate(); err != nil {

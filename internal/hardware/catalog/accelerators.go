@@ -1,9 +1,11 @@
-package hardware
+package catalog
 
 import (
 	"fmt"
 	"slices"
 	"sort"
+
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/input"
 )
 
 // rayAcceleratorGPUs maps Ray accelerator types (ray.util.accelerators, the
@@ -79,5 +81,5 @@ func ClosestAccelerator(name string, labels []string) string {
 		}
 	}
 	sort.Strings(cands[len(labels):]) // a fixed order among equally near aliases
-	return label[Closest(name, cands)]
+	return label[input.Closest(name, cands)]
 }

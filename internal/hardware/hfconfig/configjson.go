@@ -1,4 +1,4 @@
-package hardware
+package hfconfig
 
 import (
 	"encoding/json"
@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 	"strings"
+
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/input"
 )
 
 // cfg reads fields of a Hugging Face config.json object. Every error names
@@ -18,7 +20,7 @@ type cfg struct {
 }
 
 func cfgErr(field, format string, a ...any) error {
-	return &InputError{Attribute: "model_config_json", Message: fmt.Sprintf("field %q: %s", field, fmt.Sprintf(format, a...))}
+	return &input.InputError{Attribute: "model_config_json", Message: fmt.Sprintf("field %q: %s", field, fmt.Sprintf(format, a...))}
 }
 
 func (c cfg) has(k string) bool {
@@ -161,10 +163,10 @@ func ParseConfigJSON(data []byte) (Model, error) {
 		if errors.As(err, &se) {
 			msg = fmt.Sprintf("%v (at byte %d)", se, se.Offset)
 		}
-		return Model{}, &InputError{Attribute: "model_config_json", Message: "not a JSON object: " + msg}
+		return Model{}, &input.InputError{Attribute: "model_config_json", Message: "not a JSON object: " + msg}
 	}
 	if top == nil {
-		return Model{}, &InputError{Attribute: "model_config_json", Message: "not a JSON object: got null"}
+		return Model{}, &input.InputError{Attribute: "model_config_json", Message: "not a JSON object: got null"}
 	}
 	raw := cfg{obj: top}
 	m := Model{ID: "custom"}
@@ -285,7 +287,7 @@ func ParseConfigJSON(data []byte) (Model, error) {
 		}
 	}
 	if err := m.Validate(); err != nil {
-		var ie *InputError
+		var ie *input.InputError
 		if errors.As(err, &ie) {
 			ie.Attribute = "model_config_json"
 		}

@@ -1,4 +1,4 @@
-package hardware
+package hfconfig
 
 // Model is a decoder-only transformer architecture, as read from a Hugging
 // Face config.json or the built-in catalog.

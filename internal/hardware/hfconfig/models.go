@@ -1,9 +1,11 @@
-package hardware
+package hfconfig
 
 import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/input"
 )
 
 // Architectures come from each model's config.json on the Hugging Face Hub;
@@ -280,7 +282,7 @@ func LookupModel(id string) (Model, error) {
 		}
 	}
 	ids := ModelIDs()
-	return Model{}, &InputError{Attribute: "model", Message: fmt.Sprintf("unknown model %q%s. The catalog has: %s. For any other model, pass its Hugging Face config.json text as model_config_json instead.",
+	return Model{}, &input.InputError{Attribute: "model", Message: fmt.Sprintf("unknown model %q%s. The catalog has: %s. For any other model, pass its Hugging Face config.json text as model_config_json instead.",
 		id, didYouMeanModel(id), strings.Join(ids, ", "))}
 }
 
@@ -292,7 +294,7 @@ func SuggestModel(id string) string {
 	best, bestD := "", -1
 	for _, m := range Models() {
 		for _, c := range append([]string{m.ID}, m.Aliases...) {
-			if d := Levenshtein(n, strings.ToLower(c)); bestD == -1 || d < bestD {
+			if d := input.Levenshtein(n, strings.ToLower(c)); bestD == -1 || d < bestD {
 				best, bestD = c, d
 			}
 		}

@@ -1,9 +1,11 @@
-package hardware
+package catalog
 
 import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/input"
 )
 
 // GiB is 2^30 bytes; every *GiB field in this package uses it.
@@ -213,22 +215,22 @@ func GPUNames() []string {
 
 // LookupGPU finds a catalog GPU by name or alias, case-insensitively.
 func LookupGPU(name string) (GPU, error) {
-	n := NormName(name)
+	n := input.NormName(name)
 	if n != "" {
 		for _, g := range gpuCatalog {
-			if NormName(g.Name) == n {
+			if input.NormName(g.Name) == n {
 				return g, nil
 			}
 			for _, a := range g.Aliases {
-				if NormName(a) == n {
+				if input.NormName(a) == n {
 					return g, nil
 				}
 			}
 		}
 	}
 	names := GPUNames()
-	return GPU{}, &InputError{Attribute: "gpu", Message: fmt.Sprintf("unknown GPU %q%s. Valid names: %s. For another GPU set gpu_memory_gib, gpu_memory_bandwidth_gbps and gpu_bf16_tflops instead.",
-		name, DidYouMean(name, names), strings.Join(names, ", "))}
+	return GPU{}, &input.InputError{Attribute: "gpu", Message: fmt.Sprintf("unknown GPU %q%s. Valid names: %s. For another GPU set gpu_memory_gib, gpu_memory_bandwidth_gbps and gpu_bf16_tflops instead.",
+		name, input.DidYouMean(name, names), strings.Join(names, ", "))}
 }
 
 // CustomGPU is a user-defined GPU, e.g. a DGX Spark (128 GB unified memory,
@@ -242,7 +244,7 @@ func CustomGPU(memoryGiB, bandwidthGBps, bf16TFLOPS, fp8TFLOPS float64) (GPU, er
 		if allowZero {
 			want = "0 (no fp8) or a positive number"
 		}
-		return &InputError{Attribute: attr, Message: fmt.Sprintf("got %g; must be %s (below 1e7)", v, want)}
+		return &input.InputError{Attribute: attr, Message: fmt.Sprintf("got %g; must be %s (below 1e7)", v, want)}
 	}
 	if err := check("gpu_memory_gib", memoryGiB, false); err != nil {
 		return GPU{}, err

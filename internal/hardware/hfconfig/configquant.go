@@ -1,10 +1,12 @@
-package hardware
+package hfconfig
 
 import (
 	"fmt"
 	"math"
 	"regexp"
 	"strings"
+
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/input"
 )
 
 func parseQuant(q cfg) (*QuantConfig, error) {
@@ -260,14 +262,14 @@ func parseModelOpt(q cfg) (*QuantConfig, error) {
 func (q *QuantConfig) Validate() error {
 	switch {
 	case q.Bits != 4 && q.Bits != 8:
-		return &InputError{Attribute: "model_config_json", Message: fmt.Sprintf("quantization_config: %d-bit weights are not supported (4 or 8)", q.Bits)}
+		return &input.InputError{Attribute: "model_config_json", Message: fmt.Sprintf("quantization_config: %d-bit weights are not supported (4 or 8)", q.Bits)}
 	case q.GroupSize > 1<<20 || q.GroupSize < -1:
-		return &InputError{Attribute: "model_config_json", Message: fmt.Sprintf("quantization_config: group_size %d out of range", q.GroupSize)}
+		return &input.InputError{Attribute: "model_config_json", Message: fmt.Sprintf("quantization_config: group_size %d out of range", q.GroupSize)}
 	}
 	for _, s := range q.SkipModules {
 		if strings.HasPrefix(s, "re:") {
 			if _, err := regexp.Compile(strings.TrimPrefix(s, "re:")); err != nil {
-				return &InputError{Attribute: "model_config_json", Message: fmt.Sprintf("quantization_config: bad regular expression %q in the ignored modules: %v", s, err)}
+				return &input.InputError{Attribute: "model_config_json", Message: fmt.Sprintf("quantization_config: bad regular expression %q in the ignored modules: %v", s, err)}
 			}
 		}
 	}

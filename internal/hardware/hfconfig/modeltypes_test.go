@@ -1,10 +1,12 @@
-package hardware
+package hfconfig
 
 import (
 	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/input"
 )
 
 // Per-model_type defaults: a sparse config.json reads as transformers fills
@@ -78,7 +80,7 @@ func TestNoSilentGuess(t *testing.T) {
 		{`{"model_type":"llava","audio_config":{}}`, `"audio_config"`},
 	} {
 		_, err := ParseConfigJSON([]byte(c.json))
-		var ie *InputError
+		var ie *input.InputError
 		if !errors.As(err, &ie) || !strings.Contains(ie.Message, c.field) {
 			t.Errorf("%s: want an error naming %s, got %v", c.json, c.field, err)
 			continue

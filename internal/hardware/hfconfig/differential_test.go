@@ -1,4 +1,4 @@
-package hardware
+package hfconfig
 
 import (
 	"bufio"
@@ -16,6 +16,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/internal/venvtest"
 )
 
 // catalogConfigJSON writes a catalog model as the config.json transformers
@@ -163,12 +165,12 @@ func TestConfigDifferential(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short")
 	}
-	py, err := filepath.Abs(filepath.Join("..", "..", ".venv", "bin", "python"))
+	py, err := filepath.Abs(filepath.Join("..", "..", "..", ".venv", "bin", "python"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(py); err != nil {
-		venvSkip(t, fmt.Sprintf("no test venv at %s (make venv creates it)", py))
+		venvtest.Skip(t, fmt.Sprintf("no test venv at %s (make venv creates it)", py))
 	}
 	cases := differentialCases(t, t.TempDir())
 	got, err := runDifferential(py, cases, differentialWorkers(len(cases)))
@@ -287,7 +289,7 @@ func runDifferential(py string, cases []diffCase, workers int) (map[string]diffR
 			cmd.Stderr = &stderr
 			out, err := cmd.Output()
 			if err != nil {
-				err = fmt.Errorf("%s (worker %d of %d): %v\n%s", py, w+1, workers, err, tailString(stderr.String(), 3000))
+				err = fmt.Errorf("%s (worker %d of %d): %v\n%s", py, w+1, workers, err, venvtest.Tail(stderr.String(), 3000))
 			}
 			outs[w], errs[w] = out, err
 		}()
@@ -308,23 +310,4 @@ func runDifferential(py string, cases []diffCase, workers int) (map[string]diffR
 		}
 	}
 	return got, nil
-}
-
-// venvSkip skips, or fails where CI demands the venv-backed tests
-// (.ci/run sets RAYVLLM_REQUIRE_E2E=1).
-func venvSkip(t *testing.T, why string) {
-	t.Helper()
-	for _, v := range []string{"RAYVLLM_REQUIRE_E2E", "CI"} {
-		if s := os.Getenv(v); s != "" && s != "0" && s != "false" {
-			t.Fatalf("cannot run: %s (%s=%s: a skipped differential test is a failure)", why, v, s)
-		}
-	}
-	t.Skip(why)
-}
-
-func tailString(s string, n int) string {
-	if len(s) > n {
-		return s[len(s)-n:]
-	}
-	return s
 }
