@@ -8,7 +8,7 @@ import (
 
 func readConfig(t testing.TB, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("hfconfig", "testdata", "configs", name))
+	b, err := os.ReadFile(filepath.Join("testdata", "configs", name))
 	if err != nil {
 		t.Fatal(err)
 	}
