@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -20,6 +21,15 @@ func mustModel(t testing.TB, id string) hfconfig.Model {
 		t.Fatal(err)
 	}
 	return m
+}
+
+func readConfig(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("hfconfig", "testdata", "configs", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 func mustGPU(t testing.TB, name string) catalog.GPU {

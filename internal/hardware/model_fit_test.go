@@ -47,3 +47,47 @@ func TestQuantizationCaseInsensitive(t *testing.T) {
 		}
 	}
 }
+
+// A config.json must give the same architecture as the catalog entry.
+func TestParseConfigJSONMatchesCatalog(t *testing.T) {
+	for file, id := range map[string]string{
+		"qwen2.5-7b-instruct-awq.json":             "Qwen/Qwen2.5-7B-Instruct-AWQ",
+		"deepseek-v3.json":                         "deepseek-ai/DeepSeek-V3",
+		"mixtral-8x7b.json":                        "mistralai/Mixtral-8x7B-v0.1",
+		"gemma-2-9b.json":                          "google/gemma-2-9b",
+		"llama-3.1-8b-fp8-compressed-tensors.json": "meta-llama/Llama-3.1-8B",
+	} {
+		m, err := hfconfig.ParseConfigJSON(readConfig(t, file))
+		if err != nil {
+			t.Errorf("%s: %v", file, err)
+			continue
+		}
+		want := mustModel(t, id)
+		if m.Params() != want.Params() || m.ActiveParams() != want.ActiveParams() {
+			t.Errorf("%s: %d params (%d active), catalog %s has %d (%d)", file, m.Params(), m.ActiveParams(), id, want.Params(), want.ActiveParams())
+		}
+		for _, kv := range []string{"auto", "fp8"} {
+			a, _ := KVCacheBytesPerToken(m, kv, 1)
+			b, _ := KVCacheBytesPerToken(want, kv, 1)
+			if a != b {
+				t.Errorf("%s: KV bytes/token %d, catalog %d", file, a, b)
+			}
+		}
+		if m.SlidingWindow != want.SlidingWindow || m.SlidingWindowLayers != want.SlidingWindowLayers || m.MaxPositionEmbeddings != want.MaxPositionEmbeddings {
+			t.Errorf("%s: window %d/%d maxpos %d, catalog %d/%d %d", file, m.SlidingWindow, m.SlidingWindowLayers, m.MaxPositionEmbeddings,
+				want.SlidingWindow, want.SlidingWindowLayers, want.MaxPositionEmbeddings)
+		}
+	}
+}
+
+// The 4-bit Qwen3-30B-A3B (bitsandbytes, double quant) fits an L40S.
+func TestBnB4BitMoEFitsL40S(t *testing.T) {
+	m, err := hfconfig.ParseConfigJSON(readConfig(t, "qwen3-30b-a3b-bnb-4bit.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Fit(FitInput{Model: m, GPU: mustGPU(t, "L40S"), MaxModelLen: 32768})
+	if err != nil || !r.Fits || r.WeightsGiB > 18 {
+		t.Errorf("4-bit Qwen3-30B-A3B on an L40S: %+v %v", r, err)
+	}
+}

@@ -6,15 +6,6 @@ import (
 	"testing"
 )
 
-func readConfig(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "configs", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 func mustModel(t testing.TB, id string) Model {
 	t.Helper()
 	m, err := LookupModel(id)
@@ -22,4 +13,13 @@ func mustModel(t testing.TB, id string) Model {
 		t.Fatal(err)
 	}
 	return m
+}
+
+func readConfig(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "configs", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
