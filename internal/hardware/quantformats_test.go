@@ -51,13 +51,13 @@ func TestCheckpointFormats(t *testing.T) {
 		{"compressed-tensors FP8 per channel", "RedHatAI/Meta-Llama-3.1-8B-Instruct-FP8", readTestConfig(t, "llama-3.1-8b-fp8-compressed-tensors.json"),
 			"self_attn.q_proj", "", q4096 * (1 + 4.0/4096)}, // e4m3 + an fp32 scale per output channel
 		{"compressed-tensors W4A16 group 128", "RedHatAI/Meta-Llama-3.1-8B-Instruct-quantized.w4a16", llama31(`{"quant_method":"compressed-tensors","format":"pack-quantized",
-			"config_groups":{"group_0":{"targets":["linear"],"weights":{"num_bits":4,"type":"int","strategy":"group","group_size":128,"symmetric":true}}},"ignore":["lm_head"]}`),
+			"config_groups":{"group_0":{"targets":["Linear"],"weights":{"num_bits":4,"type":"int","strategy":"group","group_size":128,"symmetric":true}}},"ignore":["lm_head"]}`),
 			"mlp.gate_proj", "", gate8b * (0.5 + 2.0/128)}, // int4 + a 16-bit scale per 128, no zero points
 		{"compressed-tensors NVFP4", "RedHatAI/Meta-Llama-3.1-8B-Instruct-NVFP4", llama31(`{"quant_method":"compressed-tensors","format":"nvfp4-pack-quantized",
-			"config_groups":{"group_0":{"targets":["linear"],"weights":{"num_bits":4,"type":"float","strategy":"tensor_group","group_size":16,"symmetric":true}}},"ignore":["lm_head","re:.*self_attn.*"]}`),
+			"config_groups":{"group_0":{"targets":["Linear"],"weights":{"num_bits":4,"type":"float","strategy":"tensor_group","group_size":16,"symmetric":true}}},"ignore":["lm_head","re:.*self_attn.*"]}`),
 			"mlp.down_proj", "", gate8b * nvfp4}, // e2m1 + an fp8 scale per 16
 		{"compressed-tensors NVFP4, ignored attention", "as above", llama31(`{"quant_method":"compressed-tensors","format":"nvfp4-pack-quantized",
-			"config_groups":{"group_0":{"targets":["linear"],"weights":{"num_bits":4,"type":"float","strategy":"tensor_group","group_size":16,"symmetric":true}}},"ignore":["lm_head","re:.*self_attn.*"]}`),
+			"config_groups":{"group_0":{"targets":["Linear"],"weights":{"num_bits":4,"type":"float","strategy":"tensor_group","group_size":16,"symmetric":true}}},"ignore":["lm_head","re:.*self_attn.*"]}`),
 			"self_attn.q_proj", "", q4096 * 2}, // left in bf16
 		{"ModelOpt NVFP4", "nvidia/Llama-3.1-8B-Instruct-FP4", llama31(`{"quant_method":"modelopt","quantization":{"quant_algo":"NVFP4","kv_cache_quant_algo":"FP8","group_size":16,"exclude_modules":["lm_head"]}}`),
 			"self_attn.q_proj", "", q4096 * nvfp4},
