@@ -7,7 +7,6 @@ import (
 
 	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/catalog"
 	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/input"
-
 	"github.com/rayvllm/terraform-provider-rayvllm/internal/versions"
 )
 

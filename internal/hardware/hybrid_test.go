@@ -12,10 +12,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/internal/venvtest"
-
 	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/catalog"
 	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/hfconfig"
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/internal/venvtest"
 )
 
 // hybridConfigs are the hybrid configs under hfconfig/testdata/configs/hybrid

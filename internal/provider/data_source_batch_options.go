@@ -3,8 +3,6 @@ package provider
 import (
 	"context"
 
-	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/hfconfig"
-
 	"github.com/hashicorp/terraform-plugin-framework-validators/float64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
@@ -14,6 +12,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware"
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/hfconfig"
 )
 
 var _ datasource.DataSource = (*batchOptionsDataSource)(nil)

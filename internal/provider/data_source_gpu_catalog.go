@@ -3,11 +3,11 @@ package provider
 import (
 	"context"
 
-	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/catalog"
-
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/catalog"
 )
 
 var _ datasource.DataSource = (*gpuCatalogDataSource)(nil)

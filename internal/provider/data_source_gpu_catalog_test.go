@@ -3,12 +3,12 @@ package provider
 import (
 	"testing"
 
-	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/catalog"
-
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/catalog"
 )
 
 // rayvllm_gpu_catalog lists every catalog GPU with its specs, so that the

@@ -4,12 +4,12 @@ import (
 	"context"
 	"maps"
 
-	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/catalog"
-
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/catalog"
 )
 
 var (

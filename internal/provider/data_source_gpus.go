@@ -6,8 +6,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/catalog"
-
 	"github.com/hashicorp/terraform-plugin-framework-validators/float64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
@@ -15,6 +13,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/catalog"
 )
 
 var _ datasource.DataSource = (*gpusDataSource)(nil)

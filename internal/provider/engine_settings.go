@@ -7,10 +7,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/catalog"
-	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/hfconfig"
-	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/input"
-
 	"github.com/hashicorp/terraform-plugin-framework-validators/float64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
@@ -22,6 +18,9 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware"
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/catalog"
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/hfconfig"
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/input"
 	"github.com/rayvllm/terraform-provider-rayvllm/internal/serveapp"
 )
 

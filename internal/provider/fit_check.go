@@ -5,14 +5,13 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/catalog"
-	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/hfconfig"
-	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/input"
-
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 
 	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware"
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/catalog"
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/hfconfig"
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/input"
 )
 
 // requireFitHint ends the misfit message where require_fit exists.

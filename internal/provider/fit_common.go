@@ -6,10 +6,6 @@ import (
 	"maps"
 	"math"
 
-	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/catalog"
-	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/hfconfig"
-	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/input"
-
 	"github.com/hashicorp/terraform-plugin-framework-validators/datasourcevalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/float64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
@@ -22,6 +18,9 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware"
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/catalog"
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/hfconfig"
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/input"
 	"github.com/rayvllm/terraform-provider-rayvllm/internal/hfhub"
 )
 

@@ -9,14 +9,13 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/catalog"
-	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/input"
-
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/function"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware"
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/catalog"
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/input"
 )
 
 var _ function.Function = (*gpuFitFunction)(nil)

@@ -15,9 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/catalog"
-	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/hfconfig"
-
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
@@ -28,6 +25,8 @@ import (
 
 	"github.com/rayvllm/terraform-provider-rayvllm/internal/batchjob"
 	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware"
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/catalog"
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/hfconfig"
 	"github.com/rayvllm/terraform-provider-rayvllm/internal/ray"
 	"github.com/rayvllm/terraform-provider-rayvllm/internal/retry"
 )

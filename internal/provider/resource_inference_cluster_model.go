@@ -10,10 +10,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/catalog"
-	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/hfconfig"
-	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/input"
-
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -22,6 +18,9 @@ import (
 
 	"github.com/rayvllm/terraform-provider-rayvllm/internal/ec2cluster"
 	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware"
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/catalog"
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/hfconfig"
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/input"
 )
 
 type clusterModel struct {

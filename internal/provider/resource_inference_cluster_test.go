@@ -11,8 +11,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/catalog"
-
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
@@ -30,6 +28,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
 	"github.com/rayvllm/terraform-provider-rayvllm/internal/ec2cluster"
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/catalog"
 )
 
 const clusterAddr = "rayvllm_inference_cluster.test"
