@@ -218,7 +218,8 @@ func vllmAttribute() schema.SingleNestedAttribute {
 			"resume": schema.BoolAttribute{Optional: true, Description: "`true`: process only the input rows that are in no committed output or " +
 				"errors piece, and add their pieces beside the others: a rerun after a crash, a `ray job stop` or a lost node processes exactly the " +
 				"rows not yet committed. `false` (default) means overwrite: a new apply deletes the output and the errors first (the provider's own " +
-				"retries, `max_retries`, still continue from what their apply committed). Each Ray Data write task commits at least 10,000 rows " +
+				"retries, `max_retries`, still continue from what their apply committed); the plan warns when it would delete committed pieces (a " +
+				"local path is read on the machine that plans; a URI such as `s3://` is not read, and the plan says so). Each Ray Data write task commits at least 10,000 rows " +
 				"(`RAYVLLM_SHARD_ROWS` in `runtime_env.env_vars`) as one piece, `part-<hash of the rows it covers>.<format>`, atomically; " +
 				"`<output path>/_SUCCESS` lists the pieces and the metrics when the run ends. A run holds `<output path>.lease` while it writes: " +
 				"a second run on the same output fails."},
