@@ -5,6 +5,7 @@ only these tests inject. Skipped when the test services are not running."""
 import json
 import os
 import pathlib
+import re
 import sys
 
 import pytest
@@ -778,3 +779,29 @@ def test_engine_actor_killed_mid_run(tmp_path, monkeypatch):
         cfg.pop("standin_seconds_per_row")
         rb.run(cfg, build_processor=fake_build_processor)
     assert sorted(committed_ids(cfg)) == list(range(n)), f"exactly once (first run {'failed' if error else 'finished'})"
+
+
+# The start-up check: an engine no node can hold fails the run at once.
+
+@pytest.mark.parametrize("change, message", [
+    ({"accelerator_type": "H100"}, "vllm.accelerator_type 'H100': no node of the Ray cluster has that accelerator"),
+    ({}, "one engine worker needs 1 GPU on one node (vllm.num_gpus_per_replica / tensor_parallel_size); the most any node"),
+])
+def test_engine_no_node_can_hold_fails_at_start(tmp_path, change, message):
+    """The test head has no GPU and no accelerator label: both runs fail
+    before the output is touched and before any engine is built."""
+    cfg = config(tmp_path, "jsonl")
+    cfg.update(change)
+    write_input(cfg["input"]["path"], "jsonl", prompts(5))
+
+    def no_engine(*_):
+        raise AssertionError("an engine was built although no node can hold it")
+
+    with pytest.raises(rb.ClusterError, match=re.escape(message)) as e:
+        rb.run(cfg, build_processor=no_engine, check_cluster=rb.check_cluster)
+    assert "Nodes: node " in str(e.value)
+    assert not pathlib.Path(cfg["output"]["path"]).exists(), "the refused run touched nothing"
+    # On CPUs the head's cores hold the engine: the check passes.
+    cfg.update(accelerator="cpu")
+    cfg.pop("accelerator_type", None)
+    assert rb.run(cfg, build_processor=fake_build_processor, check_cluster=rb.check_cluster)["rows"] == 5
