@@ -504,10 +504,13 @@ def prepare_output(out, resume, key):
             if fs.get_file_info(p).type == pyarrow.fs.FileType.Directory:
                 fs.delete_dir(p)
     if _is_local(fs):
-        for d in (root, err_root):
+        # put_atomic's temporary files (.<name>.tmp-<hex>) of a killed run:
+        # pieces, _RUN, _SUCCESS, and the metrics file beside the output.
+        mdir, mname = os.path.split(_filesystem(metrics_path(out))[1])
+        for d, prefix in ((root, "."), (err_root, "."), (mdir, f".{mname}.tmp-")):
             os.makedirs(d, exist_ok=True)
             for name in os.listdir(d):
-                if name.startswith(".part-") and ".tmp-" in name:
+                if name.startswith(prefix) and ".tmp-" in name:
                     os.remove(os.path.join(d, name))
     elif out["path"].startswith("s3://"):
         abort_multipart_uploads(out)

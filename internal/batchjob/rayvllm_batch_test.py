@@ -805,3 +805,53 @@ def test_engine_no_node_can_hold_fails_at_start(tmp_path, change, message):
     cfg.update(accelerator="cpu")
     cfg.pop("accelerator_type", None)
     assert rb.run(cfg, build_processor=fake_build_processor, check_cluster=rb.check_cluster)["rows"] == 5
+
+
+# The commit protocol, killed at every step: each durable step of a piece's
+# commit (the errors piece first, then the rows), and the driver's _RUN
+# marker and _SUCCESS manifest. A resume then holds one row per input.
+
+COMMIT_STEPS = {
+    "errors temp written": ("piece", "1"), "errors temp fsynced": ("piece", "2"), "errors renamed": ("piece", "3"),
+    "rows temp written": ("piece", "4"), "rows temp fsynced": ("piece", "5"), "rows renamed": ("piece", "6"),
+    "_RUN marker": ("driver", "_RUN"), "_SUCCESS manifest": ("driver", "_SUCCESS"),
+}
+
+
+@pytest.mark.parametrize("step, with_id", [*((s, True) for s in COMMIT_STEPS if s != "_RUN marker"),
+                                           ("errors renamed", False), ("_RUN marker", False)])
+def test_killed_at_each_commit_step_then_resume_is_exactly_once(tmp_path, monkeypatch, step, with_id):
+    """Without id_column the identity is (input file, row): the same steps
+    hold (two of them are run that way, to keep the test's time down)."""
+    import signal
+    import subprocess
+
+    monkeypatch.setenv(rb.SHARD_ROWS_ENV, "10")
+    cfg = config(tmp_path, "jsonl", "jsonl")
+    cfg["engine_kwargs"]["max_model_len"] = 4
+    cfg["on_row_error"] = "skip"
+    # Row 15 is too long for the engine: the second piece has an errors piece.
+    write_input(cfg["input"]["path"], "jsonl", [{"id": i, "prompt": "far too long for it" if i == 15 else f"q {i}"} for i in range(30)])
+    if not with_id:
+        del cfg["input"]["id_column"]
+    mode, arg = COMMIT_STEPS[step]
+    args = [arg, "10"] if mode == "piece" else [arg]
+    p = subprocess.run([sys.executable, str(HERE / "testscripts" / "commit_crash.py"), json.dumps(cfg), mode, *args],
+                       cwd=HERE, capture_output=True, timeout=300)
+    assert p.returncode == -signal.SIGKILL, f"not killed at {step}: rc {p.returncode}\n{(p.stdout + p.stderr).decode()[-3000:]}"
+    out, errs = pathlib.Path(cfg["output"]["path"]), pathlib.Path(rb.errors_path(cfg["output"]))
+    before = committed_ids(cfg)
+    assert len(before) == len(set(before)), "no piece committed twice"
+    want = list(range(30)) if with_id else [("input.jsonl", i) for i in range(30)]
+    if mode == "piece":
+        assert set(want[:10]) <= set(before), "the first piece was committed before the kill"
+        assert list(out.glob(".*")) + list(errs.glob(".*")) or step.endswith("renamed"), f"{step}: a temporary file is left"
+
+    cfg["resume"] = True
+    metrics = rb.run(cfg, build_processor=fake_build_processor)
+    assert sorted(committed_ids(cfg)) == want, f"{step}: zero lost, zero duplicated"
+    assert metrics["skipped_rows"] == len(before)
+    assert metrics["rows"] + metrics["failed_rows"] + metrics["skipped_rows"] == 30
+    assert not [f for f in tmp_path.rglob(".*") if ".tmp-" in f.name], "no temporary file is left"
+    assert not pathlib.Path(rayvllm_pieces.lease_path(cfg["output"])).exists()
+    assert json.loads((out / "_SUCCESS").read_text())["metrics"] == metrics
