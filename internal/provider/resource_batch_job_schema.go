@@ -210,7 +210,8 @@ func vllmAttribute() schema.SingleNestedAttribute {
 				"Ray's defaults of 32 and 8 reached 0.6 of plain vLLM, these about 0.86; two engines on a 2-core node were slower than one).",
 				Validators: []validator.String{stringvalidator.OneOf(batchjob.AcceleratorGPU, batchjob.AcceleratorCPU)}},
 			"accelerator_type": schema.StringAttribute{Optional: true, Description: "Ray accelerator type the replicas are scheduled on, e.g. `A10G`, `L4`, `A100-80G`, `H100` " +
-				"(Ray's labels, not the GPU catalog's names). When it and `model_source` are in the provider's catalogs, the plan runs the same fit check as `rayvllm_gpu_fit`.",
+				"(Ray's labels, not the GPU catalog's names). When it and `model_source` are in the provider's catalogs, the plan runs the same fit check as `rayvllm_gpu_fit`. " +
+				"The job fails at start when no node of the cluster, and no node type its autoscaler can add, has this accelerator (or the GPUs one engine worker needs).",
 				Validators: []validator.String{acceleratorTypeValidator()}},
 			"num_gpus_per_replica": schema.Float64Attribute{Optional: true, Description: "GPUs one engine replica reserves. Default `tensor_parallel_size`. " +
 				"With `tensor_parallel_size = 1` a share in (0, 1] packs several small replicas on one GPU.",
