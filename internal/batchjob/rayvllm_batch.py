@@ -648,10 +648,10 @@ def check_cluster(cfg):
     try:
         types = autoscaler_node_types()
     except Exception as e:  # noqa: BLE001 - unreadable: do not refuse what might fit
-        print(f"rayvllm_batch: cannot read the autoscaler's node types ({e}); not checking that an engine fits", file=sys.stderr)
+        print(f"rayvllm_batch note: cannot read the autoscaler's node types ({e}); not checking that an engine fits", file=sys.stderr)
         return
     if types is None:
-        print("rayvllm_batch: cannot tell which nodes the cluster's autoscaler may add; not checking that an engine fits",
+        print("rayvllm_batch note: cannot tell which nodes the cluster's autoscaler may add; not checking that an engine fits",
               file=sys.stderr)
         return
     shapes.update({f"node type {n}": r for n, r in (types or {}).items()})
