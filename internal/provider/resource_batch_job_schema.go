@@ -49,7 +49,10 @@ func batchJobSchema(ctx context.Context) schema.Schema {
 		Description: "A Ray job submitted through the Ray dashboard's Jobs API: either the built-in Ray Data + vLLM batch " +
 			"inference run (`vllm`) or any command (`entrypoint`). The job is immutable: changing what it runs replaces it. " +
 			"By default apply waits until the job ends and fails, leaving the resource tainted, when it ends FAILED or STOPPED. " +
-			"Needs Ray 2.54 or newer; use token auth (`RAY_AUTH_MODE=token`).",
+			"Needs Ray 2.54 or newer; use token auth (`RAY_AUTH_MODE=token`). The built-in run is exactly once: every input row gets " +
+			"exactly one output (or errors) row across any number of killed, stopped or failed runs completed with `resume = true`, " +
+			"provided each row is identified (`input.id_column` unique and not null, checked before any engine starts, or the input " +
+			"files unchanged between runs); the reliability guide lists the faults tested.",
 		Attributes: map[string]schema.Attribute{
 			"id": computedString("The resource ID: the submission ID of the first attempt."),
 			"dashboard_url": dashboardURLAttribute("Ray dashboard URL, e.g. `http://127.0.0.1:8265`. Defaults to the provider's `dashboard_url`, then `RAY_ADDRESS`. " +
