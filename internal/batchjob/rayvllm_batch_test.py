@@ -5,6 +5,7 @@ only these tests inject. Skipped when the test services are not running."""
 import json
 import os
 import pathlib
+import re
 import sys
 
 import pytest
@@ -778,3 +779,79 @@ def test_engine_actor_killed_mid_run(tmp_path, monkeypatch):
         cfg.pop("standin_seconds_per_row")
         rb.run(cfg, build_processor=fake_build_processor)
     assert sorted(committed_ids(cfg)) == list(range(n)), f"exactly once (first run {'failed' if error else 'finished'})"
+
+
+# The start-up check: an engine no node can hold fails the run at once.
+
+@pytest.mark.parametrize("change, message", [
+    ({"accelerator_type": "H100"}, "vllm.accelerator_type 'H100': no node of the Ray cluster has that accelerator"),
+    ({}, "one engine worker needs 1 GPU on one node (vllm.num_gpus_per_replica / tensor_parallel_size); the most any node"),
+])
+def test_engine_no_node_can_hold_fails_at_start(tmp_path, change, message):
+    """The test head has no GPU and no accelerator label: both runs fail
+    before the output is touched and before any engine is built."""
+    cfg = config(tmp_path, "jsonl")
+    cfg.update(change)
+    write_input(cfg["input"]["path"], "jsonl", prompts(5))
+
+    def no_engine(*_):
+        raise AssertionError("an engine was built although no node can hold it")
+
+    with pytest.raises(rb.ClusterError, match=re.escape(message)) as e:
+        rb.run(cfg, build_processor=no_engine, check_cluster=rb.check_cluster)
+    assert "Nodes: node " in str(e.value)
+    assert not pathlib.Path(cfg["output"]["path"]).exists(), "the refused run touched nothing"
+    # On CPUs the head's cores hold the engine: the check passes.
+    cfg.update(accelerator="cpu")
+    cfg.pop("accelerator_type", None)
+    assert rb.run(cfg, build_processor=fake_build_processor, check_cluster=rb.check_cluster)["rows"] == 5
+
+
+# The commit protocol, killed at every step: each durable step of a piece's
+# commit (the errors piece first, then the rows), and the driver's _RUN
+# marker and _SUCCESS manifest. A resume then holds one row per input.
+
+COMMIT_STEPS = {
+    "errors temp written": ("piece", "1"), "errors temp fsynced": ("piece", "2"), "errors renamed": ("piece", "3"),
+    "rows temp written": ("piece", "4"), "rows temp fsynced": ("piece", "5"), "rows renamed": ("piece", "6"),
+    "_RUN marker": ("driver", "_RUN"), "_SUCCESS manifest": ("driver", "_SUCCESS"),
+}
+
+
+@pytest.mark.parametrize("step, with_id", [*((s, True) for s in COMMIT_STEPS if s != "_RUN marker"),
+                                           ("errors renamed", False), ("_RUN marker", False)])
+def test_killed_at_each_commit_step_then_resume_is_exactly_once(tmp_path, monkeypatch, step, with_id):
+    """Without id_column the identity is (input file, row): the same steps
+    hold (two of them are run that way, to keep the test's time down)."""
+    import signal
+    import subprocess
+
+    monkeypatch.setenv(rb.SHARD_ROWS_ENV, "10")
+    cfg = config(tmp_path, "jsonl", "jsonl")
+    cfg["engine_kwargs"]["max_model_len"] = 4
+    cfg["on_row_error"] = "skip"
+    # Row 15 is too long for the engine: the second piece has an errors piece.
+    write_input(cfg["input"]["path"], "jsonl", [{"id": i, "prompt": "far too long for it" if i == 15 else f"q {i}"} for i in range(30)])
+    if not with_id:
+        del cfg["input"]["id_column"]
+    mode, arg = COMMIT_STEPS[step]
+    args = [arg, "10"] if mode == "piece" else [arg]
+    p = subprocess.run([sys.executable, str(HERE / "testscripts" / "commit_crash.py"), json.dumps(cfg), mode, *args],
+                       cwd=HERE, capture_output=True, timeout=300)
+    assert p.returncode == -signal.SIGKILL, f"not killed at {step}: rc {p.returncode}\n{(p.stdout + p.stderr).decode()[-3000:]}"
+    out, errs = pathlib.Path(cfg["output"]["path"]), pathlib.Path(rb.errors_path(cfg["output"]))
+    before = committed_ids(cfg)
+    assert len(before) == len(set(before)), "no piece committed twice"
+    want = list(range(30)) if with_id else [("input.jsonl", i) for i in range(30)]
+    if mode == "piece":
+        assert set(want[:10]) <= set(before), "the first piece was committed before the kill"
+        assert list(out.glob(".*")) + list(errs.glob(".*")) or step.endswith("renamed"), f"{step}: a temporary file is left"
+
+    cfg["resume"] = True
+    metrics = rb.run(cfg, build_processor=fake_build_processor)
+    assert sorted(committed_ids(cfg)) == want, f"{step}: zero lost, zero duplicated"
+    assert metrics["skipped_rows"] == len(before)
+    assert metrics["rows"] + metrics["failed_rows"] + metrics["skipped_rows"] == 30
+    assert not [f for f in tmp_path.rglob(".*") if ".tmp-" in f.name], "no temporary file is left"
+    assert not pathlib.Path(rayvllm_pieces.lease_path(cfg["output"])).exists()
+    assert json.loads((out / "_SUCCESS").read_text())["metrics"] == metrics

@@ -156,12 +156,43 @@ func (r *batchJobResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 	}
 	// The vllm block forces replacement, so the fit check only matters
 	// when the job is (re)created.
-	if state == nil {
-		if cfg, unknown, d := vllmConfigPartial(ctx, plan.VLLM); unknown != nil && !d.HasError() {
-			if !anyUnknown(unknown, fitAttrs...) {
-				checkFit(cfg, &resp.Diagnostics)
-			}
+	if cfg, unknown, d := vllmConfigPartial(ctx, plan.VLLM); unknown != nil && !d.HasError() {
+		if state == nil && !anyUnknown(unknown, fitAttrs...) {
+			checkFit(cfg, &resp.Diagnostics)
 		}
+		if (state == nil || !plan.VLLM.Equal(state.VLLM)) && !anyUnknown(unknown, "output.path", "resume") {
+			warnOverwrite(cfg, &resp.Diagnostics)
+		}
+	}
+}
+
+// warnOverwrite says at plan what a run with resume = false deletes: the
+// committed output an earlier run left. A local path is read on the
+// machine that runs the plan; a URI is not read.
+func warnOverwrite(c batchjob.Config, diags *diag.Diagnostics) {
+	if c.Resume {
+		return
+	}
+	at := path.Root("vllm").AtName("resume")
+	keep := "Set vllm.resume = true to keep it and process only the rows not yet committed, or set vllm.output.path to a new path."
+	got, err := batchjob.CommittedOutput(c.Output.Path)
+	switch {
+	case errors.Is(err, batchjob.ErrNotLocal):
+		diags.AddAttributeWarning(at, "Committed output not checked",
+			fmt.Sprintf("vllm.output.path %s is not on this machine, so the plan cannot tell whether it holds committed output. "+
+				"With resume = false (overwrite) the apply deletes whatever earlier runs committed there and under %s.errors. %s",
+				c.Output.Path, strings.TrimRight(c.Output.Path, "/"), keep))
+	case err != nil:
+		diags.AddAttributeWarning(at, "Committed output not checked", fmt.Sprintf("Cannot read vllm.output.path %s: %v. "+
+			"With resume = false (overwrite) the apply deletes whatever earlier runs committed there. %s", c.Output.Path, err, keep))
+	case got.Any():
+		rows := ""
+		if got.Rows != nil {
+			rows = fmt.Sprintf(" holding %d rows (its _SUCCESS manifest)", *got.Rows)
+		}
+		diags.AddAttributeWarning(at, "Apply will delete committed output",
+			fmt.Sprintf("vllm.output.path %s holds %d committed pieces%s from an earlier run. With resume = false (overwrite) "+
+				"this apply deletes them, and the errors output, before it writes anything. %s", c.Output.Path, got.Pieces, rows, keep))
 	}
 }
 

@@ -49,7 +49,10 @@ func batchJobSchema(ctx context.Context) schema.Schema {
 		Description: "A Ray job submitted through the Ray dashboard's Jobs API: either the built-in Ray Data + vLLM batch " +
 			"inference run (`vllm`) or any command (`entrypoint`). The job is immutable: changing what it runs replaces it. " +
 			"By default apply waits until the job ends and fails, leaving the resource tainted, when it ends FAILED or STOPPED. " +
-			"Needs Ray 2.54 or newer; use token auth (`RAY_AUTH_MODE=token`).",
+			"Needs Ray 2.54 or newer; use token auth (`RAY_AUTH_MODE=token`). The built-in run is exactly once: every input row gets " +
+			"exactly one output (or errors) row across any number of killed, stopped or failed runs completed with `resume = true`, " +
+			"provided each row is identified (`input.id_column` unique and not null, checked before any engine starts, or the input " +
+			"files unchanged between runs); the reliability guide lists the faults tested.",
 		Attributes: map[string]schema.Attribute{
 			"id": computedString("The resource ID: the submission ID of the first attempt."),
 			"dashboard_url": dashboardURLAttribute("Ray dashboard URL, e.g. `http://127.0.0.1:8265`. Defaults to the provider's `dashboard_url`, then `RAY_ADDRESS`. " +
@@ -210,7 +213,8 @@ func vllmAttribute() schema.SingleNestedAttribute {
 				"Ray's defaults of 32 and 8 reached 0.6 of plain vLLM, these about 0.86; two engines on a 2-core node were slower than one).",
 				Validators: []validator.String{stringvalidator.OneOf(batchjob.AcceleratorGPU, batchjob.AcceleratorCPU)}},
 			"accelerator_type": schema.StringAttribute{Optional: true, Description: "Ray accelerator type the replicas are scheduled on, e.g. `A10G`, `L4`, `A100-80G`, `H100` " +
-				"(Ray's labels, not the GPU catalog's names). When it and `model_source` are in the provider's catalogs, the plan runs the same fit check as `rayvllm_gpu_fit`.",
+				"(Ray's labels, not the GPU catalog's names). When it and `model_source` are in the provider's catalogs, the plan runs the same fit check as `rayvllm_gpu_fit`. " +
+				"The job fails at start when no node of the cluster, and no node type its autoscaler can add, has this accelerator (or the GPUs one engine worker needs).",
 				Validators: []validator.String{acceleratorTypeValidator()}},
 			"num_gpus_per_replica": schema.Float64Attribute{Optional: true, Description: "GPUs one engine replica reserves. Default `tensor_parallel_size`. " +
 				"With `tensor_parallel_size = 1` a share in (0, 1] packs several small replicas on one GPU.",
@@ -218,7 +222,8 @@ func vllmAttribute() schema.SingleNestedAttribute {
 			"resume": schema.BoolAttribute{Optional: true, Description: "`true`: process only the input rows that are in no committed output or " +
 				"errors piece, and add their pieces beside the others: a rerun after a crash, a `ray job stop` or a lost node processes exactly the " +
 				"rows not yet committed. `false` (default) means overwrite: a new apply deletes the output and the errors first (the provider's own " +
-				"retries, `max_retries`, still continue from what their apply committed). Each Ray Data write task commits at least 10,000 rows " +
+				"retries, `max_retries`, still continue from what their apply committed); the plan warns when it would delete committed pieces (a " +
+				"local path is read on the machine that plans; a URI such as `s3://` is not read, and the plan says so). Each Ray Data write task commits at least 10,000 rows " +
 				"(`RAYVLLM_SHARD_ROWS` in `runtime_env.env_vars`) as one piece, `part-<hash of the rows it covers>.<format>`, atomically; " +
 				"`<output path>/_SUCCESS` lists the pieces and the metrics when the run ends. A run holds `<output path>.lease` while it writes: " +
 				"a second run on the same output fails."},

@@ -477,6 +477,39 @@ resource "rayvllm_batch_job" "builtin" {
 }
 
 // A model that fits plans fine; the same fit check as rayvllm_gpu_fit.
+// An engine that no node of the cluster can hold (the test head has no
+// GPU, so no H100) fails the job at start, naming the attribute, instead of
+// waiting for the create timeout.
+func TestAccBatchJob_noNodeForTheEngine(t *testing.T) {
+	testAccPreCheck(t, needRay)
+	dir := t.TempDir()
+	input := filepath.Join(dir, "prompts.jsonl")
+	if err := os.WriteFile(input, []byte("{\"id\": 1, \"prompt\": \"hi\"}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             batchJobGone(t),
+		Steps: []resource.TestStep{{
+			Config: fmt.Sprintf(`
+resource "rayvllm_batch_job" "x" {
+  vllm = {
+    model_source     = "Qwen/Qwen2.5-0.5B-Instruct"
+    accelerator_type = "H100"
+    max_model_len    = 2048
+    input            = { path = %q, prompt_column = "prompt" }
+    output           = { path = %q }
+    sampling         = { max_tokens = 16 }
+  }
+  timeouts = { create = "5m" }
+}
+`, input, filepath.Join(dir, "out")),
+			ExpectError: regexp.MustCompile(`(?s)ended FAILED.*exit code 4.*` + phrase("rayvllm_batch: no node can run the engine: "+
+				"vllm.accelerator_type 'H100': no node of the Ray cluster has that accelerator")),
+		}},
+	})
+}
+
 func TestAccBatchJob_fitCheckPasses(t *testing.T) {
 	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
