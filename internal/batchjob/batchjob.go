@@ -6,9 +6,11 @@
 package batchjob
 
 import (
+	"bytes"
 	_ "embed"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"path"
 	"regexp"
 	"slices"
@@ -91,6 +93,60 @@ type Engine struct {
 	KVCacheMemoryBytes   *int64   `json:"kv_cache_memory_bytes,omitempty"`
 	DType                *string  `json:"dtype,omitempty"`
 	EnforceEager         *bool    `json:"enforce_eager,omitempty"`
+	PipelineParallelSize *int64   `json:"pipeline_parallel_size,omitempty"`
+	EnablePrefixCaching  *bool    `json:"enable_prefix_caching,omitempty"`
+	// Extra are further engine arguments (engine_kwargs_json), rendered
+	// beside the typed ones, which win.
+	Extra map[string]any `json:"-"`
+}
+
+type engineFields Engine
+
+// MarshalJSON renders the typed fields and Extra as one object.
+func (e Engine) MarshalJSON() ([]byte, error) {
+	typed, err := json.Marshal(engineFields(e))
+	if err != nil || len(e.Extra) == 0 {
+		return typed, err
+	}
+	all := map[string]any{}
+	maps.Copy(all, e.Extra)
+	var t map[string]any
+	if err := json.Unmarshal(typed, &t); err != nil {
+		return nil, err
+	}
+	maps.Copy(all, t)
+	return json.Marshal(all)
+}
+
+// UnmarshalJSON reads the typed fields and keeps the other keys in Extra.
+func (e *Engine) UnmarshalJSON(b []byte) error {
+	if err := json.Unmarshal(b, (*engineFields)(e)); err != nil {
+		return err
+	}
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	var all map[string]any
+	if err := d.Decode(&all); err != nil {
+		return err
+	}
+	typed, err := json.Marshal(engineFields(*e))
+	if err != nil {
+		return err
+	}
+	var t map[string]any
+	if err := json.Unmarshal(typed, &t); err != nil {
+		return err
+	}
+	e.Extra = nil
+	for k, v := range all {
+		if _, ok := t[k]; !ok && v != nil {
+			if e.Extra == nil {
+				e.Extra = map[string]any{}
+			}
+			e.Extra[k] = v
+		}
+	}
+	return nil
 }
 
 // Input is where the prompts come from.
