@@ -116,7 +116,7 @@ func engineKwargsValidator(typed []string) validator.String {
 			a, ok := engineargs.Lookup(k)
 			switch {
 			case slices.Contains(typed, k):
-				problems = append(problems, fmt.Sprintf("%q has its own attribute: set the typed attribute %s instead, so that the plan-time fit check reads it", k, k))
+				problems = append(problems, fmt.Sprintf("%q has its own attribute: set the typed attribute %s instead", k, k))
 			case !ok:
 				problems = append(problems, fmt.Sprintf("%q is not an engine argument of vLLM %s%s", k, engineargs.VLLMVersion(), didYouMean(k, engineargs.Names)))
 			default:
