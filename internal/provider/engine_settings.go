@@ -161,9 +161,10 @@ func (p enginePlace) attrs() map[string]engineAttr {
 			"A replica uses `tensor_parallel_size` × `pipeline_parallel_size` GPUs, each holding 1/`pipeline_parallel_size` of the layers. Default 1.", i64: []validator.Int64{pipelineParallelValidator}},
 		"enable_prefix_caching": {kind: 'b', desc: "vLLM's `enable_prefix_caching`: reuse the KV cache of a prompt prefix that an earlier request computed " +
 			"(a shared system prompt is prefilled once). Default: vLLM's (on in the V1 engine)."},
-		"engine_kwargs_json": {kind: 'j', desc: "Further vLLM engine arguments as a JSON object, e.g. `jsonencode({ enforce_eager = true })`. " +
-			"Names and value types are checked at plan against the `EngineArgs` of vLLM " + engineargs.VLLMVersion() + ". Arguments with their own " +
-			"attribute here (" + quoteList(p.typed()) + ") are refused: set the attribute, which the plan-time fit check reads.",
+		"engine_kwargs_json": {kind: 'j', desc: "Further vLLM engine arguments as a JSON object, e.g. `jsonencode({ max_logprobs = 20, disable_log_stats = true })`. " +
+			"Names (with a did-you-mean for a typo) and value types are checked at plan against the `EngineArgs` of vLLM " + engineargs.VLLMVersion() +
+			". Arguments with their own attribute here (" + quoteList(p.typed()) + ") are refused: set the attribute instead, so that the plan-time " +
+			"fit check, which reads memory, length and parallelism settings only from attributes, sees them.",
 			str: []validator.String{engineKwargsValidator(p.typed())}},
 	}
 	for k, e := range a {
