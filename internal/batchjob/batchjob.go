@@ -258,16 +258,19 @@ func (c *Config) NormalizeKnown(unknown map[string]bool) error {
 			return &InputError{"num_gpus_per_replica", "accelerator = \"cpu\" reserves no GPUs; remove num_gpus_per_replica or set accelerator = \"gpu\""}
 		}
 	}
-	if c.NumGPUsPerReplica != nil && known("num_gpus_per_replica", "tensor_parallel_size") {
-		tp := int64(1)
+	if c.NumGPUsPerReplica != nil && known("num_gpus_per_replica", "tensor_parallel_size", "pipeline_parallel_size") {
+		tp, pp := int64(1), int64(1)
 		if c.EngineKwargs.TensorParallelSize != nil {
 			tp = *c.EngineKwargs.TensorParallelSize
 		}
+		if c.EngineKwargs.PipelineParallelSize != nil {
+			pp = *c.EngineKwargs.PipelineParallelSize
+		}
 		g := *c.NumGPUsPerReplica
-		switch {
-		case tp > 1 && g != float64(tp):
-			return &InputError{"num_gpus_per_replica", fmt.Sprintf("with tensor_parallel_size = %d each replica needs exactly %d GPUs (one per tensor-parallel worker), got %g", tp, tp, g)}
-		case tp == 1 && (g <= 0 || g > 1):
+		switch workers := tp * pp; {
+		case workers > 1 && g != float64(workers):
+			return &InputError{"num_gpus_per_replica", fmt.Sprintf("with tensor_parallel_size = %d and pipeline_parallel_size = %d each replica needs exactly %d GPUs (one per engine worker), got %g", tp, pp, workers, g)}
+		case workers == 1 && (g <= 0 || g > 1):
 			return &InputError{"num_gpus_per_replica", fmt.Sprintf("with tensor_parallel_size = 1 a replica uses a share of one GPU: want a value in (0, 1], got %g", g)}
 		}
 	}
