@@ -6,9 +6,11 @@
 package batchjob
 
 import (
+	"bytes"
 	_ "embed"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"path"
 	"regexp"
 	"slices"
@@ -91,6 +93,60 @@ type Engine struct {
 	KVCacheMemoryBytes   *int64   `json:"kv_cache_memory_bytes,omitempty"`
 	DType                *string  `json:"dtype,omitempty"`
 	EnforceEager         *bool    `json:"enforce_eager,omitempty"`
+	PipelineParallelSize *int64   `json:"pipeline_parallel_size,omitempty"`
+	EnablePrefixCaching  *bool    `json:"enable_prefix_caching,omitempty"`
+	// Extra are further engine arguments (engine_kwargs_json), rendered
+	// beside the typed ones, which win.
+	Extra map[string]any `json:"-"`
+}
+
+type engineFields Engine
+
+// MarshalJSON renders the typed fields and Extra as one object.
+func (e Engine) MarshalJSON() ([]byte, error) {
+	typed, err := json.Marshal(engineFields(e))
+	if err != nil || len(e.Extra) == 0 {
+		return typed, err
+	}
+	all := map[string]any{}
+	maps.Copy(all, e.Extra)
+	var t map[string]any
+	if err := json.Unmarshal(typed, &t); err != nil {
+		return nil, err
+	}
+	maps.Copy(all, t)
+	return json.Marshal(all)
+}
+
+// UnmarshalJSON reads the typed fields and keeps the other keys in Extra.
+func (e *Engine) UnmarshalJSON(b []byte) error {
+	if err := json.Unmarshal(b, (*engineFields)(e)); err != nil {
+		return err
+	}
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	var all map[string]any
+	if err := d.Decode(&all); err != nil {
+		return err
+	}
+	typed, err := json.Marshal(engineFields(*e))
+	if err != nil {
+		return err
+	}
+	var t map[string]any
+	if err := json.Unmarshal(typed, &t); err != nil {
+		return err
+	}
+	e.Extra = nil
+	for k, v := range all {
+		if _, ok := t[k]; !ok && v != nil {
+			if e.Extra == nil {
+				e.Extra = map[string]any{}
+			}
+			e.Extra[k] = v
+		}
+	}
+	return nil
 }
 
 // Input is where the prompts come from.
@@ -202,16 +258,19 @@ func (c *Config) NormalizeKnown(unknown map[string]bool) error {
 			return &InputError{"num_gpus_per_replica", "accelerator = \"cpu\" reserves no GPUs; remove num_gpus_per_replica or set accelerator = \"gpu\""}
 		}
 	}
-	if c.NumGPUsPerReplica != nil && known("num_gpus_per_replica", "tensor_parallel_size") {
-		tp := int64(1)
+	if c.NumGPUsPerReplica != nil && known("num_gpus_per_replica", "tensor_parallel_size", "pipeline_parallel_size") {
+		tp, pp := int64(1), int64(1)
 		if c.EngineKwargs.TensorParallelSize != nil {
 			tp = *c.EngineKwargs.TensorParallelSize
 		}
+		if c.EngineKwargs.PipelineParallelSize != nil {
+			pp = *c.EngineKwargs.PipelineParallelSize
+		}
 		g := *c.NumGPUsPerReplica
-		switch {
-		case tp > 1 && g != float64(tp):
-			return &InputError{"num_gpus_per_replica", fmt.Sprintf("with tensor_parallel_size = %d each replica needs exactly %d GPUs (one per tensor-parallel worker), got %g", tp, tp, g)}
-		case tp == 1 && (g <= 0 || g > 1):
+		switch workers := tp * pp; {
+		case workers > 1 && g != float64(workers):
+			return &InputError{"num_gpus_per_replica", fmt.Sprintf("with tensor_parallel_size = %d and pipeline_parallel_size = %d each replica needs exactly %d GPUs (one per engine worker), got %g", tp, pp, workers, g)}
+		case workers == 1 && (g <= 0 || g > 1):
 			return &InputError{"num_gpus_per_replica", fmt.Sprintf("with tensor_parallel_size = 1 a replica uses a share of one GPU: want a value in (0, 1], got %g", g)}
 		}
 	}

@@ -161,6 +161,9 @@ func TestNormalize(t *testing.T) {
 		{func(c *Config) { c.Output.Path = "/" }, "output.path", "root directory"},
 		{func(c *Config) { c.NumGPUsPerReplica = ptr(1.5) }, "num_gpus_per_replica", "(0, 1]"},
 		{func(c *Config) { c.EngineKwargs.TensorParallelSize = ptr(int64(4)); c.NumGPUsPerReplica = ptr(2.0) }, "num_gpus_per_replica", "exactly 4 GPUs"},
+		{func(c *Config) {
+			c.EngineKwargs.TensorParallelSize, c.EngineKwargs.PipelineParallelSize, c.NumGPUsPerReplica = ptr(int64(2)), ptr(int64(2)), ptr(2.0)
+		}, "num_gpus_per_replica", "pipeline_parallel_size = 2 each replica needs exactly 4 GPUs"},
 		{func(c *Config) { c.Accelerator = AcceleratorCPU; c.AcceleratorType = "L4" }, "accelerator_type", "remove accelerator_type"},
 		{func(c *Config) { c.Accelerator = AcceleratorCPU; c.NumGPUsPerReplica = ptr(1.0) }, "num_gpus_per_replica", "reserves no GPUs"},
 		{func(c *Config) { c.OnRowError = "ignore" }, "on_row_error", "must be one of fail, skip"},

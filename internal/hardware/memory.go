@@ -93,6 +93,7 @@ type engine struct {
 	g         catalog.GPU
 	prec      precision
 	tp        int
+	pp        int // pipeline stages; m is one stage (pipeline.go)
 	mml       int
 	mbt       int
 	seqs      int
@@ -154,6 +155,10 @@ func resolveEngine(in FitInput) (engine, error) {
 	if !(in.GPU.MemoryGiB > 0 && in.GPU.MemoryGiB < 1e6) {
 		return e, &input.InputError{Attribute: "gpu", Message: fmt.Sprintf("GPU memory %g GiB is not a positive size; pick a catalog GPU or set gpu_memory_gib", in.GPU.MemoryGiB)}
 	}
+	var err error
+	if e.m, e.pp, err = pipelineStage(e.m, in.PipelineParallelSize); err != nil {
+		return e, err
+	}
 	e.tp = in.TensorParallelSize
 	if e.tp == 0 {
 		e.tp = 1
@@ -166,7 +171,6 @@ func resolveEngine(in FitInput) (engine, error) {
 			return e, err
 		}
 	}
-	var err error
 	if e.prec, err = resolvePrecision(e.m, in.Quantization, in.GPU); err != nil {
 		return e, err
 	}

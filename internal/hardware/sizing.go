@@ -35,6 +35,8 @@ func Size(in SizingInput) (SizingResult, error) {
 		return res, &input.InputError{Attribute: "num_requests", Message: fmt.Sprintf("got %d; must be a positive number of prompts", w.NumRequests)}
 	case w.MeanInputTokens < 1 || w.MeanInputTokens > 1<<24:
 		return res, &input.InputError{Attribute: "mean_input_tokens", Message: fmt.Sprintf("got %d; must be a positive number of tokens", w.MeanInputTokens)}
+	case w.SharedPrefixTokens < 0 || w.SharedPrefixTokens > w.MeanInputTokens:
+		return res, &input.InputError{Attribute: "shared_prefix_tokens", Message: fmt.Sprintf("got %d; must be 0 to mean_input_tokens (%d): the tokens every prompt starts with", w.SharedPrefixTokens, w.MeanInputTokens)}
 	case w.MeanOutputTokens < 1 || w.MeanOutputTokens > 1<<24:
 		return res, &input.InputError{Attribute: "mean_output_tokens", Message: fmt.Sprintf("got %d; must be a positive number of tokens", w.MeanOutputTokens)}
 	case in.GPUs < 0 || in.GPUs > 1<<20:
@@ -135,7 +137,7 @@ func Size(in SizingInput) (SizingResult, error) {
 	}
 	shape := func(requests float64, inTok, outTok int) runShape {
 		return runShape{requests: requests, in: float64(inTok), out: float64(outTok), lengths: lengthsExponential,
-			maxSeqs: e.seqs, mbt: e.mbt, kvTokens: float64(r.KVCacheTokens)}
+			maxSeqs: e.seqs, mbt: e.mbt, kvTokens: float64(r.KVCacheTokens), cached: cachedPrefixTokens(w.PrefixCaching, w.SharedPrefixTokens, inTok, e.block)}
 	}
 	k := calibrated
 	c := e.coeffs()
@@ -161,7 +163,7 @@ func Size(in SizingInput) (SizingResult, error) {
 	if plan == PlanSafe {
 		level = low
 	}
-	su, err := startupFor(e.weightBytes()*float64(e.tp), in.ModelSource, in.PreparedImage)
+	su, err := startupFor(e.weightBytes()*float64(e.gpusPerReplica()), in.ModelSource, in.PreparedImage)
 	if err != nil {
 		return res, err
 	}
@@ -181,12 +183,13 @@ func Size(in SizingInput) (SizingResult, error) {
 	replicas := 1
 	switch {
 	case in.GPUs > 0:
-		if in.GPUs < e.tp {
-			return res, &input.InputError{Attribute: "gpus", Message: fmt.Sprintf("%d GPUs cannot hold one replica of tensor_parallel_size %d", in.GPUs, e.tp)}
+		per := e.gpusPerReplica()
+		if in.GPUs < per {
+			return res, &input.InputError{Attribute: "gpus", Message: fmt.Sprintf("%d GPUs cannot hold one replica of tensor_parallel_size %d × pipeline_parallel_size %d", in.GPUs, e.tp, e.pp)}
 		}
-		replicas = in.GPUs / e.tp
-		if in.GPUs%e.tp != 0 {
-			res.Notes = append(res.Notes, fmt.Sprintf("%d of the %d GPUs stay idle: replicas need %d GPUs each", in.GPUs%e.tp, in.GPUs, e.tp))
+		replicas = in.GPUs / per
+		if in.GPUs%per != 0 {
+			res.Notes = append(res.Notes, fmt.Sprintf("%d of the %d GPUs stay idle: replicas need %d GPUs each", in.GPUs%per, in.GPUs, per))
 		}
 	case in.SLAHours > suH:
 		replicas = e.replicasFor(in.SLAHours-suH, oneReplicaHours, w.NumRequests, hours)
@@ -194,7 +197,7 @@ func Size(in SizingInput) (SizingResult, error) {
 		res.Notes = append(res.Notes, "neither gpus nor sla_hours is set: sized for one replica")
 	}
 	if in.SLAHours > suH {
-		res.GPUsRequired = e.replicasFor(in.SLAHours-suH, oneReplicaHours, w.NumRequests, hours) * e.tp
+		res.GPUsRequired = e.replicasFor(in.SLAHours-suH, oneReplicaHours, w.NumRequests, hours) * e.gpusPerReplica()
 	} else if in.SLAHours > 0 {
 		res.Notes = append(res.Notes, fmt.Sprintf("the start-up alone (%.2f h) exceeds sla_hours %.2f: no number of GPUs meets it", suH, in.SLAHours))
 	}
@@ -202,7 +205,7 @@ func Size(in SizingInput) (SizingResult, error) {
 	h := run + suH
 	res.BatchSize = rayDataBatchSize(int(math.Max(1, one.running)))
 	res.Concurrency = replicas
-	res.GPUsUsed = replicas * e.tp
+	res.GPUsUsed = replicas * e.gpusPerReplica()
 	res.HoursToComplete = h
 	typical := run * level
 	res.HoursFastest, res.HoursSlowest = typical/high+suH, typical/low+suH

@@ -334,6 +334,7 @@ type runShape struct {
 	maxSeqs  int     // max_num_seqs
 	mbt      int     // max_num_batched_tokens
 	kvTokens float64 // KV cache capacity of the engine, tokens
+	cached   float64 // prompt tokens served by prefix caching (prefix.go)
 }
 
 // runPhases is a predicted run split into its phases.
@@ -360,15 +361,18 @@ func (c stepCoeffs) run(s runShape, k throughputConstants) runPhases {
 	if s.lengths == lengthsExponential {
 		age = out
 	}
-	occupancy := in + age + float64(e.block)/2 // half a block lost to paging
+	// A cached prefix is computed by the first wave and then shared: its
+	// blocks are held once, and later prompts prefill only the rest.
+	fresh := in - s.cached
+	occupancy := fresh + age + float64(e.block)/2 // half a block lost to paging
 	B := float64(s.maxSeqs)
 	r.limitedBy = "max_num_seqs"
-	if kvB := math.Floor(s.kvTokens / occupancy); kvB < B {
+	if kvB := math.Floor((s.kvTokens - s.cached) / occupancy); kvB < B {
 		B, r.limitedBy = math.Max(kvB, 1), "kv_cache"
 	}
 	// Steady state: B decodes and B·in/out prompt tokens per step must fit
 	// the token budget.
-	if budgetB := math.Floor(float64(s.mbt) * out / (in + out)); budgetB < B && s.requests > B {
+	if budgetB := math.Floor(float64(s.mbt) * out / (fresh + out)); budgetB < B && s.requests > B {
 		B, r.limitedBy = math.Max(budgetB, 1), "max_num_batched_tokens"
 	}
 	if s.requests < B {
@@ -395,12 +399,12 @@ func (c stepCoeffs) run(s runShape, k throughputConstants) runPhases {
 	if s.requests > B {
 		work := s.requests*out - B*residual
 		steps := work / B
-		prompts := (s.requests - B) * in
+		prompts := (s.requests - B) * fresh
 		if steps*(mbt-B) < prompts { // the budget, not the outputs, sets the pace
 			steps = prompts / math.Max(mbt-B, 1)
 		}
 		r.steadyPrefillPerStep = prompts / steps
-		r.steadyStep = c.step(stepLoad{decodes: B, prefill: r.steadyPrefillPerStep, ctx: ctx, prefillCtx: in / 2}, k)
+		r.steadyStep = c.step(stepLoad{decodes: B, prefill: r.steadyPrefillPerStep, ctx: ctx, prefillCtx: s.cached + fresh/2}, k)
 		r.steady = steps * r.steadyStep.total()
 	}
 	r.drain = c.drainSeconds(first, out, ctx, s, k)

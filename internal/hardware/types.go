@@ -24,6 +24,7 @@ type FitInput struct {
 	Model                hfconfig.Model
 	GPU                  catalog.GPU
 	TensorParallelSize   int     // >=1; must divide the attention heads
+	PipelineParallelSize int     // 0 or 1 = one stage; each stage holds 1/pp of the layers
 	Quantization         string  // one of Quantizations; "" or "none" = the checkpoint's dtype
 	KVCacheDType         string  // "auto" (the model dtype) or "fp8"
 	MaxModelLen          int     // 0 = the model's MaxPositionEmbeddings
@@ -80,6 +81,11 @@ type Workload struct {
 	NumRequests      int64
 	MeanInputTokens  int
 	MeanOutputTokens int
+	// SharedPrefixTokens every prompt starts with (a system prompt), which
+	// prefix caching computes once; 0 = none.
+	SharedPrefixTokens int
+	// PrefixCaching is vLLM's enable_prefix_caching (on by default in V1).
+	PrefixCaching bool
 }
 
 // SizingInput sizes a batch run of a workload on one engine configuration.

@@ -39,6 +39,7 @@ type batchSizingModel struct {
 	NumRequests                     types.Int64       `tfsdk:"num_requests"`
 	MeanInputTokens                 types.Int64       `tfsdk:"mean_input_tokens"`
 	MeanOutputTokens                types.Int64       `tfsdk:"mean_output_tokens"`
+	SharedPrefixTokens              types.Int64       `tfsdk:"shared_prefix_tokens"`
 	Objective                       types.String      `tfsdk:"objective"`
 	GPUs                            types.Int64       `tfsdk:"gpus"`
 	SLAHours                        types.Float64     `tfsdk:"sla_hours"`
@@ -84,6 +85,12 @@ func (d *batchSizingDataSource) Schema(_ context.Context, _ datasource.SchemaReq
 			Validators: []validator.Int64{int64validator.AtLeast(1)}},
 		"mean_output_tokens": schema.Int64Attribute{Required: true, Description: "Mean generated tokens per prompt.",
 			Validators: []validator.Int64{int64validator.AtLeast(1)}},
+		"shared_prefix_tokens": schema.Int64Attribute{Optional: true, Description: "Tokens every prompt starts with, such as a shared system prompt " +
+			"(part of `mean_input_tokens`). With `enable_prefix_caching` (vLLM's default) the first wave of prompts computes them and later prompts " +
+			"read them from the KV cache: their prefill is `mean_input_tokens` − the cached tokens, and the cached blocks are held once. vLLM caches " +
+			"whole KV blocks and always computes a prompt's last token, so the cached tokens are min(floor(`shared_prefix_tokens` / `block_size`) × " +
+			"`block_size`, `mean_input_tokens` − 1) (vLLM docs, Automatic Prefix Caching). Default 0.",
+			Validators: []validator.Int64{int64validator.AtLeast(0)}},
 		"objective": schema.StringAttribute{Optional: true,
 			Description: "`throughput` (large prefill chunks, as many sequences as the KV cache allows) or `latency` (512-token prefill chunks, fewer sequences). Default `throughput`.",
 			Validators:  []validator.String{stringvalidator.OneOf(hardware.Objectives...)}},
@@ -164,9 +171,11 @@ func (d *batchSizingDataSource) Read(ctx context.Context, req datasource.ReadReq
 	in := hardware.SizingInput{
 		Fit: rf.In,
 		Workload: hardware.Workload{
-			NumRequests:      m.NumRequests.ValueInt64(),
-			MeanInputTokens:  int(m.MeanInputTokens.ValueInt64()),
-			MeanOutputTokens: int(m.MeanOutputTokens.ValueInt64()),
+			NumRequests:        m.NumRequests.ValueInt64(),
+			MeanInputTokens:    int(m.MeanInputTokens.ValueInt64()),
+			MeanOutputTokens:   int(m.MeanOutputTokens.ValueInt64()),
+			SharedPrefixTokens: int(int64Or(m.SharedPrefixTokens, 0)),
+			PrefixCaching:      m.EnablePrefixCaching.IsNull() || m.EnablePrefixCaching.ValueBool(),
 		},
 		Objective:                stringOr(m.Objective, "throughput"),
 		GPUs:                     int(int64Or(m.GPUs, 0)),

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/hashicorp/terraform-plugin-framework-jsontypes/jsontypes"
 	"github.com/hashicorp/terraform-plugin-framework-validators/float64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
@@ -17,6 +18,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/engineargs"
 	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware"
 	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/catalog"
 	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware/hfconfig"
@@ -33,26 +35,31 @@ import (
 
 // engineSettingsModel is the engine settings, embedded in each place's model.
 type engineSettingsModel struct {
-	Quantization         types.String  `tfsdk:"quantization"`
-	TensorParallelSize   types.Int64   `tfsdk:"tensor_parallel_size"`
-	MaxModelLen          types.Int64   `tfsdk:"max_model_len"`
-	MaxNumSeqs           types.Int64   `tfsdk:"max_num_seqs"`
-	MaxNumBatchedTokens  types.Int64   `tfsdk:"max_num_batched_tokens"`
-	GPUMemoryUtilization types.Float64 `tfsdk:"gpu_memory_utilization"`
-	KVCacheDType         types.String  `tfsdk:"kv_cache_dtype"`
+	Quantization         types.String         `tfsdk:"quantization"`
+	TensorParallelSize   types.Int64          `tfsdk:"tensor_parallel_size"`
+	MaxModelLen          types.Int64          `tfsdk:"max_model_len"`
+	MaxNumSeqs           types.Int64          `tfsdk:"max_num_seqs"`
+	MaxNumBatchedTokens  types.Int64          `tfsdk:"max_num_batched_tokens"`
+	GPUMemoryUtilization types.Float64        `tfsdk:"gpu_memory_utilization"`
+	KVCacheDType         types.String         `tfsdk:"kv_cache_dtype"`
+	PipelineParallelSize types.Int64          `tfsdk:"pipeline_parallel_size"`
+	EnablePrefixCaching  types.Bool           `tfsdk:"enable_prefix_caching"`
+	EngineKwargsJSON     jsontypes.Normalized `tfsdk:"engine_kwargs_json"`
 }
 
 // nullEngineSettings is the settings with nothing set.
 func nullEngineSettings() engineSettingsModel {
 	return engineSettingsModel{Quantization: types.StringNull(), TensorParallelSize: types.Int64Null(), MaxModelLen: types.Int64Null(),
-		MaxNumSeqs: types.Int64Null(), MaxNumBatchedTokens: types.Int64Null(), GPUMemoryUtilization: types.Float64Null(), KVCacheDType: types.StringNull()}
+		MaxNumSeqs: types.Int64Null(), MaxNumBatchedTokens: types.Int64Null(), GPUMemoryUtilization: types.Float64Null(), KVCacheDType: types.StringNull(),
+		PipelineParallelSize: types.Int64Null(), EnablePrefixCaching: types.BoolNull(), EngineKwargsJSON: jsontypes.NewNormalizedNull()}
 }
 
 // fields maps each setting's attribute name to its field.
 func (e *engineSettingsModel) fields() map[string]any {
 	return map[string]any{"quantization": &e.Quantization, "tensor_parallel_size": &e.TensorParallelSize, "max_model_len": &e.MaxModelLen,
 		"max_num_seqs": &e.MaxNumSeqs, "max_num_batched_tokens": &e.MaxNumBatchedTokens, "gpu_memory_utilization": &e.GPUMemoryUtilization,
-		"kv_cache_dtype": &e.KVCacheDType}
+		"kv_cache_dtype": &e.KVCacheDType, "pipeline_parallel_size": &e.PipelineParallelSize, "enable_prefix_caching": &e.EnablePrefixCaching,
+		"engine_kwargs_json": &e.EngineKwargsJSON}
 }
 
 // engineSettingNames are the settings' attribute names, sorted.
@@ -71,8 +78,12 @@ type enginePlace struct {
 	Prefix string
 	// Defaults are the place's "Default: ..." sentences, by attribute.
 	Defaults map[string]string
+	// Typed are the place's own attributes that are vLLM engine arguments
+	// (the batch job's enforce_eager): engine_kwargs_json refuses them too.
+	Typed []string
 	// Extra validators of every setting (the worker's vLLM-mode-only rule).
 	ExtraString []validator.String
+	ExtraBool   []validator.Bool
 	ExtraInt    []validator.Int64
 	ExtraFloat  []validator.Float64
 }
@@ -83,14 +94,54 @@ var (
 	positiveIntValidator    = int64validator.AtLeast(1)
 	gpuMemUtilValidator     = float64validator.Between(0.01, 1)
 	kvCacheDTypeValidator   = stringvalidator.OneOf(hardware.VLLMKVCacheDTypes...)
+	// vLLM has no upper bound; a replica's GPUs (tp × pp) beyond 64 is no
+	// deployment this provider schedules.
+	pipelineParallelValidator = int64validator.Between(1, 64)
 )
 
+// typed are the engine arguments that have an attribute in this place.
+func (p enginePlace) typed() []string {
+	t := slices.DeleteFunc(slices.Clone(engineSettingNames), func(k string) bool { return k == "engine_kwargs_json" })
+	return slices.Sorted(slices.Values(append(t, p.Typed...)))
+}
+
+// engineKwargsValidator checks engine_kwargs_json against the pinned vLLM's
+// EngineArgs: a JSON object, each key an engine argument (did-you-mean for
+// a typo) with a value of its type, and none that has its own attribute.
+func engineKwargsValidator(typed []string) validator.String {
+	return stringCheck{desc: "a JSON object of vLLM engine arguments", summary: "Invalid engine_kwargs_json", check: func(s string) string {
+		kw, err := engineargs.Parse(s)
+		if err != nil {
+			return fmt.Sprintf("must be a JSON object of vLLM engine arguments, e.g. {\"enforce_eager\": true}: %v.", err)
+		}
+		var problems []string
+		for _, k := range slices.Sorted(maps.Keys(kw)) {
+			a, ok := engineargs.Lookup(k)
+			switch {
+			case slices.Contains(typed, k):
+				problems = append(problems, fmt.Sprintf("%q has its own attribute: set the typed attribute %s instead", k, k))
+			case !ok:
+				problems = append(problems, fmt.Sprintf("%q is not an engine argument of vLLM %s%s", k, engineargs.VLLMVersion(), didYouMean(k, engineargs.Names)))
+			default:
+				if msg := a.CheckValue(kw[k]); msg != "" {
+					problems = append(problems, fmt.Sprintf("%q %s", k, msg))
+				}
+			}
+		}
+		if len(problems) == 0 {
+			return ""
+		}
+		return strings.Join(problems, "; ") + "."
+	}}
+}
+
 type engineAttr struct {
-	kind byte // 's'tring, 'i'nt64, 'f'loat64
+	kind byte // 's'tring, 'i'nt64, 'f'loat64, 'b'ool, 'j'son object
 	desc string
 	str  []validator.String
 	i64  []validator.Int64
 	f64  []validator.Float64
+	b    []validator.Bool
 }
 
 func (p enginePlace) attrs() map[string]engineAttr {
@@ -109,6 +160,15 @@ func (p enginePlace) attrs() map[string]engineAttr {
 		"max_num_batched_tokens": {kind: 'i', desc: "vLLM's `max_num_batched_tokens`: tokens one scheduler step processes, the chunked-prefill chunk. It sets the activation peak.", i64: []validator.Int64{positiveIntValidator}},
 		"gpu_memory_utilization": {kind: 'f', desc: "vLLM's `gpu_memory_utilization`: the share of each GPU's memory the engine may use, in [0.01, 1]. Default 0.9.", f64: []validator.Float64{gpuMemUtilValidator}},
 		"kv_cache_dtype":         {kind: 's', desc: "vLLM's `kv_cache_dtype`: " + quoteList(hardware.VLLMKVCacheDTypes) + ". Default `auto` (the model's dtype).", str: []validator.String{kvCacheDTypeValidator}},
+		"pipeline_parallel_size": {kind: 'i', desc: "vLLM's `pipeline_parallel_size`: pipeline stages one engine replica's layers are split across. " +
+			"A replica uses `tensor_parallel_size` × `pipeline_parallel_size` GPUs, each holding 1/`pipeline_parallel_size` of the layers. Default 1.", i64: []validator.Int64{pipelineParallelValidator}},
+		"enable_prefix_caching": {kind: 'b', desc: "vLLM's `enable_prefix_caching`: reuse the KV cache of a prompt prefix that an earlier request computed " +
+			"(a shared system prompt is prefilled once). Default: vLLM's (on in the V1 engine)."},
+		"engine_kwargs_json": {kind: 'j', desc: "Further vLLM engine arguments as a JSON object, e.g. `jsonencode({ max_logprobs = 20, disable_log_stats = true })`. " +
+			"Names (with a did-you-mean for a typo) and value types are checked at plan against the `EngineArgs` of vLLM " + engineargs.VLLMVersion() +
+			". Arguments with their own attribute here (" + quoteList(p.typed()) + ") are refused: set the attribute instead, so that the plan-time " +
+			"fit check, which reads memory, length and parallelism settings only from attributes, sees them.",
+			str: []validator.String{engineKwargsValidator(p.typed())}},
 	}
 	for k, e := range a {
 		e.desc = p.Prefix + e.desc
@@ -121,6 +181,7 @@ func (p enginePlace) attrs() map[string]engineAttr {
 		e.str = append(slices.Clone(p.ExtraString), e.str...)
 		e.i64 = append(slices.Clone(p.ExtraInt), e.i64...)
 		e.f64 = append(slices.Clone(p.ExtraFloat), e.f64...)
+		e.b = append(slices.Clone(p.ExtraBool), e.b...)
 		a[k] = e
 	}
 	return a
@@ -136,6 +197,10 @@ func (p enginePlace) resourceAttributes() map[string]rschema.Attribute {
 			out[k] = rschema.Int64Attribute{Optional: true, Computed: c, Description: e.desc, Validators: e.i64}
 		case 'f':
 			out[k] = rschema.Float64Attribute{Optional: true, Computed: c, Description: e.desc, Validators: e.f64}
+		case 'b':
+			out[k] = rschema.BoolAttribute{Optional: true, Computed: c, Description: e.desc, Validators: e.b}
+		case 'j':
+			out[k] = rschema.StringAttribute{Optional: true, Computed: c, Description: e.desc, Validators: e.str, CustomType: jsontypes.NormalizedType{}}
 		default:
 			out[k] = rschema.StringAttribute{Optional: true, Computed: c, Description: e.desc, Validators: e.str}
 		}
@@ -153,6 +218,10 @@ func (p enginePlace) dataSourceAttributes() map[string]dschema.Attribute {
 			out[k] = dschema.Int64Attribute{Optional: true, Computed: c, Description: e.desc, Validators: e.i64}
 		case 'f':
 			out[k] = dschema.Float64Attribute{Optional: true, Computed: c, Description: e.desc, Validators: e.f64}
+		case 'b':
+			out[k] = dschema.BoolAttribute{Optional: true, Computed: c, Description: e.desc, Validators: e.b}
+		case 'j':
+			out[k] = dschema.StringAttribute{Optional: true, Computed: c, Description: e.desc, Validators: e.str, CustomType: jsontypes.NormalizedType{}}
 		default:
 			out[k] = dschema.StringAttribute{Optional: true, Computed: c, Description: e.desc, Validators: e.str}
 		}
@@ -187,6 +256,12 @@ func (e engineSettingsModel) validate(ctx context.Context, p enginePlace) string
 				val.ValidateFloat64(ctx, validator.Float64Request{Path: at, ConfigValue: v}, r)
 				diags.Append(r.Diagnostics...)
 			}
+		case jsontypes.Normalized:
+			for _, val := range a[k].str {
+				r := &validator.StringResponse{}
+				val.ValidateString(ctx, validator.StringRequest{Path: at, ConfigValue: v.StringValue}, r)
+				diags.Append(r.Diagnostics...)
+			}
 		}
 		if diags.HasError() {
 			return strings.TrimSuffix(strings.TrimPrefix(diags.Errors()[0].Detail(), "Attribute "), ".")
@@ -204,6 +279,10 @@ func (e engineSettingsModel) value(name string) any {
 		return *f
 	case *types.Float64:
 		return *f
+	case *types.Bool:
+		return *f
+	case *jsontypes.Normalized:
+		return *f
 	}
 	return nil
 }
@@ -217,6 +296,7 @@ func (e engineSettingsModel) fitInput(in *hardware.FitInput) (unmodelled string)
 	}
 	in.Quantization, in.KVCacheDType = quant, kv
 	in.TensorParallelSize = int(int64Or(e.TensorParallelSize, 1))
+	in.PipelineParallelSize = int(int64Or(e.PipelineParallelSize, 1))
 	in.MaxModelLen = int(int64Or(e.MaxModelLen, 0))
 	in.MaxNumSeqs = int(int64Or(e.MaxNumSeqs, 0))
 	in.MaxNumBatchedTokens = int(int64Or(e.MaxNumBatchedTokens, 0))

@@ -106,6 +106,10 @@ func TestEngineSettingsSixPlacesPlan(t *testing.T) {
 		{"tensor_parallel_size 0", "tensor_parallel_size", "0", "value must be between 1 and 64, got: 0", all},
 		{"tensor_parallel_size 65", "tensor_parallel_size", "65", "value must be between 1 and 64, got: 65", all},
 		{"kv_cache_dtype", "kv_cache_dtype", `"fp4"`, `got: "fp4"`, all},
+		{"pipeline_parallel_size 0", "pipeline_parallel_size", "0", "value must be between 1 and 64, got: 0", all},
+		{"engine_kwargs_json typo", "engine_kwargs_json", `jsonencode({ enforce_eagre = true })`, `"enforce_eagre" is not an engine argument of vLLM 0.32.0 (did you mean "enforce_eager"?)`, all},
+		{"engine_kwargs_json wrong type", "engine_kwargs_json", `jsonencode({ max_loras = "two" })`, `"max_loras" must be an integer, got a string`, all},
+		{"engine_kwargs_json typed key", "engine_kwargs_json", `jsonencode({ max_model_len = 4096 })`, `set the typed attribute max_model_len instead`, all},
 		{"quantization the checkpoint lacks", "quantization", `"awq"`, "Qwen/Qwen2.5-7B-Instruct is not quantized", planned},
 		{"quantization the checkpoint lacks, function", "quantization", `"awq"`, "Qwen/Qwen2.5-7B-Instruct is not quantized", []string{"gpu_fit"}},
 	} {

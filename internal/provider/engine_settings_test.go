@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hashicorp/terraform-plugin-framework-jsontypes/jsontypes"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	dschema "github.com/hashicorp/terraform-plugin-framework/datasource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -159,6 +160,14 @@ func TestEngineSettingsSameVerdictInSixPlaces(t *testing.T) {
 		{attr: "max_num_seqs", value: int64(0), want: "at least 1"},
 		{attr: "kv_cache_dtype", value: "fp8_e5m2"},
 		{attr: "kv_cache_dtype", value: "fp4", want: "value must be one of"},
+		{attr: "pipeline_parallel_size", value: int64(0), want: "between 1 and 64"},
+		{attr: "pipeline_parallel_size", value: int64(2)},
+		{attr: "engine_kwargs_json", value: `{"enforce_eagre": true}`, want: `(did you mean "enforce_eager"?)`},
+		{attr: "engine_kwargs_json", value: `{"max_loras": "two"}`, want: `"max_loras" must be an integer, got a string`},
+		{attr: "engine_kwargs_json", value: `{"max_model_len": 4096}`, want: "set the typed attribute max_model_len instead"},
+		{attr: "engine_kwargs_json", value: `{"enable_prefix_caching": false}`, want: "set the typed attribute enable_prefix_caching instead"},
+		{attr: "engine_kwargs_json", value: `{"max_logprobs": 5, "compilation_config": {"mode": 0}}`},
+		{attr: "engine_kwargs_json", value: `[1]`, want: "must be a JSON object"},
 	} {
 		for _, p := range sixPlaces() {
 			want := tc.want
@@ -170,13 +179,17 @@ func TestEngineSettingsSameVerdictInSixPlaces(t *testing.T) {
 				s := nullEngineSettings()
 				switch v := tc.value.(type) {
 				case string:
-					if tc.attr == "quantization" {
+					switch tc.attr {
+					case "quantization":
 						s.Quantization = types.StringValue(v)
-					} else {
+					case "engine_kwargs_json":
+						s.EngineKwargsJSON = jsontypes.NewNormalizedValue(v)
+					default:
 						s.KVCacheDType = types.StringValue(v)
 					}
 				case int64:
-					*map[string]*types.Int64{"tensor_parallel_size": &s.TensorParallelSize, "max_model_len": &s.MaxModelLen, "max_num_seqs": &s.MaxNumSeqs}[tc.attr] = types.Int64Value(v)
+					*map[string]*types.Int64{"tensor_parallel_size": &s.TensorParallelSize, "max_model_len": &s.MaxModelLen, "max_num_seqs": &s.MaxNumSeqs,
+						"pipeline_parallel_size": &s.PipelineParallelSize}[tc.attr] = types.Int64Value(v)
 				}
 				if msg := s.validate(context.Background(), sizingEnginePlace(false)); msg != "" {
 					d.AddError("options", msg)
@@ -189,6 +202,16 @@ func TestEngineSettingsSameVerdictInSixPlaces(t *testing.T) {
 				d = validateAttr(a, tc.value)
 			}
 			checkVerdict(t, p.name, tc.attr, tc.value, want, d)
+		}
+	}
+	for _, p := range sixPlaces() {
+		if p.attrs == nil {
+			continue // the function takes every engineSettingNames key (gpuFitOptions)
+		}
+		for _, k := range engineSettingNames {
+			if _, ok := p.attrs()[k]; !ok {
+				t.Errorf("%s has no %s", p.name, k)
+			}
 		}
 	}
 	// Checked against the checkpoint at plan time: Qwen2.5-7B-Instruct is not

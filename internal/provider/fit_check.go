@@ -149,6 +149,7 @@ type vllmEngine struct {
 	Quantization                                                     string
 	KVCacheDType                                                     string
 	TensorParallelSize, MaxModelLen, MaxNumSeqs, MaxNumBatchedTokens int64
+	PipelineParallelSize                                             int64
 	GPUMemoryUtilization                                             float64
 	// Context is who builds the engine (hardware.EngineContexts): Ray Data
 	// LLM for the batch job, Ray Serve LLM for the worker. It sets vLLM's
@@ -176,7 +177,8 @@ func (e vllmEngine) fitCheck() (f fitCheck, run bool, why string) {
 	}
 	s := engineSettingsModel{Quantization: stringOrNull(e.Quantization), KVCacheDType: stringOrNull(e.KVCacheDType),
 		TensorParallelSize: int64OrNull(e.TensorParallelSize), MaxModelLen: int64OrNull(e.MaxModelLen), MaxNumSeqs: int64OrNull(e.MaxNumSeqs),
-		MaxNumBatchedTokens: int64OrNull(e.MaxNumBatchedTokens), GPUMemoryUtilization: float64OrNull(e.GPUMemoryUtilization)}
+		MaxNumBatchedTokens: int64OrNull(e.MaxNumBatchedTokens), GPUMemoryUtilization: float64OrNull(e.GPUMemoryUtilization),
+		PipelineParallelSize: int64OrNull(e.PipelineParallelSize)}
 	in := hardware.FitInput{Model: model, BlockSize: 16, EngineContext: e.Context, RayLabels: true}
 	if attr := s.fitInput(&in); attr != "" {
 		return f, false, fmt.Sprintf("the engine does not model %s %s.", attr, s.value(attr))

@@ -101,7 +101,7 @@ func fitInputAttributes(engineKnobsComputed bool) map[string]schema.Attribute {
 // sizingEnginePlace is how rayvllm_gpu_fit, rayvllm_batch_sizing
 // (engineKnobsComputed) and the gpu_fit function take the engine settings.
 func sizingEnginePlace(engineKnobsComputed bool) enginePlace {
-	p := enginePlace{Sizing: true, Defaults: map[string]string{ //nolint:gosec // G101: attribute descriptions keyed by setting name, not credentials
+	p := enginePlace{Sizing: true, Typed: []string{"block_size"}, Defaults: map[string]string{ //nolint:gosec // G101: attribute descriptions keyed by setting name, not credentials
 		"quantization":           "Default `none`: the checkpoint's own dtype or quantization.",
 		"tensor_parallel_size":   "Default 1.",
 		"max_model_len":          "Default: the model's `max_position_embeddings`, as in vLLM.",

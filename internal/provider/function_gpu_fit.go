@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/hashicorp/terraform-plugin-framework-jsontypes/jsontypes"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/function"
 	"github.com/hashicorp/terraform-plugin-framework/types"
@@ -132,6 +133,12 @@ func fitConfigFromArgs(model, gpu string, opts types.Dynamic) (fitConfigModel, e
 			*f, err = optString(v)
 		case *types.Int64:
 			*f, err = optInt(v)
+		case *types.Bool:
+			*f, err = optBool(v)
+		case *jsontypes.Normalized:
+			var s types.String
+			s, err = optString(v)
+			*f = jsontypes.NewNormalizedValue(s.ValueString())
 		case *types.Float64:
 			var n *big.Float
 			if n, err = optNumber(v); err == nil {
@@ -187,6 +194,13 @@ func optInt(v attr.Value) (types.Int64, error) {
 		return types.Int64Null(), errors.New("must be a whole number")
 	}
 	return types.Int64Value(i), nil
+}
+
+func optBool(v attr.Value) (types.Bool, error) {
+	if b, ok := v.(types.Bool); ok {
+		return b, nil
+	}
+	return types.BoolNull(), fmt.Errorf("must be a bool, got %s", v.Type(context.Background()))
 }
 
 func optString(v attr.Value) (types.String, error) {

@@ -359,7 +359,7 @@ data "rayvllm_gpus" "x" {}`, `(?s)Attribute aws\[0\]\.assume_role\[0\]\.role_arn
   name               = "x"
   model_id           = "m"
   engine_kwargs_json = jsonencode({ max_model_len = 4 })
-}`, `set the max_model_len\s+attribute\s+instead`},
+}`, `set the typed\s+attribute\s+max_model_len\s+instead`},
 	{"vllm_worker dashboard_url", `resource "rayvllm_vllm_worker" "x" {
   name          = "x"
   model_id      = "m"

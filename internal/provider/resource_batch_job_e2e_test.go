@@ -10,6 +10,7 @@ package provider
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -439,4 +440,44 @@ func BenchmarkBatchJobE2ECPU(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Log("\n" + sb.String())
+}
+
+// TestAccBatchJobE2E_engineKwargs: engine_kwargs_json travels in the
+// script's engine_kwargs, and vLLM's engine, the oracle, starts with the
+// arguments the table accepted and answers every row.
+func TestAccBatchJobE2E_engineKwargs(t *testing.T) {
+	py := e2ePreCheck(t)
+	model := tinyModel(t, py)
+	dir := t.TempDir()
+	input := filepath.Join(dir, "prompts.jsonl")
+	writePrompts(t, input, e2ePrompts(t, 20))
+	hcl := strings.Replace(e2eBatchHCL(model, input, filepath.Join(dir, "out"), 4, false), "vllm = {",
+		"vllm = {\n    engine_kwargs_json = jsonencode({ max_logprobs = 5, disable_log_stats = true })", 1)
+	shipped := func(*terraform.State) error {
+		jobs, err := batchJobRay(t).ListJobs(context.Background())
+		if err != nil {
+			return err
+		}
+		for _, j := range jobs {
+			if strings.Contains(j.Entrypoint, input) {
+				if !strings.Contains(j.Entrypoint, `"disable_log_stats":true`) || !strings.Contains(j.Entrypoint, `"max_logprobs":5`) {
+					return fmt.Errorf("the job's engine_kwargs lack engine_kwargs_json's arguments: %s", j.Entrypoint)
+				}
+				return nil
+			}
+		}
+		return fmt.Errorf("no job reads %s", input)
+	}
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             batchJobGone(t),
+		Steps: []resource.TestStep{{
+			Config: hcl,
+			Check: resource.ComposeAggregateTestCheckFunc(
+				resource.TestCheckResourceAttr("rayvllm_batch_job.e2e", "status", "SUCCEEDED"),
+				resource.TestCheckResourceAttr("rayvllm_batch_job.e2e", "metrics.rows", "20"),
+				shipped,
+			),
+		}},
+	})
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
 
 	"github.com/rayvllm/terraform-provider-rayvllm/internal/batchjob"
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/engineargs"
 	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware"
 	"github.com/rayvllm/terraform-provider-rayvllm/internal/ray"
 )
@@ -150,7 +151,7 @@ func checkFit(c batchjob.Config, diags *diag.Diagnostics) {
 		Accelerator: c.AcceleratorType, Model: c.ModelSource, Quantization: deref(e.Quantization), KVCacheDType: deref(e.KVCacheDType),
 		TensorParallelSize: deref(e.TensorParallelSize), MaxModelLen: deref(e.MaxModelLen), MaxNumSeqs: deref(e.MaxNumSeqs),
 		MaxNumBatchedTokens: deref(e.MaxNumBatchedTokens), GPUMemoryUtilization: deref(e.GPUMemoryUtilization),
-		Context: hardware.EngineContextBatchJob, // Ray Data LLM builds the engine without a usage context
+		PipelineParallelSize: deref(e.PipelineParallelSize), Context: hardware.EngineContextBatchJob, // Ray Data LLM builds the engine without a usage context
 	}.fitCheck()
 	if why != "" {
 		fitSkipped(diags, path.Root("vllm"), why)
@@ -316,6 +317,7 @@ func vllmConfigPartial(ctx context.Context, obj types.Object) (c batchjob.Config
 	if diags.HasError() {
 		return c, nil, diags
 	}
+	extra, _ := engineargs.Parse(v.EngineKwargsJSON.ValueString()) // checked by its validator; null or unknown: none
 	c = batchjob.Config{
 		ModelSource: v.ModelSource.ValueString(),
 		EngineKwargs: batchjob.Engine{
@@ -324,6 +326,8 @@ func vllmConfigPartial(ctx context.Context, obj types.Object) (c batchjob.Config
 			MaxNumBatchedTokens: v.MaxNumBatchedTokens.ValueInt64Pointer(), EnableChunkedPrefill: v.EnableChunkedPrefill.ValueBoolPointer(),
 			GPUMemoryUtilization: v.GPUMemoryUtilization.ValueFloat64Pointer(), KVCacheDType: v.KVCacheDType.ValueStringPointer(),
 			KVCacheMemoryBytes: v.KVCacheMemoryBytes.ValueInt64Pointer(), DType: v.DType.ValueStringPointer(), EnforceEager: v.EnforceEager.ValueBoolPointer(),
+			PipelineParallelSize: v.PipelineParallelSize.ValueInt64Pointer(), EnablePrefixCaching: v.EnablePrefixCaching.ValueBoolPointer(),
+			Extra: extra,
 		},
 		BatchSize: v.BatchSize.ValueInt64Pointer(), Concurrency: v.Concurrency.ValueInt64Pointer(),
 		MaxConcurrentBatches: v.MaxConcurrentBatches.ValueInt64Pointer(), Accelerator: v.Accelerator.ValueString(),
@@ -557,7 +561,9 @@ func vllmObject(ctx context.Context, c batchjob.Config) (types.Object, diag.Diag
 		ModelSource: types.StringValue(c.ModelSource), engineSettingsModel: engineSettingsModel{Quantization: types.StringPointerValue(e.Quantization),
 			TensorParallelSize: types.Int64PointerValue(e.TensorParallelSize), MaxModelLen: types.Int64PointerValue(e.MaxModelLen),
 			MaxNumSeqs: types.Int64PointerValue(e.MaxNumSeqs), MaxNumBatchedTokens: types.Int64PointerValue(e.MaxNumBatchedTokens),
-			GPUMemoryUtilization: types.Float64PointerValue(e.GPUMemoryUtilization), KVCacheDType: types.StringPointerValue(e.KVCacheDType)},
+			GPUMemoryUtilization: types.Float64PointerValue(e.GPUMemoryUtilization), KVCacheDType: types.StringPointerValue(e.KVCacheDType),
+			PipelineParallelSize: types.Int64PointerValue(e.PipelineParallelSize), EnablePrefixCaching: types.BoolPointerValue(e.EnablePrefixCaching),
+			EngineKwargsJSON: sameJSON(jsontypes.NewNormalizedNull(), e.Extra)},
 		EnableChunkedPrefill: types.BoolPointerValue(e.EnableChunkedPrefill), KVCacheMemoryBytes: types.Int64PointerValue(e.KVCacheMemoryBytes),
 		DType: types.StringPointerValue(e.DType), EnforceEager: types.BoolPointerValue(e.EnforceEager), BatchSize: types.Int64PointerValue(c.BatchSize),
 		Concurrency: types.Int64PointerValue(c.Concurrency), MaxConcurrentBatches: types.Int64PointerValue(c.MaxConcurrentBatches),

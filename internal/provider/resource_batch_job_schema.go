@@ -283,7 +283,7 @@ func vllmAttribute() schema.SingleNestedAttribute {
 			},
 		},
 	}
-	maps.Copy(a.Attributes, enginePlace{Defaults: map[string]string{ //nolint:gosec // G101: attribute descriptions keyed by setting name, not credentials
+	maps.Copy(a.Attributes, enginePlace{Typed: []string{"dtype", "enable_chunked_prefill", "enforce_eager", "kv_cache_memory_bytes"}, Defaults: map[string]string{ //nolint:gosec // G101: attribute descriptions keyed by setting name, not credentials
 		"quantization": "Default: the checkpoint's own.",
 		"max_model_len": "vLLM rejects a prompt of `max_model_len` tokens or more (the job fails, or with `on_row_error = \"skip\"` the row goes to " +
 			"the errors output), and stops a generation when prompt plus output reach it, before `max_tokens` if need be. Default: the model's.",

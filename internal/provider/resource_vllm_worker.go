@@ -80,16 +80,6 @@ func (r *vllmWorkerResource) ValidateConfig(ctx context.Context, req resource.Va
 		resp.Diagnostics.AddAttributeError(path.Root("accelerator_type"), "GPU type on a CPU engine",
 			fmt.Sprintf("accelerator_type %q names a GPU, but accelerator = \"cpu\" runs the engine on CPUs (Ray Serve LLM rejects the pair); remove accelerator_type or set accelerator = \"gpu\".", m.AcceleratorType.ValueString()))
 	}
-	if !m.EngineKwargsJSON.IsNull() {
-		kw := map[string]any{}
-		_ = json.Unmarshal([]byte(m.EngineKwargsJSON.ValueString()), &kw)
-		for _, k := range typedEngineKwargs {
-			if _, ok := kw[k]; ok {
-				resp.Diagnostics.AddAttributeError(path.Root("engine_kwargs_json"), "Engine argument with its own attribute",
-					fmt.Sprintf("engine_kwargs_json sets %q; set the %s attribute instead, so that the plan-time fit check sees it.", k, k))
-			}
-		}
-	}
 	if wo := m.writeOnlyEnv(); len(wo) > 0 && !m.RuntimeEnvJSON.IsNull() {
 		var env struct {
 			EnvVars map[string]any `json:"env_vars"`

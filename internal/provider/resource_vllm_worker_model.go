@@ -44,13 +44,12 @@ type vllmWorkerModel struct {
 	AcceleratorType types.String `tfsdk:"accelerator_type"`
 	Accelerator     types.String `tfsdk:"accelerator"`
 	engineSettingsModel
-	EnableChunkedPrefill types.Bool           `tfsdk:"enable_chunked_prefill"`
-	EngineKwargsJSON     jsontypes.Normalized `tfsdk:"engine_kwargs_json"`
-	NumReplicas          types.Int64          `tfsdk:"num_replicas"`
-	MaxOngoingRequests   types.Int64          `tfsdk:"max_ongoing_requests"`
-	MaxQueuedRequests    types.Int64          `tfsdk:"max_queued_requests"`
-	Autoscaling          *autoscalingModel    `tfsdk:"autoscaling"`
-	RequireFit           types.Bool           `tfsdk:"require_fit"`
+	EnableChunkedPrefill types.Bool        `tfsdk:"enable_chunked_prefill"`
+	NumReplicas          types.Int64       `tfsdk:"num_replicas"`
+	MaxOngoingRequests   types.Int64       `tfsdk:"max_ongoing_requests"`
+	MaxQueuedRequests    types.Int64       `tfsdk:"max_queued_requests"`
+	Autoscaling          *autoscalingModel `tfsdk:"autoscaling"`
+	RequireFit           types.Bool        `tfsdk:"require_fit"`
 
 	ImportPath  types.String         `tfsdk:"import_path"`
 	ArgsJSON    jsontypes.Normalized `tfsdk:"args_json"`
@@ -101,8 +100,6 @@ type smokeTestModel struct {
 	ExpectBodyContains types.String `tfsdk:"expect_body_contains"`
 	TimeoutSeconds     types.Int64  `tfsdk:"timeout_seconds"`
 }
-
-var typedEngineKwargs = []string{"quantization", "tensor_parallel_size", "max_model_len", "max_num_seqs", "max_num_batched_tokens", "enable_chunked_prefill", "gpu_memory_utilization", "kv_cache_dtype"}
 
 func checkAutoscaling(diags *diag.Diagnostics, p path.Path, a *autoscalingModel) {
 	if a == nil {
@@ -189,6 +186,8 @@ func (m *vllmWorkerModel) spec() (serveapp.Spec, error) {
 			EnableChunkedPrefill: m.EnableChunkedPrefill.ValueBoolPointer(),
 			GPUMemoryUtilization: m.GPUMemoryUtilization.ValueFloat64(),
 			KVCacheDType:         m.KVCacheDType.ValueString(),
+			PipelineParallelSize: m.PipelineParallelSize.ValueInt64(),
+			EnablePrefixCaching:  m.EnablePrefixCaching.ValueBoolPointer(),
 			Extra:                extra,
 		},
 		Deployment: serveapp.Deployment{
@@ -288,6 +287,8 @@ func (m *vllmWorkerModel) applySpec(s serveapp.Spec) {
 	m.EnableChunkedPrefill = types.BoolPointerValue(e.EnableChunkedPrefill)
 	m.GPUMemoryUtilization = float64OrNull(e.GPUMemoryUtilization)
 	m.KVCacheDType = stringOrNull(e.KVCacheDType)
+	m.PipelineParallelSize = int64OrNull(e.PipelineParallelSize)
+	m.EnablePrefixCaching = types.BoolPointerValue(e.EnablePrefixCaching)
 	m.EngineKwargsJSON = sameJSON(m.EngineKwargsJSON, e.Extra)
 	d := l.Deployment
 	m.NumReplicas = int64OrNull(d.NumReplicas)
@@ -349,7 +350,7 @@ func (r *vllmWorkerResource) fitCheck(diags *diag.Diagnostics, m *vllmWorkerMode
 		Accelerator: l.AcceleratorType, Model: source, Quantization: l.Engine.Quantization, KVCacheDType: l.Engine.KVCacheDType,
 		TensorParallelSize: l.Engine.TensorParallelSize, MaxModelLen: l.Engine.MaxModelLen, MaxNumSeqs: l.Engine.MaxNumSeqs,
 		MaxNumBatchedTokens: l.Engine.MaxNumBatchedTokens, GPUMemoryUtilization: l.Engine.GPUMemoryUtilization,
-		Context: hardware.EngineContextWorker, // Ray Serve LLM: the OpenAI server's usage context
+		PipelineParallelSize: l.Engine.PipelineParallelSize, Context: hardware.EngineContextWorker, // Ray Serve LLM: the OpenAI server's usage context
 	}.fitCheck()
 	if why != "" {
 		fitSkipped(diags, path.Root("accelerator_type"), why)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework-jsontypes/jsontypes"
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
+	"github.com/hashicorp/terraform-plugin-framework-validators/boolvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/float64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
@@ -114,11 +115,6 @@ func (r *vllmWorkerResource) Schema(ctx context.Context, _ resource.SchemaReques
 				Validators: append(vllmOnly(), stringvalidator.OneOf("gpu", "cpu")),
 			},
 			"enable_chunked_prefill": schema.BoolAttribute{Optional: true, Description: "vLLM mode: `enable_chunked_prefill`. Default: vLLM's (on in the V1 engine)."},
-			"engine_kwargs_json": schema.StringAttribute{
-				Optional:    true,
-				Description: "vLLM mode: further vLLM engine arguments as a JSON object, e.g. `jsonencode({ enable_prefix_caching = true })`. Not for the arguments that have their own attribute.",
-				CustomType:  jsontypes.NormalizedType{}, Validators: append(vllmOnly(), jsonObjectValidator()),
-			},
 			"num_replicas": schema.Int64Attribute{Optional: true, Description: "vLLM mode: fixed number of engine replicas (`num_replicas`). Not with `autoscaling`. Default 1.",
 				Validators: vllmOnlyInt(int64validator.AtLeast(1), int64validator.ConflictsWith(path.MatchRoot("autoscaling")))},
 			"max_ongoing_requests": schema.Int64Attribute{Optional: true, Description: "vLLM mode: requests sent to one replica at once (`max_ongoing_requests`); more wait in the proxy's queue.",
@@ -201,6 +197,7 @@ func (r *vllmWorkerResource) Schema(ctx context.Context, _ resource.SchemaReques
 	}
 	maps.Copy(resp.Schema.Attributes, enginePlace{Prefix: "vLLM mode: ", ExtraString: vllmOnly(), ExtraInt: vllmOnlyInt(),
 		ExtraFloat: []validator.Float64{float64validator.ConflictsWith(path.MatchRoot("import_path"))},
+		ExtraBool:  []validator.Bool{boolvalidator.ConflictsWith(path.MatchRoot("import_path"))}, Typed: []string{"enable_chunked_prefill"},
 		Defaults: map[string]string{ //nolint:gosec // G101: attribute descriptions keyed by setting name, not credentials
 			"quantization":           "Default: the checkpoint's own.",
 			"tensor_parallel_size":   "Default 1.",

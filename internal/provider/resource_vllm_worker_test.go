@@ -449,7 +449,7 @@ resource "rayvllm_vllm_worker" "qwen" {
   max_model_len          = 8192
   max_num_seqs           = 8
   enable_chunked_prefill = false
-  engine_kwargs_json     = jsonencode({ enable_prefix_caching = true })
+  enable_prefix_caching  = true
   autoscaling            = { min_replicas = 1, max_replicas = 4, target_ongoing_requests = 6 }
   max_queued_requests    = 128
 }`,
@@ -477,7 +477,7 @@ func TestAccVLLMWorker_invalidConfig(t *testing.T) {
 		"both modes":        {`model_id = "m"` + "\n" + `import_path = "a:b"`, `(?s)"import_path".*cannot be specified when "model_id" is specified|These attributes cannot be configured together`},
 		"route prefix":      {`model_id = "m"` + "\n" + `route_prefix = "/x/"`, `route_prefix "/x/" must not end\s+with "/"`},
 		"autoscaling range": {`model_id = "m"` + "\n" + `autoscaling = { min_replicas = 3, max_replicas = 2 }`, `min_replicas is 3 and\s+max_replicas 2`},
-		"typed engine arg":  {`model_id = "m"` + "\n" + `engine_kwargs_json = jsonencode({ max_model_len = 4 })`, `set the max_model_len\s+attribute\s+instead`},
+		"typed engine arg":  {`model_id = "m"` + "\n" + `engine_kwargs_json = jsonencode({ max_model_len = 4 })`, `set the typed\s+attribute\s+max_model_len\s+instead`},
 		"not json":          {`import_path = "a:b"` + "\n" + `args_json = "{nope"`, `is not valid JSON`},
 		"accelerator":       {`model_id = "m"` + "\n" + `accelerator_type = "A10X"`, `(?s)accelerator_type.*A10G`},
 		"cpu with gpu type": {`model_id = "m"` + "\n" + `accelerator = "cpu"` + "\n" + `accelerator_type = "L4"`, `(?s)GPU type on a CPU engine.*remove\s+accelerator_type`},

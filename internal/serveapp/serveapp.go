@@ -69,6 +69,8 @@ type Engine struct {
 	EnableChunkedPrefill *bool
 	GPUMemoryUtilization float64
 	KVCacheDType         string
+	PipelineParallelSize int64
+	EnablePrefixCaching  *bool
 	// Extra engine_kwargs, merged under the typed ones.
 	Extra map[string]any
 }
@@ -157,6 +159,10 @@ func renderLLM(l LLM) map[string]any {
 		kw["gpu_memory_utilization"] = e.GPUMemoryUtilization
 	}
 	setStr(kw, "kv_cache_dtype", e.KVCacheDType)
+	setInt(kw, "pipeline_parallel_size", e.PipelineParallelSize)
+	if e.EnablePrefixCaching != nil {
+		kw["enable_prefix_caching"] = *e.EnablePrefixCaching
+	}
 	if len(kw) > 0 {
 		cfg["engine_kwargs"] = kw
 	}
@@ -402,16 +408,19 @@ func (p *parser) llm(args map[string]any) *LLM {
 	if kw := p.obj(cfg, "engine_kwargs", at); kw != nil {
 		kat := at + "engine_kwargs."
 		e := Engine{
-			Quantization:        p.str(kw, "quantization", kat),
-			TensorParallelSize:  p.int(kw, "tensor_parallel_size", kat),
-			MaxModelLen:         p.int(kw, "max_model_len", kat),
-			MaxNumSeqs:          p.int(kw, "max_num_seqs", kat),
-			MaxNumBatchedTokens: p.int(kw, "max_num_batched_tokens", kat),
-			KVCacheDType:        p.str(kw, "kv_cache_dtype", kat),
+			Quantization:         p.str(kw, "quantization", kat),
+			TensorParallelSize:   p.int(kw, "tensor_parallel_size", kat),
+			MaxModelLen:          p.int(kw, "max_model_len", kat),
+			MaxNumSeqs:           p.int(kw, "max_num_seqs", kat),
+			MaxNumBatchedTokens:  p.int(kw, "max_num_batched_tokens", kat),
+			KVCacheDType:         p.str(kw, "kv_cache_dtype", kat),
+			PipelineParallelSize: p.int(kw, "pipeline_parallel_size", kat),
 		}
-		if v, ok := kw["enable_chunked_prefill"].(bool); ok {
-			e.EnableChunkedPrefill = &v
-			delete(kw, "enable_chunked_prefill")
+		for k, f := range map[string]**bool{"enable_chunked_prefill": &e.EnableChunkedPrefill, "enable_prefix_caching": &e.EnablePrefixCaching} {
+			if v, ok := kw[k].(bool); ok {
+				*f = &v
+				delete(kw, k)
+			}
 		}
 		if g := p.float(kw, "gpu_memory_utilization", kat); g != nil {
 			e.GPUMemoryUtilization = *g
