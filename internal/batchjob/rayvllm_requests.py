@@ -182,7 +182,9 @@ def vllm_defaults():
         import vllm
 
         d = vllm.SamplingParams()
-        _DEFAULTS.update({k: getattr(d, k) for k in SAMPLING if k != "n"})
+        # [] as None (which vLLM takes for "none"): an empty list has Arrow
+        # type list<null>, which would not match a row's list<string>.
+        _DEFAULTS.update({k: getattr(d, k) if getattr(d, k) != [] else None for k in SAMPLING if k != "n"})
     return _DEFAULTS
 
 
