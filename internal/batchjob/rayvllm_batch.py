@@ -11,7 +11,12 @@ directory of files), turns every row into a chat (messages) or completion
 (vLLMEngineProcessorConfig + build_processor), and writes exactly one output
 row per input row that keeps the row's identity:
 
-    <id column> | input_file, input_row;  generated_text, num_input_tokens, num_generated_tokens
+    <id column> | input_file, input_row;  [passthrough columns;]  generated_text, num_input_tokens,
+    num_generated_tokens, finish_reason
+
+or, for input.format = "openai_batch", one OpenAI batch response line per
+request line (rayvllm_requests.py, which also reads the requests, the
+sampling_params column, and derives finish_reason).
 
 Row identity. With input.id_column, a row is its id: the ids must be
 unique and not null, which is checked before any engine starts. Without
@@ -103,7 +108,7 @@ from rayvllm_pieces import (EXTENSIONS, FILE_COLUMN, ROW_COLUMN, ConfigError, Le
                             _filesystem, _is_local, _join, committed_keys, encode, errors_path, id_schema,
                             metrics_path, put_atomic, read_json_file, row_keys, run_key, abort_multipart_uploads,
                             check_ids, drop_committed)
-from rayvllm_requests import (CHAT, FINISH_REASON, REQUEST_COLUMN, encode_openai, finish_reason, parse_line,
+from rayvllm_requests import (CHAT, FINISH_REASON, REQUEST_COLUMN, chat_prompt, encode_openai, finish_reason, parse_line,
                               sampling_column, vllm_defaults)
 
 METRICS_PREFIX = "rayvllm-metrics: "
@@ -364,7 +369,7 @@ def _messages(value):
 def uses_chat(cfg):
     inp = cfg["input"]
     if inp.get("format") == OPENAI:
-        return cfg.get("openai_url", CHAT) == CHAT
+        return False  # rendered and tokenized in the preprocess (chat_prompt)
     return bool(inp.get("messages_column")) or inp.get("apply_chat_template", True)
 
 
@@ -394,15 +399,12 @@ def make_preprocess(cfg):
             req[REQUEST_COLUMN] = json.dumps({"url": row.get("url") or (CHAT if chat else "/v1/completions"),
                                               "max_tokens": sp["max_tokens"], "stop_token_ids": sp["stop_token_ids"],
                                               "ignore_eos": sp["ignore_eos"], "model": cfg["model_source"]})
-        if chat:
-            # vLLM's chat server tokenizes the rendered template without
-            # special tokens: the template carries the BOS itself.
-            req["tokenization_kwargs"] = {"add_special_tokens": False}
         if openai:
             body = json.loads(row["body"])
-            req[REQUEST_COLUMN] = json.dumps({**json.loads(req[REQUEST_COLUMN]), "model": body.get("model") or cfg["model_source"]})
-            if chat:
-                req["messages"] = _messages(body["messages"])
+            req[REQUEST_COLUMN] = json.dumps({**json.loads(req[REQUEST_COLUMN]), "url": row["url"],
+                                              "model": body.get("model") or cfg["model_source"]})
+            if row["url"] == CHAT:
+                req["prompt"], req["tokenized_prompt"] = chat_prompt(cfg["model_source"], _messages(body["messages"]))
             else:
                 req["prompt"] = body["prompt"]
         elif messages_col:
@@ -465,6 +467,8 @@ def processor_config_kwargs(cfg):
             kwargs[key] = cfg[key]
     if cfg.get("on_row_error") == "skip":
         kwargs["should_continue_on_error"] = True
+    if (cfg.get("input") or {}).get("format") == OPENAI:
+        kwargs["tokenize_stage"] = False  # a chat line comes tokenized (chat_prompt)
     workers = engine.get("tensor_parallel_size", 1) * engine.get("pipeline_parallel_size", 1)
     if cfg.get("accelerator") == "cpu":
         # Without explicit bundles the engine stage asks Ray for a GPU per
@@ -502,29 +506,21 @@ def plan_resume(inp, out, block_rows, id_type, resume):
         rows, keys, problem = check_ids(read_input(inp, block_rows), ids[0])
         facts.update(rows=rows, problem=problem, skipped=int(len(np.intersect1d(done, keys, assume_unique=True))))
     if inp["format"] == OPENAI or inp.get("sampling_params_column"):
-        facts.update(check_requests(read_input(inp, block_rows), inp["format"] == OPENAI))
+        facts["requests_problem"] = check_requests(read_input(inp, block_rows))
     return done, facts
 
 
-def check_requests(ds, openai):
-    """{"requests_problem": message or None, "urls": [the urls]}: every row's
-    request is checked before any engine starts."""
-    bad, examples, urls = 0, [], set()
-    cols = [PROBLEM_COLUMN, *(["url"] if openai else [])]
-    for b in ds.select_columns(cols).iter_batches(batch_size=None, batch_format="pyarrow"):
-        if openai:
-            urls.update(u for u in pc.unique(b.column("url")).to_pylist() if u)
+def check_requests(ds):
+    """What is wrong with the rows' requests (None: nothing), checked
+    before any engine starts; the read tasks found it (PROBLEM_COLUMN)."""
+    bad, examples = 0, []
+    for b in ds.select_columns([PROBLEM_COLUMN]).iter_batches(batch_size=None, batch_format="pyarrow"):
         problems = b.column(PROBLEM_COLUMN)
         if problems.null_count < b.num_rows:
             p = pc.drop_null(problems)
             bad += len(p)
             examples += p.to_pylist()[:5 - len(examples)]
-    problem = None
-    if bad:
-        problem = f"{bad} request(s) the engine cannot honour (e.g. {'; '.join(examples)})"
-    elif len(urls) > 1:
-        problem = f"the lines use {' and '.join(sorted(urls))}: a run takes one url (the chat template is the run's); split the file"
-    return {"requests_problem": problem, "urls": sorted(urls)}
+    return f"{bad} request(s) the engine cannot honour (e.g. {'; '.join(examples)})" if bad else None
 
 
 def plan_resume_remote(*args):
@@ -696,8 +692,6 @@ def _run(cfg, build_processor, key):
                              "to identify rows by input file and row number.")
         if facts.get("requests_problem"):
             raise InputError(f"input {inp['path']}: {facts['requests_problem']}")
-        if facts.get("urls"):
-            cfg = {**cfg, "openai_url": facts["urls"][0]}
         if facts["committed"]:
             ds = ds.map_batches(drop_committed, batch_format="pyarrow", batch_size=None,
                                 fn_kwargs={"ids": ids, "keys": [keys]})

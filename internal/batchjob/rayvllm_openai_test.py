@@ -9,6 +9,13 @@ from rayvllm_batch_test import config, fake_build_processor, rb, write_input  # 
 from rayvllm_batch_test import ray_cluster  # noqa: F401  (the session fixture)
 
 
+@pytest.fixture(autouse=True)
+def no_tokenizer(monkeypatch):
+    """The stand-in model has no tokenizer: a chat line's prompt is its
+    contents, untokenized (the stand-in counts words)."""
+    monkeypatch.setattr(rb, "chat_prompt", lambda model, msgs: (" ".join(m["content"] for m in msgs), None))
+
+
 def openai_config(tmp_path, lines):
     path = tmp_path / "requests.jsonl"
     path.write_text("".join(json.dumps(line) + "\n" if not isinstance(line, str) else line + "\n" for line in lines))
@@ -39,8 +46,8 @@ def test_openai_batch_in_and_out(tmp_path):
     a, b = (out[k]["response"]["body"] for k in "ab")
     assert a["object"] == "chat.completion" and a["model"] == "tiny"
     # Per-row max_tokens: the stand-in cuts its answer "chat: <words>" there.
-    assert a["choices"][0]["message"]["content"] == "chat: one" and a["choices"][0]["finish_reason"] == "length"
-    assert b["choices"][0]["message"]["content"] == "chat: four five" and b["choices"][0]["finish_reason"] == "stop"
+    assert a["choices"][0]["message"]["content"] == "prompt: one" and a["choices"][0]["finish_reason"] == "length"
+    assert b["choices"][0]["message"]["content"] == "prompt: four five" and b["choices"][0]["finish_reason"] == "stop"
     assert a["usage"] == {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}
 
     # Resume reads the committed custom_ids back: nothing runs twice.
@@ -56,21 +63,20 @@ def test_unsupported_body_fields_are_refused_with_the_line(tmp_path):
     assert not (tmp_path / "out" / "_SUCCESS").exists()
 
 
-def test_duplicate_custom_ids_and_mixed_urls_are_refused(tmp_path):
+def test_duplicate_custom_ids_are_refused(tmp_path):
     cfg = openai_config(tmp_path, [chat("a", "x"), chat("a", "y")])
     with pytest.raises(rb.InputError, match="custom_id: 1 id.*more than once"):
         rb.run(cfg, build_processor=fake_build_processor)
-    comp = {"custom_id": "c", "url": "/v1/completions", "body": {"prompt": "p"}}
-    cfg = openai_config(tmp_path, [chat("a", "x"), comp])
-    with pytest.raises(rb.InputError, match="a run takes one url"):
-        rb.run(cfg, build_processor=fake_build_processor)
 
 
-def test_completions_lines(tmp_path):
-    cfg = openai_config(tmp_path, [{"custom_id": "c", "url": "/v1/completions", "body": {"prompt": "p q", "max_tokens": 9}}])
-    body = read_lines(cfg) if rb.run(cfg, build_processor=fake_build_processor) else None
-    body = body["c"]["response"]["body"]
-    assert body["object"] == "text_completion" and body["choices"][0]["text"] == "prompt: p q"
+def test_chat_and_completions_lines_in_one_file(tmp_path):
+    comp = {"custom_id": "c", "url": "/v1/completions", "body": {"prompt": "p q", "max_tokens": 9}}
+    cfg = openai_config(tmp_path, [chat("a", "x y"), comp])
+    rb.run(cfg, build_processor=fake_build_processor)
+    out = read_lines(cfg)
+    assert out["c"]["response"]["body"]["object"] == "text_completion"
+    assert out["c"]["response"]["body"]["choices"][0]["text"] == "prompt: p q"
+    assert out["a"]["response"]["body"]["object"] == "chat.completion"
 
 
 def test_sampling_params_column_and_passthrough(tmp_path):

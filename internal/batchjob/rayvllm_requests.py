@@ -188,6 +188,29 @@ def vllm_defaults():
     return _DEFAULTS
 
 
+_TOKENIZERS = {}
+
+
+def tokenizer(model_source):
+    if model_source not in _TOKENIZERS:
+        from transformers import AutoTokenizer
+
+        _TOKENIZERS[model_source] = AutoTokenizer.from_pretrained(model_source)
+    return _TOKENIZERS[model_source]
+
+
+def chat_prompt(model_source, messages):
+    """(prompt, token ids) of a chat request as vLLM's chat server makes
+    them: the model's chat template with the generation prompt, tokenized
+    without special tokens (the template carries its own BOS). Done here,
+    not in ray.data.llm's chat template stage, because its engine stage
+    tokenizes a text prompt with the special tokens (a second BOS) and
+    passes no tokenization_kwargs to generate."""
+    tok = tokenizer(model_source)
+    text = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    return text, tok.encode(text, add_special_tokens=False)
+
+
 _EOS = {}
 
 
