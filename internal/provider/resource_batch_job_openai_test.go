@@ -111,7 +111,7 @@ func writeOpenAIBatch(t *testing.T, path string, prompts []string) {
 	var b bytes.Buffer
 	for k, p := range prompts {
 		line, _ := json.Marshal(map[string]any{"custom_id": fmt.Sprintf("req-%d", k), "method": "POST", "url": "/v1/chat/completions",
-			"body": map[string]any{"model": "tiny", "messages": []map[string]string{{"role": "user", "content": p}},
+			"body": map[string]any{"messages": []map[string]string{{"role": "user", "content": p}},
 				"max_tokens": 2 + (k*7)%23, "temperature": 0}})
 		b.Write(append(line, '\n'))
 	}
