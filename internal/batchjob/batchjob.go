@@ -27,6 +27,11 @@ var script []byte
 //go:embed rayvllm_pieces.py
 var piecesModule []byte
 
+// The per-row request module (OpenAI batch format, sampling_params column).
+//
+//go:embed rayvllm_requests.py
+var requestsModule []byte
+
 // Script is the Python entrypoint's source.
 func Script() []byte { return append([]byte(nil), script...) }
 
@@ -37,8 +42,15 @@ const ModuleName = "rayvllm_batch"
 // (METRICS_PREFIX in the script).
 const MetricsPrefix = "rayvllm-metrics: "
 
+// FormatOpenAIBatch is the OpenAI batch file format: a request a line in,
+// a response a line out (rayvllm_requests.py).
+const FormatOpenAIBatch = "openai_batch"
+
 // Formats are the input and output formats the script reads and writes.
-var Formats = []string{"jsonl", "parquet", "csv"}
+var Formats = []string{"jsonl", "parquet", "csv", FormatOpenAIBatch}
+
+// OutputColumns are the columns the script adds to each output row.
+var OutputColumns = []string{"generated_text", "num_input_tokens", "num_generated_tokens", "finish_reason"}
 
 // Config is the script's configuration: the JSON object passed with
 // --config-json. Field names follow vLLM's engine arguments and
@@ -158,12 +170,15 @@ type Input struct {
 	PromptColumn      string `json:"prompt_column,omitempty"`
 	MessagesColumn    string `json:"messages_column,omitempty"`
 	ApplyChatTemplate *bool  `json:"apply_chat_template,omitempty"`
+	// SamplingParamsColumn holds a JSON object of SamplingParams per row.
+	SamplingParamsColumn string `json:"sampling_params_column,omitempty"`
 }
 
 // Output is where the results go.
 type Output struct {
-	Path   string `json:"path"`
-	Format string `json:"format"`
+	Path               string   `json:"path"`
+	Format             string   `json:"format"`
+	PassthroughColumns []string `json:"passthrough_columns,omitempty"`
 }
 
 // Sampling is the subset of vLLM SamplingParams the resource exposes.
@@ -229,8 +244,14 @@ func (c *Config) NormalizeKnown(unknown map[string]bool) error {
 			return &InputError{"input.format", fmt.Sprintf("cannot tell the format of %q from its extension; set format to one of %s", c.Input.Path, strings.Join(Formats, ", "))}
 		}
 	}
-	if c.Output.Format == "" && known("output.format") {
+	if c.Output.Format == "" && known("output.format", "input.format") {
 		c.Output.Format = "jsonl"
+		if c.Input.Format == FormatOpenAIBatch {
+			c.Output.Format = FormatOpenAIBatch
+		}
+	}
+	if err := c.checkRequests(known); err != nil {
+		return err
 	}
 	for _, attr := range []string{"input.path", "output.path"} {
 		p := c.Input.Path
@@ -241,7 +262,7 @@ func (c *Config) NormalizeKnown(unknown map[string]bool) error {
 			return &InputError{attr, fmt.Sprintf("%q must be an absolute path on the cluster's nodes or a URI (s3://, gs://, ...): the job's working directory is a temporary one", p)}
 		}
 	}
-	if known("input.prompt_column", "input.messages_column") && (c.Input.PromptColumn == "") == (c.Input.MessagesColumn == "") {
+	if known("input.format", "input.prompt_column", "input.messages_column") && c.Input.Format != FormatOpenAIBatch && (c.Input.PromptColumn == "") == (c.Input.MessagesColumn == "") {
 		return &InputError{"input", "set exactly one of prompt_column and messages_column"}
 	}
 	if known("input.messages_column", "input.apply_chat_template") && c.Input.MessagesColumn != "" && c.Input.ApplyChatTemplate != nil && !*c.Input.ApplyChatTemplate {
@@ -277,6 +298,33 @@ func (c *Config) NormalizeKnown(unknown map[string]bool) error {
 	clean := path.Clean(c.Output.Path)
 	if known("output.path") && (!IsURI(clean) && clean == "/" || known("input.path") && strings.TrimSuffix(c.Input.Path, "/") == strings.TrimSuffix(c.Output.Path, "/")) {
 		return &InputError{"output.path", fmt.Sprintf("%q cannot be the input path or the root directory: without resume the output directory is overwritten", c.Output.Path)}
+	}
+	return nil
+}
+
+// checkRequests checks the OpenAI batch format and the per-row attributes.
+func (c *Config) checkRequests(known func(...string) bool) error {
+	openai := c.Input.Format == FormatOpenAIBatch
+	if openai && known("input.format") {
+		for _, a := range [][2]string{{"input.prompt_column", c.Input.PromptColumn}, {"input.messages_column", c.Input.MessagesColumn},
+			{"input.id_column", c.Input.IDColumn}, {"input.sampling_params_column", c.Input.SamplingParamsColumn}} {
+			if attr := a[0]; a[1] != "" && known(attr) {
+				return &InputError{attr, fmt.Sprintf("input.format = %q takes each request, its custom_id and its sampling fields from the line: remove %s", FormatOpenAIBatch, attr)}
+			}
+		}
+		if len(c.Output.PassthroughColumns) > 0 && known("output.passthrough_columns") {
+			return &InputError{"output.passthrough_columns", fmt.Sprintf("input.format = %q has no columns to pass through; the response lines carry custom_id", FormatOpenAIBatch)}
+		}
+	}
+	if c.Output.Format == FormatOpenAIBatch && !openai && known("input.format", "output.format", "input.path") {
+		return &InputError{"output.format", fmt.Sprintf("%q answers request lines: it needs input.format = %q; use jsonl, parquet or csv for columnar input", FormatOpenAIBatch, FormatOpenAIBatch)}
+	}
+	if known("output.passthrough_columns", "input.id_column") {
+		for _, col := range c.Output.PassthroughColumns {
+			if slices.Contains(OutputColumns, col) || col == c.Input.IDColumn || col == "input_file" || col == "input_row" {
+				return &InputError{"output.passthrough_columns", fmt.Sprintf("%q is already an output column; pass through other input columns (the output has the identity and %s)", col, strings.Join(OutputColumns, ", "))}
+			}
+		}
 	}
 	return nil
 }
@@ -349,8 +397,9 @@ func shellUnquote(s string) (string, bool) {
 // content hash, the same for every job of one provider version.
 func Package() (ray.Package, error) {
 	return ray.NewPackage(map[string]ray.PackageFile{
-		ModuleName + ".py":  {Data: script, Mode: 0o644},
-		"rayvllm_pieces.py": {Data: piecesModule, Mode: 0o644},
+		ModuleName + ".py":    {Data: script, Mode: 0o644},
+		"rayvllm_pieces.py":   {Data: piecesModule, Mode: 0o644},
+		"rayvllm_requests.py": {Data: requestsModule, Mode: 0o644},
 	})
 }
 

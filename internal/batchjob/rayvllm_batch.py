@@ -11,7 +11,12 @@ directory of files), turns every row into a chat (messages) or completion
 (vLLMEngineProcessorConfig + build_processor), and writes exactly one output
 row per input row that keeps the row's identity:
 
-    <id column> | input_file, input_row;  generated_text, num_input_tokens, num_generated_tokens
+    <id column> | input_file, input_row;  [passthrough columns;]  generated_text, num_input_tokens,
+    num_generated_tokens, finish_reason
+
+or, for input.format = "openai_batch", one OpenAI batch response line per
+request line (rayvllm_requests.py, which also reads the requests, the
+sampling_params column, and derives finish_reason).
 
 Row identity. With input.id_column, a row is its id: the ids must be
 unique and not null, which is checked before any engine starts. Without
@@ -104,10 +109,17 @@ from rayvllm_pieces import (EXTENSIONS, FILE_COLUMN, ROW_COLUMN, ConfigError, Le
                             _filesystem, _is_local, _join, committed_keys, encode, errors_path, id_schema,
                             metrics_path, put_atomic, read_json_file, row_keys, run_key, abort_multipart_uploads,
                             check_ids, drop_committed)
+from rayvllm_requests import (CHAT, FINISH_REASON, REQUEST_COLUMN, chat_prompt, encode_openai, finish_reason, parse_line,
+                              sampling_column, vllm_defaults)
 
 METRICS_PREFIX = "rayvllm-metrics: "
-FORMATS = ("jsonl", "parquet", "csv")
-OUTPUT_COLUMNS = ("generated_text", "num_input_tokens", "num_generated_tokens")
+OPENAI = "openai_batch"
+FORMATS = ("jsonl", "parquet", "csv", OPENAI)
+OUTPUT_COLUMNS = ("generated_text", "num_input_tokens", "num_generated_tokens", FINISH_REASON)
+# Internal columns of the read: a row's checked sampling fields (JSON) and
+# what is wrong with its request (null when nothing); an OpenAI line's parts.
+SAMPLING_COLUMN, PROBLEM_COLUMN = "_rayvllm_sampling", "_rayvllm_problem"
+OPENAI_COLUMNS = ("custom_id", "url", "body")
 # Ray Data settings for accelerator = "cpu" when the configuration leaves them
 # out. Picked with `make bench-e2e` (docs/benchmarks.md): the setting
 # with the best steady tokens/s relative to plain vllm.LLM.generate on the
@@ -160,8 +172,20 @@ def validate(cfg):
             raise ConfigError(f"{name}.path is required")
         if section.get("format") not in FORMATS:
             raise ConfigError(f"{name}.format must be one of {', '.join(FORMATS)}, got {section.get('format')!r}")
-    if bool(inp.get("prompt_column")) == bool(inp.get("messages_column")):
+    if inp.get("format") == OPENAI:
+        for key in ("prompt_column", "messages_column", "sampling_params_column", "passthrough_columns"):
+            if inp.get(key) or key == "passthrough_columns" and out.get(key):
+                raise ConfigError(f"input.format {OPENAI!r} takes the request from each line's body: "
+                                  f"{'output' if key == 'passthrough_columns' else 'input'}.{key} cannot be set")
+        if inp.get("id_column") not in (None, "", "custom_id"):
+            raise ConfigError(f"input.format {OPENAI!r} identifies rows by custom_id: leave input.id_column unset")
+    elif bool(inp.get("prompt_column")) == bool(inp.get("messages_column")):
         raise ConfigError("set exactly one of input.prompt_column and input.messages_column")
+    if out.get("format") == OPENAI and inp.get("format") != OPENAI:
+        raise ConfigError(f"output.format {OPENAI!r} needs input.format {OPENAI!r} (each response answers a request line)")
+    clash = [c for c in out.get("passthrough_columns") or [] if c in OUTPUT_COLUMNS or c in identity_columns(inp)]
+    if clash:
+        raise ConfigError(f"output.passthrough_columns: {', '.join(clash)} is already an output column")
     if inp.get("id_column") in (FILE_COLUMN, ROW_COLUMN):
         raise ConfigError(f"input.id_column cannot be {inp['id_column']!r}: without id_column the output uses that name")
     if cfg.get("on_row_error", "fail") not in ON_ROW_ERROR:
@@ -179,6 +203,8 @@ def env_int(name, default):
 
 
 def identity_columns(inp):
+    if inp.get("format") == OPENAI:
+        return ["custom_id"]
     return [inp["id_column"]] if inp.get("id_column") else [FILE_COLUMN, ROW_COLUMN]
 
 
@@ -203,9 +229,43 @@ def input_files(path):
     return sorted(files)
 
 
+def _lines(f, chunk=16 << 20):
+    """(1-based line number, line) of a text stream, blank lines left out."""
+    n, rest = 0, b""
+    while True:
+        data = f.read(chunk)
+        parts = (rest + data).split(b"\n")
+        rest = parts.pop() if data else b""
+        for line in parts:
+            n += 1
+            if line.strip():
+                yield n, line.decode("utf-8", errors="replace")
+        if not data:
+            return
+
+
+def _openai_batches(f, block_rows):
+    """Record batches of an OpenAI batch file: its parts, the checked
+    sampling fields and each line's problem, named with its line number."""
+    cols = {c: [] for c in (*OPENAI_COLUMNS, SAMPLING_COLUMN, PROBLEM_COLUMN)}
+    for n, line in _lines(f):
+        cid, url, body, sampling, problem = parse_line(line)
+        for c, v in zip(cols, (cid, url, body, sampling, problem and f"line {n}: {problem}")):
+            cols[c].append(v)
+        if len(cols["url"]) >= block_rows:
+            yield pa.RecordBatch.from_pydict(cols, schema=pa.schema([(c, pa.string()) for c in cols]))
+            cols = {c: [] for c in cols}
+    if cols["url"]:
+        yield pa.RecordBatch.from_pydict(cols, schema=pa.schema([(c, pa.string()) for c in cols]))
+
+
 def _batches(fs, path, fmt, id_column, block_rows):
     """Record batches of one input file, streamed. A CSV id column is read
     as text, so that "001" stays "001"."""
+    if fmt == OPENAI:
+        with fs.open_input_stream(path, compression="detect") as f:
+            yield from _openai_batches(f, block_rows)
+        return
     if fmt == "parquet":
         with fs.open_input_file(path) as f:
             yield from pq.ParquetFile(f).iter_batches(batch_size=block_rows)
@@ -221,7 +281,17 @@ def _batches(fs, path, fmt, id_column, block_rows):
                 yield batch.slice(off, block_rows)
 
 
-def make_read(input_path, fmt, id_column, block_rows):
+def _check_sampling(t, column):
+    """The table with a sampling_params column checked into SAMPLING_COLUMN
+    and PROBLEM_COLUMN (its file and row in the message)."""
+    checked = [sampling_column(v) for v in t.column(column).to_pylist()]
+    where = zip(t.column(FILE_COLUMN).to_pylist(), t.column(ROW_COLUMN).to_pylist())
+    problems = [p and f"{f} row {r}: input.sampling_params_column {column!r}: {p}" for (_, p), (f, r) in zip(checked, where)]
+    t = t.append_column(SAMPLING_COLUMN, pa.array([s for s, _ in checked], pa.string()))
+    return t.append_column(PROBLEM_COLUMN, pa.array(problems, pa.string()))
+
+
+def make_read(input_path, fmt, id_column, block_rows, sampling_col=None):
     def read(files):
         fs, _ = _filesystem(input_path)
         for rel, path in zip(files["file"].to_pylist(), files["path"].to_pylist()):
@@ -233,6 +303,11 @@ def make_read(input_path, fmt, id_column, block_rows):
                 t = t.append_column(FILE_COLUMN, pa.array([rel] * t.num_rows, pa.string()))
                 t = t.append_column(ROW_COLUMN, pa.array(np.arange(row, row + t.num_rows, dtype=np.int64)))
                 row += t.num_rows
+                if sampling_col:
+                    t = _check_sampling(t, sampling_col)
+                elif fmt == OPENAI:
+                    t = t.set_column(t.schema.get_field_index(PROBLEM_COLUMN), PROBLEM_COLUMN, pc.binary_join_element_wise(
+                        pa.scalar(f"{rel} "), t.column(PROBLEM_COLUMN), ""))
                 buf.append(t)
                 n += t.num_rows
                 if n >= block_rows:
@@ -250,7 +325,8 @@ def read_input(inp, block_rows):
     files = input_files(inp["path"])
     # One read task per file: the list of files is all the driver handles.
     ds = ray.data.from_items([{"file": r, "path": p} for r, p in files], override_num_blocks=len(files))
-    ds = ds.map_batches(make_read(inp["path"], inp["format"], inp.get("id_column"), block_rows),
+    ds = ds.map_batches(make_read(inp["path"], inp["format"], inp.get("id_column"), block_rows,
+                                  inp.get("sampling_params_column")),
                         batch_size=1, batch_format="pyarrow")
     # A task's output is merged into blocks of up to 128 MiB (a whole file
     # here); blocks of block_rows (a streaming split, no shuffle) let the
@@ -269,9 +345,10 @@ def read_table(path, fmt):
     return ray.data.read_csv(path)
 
 
-def check_columns(schema, inp):
+def check_columns(schema, inp, out):
     names = schema.names
-    wanted = [c for c in (inp.get("id_column"), inp.get("prompt_column") or inp.get("messages_column")) if c]
+    wanted = [c for c in (inp.get("id_column"), inp.get("prompt_column") or inp.get("messages_column"),
+                          inp.get("sampling_params_column"), *(out.get("passthrough_columns") or [])) if c]
     missing = [c for c in wanted if c not in names]
     if missing:
         raise ConfigError(
@@ -292,20 +369,46 @@ def _messages(value):
 
 def uses_chat(cfg):
     inp = cfg["input"]
+    if inp.get("format") == OPENAI:
+        return False  # rendered and tokenized in the preprocess (chat_prompt)
     return bool(inp.get("messages_column")) or inp.get("apply_chat_template", True)
+
+
+def per_row_sampling(cfg):
+    return cfg["input"].get("format") == OPENAI or bool(cfg["input"].get("sampling_params_column"))
 
 
 def make_preprocess(cfg):
     inp = cfg["input"]
     ids = identity_columns(inp)
     prompt_col, messages_col = inp.get("prompt_column"), inp.get("messages_column")
-    chat = uses_chat(cfg)
+    chat, openai, per_row = uses_chat(cfg), inp["format"] == OPENAI, per_row_sampling(cfg)
+    passthrough = (cfg["output"].get("passthrough_columns") or [])
     sampling = {k: v for k, v in (cfg.get("sampling_params") or {}).items() if v is not None}
+    # An OpenAI request without max_tokens may use the whole context, as in
+    # vLLM's server (None: vLLM fills in max_model_len - prompt length).
+    unset_max = {"max_tokens": None} if openai else {}
 
     def preprocess(row):
         req = {c: row[c] for c in ids}
+        req.update({c: row[c] for c in passthrough})
         req["sampling_params"] = dict(sampling)
-        if messages_col:
+        if per_row:
+            # Every row carries every key: the column is one Arrow struct.
+            req["sampling_params"] = {**vllm_defaults(), **unset_max, **sampling, **json.loads(row[SAMPLING_COLUMN])}
+            sp = req["sampling_params"]
+            req[REQUEST_COLUMN] = json.dumps({"url": row.get("url") or (CHAT if chat else "/v1/completions"),
+                                              "max_tokens": sp["max_tokens"], "stop_token_ids": sp["stop_token_ids"],
+                                              "ignore_eos": sp["ignore_eos"], "model": cfg["model_source"]})
+        if openai:
+            body = json.loads(row["body"])
+            req[REQUEST_COLUMN] = json.dumps({**json.loads(req[REQUEST_COLUMN]), "url": row["url"],
+                                              "model": body.get("model") or cfg["model_source"]})
+            if row["url"] == CHAT:
+                req["prompt"], req["tokenized_prompt"] = chat_prompt(cfg["model_source"], _messages(body["messages"]))
+            else:
+                req["prompt"] = body["prompt"]
+        elif messages_col:
             req["messages"] = _messages(row[messages_col])
         elif chat:
             req["messages"] = [{"role": "user", "content": str(row[prompt_col])}]
@@ -318,14 +421,23 @@ def make_preprocess(cfg):
 
 def make_postprocess(cfg):
     ids = identity_columns(cfg["input"])
+    keep = [*(cfg["output"].get("passthrough_columns") or []), *([REQUEST_COLUMN] if per_row_sampling(cfg) else [])]
+    max_model_len = (cfg.get("engine_kwargs") or {}).get("max_model_len")
+    max_tokens = (cfg.get("sampling_params") or {}).get("max_tokens")
 
     def postprocess(row):
         arrival, finish = request_window(row.get("metrics"))
-        out = {c: row[c] for c in ids}
+        out = {c: row[c] for c in (*ids, *keep)}
+        n_in, n_out = int(row.get("num_input_tokens") or 0), int(row.get("num_generated_tokens") or 0)
+        if REQUEST_COLUMN in keep:
+            req = json.loads(row[REQUEST_COLUMN])
+        else:
+            req = {"max_tokens": max_tokens if max_tokens is not None else vllm_defaults()["max_tokens"]}
         out.update({
             "generated_text": row.get("generated_text") or "",
-            "num_input_tokens": int(row.get("num_input_tokens") or 0),
-            "num_generated_tokens": int(row.get("num_generated_tokens") or 0),
+            "num_input_tokens": n_in,
+            "num_generated_tokens": n_out,
+            FINISH_REASON: finish_reason(row.get("generated_tokens"), n_in, n_out, req, max_model_len, cfg["model_source"]),
             ARRIVAL: arrival,
             FINISH: finish,
         })
@@ -356,6 +468,8 @@ def processor_config_kwargs(cfg):
             kwargs[key] = cfg[key]
     if cfg.get("on_row_error") == "skip":
         kwargs["should_continue_on_error"] = True
+    if (cfg.get("input") or {}).get("format") == OPENAI:
+        kwargs["tokenize_stage"] = False  # a chat line comes tokenized (chat_prompt)
     workers = engine.get("tensor_parallel_size", 1) * engine.get("pipeline_parallel_size", 1)
     if cfg.get("accelerator") == "cpu":
         # Without explicit bundles the engine stage asks Ray for a GPU per
@@ -389,10 +503,25 @@ def plan_resume(inp, out, block_rows, id_type, resume):
     ids = identity_columns(inp)
     done = committed_keys(out, ids, id_type) if resume else np.empty(0, dtype="S16")
     facts = {"committed": int(len(done)), "skipped": int(len(done)), "rows": None, "problem": None}
-    if inp.get("id_column"):
-        rows, keys, problem = check_ids(read_input(inp, block_rows), inp["id_column"])
+    if inp.get("id_column") or inp["format"] == OPENAI:
+        rows, keys, problem = check_ids(read_input(inp, block_rows), ids[0])
         facts.update(rows=rows, problem=problem, skipped=int(len(np.intersect1d(done, keys, assume_unique=True))))
+    if inp["format"] == OPENAI or inp.get("sampling_params_column"):
+        facts["requests_problem"] = check_requests(read_input(inp, block_rows))
     return done, facts
+
+
+def check_requests(ds):
+    """What is wrong with the rows' requests (None: nothing), checked
+    before any engine starts; the read tasks found it (PROBLEM_COLUMN)."""
+    bad, examples = 0, []
+    for b in ds.select_columns([PROBLEM_COLUMN]).iter_batches(batch_size=None, batch_format="pyarrow"):
+        problems = b.column(PROBLEM_COLUMN)
+        if problems.null_count < b.num_rows:
+            p = pc.drop_null(problems)
+            bad += len(p)
+            examples += p.to_pylist()[:5 - len(examples)]
+    return f"{bad} request(s) the engine cannot honour (e.g. {'; '.join(examples)})" if bad else None
 
 
 def plan_resume_remote(*args):
@@ -428,11 +557,12 @@ class PieceSink(_sink_base()):
     """Each write task commits its rows as one piece (module docstring) and
     returns the piece's counts; on_write_complete (on the driver) keeps them."""
 
-    def __init__(self, out, ids, id_type, piece_rows):
+    def __init__(self, out, ids, id_type, piece_rows, extra=()):
         self.out, self.ids, self.piece_rows = out, ids, piece_rows
         schema = id_schema(ids, id_type)
-        self.schema = pa.schema([*schema, ("generated_text", pa.string()), ("num_input_tokens", pa.int64()),
-                                 ("num_generated_tokens", pa.int64())])
+        # extra: (name, type) of the passthrough columns and the request.
+        self.schema = pa.schema([*schema, *extra, ("generated_text", pa.string()), ("num_input_tokens", pa.int64()),
+                                 ("num_generated_tokens", pa.int64()), (FINISH_REASON, pa.string())])
         self.error_schema = pa.schema([*schema, ("error", pa.string())])
         self.result = None
 
@@ -456,7 +586,7 @@ class PieceSink(_sink_base()):
                  "first_arrival": None, "last_finish": None}
         if failed is not None and failed.num_rows:
             errs = pa.table({**{c: failed.column(c) for c in self.ids}, "error": failed.column(ERROR_COLUMN)})
-            put_atomic(fs, _join(_filesystem(errors_path(self.out))[1], name), encode(errs.cast(self.error_schema), fmt))
+            put_atomic(fs, _join(_filesystem(errors_path(self.out))[1], name), self.encode(errs.cast(self.error_schema)))
             stats["failed"] = failed.num_rows
         if rows.num_rows:
             arrival = rows.column(ARRIVAL)
@@ -466,8 +596,11 @@ class PieceSink(_sink_base()):
                 stats["last_finish"] = pc.max(rows.column(FINISH)).as_py()
             stats["input_tokens"] = int(pc.sum(rows.column("num_input_tokens")).as_py() or 0)
             stats["output_tokens"] = int(pc.sum(rows.column("num_generated_tokens")).as_py() or 0)
-            put_atomic(fs, _join(root, name), encode(rows.select(self.schema.names).cast(self.schema), fmt))
+            put_atomic(fs, _join(root, name), self.encode(rows.select(self.schema.names).cast(self.schema)))
         return stats
+
+    def encode(self, table):
+        return encode_openai(table) if self.out["format"] == OPENAI else encode(table, self.out["format"])
 
     def on_write_complete(self, write_result):
         self.result = [r for r in write_result.write_returns if r]
@@ -547,19 +680,26 @@ def _run(cfg, build_processor, key, check_cluster):
     ds = read_input(inp, block_rows)
     schema = ds.schema(fetch_if_missing=True)
     schema = schema.base_schema if hasattr(schema, "base_schema") else schema
-    check_columns(schema, inp)
+    check_columns(schema, inp, out)
     id_type = schema.field(ids[0]).type if len(ids) == 1 else None
     if check_cluster:
         check_cluster(cfg)
+    extra = [(c, schema.field(c).type) for c in out.get("passthrough_columns") or []]
+    if out["format"] == OPENAI:
+        extra.append((REQUEST_COLUMN, pa.string()))
 
     resume = prepare_output(out, bool(cfg.get("resume")), key)
     facts = {"committed": 0, "skipped": 0}
-    if resume or inp.get("id_column"):
+    if resume or inp.get("id_column") or per_row_sampling(cfg):
         keys, facts = plan_resume_remote(inp, out, block_rows, id_type, resume)
         if facts.get("problem"):
+            if inp["format"] == OPENAI:
+                raise InputError(f"input {inp['path']}: custom_id: {facts['problem']}. Each line needs its own custom_id.")
             raise InputError(f"input.id_column {inp['id_column']!r}: {facts['problem']}. The ids must be unique and not null "
                              "(they are how resume finds committed rows): fix the input, or leave input.id_column unset "
                              "to identify rows by input file and row number.")
+        if facts.get("requests_problem"):
+            raise InputError(f"input {inp['path']}: {facts['requests_problem']}")
         if facts["committed"]:
             ds = ds.map_batches(drop_committed, batch_format="pyarrow", batch_size=None,
                                 fn_kwargs={"ids": ids, "keys": [keys]})
@@ -568,7 +708,7 @@ def _run(cfg, build_processor, key, check_cluster):
     # Every row already committed (a rerun of a finished job): no engine starts.
     if facts.get("rows") is None or facts["skipped"] < facts["rows"]:
         processor = build_processor(cfg, make_preprocess(cfg), make_postprocess(cfg))
-        sink = PieceSink(out, ids, id_type, piece_rows)
+        sink = PieceSink(out, ids, id_type, piece_rows, extra)
         processor(ds).write_datasink(sink)
         pieces = sink.result or []
     metrics = metrics_from(pieces, time.monotonic() - start, facts["skipped"])

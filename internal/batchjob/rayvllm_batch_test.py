@@ -19,6 +19,7 @@ if os.environ.get("RAYVLLM_TEST_GCS_ADDRESS"):
 
 import rayvllm_batch as rb  # noqa: E402
 import rayvllm_pieces  # noqa: E402
+import rayvllm_requests  # noqa: E402
 import standin  # noqa: E402
 
 ray = pytest.importorskip("ray")
@@ -34,6 +35,7 @@ def ray_cluster():
     # The workers cannot import these modules by name: ship them by value.
     cloudpickle.register_pickle_by_value(rb)
     cloudpickle.register_pickle_by_value(rayvllm_pieces)
+    cloudpickle.register_pickle_by_value(rayvllm_requests)
     cloudpickle.register_pickle_by_value(standin)
     cloudpickle.register_pickle_by_value(sys.modules[__name__])
     # S3 is moto's (the S3 tests); pyarrow reads the endpoint from the env.
@@ -93,7 +95,8 @@ def test_jsonl_prompts(tmp_path):
     out = read_output(cfg)
     assert sorted(out) == sorted(PROMPTS), "one output row per input row, ids kept"
     assert out[4]["generated_text"] == "chat: one two three four"  # prompt wrapped as a user message
-    assert set(out[1]) == {"id", "generated_text", "num_input_tokens", "num_generated_tokens"}
+    assert set(out[1]) == {"id", "generated_text", "num_input_tokens", "num_generated_tokens", "finish_reason"}
+    assert out[4]["finish_reason"] == "stop"  # 5 words < max_tokens
     in_tok = sum(len(p.split()) for p in PROMPTS.values())
     out_tok = sum(len(p.split()) + 1 for p in PROMPTS.values())
     assert (metrics["rows"], metrics["failed_rows"], metrics["skipped_rows"]) == (5, 0, 0)

@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 FILE_COLUMN, ROW_COLUMN = "input_file", "input_row"
 # Piece file extensions; the first is written. ".json" is what Ray Data's
 # write_json named the files of outputs written before pieces.
-EXTENSIONS = {"jsonl": (".jsonl", ".json"), "parquet": (".parquet",), "csv": (".csv",)}
+EXTENSIONS = {"jsonl": (".jsonl", ".json"), "parquet": (".parquet",), "csv": (".csv",), "openai_batch": (".jsonl",)}
 # The lease: expires unless renewed; renewed every LEASE_SECONDS / 3.
 LEASE_SECONDS = 60.0
 # Examples shown in an error about bad ids.
@@ -146,7 +146,7 @@ def read_piece_ids(fs, path, fmt, ids, id_type):
         if fmt == "parquet":
             names = pq.read_schema(f).names
             table = pq.read_table(f, columns=ids) if all(c in names for c in ids) else None
-        elif fmt == "jsonl":
+        elif fmt in ("jsonl", "openai_batch"):
             table = pajson.read_json(f, read_options=pajson.ReadOptions(block_size=64 << 20), parse_options=pajson.ParseOptions(
                 explicit_schema=schema, unexpected_field_behavior="ignore"))
             if table.num_rows and all(table.column(c).null_count == table.num_rows for c in ids):

@@ -200,7 +200,8 @@ func warnOverwrite(c batchjob.Config, diags *diag.Diagnostics) {
 // SamplingParams default is 16 tokens (vllm/sampling_params.py), so every
 // answer would be cut at 16 without a word.
 func requireMaxTokens(c batchjob.Config, unknown map[string]bool, diags *diag.Diagnostics) {
-	if c.SamplingParams.MaxTokens != nil || unknown["sampling.max_tokens"] {
+	// An OpenAI batch line carries its own max_tokens (unset: up to the context, as in vLLM's server).
+	if c.SamplingParams.MaxTokens != nil || unknown["sampling.max_tokens"] || c.Input.Format == batchjob.FormatOpenAIBatch || unknown["input.format"] {
 		return
 	}
 	diags.AddAttributeError(path.Root("vllm").AtName("sampling").AtName("max_tokens"), "Missing vllm.sampling.max_tokens",

@@ -81,11 +81,13 @@ type inputModel struct {
 	PromptColumn      types.String `tfsdk:"prompt_column"`
 	MessagesColumn    types.String `tfsdk:"messages_column"`
 	ApplyChatTemplate types.Bool   `tfsdk:"apply_chat_template"`
+	SamplingColumn    types.String `tfsdk:"sampling_params_column"`
 }
 
 type outputModel struct {
-	Path   types.String `tfsdk:"path"`
-	Format types.String `tfsdk:"format"`
+	Path        types.String `tfsdk:"path"`
+	Format      types.String `tfsdk:"format"`
+	Passthrough types.List   `tfsdk:"passthrough_columns"`
 }
 
 type samplingModel struct {
@@ -335,6 +337,7 @@ func vllmConfigPartial(ctx context.Context, obj types.Object) (c batchjob.Config
 		Input: batchjob.Input{
 			Path: in.Path.ValueString(), Format: in.Format.ValueString(), IDColumn: in.IDColumn.ValueString(),
 			PromptColumn: in.PromptColumn.ValueString(), MessagesColumn: in.MessagesColumn.ValueString(), ApplyChatTemplate: in.ApplyChatTemplate.ValueBoolPointer(),
+			SamplingParamsColumn: in.SamplingColumn.ValueString(),
 		},
 		Output: batchjob.Output{Path: out.Path.ValueString(), Format: out.Format.ValueString()},
 		SamplingParams: batchjob.Sampling{
@@ -342,6 +345,9 @@ func vllmConfigPartial(ctx context.Context, obj types.Object) (c batchjob.Config
 			MaxTokens: s.MaxTokens.ValueInt64Pointer(), MinTokens: s.MinTokens.ValueInt64Pointer(), Seed: s.Seed.ValueInt64Pointer(),
 		},
 		Resume: v.Resume.ValueBool(), OnRowError: v.OnRowError.ValueString(),
+	}
+	if !out.Passthrough.IsNull() && !unknown["output.passthrough_columns"] {
+		diags.Append(out.Passthrough.ElementsAs(ctx, &c.Output.PassthroughColumns, false)...)
 	}
 	if !s.Stop.IsNull() && !unknown["sampling.stop"] {
 		diags.Append(s.Stop.ElementsAs(ctx, &c.SamplingParams.Stop, false)...)
@@ -534,11 +540,16 @@ func vllmObject(ctx context.Context, c batchjob.Config) (types.Object, diag.Diag
 	in, d := types.ObjectValueFrom(ctx, nestedTypes(vllmTypes["input"]), inputModel{
 		Path: types.StringValue(c.Input.Path), Format: stringOrNull(c.Input.Format), IDColumn: stringOrNull(c.Input.IDColumn),
 		PromptColumn: stringOrNull(c.Input.PromptColumn), MessagesColumn: stringOrNull(c.Input.MessagesColumn),
-		ApplyChatTemplate: types.BoolPointerValue(c.Input.ApplyChatTemplate),
+		ApplyChatTemplate: types.BoolPointerValue(c.Input.ApplyChatTemplate), SamplingColumn: stringOrNull(c.Input.SamplingParamsColumn),
 	})
 	diags.Append(d...)
+	passthrough := types.ListNull(types.StringType)
+	if len(c.Output.PassthroughColumns) > 0 {
+		passthrough, d = types.ListValueFrom(ctx, types.StringType, c.Output.PassthroughColumns)
+		diags.Append(d...)
+	}
 	out, d := types.ObjectValueFrom(ctx, nestedTypes(vllmTypes["output"]), outputModel{
-		Path: types.StringValue(c.Output.Path), Format: stringOrNull(c.Output.Format)})
+		Path: types.StringValue(c.Output.Path), Format: stringOrNull(c.Output.Format), Passthrough: passthrough})
 	diags.Append(d...)
 	samplingType := nestedTypes(vllmTypes["sampling"])
 	sampling := types.ObjectNull(samplingType)

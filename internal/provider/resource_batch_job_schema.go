@@ -237,7 +237,10 @@ func vllmAttribute() schema.SingleNestedAttribute {
 				Attributes: map[string]schema.Attribute{
 					"path": schema.StringAttribute{Required: true, Description: "A file or directory as an absolute path on the nodes or a URI (`s3://`, `gs://`, ...).",
 						Validators: []validator.String{stringvalidator.LengthAtLeast(1)}},
-					"format": schema.StringAttribute{Optional: true, Description: "`jsonl`, `parquet` or `csv`. Default: from the path's extension.",
+					"format": schema.StringAttribute{Optional: true, Description: "`jsonl`, `parquet`, `csv`, or `openai_batch`: the OpenAI batch file format, " +
+						"one request a line (`custom_id`, `method`, `url` `/v1/chat/completions` or `/v1/completions`, `body`), where `custom_id` is the row's id " +
+						"and the body's sampling fields override `sampling` per line; a body field the engine cannot honour is refused before any engine " +
+						"starts, naming the field and the line. Default: from the path's extension (`openai_batch` is never inferred).",
 						Validators: []validator.String{stringvalidator.OneOf(batchjob.Formats...)}},
 					"id_column": schema.StringAttribute{Optional: true, Description: "The column that identifies a row; copied to its output row. Its values must be unique and not null: " +
 						"the job checks them before any engine starts. Unset: a row is its input file and row number, written to the output as " +
@@ -250,16 +253,28 @@ func vllmAttribute() schema.SingleNestedAttribute {
 						Validators: []validator.String{stringvalidator.RegexMatches(columnRe, "must be a column name")}},
 					"apply_chat_template": schema.BoolAttribute{Optional: true, Description: "With `prompt_column`: send each prompt as one user message through " +
 						"the chat template (default `true`), or as raw completion text (`false`)."},
+					"sampling_params_column": schema.StringAttribute{Optional: true, Description: "A column holding each row's vLLM sampling parameters as a " +
+						"JSON object (or its JSON string), e.g. `{\"max_tokens\": 64, \"stop\": [\"\\n\"]}`: they override `sampling` for that row; a null " +
+						"cell keeps `sampling`. Names are vLLM's `SamplingParams`: `max_tokens`, `min_tokens`, `temperature`, `top_p`, `top_k`, `min_p`, `seed`, " +
+						"`stop`, `stop_token_ids`, `presence_penalty`, `frequency_penalty`, `repetition_penalty`, `ignore_eos`, `skip_special_tokens`, " +
+						"`include_stop_str_in_output`, `n` (1 only). Checked before any engine starts; a bad cell fails the run, naming its file and row.",
+						Validators: []validator.String{stringvalidator.RegexMatches(columnRe, "must be a column name")}},
 				},
 			},
 			"output": schema.SingleNestedAttribute{
 				Required: true, Description: "Where the results go: exactly one row per input row with its identity (the id column, or `input_file` " +
-					"and `input_row`), `generated_text`, `num_input_tokens` and `num_generated_tokens`. The metrics JSON is written beside it, to `<path>.metrics.json`.",
+					"and `input_row`), `generated_text`, `num_input_tokens`, `num_generated_tokens` and `finish_reason` (`stop` or `length`, by vLLM's stop rule). " +
+					"The metrics JSON is written beside it, to `<path>.metrics.json`.",
 				Attributes: map[string]schema.Attribute{
 					"path": schema.StringAttribute{Required: true, Description: "An output directory as an absolute path on the nodes or a URI.",
 						Validators: []validator.String{stringvalidator.LengthAtLeast(1)}},
-					"format": schema.StringAttribute{Optional: true, Description: "`jsonl`, `parquet` or `csv`. Default `jsonl`.",
+					"format": schema.StringAttribute{Optional: true, Description: "`jsonl`, `parquet`, `csv`, or `openai_batch` (with `input.format = \"openai_batch\"`): " +
+						"a response line per request, `{id, custom_id, response: {status_code, request_id, body}, error}`, the body a `chat.completion` or " +
+						"`text_completion` with `finish_reason` and `usage`, as vLLM's `run-batch` writes it. Default `openai_batch` for `openai_batch` input, else `jsonl`.",
 						Validators: []validator.String{stringvalidator.OneOf(batchjob.Formats...)}},
+					"passthrough_columns": schema.ListAttribute{Optional: true, ElementType: types.StringType, Description: "Input columns copied to each output " +
+						"row, with their types (columnar input only).",
+						Validators: []validator.List{listvalidator.UniqueValues(), listvalidator.ValueStringsAre(stringvalidator.RegexMatches(columnRe, "must be a column name"))}},
 				},
 			},
 			"sampling": schema.SingleNestedAttribute{

@@ -155,8 +155,8 @@ def main():
                              capture_output=True, check=True).stdout
         with open(os.path.join(base_lib, "rayvllm_batch.py"), "wb") as f:
             f.write(old)
-        # The stand-in imports rayvllm_pieces, which the baseline predates.
-        for src_dir, name in ((HERE, "standin.py"), (PRODUCT, "rayvllm_pieces.py")):
+        # The stand-in imports rayvllm_pieces and rayvllm_requests, which the baseline predates.
+        for src_dir, name in ((HERE, "standin.py"), (PRODUCT, "rayvllm_pieces.py"), (PRODUCT, "rayvllm_requests.py")):
             with open(os.path.join(src_dir, name), "rb") as src, open(os.path.join(base_lib, name), "wb") as dst:
                 dst.write(src.read())
         libs.append((f"materialized ({args.baseline})", base_lib))

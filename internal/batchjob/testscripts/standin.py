@@ -22,6 +22,7 @@ import sys
 sys.path.append(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import rayvllm_batch as rb  # noqa: E402
 import rayvllm_pieces  # noqa: E402
+import rayvllm_requests  # noqa: E402
 
 
 def _text(row):
@@ -39,7 +40,7 @@ def generate(row, max_model_len):
         raise ValueError(f"This model's maximum context length is {max_model_len} tokens. However, your prompt contains "
                          f"at least {n_in} input tokens, which exceeds this limit even without any output tokens.")
     mode = "chat" if "messages" in row else "prompt"
-    words = f"{mode}: {text}".split()[: int(row["sampling_params"].get("max_tokens", 1000))]
+    words = f"{mode}: {text}".split()[: int(row["sampling_params"].get("max_tokens") or 1000)]
     try:
         rid = int(row.get("id", row.get("input_row")))
     except (TypeError, ValueError):
@@ -124,6 +125,7 @@ def main(argv):
     # Workers cannot import these modules by name: ship them by value.
     cloudpickle.register_pickle_by_value(rb)
     cloudpickle.register_pickle_by_value(rayvllm_pieces)
+    cloudpickle.register_pickle_by_value(rayvllm_requests)
     cloudpickle.register_pickle_by_value(sys.modules[__name__])
     ray.init(address=os.environ.get("RAYVLLM_TEST_GCS_ADDRESS") or os.environ.get("RAY_ADDRESS"),
              log_to_driver=False, logging_level="ERROR")
