@@ -32,6 +32,11 @@ var piecesModule []byte
 //go:embed rayvllm_requests.py
 var requestsModule []byte
 
+// The start-up check that some node can hold an engine worker.
+//
+//go:embed rayvllm_cluster.py
+var clusterModule []byte
+
 // Script is the Python entrypoint's source.
 func Script() []byte { return append([]byte(nil), script...) }
 
@@ -400,6 +405,7 @@ func Package() (ray.Package, error) {
 		ModuleName + ".py":    {Data: script, Mode: 0o644},
 		"rayvllm_pieces.py":   {Data: piecesModule, Mode: 0o644},
 		"rayvllm_requests.py": {Data: requestsModule, Mode: 0o644},
+		"rayvllm_cluster.py":  {Data: clusterModule, Mode: 0o644},
 	})
 }
 

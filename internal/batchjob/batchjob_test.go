@@ -119,8 +119,8 @@ func TestPackageHoldsTheScript(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(zr.File) != 3 {
-		t.Fatalf("package files %v, want rayvllm_batch.py, rayvllm_pieces.py and rayvllm_requests.py", zr.File)
+	if len(zr.File) != 4 {
+		t.Fatalf("package files %v, want rayvllm_batch.py, rayvllm_pieces.py, rayvllm_requests.py and rayvllm_cluster.py", zr.File)
 	}
 	for _, zf := range zr.File {
 		f, _ := zf.Open()
