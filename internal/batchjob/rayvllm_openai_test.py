@@ -84,7 +84,7 @@ def test_sampling_params_column_and_passthrough(tmp_path):
     cfg["output"]["passthrough_columns"] = ["lang"]
     rows = [{"id": 1, "prompt": "a b c d", "sp": {"max_tokens": 2}, "lang": "en"},
             {"id": 2, "prompt": "e f", "sp": None, "lang": "fr"},
-            {"id": 3, "prompt": "g", "sp": json.dumps({"max_tokens": 1}), "lang": "de"}]
+            {"id": 3, "prompt": "g", "sp": {"max_tokens": 1}, "lang": "de"}]
     write_input(cfg["input"]["path"], "jsonl", rows)
     rb.run(cfg, build_processor=fake_build_processor)
     out = {int(r["id"]): r for r in rb.read_table(cfg["output"]["path"], "jsonl").take_all()}

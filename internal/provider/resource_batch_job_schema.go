@@ -254,7 +254,7 @@ func vllmAttribute() schema.SingleNestedAttribute {
 					"apply_chat_template": schema.BoolAttribute{Optional: true, Description: "With `prompt_column`: send each prompt as one user message through " +
 						"the chat template (default `true`), or as raw completion text (`false`)."},
 					"sampling_params_column": schema.StringAttribute{Optional: true, Description: "A column holding each row's vLLM sampling parameters as a " +
-						"JSON object (or its JSON string), e.g. `{\"max_tokens\": 64, \"stop\": [\"\\n\"]}`: they override `sampling` for that row; a null " +
+						"JSON object (or its JSON string; one kind per JSONL file, as Arrow reads a column with one type), e.g. `{\"max_tokens\": 64, \"stop\": [\"\\n\"]}`: they override `sampling` for that row; a null " +
 						"cell keeps `sampling`. Names are vLLM's `SamplingParams`: `max_tokens`, `min_tokens`, `temperature`, `top_p`, `top_k`, `min_p`, `seed`, " +
 						"`stop`, `stop_token_ids`, `presence_penalty`, `frequency_penalty`, `repetition_penalty`, `ignore_eos`, `skip_special_tokens`, " +
 						"`include_stop_str_in_output`, `n` (1 only). Checked before any engine starts; a bad cell fails the run, naming its file and row.",
