@@ -5,49 +5,18 @@ only these tests inject. Skipped when the test services are not running."""
 import json
 import os
 import pathlib
-import re
 import sys
 
 import pytest
 
-HERE = pathlib.Path(__file__).parent
-sys.path.insert(0, str(HERE))
-sys.path.insert(1, str(HERE / "testscripts"))
-if os.environ.get("RAYVLLM_TEST_GCS_ADDRESS"):
-    # The test head runs with token auth; Ray reads the mode when it loads.
-    os.environ.setdefault("RAY_AUTH_MODE", "token")
+HERE = pathlib.Path(__file__).parent  # conftest.py puts it and testscripts/ on sys.path
 
 import rayvllm_batch as rb  # noqa: E402
 import rayvllm_pieces  # noqa: E402
-import rayvllm_requests  # noqa: E402
 import standin  # noqa: E402
 
 ray = pytest.importorskip("ray")
-
-
-@pytest.fixture(scope="session", autouse=True)
-def ray_cluster():
-    addr = os.environ.get("RAYVLLM_TEST_GCS_ADDRESS")
-    if not addr:
-        pytest.skip("RAYVLLM_TEST_GCS_ADDRESS is not set: run .ci/services.sh start and source .tmp/services.env")
-    from ray import cloudpickle
-
-    # The workers cannot import these modules by name: ship them by value.
-    cloudpickle.register_pickle_by_value(rb)
-    cloudpickle.register_pickle_by_value(rayvllm_pieces)
-    cloudpickle.register_pickle_by_value(rayvllm_requests)
-    cloudpickle.register_pickle_by_value(standin)
-    cloudpickle.register_pickle_by_value(sys.modules[__name__])
-    # S3 is moto's (the S3 tests); pyarrow reads the endpoint from the env.
-    s3 = {k: os.environ[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION") if k in os.environ}
-    if os.environ.get("RAYVLLM_TEST_MOTO_URL"):
-        os.environ["AWS_ENDPOINT_URL_S3"] = s3["AWS_ENDPOINT_URL_S3"] = os.environ["RAYVLLM_TEST_MOTO_URL"]
-    ray.init(address=addr, log_to_driver=False, logging_level="ERROR", runtime_env={"env_vars": s3})
-    ctx = ray.data.DataContext.get_current()
-    ctx.enable_progress_bars = False
-    yield
-    ray.shutdown()
-
+pytestmark = pytest.mark.usefixtures("ray_module")
 
 fake_build_processor = standin.build_processor
 

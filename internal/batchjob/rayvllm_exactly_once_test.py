@@ -10,10 +10,7 @@ import sys
 
 import pytest
 
-sys.path.insert(0, str(pathlib.Path(__file__).parent))
-
-from rayvllm_batch_test import (HERE, committed_ids, config, fake_build_processor, prompts,  # noqa: E402,F401
-                                ray_cluster, write_input)
+from rayvllm_batch_test import HERE, committed_ids, config, fake_build_processor, prompts, write_input  # noqa: E402
 
 import pyarrow as pa  # noqa: E402
 import rayvllm_batch as rb  # noqa: E402
@@ -22,11 +19,7 @@ import rayvllm_pieces  # noqa: E402
 ray = pytest.importorskip("ray")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def ship_this_module(ray_cluster):
-    from ray import cloudpickle
-
-    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+pytestmark = pytest.mark.usefixtures("ray_module")
 
 
 # Exactly once: row identity, bad ids, the commit protocol, the lease.

@@ -6,7 +6,8 @@ import json
 import pytest
 
 from rayvllm_batch_test import config, fake_build_processor, rb, write_input  # noqa: F401
-from rayvllm_batch_test import ray_cluster  # noqa: F401  (the session fixture)
+
+pytestmark = pytest.mark.usefixtures("ray_module")
 
 
 @pytest.fixture(autouse=True)

@@ -22,6 +22,7 @@ import sys
 sys.path.append(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import rayvllm_batch as rb  # noqa: E402
 import rayvllm_pieces  # noqa: E402
+import rayvllm_cluster  # noqa: E402
 import rayvllm_requests  # noqa: E402
 
 
@@ -118,15 +119,20 @@ def build_processor(cfg, preprocess, postprocess):
     return Processor(config, [stage], preprocess=preprocess, postprocess=postprocess)
 
 
+def ship_modules(*more):
+    """Workers cannot import the script's modules (or these tests') by name:
+    ship them by value."""
+    from ray import cloudpickle
+
+    for m in (rb, rayvllm_pieces, rayvllm_requests, rayvllm_cluster, sys.modules[__name__], *more):
+        cloudpickle.register_pickle_by_value(m)
+
+
 def main(argv):
     import ray
     from ray import cloudpickle
 
-    # Workers cannot import these modules by name: ship them by value.
-    cloudpickle.register_pickle_by_value(rb)
-    cloudpickle.register_pickle_by_value(rayvllm_pieces)
-    cloudpickle.register_pickle_by_value(rayvllm_requests)
-    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    ship_modules()
     ray.init(address=os.environ.get("RAYVLLM_TEST_GCS_ADDRESS") or os.environ.get("RAY_ADDRESS"),
              log_to_driver=False, logging_level="ERROR")
     ray.data.DataContext.get_current().enable_progress_bars = False
