@@ -218,7 +218,7 @@ func ParseConfigJSON(data []byte) (Model, error) {
 	hybrid := modelTypes[c.modelType].hybrid
 	for _, src := range []cfg{raw, c} {
 		for k, why := range unsupported {
-			if !src.has(k) || hybrid != nil && hybridKeys[k] {
+			if !src.has(k) || hybrid != nil && hybridKeys[k] || k == "attention_chunk_size" && modelTypes[c.modelType].extra != nil {
 				continue
 			}
 			if hybridKeys[k] || k == "mamba_d_ssm" || k == "linear_attn_config" {
@@ -232,6 +232,11 @@ func ParseConfigJSON(data []byte) (Model, error) {
 	}
 	if err := parseArch(c, &m); err != nil {
 		return m, err
+	}
+	if extra := modelTypes[c.modelType].extra; extra != nil {
+		if err := extra(c, &m); err != nil {
+			return m, err
+		}
 	}
 	if hybrid != nil {
 		if err := hybrid(c, &m); err != nil {

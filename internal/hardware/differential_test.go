@@ -68,6 +68,9 @@ func catalogConfigJSON(m Model) map[string]any {
 		}
 		c["rope_scaling"] = rs
 	}
+	if t == "llama4" {
+		return llama4CatalogConfigJSON(c, m)
+	}
 	if m.VisionParams > 0 && t == "qwen2_5_vl" { // Qwen2.5-VL's published vision tower
 		c["vision_config"] = map[string]any{"depth": 32, "hidden_size": 1280, "intermediate_size": 3420, "num_heads": 16,
 			"out_hidden_size": m.HiddenSize, "patch_size": 14, "spatial_merge_size": 2, "temporal_patch_size": 2,

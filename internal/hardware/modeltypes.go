@@ -37,6 +37,8 @@ type modelType struct {
 	arch string
 	// hybrid reads a hybrid model's layer kinds and state mixer (hybrid.go).
 	hybrid func(c cfg, m *Model) error
+	// extra reads the type's own fields after parseArch (llama4.go).
+	extra func(c cfg, m *Model) error
 }
 
 func alternating(c cfg, n int) []bool { // sliding on even layers: (i+1) % 2 != 0
@@ -245,6 +247,16 @@ var modelTypes = map[string]modelType{
 		"attn_layer_period": 8.0, "attn_layer_offset": 4.0, "mamba_d_state": 16.0, "mamba_d_conv": 4.0, "mamba_expand": 2.0,
 		"mamba_dt_rank": "auto", "mamba_conv_bias": true, "mamba_proj_bias": false,
 	}},
+	"llama4_text": {arch: "Llama4ForCausalLM", expertSize: "intermediate_size", extra: parseLlama4, defaults: map[string]any{ // llama4/configuration_llama4.py (Llama4TextConfig)
+		"vocab_size": 202048.0, "hidden_size": 5120.0, "intermediate_size": 8192.0, "intermediate_size_mlp": 16384.0,
+		"num_hidden_layers": 48.0, "num_attention_heads": 40.0, "num_key_value_heads": 8.0, "head_dim": 128.0,
+		"max_position_embeddings": 131072.0, "tie_word_embeddings": false, "attention_bias": false, "num_experts_per_tok": 1.0,
+		"num_local_experts": 16.0, "interleave_moe_layer_step": 1.0, "no_rope_layer_interval": 4.0, "attention_chunk_size": 8192.0,
+	}},
+	// Llama4Config: a Llama4TextConfig and a Llama4VisionConfig.
+	"llama4": {arch: "Llama4ForConditionalGeneration", text: "llama4_text", defaults: map[string]any{
+		"tie_word_embeddings": false, "vision_config": map[string]any{"model_type": "llama4_vision_model"},
+	}},
 	// LlavaConfig: a llama text_config and a CLIP vision tower by default
 	// (llava/configuration_llava.py).
 	"llava": {arch: "LlavaForConditionalGeneration", text: "llama", defaults: map[string]any{
@@ -260,7 +272,7 @@ var modelTypes = map[string]modelType{
 var archTypes = func() map[string]string {
 	m := map[string]string{"Qwen2_5_VLForConditionalGeneration": "qwen2_5_vl", "PhiMoEForCausalLM": "phimoe",
 		"Qwen3VLForConditionalGeneration": "qwen3_vl", "Qwen3VLMoeForConditionalGeneration": "qwen3_vl_moe",
-		"Mistral3ForConditionalGeneration": "mistral3"}
+		"Mistral3ForConditionalGeneration": "mistral3", "Llama4ForConditionalGeneration": "llama4"}
 	for t, info := range modelTypes {
 		if info.arch != "" && (info.text == "" || t == "gemma3" || t == "llava") {
 			if _, ok := m[info.arch]; !ok {

@@ -13,6 +13,7 @@ package hardware
 //   - qwen3_vl_vision: qwen3_vl/modeling_qwen3_vl.py (Qwen3VLVisionModel with
 //     its merger and deepstack mergers)
 //   - pixtral: pixtral/modeling_pixtral.py (PixtralVisionModel)
+//   - llama4_vision_model: llama4/modeling_llama4.py (llama4.go)
 //
 // plus the projector between tower and language model (gemma3:
 // Gemma3MultiModalProjector; llava: LlavaMultiModalProjector).
@@ -52,6 +53,9 @@ func towerParams(root cfg, modelType string, textHidden int) (int64, error) {
 		var x int
 		x, err = v.int(def, keys...)
 		return x
+	}
+	if vt == "llama4_vision_model" && modelType == "llama4" {
+		return llama4TowerParams(v, textHidden) // with its projector (llama4.go)
 	}
 	var p float64
 	switch vt {
@@ -139,7 +143,7 @@ func towerParams(root cfg, modelType string, textHidden int) (int64, error) {
 		}
 		p = ch*patch*patch*h + h + layers*(2*h+4*h*h+3*h*inter)
 	default:
-		return 0, cfgErr(v.prefix+"model_type", "vision tower %q of model_type %q is not modelled (known: siglip_vision_model, clip_vision_model, qwen2_5_vl_vision, qwen3_vl_vision, pixtral). "+
+		return 0, cfgErr(v.prefix+"model_type", "vision tower %q of model_type %q is not modelled (known: siglip_vision_model, clip_vision_model, qwen2_5_vl_vision, qwen3_vl_vision, pixtral; llama4_vision_model in model_type llama4). "+
 			"To plan the language model alone, set model_config_json to this config's \"text_config\" object (with its \"model_type\") and run vLLM text-only (--language-model-only, or limit_mm_per_prompt 0 for every modality), which skips loading the tower", vt, modelType)
 	}
 	vh := float64(geti(768, "hidden_size"))

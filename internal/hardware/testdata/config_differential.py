@@ -52,6 +52,7 @@ TEXT_ARCH = {
     "gemma3_text": "Gemma3ForCausalLM",
     "llama": "LlamaForCausalLM",
     "mistral": "MistralForCausalLM",
+    "llama4_text": "Llama4ForCausalLM",
     "qwen2_5_vl_text": "Qwen2ForCausalLM",
 }
 
