@@ -135,19 +135,3 @@ func TestChunkedKVMatchesVLLM(t *testing.T) {
 	}
 }
 
-// llama4CatalogConfigJSON nests a catalog Llama 4's text fields (c, as
-// catalogConfigJSON wrote them) in a text_config, as Llama4Config saves it,
-// with the published vision tower.
-func llama4CatalogConfigJSON(c map[string]any, m Model) map[string]any {
-	text := map[string]any{"model_type": "llama4_text", "num_local_experts": m.NumExperts, "intermediate_size": m.ExpertIntermediateSize,
-		"intermediate_size_mlp": m.IntermediateSize, "interleave_moe_layer_step": m.MoEStep, "attention_chunk_size": m.AttentionChunk}
-	for _, k := range []string{"hidden_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads", "head_dim",
-		"vocab_size", "max_position_embeddings", "num_experts_per_tok"} {
-		text[k] = c[k]
-	}
-	return map[string]any{"architectures": c["architectures"], "model_type": "llama4", "torch_dtype": c["torch_dtype"],
-		"tie_word_embeddings": m.TiedEmbeddings, "text_config": text,
-		"vision_config": map[string]any{"model_type": "llama4_vision_model", "hidden_size": 1408, "intermediate_size": 5632,
-			"num_hidden_layers": 34, "num_attention_heads": 16, "image_size": 336, "patch_size": 14, "vision_output_dim": 4096,
-			"projector_input_dim": 4096, "projector_output_dim": 4096, "pixel_shuffle_ratio": 0.5}}
-}

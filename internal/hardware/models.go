@@ -243,7 +243,7 @@ var modelCatalog = func() []Model {
 			"codellama/CodeLlama-13b-Instruct-hf", "TheBloke/CodeLlama-13B-Instruct-fp16"),
 		withAliases(llama("deepseek-ai/deepseek-coder-6.7b-instruct", 32, 4096, 32, 32, 128, 11008, 32256, false, 16384, "bfloat16", 6.74e9),
 			"deepseek-ai/deepseek-coder-6.7b-base"),
-	}, llama4Catalog()...)
+	}, append(llama4Catalog(), glm45V())...)
 }()
 
 // Models returns the model catalog sorted by id.

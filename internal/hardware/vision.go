@@ -14,6 +14,7 @@ package hardware
 //     its merger and deepstack mergers)
 //   - pixtral: pixtral/modeling_pixtral.py (PixtralVisionModel)
 //   - llama4_vision_model: llama4/modeling_llama4.py (llama4.go)
+//   - GLM-4V's: glm4v/modeling_glm4v.py (glm4v.go)
 //
 // plus the projector between tower and language model (gemma3:
 // Gemma3MultiModalProjector; llava: LlavaMultiModalProjector).
@@ -53,6 +54,9 @@ func towerParams(root cfg, modelType string, textHidden int) (int64, error) {
 		var x int
 		x, err = v.int(def, keys...)
 		return x
+	}
+	if modelType == "glm4v" || modelType == "glm4v_moe" {
+		return glm4vTowerParams(v) // with its merger (glm4v.go)
 	}
 	if vt == "llama4_vision_model" && modelType == "llama4" {
 		return llama4TowerParams(v, textHidden) // with its projector (llama4.go)
