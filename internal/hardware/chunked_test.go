@@ -134,4 +134,3 @@ func TestChunkedKVMatchesVLLM(t *testing.T) {
 			c.m.NumLayers-c.m.ChunkedLayers, e.requestKVBytes(c.mml)/GiB, float64(v.RequestBytes)/GiB)
 	}
 }
-

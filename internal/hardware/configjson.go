@@ -189,6 +189,9 @@ func ParseConfigJSON(data []byte) (Model, error) {
 	if err != nil {
 		return m, err
 	}
+	if err := unmodelledErr("model_type", mt); err != nil {
+		return m, err
+	}
 	root := cfg{obj: withDefaults(top, mt), modelType: mt, raw: top}
 	if m.Architecture == "" {
 		m.Architecture = modelTypes[mt].arch
@@ -211,6 +214,9 @@ func ParseConfigJSON(data []byte) (Model, error) {
 			tc = cfg{obj: top}
 		default: // the text class's defaults (Gemma3Config, LlavaConfig)
 			tc = cfg{obj: map[string]any{}, prefix: "text_config."}
+		}
+		if err := unmodelledErr(tc.prefix+"model_type", tt); err != nil {
+			return m, err
 		}
 		c = cfg{obj: withDefaults(tc.obj, tt), prefix: tc.prefix, modelType: tt, raw: tc.obj}
 	}
