@@ -134,3 +134,35 @@ func TestChunkedKVMatchesVLLM(t *testing.T) {
 			c.m.NumLayers-c.m.ChunkedLayers, e.requestKVBytes(c.mml)/GiB, float64(v.RequestBytes)/GiB)
 	}
 }
+
+// TestChunkedByHand: Llama-4-Scout at TP 4 on H100, max_model_len 131072,
+// max_num_batched_tokens 8192, worked out without the code under test.
+func TestChunkedByHand(t *testing.T) {
+	m, err := LookupModel("meta-llama/Llama-4-Scout-17B-16E-Instruct")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h100, _ := LookupGPU("h100")
+	in := FitInput{Model: m, GPU: h100, TensorParallelSize: 4, MaxModelLen: 131072, MaxNumBatchedTokens: 8192}
+	e, err := resolveEngine(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const (
+		perTok  = 2 * 2 * 128 * 2                  // K and V × 8/4 KV heads × head_dim 128 × bf16
+		full    = 12 * (131072 / 16) * 16 * perTok // 12 NoPE layers: cdiv(131072, 16) blocks of 16 tokens
+		chunked = 36 * (16384 / 16) * 16 * perTok  // 36 RoPE layers: cdiv(min(8192 + 8192, 131072), 16) blocks
+	)
+	if got := e.requestKVBytes(131072); got != full+chunked {
+		t.Errorf("one 131072-token request: %.0f bytes, want %d", got, full+chunked)
+	}
+	if got, want := e.attendedPerLayer(131072), (12*131072.0+36*8192.0)/48; got != want {
+		t.Errorf("attended tokens per layer at 131072: %.1f, want %.1f", got, want)
+	}
+	r, err := Fit(in)
+	if err != nil || !r.Fits {
+		t.Fatalf("Scout on 4 × H100 at 131072 should fit: %v %v", err, r.Reasons)
+	}
+	t.Logf("weights %.2f GiB, KV cache %.2f GiB per GPU, one request %.3f GiB, %.2f× concurrency", r.WeightsGiB, r.KVCacheGiB,
+		e.requestKVBytes(131072)/GiB, r.MaxConcurrency)
+}
