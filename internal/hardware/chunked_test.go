@@ -1,34 +1,9 @@
 package hardware
 
 import (
-	"bufio"
-	"bytes"
-	"encoding/json"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"testing"
 )
-
-// chunkedConfigs are the chunked-local-attention configs (Llama 4) under
-// testdata/configs/hub.
-func chunkedConfigs(t *testing.T) map[string][]byte {
-	files, err := filepath.Glob("testdata/configs/hub/meta-llama--Llama-4-*.json")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no Llama 4 configs: %v", err)
-	}
-	out := map[string][]byte{}
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[strings.TrimSuffix(filepath.Base(f), ".json")] = b
-	}
-	return out
-}
 
 // TestChunkedKVMatchesVLLM compares, for every Llama 4 config at
 // tensor_parallel_size 1 and 2 and several max_model_len, the provider's KV
@@ -39,13 +14,6 @@ func TestChunkedKVMatchesVLLM(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short")
 	}
-	py, err := filepath.Abs(filepath.Join("..", "..", ".venv", "bin", "python"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(py); err != nil {
-		venvSkip(t, fmt.Sprintf("no test venv at %s (make venv creates it)", py))
-	}
 	dir := t.TempDir()
 	type tc struct {
 		name         string
@@ -54,19 +22,13 @@ func TestChunkedKVMatchesVLLM(t *testing.T) {
 	}
 	var cases []tc
 	var in []map[string]any
-	for name, b := range chunkedConfigs(t) {
+	for name, b := range globConfigs(t, "testdata/configs/hub/meta-llama--Llama-4-*.json") {
 		m, err := ParseConfigJSON(b)
 		if err != nil {
 			t.Errorf("%s: %v", name, err)
 			continue
 		}
-		d := filepath.Join(dir, name)
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(d, "config.json"), b, 0o600); err != nil {
-			t.Fatal(err)
-		}
+		d := writeConfigDir(t, dir, name, b)
 		for _, tp := range []int{1, 2} {
 			for _, mml := range []int{4096, 10000, 32768, 131072} {
 				mbt := 8192
@@ -76,36 +38,13 @@ func TestChunkedKVMatchesVLLM(t *testing.T) {
 			}
 		}
 	}
-	stdin, _ := json.Marshal(in)
-	cmd := exec.Command(py, filepath.Join("testdata", "chunked_kv.py")) // #nosec G204 -- test venv
-	cmd.Stdin = bytes.NewReader(stdin)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("%s: %v\n%s", py, err, tailString(stderr.String(), 3000))
-	}
 	type view struct {
 		RequestBytes  int64 `json:"request_bytes"`
 		Page1         int64 `json:"page_1"`
 		ChunkedLayers int   `json:"chunked_layers"`
 		FullLayers    int   `json:"full_layers"`
 	}
-	type result struct {
-		Name  string `json:"name"`
-		VLLM  *view  `json:"vllm"`
-		Error string `json:"error"`
-		Trace string `json:"trace"`
-	}
-	got := map[string]result{}
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		var r result
-		if json.Unmarshal(sc.Bytes(), &r) == nil && r.Name != "" {
-			got[r.Name] = r
-		}
-	}
+	got := runVenvScript[view](t, "chunked_kv.py", in)
 	h100, _ := LookupGPU("h100")
 	for _, c := range cases {
 		r := got[c.name]

@@ -19,20 +19,13 @@ package hardware
 // proj, a LayerNorm, a bias-free gated MLP of intermediate_size), which is
 // the projector into the language model.
 func glm4vTowerParams(v cfg) (int64, error) {
-	var err error
-	geti := func(def int, key string) float64 {
-		if err != nil {
-			return 0
-		}
-		var x int
-		x, err = v.int(def, key)
-		return float64(x)
-	}
+	r := &towerInts{v: v}
+	geti := r.get
 	// Glm4vVisionConfig defaults (glm4v/configuration_glm4v.py)
 	h, depth, inter, out := geti(1536, "hidden_size"), geti(24, "depth"), geti(13696, "intermediate_size"), geti(4096, "out_hidden_size")
 	ch, patch, tp, merge, img := geti(3, "in_channels"), geti(14, "patch_size"), geti(2, "temporal_patch_size"), geti(2, "spatial_merge_size"), geti(336, "image_size")
-	if err != nil {
-		return 0, err
+	if r.err != nil {
+		return 0, r.err
 	}
 	bias, err := v.bool(false, "attention_bias")
 	if err != nil {

@@ -67,21 +67,14 @@ func parseLlama4(c cfg, m *Model) error {
 // square); then Llama4MultiModalProjector's bias-free vision_output_dim →
 // text hidden_size linear.
 func llama4TowerParams(v cfg, textHidden int) (int64, error) {
-	var err error
-	geti := func(def int, key string) float64 {
-		if err != nil {
-			return 0
-		}
-		var x int
-		x, err = v.int(def, key)
-		return float64(x)
-	}
+	r := &towerInts{v: v}
+	geti := r.get
 	// Llama4VisionConfig defaults
 	h, inter, layers := geti(768, "hidden_size"), geti(5632, "intermediate_size"), geti(34, "num_hidden_layers")
 	ch, patch, img := geti(3, "num_channels"), geti(14, "patch_size"), geti(448, "image_size")
 	pin, pout, vout := geti(4096, "projector_input_dim"), geti(4096, "projector_output_dim"), geti(7680, "vision_output_dim")
-	if err != nil {
-		return 0, err
+	if r.err != nil {
+		return 0, r.err
 	}
 	if patch < 1 {
 		return 0, cfgErr(v.prefix+"patch_size", "must be a positive integer")

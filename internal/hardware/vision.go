@@ -25,6 +25,22 @@ func vitLayer(h, inter float64) float64 {
 	return 4*(h*h+h) + (h*inter + inter) + (inter*h + h) + 2*2*h
 }
 
+// towerInts reads a tower's integer fields as float64, keeping the first
+// error in err.
+type towerInts struct {
+	v   cfg
+	err error
+}
+
+func (r *towerInts) get(def int, key string) float64 {
+	if r.err != nil {
+		return 0
+	}
+	x, err := r.v.int(def, key)
+	r.err = err
+	return float64(x)
+}
+
 // towerParams counts the encoder tower of a multimodal config plus its
 // projector into the language model of width textHidden.
 func towerParams(root cfg, modelType string, textHidden int) (int64, error) {
