@@ -1,14 +1,8 @@
 package hardware
 
 import (
-	"bufio"
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"math"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -20,19 +14,7 @@ import (
 // hybridConfigs are the hybrid configs under hfconfig/testdata/configs/hybrid
 // (written from the published config.json files; not byte-checked).
 func hybridConfigs(t *testing.T) map[string][]byte {
-	files, err := filepath.Glob("hfconfig/testdata/configs/hybrid/*.json")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no hybrid configs: %v", err)
-	}
-	out := map[string][]byte{}
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[strings.TrimSuffix(filepath.Base(f), ".json")] = b
-	}
-	return out
+	return venvtest.GlobConfigs(t, "hfconfig/testdata/configs/hybrid/*.json")
 }
 
 type hybridView struct {
@@ -52,13 +34,7 @@ func TestHybridKVMatchesVLLM(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short")
 	}
-	py, err := filepath.Abs(filepath.Join("..", "..", ".venv", "bin", "python"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(py); err != nil {
-		venvtest.Skip(t, fmt.Sprintf("no test venv at %s (make venv creates it)", py))
-	}
+	py := venvtest.Python(t, 2)
 	dir := t.TempDir()
 	type tc struct {
 		name string
@@ -73,44 +49,14 @@ func TestHybridKVMatchesVLLM(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 			continue
 		}
-		d := filepath.Join(dir, name)
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(d, "config.json"), b, 0o600); err != nil {
-			t.Fatal(err)
-		}
+		d := venvtest.WriteConfigDir(t, dir, name, b)
 		for _, tp := range []int{1, 2} {
 			n := fmt.Sprintf("%s/tp%d", name, tp)
 			cases = append(cases, tc{n, tp, m})
 			in = append(in, map[string]any{"name": n, "dir": d, "tp": tp})
 		}
 	}
-	stdin, _ := json.Marshal(in)
-	cmd := exec.Command(py, filepath.Join("testdata", "hybrid_kv.py"))
-	cmd.Stdin = bytes.NewReader(stdin)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("%s: %v\n%s", py, err, venvtest.Tail(stderr.String(), 3000))
-	}
-	type result struct {
-		Name   string      `json:"name"`
-		Params int64       `json:"params"`
-		VLLM   *hybridView `json:"vllm"`
-		Error  string      `json:"error"`
-		Trace  string      `json:"trace"`
-	}
-	got := map[string]result{}
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		var r result
-		if json.Unmarshal(sc.Bytes(), &r) == nil && r.Name != "" {
-			got[r.Name] = r
-		}
-	}
+	got := venvtest.RunScript[hybridView](t, py, "hybrid_kv.py", in)
 	h100, _ := catalog.LookupGPU("h100")
 	for _, c := range cases {
 		r, ok := got[c.name]

@@ -386,6 +386,7 @@ func (e engine) slidingLayers() int { return e.m.SlidingLayers() }
 // check_enough_kv_cache_memory does (vllm/v1/core/kv_cache_utils.py).
 // Full attention: cdiv(mml, block) pages. Sliding window:
 // cdiv(min(window − 1 + max_num_batched_tokens, mml), block) + 1 pages.
+// Chunked local attention: chunked.go.
 func (e engine) requestKVBytes(mml int) float64 {
 	if e.m.State != nil {
 		h := e.hybrid()
@@ -393,7 +394,7 @@ func (e engine) requestKVBytes(mml int) float64 {
 	}
 	page := float64(e.block) * e.layerKVBytesPerToken()
 	sl := e.slidingLayers()
-	full := float64(e.m.NumLayers-sl) * float64(ceilDiv(mml, e.block)) * page
+	full := float64(e.m.NumLayers-sl-e.m.ChunkedLayers)*float64(ceilDiv(mml, e.block))*page + e.chunkedKVBytes(mml, page)
 	if sl == 0 {
 		return full
 	}

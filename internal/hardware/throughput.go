@@ -224,16 +224,16 @@ func (e engine) touchedExperts(tokens float64) float64 {
 }
 
 // attendedPerLayer sums, over the layers, the tokens one query attends to
-// with a context of ctx tokens (sliding-window layers stop at the window),
-// divided by the layer count.
+// with a context of ctx tokens (sliding-window layers stop at the window,
+// chunked-attention layers at most at the chunk), divided by the layer count.
 func (e engine) attendedPerLayer(ctx float64) float64 {
-	sl := float64(e.slidingLayers())
+	sl, cl := float64(e.slidingLayers()), float64(e.m.ChunkedLayers)
 	L := float64(e.m.NumLayers)
 	w := ctx
 	if e.m.SlidingWindow > 0 {
 		w = math.Min(ctx, float64(e.m.SlidingWindow))
 	}
-	return ((L-sl)*ctx + sl*w) / L
+	return ((L-sl-cl)*ctx + sl*w + cl*math.Min(ctx, float64(e.m.AttentionChunk))) / L
 }
 
 // stepCoeffs are an engine's per-step quantities that do not depend on

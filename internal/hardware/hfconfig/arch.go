@@ -28,6 +28,9 @@ func (m Model) IsMoELayer(i int) bool {
 	if m.State != nil {
 		return m.NumExperts > 0 && i < len(m.LayerFFNs) && m.LayerFFNs[i] == 'E'
 	}
+	if m.MoEStep > 1 {
+		return m.NumExperts > 0 && (i+1)%m.MoEStep == 0
+	}
 	return m.NumExperts > 0 && i >= m.FirstDenseLayers
 }
 
@@ -141,7 +144,7 @@ func (m Model) embedParams() float64 {
 // perLayer it calls fn for every layer (needed when quantization skips
 // named layers).
 func (m Model) LayerKinds(perLayer bool, fn func(i, count int)) {
-	if perLayer || m.State != nil {
+	if perLayer || m.State != nil || m.MoEStep > 1 {
 		for i := 0; i < m.NumLayers; i++ {
 			fn(i, 1)
 		}
@@ -235,6 +238,9 @@ func (m Model) Validate() error {
 		{"default max_model_len", m.DefaultMaxModelLen, 0, m.MaxPositionEmbeddings},
 		{"sliding_window", m.SlidingWindow, 0, 1 << 24},
 		{"sliding window layers", m.SlidingWindowLayers, 0, m.NumLayers},
+		{"attention_chunk_size", m.AttentionChunk, 0, 1 << 24},
+		{"chunked attention layers", m.ChunkedLayers, 0, m.NumLayers - m.SlidingLayers()},
+		{"interleave_moe_layer_step", m.MoEStep, 0, m.NumLayers},
 		{"num_experts", m.NumExperts, 0, 1 << 14},
 		{"num_experts_per_tok", m.NumActiveExperts, 0, max(m.NumExperts, 0)},
 		{"moe_intermediate_size", m.ExpertIntermediateSize, 0, 1 << 20},

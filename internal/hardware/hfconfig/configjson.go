@@ -191,6 +191,9 @@ func ParseConfigJSON(data []byte) (Model, error) {
 	if err != nil {
 		return m, err
 	}
+	if err := unmodelledErr("model_type", mt); err != nil {
+		return m, err
+	}
 	root := cfg{obj: withDefaults(top, mt), modelType: mt, raw: top}
 	if m.Architecture == "" {
 		m.Architecture = modelTypes[mt].arch
@@ -214,13 +217,16 @@ func ParseConfigJSON(data []byte) (Model, error) {
 		default: // the text class's defaults (Gemma3Config, LlavaConfig)
 			tc = cfg{obj: map[string]any{}, prefix: "text_config."}
 		}
+		if err := unmodelledErr(tc.prefix+"model_type", tt); err != nil {
+			return m, err
+		}
 		c = cfg{obj: withDefaults(tc.obj, tt), prefix: tc.prefix, modelType: tt, raw: tc.obj}
 	}
 	m.ModelType = c.modelType
 	hybrid := modelTypes[c.modelType].hybrid
 	for _, src := range []cfg{raw, c} {
 		for k, why := range unsupported {
-			if !src.has(k) || hybrid != nil && hybridKeys[k] {
+			if !src.has(k) || hybrid != nil && hybridKeys[k] || k == "attention_chunk_size" && modelTypes[c.modelType].extra != nil {
 				continue
 			}
 			if hybridKeys[k] || k == "mamba_d_ssm" || k == "linear_attn_config" {
@@ -234,6 +240,11 @@ func ParseConfigJSON(data []byte) (Model, error) {
 	}
 	if err := parseArch(c, &m); err != nil {
 		return m, err
+	}
+	if extra := modelTypes[c.modelType].extra; extra != nil {
+		if err := extra(c, &m); err != nil {
+			return m, err
+		}
 	}
 	if hybrid != nil {
 		if err := hybrid(c, &m); err != nil {

@@ -70,6 +70,9 @@ func catalogConfigJSON(m Model) map[string]any {
 		}
 		c["rope_scaling"] = rs
 	}
+	if nest, ok := nestedCatalog[t]; ok {
+		return nest(c, m)
+	}
 	if m.VisionParams > 0 && t == "qwen2_5_vl" { // Qwen2.5-VL's published vision tower
 		c["vision_config"] = map[string]any{"depth": 32, "hidden_size": 1280, "intermediate_size": 3420, "num_heads": 16,
 			"out_hidden_size": m.HiddenSize, "patch_size": 14, "spatial_merge_size": 2, "temporal_patch_size": 2,
@@ -97,6 +100,7 @@ type diffResult struct {
 		MaxModelLen   int  `json:"max_model_len"`
 		MaxLenLimit   int  `json:"max_model_len_limit"`
 		MLA           bool `json:"mla"`
+		Chunk         int  `json:"attention_chunk"`
 	} `json:"vllm"`
 	Error string `json:"error"`
 	Trace string `json:"trace"`
@@ -127,7 +131,7 @@ func differentialCases(t *testing.T, dir string) []diffCase {
 		cases = append(cases, diffCase{Name: name, Dir: d, Source: source, Model: m, Err: err})
 	}
 	for _, mt := range ModelTypes() {
-		if mt == "qwen2_5_vl_text" || mt == "qwen3_vl_text" || mt == "qwen3_vl_moe_text" {
+		if mt == "qwen2_5_vl_text" || mt == "qwen3_vl_text" || mt == "qwen3_vl_moe_text" || mt == "glm4v_text" || mt == "glm4v_moe_text" {
 			continue // no causal-LM class of its own; covered by the multimodal type
 		}
 		b, _ := json.Marshal(map[string]any{"model_type": mt, "architectures": []string{modelTypes[mt].arch}})
@@ -165,13 +169,7 @@ func TestConfigDifferential(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short")
 	}
-	py, err := filepath.Abs(filepath.Join("..", "..", "..", ".venv", "bin", "python"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(py); err != nil {
-		venvtest.Skip(t, fmt.Sprintf("no test venv at %s (make venv creates it)", py))
-	}
+	py := venvtest.Python(t, 3)
 	cases := differentialCases(t, t.TempDir())
 	got, err := runDifferential(py, cases, differentialWorkers(len(cases)))
 	if err != nil {
@@ -223,7 +221,8 @@ func TestConfigDifferential(t *testing.T) {
 			mine, ref int
 		}{{"head size", head, v.HeadSize}, {"KV heads", m.NumKVHeads, v.KVHeads}, {"layers", m.NumLayers, v.Layers},
 			{"sliding window", m.SlidingWindow, v.SlidingWindow}, {"sliding layers", sl, v.SlidingLayers},
-			{"max_model_len", def, v.MaxModelLen}, {"max_model_len limit", m.MaxPositionEmbeddings, v.MaxLenLimit}} {
+			{"max_model_len", def, v.MaxModelLen}, {"max_model_len limit", m.MaxPositionEmbeddings, v.MaxLenLimit},
+			{"attention chunk", m.AttentionChunk, v.Chunk}} {
 			if f.mine != f.ref {
 				miss = append(miss, fmt.Sprintf("%s %d, vLLM %d", f.name, f.mine, f.ref))
 			}

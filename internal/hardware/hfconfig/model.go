@@ -79,6 +79,14 @@ type Model struct {
 	// parallel (Falcon-H1). FFNs: 'D' dense MLP, 'E' mixture of experts,
 	// '-' none.
 	LayerMixers, LayerFFNs string
+	// AttentionChunk is the chunk of chunked local attention (Llama 4's
+	// attention_chunk_size); ChunkedLayers how many layers use it (the rest
+	// are full attention). 0: none (llama4.go).
+	AttentionChunk, ChunkedLayers int
+	// MoEStep: experts on every MoEStep-th layer, dense MLPs of
+	// IntermediateSize elsewhere (Llama 4's interleave_moe_layer_step);
+	// 0 or 1: every layer past FirstDenseLayers.
+	MoEStep int
 }
 
 // QuantConfig is a checkpoint's (or the user's) weight quantization.

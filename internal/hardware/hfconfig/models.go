@@ -168,7 +168,7 @@ var modelCatalog = func() []Model {
 	l3_70 := llama("meta-llama/Meta-Llama-3-70B", 80, 8192, 64, 8, 128, 28672, 128256, false, 8192, "bfloat16", 70.6e9)
 	l3_70.Aliases = []string{"meta-llama/Meta-Llama-3-70B-Instruct"}
 
-	return []Model{
+	return append([]Model{
 		q05, q05bnb, q15,
 		withAliases(qwen25("Qwen/Qwen2.5-3B", 36, 2048, 16, 2, 128, 11008, 151936, true, 32768, 3.09e9), "Qwen/Qwen2.5-3B-Instruct"),
 		q7, q7i, q7awq, q14, q32,
@@ -245,7 +245,7 @@ var modelCatalog = func() []Model {
 			"codellama/CodeLlama-13b-Instruct-hf", "TheBloke/CodeLlama-13B-Instruct-fp16"),
 		withAliases(llama("deepseek-ai/deepseek-coder-6.7b-instruct", 32, 4096, 32, 32, 128, 11008, 32256, false, 16384, "bfloat16", 6.74e9),
 			"deepseek-ai/deepseek-coder-6.7b-base"),
-	}
+	}, append(llama4Catalog(), glm45V())...)
 }()
 
 // Models returns the model catalog sorted by id.

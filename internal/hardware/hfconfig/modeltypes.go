@@ -37,6 +37,8 @@ type modelType struct {
 	arch string
 	// hybrid reads a hybrid model's layer kinds and state mixer (hybrid.go).
 	hybrid func(c cfg, m *Model) error
+	// extra reads the type's own fields after parseArch (llama4.go).
+	extra func(c cfg, m *Model) error
 }
 
 func alternating(c cfg, n int) []bool { // sliding on even layers: (i+1) % 2 != 0
@@ -245,6 +247,34 @@ var modelTypes = map[string]modelType{
 		"attn_layer_period": 8.0, "attn_layer_offset": 4.0, "mamba_d_state": 16.0, "mamba_d_conv": 4.0, "mamba_expand": 2.0,
 		"mamba_dt_rank": "auto", "mamba_conv_bias": true, "mamba_proj_bias": false,
 	}},
+	"llama4_text": {arch: "Llama4ForCausalLM", expertSize: "intermediate_size", extra: parseLlama4, defaults: map[string]any{ // llama4/configuration_llama4.py (Llama4TextConfig)
+		"vocab_size": 202048.0, "hidden_size": 5120.0, "intermediate_size": 8192.0, "intermediate_size_mlp": 16384.0,
+		"num_hidden_layers": 48.0, "num_attention_heads": 40.0, "num_key_value_heads": 8.0, "head_dim": 128.0,
+		"max_position_embeddings": 131072.0, "tie_word_embeddings": false, "attention_bias": false, "num_experts_per_tok": 1.0,
+		"num_local_experts": 16.0, "interleave_moe_layer_step": 1.0, "no_rope_layer_interval": 4.0, "attention_chunk_size": 8192.0,
+	}},
+	// Llama4Config: a Llama4TextConfig and a Llama4VisionConfig.
+	"llama4": {arch: "Llama4ForConditionalGeneration", text: "llama4_text", defaults: map[string]any{
+		"tie_word_embeddings": false, "vision_config": map[string]any{"model_type": "llama4_vision_model"},
+	}},
+	// GLM-4V (glm4v.go). vLLM's glm4.py defaults partial_rotary_factor to 0.5.
+	"glm4v_text": {arch: "Glm4vForConditionalGeneration", qkvBias: true, norms: 4, defaults: map[string]any{ // glm4v/configuration_glm4v.py (Glm4vTextConfig)
+		"vocab_size": 151552.0, "hidden_size": 4096.0, "intermediate_size": 13696.0, "num_hidden_layers": 40.0,
+		"num_attention_heads": 32.0, "num_key_value_heads": 2.0, "max_position_embeddings": 32768.0,
+		"tie_word_embeddings": false, "partial_rotary_factor": 0.5,
+	}},
+	"glm4v": {arch: "Glm4vForConditionalGeneration", text: "glm4v_text", defaults: map[string]any{
+		"tie_word_embeddings": false, "vision_config": map[string]any{"model_type": "glm4v_vision"},
+	}},
+	"glm4v_moe_text": {arch: "Glm4vMoeForConditionalGeneration", expertSize: "moe_intermediate_size", defaults: map[string]any{ // glm4v_moe/configuration_glm4v_moe.py (Glm4vMoeTextConfig)
+		"vocab_size": 151424.0, "hidden_size": 4096.0, "intermediate_size": 10944.0, "num_hidden_layers": 46.0,
+		"num_attention_heads": 96.0, "num_key_value_heads": 8.0, "max_position_embeddings": 65536.0,
+		"tie_word_embeddings": false, "attention_bias": true, "partial_rotary_factor": 0.5, "n_routed_experts": 128.0,
+		"num_experts_per_tok": 8.0, "moe_intermediate_size": 1408.0, "n_shared_experts": 1.0, "first_k_dense_replace": 1.0,
+	}},
+	"glm4v_moe": {arch: "Glm4vMoeForConditionalGeneration", text: "glm4v_moe_text", defaults: map[string]any{
+		"tie_word_embeddings": false, "vision_config": map[string]any{"model_type": "glm4v_moe_vision"},
+	}},
 	// LlavaConfig: a llama text_config and a CLIP vision tower by default
 	// (llava/configuration_llava.py).
 	"llava": {arch: "LlavaForConditionalGeneration", text: "llama", defaults: map[string]any{
@@ -260,7 +290,8 @@ var modelTypes = map[string]modelType{
 var archTypes = func() map[string]string {
 	m := map[string]string{"Qwen2_5_VLForConditionalGeneration": "qwen2_5_vl", "PhiMoEForCausalLM": "phimoe",
 		"Qwen3VLForConditionalGeneration": "qwen3_vl", "Qwen3VLMoeForConditionalGeneration": "qwen3_vl_moe",
-		"Mistral3ForConditionalGeneration": "mistral3"}
+		"Mistral3ForConditionalGeneration": "mistral3", "Llama4ForConditionalGeneration": "llama4",
+		"Glm4vForConditionalGeneration": "glm4v", "Glm4vMoeForConditionalGeneration": "glm4v_moe"}
 	for t, info := range modelTypes {
 		if info.arch != "" && (info.text == "" || t == "gemma3" || t == "llava") {
 			if _, ok := m[info.arch]; !ok {

@@ -13,6 +13,8 @@ package hfconfig
 //   - qwen3_vl_vision: qwen3_vl/modeling_qwen3_vl.py (Qwen3VLVisionModel with
 //     its merger and deepstack mergers)
 //   - pixtral: pixtral/modeling_pixtral.py (PixtralVisionModel)
+//   - llama4_vision_model: llama4/modeling_llama4.py (llama4.go)
+//   - GLM-4V's: glm4v/modeling_glm4v.py (glm4v.go)
 //
 // plus the projector between tower and language model (gemma3:
 // Gemma3MultiModalProjector; llava: LlavaMultiModalProjector).
@@ -21,6 +23,22 @@ package hfconfig
 // and two LayerNorms (weight and bias).
 func vitLayer(h, inter float64) float64 {
 	return 4*(h*h+h) + (h*inter + inter) + (inter*h + h) + 2*2*h
+}
+
+// towerInts reads a tower's integer fields as float64, keeping the first
+// error in err.
+type towerInts struct {
+	v   cfg
+	err error
+}
+
+func (r *towerInts) get(def int, key string) float64 {
+	if r.err != nil {
+		return 0
+	}
+	x, err := r.v.int(def, key)
+	r.err = err
+	return float64(x)
 }
 
 // towerParams counts the encoder tower of a multimodal config plus its
@@ -52,6 +70,12 @@ func towerParams(root cfg, modelType string, textHidden int) (int64, error) {
 		var x int
 		x, err = v.int(def, keys...)
 		return x
+	}
+	if modelType == "glm4v" || modelType == "glm4v_moe" {
+		return glm4vTowerParams(v) // with its merger (glm4v.go)
+	}
+	if vt == "llama4_vision_model" && modelType == "llama4" {
+		return llama4TowerParams(v, textHidden) // with its projector (llama4.go)
 	}
 	var p float64
 	switch vt {
@@ -139,7 +163,7 @@ func towerParams(root cfg, modelType string, textHidden int) (int64, error) {
 		}
 		p = ch*patch*patch*h + h + layers*(2*h+4*h*h+3*h*inter)
 	default:
-		return 0, cfgErr(v.prefix+"model_type", "vision tower %q of model_type %q is not modelled (known: siglip_vision_model, clip_vision_model, qwen2_5_vl_vision, qwen3_vl_vision, pixtral). "+
+		return 0, cfgErr(v.prefix+"model_type", "vision tower %q of model_type %q is not modelled (known: siglip_vision_model, clip_vision_model, qwen2_5_vl_vision, qwen3_vl_vision, pixtral; llama4_vision_model in model_type llama4). "+
 			"To plan the language model alone, set model_config_json to this config's \"text_config\" object (with its \"model_type\") and run vLLM text-only (--language-model-only, or limit_mm_per_prompt 0 for every modality), which skips loading the tower", vt, modelType)
 	}
 	vh := float64(geti(768, "hidden_size"))

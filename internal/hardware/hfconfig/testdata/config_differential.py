@@ -10,7 +10,8 @@ test starts a few of these, each with its share of the configs):
   - vllm: vLLM's ModelConfig view of the language model: head size, total KV
     heads, layers, sliding window, sliding layers (layer_types of the text
     config), max_model_len (the default) and the longest max_model_len it
-    accepts (_get_and_verify_max_len). For a multimodal config the text config
+    accepts (_get_and_verify_max_len), and the chunk of chunked local
+    attention (ModelConfig.attention_chunk_size; 0 for none). For a multimodal config the text config
     is written on its own and read by vLLM: vLLM's inspection of the
     multimodal class imports torchvision, which the test venv leaves out
     (.ci/requirements.lock).
@@ -52,6 +53,9 @@ TEXT_ARCH = {
     "gemma3_text": "Gemma3ForCausalLM",
     "llama": "LlamaForCausalLM",
     "mistral": "MistralForCausalLM",
+    "llama4_text": "Llama4ForCausalLM",
+    "glm4v_text": "Glm4ForCausalLM",
+    "glm4v_moe_text": "Glm4MoeForCausalLM",
     "qwen2_5_vl_text": "Qwen2ForCausalLM",
 }
 
@@ -124,6 +128,7 @@ def vllm_view(d, cfg):
         "max_model_len": mc.max_model_len,
         "max_model_len_limit": lo,
         "mla": bool(mc.is_deepseek_mla),
+        "attention_chunk": mc.attention_chunk_size or 0,
     }
 
 
