@@ -29,6 +29,9 @@ func pipelineStage(m hfconfig.Model, pp int) (hfconfig.Model, int, error) {
 	if m.SlidingWindowLayers > 0 {
 		m.SlidingWindowLayers = min(ceilDiv(m.SlidingWindowLayers, pp), m.NumLayers)
 	}
+	if m.ChunkedLayers > 0 {
+		m.ChunkedLayers = min(ceilDiv(m.ChunkedLayers, pp), m.NumLayers)
+	}
 	m.FirstDenseLayers = min(m.FirstDenseLayers, m.NumLayers)
 	return m, pp, nil
 }
