@@ -210,7 +210,7 @@ def test_engine_actor_killed_mid_run(tmp_path, monkeypatch):
     monkeypatch.setenv(rb.SHARD_ROWS_ENV, "25")
     n = 400
     cfg = config(tmp_path, "jsonl")
-    cfg.update(standin_seconds_per_row=0.02, batch_size=16, max_concurrent_batches=1)
+    cfg.update(standin_seconds_per_row=0.05, batch_size=16, max_concurrent_batches=1)
     write_input(cfg["input"]["path"], "jsonl", prompts(n))
     killed = {}
 

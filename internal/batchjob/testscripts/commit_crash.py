@@ -58,9 +58,10 @@ def results(cfg):
         try:
             gen = standin.generate(pre(row), max_len)
             arrival, finish = rb.request_window(gen.pop("metrics"))
-            out.append({**identity, **gen, rb.ARRIVAL: arrival, rb.FINISH: finish, rb.ERROR_COLUMN: ""})
+            # The stand-in stops at max_tokens or at the prompt's end; which is a fixture detail here.
+            out.append({**identity, rb.FINISH_REASON: "length", **gen, rb.ARRIVAL: arrival, rb.FINISH: finish, rb.ERROR_COLUMN: ""})
         except ValueError as e:
-            out.append({**identity, "generated_text": "", "num_input_tokens": 0, "num_generated_tokens": 0,
+            out.append({**identity, "generated_text": "", "num_input_tokens": 0, "num_generated_tokens": 0, rb.FINISH_REASON: None,
                         rb.ARRIVAL: 0.0, rb.FINISH: 0.0, rb.ERROR_COLUMN: f"{type(e).__name__}: {e}"})
     return pa.Table.from_pylist(out)
 

@@ -130,7 +130,6 @@ def ship_modules(*more):
 
 def main(argv):
     import ray
-    from ray import cloudpickle
 
     ship_modules()
     ray.init(address=os.environ.get("RAYVLLM_TEST_GCS_ADDRESS") or os.environ.get("RAY_ADDRESS"),
