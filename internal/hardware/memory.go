@@ -404,15 +404,6 @@ func (e engine) requestKVBytes(mml int) float64 {
 
 func ceilDiv(a, b int) int { return (a + b - 1) / b }
 
-func clampInt64(f float64) int64 {
-	if math.IsNaN(f) || f < 0 {
-		return 0
-	}
-	if f > math.MaxInt64/2 {
-		return math.MaxInt64 / 2
-	}
-	return int64(f)
-}
 
 // KVCacheBytesPerToken is the KV cache one token takes on one GPU, all
 // layers, for kvCacheDType "auto" (the model dtype) or "fp8".
@@ -471,10 +462,10 @@ func (e engine) fit() FitResult {
 		// vLLM's "KV cache size" of a hybrid model: concurrency × max_model_len.
 		h := e.hybrid()
 		r.MaxConcurrency = math.Floor(kv/h.bytesPerBlock()) / float64(h.requestBlocks(e.mml))
-		r.KVCacheTokens = clampInt64(r.MaxConcurrency * float64(e.mml))
+		r.KVCacheTokens = hfconfig.ClampInt64(r.MaxConcurrency * float64(e.mml))
 	case kv > 0:
 		blocks := math.Floor(kv / (float64(e.block) * perTok))
-		r.KVCacheTokens = clampInt64(blocks * float64(e.block))
+		r.KVCacheTokens = hfconfig.ClampInt64(blocks * float64(e.block))
 		pageAll := float64(e.block) * perTok
 		r.MaxConcurrency = blocks / math.Ceil(need/pageAll)
 	}

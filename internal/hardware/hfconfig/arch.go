@@ -173,7 +173,7 @@ func (m Model) Params() int64 {
 		}
 	})
 	t += float64(m.NumLayers) * m.LayerSmallParams()
-	return clampInt64(t)
+	return ClampInt64(t)
 }
 
 // ActiveParams is the parameter count one token touches: Params less the
@@ -184,10 +184,12 @@ func (m Model) ActiveParams() int64 {
 		moeLayers := float64(m.moeLayers())
 		t -= moeLayers * float64(m.NumExperts-m.NumActiveExperts) * 3 * float64(m.HiddenSize) * float64(m.ExpertIntermediateSize)
 	}
-	return clampInt64(t)
+	return ClampInt64(t)
 }
 
-func clampInt64(f float64) int64 {
+// ClampInt64 converts a count computed in float64 to int64, flooring at 0
+// and capping far below overflow.
+func ClampInt64(f float64) int64 {
 	if math.IsNaN(f) || f < 0 {
 		return 0
 	}

@@ -41,7 +41,7 @@ func glm4vTowerParams(v cfg) (int64, error) {
 	}
 	p := side*side*h + (ch*tp*patch*patch*h + h) + depth*block + 2*h + (h*out*merge*merge + out) +
 		(out*out + 2*out + 3*out*inter)
-	return clampInt64(p), nil
+	return ClampInt64(p), nil
 }
 
 // glm45V is zai-org/GLM-4.5V (config.json: Glm4vMoeForConditionalGeneration,

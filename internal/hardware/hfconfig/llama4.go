@@ -81,7 +81,7 @@ func llama4TowerParams(v cfg, textHidden int) (int64, error) {
 	}
 	side := float64(int(img) / int(patch))
 	p := ch*patch*patch*h + h + (side*side+1)*h + 2*2*h + layers*vitLayer(h, inter) + inter*pin + pout*pout
-	return clampInt64(p + vout*float64(textHidden)), nil
+	return ClampInt64(p + vout*float64(textHidden)), nil
 }
 
 // llama4Catalog is meta-llama's Llama 4 checkpoints (their config.json:

@@ -127,7 +127,7 @@ func towerParams(root cfg, modelType string, textHidden int) (int64, error) {
 		block := 2*h + (h*3*h + 3*h) + (h*h + h) + 2*(h*inter+inter) + (inter*h + h)
 		mh := h * merge * merge
 		p = ch*tp*patch*patch*h + depth*block + h + (mh*mh + mh) + (mh*out + out)
-		return clampInt64(p), nil // the merger is the projector
+		return ClampInt64(p), nil // the merger is the projector
 	case "qwen3_vl_vision", "qwen3_vl_moe_vision": // qwen3_vl/modeling_qwen3_vl.py (Qwen3VLVisionModel)
 		h := float64(geti(1152, "hidden_size"))
 		inter := float64(geti(4304, "intermediate_size"))
@@ -151,7 +151,7 @@ func towerParams(root cfg, modelType string, textHidden int) (int64, error) {
 		// patch Conv3d with bias, learned positions, blocks, the merger
 		// (LayerNorm over h) and one deepstack merger per index (over h·s²)
 		p = ch*tp*patch*patch*h + h + npos*h + depth*block + merger + 2*h + deep*(merger+2*hs)
-		return clampInt64(p), nil // the mergers are the projector
+		return ClampInt64(p), nil // the mergers are the projector
 	case "pixtral": // pixtral/modeling_pixtral.py (PixtralVisionModel): a bias-free, RMS-normed ViT
 		h := float64(geti(1024, "hidden_size"))
 		inter := float64(geti(4096, "intermediate_size"))
@@ -204,5 +204,5 @@ func towerParams(root cfg, modelType string, textHidden int) (int64, error) {
 	default:
 		return 0, cfgErr("model_type", "the projector of %q between its %s tower and the language model is not modelled", modelType, vt)
 	}
-	return clampInt64(p), err
+	return ClampInt64(p), err
 }
