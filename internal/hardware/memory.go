@@ -404,7 +404,6 @@ func (e engine) requestKVBytes(mml int) float64 {
 
 func ceilDiv(a, b int) int { return (a + b - 1) / b }
 
-
 // KVCacheBytesPerToken is the KV cache one token takes on one GPU, all
 // layers, for kvCacheDType "auto" (the model dtype) or "fp8".
 func KVCacheBytesPerToken(m hfconfig.Model, kvCacheDType string, tensorParallelSize int) (int64, error) {
