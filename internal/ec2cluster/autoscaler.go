@@ -54,6 +54,13 @@ const (
 	// head's IP (provider.rayvllm_head_ip) in for HeadIPPlaceholder and
 	// passes the bytes to RunInstances as UserData.
 	UserDataKey = "rayvllm_user_data_base64"
+	// FallbackTypesKey lists a node type's fallback instance types in its
+	// node_config, and ReservationFallbackKey marks a node type whose
+	// reservation falls back to on demand; the node provider pops both
+	// before RunInstances (rayvllm_autoscaler.FALLBACK_TYPES_KEY and
+	// RESERVATION_FALLBACK_KEY).
+	FallbackTypesKey       = "rayvllm_fallback_instance_types"
+	ReservationFallbackKey = "rayvllm_reservation_fallback_to_on_demand"
 	// DefaultIdleTimeoutMinutes is Ray's default idle_timeout_minutes.
 	DefaultIdleTimeoutMinutes = 5
 )
@@ -230,6 +237,7 @@ func nodeConfig(spec Spec, g GroupSpec, sgID, rootDevice string) (map[string]any
 		}
 		nc["InstanceMarketOptions"] = map[string]any{"MarketType": "spot", "SpotOptions": opts}
 	}
+	capacityNodeConfig(nc, g.NodeSpec, spec.subnets(), sgID)
 	return nc, nil
 }
 

@@ -165,7 +165,7 @@ print(json.dumps({"types": out, "idle_s": cfg.get_idle_timeout_s(), "updaters": 
 `
 
 // TestAutoscalerConfigValidated runs the rendered config through Ray's own
-// validation in the test venv.
+// validation in the test venv, with every capacity setting in use.
 func TestAutoscalerConfigValidated(t *testing.T) {
 	_, file, _, _ := runtime.Caller(0)
 	py := filepath.Join(filepath.Dir(file), "..", "..", ".venv", "bin", "python")
@@ -175,7 +175,7 @@ func TestAutoscalerConfigValidated(t *testing.T) {
 		}
 		t.Skip("no test venv (run .ci/venv.sh)")
 	}
-	raw, err := RenderAutoscalerConfig(autoscaledSpec(), "sg-0123456789abcdef0", nil)
+	raw, err := RenderAutoscalerConfig(capacitySpec(), "sg-0123456789abcdef0", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
