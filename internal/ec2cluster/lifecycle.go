@@ -61,7 +61,7 @@ func (c *Client) Create(ctx context.Context, spec Spec, token string, save func(
 		spec.HeadIAMInstanceProfile, cl.HeadProfileARN = profile, profile
 		save(cl)
 	}
-	if _, _, spot := headLaunches(spec); spot {
+	if _, _, spot, _ := headLaunches(spec); spot {
 		if err := c.EnsureSpotServiceLinkedRole(ctx); err != nil {
 			return cl, err
 		}
