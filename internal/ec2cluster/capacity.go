@@ -1,6 +1,8 @@
 package ec2cluster
 
 import (
+	"slices"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
@@ -54,6 +56,12 @@ func (n NodeSpec) attempts() []attempt {
 		out = append(out, attempt{t, false})
 	}
 	return out
+}
+
+// launchesType reports whether n launches instances of type t: its type or
+// a fallback (a worker of a fallback type stays).
+func (n NodeSpec) launchesType(t string) bool {
+	return t == n.InstanceType || slices.Contains(n.FallbackInstanceTypes, t)
 }
 
 // CapacityErrors are the RunInstances errors after which the next subnet,

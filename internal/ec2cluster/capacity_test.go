@@ -139,7 +139,7 @@ func TestRunInstancesCapacityShape(t *testing.T) {
 	}
 	r := f.calls("RunInstances")[0]
 	want := map[string]string{
-		"InstanceMarketOptions.MarketType": "capacity-block",
+		"InstanceMarketOptions.MarketType":                                                 "capacity-block",
 		"CapacityReservationSpecification.CapacityReservationTarget.CapacityReservationId": "cr-0aaaaaaaaaaaaaaaa",
 		"Placement.GroupName":                  "pg-train",
 		"NetworkInterface.1.InterfaceType":     "efa",

@@ -55,11 +55,11 @@ func (c *Client) run(ctx context.Context, spec Spec, sgID, rootDevice string, l 
 		return nil, fmt.Errorf("launching %d × %s for %s: the count must be between 1 and %d", l.count, l.node.InstanceType, suffix, MaxGroupCount)
 	}
 	in := &ec2.RunInstancesInput{
-		ImageId:          aws.String(l.node.AMI),
-		MinCount:         aws.Int32(int32(l.count)),
-		MaxCount:         aws.Int32(int32(l.count)),
-		ClientToken:      aws.String(newClientToken()),
-		UserData:         aws.String(base64.StdEncoding.EncodeToString([]byte(l.userData))),
+		ImageId:     aws.String(l.node.AMI),
+		MinCount:    aws.Int32(int32(l.count)),
+		MaxCount:    aws.Int32(int32(l.count)),
+		ClientToken: aws.String(newClientToken()),
+		UserData:    aws.String(base64.StdEncoding.EncodeToString([]byte(l.userData))),
 		MetadataOptions: &ec2types.InstanceMetadataOptionsRequest{
 			HttpTokens:   ec2types.HttpTokensStateRequired,
 			HttpEndpoint: ec2types.InstanceMetadataEndpointStateEnabled,

@@ -215,7 +215,7 @@ func (c *Client) Update(ctx context.Context, spec Spec, headID, sgID string, rep
 		wanted[g.Name] = true
 		var keep []Instance
 		for _, i := range cl.Groups[g.Name] {
-			if replace[g.Name] || i.InstanceType != g.InstanceType || i.AMI != g.AMI || i.Spot != g.Spot {
+			if replace[g.Name] || !g.launchesType(i.InstanceType) || i.AMI != g.AMI || i.Spot != g.Spot {
 				doomed = append(doomed, i)
 			} else {
 				keep = append(keep, i)

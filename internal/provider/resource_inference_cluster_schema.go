@@ -270,6 +270,10 @@ func (r *inferenceClusterResource) Schema(ctx context.Context, _ resource.Schema
 			},
 		},
 	}
+	if wg, ok := resp.Schema.Blocks["worker_group"].(schema.ListNestedBlock); ok { // the maps are shared
+		maps.Copy(wg.NestedObject.Attributes, groupCapacityAttributes())
+		maps.Copy(wg.NestedObject.Blocks, groupCapacityBlocks())
+	}
 	maps.Copy(resp.Schema.Attributes, authTokenWOAttributes(
 		"The cluster's Ray auth token, instead of a generated one: kept only in `auth_token_ssm_parameter`, and `auth_token` stays null. "+
 			"Read it back with the `rayvllm_cluster_token` ephemeral resource. The nodes read the token at boot, so a new version replaces the cluster.",
