@@ -1,11 +1,18 @@
 package provider
 
 import (
+	"fmt"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/hashicorp/terraform-plugin-testing/helper/acctest"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/faultproxy"
 )
 
 // The capacity settings plan without AWS when they are consistent, and each
@@ -46,4 +53,54 @@ func TestAccInferenceCluster_capacityPlan(t *testing.T) {
 		steps = append(steps, resource.TestStep{Config: b.config, PlanOnly: true, ExpectError: regexp.MustCompile("(?s)" + strings.ReplaceAll(b.err, " ", `\s+`))})
 	}
 	resource.UnitTest(t, resource.TestCase{ProtoV6ProviderFactories: testAccProtoV6ProviderFactories, Steps: steps})
+}
+
+// TestAccInferenceCluster_capacityFallbacks: the fault proxy between the
+// provider and moto refuses every g5.xlarge launch and every launch into
+// reservation cr-0aaaaaaaaaaaaaaaa with InsufficientInstanceCapacity, and
+// marks (with a 1 ms latency fault) the launches into cr-0bbbbbbbbbbbbbbbb.
+// The a10g group comes up on its fallback type, the l4 group on demand after
+// its reservation refused, and the l40s group in its reservation, which
+// moto serves (moto does not record the target on the instance; the order
+// of the requests is TestRunFallsBackAcrossTypesAndReservation's).
+func TestAccInferenceCluster_capacityFallbacks(t *testing.T) {
+	e := newAWSEnv(t)
+	name := acctest.RandomWithPrefix("cap")
+	refuse := func(body string) faultproxy.Rule {
+		return faultproxy.Rule{Match: `^EC2\.RunInstances$`, Body: body, Kinds: []faultproxy.Kind{faultproxy.InsufficientCapacity}, Rate: 1}
+	}
+	run := &faultRun{}
+	proxy := newFaultProxy(t, os.Getenv("AWS_ENDPOINT_URL_EC2"), 1, run,
+		refuse(`InstanceType=g5\.xlarge&`), refuse(`CapacityReservationId=cr-0aaaaaaaaaaaaaaaa`),
+		faultproxy.Rule{Match: `^EC2\.RunInstances$`, Body: `CapacityReservationId=cr-0bbbbbbbbbbbbbbbb`, Kinds: []faultproxy.Kind{faultproxy.Latency}, Rate: 1, Latency: time.Millisecond})
+	cfg := e.config(name,
+		group{"a10g", "g5.xlarge", 1, `fallback_instance_types = ["g5.2xlarge"]`},
+		group{"l4", "g6.xlarge", 1, "capacity_reservation {\n      id                    = \"cr-0aaaaaaaaaaaaaaaa\"\n      fallback_to_on_demand = true\n    }"},
+		group{"l40s", "g6e.xlarge", 1, "capacity_reservation {\n      id = \"cr-0bbbbbbbbbbbbbbbb\"\n    }"},
+	)
+	cfg = strings.Replace(cfg, `default_tags = { owner = "acc-test" }`, fmt.Sprintf("default_tags = { owner = \"acc-test\" }\n    max_backoff_seconds = 1\n    endpoints {\n      ec2 = %[1]q\n      ssm = %[1]q\n    }", proxy.URL), 1)
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             e.checkDestroyed,
+		Steps: []resource.TestStep{{
+			Config: cfg,
+			Check: func(*terraform.State) error {
+				live := e.liveByGroup(t, name)
+				if len(live["a10g"]) != 1 || live["a10g"][0].InstanceType != "g5.2xlarge" {
+					return fmt.Errorf("a10g: %+v, want one g5.2xlarge (g5.xlarge refused)", live["a10g"])
+				}
+				if len(live["l4"]) != 1 || len(live["l40s"]) != 1 {
+					return fmt.Errorf("l4 %d and l40s %d instances, want 1 each", len(live["l4"]), len(live["l40s"]))
+				}
+				if n := proxy.Counts()[faultproxy.InsufficientCapacity]; n < 2 {
+					return fmt.Errorf("the proxy refused %d launches, want the g5.xlarge and the reservation ones (%s)", n, proxy.Summary())
+				}
+				if n := proxy.Counts()[faultproxy.Latency]; n != 1 {
+					return fmt.Errorf("%d launches into reservation cr-0bbbbbbbbbbbbbbbb, want 1 (%s)", n, proxy.Summary())
+				}
+				t.Logf("fault proxy: %s", proxy.Summary())
+				return nil
+			},
+		}},
+	})
 }
