@@ -215,6 +215,10 @@ func (r *inferenceClusterResource) crossCheck(ctx context.Context, c *ec2cluster
 		if g.autoscaled() && info.VCPUs < 1 {
 			diags.AddAttributeError(at, "No vCPU count for this instance type", fmt.Sprintf("EC2 DescribeInstanceTypes reports no vCPUs for %s; Ray's autoscaler needs them for the node type's resources.", g.InstanceType.ValueString()))
 		}
+		if g.EFA.ValueBool() && !info.EFA {
+			diags.AddAttributeError(path.Root("worker_group").AtListIndex(i).AtName("efa"), "Instance type without EFA",
+				fmt.Sprintf("worker_group %q: efa = true, but EC2 DescribeInstanceTypes reports EfaSupported = false for %s in this region. Remove efa or use a type with EFA.", g.Name.ValueString(), g.InstanceType.ValueString()))
+		}
 	}
 	return infos
 }

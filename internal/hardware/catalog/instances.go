@@ -27,11 +27,10 @@ type InstanceType struct {
 	MemoryGiB       float64 // host memory
 	PriceUSDPerHour float64 // us-east-1 Linux on-demand
 	PriceDate       string  // date the price was read, YYYY-MM-DD
-	// EFA: the type takes Elastic Fabric Adapter interfaces, from the AWS
-	// EC2 User Guide, "Elastic Fabric Adapter", "Supported instance types"
-	// (docs.aws.amazon.com/AWSEC2/latest/UserGuide/efa.html#efa-instance-types),
-	// which is DescribeInstanceTypes' NetworkInfo.EfaSupported. p5.4xlarge
-	// is left false: not in that list when it was read.
+	// EFA: the type takes Elastic Fabric Adapter interfaces: AWS's
+	// DescribeInstanceTypes NetworkInfo.EfaSupported (the EC2 User Guide,
+	// "Elastic Fabric Adapter", "Supported instance types"), as moto ships
+	// AWS's data; TestAccInferenceCluster_catalogMatchesEC2 compares them.
 	EFA bool
 }
 
@@ -81,7 +80,7 @@ var instanceCatalog = []InstanceType{
 	{Name: "p4d.24xlarge", GPU: "A100-40GB", GPUCount: 8, VCPUs: 96, MemoryGiB: 1152, PriceUSDPerHour: 21.96, EFA: true},
 	{Name: "p4de.24xlarge", GPU: "A100-80GB", GPUCount: 8, VCPUs: 96, MemoryGiB: 1152, PriceUSDPerHour: 27.447, EFA: true},
 	// p5: NVIDIA H100 80 GB (SXM); p5e / p5en: NVIDIA H200.
-	{Name: "p5.4xlarge", GPU: "H100-80GB-SXM", GPUCount: 1, VCPUs: 16, MemoryGiB: 256, PriceUSDPerHour: 6.88},
+	{Name: "p5.4xlarge", GPU: "H100-80GB-SXM", GPUCount: 1, VCPUs: 16, MemoryGiB: 256, PriceUSDPerHour: 6.88, EFA: true},
 	{Name: "p5.48xlarge", GPU: "H100-80GB-SXM", GPUCount: 8, VCPUs: 192, MemoryGiB: 2048, PriceUSDPerHour: 55.04, EFA: true},
 	{Name: "p5e.48xlarge", GPU: "H200", GPUCount: 8, VCPUs: 192, MemoryGiB: 2048, PriceUSDPerHour: 60.92, EFA: true},
 	{Name: "p5en.48xlarge", GPU: "H200", GPUCount: 8, VCPUs: 192, MemoryGiB: 2048, PriceUSDPerHour: 63.296, EFA: true},
