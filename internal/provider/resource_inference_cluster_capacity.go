@@ -75,7 +75,7 @@ func groupCapacityBlocks() map[string]schema.Block {
 					Validators: []validator.String{stringvalidator.OneOf(capacityBlockMarket)},
 				},
 				"fallback_to_on_demand": schema.BoolAttribute{
-					Optional: true, Description: "When EC2 refuses the reservation for capacity (ReservationCapacityExceeded: it is full, not yet active or expired), launch on demand instead, tagged `rayvllm:market = on-demand-fallback`. Default false: the launch fails (a `count` group) or is retried (an autoscaled group).",
+					Optional: true, Description: "When EC2 refuses the reservation for capacity (ReservationCapacityExceeded: it is full, not yet active or expired), launch on demand instead, without the reservation (an autoscaled group's nodes launched so are tagged `rayvllm:market = on-demand-fallback`). Default false: the launch fails (a `count` group) or is retried (an autoscaled group).",
 				},
 			},
 		},
