@@ -10,6 +10,7 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/acctest"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 
 	"github.com/rayvllm/terraform-provider-rayvllm/internal/faultproxy"
@@ -102,5 +103,63 @@ func TestAccInferenceCluster_capacityFallbacks(t *testing.T) {
 				return nil
 			},
 		}},
+	})
+}
+
+// TestAccInferenceCluster_importCapacity: an autoscaled group's capacity
+// settings live in the head's autoscaler config, import reads them back,
+// and changing one replaces the cluster (the config is in the head's user
+// data).
+func TestAccInferenceCluster_importCapacity(t *testing.T) {
+	e := newAWSEnv(t).withOtherSubnet(t)
+	name := acctest.RandomWithPrefix("acc")
+	capGroup := `
+  worker_group {
+    name                    = "l40s"
+    instance_type           = "g6e.12xlarge"
+    fallback_instance_types = ["g6e.24xlarge"]
+    min_workers             = 0
+    max_workers             = 2
+    placement_group         = "pg-train"
+    efa                     = true
+    capacity_reservation {
+      id                    = "cr-0123456789abcdef0"
+      market_type           = "capacity-block"
+      fallback_to_on_demand = true
+    }
+  }
+}
+`
+	// autoscaledMotoConfig's with the spot group replaced (two autoscaled
+	// groups' user data do not fit in the head's).
+	base := e.autoscaledMotoConfig(name)
+	cfg := base[:strings.Index(base, "  worker_group {\n    name                       = \"l4\"")] + capGroup
+	changed := strings.Replace(cfg, `fallback_to_on_demand = true`, `fallback_to_on_demand = false`, 1)
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             e.checkAllGone(t, name),
+		Steps: []resource.TestStep{
+			{
+				Config: cfg,
+				Check: resource.ComposeTestCheckFunc(
+					resource.TestCheckResourceAttr(clusterAddr, "worker_group.1.capacity_reservation.market_type", "capacity-block"),
+					resource.TestCheckResourceAttr(clusterAddr, "worker_group.1.fallback_instance_types.0", "g6e.24xlarge"),
+				),
+			},
+			{
+				ResourceName:                         clusterAddr,
+				ImportState:                          true,
+				ImportStateId:                        name,
+				ImportStateVerify:                    true,
+				ImportStateVerifyIdentifierAttribute: "name",
+				ImportStateVerifyIgnore:              []string{"wait_for_ray", "timeouts"},
+			},
+			{
+				Config: changed, PlanOnly: true, ExpectNonEmptyPlan: true,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PostApplyPostRefresh: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(clusterAddr, plancheck.ResourceActionReplace),
+				}},
+			},
+		},
 	})
 }
