@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/ec2cluster"
 	"github.com/rayvllm/terraform-provider-rayvllm/internal/faultproxy"
 )
 
@@ -79,6 +81,7 @@ func TestAccInferenceCluster_capacityFallbacks(t *testing.T) {
 		group{"l4", "g6.xlarge", 1, "capacity_reservation {\n      id                    = \"cr-0aaaaaaaaaaaaaaaa\"\n      fallback_to_on_demand = true\n    }"},
 		group{"l40s", "g6e.xlarge", 1, "capacity_reservation {\n      id = \"cr-0bbbbbbbbbbbbbbbb\"\n    }"},
 	)
+	var first string
 	cfg = strings.Replace(cfg, `default_tags = { owner = "acc-test" }`, fmt.Sprintf("default_tags = { owner = \"acc-test\" }\n    max_backoff_seconds = 1\n    endpoints {\n      ec2 = %[1]q\n      ssm = %[1]q\n    }", proxy.URL), 1)
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
@@ -100,6 +103,18 @@ func TestAccInferenceCluster_capacityFallbacks(t *testing.T) {
 					return fmt.Errorf("%d launches into reservation cr-0bbbbbbbbbbbbbbbb, want 1 (%s)", n, proxy.Summary())
 				}
 				t.Logf("fault proxy: %s", proxy.Summary())
+				first = live["a10g"][0].ID
+				return nil
+			},
+		}, {
+			// Scaling up keeps the worker of the fallback type.
+			Config: strings.Replace(cfg, "count         = 1\n    fallback_instance_types", "count         = 2\n    fallback_instance_types", 1),
+			Check: func(*terraform.State) error {
+				live := e.liveByGroup(t, name)
+				kept := slices.ContainsFunc(live["a10g"], func(i ec2cluster.Instance) bool { return i.ID == first })
+				if len(live["a10g"]) != 2 || !kept || live["a10g"][0].InstanceType != "g5.2xlarge" || live["a10g"][1].InstanceType != "g5.2xlarge" {
+					return fmt.Errorf("a10g after scaling to 2: %+v, want %s kept and a second g5.2xlarge", live["a10g"], first)
+				}
 				return nil
 			},
 		}},

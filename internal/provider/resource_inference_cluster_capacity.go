@@ -49,7 +49,8 @@ func groupCapacityAttributes() map[string]schema.Attribute {
 		},
 		"efa": schema.BoolAttribute{
 			Optional: true,
-			Description: "Launch each node with an Elastic Fabric Adapter as its primary network interface (InterfaceType `efa`), for NCCL between nodes. " +
+			Description: "Launch each node with an Elastic Fabric Adapter as its primary network interface (InterfaceType `efa`, network card 0), for NCCL between nodes. " +
+				"One EFA interface: types with several network cards (p4d, p5: up to 32 EFA interfaces) get the first card's bandwidth only. " +
 				"Needs `placement_group`, and an `instance_type` (and every fallback type) whose catalog `efa` is true (see `rayvllm_gpus`).",
 		},
 	}
