@@ -2,7 +2,6 @@ package ec2cluster
 
 import (
 	"bytes"
-	"encoding/base64"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -128,12 +127,11 @@ func TestRenderAutoscalerConfig(t *testing.T) {
 // nodeUserData is the user data a node_config carries (UserDataKey).
 func nodeUserData(t *testing.T, nc map[string]any) string {
 	t.Helper()
-	enc, _ := nc[UserDataKey].(string)
-	raw, err := base64.StdEncoding.DecodeString(enc)
-	if err != nil || enc == "" {
-		t.Fatalf("node_config[%s] = %q is not base64: %v", UserDataKey, enc, err)
+	ud, _ := nc[UserDataKey].(string)
+	if !strings.HasPrefix(ud, "#!/usr/bin/env bash\n") {
+		t.Fatalf("node_config[%s] = %.40q is not the worker's script", UserDataKey, ud)
 	}
-	return string(raw)
+	return ud
 }
 
 func mustJSON(t *testing.T, v any) []byte {

@@ -18,13 +18,12 @@ refuses would otherwise be retried for ever and the work would never run
 The instances it launches on demand carry the tag rayvllm:market =
 on-demand-fallback. Spot refused by IAM (SPOT_AUTH_ERRORS) falls back too.
 
-A node type's user data is in its node_config as base64 (USER_DATA_KEY): it
-may be gzip, which a JSON string cannot carry. create_node decodes it and puts
-in the head's IP. Nothing else differs: the nodes boot from their own user
+A node type's user data is in its node_config as the uncompressed script
+(USER_DATA_KEY). create_node puts in the head's IP and gzips it when over
+EC2's limit. Nothing else differs: the nodes boot from their own user
 data and join by themselves (provider.disable_node_updaters).
 """
 
-import base64
 import copy
 import gzip
 import logging
@@ -73,24 +72,21 @@ FALLBACK_TYPES_KEY = "rayvllm_fallback_instance_types"
 RESERVATION_FALLBACK_KEY = "rayvllm_reservation_fallback_to_on_demand"
 
 # ec2cluster.UserDataKey and ec2cluster.HeadIPPlaceholder.
-USER_DATA_KEY = "rayvllm_user_data_base64"
+USER_DATA_KEY = "rayvllm_user_data"
 HEAD_IP_PLACEHOLDER = b"__RAYVLLM_HEAD_IP__"
 MAX_USER_DATA_BYTES = 16 * 1024
 
 
 def with_user_data(node_config, head_ip):
-    """node_config with UserData as bytes from USER_DATA_KEY (base64 of the
-    worker's user data, gzip when RenderUserData compressed it), the head's IP
-    put in. boto3 base64-encodes bytes UserData for RunInstances."""
+    """node_config with UserData as bytes from USER_DATA_KEY (the worker's
+    script), the head's IP put in, gzip when over EC2's limit (as
+    RenderUserData). boto3 base64-encodes bytes UserData for RunInstances."""
     if USER_DATA_KEY not in node_config:
         return node_config
     conf = dict(node_config)
-    data = base64.b64decode(conf.pop(USER_DATA_KEY))
-    compressed = data[:2] == b"\x1f\x8b"
-    if compressed:
-        data = gzip.decompress(data)
+    data = conf.pop(USER_DATA_KEY).encode()
     data = data.replace(HEAD_IP_PLACEHOLDER, head_ip.encode())
-    if compressed or len(data) > MAX_USER_DATA_BYTES:
+    if len(data) > MAX_USER_DATA_BYTES:
         data = gzip.compress(data, compresslevel=9, mtime=0)
     conf["UserData"] = data
     return conf
