@@ -1,7 +1,7 @@
 package ec2cluster
 
 import (
-	"encoding/base64"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -49,11 +49,21 @@ const (
 	// the head exists, and the head's boot script puts its own IP in.
 	HeadIPPlaceholder = "__RAYVLLM_HEAD_IP__"
 	// UserDataKey carries a node type's user data in its node_config as
-	// base64: the worker's user data may be gzip (RenderUserData), which a
-	// JSON string cannot hold. The node provider decodes it, puts the
-	// head's IP (provider.rayvllm_head_ip) in for HeadIPPlaceholder and
-	// passes the bytes to RunInstances as UserData.
-	UserDataKey = "rayvllm_user_data_base64"
+	// the uncompressed script: the head's user data holds every autoscaled
+	// group's, and gzip folds their common scripts only as text (base64
+	// hides the repeats: 3 groups came to 25 KiB gzip-compressed, over
+	// EC2's 16 KiB). The node provider puts the head's IP
+	// (provider.rayvllm_head_ip) in for HeadIPPlaceholder, gzips it when
+	// over MaxUserDataBytes, as RenderUserData does, and passes the bytes
+	// to RunInstances as UserData.
+	UserDataKey = "rayvllm_user_data"
+	// FallbackTypesKey lists a node type's fallback instance types in its
+	// node_config, and ReservationFallbackKey marks a node type whose
+	// reservation falls back to on demand; the node provider pops both
+	// before RunInstances (rayvllm_autoscaler.FALLBACK_TYPES_KEY and
+	// RESERVATION_FALLBACK_KEY).
+	FallbackTypesKey       = "rayvllm_fallback_instance_types"
+	ReservationFallbackKey = "rayvllm_reservation_fallback_to_on_demand"
 	// DefaultIdleTimeoutMinutes is Ray's default idle_timeout_minutes.
 	DefaultIdleTimeoutMinutes = 5
 )
@@ -173,7 +183,14 @@ func RenderAutoscalerConfig(spec Spec, sgID string, roots map[string]string) ([]
 		"initialization_commands": []string{}, "setup_commands": []string{}, "head_setup_commands": []string{},
 		"worker_setup_commands": []string{}, "head_start_ray_commands": []string{}, "worker_start_ray_commands": []string{},
 	}
-	return json.Marshal(cfg)
+	// Without HTML escaping: the scripts' "&&" and ">" stay as they are.
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(cfg); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
 func nodeConfig(spec Spec, g GroupSpec, sgID, rootDevice string) (map[string]any, error) {
@@ -200,7 +217,7 @@ func nodeConfig(spec Spec, g GroupSpec, sgID, rootDevice string) (map[string]any
 		"InstanceType":     g.InstanceType,
 		"SubnetIds":        spec.subnets(),
 		"SecurityGroupIds": []string{sgID},
-		UserDataKey:        base64.StdEncoding.EncodeToString([]byte(ud)),
+		UserDataKey:        DecompressUserData(ud),
 		"MetadataOptions":  map[string]string{"HttpTokens": "required", "HttpEndpoint": "enabled"},
 		"BlockDeviceMappings": []any{map[string]any{
 			"DeviceName": rootDevice,
@@ -230,6 +247,7 @@ func nodeConfig(spec Spec, g GroupSpec, sgID, rootDevice string) (map[string]any
 		}
 		nc["InstanceMarketOptions"] = map[string]any{"MarketType": "spot", "SpotOptions": opts}
 	}
+	capacityNodeConfig(nc, g.NodeSpec, spec.subnets(), sgID)
 	return nc, nil
 }
 

@@ -45,8 +45,19 @@ func ParseAutoscalerConfig(raw string) (*AutoscalerSettings, error) {
 					}
 				}
 				InstanceMarketOptions *struct {
+					MarketType  string
 					SpotOptions struct{ MaxPrice string }
 				}
+				FallbackTypes                    []string `json:"rayvllm_fallback_instance_types"`
+				ReservationFallback              bool     `json:"rayvllm_reservation_fallback_to_on_demand"`
+				CapacityReservationSpecification *struct {
+					CapacityReservationTarget struct {
+						CapacityReservationID               string `json:"CapacityReservationId"`
+						CapacityReservationResourceGroupArn string
+					}
+				}
+				Placement         struct{ GroupName string }
+				NetworkInterfaces []struct{ InterfaceType string }
 			} `json:"node_config"`
 		} `json:"available_node_types"`
 	}
@@ -68,8 +79,15 @@ func ParseAutoscalerConfig(raw string) (*AutoscalerSettings, error) {
 		if len(nc.BlockDeviceMappings) > 0 {
 			g.RootVolumeGiB, g.RootVolumeType = nc.BlockDeviceMappings[0].Ebs.VolumeSize, nc.BlockDeviceMappings[0].Ebs.VolumeType
 		}
-		if m := nc.InstanceMarketOptions; m != nil {
+		if m := nc.InstanceMarketOptions; m != nil && m.MarketType == "spot" {
 			g.Spot, g.SpotMaxPrice = true, m.SpotOptions.MaxPrice
+		}
+		g.FallbackInstanceTypes, g.PlacementGroup = nc.FallbackTypes, nc.Placement.GroupName
+		g.EFA = len(nc.NetworkInterfaces) > 0 && nc.NetworkInterfaces[0].InterfaceType == "efa"
+		if r := nc.CapacityReservationSpecification; r != nil {
+			t := r.CapacityReservationTarget
+			g.Reservation = &Reservation{ID: t.CapacityReservationID, ResourceGroupARN: t.CapacityReservationResourceGroupArn,
+				CapacityBlock: nc.InstanceMarketOptions != nil && nc.InstanceMarketOptions.MarketType == "capacity-block", FallbackToOnDemand: nc.ReservationFallback}
 		}
 		for _, f := range cfg.Provider.Fallback {
 			g.Autoscale.SpotFallback = g.Autoscale.SpotFallback || f == n

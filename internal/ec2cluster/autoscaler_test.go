@@ -2,7 +2,6 @@ package ec2cluster
 
 import (
 	"bytes"
-	"encoding/base64"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -128,12 +127,11 @@ func TestRenderAutoscalerConfig(t *testing.T) {
 // nodeUserData is the user data a node_config carries (UserDataKey).
 func nodeUserData(t *testing.T, nc map[string]any) string {
 	t.Helper()
-	enc, _ := nc[UserDataKey].(string)
-	raw, err := base64.StdEncoding.DecodeString(enc)
-	if err != nil || enc == "" {
-		t.Fatalf("node_config[%s] = %q is not base64: %v", UserDataKey, enc, err)
+	ud, _ := nc[UserDataKey].(string)
+	if !strings.HasPrefix(ud, "#!/usr/bin/env bash\n") {
+		t.Fatalf("node_config[%s] = %.40q is not the worker's script", UserDataKey, ud)
 	}
-	return string(raw)
+	return ud
 }
 
 func mustJSON(t *testing.T, v any) []byte {
@@ -165,7 +163,7 @@ print(json.dumps({"types": out, "idle_s": cfg.get_idle_timeout_s(), "updaters": 
 `
 
 // TestAutoscalerConfigValidated runs the rendered config through Ray's own
-// validation in the test venv.
+// validation in the test venv, with every capacity setting in use.
 func TestAutoscalerConfigValidated(t *testing.T) {
 	_, file, _, _ := runtime.Caller(0)
 	py := filepath.Join(filepath.Dir(file), "..", "..", ".venv", "bin", "python")
@@ -175,7 +173,7 @@ func TestAutoscalerConfigValidated(t *testing.T) {
 		}
 		t.Skip("no test venv (run .ci/venv.sh)")
 	}
-	raw, err := RenderAutoscalerConfig(autoscaledSpec(), "sg-0123456789abcdef0", nil)
+	raw, err := RenderAutoscalerConfig(capacitySpec(), "sg-0123456789abcdef0", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

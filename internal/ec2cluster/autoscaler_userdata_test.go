@@ -18,7 +18,7 @@ const withUserData = `
 import json, sys
 from rayvllm_autoscaler import with_user_data
 conf = with_user_data(json.load(open(sys.argv[1])), sys.argv[2])
-assert isinstance(conf["UserData"], bytes) and "rayvllm_user_data_base64" not in conf, conf.keys()
+assert isinstance(conf["UserData"], bytes) and "rayvllm_user_data" not in conf, conf.keys()
 sys.stdout.buffer.write(conf["UserData"])
 `
 
@@ -44,9 +44,8 @@ func packages(n int) []string {
 	return out
 }
 
-// A worker's user data over 16 KiB is gzip, which a JSON string would
-// corrupt (invalid UTF-8 is replaced): the config carries it as base64 and
-// the node provider hands RunInstances the exact bytes, the head's IP in.
+// A worker's user data over 16 KiB is carried as text and gzipped by the
+// node provider, the head's IP in: RunInstances gets it within EC2's limit.
 func TestAutoscalerConfigCarriesGzipUserData(t *testing.T) {
 	py := testVenvPython(t)
 	spec := autoscaledSpec()
@@ -64,8 +63,8 @@ func TestAutoscalerConfigCarriesGzipUserData(t *testing.T) {
 		t.Fatal(err)
 	}
 	nc := cfg.Types["l4"].NodeConfig
-	if ud := nodeUserData(t, nc); !strings.HasPrefix(ud, "\x1f\x8b") {
-		t.Fatalf("the worker's user data of %d packages is not gzip; the test needs it to be", len(spec.Boot.PythonPackages))
+	if ud := nodeUserData(t, nc); len(ud) <= MaxUserDataBytes {
+		t.Fatalf("the worker's user data of %d packages is %d bytes; the test needs it over %d", len(spec.Boot.PythonPackages), len(ud), MaxUserDataBytes)
 	}
 	path := filepath.Join(t.TempDir(), "node_config.json")
 	if err := os.WriteFile(path, mustJSON(t, nc), 0o600); err != nil {
@@ -110,5 +109,35 @@ func TestUserDataLimitStated(t *testing.T) {
 	}
 	if err == nil || !strings.Contains(err.Error(), "python_packages") || !strings.Contains(err.Error(), fmt.Sprint(MaxUserDataBytes)) {
 		t.Errorf("%d bytes of python_packages: %v, want an error naming python_packages and the %d-byte limit", size, err, MaxUserDataBytes)
+	}
+}
+
+// The head carries every autoscaled group's worker script in the config as
+// text, which gzip folds: 3 capacity groups (fallback types, a Capacity
+// Block, a placement group, EFA) stay under EC2's 16 KiB (as base64 they
+// came to 25,523 bytes gzip-compressed), and the limit is still stated once
+// python_packages push it over.
+func TestHeadUserDataFitsCapacityGroups(t *testing.T) {
+	headUserData := func(spec Spec) (string, error) {
+		cfg, err := RenderAutoscalerConfig(spec, "sg-0123456789abcdef0", nil)
+		if err != nil {
+			return "", err
+		}
+		b := spec.Boot
+		b.AutoscalerConfig = string(cfg)
+		return RenderUserData(RoleHead, b)
+	}
+	spec := capacitySpec()
+	third := spec.Groups[1]
+	third.Name, third.FallbackInstanceTypes = "a10g-2", []string{"g5.24xlarge", "g5.48xlarge"}
+	spec.Groups = append(spec.Groups, third)
+	ud, err := headUserData(spec)
+	if err != nil || len(ud) > MaxUserDataBytes {
+		t.Fatalf("3 autoscaled capacity groups: head user data %d bytes, %v; want within %d", len(ud), err, MaxUserDataBytes)
+	}
+	t.Logf("3 autoscaled capacity groups: head user data %d bytes gzip-compressed (limit %d)", len(ud), MaxUserDataBytes)
+	spec.Boot.PythonPackages = packages(4 * 1024) // about 100 KiB
+	if _, err := headUserData(spec); err == nil || !strings.Contains(err.Error(), "python_packages") || !strings.Contains(err.Error(), fmt.Sprint(MaxUserDataBytes)) {
+		t.Errorf("3 capacity groups and %d python_packages: %v, want an error naming python_packages and the %d-byte limit", len(spec.Boot.PythonPackages), err, MaxUserDataBytes)
 	}
 }

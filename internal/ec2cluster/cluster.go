@@ -40,6 +40,14 @@ type NodeSpec struct {
 	RootVolumeType string
 	Spot           bool
 	SpotMaxPrice   string // USD per hour; "" = the on-demand price cap
+	// FallbackInstanceTypes are tried in order after InstanceType when EC2
+	// refuses it for capacity in every subnet (CapacityErrors).
+	FallbackInstanceTypes []string
+	Reservation           *Reservation
+	PlacementGroup        string // an existing placement group's name
+	// EFA launches with an Elastic Fabric Adapter as the primary network
+	// interface (InterfaceType "efa").
+	EFA bool
 }
 
 // GroupSpec is a worker group.

@@ -172,6 +172,7 @@ type InstanceTypeInfo struct {
 	GPUCount        int
 	GPUMemoryMiB    int // per GPU
 	VCPUs           int
+	EFA             bool // NetworkInfo.EfaSupported
 }
 
 // AcceleratorType is Ray's accelerator_type name for the GPU (Ray's own
@@ -190,6 +191,9 @@ func (c *Client) DescribeInstanceTypes(ctx context.Context, names []string) (map
 		info := InstanceTypeInfo{Name: string(it.InstanceType)}
 		if it.VCpuInfo != nil {
 			info.VCPUs = int(aws.ToInt32(it.VCpuInfo.DefaultVCpus))
+		}
+		if it.NetworkInfo != nil {
+			info.EFA = aws.ToBool(it.NetworkInfo.EfaSupported)
 		}
 		if it.GpuInfo != nil && len(it.GpuInfo.Gpus) > 0 {
 			g := it.GpuInfo.Gpus[0]

@@ -62,7 +62,7 @@ func HeadPolicy(spec Spec, sgID, nodeRoleARN string) (string, error) {
 	if hf := spec.Boot.HFTokenParameter; hf != "" {
 		params = append(params, fmt.Sprintf("arn:%s:ssm:%s:*:parameter/%s", p, r, strings.TrimPrefix(hf, "/")))
 	}
-	types, images, spot := headLaunches(spec)
+	types, images, spot, capacity := headLaunches(spec)
 	imageARNs := make([]string, len(images))
 	for i, ami := range images {
 		imageARNs[i] = fmt.Sprintf("arn:%s:ec2:%s::image/%s", p, r, ami)
@@ -95,6 +95,13 @@ func HeadPolicy(spec Spec, sgID, nodeRoleARN string) (string, error) {
 			}},
 		{"Sid": "TerminateClusterNodes", "Effect": "Allow", "Action": []string{"ec2:TerminateInstances"}, "Resource": ec2ARN("instance/*"), "Condition": owned},
 	}
+	if len(capacity) > 0 {
+		res := make([]string, len(capacity))
+		for i, c := range capacity {
+			res[i] = ec2ARN(c)
+		}
+		stmts = append(stmts, map[string]any{"Sid": "LaunchIntoReservedCapacity", "Effect": "Allow", "Action": []string{"ec2:RunInstances"}, "Resource": res})
+	}
 	if spot {
 		stmts = append(stmts, map[string]any{"Sid": "LaunchSpot", "Effect": "Allow", "Action": []string{"ec2:RunInstances"},
 			"Resource": ec2ARN("spot-instances-request/*")})
@@ -108,18 +115,32 @@ func HeadPolicy(spec Spec, sgID, nodeRoleARN string) (string, error) {
 	return string(b), err
 }
 
-// headLaunches returns the instance types and AMIs the head's autoscaler
-// launches, sorted, and whether any of its groups is spot.
-func headLaunches(spec Spec) (types, images []string, spot bool) {
+// headLaunches returns the instance types (fallbacks included) and AMIs the
+// head's autoscaler launches, sorted, whether any of its groups is spot, and
+// the capacity reservations and placement groups it launches into (EC2
+// resource paths).
+func headLaunches(spec Spec) (types, images []string, spot bool, capacity []string) {
 	for _, g := range spec.Groups {
 		if g.Autoscale == nil {
 			continue
 		}
-		types = append(types, g.InstanceType)
+		types = append(append(types, g.InstanceType), g.FallbackInstanceTypes...)
 		images = append(images, g.AMI)
 		spot = spot || g.Spot
+		if r := g.Reservation; r != nil {
+			// A resource group's reservations are not known here.
+			id := r.ID
+			if id == "" {
+				id = "*"
+			}
+			capacity = append(capacity, "capacity-reservation/"+id)
+		}
+		if g.PlacementGroup != "" {
+			capacity = append(capacity, "placement-group/"+g.PlacementGroup)
+		}
 	}
-	return slices.Compact(slices.Sorted(slices.Values(types))), slices.Compact(slices.Sorted(slices.Values(images))), spot
+	sorted := func(s []string) []string { return slices.Compact(slices.Sorted(slices.Values(s))) }
+	return sorted(types), sorted(images), spot, sorted(capacity)
 }
 
 const ec2TrustPolicy = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}`

@@ -159,14 +159,17 @@ func TestIAMPolicyMatchesServiceAuthorization(t *testing.T) {
 	withHF := autoscaledSpec()
 	withHF.Boot.HFTokenParameter = "/team/hf-token"
 	withHF.SubnetIDs = []string{"subnet-0fedcba9876543210"}
-	for name, spec := range map[string]Spec{"spot": autoscaledSpec(), "on-demand": onDemand, "hf": withHF} {
-		_, _, spot := headLaunches(spec)
+	for name, spec := range map[string]Spec{"spot": autoscaledSpec(), "on-demand": onDemand, "hf": withHF, "capacity": capacitySpec()} {
+		_, _, spot, _ := headLaunches(spec)
 		policy, err := HeadPolicy(spec, "sg-0123456789abcdef0", "arn:aws:iam::123456789012:role/rayvllm-node")
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, p := range authorizationProblems(sa, policy, spot) {
 			t.Errorf("%s cluster: %s", name, p)
+		}
+		if name == "capacity" && (!strings.Contains(policy, `"g6.4xlarge"`) || !strings.Contains(policy, "capacity-reservation/cr-0aaaaaaaaaaaaaaaa") || !strings.Contains(policy, "placement-group/pg-train")) {
+			t.Errorf("the head may not launch the fallback types, into the reservation or the placement group: %s", policy)
 		}
 		if name == "on-demand" && strings.Contains(policy, spotRequestType) {
 			t.Errorf("an on-demand cluster's head may launch spot: %s", policy)

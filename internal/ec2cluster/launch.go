@@ -55,14 +55,11 @@ func (c *Client) run(ctx context.Context, spec Spec, sgID, rootDevice string, l 
 		return nil, fmt.Errorf("launching %d × %s for %s: the count must be between 1 and %d", l.count, l.node.InstanceType, suffix, MaxGroupCount)
 	}
 	in := &ec2.RunInstancesInput{
-		ImageId:          aws.String(l.node.AMI),
-		InstanceType:     ec2types.InstanceType(l.node.InstanceType),
-		MinCount:         aws.Int32(int32(l.count)),
-		MaxCount:         aws.Int32(int32(l.count)),
-		ClientToken:      aws.String(newClientToken()),
-		SubnetId:         aws.String(spec.SubnetID),
-		SecurityGroupIds: []string{sgID},
-		UserData:         aws.String(base64.StdEncoding.EncodeToString([]byte(l.userData))),
+		ImageId:     aws.String(l.node.AMI),
+		MinCount:    aws.Int32(int32(l.count)),
+		MaxCount:    aws.Int32(int32(l.count)),
+		ClientToken: aws.String(newClientToken()),
+		UserData:    aws.String(base64.StdEncoding.EncodeToString([]byte(l.userData))),
 		MetadataOptions: &ec2types.InstanceMetadataOptionsRequest{
 			HttpTokens:   ec2types.HttpTokensStateRequired,
 			HttpEndpoint: ec2types.InstanceMetadataEndpointStateEnabled,
@@ -95,42 +92,25 @@ func (c *Client) run(ctx context.Context, spec Spec, sgID, rootDevice string, l 
 			in.IamInstanceProfile = &ec2types.IamInstanceProfileSpecification{Name: aws.String(p)}
 		}
 	}
-	if l.node.Spot {
-		opts := &ec2types.SpotMarketOptions{
-			SpotInstanceType:             ec2types.SpotInstanceTypeOneTime,
-			InstanceInterruptionBehavior: ec2types.InstanceInterruptionBehaviorTerminate,
-		}
-		if l.node.SpotMaxPrice != "" {
-			opts.MaxPrice = aws.String(l.node.SpotMaxPrice)
-		}
-		in.InstanceMarketOptions = &ec2types.InstanceMarketOptionsRequest{MarketType: ec2types.MarketTypeSpot, SpotOptions: opts}
-	}
 	var out *ec2.RunInstancesOutput
 	var errs []error
-	// The subnets in order (each in its own AZ): a launch that EC2 refuses
-	// for the AZ's capacity is made in the next one, as a new request.
-	for k, subnet := range spec.subnets() {
-		in.SubnetId, in.ClientToken = aws.String(subnet), aws.String(newClientToken())
-		// A just-created instance profile is not visible to EC2 for a while
-		// (IAM eventual consistency); retry that error with the same ClientToken.
-		err := retry.Until(ctx, min(retry.TimeLeft(ctx, 2*time.Minute), 2*time.Minute), c.PollInterval, func(ctx context.Context) (bool, error) {
+	// Each attempt (type, reservation) in order, and each in the subnets in
+	// order (each in its own AZ): a launch that EC2 refuses for capacity is
+	// made in the next subnet, then as the next attempt, as a new request.
+	attempts, subnets := l.node.attempts(), spec.subnets()
+launched:
+	for ai, a := range attempts {
+		for k, subnet := range subnets {
+			shape(in, l.node, a, subnet, sgID)
+			in.ClientToken = aws.String(newClientToken())
 			var err error
-			out, err = c.EC2.RunInstances(ctx, in)
-			switch {
-			case err == nil:
-				return true, nil
-			case ErrorCode(err) == "InvalidParameterValue" && strings.Contains(strings.ToLower(err.Error()), "iam instance profile"):
-				return false, err
-			default:
-				return false, retry.Stop(err)
+			if out, err = c.runInstances(ctx, in); err == nil {
+				break launched
 			}
-		})
-		if err == nil {
-			break
-		}
-		errs = append(errs, fmt.Errorf("in subnet %s: %w", subnet, err))
-		if !AZCapacityErrors[ErrorCode(err)] || k == len(spec.subnets())-1 {
-			return nil, fmt.Errorf("launching %d × %s for %s: %w", l.count, l.node.InstanceType, suffix, errors.Join(errs...))
+			errs = append(errs, fmt.Errorf("%s in subnet %s: %w", a, subnet, err))
+			if !CapacityErrors(ErrorCode(err)) || (ai == len(attempts)-1 && k == len(subnets)-1) {
+				return nil, fmt.Errorf("launching %d × %s for %s: %w", l.count, l.node.InstanceType, suffix, errors.Join(errs...))
+			}
 		}
 	}
 	insts := make([]Instance, 0, len(out.Instances))
@@ -138,6 +118,26 @@ func (c *Client) run(ctx context.Context, spec Spec, sgID, rootDevice string, l 
 		insts = append(insts, toInstance(i))
 	}
 	return insts, nil
+}
+
+// runInstances makes one launch request. A just-created instance profile is
+// not visible to EC2 for a while (IAM eventual consistency); that error is
+// retried with the same ClientToken.
+func (c *Client) runInstances(ctx context.Context, in *ec2.RunInstancesInput) (*ec2.RunInstancesOutput, error) {
+	var out *ec2.RunInstancesOutput
+	err := retry.Until(ctx, min(retry.TimeLeft(ctx, 2*time.Minute), 2*time.Minute), c.PollInterval, func(ctx context.Context) (bool, error) {
+		var err error
+		out, err = c.EC2.RunInstances(ctx, in)
+		switch {
+		case err == nil:
+			return true, nil
+		case ErrorCode(err) == "InvalidParameterValue" && strings.Contains(strings.ToLower(err.Error()), "iam instance profile"):
+			return false, err
+		default:
+			return false, retry.Stop(err)
+		}
+	})
+	return out, err
 }
 
 // WaitRunning waits with the SDK's InstanceRunning waiter, which retries

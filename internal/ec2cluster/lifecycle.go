@@ -61,7 +61,7 @@ func (c *Client) Create(ctx context.Context, spec Spec, token string, save func(
 		spec.HeadIAMInstanceProfile, cl.HeadProfileARN = profile, profile
 		save(cl)
 	}
-	if _, _, spot := headLaunches(spec); spot {
+	if _, _, spot, _ := headLaunches(spec); spot {
 		if err := c.EnsureSpotServiceLinkedRole(ctx); err != nil {
 			return cl, err
 		}
@@ -215,7 +215,7 @@ func (c *Client) Update(ctx context.Context, spec Spec, headID, sgID string, rep
 		wanted[g.Name] = true
 		var keep []Instance
 		for _, i := range cl.Groups[g.Name] {
-			if replace[g.Name] || i.InstanceType != g.InstanceType || i.AMI != g.AMI || i.Spot != g.Spot {
+			if replace[g.Name] || !g.launchesType(i.InstanceType) || i.AMI != g.AMI || i.Spot != g.Spot {
 				doomed = append(doomed, i)
 			} else {
 				keep = append(keep, i)

@@ -45,6 +45,7 @@ type gpuInstanceModel struct {
 	GPUMemoryGiB          types.Float64 `tfsdk:"gpu_memory_gib"`
 	TotalGPUMemoryGiB     types.Float64 `tfsdk:"total_gpu_memory_gib"`
 	FP8                   types.Bool    `tfsdk:"fp8"`
+	EFA                   types.Bool    `tfsdk:"efa"`
 	VCPUs                 types.Int64   `tfsdk:"vcpus"`
 	MemoryGiB             types.Float64 `tfsdk:"memory_gib"`
 	PriceUSDPerHour       types.Float64 `tfsdk:"price_per_hour_usd"`
@@ -87,6 +88,7 @@ func (d *gpusDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, r
 					"gpu_memory_gib":             f("Usable memory per GPU in GiB."),
 					"total_gpu_memory_gib":       f("Usable GPU memory of the whole instance in GiB."),
 					"fp8":                        schema.BoolAttribute{Computed: true, Description: "Native fp8 tensor cores."},
+					"efa":                        schema.BoolAttribute{Computed: true, Description: "Supports Elastic Fabric Adapter network interfaces (AWS's list of EFA instance types), which a worker group's `efa` needs."},
 					"vcpus":                      schema.Int64Attribute{Computed: true, Description: "vCPUs."},
 					"memory_gib":                 f("Host memory in GiB."),
 					"price_per_hour_usd":         f("us-east-1 Linux on-demand price per instance-hour in USD."),
@@ -146,6 +148,7 @@ func (d *gpusDataSource) Read(ctx context.Context, req datasource.ReadRequest, r
 			GPUMemoryGiB:          gib(r.gpu.MemoryGiB),
 			TotalGPUMemoryGiB:     gib(r.gpu.MemoryGiB * float64(r.it.GPUCount)),
 			FP8:                   types.BoolValue(r.gpu.FP8),
+			EFA:                   types.BoolValue(r.it.EFA),
 			VCPUs:                 types.Int64Value(int64(r.it.VCPUs)),
 			MemoryGiB:             gib(r.it.MemoryGiB),
 			PriceUSDPerHour:       types.Float64Value(r.it.PriceUSDPerHour),

@@ -83,6 +83,7 @@ func (r *inferenceClusterResource) ValidateConfig(ctx context.Context, req resou
 			resp.Diagnostics.AddAttributeError(at.AtName("spot_fallback_to_on_demand"), "spot_fallback_to_on_demand needs an autoscaled spot group",
 				fmt.Sprintf("worker_group %q: spot_fallback_to_on_demand = true needs a spot block and max_workers (Ray's autoscaler launches the fallback).", g.Name.ValueString()))
 		}
+		capacityDiags(ctx, g, at, &resp.Diagnostics)
 	}
 	if m.FitCheck != nil && m.FitCheck.Model.IsNull() {
 		resp.Diagnostics.AddAttributeError(path.Root("fit_check").AtName("model"), "Missing fit_check.model",
@@ -188,7 +189,9 @@ func (r *inferenceClusterResource) ModifyPlan(ctx context.Context, req resource.
 func (r *inferenceClusterResource) crossCheck(ctx context.Context, c *ec2cluster.Client, m *clusterModel, diags *diag.Diagnostics) map[string]ec2cluster.InstanceTypeInfo {
 	var names []string
 	for _, g := range m.WorkerGroups {
-		names = append(names, g.InstanceType.ValueString())
+		var fallbacks []string
+		diags.Append(g.FallbackTypes.ElementsAs(ctx, &fallbacks, true)...)
+		names = append(append(names, g.InstanceType.ValueString()), fallbacks...)
 	}
 	infos, err := c.DescribeInstanceTypes(ctx, names)
 	if err != nil {
@@ -211,6 +214,10 @@ func (r *inferenceClusterResource) crossCheck(ctx context.Context, c *ec2cluster
 		}
 		if g.autoscaled() && info.VCPUs < 1 {
 			diags.AddAttributeError(at, "No vCPU count for this instance type", fmt.Sprintf("EC2 DescribeInstanceTypes reports no vCPUs for %s; Ray's autoscaler needs them for the node type's resources.", g.InstanceType.ValueString()))
+		}
+		if g.EFA.ValueBool() && !info.EFA {
+			diags.AddAttributeError(path.Root("worker_group").AtListIndex(i).AtName("efa"), "Instance type without EFA",
+				fmt.Sprintf("worker_group %q: efa = true, but EC2 DescribeInstanceTypes reports EfaSupported = false for %s in this region. Remove efa or use a type with EFA.", g.Name.ValueString(), g.InstanceType.ValueString()))
 		}
 	}
 	return infos
@@ -373,6 +380,7 @@ func (r *inferenceClusterResource) Read(ctx context.Context, req resource.ReadRe
 			RootVolumeSizeGiB: types.Int64Value(200), RootVolumeType: types.StringValue("gp3"),
 			GPUModel: types.StringNull(), GPUsPerNode: types.Int64Null(), GPUMemoryGiB: types.Float64Null(),
 			AcceleratorType: types.StringNull(), HourlyCostUSD: types.Float64Null(),
+			FallbackTypes: types.ListNull(types.StringType),
 		})
 	}
 	fill(ctx, &state, cl, &resp.Diagnostics)

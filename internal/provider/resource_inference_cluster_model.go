@@ -69,22 +69,26 @@ type headModel struct {
 }
 
 type groupModel struct {
-	Name              types.String  `tfsdk:"name"`
-	InstanceType      types.String  `tfsdk:"instance_type"`
-	Count             types.Int64   `tfsdk:"count"`
-	MinWorkers        types.Int64   `tfsdk:"min_workers"`
-	MaxWorkers        types.Int64   `tfsdk:"max_workers"`
-	SpotFallback      types.Bool    `tfsdk:"spot_fallback_to_on_demand"`
-	AMIID             types.String  `tfsdk:"ami_id"`
-	RootVolumeSizeGiB types.Int64   `tfsdk:"root_volume_size_gib"`
-	RootVolumeType    types.String  `tfsdk:"root_volume_type"`
-	Spot              *spotModel    `tfsdk:"spot"`
-	InstanceIDs       types.List    `tfsdk:"instance_ids"`
-	GPUModel          types.String  `tfsdk:"gpu_model"`
-	GPUsPerNode       types.Int64   `tfsdk:"gpus_per_node"`
-	GPUMemoryGiB      types.Float64 `tfsdk:"gpu_memory_gib"`
-	AcceleratorType   types.String  `tfsdk:"accelerator_type"`
-	HourlyCostUSD     types.Float64 `tfsdk:"hourly_cost_usd"`
+	Name              types.String      `tfsdk:"name"`
+	InstanceType      types.String      `tfsdk:"instance_type"`
+	Count             types.Int64       `tfsdk:"count"`
+	MinWorkers        types.Int64       `tfsdk:"min_workers"`
+	MaxWorkers        types.Int64       `tfsdk:"max_workers"`
+	SpotFallback      types.Bool        `tfsdk:"spot_fallback_to_on_demand"`
+	AMIID             types.String      `tfsdk:"ami_id"`
+	RootVolumeSizeGiB types.Int64       `tfsdk:"root_volume_size_gib"`
+	RootVolumeType    types.String      `tfsdk:"root_volume_type"`
+	Spot              *spotModel        `tfsdk:"spot"`
+	FallbackTypes     types.List        `tfsdk:"fallback_instance_types"`
+	PlacementGroup    types.String      `tfsdk:"placement_group"`
+	EFA               types.Bool        `tfsdk:"efa"`
+	Reservation       *reservationModel `tfsdk:"capacity_reservation"`
+	InstanceIDs       types.List        `tfsdk:"instance_ids"`
+	GPUModel          types.String      `tfsdk:"gpu_model"`
+	GPUsPerNode       types.Int64       `tfsdk:"gpus_per_node"`
+	GPUMemoryGiB      types.Float64     `tfsdk:"gpu_memory_gib"`
+	AcceleratorType   types.String      `tfsdk:"accelerator_type"`
+	HourlyCostUSD     types.Float64     `tfsdk:"hourly_cost_usd"`
 }
 
 type spotModel struct {
@@ -125,11 +129,12 @@ func findGroup(groups []groupModel, name string) *groupModel {
 }
 
 // sameShape reports whether the group's instances can stay: same type, AMI,
-// root volume and market.
+// root volume, market, placement group and network interface. Fallback
+// types and the reservation only change later launches.
 func sameShape(a, b groupModel) bool {
 	return a.InstanceType.Equal(b.InstanceType) && a.AMIID.Equal(b.AMIID) &&
 		a.RootVolumeSizeGiB.Equal(b.RootVolumeSizeGiB) && a.RootVolumeType.Equal(b.RootVolumeType) &&
-		spotPrice(a.Spot) == spotPrice(b.Spot)
+		spotPrice(a.Spot) == spotPrice(b.Spot) && a.PlacementGroup.Equal(b.PlacementGroup) && a.EFA.ValueBool() == b.EFA.ValueBool()
 }
 
 func spotPrice(s *spotModel) string {
@@ -180,8 +185,8 @@ func autoscalerShape(m clusterModel) string {
 	var b strings.Builder
 	for _, g := range m.WorkerGroups {
 		if g.autoscaled() {
-			fmt.Fprintf(&b, "%s|%s|%s|%s|%s|%s|%s|%s|%s;", g.Name, g.InstanceType, g.AMIID, g.RootVolumeSizeGiB, g.RootVolumeType,
-				spotPrice(g.Spot), g.MinWorkers, g.MaxWorkers, g.SpotFallback)
+			fmt.Fprintf(&b, "%s|%s|%s|%s|%s|%s|%s|%s|%s|%s;", g.Name, g.InstanceType, g.AMIID, g.RootVolumeSizeGiB, g.RootVolumeType,
+				spotPrice(g.Spot), g.MinWorkers, g.MaxWorkers, g.SpotFallback, capacityShape(g))
 		}
 	}
 	if b.Len() > 0 {
@@ -236,10 +241,15 @@ func (r *inferenceClusterResource) spec(ctx context.Context, m clusterModel, reg
 		if g.Spot != nil {
 			gs.Spot, gs.SpotMaxPrice = true, g.Spot.MaxPriceUSD.ValueString()
 		}
+		capacitySpec(ctx, g, &gs.NodeSpec, diags)
 		if g.autoscaled() {
 			gs.Count = 0
 			gs.Autoscale = &ec2cluster.Autoscale{Min: int(g.MinWorkers.ValueInt64()), Max: int(g.MaxWorkers.ValueInt64()), SpotFallback: g.SpotFallback.ValueBool()}
+			// Ray's CPU resource holds on any of the types: the fewest vCPUs.
 			gs.CPUs, gs.GPUs = infos[gs.InstanceType].VCPUs, int(g.GPUsPerNode.ValueInt64())
+			for _, t := range gs.FallbackInstanceTypes {
+				gs.CPUs = min(gs.CPUs, infos[t].VCPUs)
+			}
 		}
 		s.Groups = append(s.Groups, gs)
 	}
@@ -386,6 +396,7 @@ func (r *inferenceClusterResource) importDetails(ctx context.Context, c *ec2clus
 		gm := groupModel{
 			Name: types.StringValue(g), InstanceType: types.StringValue(w.InstanceType), AMIID: types.StringValue(w.AMI),
 			RootVolumeSizeGiB: types.Int64Value(int64(d.Volumes[w.ID].SizeGiB)), RootVolumeType: types.StringValue(d.Volumes[w.ID].Type),
+			FallbackTypes: types.ListNull(types.StringType),
 		}
 		if w.Spot {
 			gm.Spot = &spotModel{MaxPriceUSD: types.StringNull()}
@@ -585,6 +596,7 @@ func importAutoscaled(m *clusterModel, raw string, diags *diag.Diagnostics) bool
 		if g.Autoscale.SpotFallback {
 			gm.SpotFallback = types.BoolValue(true)
 		}
+		importCapacity(&gm, g.NodeSpec)
 		if g.Spot {
 			gm.Spot = &spotModel{MaxPriceUSD: stringOrNull(g.SpotMaxPrice)}
 		}

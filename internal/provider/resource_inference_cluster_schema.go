@@ -198,7 +198,7 @@ func (r *inferenceClusterResource) Schema(ctx context.Context, _ resource.Schema
 				},
 			},
 			"worker_group": schema.ListNestedBlock{
-				Description: "At least one. A group of identical GPU workers, launched with one RunInstances call. Changing `count` adds or terminates workers in place; changing `instance_type`, `ami_id`, the root volume or `spot` replaces the group's instances.",
+				Description: "At least one. A group of identical GPU workers, launched with one RunInstances call. Changing `count` adds or terminates workers in place; changing `instance_type`, `ami_id`, the root volume, `spot`, `placement_group` or `efa` replaces the group's instances (`fallback_instance_types` and `capacity_reservation` apply to later launches; a worker on a fallback type stays).",
 				Validators:  []validator.List{listvalidator.IsRequired(), listvalidator.SizeAtLeast(1)},
 				NestedObject: schema.NestedBlockObject{
 					Attributes: map[string]schema.Attribute{
@@ -269,6 +269,10 @@ func (r *inferenceClusterResource) Schema(ctx context.Context, _ resource.Schema
 				Attributes:  clusterFitCheckAttributes(),
 			},
 		},
+	}
+	if wg, ok := resp.Schema.Blocks["worker_group"].(schema.ListNestedBlock); ok { // the maps are shared
+		maps.Copy(wg.NestedObject.Attributes, groupCapacityAttributes())
+		maps.Copy(wg.NestedObject.Blocks, groupCapacityBlocks())
 	}
 	maps.Copy(resp.Schema.Attributes, authTokenWOAttributes(
 		"The cluster's Ray auth token, instead of a generated one: kept only in `auth_token_ssm_parameter`, and `auth_token` stays null. "+

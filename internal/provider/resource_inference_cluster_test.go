@@ -709,7 +709,8 @@ func TestAccInferenceCluster_examplePlans(t *testing.T) {
 }
 
 // Every catalog instance type agrees with EC2's DescribeInstanceTypes (moto
-// ships AWS's instance type data) on GPU count and, within 10%, on GPU memory:
+// ships AWS's instance type data) on GPU count, EFA support and, within 10%,
+// on GPU memory:
 // the same cross-check the resource makes at apply.
 func TestAccInferenceCluster_catalogMatchesEC2(t *testing.T) {
 	e := newAWSEnv(t)
@@ -733,6 +734,9 @@ func TestAccInferenceCluster_catalogMatchesEC2(t *testing.T) {
 		}
 		if msg := gpuMismatch(info, it.GPUCount, gpu.MemoryGiB); msg != "" {
 			t.Errorf("%s: %s", it.Name, msg)
+		}
+		if info.EFA != it.EFA {
+			t.Errorf("%s: the catalog says efa = %v, EC2 DescribeInstanceTypes says EfaSupported = %v", it.Name, it.EFA, info.EFA)
 		}
 	}
 }
