@@ -99,7 +99,7 @@ func (e *awsEnv) checkAllGone(t *testing.T, name string) resource.TestCheckFunc 
 func TestAccInferenceCluster_importAutoscaled(t *testing.T) {
 	e := newAWSEnv(t).withOtherSubnet(t)
 	name := acctest.RandomWithPrefix("acc")
-	resource.Test(t, resource.TestCase{
+	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		CheckDestroy:             e.checkAllGone(t, name),
 		Steps: []resource.TestStep{
@@ -154,7 +154,7 @@ func TestAccInferenceCluster_importAutoscaled(t *testing.T) {
 func TestAccInferenceCluster_noInstancesLeft(t *testing.T) {
 	e := newAWSEnv(t).withOtherSubnet(t)
 	name := acctest.RandomWithPrefix("acc")
-	resource.Test(t, resource.TestCase{
+	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		CheckDestroy:             e.checkAllGone(t, name),
 		Steps: []resource.TestStep{

@@ -14,6 +14,7 @@ import (
 // configuration: the options come sorted, feasible first and cheapest
 // first, and the ruled-out ones say why. A unit test: no remote system.
 func TestAccBatchOptionsDataSource(t *testing.T) {
+	t.Parallel()
 	unitTestCLI(t)
 	example, err := os.ReadFile("../../examples/data-sources/rayvllm_batch_options/data-source.tf")
 	if err != nil {

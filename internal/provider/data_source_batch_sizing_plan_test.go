@@ -15,6 +15,7 @@ import (
 // steps that must fail come first: the framework destroys with the last
 // step's configuration.
 func TestAccBatchSizingDataSource_planForAndRequireFit(t *testing.T) {
+	t.Parallel()
 	unitTestCLI(t)
 	resource.UnitTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,

@@ -12,6 +12,7 @@ import (
 // EngineArgs (internal/engineargs) in the worker and the batch job, also
 // while other values are unknown; an unknown engine_kwargs_json plans.
 func TestEngineKwargsJSONPlan(t *testing.T) {
+	t.Parallel()
 	batch := func(kw string) string {
 		return `
 resource "terraform_data" "cluster" {}

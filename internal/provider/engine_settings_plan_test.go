@@ -87,6 +87,7 @@ func diagnosticsByPlace(out string) map[string][]string {
 // services) and expects the same verdict in each. The good values plan in
 // TestEngineSettingsSameVerdictInSixPlaces, which needs no CLI.
 func TestEngineSettingsSixPlacesPlan(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("plans with the Terraform CLI")
 	}

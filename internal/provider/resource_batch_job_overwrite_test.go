@@ -48,6 +48,7 @@ func (w *planWarnings) take() []string {
 // _SUCCESS manifest counts, and nothing when resume = true or the path is
 // empty.
 func TestBatchJob_planWarnsOfOverwrite(t *testing.T) {
+	t.Parallel()
 	unitPreCheck(t)
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out")

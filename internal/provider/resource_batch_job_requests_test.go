@@ -11,6 +11,7 @@ import (
 // sampling_params column and passthrough_columns are checked at plan, also
 // while other values are unknown (terraform_data's id until apply).
 func TestBatchJob_requestsValidated(t *testing.T) {
+	t.Parallel()
 	config := func(input, output string) string {
 		sampling := "sampling = { max_tokens = 8 }"
 		if regexp.MustCompile(`openai_batch" }$`).MatchString(input) {

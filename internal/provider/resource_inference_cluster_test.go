@@ -159,7 +159,7 @@ func TestAccInferenceCluster_basic(t *testing.T) {
 	g5gpu, _ := catalog.LookupGPU(g5.GPU)
 	wantCost := round2f(2*g5.PriceUSDPerHour + g6.PriceUSDPerHour)
 	var token string
-	resource.Test(t, resource.TestCase{
+	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		CheckDestroy:             e.checkDestroyed,
 		Steps: []resource.TestStep{
@@ -415,7 +415,7 @@ func TestAccInferenceCluster_scaleAndReplaceGroup(t *testing.T) {
 	name := acctest.RandomWithPrefix("acc")
 	before := map[string][]string{}
 	after := map[string][]string{}
-	resource.Test(t, resource.TestCase{
+	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		CheckDestroy:             e.checkDestroyed,
 		Steps: []resource.TestStep{
@@ -499,7 +499,7 @@ func TestAccInferenceCluster_drift(t *testing.T) {
 	cfg := e.config(name, group{"a10g", "g5.xlarge", 3, ""})
 	ctx := t.Context()
 	var terminated, stopped string
-	resource.Test(t, resource.TestCase{
+	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		CheckDestroy:             e.checkDestroyed,
 		Steps: []resource.TestStep{
@@ -546,7 +546,7 @@ func TestAccInferenceCluster_drift(t *testing.T) {
 func TestAccInferenceCluster_disappears(t *testing.T) {
 	e := newAWSEnv(t)
 	name := acctest.RandomWithPrefix("acc")
-	resource.Test(t, resource.TestCase{
+	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		CheckDestroy:             e.checkDestroyed,
 		Steps: []resource.TestStep{{
@@ -576,7 +576,7 @@ func TestAccInferenceCluster_refusesExisting(t *testing.T) {
 	t.Cleanup(func() {
 		_ = e.c.Destroy(context.Background(), name, "", "")
 	})
-	resource.Test(t, resource.TestCase{
+	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{{
 			Config:      e.config(name, group{"a10g", "g5.xlarge", 1, ""}),
@@ -626,7 +626,7 @@ func TestAccInferenceCluster_planErrors(t *testing.T) {
 	for _, s := range steps {
 		ts = append(ts, resource.TestStep{Config: s.config, PlanOnly: true, ExpectError: regexp.MustCompile(strings.ReplaceAll(s.err, " ", `\s+`))})
 	}
-	resource.Test(t, resource.TestCase{ProtoV6ProviderFactories: testAccProtoV6ProviderFactories, Steps: ts})
+	resource.ParallelTest(t, resource.TestCase{ProtoV6ProviderFactories: testAccProtoV6ProviderFactories, Steps: ts})
 }
 
 // The fit check passes a model that fits, and allow_public_ray_ports turns
@@ -637,7 +637,7 @@ func TestAccInferenceCluster_fitCheckPasses(t *testing.T) {
 	cfg := strings.Replace(e.config(name, group{"a10g", "g5.xlarge", 1, ""}), "wait_for_ray",
 		"fit_check {\n    model = \"Qwen/Qwen2.5-0.5B\"\n  }\n  allow_public_ray_ports = true\n  wait_for_ray", 1)
 	cfg = strings.Replace(cfg, `"203.0.113.0/24"`, `"0.0.0.0/0"`, 1)
-	resource.Test(t, resource.TestCase{
+	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{{
 			Config: cfg, PlanOnly: true, ExpectNonEmptyPlan: true,
@@ -713,6 +713,7 @@ func TestAccInferenceCluster_examplePlans(t *testing.T) {
 // on GPU memory:
 // the same cross-check the resource makes at apply.
 func TestAccInferenceCluster_catalogMatchesEC2(t *testing.T) {
+	t.Parallel()
 	e := newAWSEnv(t)
 	var names []string
 	for _, it := range catalog.Instances() {
@@ -757,7 +758,7 @@ func TestAccInferenceCluster_publicIngressRevoked(t *testing.T) {
 		}})
 		return err
 	}
-	resource.Test(t, resource.TestCase{
+	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		CheckDestroy:             e.checkDestroyed,
 		Steps: []resource.TestStep{

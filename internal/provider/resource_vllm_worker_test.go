@@ -342,7 +342,7 @@ resource "rayvllm_vllm_worker" "broken" {
 // cannot start; the plan fails with rayvllm_gpu_fit's message. No cluster is
 // contacted: the check runs at plan time.
 func TestAccVLLMWorker_fitCheckFailsPlan(t *testing.T) {
-	resource.Test(t, resource.TestCase{
+	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{{
 			Config: `
@@ -434,7 +434,7 @@ func TestVLLMWorkerSchemaIsValid(t *testing.T) {
 // attributes in their Ray 2.60 places. No cluster is contacted.
 func TestAccVLLMWorker_vllmModePlan(t *testing.T) {
 	const addr = "rayvllm_vllm_worker.qwen"
-	resource.Test(t, resource.TestCase{
+	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{{
 			Config: `
@@ -473,6 +473,7 @@ resource "rayvllm_vllm_worker" "qwen" {
 
 // TestAccVLLMWorker_invalidConfig: bad input fails validation naming the attribute.
 func TestAccVLLMWorker_invalidConfig(t *testing.T) {
+	t.Parallel()
 	for name, tc := range map[string]struct{ body, want string }{
 		"both modes":        {`model_id = "m"` + "\n" + `import_path = "a:b"`, `(?s)"import_path".*cannot be specified when "model_id" is specified|These attributes cannot be configured together`},
 		"route prefix":      {`model_id = "m"` + "\n" + `route_prefix = "/x/"`, `route_prefix "/x/" must not end\s+with "/"`},
