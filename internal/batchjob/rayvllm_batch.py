@@ -111,8 +111,8 @@ from rayvllm_pieces import (EXTENSIONS, FILE_COLUMN, ROW_COLUMN, ConfigError, Le
                             check_ids, drop_committed)
 from rayvllm_cluster import ClusterError
 from rayvllm_cluster import check_cluster as _check_cluster
-from rayvllm_requests import (CHAT, FINISH_REASON, REQUEST_COLUMN, chat_prompt, encode_openai, finish_reason, parse_line,
-                              sampling_column, vllm_defaults)
+from rayvllm_requests import (CHAT, FINISH_REASON, LOGPROBS, REQUEST_COLUMN, STRUCTURED, chat_prompt, encode_openai,
+                              finish_reason, parse_line, sampling_column, structured, token_logprobs, vllm_defaults)
 
 METRICS_PREFIX = "rayvllm-metrics: "
 OPENAI = "openai_batch"
@@ -185,11 +185,25 @@ def validate(cfg):
         raise ConfigError("set exactly one of input.prompt_column and input.messages_column")
     if out.get("format") == OPENAI and inp.get("format") != OPENAI:
         raise ConfigError(f"output.format {OPENAI!r} needs input.format {OPENAI!r} (each response answers a request line)")
-    clash = [c for c in out.get("passthrough_columns") or [] if c in OUTPUT_COLUMNS or c in identity_columns(inp)]
+    clash = [c for c in out.get("passthrough_columns") or []
+             if c in OUTPUT_COLUMNS or c in identity_columns(inp) or c == LOGPROBS and wants_logprobs(cfg)]
     if clash:
         raise ConfigError(f"output.passthrough_columns: {', '.join(clash)} is already an output column")
     if inp.get("id_column") in (FILE_COLUMN, ROW_COLUMN):
         raise ConfigError(f"input.id_column cannot be {inp['id_column']!r}: without id_column the output uses that name")
+    sampling = cfg.get("sampling_params") or {}
+    if sampling.get(STRUCTURED) is not None:
+        _, problem = structured(sampling[STRUCTURED])
+        if problem:
+            raise ConfigError(f"sampling_params.{STRUCTURED}: {problem}")
+    lp = sampling.get(LOGPROBS)
+    if lp is not None and (not isinstance(lp, int) or isinstance(lp, bool) or lp < 0):
+        raise ConfigError(f"sampling_params.logprobs must be a count of top tokens, 0 or more, got {lp!r}")
+    if not isinstance(inp.get("chat_template_kwargs") or {}, dict):
+        raise ConfigError("input.chat_template_kwargs must be a JSON object")
+    if (inp.get("chat_template") or inp.get("chat_template_kwargs")) and not uses_chat(cfg) and inp.get("format") != OPENAI:
+        raise ConfigError("input.chat_template and input.chat_template_kwargs need chat input: a messages column, "
+                          "or prompt_column with apply_chat_template")
     if cfg.get("on_row_error", "fail") not in ON_ROW_ERROR:
         raise ConfigError(f"on_row_error must be one of {', '.join(ON_ROW_ERROR)}, got {cfg.get('on_row_error')!r}")
 
@@ -376,6 +390,12 @@ def uses_chat(cfg):
     return bool(inp.get("messages_column")) or inp.get("apply_chat_template", True)
 
 
+def wants_logprobs(cfg):
+    """Whether rows carry a logprobs column: the run asks for them, or a
+    line of an OpenAI batch file may."""
+    return cfg["input"].get("format") == OPENAI or (cfg.get("sampling_params") or {}).get(LOGPROBS) is not None
+
+
 def per_row_sampling(cfg):
     return cfg["input"].get("format") == OPENAI or bool(cfg["input"].get("sampling_params_column"))
 
@@ -387,6 +407,9 @@ def make_preprocess(cfg):
     chat, openai, per_row = uses_chat(cfg), inp["format"] == OPENAI, per_row_sampling(cfg)
     passthrough = (cfg["output"].get("passthrough_columns") or [])
     sampling = {k: v for k, v in (cfg.get("sampling_params") or {}).items() if v is not None}
+    if sampling.get(STRUCTURED) is not None:
+        sampling[STRUCTURED] = structured(sampling[STRUCTURED])[0]  # checked in validate
+    template, template_kwargs = inp.get("chat_template"), inp.get("chat_template_kwargs") or {}
     # An OpenAI request without max_tokens may use the whole context, as in
     # vLLM's server (None: vLLM fills in max_model_len - prompt length).
     unset_max = {"max_tokens": None} if openai else {}
@@ -401,13 +424,16 @@ def make_preprocess(cfg):
             sp = req["sampling_params"]
             req[REQUEST_COLUMN] = json.dumps({"url": row.get("url") or (CHAT if chat else "/v1/completions"),
                                               "max_tokens": sp["max_tokens"], "stop_token_ids": sp["stop_token_ids"],
-                                              "ignore_eos": sp["ignore_eos"], "model": cfg["model_source"]})
+                                              "ignore_eos": sp["ignore_eos"], "logprobs": sp["logprobs"],
+                                              "model": cfg["model_source"]})
         if openai:
             body = json.loads(row["body"])
             req[REQUEST_COLUMN] = json.dumps({**json.loads(req[REQUEST_COLUMN]), "url": row["url"],
                                               "model": body.get("model") or cfg["model_source"]})
             if row["url"] == CHAT:
-                req["prompt"], req["tokenized_prompt"] = chat_prompt(cfg["model_source"], _messages(body["messages"]))
+                req["prompt"], req["tokenized_prompt"] = chat_prompt(
+                    cfg["model_source"], _messages(body["messages"]), template,
+                    {**template_kwargs, **(body.get("chat_template_kwargs") or {})})
             else:
                 req["prompt"] = body["prompt"]
         elif messages_col:
@@ -426,6 +452,7 @@ def make_postprocess(cfg):
     keep = [*(cfg["output"].get("passthrough_columns") or []), *([REQUEST_COLUMN] if per_row_sampling(cfg) else [])]
     max_model_len = (cfg.get("engine_kwargs") or {}).get("max_model_len")
     max_tokens = (cfg.get("sampling_params") or {}).get("max_tokens")
+    logprobs = wants_logprobs(cfg)
 
     def postprocess(row):
         arrival, finish = request_window(row.get("metrics"))
@@ -434,7 +461,8 @@ def make_postprocess(cfg):
         if REQUEST_COLUMN in keep:
             req = json.loads(row[REQUEST_COLUMN])
         else:
-            req = {"max_tokens": max_tokens if max_tokens is not None else vllm_defaults()["max_tokens"]}
+            req = {"max_tokens": max_tokens if max_tokens is not None else vllm_defaults()["max_tokens"],
+                   LOGPROBS: (cfg.get("sampling_params") or {}).get(LOGPROBS)}
         out.update({
             "generated_text": row.get("generated_text") or "",
             "num_input_tokens": n_in,
@@ -443,6 +471,11 @@ def make_postprocess(cfg):
             ARRIVAL: arrival,
             FINISH: finish,
         })
+        if logprobs:
+            lp = None
+            if req.get(LOGPROBS) is not None:
+                lp = token_logprobs(row.get("logprobs"), row.get("generated_tokens"), req[LOGPROBS])
+            out[LOGPROBS] = None if lp is None else json.dumps(lp)
         return out
 
     return postprocess
@@ -464,7 +497,12 @@ def request_window(stats):
 def processor_config_kwargs(cfg):
     """The keyword arguments of ray.data.llm.vLLMEngineProcessorConfig."""
     engine = {k: v for k, v in (cfg.get("engine_kwargs") or {}).items() if v is not None}
-    kwargs = {"model_source": cfg["model_source"], "engine_kwargs": engine, "chat_template_stage": uses_chat(cfg)}
+    inp = cfg.get("input") or {}
+    chat = uses_chat(cfg)
+    if chat and (inp.get("chat_template") or inp.get("chat_template_kwargs")):
+        chat = {"enabled": True, "chat_template": inp.get("chat_template"),
+                "chat_template_kwargs": inp.get("chat_template_kwargs") or None}
+    kwargs = {"model_source": cfg["model_source"], "engine_kwargs": engine, "chat_template_stage": chat}
     for key in ("batch_size", "concurrency", "max_concurrent_batches", "accelerator_type"):
         if cfg.get(key) is not None:
             kwargs[key] = cfg[key]
@@ -687,6 +725,8 @@ def _run(cfg, build_processor, key, check_cluster):
     if check_cluster:
         check_cluster(cfg)
     extra = [(c, schema.field(c).type) for c in out.get("passthrough_columns") or []]
+    if wants_logprobs(cfg):
+        extra.append((LOGPROBS, pa.string()))
     if out["format"] == OPENAI:
         extra.append((REQUEST_COLUMN, pa.string()))
 
