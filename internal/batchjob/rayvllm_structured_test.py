@@ -242,3 +242,27 @@ def test_rows_carry_structured_output_and_logprobs():
     assert json.loads(out[rr.LOGPROBS])[0] == {"token": "{}", "token_id": 5, "logprob": -0.5,
                                                 "top_logprobs": [{"token": "{}", "token_id": 5, "logprob": -0.5}]}
     assert rr.LOGPROBS not in rb.make_postprocess(job())(row), "no logprobs column unless asked"
+
+
+def test_go_rendered_config_reaches_vllm():
+    """The Go renderer's golden config (testdata/golden_config.json) with
+    structured output, logprobs and a chat template: Ray Data LLM's config
+    takes the chat template stage, and vLLM's SamplingParams the row's."""
+    import rayvllm_batch as rb
+    from ray.data.llm import vLLMEngineProcessorConfig
+    from ray.llm._internal.batch.stages.configs import ChatTemplateStageConfig, resolve_stage_config
+    from vllm import SamplingParams
+    from vllm.sampling_params import StructuredOutputsParams
+
+    golden = json.loads((pathlib.Path(__file__).parent / "testdata" / "golden_config.json").read_text())
+    rb.validate(golden)
+    pc = vLLMEngineProcessorConfig(**rb.processor_config_kwargs(golden))
+    stage = resolve_stage_config(pc.chat_template_stage, ChatTemplateStageConfig)
+    assert stage.enabled and stage.chat_template == golden["input"]["chat_template"]
+    assert stage.chat_template_kwargs == {"enable_thinking": False}
+    sp = dict(rb.make_preprocess(golden)({"request_id": "r", "messages": MSGS})["sampling_params"])
+    # What ray.data.llm's engine stage does with a row's sampling_params.
+    so = StructuredOutputsParams(**sp.pop(rr.STRUCTURED))
+    params = SamplingParams(**sp, structured_outputs=so)
+    assert json.loads(params.structured_outputs.json) == json.loads(golden["sampling_params"]["structured_outputs"]["json"])
+    assert params.logprobs == 2
