@@ -2,6 +2,7 @@ package provider
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -13,6 +14,8 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
+
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/batchjob"
 )
 
 // TestBatchJob_structuredValidated: structured output, logprobs and the
@@ -214,4 +217,30 @@ func checkStructured(py, out string, want map[int]map[string]any) error {
 		return fmt.Errorf("outputs that break their constraint (check_structured.py: %v):\n%s", err, b)
 	}
 	return nil
+}
+
+// TestBatchJob_structuredImportRoundTrip: a rendered configuration with
+// structured output, logprobs and a chat template reads back (import) into
+// the vllm attribute that renders it again.
+func TestBatchJob_structuredImportRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	schema, lp := `{"type":"object"}`, int64(3)
+	for _, so := range []*batchjob.Structured{{JSON: &schema}, {Choice: []string{"a", "b"}}} {
+		c := batchjob.Config{ModelSource: "m", Input: batchjob.Input{Path: "/in.jsonl", Format: "jsonl", PromptColumn: "p", ChatTemplate: "{{ x }}",
+			ChatTemplateKwargs: map[string]any{"enable_thinking": false}}, Output: batchjob.Output{Path: "/out", Format: "jsonl"},
+			SamplingParams: batchjob.Sampling{Logprobs: &lp, StructuredOutputs: so}}
+		obj, diags := vllmObject(ctx, c)
+		if diags.HasError() {
+			t.Fatal(diags)
+		}
+		back, _, diags := vllmConfigPartial(ctx, obj)
+		if diags.HasError() {
+			t.Fatal(diags)
+		}
+		want, _ := c.JSON()
+		got, _ := back.JSON()
+		if got != want {
+			t.Errorf("round trip:\n got %s\nwant %s", got, want)
+		}
+	}
 }
