@@ -56,14 +56,31 @@ def test_bad_structured_is_refused(spec, message):
     assert got is None and message in problem
 
 
-def test_rows_with_and_without_structured_share_one_arrow_type():
+def test_rows_with_and_without_structured_reach_vllm_through_ray_data():
     """Every row carries structured_outputs (null or a struct of every
-    kind): Ray Data stores the rows' sampling_params as one struct column."""
-    rows = [{"max_tokens": 3, rr.STRUCTURED: None}, {"max_tokens": 3, rr.STRUCTURED: rr.structured({"choice": ["a"]})[0]},
-            {"max_tokens": 3, rr.STRUCTURED: rr.structured({"json": SCHEMA})[0]}]
-    t = pa.Table.from_pylist([{"sampling_params": r} for r in rows])
-    back = [r["sampling_params"][rr.STRUCTURED] for r in t.to_pylist()]
-    assert back[0] is None and back[1]["choice"] == ["a"] and json.loads(back[2]["json"]) == SCHEMA
+    kind): Ray Data stores the rows' sampling_params as one struct column.
+    Through Ray Data's own Arrow-to-numpy batch conversion (what the engine
+    stage gets) and the engine stage's own steps, vLLM sees each row's."""
+    from ray.data.block import BlockAccessor
+    from ray.llm._internal.batch.stages.common import maybe_convert_ndarray_to_list
+    from vllm import SamplingParams
+    from vllm.sampling_params import StructuredOutputsParams
+
+    specs = [None, {"choice": ["a", "b"]}, {"json": SCHEMA}, {"regex": "[0-9]+"}]
+    rows = [{"max_tokens": 3, "stop": None, rr.STRUCTURED: s and rr.structured(s)[0]} for s in specs]
+    t = pa.Table.from_pylist([{"__data": {"sampling_params": r, "prompt": "p"}} for r in rows])
+    for spec, row in zip(specs, BlockAccessor.for_block(t).to_batch_format("numpy")["__data"].tolist()):
+        # vllm_engine_stage.py, vLLMEngineWrapper._prepare_llm_request:
+        sp = row.pop("sampling_params")
+        cfg = maybe_convert_ndarray_to_list(sp.pop(rr.STRUCTURED)) if rr.STRUCTURED in sp else None
+        params = SamplingParams(**maybe_convert_ndarray_to_list(sp), structured_outputs=StructuredOutputsParams(**cfg) if cfg else None)
+        so = params.structured_outputs
+        if spec is None:
+            assert so is None
+        else:
+            (kind, value), = spec.items()
+            got = getattr(so, kind)
+            assert (json.loads(got) if kind == "json" else got) == value
 
 
 def vllm_params(body, url=rr.CHAT):
@@ -238,6 +255,12 @@ def test_rows_carry_structured_output_and_logprobs():
     assert json.loads(so["json"]) == SCHEMA and so["regex"] is None and req["sampling_params"]["logprobs"] == 1
     row = {"input_file": "f", "input_row": 0, "generated_text": "{}", "num_input_tokens": 2, "num_generated_tokens": 1,
            "generated_tokens": [5], "logprobs": engine_logprobs([{5: (-0.5, 1, "{}")}])}
+    # The engine stage's output rows as Ray Data hands them on (int-keyed
+    # dicts do not fit Arrow: Ray Data pickles the column).
+    from ray.data.block import BlockAccessor
+
+    block = BlockAccessor.batch_to_block({"__data": [row]})
+    row = BlockAccessor.for_block(block).to_batch_format("numpy")["__data"].tolist()[0]
     out = rb.make_postprocess(cfg)(row)
     assert json.loads(out[rr.LOGPROBS])[0] == {"token": "{}", "token_id": 5, "logprob": -0.5,
                                                 "top_logprobs": [{"token": "{}", "token_id": 5, "logprob": -0.5}]}
