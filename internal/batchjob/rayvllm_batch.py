@@ -536,7 +536,7 @@ def build_vllm_processor(cfg, preprocess, postprocess):
 
 
 
-def plan_resume(inp, out, block_rows, id_type, resume):
+def plan_resume(inp, out, block_rows, id_type, resume, structured_default=False):
     """Runs in a task (on the driver's node: a local output path is there):
     (committed keys, facts). The keys go to the object store, where the
     read-side filter tasks read them zero-copy, not through the driver."""
@@ -547,21 +547,46 @@ def plan_resume(inp, out, block_rows, id_type, resume):
         rows, keys, problem = check_ids(read_input(inp, block_rows), ids[0])
         facts.update(rows=rows, problem=problem, skipped=int(len(np.intersect1d(done, keys, assume_unique=True))))
     if inp["format"] == OPENAI or inp.get("sampling_params_column"):
-        facts["requests_problem"] = check_requests(read_input(inp, block_rows))
+        facts["requests_problem"] = check_requests(read_input(inp, block_rows), bool(structured_default))
     return done, facts
 
 
-def check_requests(ds):
+def check_requests(ds, run_structured=False):
     """What is wrong with the rows' requests (None: nothing), checked
     before any engine starts; the read tasks found it (PROBLEM_COLUMN)."""
-    bad, examples = 0, []
-    for b in ds.select_columns([PROBLEM_COLUMN]).iter_batches(batch_size=None, batch_format="pyarrow"):
+    bad, examples, rows, structured = 0, [], 0, 0
+    for b in ds.select_columns([PROBLEM_COLUMN, SAMPLING_COLUMN]).iter_batches(batch_size=None, batch_format="pyarrow"):
         problems = b.column(PROBLEM_COLUMN)
         if problems.null_count < b.num_rows:
             p = pc.drop_null(problems)
             bad += len(p)
             examples += p.to_pylist()[:5 - len(examples)]
-    return f"{bad} request(s) the engine cannot honour (e.g. {'; '.join(examples)})" if bad else None
+        rows += b.num_rows
+        structured += count_structured(b.column(SAMPLING_COLUMN))
+    if bad:
+        return f"{bad} request(s) the engine cannot honour (e.g. {'; '.join(examples)})"
+    return structured_mix(structured, rows, run_structured)
+
+
+def count_structured(sampling):
+    """How many rows' checked sampling fields (JSON text) set structured
+    outputs: a key of the top object (json.dumps writes '"key": '; inside a
+    value the quotes are escaped)."""
+    return pc.sum(pc.match_substring(pc.fill_null(sampling, ""), f'"{STRUCTURED}": ')).as_py() or 0
+
+
+def structured_mix(structured, rows, run_structured):
+    """Refuses structured output on some requests only, without the run's
+    default. Ray Data 2.60 joins blocks whose struct columns differ with
+    pyarrow's StructArray.from_arrays, dropping the nulls of a row's
+    missing struct (transform_pyarrow._backfill_missing_fields): a request
+    without a constraint would get a zeroed one, e.g. json "" (tested in
+    rayvllm_structured_test.py)."""
+    if run_structured or structured in (0, rows):
+        return None
+    return (f"{structured} of {rows} requests set structured output and the others none: Ray Data (2.60) can give a request "
+            "without one a corrupted constraint when it joins blocks. Give every request one, or set the job's "
+            "sampling.structured_output as the default that requests override.")
 
 
 def plan_resume_remote(*args):
@@ -733,7 +758,8 @@ def _run(cfg, build_processor, key, check_cluster):
     resume = prepare_output(out, bool(cfg.get("resume")), key)
     facts = {"committed": 0, "skipped": 0}
     if resume or inp.get("id_column") or per_row_sampling(cfg):
-        keys, facts = plan_resume_remote(inp, out, block_rows, id_type, resume)
+        structured_default = (cfg.get("sampling_params") or {}).get(STRUCTURED) is not None
+        keys, facts = plan_resume_remote(inp, out, block_rows, id_type, resume, structured_default)
         if facts.get("problem"):
             if inp["format"] == OPENAI:
                 raise InputError(f"input {inp['path']}: custom_id: {facts['problem']}. Each line needs its own custom_id.")

@@ -59,8 +59,9 @@ def test_bad_structured_is_refused(spec, message):
 def test_rows_with_and_without_structured_reach_vllm_through_ray_data():
     """Every row carries structured_outputs (null or a struct of every
     kind): Ray Data stores the rows' sampling_params as one struct column.
-    Through Ray Data's own Arrow-to-numpy batch conversion (what the engine
-    stage gets) and the engine stage's own steps, vLLM sees each row's."""
+    Within a block, through Ray Data's own Arrow-to-numpy batch conversion
+    (what the engine stage gets) and the engine stage's own steps, vLLM
+    sees each row's (across blocks: the next test)."""
     from ray.data.block import BlockAccessor
     from ray.llm._internal.batch.stages.common import maybe_convert_ndarray_to_list
     from vllm import SamplingParams
@@ -289,3 +290,33 @@ def test_go_rendered_config_reaches_vllm():
     params = SamplingParams(**sp, structured_outputs=so)
     assert json.loads(params.structured_outputs.json) == json.loads(golden["sampling_params"]["structured_outputs"]["json"])
     assert params.logprobs == 2
+
+
+def ray_join(blocks):
+    """Rows' sampling_params after Ray Data joins the blocks for a batch."""
+    from ray.data._internal.arrow_ops.transform_pyarrow import concat
+    from ray.data.block import BlockAccessor
+
+    t = concat([pa.Table.from_pylist([{"sampling_params": r} for r in b]) for b in blocks])
+    return BlockAccessor.for_block(t).to_batch_format("numpy")["sampling_params"].tolist()
+
+
+def test_ray_data_corrupts_a_missing_struct_so_mixes_are_refused():
+    """Why structured_mix refuses some-but-not-all: in Ray Data 2.60 the
+    row without a constraint comes out with json "" (vLLM would constrain
+    it). When this fails, Ray Data has fixed it and the refusal can go."""
+    import rayvllm_batch as rb
+
+    so = rr.structured
+    blocks = [[{"m": 1, rr.STRUCTURED: so({"regex": "b"})[0]}],
+              [{"m": 1, rr.STRUCTURED: so({"json": "{}"})[0]}, {"m": 2, rr.STRUCTURED: None}]]
+    assert ray_join(blocks)[2][rr.STRUCTURED]["json"] == "", "Ray Data no longer corrupts the missing struct"
+    # Every row with one (the run's default, overridden per row): intact.
+    blocks[1][1][rr.STRUCTURED] = so({"choice": ["x"]})[0]
+    got = ray_join(blocks)
+    assert [r[rr.STRUCTURED]["regex"] for r in got] == ["b", None, None] and list(got[2][rr.STRUCTURED]["choice"]) == ["x"]
+    rows = pa.array([json.dumps({"max_tokens": 2, rr.STRUCTURED: so({"regex": "a"})[0]}), json.dumps({"max_tokens": 2}),
+                     json.dumps({rr.STRUCTURED: so({"json": {"description": '"structured_outputs": '}})[0]}), None])
+    assert rb.count_structured(rows) == 2, "a key inside a schema is escaped and does not count"
+    assert rb.structured_mix(2, 4, False).startswith("2 of 4 requests set structured output and the others none")
+    assert rb.structured_mix(2, 4, True) is None and rb.structured_mix(4, 4, False) is None and rb.structured_mix(0, 4, False) is None

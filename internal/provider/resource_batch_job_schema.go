@@ -310,7 +310,8 @@ func vllmAttribute() schema.SingleNestedAttribute {
 						Validators: []validator.Int64{int64validator.AtLeast(0)}},
 					"structured_output": schema.SingleNestedAttribute{Optional: true, Description: "Constrains every generation through vLLM's " +
 						"structured outputs (`StructuredOutputsParams`): set exactly one of `json_schema`, `regex` and `choice`. A row's " +
-						"`structured_outputs` in `sampling_params_column`, or an OpenAI line's `response_format` / `structured_outputs`, replaces it for that row.",
+						"`structured_outputs` in `sampling_params_column`, or an OpenAI line's `response_format` / `structured_outputs`, replaces it for that row. " +
+						"Without this block, either every row sets one or none does (Ray Data 2.60 can corrupt a missing one when it joins blocks).",
 						Attributes: map[string]schema.Attribute{
 							"json_schema": schema.StringAttribute{Optional: true, CustomType: jsontypes.NormalizedType{}, Description: "A JSON Schema " +
 								"(object), e.g. `jsonencode({type = \"object\", properties = {...}})`: every output is JSON that the schema accepts.",
