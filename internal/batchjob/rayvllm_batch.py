@@ -111,8 +111,9 @@ from rayvllm_pieces import (EXTENSIONS, FILE_COLUMN, ROW_COLUMN, ConfigError, Le
                             check_ids, drop_committed)
 from rayvllm_cluster import ClusterError
 from rayvllm_cluster import check_cluster as _check_cluster
-from rayvllm_requests import (CHAT, FINISH_REASON, LOGPROBS, REQUEST_COLUMN, STRUCTURED, chat_prompt, encode_openai,
-                              finish_reason, parse_line, sampling_column, structured, token_logprobs, vllm_defaults)
+from rayvllm_requests import (CHAT, FINISH_REASON, LOGPROBS, REQUEST_COLUMN, STRUCTURED, chat_prompt, count_structured,
+                              encode_openai, finish_reason, parse_line, run_sampling_problem, sampling_column, structured,
+                              structured_mix, token_logprobs, vllm_defaults)
 
 METRICS_PREFIX = "rayvllm-metrics: "
 OPENAI = "openai_batch"
@@ -191,14 +192,9 @@ def validate(cfg):
         raise ConfigError(f"output.passthrough_columns: {', '.join(clash)} is already an output column")
     if inp.get("id_column") in (FILE_COLUMN, ROW_COLUMN):
         raise ConfigError(f"input.id_column cannot be {inp['id_column']!r}: without id_column the output uses that name")
-    sampling = cfg.get("sampling_params") or {}
-    if sampling.get(STRUCTURED) is not None:
-        _, problem = structured(sampling[STRUCTURED])
-        if problem:
-            raise ConfigError(f"sampling_params.{STRUCTURED}: {problem}")
-    lp = sampling.get(LOGPROBS)
-    if lp is not None and (not isinstance(lp, int) or isinstance(lp, bool) or lp < 0):
-        raise ConfigError(f"sampling_params.logprobs must be a count of top tokens, 0 or more, got {lp!r}")
+    problem = run_sampling_problem(cfg.get("sampling_params") or {})
+    if problem:
+        raise ConfigError(problem)
     if not isinstance(inp.get("chat_template_kwargs") or {}, dict):
         raise ConfigError("input.chat_template_kwargs must be a JSON object")
     if (inp.get("chat_template") or inp.get("chat_template_kwargs")) and not uses_chat(cfg) and inp.get("format") != OPENAI:
@@ -391,8 +387,7 @@ def uses_chat(cfg):
 
 
 def wants_logprobs(cfg):
-    """Whether rows carry a logprobs column: the run asks for them, or a
-    line of an OpenAI batch file may."""
+    """Whether rows carry a logprobs column (an OpenAI line may ask)."""
     return cfg["input"].get("format") == OPENAI or (cfg.get("sampling_params") or {}).get(LOGPROBS) is not None
 
 
@@ -472,9 +467,7 @@ def make_postprocess(cfg):
             FINISH: finish,
         })
         if logprobs:
-            lp = None
-            if req.get(LOGPROBS) is not None:
-                lp = token_logprobs(row.get("logprobs"), row.get("generated_tokens"), req[LOGPROBS])
+            lp = token_logprobs(row.get("logprobs"), row.get("generated_tokens"), req[LOGPROBS]) if req.get(LOGPROBS) is not None else None
             out[LOGPROBS] = None if lp is None else json.dumps(lp)
         return out
 
@@ -534,8 +527,6 @@ def build_vllm_processor(cfg, preprocess, postprocess):
     return build_processor(config, preprocess=preprocess, postprocess=postprocess)
 
 
-
-
 def plan_resume(inp, out, block_rows, id_type, resume, structured_default=False):
     """Runs in a task (on the driver's node: a local output path is there):
     (committed keys, facts). The keys go to the object store, where the
@@ -566,27 +557,6 @@ def check_requests(ds, run_structured=False):
     if bad:
         return f"{bad} request(s) the engine cannot honour (e.g. {'; '.join(examples)})"
     return structured_mix(structured, rows, run_structured)
-
-
-def count_structured(sampling):
-    """How many rows' checked sampling fields (JSON text) set structured
-    outputs: a key of the top object (json.dumps writes '"key": '; inside a
-    value the quotes are escaped)."""
-    return pc.sum(pc.match_substring(pc.fill_null(sampling, ""), f'"{STRUCTURED}": ')).as_py() or 0
-
-
-def structured_mix(structured, rows, run_structured):
-    """Refuses structured output on some requests only, without the run's
-    default. Ray Data 2.60 joins blocks whose struct columns differ with
-    pyarrow's StructArray.from_arrays, dropping the nulls of a row's
-    missing struct (transform_pyarrow._backfill_missing_fields): a request
-    without a constraint would get a zeroed one, e.g. json "" (tested in
-    rayvllm_structured_test.py)."""
-    if run_structured or structured in (0, rows):
-        return None
-    return (f"{structured} of {rows} requests set structured output and the others none: Ray Data (2.60) can give a request "
-            "without one a corrupted constraint when it joins blocks. Give every request one, or set the job's "
-            "sampling.structured_output as the default that requests override.")
 
 
 def plan_resume_remote(*args):

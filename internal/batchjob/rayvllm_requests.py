@@ -61,6 +61,8 @@ import json
 import re
 import time
 
+import pyarrow.compute as pc
+
 CHAT, COMPLETIONS = "/v1/chat/completions", "/v1/completions"
 URLS = (CHAT, COMPLETIONS)
 # vLLM SamplingParams fields a row may set, with the JSON type they take.
@@ -216,6 +218,40 @@ def _openai_logprobs(body, url):
         if want:
             body["logprobs"] = 0 if top is None else top
     return body, None
+
+
+def run_sampling_problem(sampling):
+    """What is wrong with the job's own structured output or logprobs
+    (None: nothing), checked at start."""
+    if sampling.get(STRUCTURED) is not None:
+        problem = structured(sampling[STRUCTURED])[1]
+        if problem:
+            return f"sampling_params.{STRUCTURED}: {problem}"
+    lp = sampling.get(LOGPROBS)
+    if lp is not None and _typed("count", lp)[1]:
+        return f"sampling_params.logprobs must be a count of top tokens, 0 or more, got {lp!r}"
+    return None
+
+
+def count_structured(sampling):
+    """How many rows' checked sampling fields (JSON text) set structured
+    outputs: a key of the top object (json.dumps writes '"key": '; inside a
+    value the quotes are escaped)."""
+    return pc.sum(pc.match_substring(pc.fill_null(sampling, ""), f'"{STRUCTURED}": ')).as_py() or 0
+
+
+def structured_mix(structured, rows, run_structured):
+    """Refuses structured output on some requests only, without the run's
+    default. Ray Data 2.60 joins blocks whose struct columns differ with
+    pyarrow's StructArray.from_arrays, dropping the nulls of a row's
+    missing struct (transform_pyarrow._backfill_missing_fields): a request
+    without a constraint would get a zeroed one, e.g. json "" (tested in
+    rayvllm_structured_test.py)."""
+    if run_structured or structured in (0, rows):
+        return None
+    return (f"{structured} of {rows} requests set structured output and the others none: Ray Data (2.60) can give a request "
+            "without one a corrupted constraint when it joins blocks. Give every request one, or set the job's "
+            "sampling.structured_output as the default that requests override.")
 
 
 def parse_line(line):

@@ -305,8 +305,6 @@ def test_ray_data_corrupts_a_missing_struct_so_mixes_are_refused():
     """Why structured_mix refuses some-but-not-all: in Ray Data 2.60 the
     row without a constraint comes out with json "" (vLLM would constrain
     it). When this fails, Ray Data has fixed it and the refusal can go."""
-    import rayvllm_batch as rb
-
     so = rr.structured
     blocks = [[{"m": 1, rr.STRUCTURED: so({"regex": "b"})[0]}],
               [{"m": 1, rr.STRUCTURED: so({"json": "{}"})[0]}, {"m": 2, rr.STRUCTURED: None}]]
@@ -317,6 +315,6 @@ def test_ray_data_corrupts_a_missing_struct_so_mixes_are_refused():
     assert [r[rr.STRUCTURED]["regex"] for r in got] == ["b", None, None] and list(got[2][rr.STRUCTURED]["choice"]) == ["x"]
     rows = pa.array([json.dumps({"max_tokens": 2, rr.STRUCTURED: so({"regex": "a"})[0]}), json.dumps({"max_tokens": 2}),
                      json.dumps({rr.STRUCTURED: so({"json": {"description": '"structured_outputs": '}})[0]}), None])
-    assert rb.count_structured(rows) == 2, "a key inside a schema is escaped and does not count"
-    assert rb.structured_mix(2, 4, False).startswith("2 of 4 requests set structured output and the others none")
-    assert rb.structured_mix(2, 4, True) is None and rb.structured_mix(4, 4, False) is None and rb.structured_mix(0, 4, False) is None
+    assert rr.count_structured(rows) == 2, "a key inside a schema is escaped and does not count"
+    assert rr.structured_mix(2, 4, False).startswith("2 of 4 requests set structured output and the others none")
+    assert rr.structured_mix(2, 4, True) is None and rr.structured_mix(4, 4, False) is None and rr.structured_mix(0, 4, False) is None
