@@ -545,7 +545,7 @@ def plan_resume(inp, out, block_rows, id_type, resume, structured_default=False)
 def check_requests(ds, run_structured=False):
     """What is wrong with the rows' requests (None: nothing), checked
     before any engine starts; the read tasks found it (PROBLEM_COLUMN)."""
-    bad, examples, rows, structured = 0, [], 0, 0
+    bad, examples, rows, with_structured = 0, [], 0, 0
     for b in ds.select_columns([PROBLEM_COLUMN, SAMPLING_COLUMN]).iter_batches(batch_size=None, batch_format="pyarrow"):
         problems = b.column(PROBLEM_COLUMN)
         if problems.null_count < b.num_rows:
@@ -553,10 +553,10 @@ def check_requests(ds, run_structured=False):
             bad += len(p)
             examples += p.to_pylist()[:5 - len(examples)]
         rows += b.num_rows
-        structured += count_structured(b.column(SAMPLING_COLUMN))
+        with_structured += count_structured(b.column(SAMPLING_COLUMN))
     if bad:
         return f"{bad} request(s) the engine cannot honour (e.g. {'; '.join(examples)})"
-    return structured_mix(structured, rows, run_structured)
+    return structured_mix(with_structured, rows, run_structured)
 
 
 def plan_resume_remote(*args):
