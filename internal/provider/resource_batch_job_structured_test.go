@@ -145,7 +145,7 @@ resource "rayvllm_batch_job" "e2e" {
     }
     output = { path = %q }
     sampling = {
-      max_tokens        = 64
+      max_tokens        = 128
       temperature       = 0
       logprobs          = 2
       structured_output = { json_schema = %s }
