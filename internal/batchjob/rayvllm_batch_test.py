@@ -531,6 +531,12 @@ def test_node_loss_exactly_once(tmp_path):
             except ProcessLookupError:
                 pass
             p.wait()
+        # The GCS marks a killed node dead only after missed health checks;
+        # until then later tests' tasks can be placed on it and die with it.
+        deadline = time.monotonic() + 180
+        while any(nd["Alive"] and nd["Resources"].get("rayvllm_test_worker") for nd in ray.nodes()):
+            assert time.monotonic() < deadline, "the killed worker nodes are still alive in the GCS"
+            time.sleep(1)
         for i in range(2):
             for d in pathlib.Path(tempfile.gettempdir()).glob(f"rvnode{i}-*"):
                 shutil.rmtree(d, ignore_errors=True)

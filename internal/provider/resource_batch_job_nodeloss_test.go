@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 
@@ -26,10 +27,18 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 )
 
+var nodeWaits sync.Map
+
 // startRayNode joins one more node to the test head; it is killed (its
 // process group) when the test ends.
 func startRayNode(t *testing.T, name string) *exec.Cmd {
 	t.Helper()
+	if _, waits := nodeWaits.LoadOrStore(t, true); !waits {
+		// Registered before the first node's kill, so it runs after every
+		// node of the test is killed: a killed node stays alive in the GCS
+		// until its health checks fail, and later tests' tasks die with it.
+		t.Cleanup(func() { waitRayNodes(t, 0); nodeWaits.Delete(t) })
+	}
 	temp, err := os.MkdirTemp("", "rv"+name+"-") //nolint:usetesting // Ray puts unix sockets under it: t.TempDir() paths are too long
 	if err != nil {
 		t.Fatal(err)

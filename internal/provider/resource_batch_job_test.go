@@ -571,7 +571,7 @@ func TestAccBatchJob_invalidConfig(t *testing.T) {
 		"relative input":     {`vllm = { model_source = "m", input = { path = "in.jsonl", prompt_column = "p" }, output = { path = "/out" } }`, `(?s)vllm\.input\.path.*must be an absolute path`},
 		"unknown format":     {`vllm = { model_source = "m", input = { path = "/data/in", prompt_column = "p" }, output = { path = "/out" } }`, `(?s)Invalid vllm\.input\.format.*cannot tell the format`},
 		"two prompt columns": {`vllm = { model_source = "m", input = { path = "/in.csv", prompt_column = "p", messages_column = "m" }, output = { path = "/out" } }`, `(?s)Invalid vllm\.input.*set exactly one of prompt_column and messages_column`},
-		"bad format":         {`vllm = { model_source = "m", input = { path = "/in.xml", format = "xml", prompt_column = "p" }, output = { path = "/out" } }`, `(?s)vllm\.input\.format.*value must be one of: \["jsonl" "parquet" "csv" "openai_batch"\]`},
+		"bad format":         {`vllm = { model_source = "m", input = { path = "/in.xml", format = "xml", prompt_column = "p" }, output = { path = "/out" } }`, `(?s)vllm\.input\.format.*value must be one of:\s+\["jsonl"\s+"parquet"\s+"csv"\s+"openai_batch"\]`},
 		"retries no wait":    {"entrypoint = \"x\"\n  wait_for_completion = false\n  max_retries = 1", `max_retries needs wait_for_completion`},
 		"deadline no wait":   {"entrypoint = \"x\"\n  wait_for_completion = false\n  active_deadline_seconds = 5", `active_deadline_seconds needs wait_for_completion`},
 		"reserved metadata":  {"entrypoint = \"x\"\n  metadata = { \"rayvllm.mode\" = \"x\" }", `Reserved metadata key`},
