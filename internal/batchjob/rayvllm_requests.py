@@ -425,7 +425,10 @@ def token_logprobs(entries, tokens, count):
 
 
 def _float(v):
-    return None if v is None else float(v)
+    """A logprob as JSON takes it: -inf (a token the structured output
+    grammar masks) becomes -9999.0, as in vLLM's OpenAI server
+    (entrypoints/openai/chat_completion/serving.py, completion/serving.py)."""
+    return None if v is None else max(float(v), -9999.0)
 
 
 def openai_logprobs(lp, url):

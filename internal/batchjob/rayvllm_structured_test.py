@@ -180,6 +180,14 @@ def test_logprobs_column_and_openai_objects():
     ChatCompletionLogProbs(content=c)
 
 
+def test_masked_token_logprob_is_valid_json():
+    # Under a grammar the engine returns -inf for a masked top token (seen
+    # with the tiny model in TestAccBatchJob_structuredOutput); JSON has no
+    # -Infinity, so it is vLLM's server's floor.
+    lp = rr.token_logprobs(engine_logprobs([{93: (0.0, 1, "{"), 0: (float("-inf"), 2, "<pad>")}]), [93], 2)
+    assert json.loads(json.dumps(lp, allow_nan=False))[0]["top_logprobs"][1]["logprob"] == -9999.0
+
+
 def test_response_line_carries_logprobs():
     lp = rr.token_logprobs(engine_logprobs([{5: (-0.1, 1, "He")}]), [5], 1)
     req = json.dumps({"url": rr.CHAT, "model": "m"})
