@@ -238,10 +238,15 @@ def test_validate_refuses_at_start(change, message):
         rb.validate(job(**change))
 
 
-def test_chat_template_reaches_ray_data_llm_chat_stage():
+@pytest.mark.usefixtures("ray_module")
+def test_chat_template_reaches_ray_data_llm_chat_stage(monkeypatch):
     """Ray Data LLM's own processor builder is the judge: its chat template
-    stage is built with our template and kwargs."""
+    stage is built with our template and kwargs. The builder calls
+    ray.init(), which refuses the test env's RAY_ADDRESS (the dashboard's
+    HTTP address, for job submission); Ray is already connected here."""
     import rayvllm_batch as rb
+
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
     from ray.data.llm import build_processor, vLLMEngineProcessorConfig
 
     cfg = job(input={"chat_template": "{{ messages[0]['content'] }}", "chat_template_kwargs": {"enable_thinking": False}})
