@@ -177,6 +177,11 @@ type Input struct {
 	ApplyChatTemplate *bool  `json:"apply_chat_template,omitempty"`
 	// SamplingParamsColumn holds a JSON object of SamplingParams per row.
 	SamplingParamsColumn string `json:"sampling_params_column,omitempty"`
+	// ChatTemplate and ChatTemplateKwargs go to the tokenizer's
+	// apply_chat_template (Ray Data LLM's chat template stage, and the
+	// script's rendering of OpenAI chat lines).
+	ChatTemplate       string         `json:"chat_template,omitempty"`
+	ChatTemplateKwargs map[string]any `json:"chat_template_kwargs,omitempty"`
 }
 
 // Output is where the results go.
@@ -194,7 +199,21 @@ type Sampling struct {
 	MinTokens   *int64   `json:"min_tokens,omitempty"`
 	Seed        *int64   `json:"seed,omitempty"`
 	Stop        []string `json:"stop,omitempty"`
+	// Logprobs is vLLM's top-k count; it adds the logprobs output column.
+	Logprobs          *int64      `json:"logprobs,omitempty"`
+	StructuredOutputs *Structured `json:"structured_outputs,omitempty"`
 }
+
+// Structured is vLLM's StructuredOutputsParams, one kind set: JSON is a
+// JSON schema as JSON text.
+type Structured struct {
+	JSON   *string  `json:"json,omitempty"`
+	Regex  *string  `json:"regex,omitempty"`
+	Choice []string `json:"choice,omitempty"`
+}
+
+// LogprobsColumn is the output column that sampling.logprobs adds.
+const LogprobsColumn = "logprobs"
 
 // InputError is bad configuration; Attribute is the path below the
 // resource's vllm attribute, e.g. "input.format".
@@ -273,6 +292,10 @@ func (c *Config) NormalizeKnown(unknown map[string]bool) error {
 	if known("input.messages_column", "input.apply_chat_template") && c.Input.MessagesColumn != "" && c.Input.ApplyChatTemplate != nil && !*c.Input.ApplyChatTemplate {
 		return &InputError{"input.apply_chat_template", "a messages column is always rendered with the chat template; apply_chat_template = false only works with prompt_column"}
 	}
+	if known("input.apply_chat_template", "input.chat_template", "input.chat_template_kwargs_json") && c.Input.ApplyChatTemplate != nil && !*c.Input.ApplyChatTemplate &&
+		(c.Input.ChatTemplate != "" || len(c.Input.ChatTemplateKwargs) > 0) {
+		return &InputError{"input.apply_chat_template", "apply_chat_template = false sends raw prompts, so chat_template and chat_template_kwargs_json would not be used; remove them or the false"}
+	}
 	if known("on_row_error") && c.OnRowError != "" && !slices.Contains(OnRowErrors, c.OnRowError) {
 		return &InputError{"on_row_error", fmt.Sprintf("must be one of %s, got %q", strings.Join(OnRowErrors, ", "), c.OnRowError)}
 	}
@@ -326,7 +349,8 @@ func (c *Config) checkRequests(known func(...string) bool) error {
 	}
 	if known("output.passthrough_columns", "input.id_column") {
 		for _, col := range c.Output.PassthroughColumns {
-			if slices.Contains(OutputColumns, col) || col == c.Input.IDColumn || col == "input_file" || col == "input_row" {
+			if slices.Contains(OutputColumns, col) || col == c.Input.IDColumn || col == "input_file" || col == "input_row" ||
+				col == LogprobsColumn && c.SamplingParams.Logprobs != nil && known("sampling.logprobs") {
 				return &InputError{"output.passthrough_columns", fmt.Sprintf("%q is already an output column; pass through other input columns (the output has the identity and %s)", col, strings.Join(OutputColumns, ", "))}
 			}
 		}

@@ -32,11 +32,13 @@ func goldenConfig() Config {
 		},
 		BatchSize: ptr(int64(64)), Concurrency: ptr(int64(2)), MaxConcurrentBatches: ptr(int64(4)),
 		Accelerator: AcceleratorGPU, AcceleratorType: "L4", NumGPUsPerReplica: ptr(2.0),
-		Input:          Input{Path: "s3://bucket/prompts/it's.parquet", IDColumn: "request_id", MessagesColumn: "messages"},
-		Output:         Output{Path: "s3://bucket/out/run-1", Format: "parquet"},
-		SamplingParams: Sampling{Temperature: ptr(0.2), TopP: ptr(0.95), MaxTokens: ptr(int64(256)), MinTokens: ptr(int64(1)), Seed: ptr(int64(7)), Stop: []string{"</s>", "\n\nUser:"}},
-		Resume:         true,
-		OnRowError:     OnRowErrorSkip,
+		Input: Input{Path: "s3://bucket/prompts/it's.parquet", IDColumn: "request_id", MessagesColumn: "messages",
+			ChatTemplate: "{% for m in messages %}{{ m['content'] }}{% endfor %}", ChatTemplateKwargs: map[string]any{"enable_thinking": false}},
+		Output: Output{Path: "s3://bucket/out/run-1", Format: "parquet"},
+		SamplingParams: Sampling{Temperature: ptr(0.2), TopP: ptr(0.95), MaxTokens: ptr(int64(256)), MinTokens: ptr(int64(1)), Seed: ptr(int64(7)), Stop: []string{"</s>", "\n\nUser:"},
+			Logprobs: ptr(int64(2)), StructuredOutputs: &Structured{JSON: ptr(`{"type":"object","properties":{"a":{"type":"integer"}}}`)}},
+		Resume:     true,
+		OnRowError: OnRowErrorSkip,
 	}
 }
 

@@ -111,8 +111,9 @@ from rayvllm_pieces import (EXTENSIONS, FILE_COLUMN, ROW_COLUMN, ConfigError, Le
                             check_ids, drop_committed)
 from rayvllm_cluster import ClusterError
 from rayvllm_cluster import check_cluster as _check_cluster
-from rayvllm_requests import (CHAT, FINISH_REASON, REQUEST_COLUMN, chat_prompt, encode_openai, finish_reason, parse_line,
-                              sampling_column, vllm_defaults)
+from rayvllm_requests import (CHAT, FINISH_REASON, LOGPROBS, REQUEST_COLUMN, STRUCTURED, chat_prompt, count_structured,
+                              encode_openai, finish_reason, parse_line, run_sampling_problem, sampling_column, structured,
+                              structured_mix, token_logprobs, vllm_defaults)
 
 METRICS_PREFIX = "rayvllm-metrics: "
 OPENAI = "openai_batch"
@@ -185,11 +186,20 @@ def validate(cfg):
         raise ConfigError("set exactly one of input.prompt_column and input.messages_column")
     if out.get("format") == OPENAI and inp.get("format") != OPENAI:
         raise ConfigError(f"output.format {OPENAI!r} needs input.format {OPENAI!r} (each response answers a request line)")
-    clash = [c for c in out.get("passthrough_columns") or [] if c in OUTPUT_COLUMNS or c in identity_columns(inp)]
+    clash = [c for c in out.get("passthrough_columns") or []
+             if c in OUTPUT_COLUMNS or c in identity_columns(inp) or c == LOGPROBS and wants_logprobs(cfg)]
     if clash:
         raise ConfigError(f"output.passthrough_columns: {', '.join(clash)} is already an output column")
     if inp.get("id_column") in (FILE_COLUMN, ROW_COLUMN):
         raise ConfigError(f"input.id_column cannot be {inp['id_column']!r}: without id_column the output uses that name")
+    problem = run_sampling_problem(cfg.get("sampling_params") or {})
+    if problem:
+        raise ConfigError(problem)
+    if not isinstance(inp.get("chat_template_kwargs") or {}, dict):
+        raise ConfigError("input.chat_template_kwargs must be a JSON object")
+    if (inp.get("chat_template") or inp.get("chat_template_kwargs")) and not uses_chat(cfg) and inp.get("format") != OPENAI:
+        raise ConfigError("input.chat_template and input.chat_template_kwargs need chat input: a messages column, "
+                          "or prompt_column with apply_chat_template")
     if cfg.get("on_row_error", "fail") not in ON_ROW_ERROR:
         raise ConfigError(f"on_row_error must be one of {', '.join(ON_ROW_ERROR)}, got {cfg.get('on_row_error')!r}")
 
@@ -376,6 +386,11 @@ def uses_chat(cfg):
     return bool(inp.get("messages_column")) or inp.get("apply_chat_template", True)
 
 
+def wants_logprobs(cfg):
+    """Whether rows carry a logprobs column (an OpenAI line may ask)."""
+    return cfg["input"].get("format") == OPENAI or (cfg.get("sampling_params") or {}).get(LOGPROBS) is not None
+
+
 def per_row_sampling(cfg):
     return cfg["input"].get("format") == OPENAI or bool(cfg["input"].get("sampling_params_column"))
 
@@ -387,6 +402,9 @@ def make_preprocess(cfg):
     chat, openai, per_row = uses_chat(cfg), inp["format"] == OPENAI, per_row_sampling(cfg)
     passthrough = (cfg["output"].get("passthrough_columns") or [])
     sampling = {k: v for k, v in (cfg.get("sampling_params") or {}).items() if v is not None}
+    if sampling.get(STRUCTURED) is not None:
+        sampling[STRUCTURED] = structured(sampling[STRUCTURED])[0]  # checked in validate
+    template, template_kwargs = inp.get("chat_template"), inp.get("chat_template_kwargs") or {}
     # An OpenAI request without max_tokens may use the whole context, as in
     # vLLM's server (None: vLLM fills in max_model_len - prompt length).
     unset_max = {"max_tokens": None} if openai else {}
@@ -401,13 +419,16 @@ def make_preprocess(cfg):
             sp = req["sampling_params"]
             req[REQUEST_COLUMN] = json.dumps({"url": row.get("url") or (CHAT if chat else "/v1/completions"),
                                               "max_tokens": sp["max_tokens"], "stop_token_ids": sp["stop_token_ids"],
-                                              "ignore_eos": sp["ignore_eos"], "model": cfg["model_source"]})
+                                              "ignore_eos": sp["ignore_eos"], "logprobs": sp["logprobs"],
+                                              "model": cfg["model_source"]})
         if openai:
             body = json.loads(row["body"])
             req[REQUEST_COLUMN] = json.dumps({**json.loads(req[REQUEST_COLUMN]), "url": row["url"],
                                               "model": body.get("model") or cfg["model_source"]})
             if row["url"] == CHAT:
-                req["prompt"], req["tokenized_prompt"] = chat_prompt(cfg["model_source"], _messages(body["messages"]))
+                req["prompt"], req["tokenized_prompt"] = chat_prompt(
+                    cfg["model_source"], _messages(body["messages"]), template,
+                    {**template_kwargs, **(body.get("chat_template_kwargs") or {})})
             else:
                 req["prompt"] = body["prompt"]
         elif messages_col:
@@ -426,6 +447,7 @@ def make_postprocess(cfg):
     keep = [*(cfg["output"].get("passthrough_columns") or []), *([REQUEST_COLUMN] if per_row_sampling(cfg) else [])]
     max_model_len = (cfg.get("engine_kwargs") or {}).get("max_model_len")
     max_tokens = (cfg.get("sampling_params") or {}).get("max_tokens")
+    logprobs = wants_logprobs(cfg)
 
     def postprocess(row):
         arrival, finish = request_window(row.get("metrics"))
@@ -434,7 +456,8 @@ def make_postprocess(cfg):
         if REQUEST_COLUMN in keep:
             req = json.loads(row[REQUEST_COLUMN])
         else:
-            req = {"max_tokens": max_tokens if max_tokens is not None else vllm_defaults()["max_tokens"]}
+            req = {"max_tokens": max_tokens if max_tokens is not None else vllm_defaults()["max_tokens"],
+                   LOGPROBS: (cfg.get("sampling_params") or {}).get(LOGPROBS)}
         out.update({
             "generated_text": row.get("generated_text") or "",
             "num_input_tokens": n_in,
@@ -443,6 +466,9 @@ def make_postprocess(cfg):
             ARRIVAL: arrival,
             FINISH: finish,
         })
+        if logprobs:
+            lp = token_logprobs(row.get("logprobs"), row.get("generated_tokens"), req[LOGPROBS]) if req.get(LOGPROBS) is not None else None
+            out[LOGPROBS] = None if lp is None else json.dumps(lp)
         return out
 
     return postprocess
@@ -464,7 +490,12 @@ def request_window(stats):
 def processor_config_kwargs(cfg):
     """The keyword arguments of ray.data.llm.vLLMEngineProcessorConfig."""
     engine = {k: v for k, v in (cfg.get("engine_kwargs") or {}).items() if v is not None}
-    kwargs = {"model_source": cfg["model_source"], "engine_kwargs": engine, "chat_template_stage": uses_chat(cfg)}
+    inp = cfg.get("input") or {}
+    chat = uses_chat(cfg)
+    if chat and (inp.get("chat_template") or inp.get("chat_template_kwargs")):
+        chat = {"enabled": True, "chat_template": inp.get("chat_template"),
+                "chat_template_kwargs": inp.get("chat_template_kwargs") or None}
+    kwargs = {"model_source": cfg["model_source"], "engine_kwargs": engine, "chat_template_stage": chat}
     for key in ("batch_size", "concurrency", "max_concurrent_batches", "accelerator_type"):
         if cfg.get(key) is not None:
             kwargs[key] = cfg[key]
@@ -496,9 +527,7 @@ def build_vllm_processor(cfg, preprocess, postprocess):
     return build_processor(config, preprocess=preprocess, postprocess=postprocess)
 
 
-
-
-def plan_resume(inp, out, block_rows, id_type, resume):
+def plan_resume(inp, out, block_rows, id_type, resume, structured_default=False):
     """Runs in a task (on the driver's node: a local output path is there):
     (committed keys, facts). The keys go to the object store, where the
     read-side filter tasks read them zero-copy, not through the driver."""
@@ -509,21 +538,25 @@ def plan_resume(inp, out, block_rows, id_type, resume):
         rows, keys, problem = check_ids(read_input(inp, block_rows), ids[0])
         facts.update(rows=rows, problem=problem, skipped=int(len(np.intersect1d(done, keys, assume_unique=True))))
     if inp["format"] == OPENAI or inp.get("sampling_params_column"):
-        facts["requests_problem"] = check_requests(read_input(inp, block_rows))
+        facts["requests_problem"] = check_requests(read_input(inp, block_rows), bool(structured_default))
     return done, facts
 
 
-def check_requests(ds):
+def check_requests(ds, run_structured=False):
     """What is wrong with the rows' requests (None: nothing), checked
     before any engine starts; the read tasks found it (PROBLEM_COLUMN)."""
-    bad, examples = 0, []
-    for b in ds.select_columns([PROBLEM_COLUMN]).iter_batches(batch_size=None, batch_format="pyarrow"):
+    bad, examples, rows, with_structured = 0, [], 0, 0
+    for b in ds.select_columns([PROBLEM_COLUMN, SAMPLING_COLUMN]).iter_batches(batch_size=None, batch_format="pyarrow"):
         problems = b.column(PROBLEM_COLUMN)
         if problems.null_count < b.num_rows:
             p = pc.drop_null(problems)
             bad += len(p)
             examples += p.to_pylist()[:5 - len(examples)]
-    return f"{bad} request(s) the engine cannot honour (e.g. {'; '.join(examples)})" if bad else None
+        rows += b.num_rows
+        with_structured += count_structured(b.column(SAMPLING_COLUMN))
+    if bad:
+        return f"{bad} request(s) the engine cannot honour (e.g. {'; '.join(examples)})"
+    return structured_mix(with_structured, rows, run_structured)
 
 
 def plan_resume_remote(*args):
@@ -687,13 +720,16 @@ def _run(cfg, build_processor, key, check_cluster):
     if check_cluster:
         check_cluster(cfg)
     extra = [(c, schema.field(c).type) for c in out.get("passthrough_columns") or []]
+    if wants_logprobs(cfg):
+        extra.append((LOGPROBS, pa.string()))
     if out["format"] == OPENAI:
         extra.append((REQUEST_COLUMN, pa.string()))
 
     resume = prepare_output(out, bool(cfg.get("resume")), key)
     facts = {"committed": 0, "skipped": 0}
     if resume or inp.get("id_column") or per_row_sampling(cfg):
-        keys, facts = plan_resume_remote(inp, out, block_rows, id_type, resume)
+        structured_default = (cfg.get("sampling_params") or {}).get(STRUCTURED) is not None
+        keys, facts = plan_resume_remote(inp, out, block_rows, id_type, resume, structured_default)
         if facts.get("problem"):
             if inp["format"] == OPENAI:
                 raise InputError(f"input {inp['path']}: custom_id: {facts['problem']}. Each line needs its own custom_id.")

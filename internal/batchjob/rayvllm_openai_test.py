@@ -14,7 +14,7 @@ pytestmark = pytest.mark.usefixtures("ray_module")
 def no_tokenizer(monkeypatch):
     """The stand-in model has no tokenizer: a chat line's prompt is its
     contents, untokenized (the stand-in counts words)."""
-    monkeypatch.setattr(rb, "chat_prompt", lambda model, msgs: (" ".join(m["content"] for m in msgs), None))
+    monkeypatch.setattr(rb, "chat_prompt", lambda model, msgs, *_template: (" ".join(m["content"] for m in msgs), None))
 
 
 def openai_config(tmp_path, lines):
@@ -58,8 +58,8 @@ def test_openai_batch_in_and_out(tmp_path):
 
 
 def test_unsupported_body_fields_are_refused_with_the_line(tmp_path):
-    cfg = openai_config(tmp_path, [chat("a", "x"), chat("b", "y", logprobs=True), chat("c", "z", n=3)])
-    with pytest.raises(rb.InputError, match=r"2 request\(s\) the engine cannot honour.*line 2: field 'logprobs'.*line 3: field 'n'"):
+    cfg = openai_config(tmp_path, [chat("a", "x"), chat("b", "y", tools=[{"type": "function"}]), chat("c", "z", n=3)])
+    with pytest.raises(rb.InputError, match=r"2 request\(s\) the engine cannot honour.*line 2: field 'tools'.*line 3: field 'n'"):
         rb.run(cfg, build_processor=fake_build_processor)
     assert not (tmp_path / "out" / "_SUCCESS").exists()
 

@@ -28,7 +28,7 @@ def test_chat_line_sampling_fields_are_mapped():
 
 
 @pytest.mark.parametrize("req, message", [
-    ({"body": {"messages": [{"role": "user", "content": "hi"}], "logprobs": True}}, "field 'logprobs'"),
+    ({"body": {"messages": [{"role": "user", "content": "hi"}], "tools": []}}, "field 'tools': tool calls"),
     ({"body": {"messages": [{"role": "user", "content": "hi"}], "n": 2}}, "field 'n' must be 1"),
     ({"body": {"messages": [{"role": "user", "content": "hi"}], "temperature": "hot"}}, "field 'temperature' must be a number"),
     ({"body": {"messages": [{"role": "user", "content": "hi"}], "frobnicate": 1}}, "field 'frobnicate': not a sampling parameter"),

@@ -75,13 +75,15 @@ type vllmModel struct {
 }
 
 type inputModel struct {
-	Path              types.String `tfsdk:"path"`
-	Format            types.String `tfsdk:"format"`
-	IDColumn          types.String `tfsdk:"id_column"`
-	PromptColumn      types.String `tfsdk:"prompt_column"`
-	MessagesColumn    types.String `tfsdk:"messages_column"`
-	ApplyChatTemplate types.Bool   `tfsdk:"apply_chat_template"`
-	SamplingColumn    types.String `tfsdk:"sampling_params_column"`
+	Path               types.String         `tfsdk:"path"`
+	Format             types.String         `tfsdk:"format"`
+	IDColumn           types.String         `tfsdk:"id_column"`
+	PromptColumn       types.String         `tfsdk:"prompt_column"`
+	MessagesColumn     types.String         `tfsdk:"messages_column"`
+	ApplyChatTemplate  types.Bool           `tfsdk:"apply_chat_template"`
+	SamplingColumn     types.String         `tfsdk:"sampling_params_column"`
+	ChatTemplate       types.String         `tfsdk:"chat_template"`
+	ChatTemplateKwargs jsontypes.Normalized `tfsdk:"chat_template_kwargs_json"`
 }
 
 type outputModel struct {
@@ -97,6 +99,14 @@ type samplingModel struct {
 	MinTokens   types.Int64   `tfsdk:"min_tokens"`
 	Seed        types.Int64   `tfsdk:"seed"`
 	Stop        types.List    `tfsdk:"stop"`
+	Logprobs    types.Int64   `tfsdk:"logprobs"`
+	Structured  types.Object  `tfsdk:"structured_output"`
+}
+
+type structuredModel struct {
+	JSONSchema jsontypes.Normalized `tfsdk:"json_schema"`
+	Regex      types.String         `tfsdk:"regex"`
+	Choice     types.List           `tfsdk:"choice"`
 }
 
 type runtimeEnvModel struct {
@@ -337,12 +347,13 @@ func vllmConfigPartial(ctx context.Context, obj types.Object) (c batchjob.Config
 		Input: batchjob.Input{
 			Path: in.Path.ValueString(), Format: in.Format.ValueString(), IDColumn: in.IDColumn.ValueString(),
 			PromptColumn: in.PromptColumn.ValueString(), MessagesColumn: in.MessagesColumn.ValueString(), ApplyChatTemplate: in.ApplyChatTemplate.ValueBoolPointer(),
-			SamplingParamsColumn: in.SamplingColumn.ValueString(),
+			SamplingParamsColumn: in.SamplingColumn.ValueString(), ChatTemplate: in.ChatTemplate.ValueString(),
 		},
 		Output: batchjob.Output{Path: out.Path.ValueString(), Format: out.Format.ValueString()},
 		SamplingParams: batchjob.Sampling{
 			Temperature: s.Temperature.ValueFloat64Pointer(), TopP: s.TopP.ValueFloat64Pointer(),
 			MaxTokens: s.MaxTokens.ValueInt64Pointer(), MinTokens: s.MinTokens.ValueInt64Pointer(), Seed: s.Seed.ValueInt64Pointer(),
+			Logprobs: s.Logprobs.ValueInt64Pointer(),
 		},
 		Resume: v.Resume.ValueBool(), OnRowError: v.OnRowError.ValueString(),
 	}
@@ -351,6 +362,17 @@ func vllmConfigPartial(ctx context.Context, obj types.Object) (c batchjob.Config
 	}
 	if !s.Stop.IsNull() && !unknown["sampling.stop"] {
 		diags.Append(s.Stop.ElementsAs(ctx, &c.SamplingParams.Stop, false)...)
+	}
+	if !in.ChatTemplateKwargs.IsNull() && !in.ChatTemplateKwargs.IsUnknown() {
+		c.Input.ChatTemplateKwargs, _ = jsonObject(in.ChatTemplateKwargs) // an object: checked by its validator
+	}
+	if !s.Structured.IsNull() && !unknown["sampling.structured_output"] {
+		var so structuredModel
+		diags.Append(s.Structured.As(ctx, &so, opts)...)
+		c.SamplingParams.StructuredOutputs = &batchjob.Structured{JSON: so.JSONSchema.ValueStringPointer(), Regex: so.Regex.ValueStringPointer()}
+		if !so.Choice.IsNull() && !so.Choice.IsUnknown() {
+			diags.Append(so.Choice.ElementsAs(ctx, &c.SamplingParams.StructuredOutputs.Choice, false)...)
+		}
 	}
 	return c, unknown, diags
 }
@@ -541,6 +563,7 @@ func vllmObject(ctx context.Context, c batchjob.Config) (types.Object, diag.Diag
 		Path: types.StringValue(c.Input.Path), Format: stringOrNull(c.Input.Format), IDColumn: stringOrNull(c.Input.IDColumn),
 		PromptColumn: stringOrNull(c.Input.PromptColumn), MessagesColumn: stringOrNull(c.Input.MessagesColumn),
 		ApplyChatTemplate: types.BoolPointerValue(c.Input.ApplyChatTemplate), SamplingColumn: stringOrNull(c.Input.SamplingParamsColumn),
+		ChatTemplate: stringOrNull(c.Input.ChatTemplate), ChatTemplateKwargs: sameJSON(jsontypes.NewNormalizedNull(), c.Input.ChatTemplateKwargs),
 	})
 	diags.Append(d...)
 	passthrough := types.ListNull(types.StringType)
@@ -553,14 +576,30 @@ func vllmObject(ctx context.Context, c batchjob.Config) (types.Object, diag.Diag
 	diags.Append(d...)
 	samplingType := nestedTypes(vllmTypes["sampling"])
 	sampling := types.ObjectNull(samplingType)
-	if sp := c.SamplingParams; sp.Temperature != nil || sp.TopP != nil || sp.MaxTokens != nil || sp.MinTokens != nil || sp.Seed != nil || len(sp.Stop) > 0 {
+	if sp := c.SamplingParams; sp.Temperature != nil || sp.TopP != nil || sp.MaxTokens != nil || sp.MinTokens != nil || sp.Seed != nil || len(sp.Stop) > 0 ||
+		sp.Logprobs != nil || sp.StructuredOutputs != nil {
 		stop := types.ListNull(types.StringType)
 		if len(sp.Stop) > 0 {
 			stop, _ = types.ListValueFrom(ctx, types.StringType, sp.Stop)
 		}
+		structured := types.ObjectNull(nestedTypes(samplingType["structured_output"]))
+		if so := sp.StructuredOutputs; so != nil {
+			choice := types.ListNull(types.StringType)
+			if len(so.Choice) > 0 {
+				choice, _ = types.ListValueFrom(ctx, types.StringType, so.Choice)
+			}
+			schema := jsontypes.NewNormalizedNull()
+			if so.JSON != nil {
+				schema = jsontypes.NewNormalizedValue(*so.JSON)
+			}
+			structured, d = types.ObjectValueFrom(ctx, nestedTypes(samplingType["structured_output"]), structuredModel{
+				JSONSchema: schema, Regex: types.StringPointerValue(so.Regex), Choice: choice})
+			diags.Append(d...)
+		}
 		sampling, d = types.ObjectValueFrom(ctx, samplingType, samplingModel{
 			Temperature: types.Float64PointerValue(sp.Temperature), TopP: types.Float64PointerValue(sp.TopP),
-			MaxTokens: types.Int64PointerValue(sp.MaxTokens), MinTokens: types.Int64PointerValue(sp.MinTokens), Seed: types.Int64PointerValue(sp.Seed), Stop: stop})
+			MaxTokens: types.Int64PointerValue(sp.MaxTokens), MinTokens: types.Int64PointerValue(sp.MinTokens), Seed: types.Int64PointerValue(sp.Seed), Stop: stop,
+			Logprobs: types.Int64PointerValue(sp.Logprobs), Structured: structured})
 		diags.Append(d...)
 	}
 	e := c.EngineKwargs

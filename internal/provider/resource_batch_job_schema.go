@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework-validators/mapvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/float64planmodifier"
@@ -253,11 +254,19 @@ func vllmAttribute() schema.SingleNestedAttribute {
 						Validators: []validator.String{stringvalidator.RegexMatches(columnRe, "must be a column name")}},
 					"apply_chat_template": schema.BoolAttribute{Optional: true, Description: "With `prompt_column`: send each prompt as one user message through " +
 						"the chat template (default `true`), or as raw completion text (`false`)."},
+					"chat_template": schema.StringAttribute{Optional: true, Description: "A Jinja chat template that replaces the model's own, " +
+						"for chat input (a messages column, a prompt column with the chat template, or `openai_batch` chat lines).",
+						Validators: []validator.String{stringvalidator.LengthAtLeast(1)}},
+					"chat_template_kwargs_json": schema.StringAttribute{Optional: true, CustomType: jsontypes.NormalizedType{}, Description: "Extra " +
+						"variables for the chat template as a JSON object, e.g. `jsonencode({enable_thinking = false})` for Qwen3; passed to " +
+						"`apply_chat_template`. An `openai_batch` line's body `chat_template_kwargs` is merged over it.",
+						Validators: []validator.String{jsonObjectValidator()}},
 					"sampling_params_column": schema.StringAttribute{Optional: true, Description: "A column holding each row's vLLM sampling parameters as a " +
 						"JSON object (or its JSON string; one kind per JSONL file, as Arrow reads a column with one type), e.g. `{\"max_tokens\": 64, \"stop\": [\"\\n\"]}`: they override `sampling` for that row; a null " +
 						"cell keeps `sampling`. Names are vLLM's `SamplingParams`: `max_tokens`, `min_tokens`, `temperature`, `top_p`, `top_k`, `min_p`, `seed`, " +
 						"`stop`, `stop_token_ids`, `presence_penalty`, `frequency_penalty`, `repetition_penalty`, `ignore_eos`, `skip_special_tokens`, " +
-						"`include_stop_str_in_output`, `n` (1 only). Checked before any engine starts; a bad cell fails the run, naming its file and row.",
+						"`include_stop_str_in_output`, `n` (1 only), and `structured_outputs` (vLLM's: one of `json` (a JSON Schema), `regex`, `choice`). " +
+						"Checked before any engine starts; a bad cell fails the run, naming its file and row.",
 						Validators: []validator.String{stringvalidator.RegexMatches(columnRe, "must be a column name")}},
 				},
 			},
@@ -294,6 +303,27 @@ func vllmAttribute() schema.SingleNestedAttribute {
 					"seed": schema.Int64Attribute{Optional: true, Description: "vLLM's `seed`, for reproducible sampling."},
 					"stop": schema.ListAttribute{Optional: true, ElementType: types.StringType, Description: "vLLM's `stop`: strings that end generation.",
 						Validators: []validator.List{listvalidator.ValueStringsAre(stringvalidator.LengthAtLeast(1))}},
+					"logprobs": schema.Int64Attribute{Optional: true, Description: "vLLM's `logprobs`: the count of most likely tokens returned with each " +
+						"generated token's log probability. Adds a `logprobs` output column (JSON text: `[{token, token_id, logprob, top_logprobs: " +
+						"[{token, token_id, logprob}]}]`), or the OpenAI `logprobs` object in `openai_batch` output. vLLM refuses counts above its " +
+						"`max_logprobs` engine argument (default 20; set it in `engine_kwargs_json`).",
+						Validators: []validator.Int64{int64validator.AtLeast(0)}},
+					"structured_output": schema.SingleNestedAttribute{Optional: true, Description: "Constrains every generation through vLLM's " +
+						"structured outputs (`StructuredOutputsParams`): set exactly one of `json_schema`, `regex` and `choice`. A row's " +
+						"`structured_outputs` in `sampling_params_column`, or an OpenAI line's `response_format` / `structured_outputs`, replaces it for that row. " +
+						"Without this block, either every row sets one or none does (Ray Data 2.60 can corrupt a missing one when it joins blocks).",
+						Attributes: map[string]schema.Attribute{
+							"json_schema": schema.StringAttribute{Optional: true, CustomType: jsontypes.NormalizedType{}, Description: "A JSON Schema " +
+								"(object), e.g. `jsonencode({type = \"object\", properties = {...}})`: every output is JSON that the schema accepts.",
+								Validators: []validator.String{jsonObjectValidator(), stringvalidator.ExactlyOneOf(
+									path.MatchRelative().AtParent().AtName("regex"), path.MatchRelative().AtParent().AtName("choice"))}},
+							"regex": schema.StringAttribute{Optional: true, Description: "A regular expression every output matches in full. " +
+								"Checked at plan with RE2 syntax (vLLM's backends take a similar subset: no lookaround or backreferences).",
+								Validators: []validator.String{regexValidator()}},
+							"choice": schema.ListAttribute{Optional: true, ElementType: types.StringType, Description: "The outputs allowed: " +
+								"every output is exactly one of these strings.",
+								Validators: []validator.List{listvalidator.SizeAtLeast(1), listvalidator.UniqueValues()}},
+						}},
 				},
 			},
 		},

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"regexp/syntax"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
@@ -87,6 +88,16 @@ func jsonObjectValidator() validator.String {
 		var m map[string]any
 		if json.Valid([]byte(s)) && (json.Unmarshal([]byte(s), &m) != nil || m == nil) {
 			return "is not a JSON object; write it with jsonencode({ ... })."
+		}
+		return ""
+	}}
+}
+
+// regexValidator requires a regular expression that RE2 parses.
+func regexValidator() validator.String {
+	return stringCheck{desc: "must be a regular expression", summary: "Invalid regular expression", check: func(s string) string {
+		if _, err := syntax.Parse(s, syntax.Perl); err != nil {
+			return fmt.Sprintf("does not compile: %v.", err)
 		}
 		return ""
 	}}
