@@ -50,19 +50,8 @@ func TestAutoscalerConfigCarriesGzipUserData(t *testing.T) {
 	py := testVenvPython(t)
 	spec := autoscaledSpec()
 	spec.Boot.PythonPackages = packages(700) // about 20 KiB: gzip
-	raw, err := RenderAutoscalerConfig(spec, "sg-0123456789abcdef0", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cfg struct {
-		Types map[string]struct {
-			NodeConfig map[string]any `json:"node_config"`
-		} `json:"available_node_types"`
-	}
-	if err := json.Unmarshal(raw, &cfg); err != nil {
-		t.Fatal(err)
-	}
-	nc := cfg.Types["l4"].NodeConfig
+	nodeConfig := renderNodeConfigs(t, spec)
+	nc := nodeConfig["l4"]
 	if ud := nodeUserData(t, nc); len(ud) <= MaxUserDataBytes {
 		t.Fatalf("the worker's user data of %d packages is %d bytes; the test needs it over %d", len(spec.Boot.PythonPackages), len(ud), MaxUserDataBytes)
 	}
@@ -140,4 +129,27 @@ func TestHeadUserDataFitsCapacityGroups(t *testing.T) {
 	if _, err := headUserData(spec); err == nil || !strings.Contains(err.Error(), "python_packages") || !strings.Contains(err.Error(), fmt.Sprint(MaxUserDataBytes)) {
 		t.Errorf("3 capacity groups and %d python_packages: %v, want an error naming python_packages and the %d-byte limit", len(spec.Boot.PythonPackages), err, MaxUserDataBytes)
 	}
+}
+
+// renderNodeConfigs renders the autoscaler config and returns each node
+// type's node_config.
+func renderNodeConfigs(t *testing.T, spec Spec) map[string]map[string]any {
+	t.Helper()
+	raw, err := RenderAutoscalerConfig(spec, "sg-0123456789abcdef0", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg struct {
+		Types map[string]struct {
+			NodeConfig map[string]any `json:"node_config"`
+		} `json:"available_node_types"`
+	}
+	if err := json.Unmarshal(raw, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]map[string]any{}
+	for name, nt := range cfg.Types {
+		out[name] = nt.NodeConfig
+	}
+	return out
 }

@@ -266,19 +266,8 @@ func runCreateNode(t *testing.T, nc map[string]any, refuse map[string]string, sp
 // the first is refused, spot then on demand, the reservation then on
 // demand; and no rayvllm key reaches RunInstances.
 func TestAutoscalerCreateNodeFallbacks(t *testing.T) {
-	raw, err := RenderAutoscalerConfig(capacitySpec(), "sg-0123456789abcdef0", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cfg struct {
-		Types map[string]struct {
-			NodeConfig map[string]any `json:"node_config"`
-		} `json:"available_node_types"`
-	}
-	if err := json.Unmarshal(raw, &cfg); err != nil {
-		t.Fatal(err)
-	}
-	l4, a10g := cfg.Types["l4"].NodeConfig, cfg.Types["a10g"].NodeConfig
+	nodeConfig := renderNodeConfigs(t, capacitySpec())
+	l4, a10g := nodeConfig["l4"], nodeConfig["a10g"]
 
 	launches, _, keys, code := runCreateNode(t, l4, map[string]string{"g6.xlarge/spot": "InsufficientInstanceCapacity"}, true)
 	if want := []string{"g6.xlarge/spot", "g6.2xlarge/spot"}; !reflect.DeepEqual(launches, want) || code != "" {
