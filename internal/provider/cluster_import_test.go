@@ -97,9 +97,11 @@ func (e *awsEnv) checkAllGone(t *testing.T, name string) resource.TestCheckFunc 
 // the head's), and the head's role and profile, so that destroy deletes
 // them; a token the user gave write-only stays out of the imported state.
 func TestAccInferenceCluster_importAutoscaled(t *testing.T) {
+	// First: what a test sets up before it pauses for the serial tests meets their sweepers.
+	t.Parallel()
 	e := newAWSEnv(t).withOtherSubnet(t)
 	name := acctest.RandomWithPrefix("acc")
-	resource.ParallelTest(t, resource.TestCase{
+	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		CheckDestroy:             e.checkAllGone(t, name),
 		Steps: []resource.TestStep{
@@ -152,9 +154,11 @@ func TestAccInferenceCluster_importAutoscaled(t *testing.T) {
 // out of band, the cluster stays in state for its security group, token
 // parameter and head role; the plan replaces it, and destroy leaves nothing.
 func TestAccInferenceCluster_noInstancesLeft(t *testing.T) {
+	// First: what a test sets up before it pauses for the serial tests meets their sweepers.
+	t.Parallel()
 	e := newAWSEnv(t).withOtherSubnet(t)
 	name := acctest.RandomWithPrefix("acc")
-	resource.ParallelTest(t, resource.TestCase{
+	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		CheckDestroy:             e.checkAllGone(t, name),
 		Steps: []resource.TestStep{

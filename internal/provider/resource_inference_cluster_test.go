@@ -153,13 +153,15 @@ func catalogGPU(t *testing.T, instanceType string) catalog.InstanceType {
 func round2f(v float64) float64 { return float64(int64(v*100+0.5)) / 100 }
 
 func TestAccInferenceCluster_basic(t *testing.T) {
+	// First: what a test sets up before it pauses for the serial tests meets their sweepers.
+	t.Parallel()
 	e := newAWSEnv(t)
 	name := acctest.RandomWithPrefix("acc")
 	g5, g6 := catalogGPU(t, "g5.xlarge"), catalogGPU(t, "g6.xlarge")
 	g5gpu, _ := catalog.LookupGPU(g5.GPU)
 	wantCost := round2f(2*g5.PriceUSDPerHour + g6.PriceUSDPerHour)
 	var token string
-	resource.ParallelTest(t, resource.TestCase{
+	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		CheckDestroy:             e.checkDestroyed,
 		Steps: []resource.TestStep{
@@ -411,11 +413,13 @@ func captureIDs(ids map[string][]string) resource.TestCheckFunc {
 }
 
 func TestAccInferenceCluster_scaleAndReplaceGroup(t *testing.T) {
+	// First: what a test sets up before it pauses for the serial tests meets their sweepers.
+	t.Parallel()
 	e := newAWSEnv(t)
 	name := acctest.RandomWithPrefix("acc")
 	before := map[string][]string{}
 	after := map[string][]string{}
-	resource.ParallelTest(t, resource.TestCase{
+	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		CheckDestroy:             e.checkDestroyed,
 		Steps: []resource.TestStep{
@@ -494,12 +498,14 @@ func mustGPU(t *testing.T, instanceType string) string {
 }
 
 func TestAccInferenceCluster_drift(t *testing.T) {
+	// First: what a test sets up before it pauses for the serial tests meets their sweepers.
+	t.Parallel()
 	e := newAWSEnv(t)
 	name := acctest.RandomWithPrefix("acc")
 	cfg := e.config(name, group{"a10g", "g5.xlarge", 3, ""})
 	ctx := t.Context()
 	var terminated, stopped string
-	resource.ParallelTest(t, resource.TestCase{
+	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		CheckDestroy:             e.checkDestroyed,
 		Steps: []resource.TestStep{
@@ -544,9 +550,11 @@ func TestAccInferenceCluster_drift(t *testing.T) {
 }
 
 func TestAccInferenceCluster_disappears(t *testing.T) {
+	// First: what a test sets up before it pauses for the serial tests meets their sweepers.
+	t.Parallel()
 	e := newAWSEnv(t)
 	name := acctest.RandomWithPrefix("acc")
-	resource.ParallelTest(t, resource.TestCase{
+	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		CheckDestroy:             e.checkDestroyed,
 		Steps: []resource.TestStep{{
@@ -561,6 +569,8 @@ func TestAccInferenceCluster_disappears(t *testing.T) {
 }
 
 func TestAccInferenceCluster_refusesExisting(t *testing.T) {
+	// First: what a test sets up before it pauses for the serial tests meets their sweepers.
+	t.Parallel()
 	e := newAWSEnv(t)
 	name := acctest.RandomWithPrefix("acc")
 	ctx := t.Context()
@@ -576,7 +586,7 @@ func TestAccInferenceCluster_refusesExisting(t *testing.T) {
 	t.Cleanup(func() {
 		_ = e.c.Destroy(context.Background(), name, "", "")
 	})
-	resource.ParallelTest(t, resource.TestCase{
+	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{{
 			Config:      e.config(name, group{"a10g", "g5.xlarge", 1, ""}),
@@ -593,6 +603,8 @@ func TestAccInferenceCluster_refusesExisting(t *testing.T) {
 }
 
 func TestAccInferenceCluster_planErrors(t *testing.T) {
+	// First: what a test sets up before it pauses for the serial tests meets their sweepers.
+	t.Parallel()
 	e := newAWSEnv(t)
 	name := acctest.RandomWithPrefix("acc")
 	base := e.config(name, group{"a10g", "g5.xlarge", 1, ""})
@@ -626,18 +638,20 @@ func TestAccInferenceCluster_planErrors(t *testing.T) {
 	for _, s := range steps {
 		ts = append(ts, resource.TestStep{Config: s.config, PlanOnly: true, ExpectError: regexp.MustCompile(strings.ReplaceAll(s.err, " ", `\s+`))})
 	}
-	resource.ParallelTest(t, resource.TestCase{ProtoV6ProviderFactories: testAccProtoV6ProviderFactories, Steps: ts})
+	resource.Test(t, resource.TestCase{ProtoV6ProviderFactories: testAccProtoV6ProviderFactories, Steps: ts})
 }
 
 // The fit check passes a model that fits, and allow_public_ray_ports turns
 // the refusal into a warning (checked in TestPublicPortDiags).
 func TestAccInferenceCluster_fitCheckPasses(t *testing.T) {
+	// First: what a test sets up before it pauses for the serial tests meets their sweepers.
+	t.Parallel()
 	e := newAWSEnv(t)
 	name := acctest.RandomWithPrefix("acc")
 	cfg := strings.Replace(e.config(name, group{"a10g", "g5.xlarge", 1, ""}), "wait_for_ray",
 		"fit_check {\n    model = \"Qwen/Qwen2.5-0.5B\"\n  }\n  allow_public_ray_ports = true\n  wait_for_ray", 1)
 	cfg = strings.Replace(cfg, `"203.0.113.0/24"`, `"0.0.0.0/0"`, 1)
-	resource.ParallelTest(t, resource.TestCase{
+	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{{
 			Config: cfg, PlanOnly: true, ExpectNonEmptyPlan: true,
@@ -746,6 +760,8 @@ func TestAccInferenceCluster_catalogMatchesEC2(t *testing.T) {
 // GCS and Ray Client ports, and the dashboard from anywhere), shows as drift
 // and the next apply revokes it, leaving exactly the configured rules.
 func TestAccInferenceCluster_publicIngressRevoked(t *testing.T) {
+	// First: what a test sets up before it pauses for the serial tests meets their sweepers.
+	t.Parallel()
 	e := newAWSEnv(t)
 	name := acctest.RandomWithPrefix("acc")
 	cfg := e.config(name, group{"a10g", "g5.xlarge", 1, ""})
@@ -758,7 +774,7 @@ func TestAccInferenceCluster_publicIngressRevoked(t *testing.T) {
 		}})
 		return err
 	}
-	resource.ParallelTest(t, resource.TestCase{
+	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		CheckDestroy:             e.checkDestroyed,
 		Steps: []resource.TestStep{
