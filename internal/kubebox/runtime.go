@@ -43,6 +43,7 @@ type runtime struct {
 
 type pod struct {
 	ns, link, ip, dir string
+	hostname          string
 	containers        []string
 	exited            map[string]int
 	messages          map[string]string
@@ -162,7 +163,7 @@ func (rt *runtime) start(spec podSpec) (*pod, error) {
 		return nil, errors.New("the box's subnet is full")
 	}
 	p := &pod{ns: fmt.Sprintf("%s-%s-%d", runtimePrefix, rt.run, n), link: fmt.Sprintf("%s%sh%x", runtimePrefix, rt.run, n),
-		ip: rt.addr(n + 1), dir: filepath.Join(rt.dir, "pods", fmt.Sprintf("%d", n)), exited: map[string]int{}, messages: map[string]string{}}
+		ip: rt.addr(n + 1), dir: filepath.Join(rt.dir, "pods", fmt.Sprintf("%d", n)), exited: map[string]int{}, messages: map[string]string{}, hostname: podHostname(spec.Metadata.Name)}
 	rt.pods[key] = p
 	hosts := rt.hosts
 	rt.mu.Unlock()
@@ -191,7 +192,12 @@ func (rt *runtime) start(spec podSpec) (*pod, error) {
 	if err := os.MkdirAll(filepath.Join("/etc/netns", p.ns), 0o755); err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(filepath.Join("/etc/netns", p.ns, "hosts"), hostsFile(hosts), 0o644); err != nil { // #nosec G306 -- /etc/hosts is world-readable
+	if err := os.WriteFile(filepath.Join("/etc/netns", p.ns, "hosts"), p.hostsFile(hosts), 0o644); err != nil { // #nosec G306 -- /etc/hosts is world-readable
+		return nil, err
+	}
+	// No name server: names resolve through the hosts file only, and no
+	// query leaves the box.
+	if err := os.WriteFile(filepath.Join("/etc/netns", p.ns, "resolv.conf"), []byte("options timeout:1 attempts:1\n"), 0o644); err != nil { // #nosec G306 -- as /etc/resolv.conf
 		return nil, err
 	}
 	if err := os.MkdirAll(p.dir, 0o755); err != nil {
@@ -219,7 +225,10 @@ func (rt *runtime) start(spec podSpec) (*pod, error) {
 		if err != nil {
 			return nil, err
 		}
-		cmd := exec.Command("ip", append([]string{"netns", "exec", p.ns}, argv...)...) // #nosec G204 -- the pod's own command, in its namespace
+		// As a kubelet does, the pod's hostname is its name, which the hosts
+		// file maps to its address (Ray finds its node IP so).
+		wrap := []string{"netns", "exec", p.ns, "unshare", "--uts", "--", "/bin/sh", "-c", `hostname "$0" && exec "$@"`, p.hostname}
+		cmd := exec.Command("ip", append(wrap, argv...)...) // #nosec G204 -- the pod's own command, in its namespace
 		cmd.Env, cmd.Dir, cmd.Stdout, cmd.Stderr = env, dir, log, log
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 		if err := cmd.Start(); err != nil {
@@ -325,23 +334,31 @@ func (rt *runtime) setHosts(entries []byte) {
 		return
 	}
 	rt.hosts = entries
-	var nss []string
+	var pods []*pod
 	for _, p := range rt.pods {
-		nss = append(nss, p.ns)
+		pods = append(pods, p)
 	}
 	rt.mu.Unlock()
-	for _, ns := range nss {
-		f, err := os.OpenFile(filepath.Join("/etc/netns", ns, "hosts"), os.O_WRONLY|os.O_TRUNC, 0) // #nosec G304 -- the box's own file
+	for _, p := range pods {
+		f, err := os.OpenFile(filepath.Join("/etc/netns", p.ns, "hosts"), os.O_WRONLY|os.O_TRUNC, 0) // #nosec G304 -- the box's own file
 		if err != nil {
 			continue
 		}
-		_, _ = f.Write(hostsFile(entries))
+		_, _ = f.Write(p.hostsFile(entries))
 		_ = f.Close()
 	}
 }
 
-func hostsFile(entries []byte) []byte {
-	return append([]byte("127.0.0.1 localhost\n"), entries...)
+func (p *pod) hostsFile(entries []byte) []byte {
+	return append([]byte(fmt.Sprintf("127.0.0.1 localhost\n%s %s\n", p.ip, p.hostname)), entries...)
+}
+
+// podHostname is the pod's name cut to a DNS label, as a kubelet does.
+func podHostname(name string) string {
+	if len(name) > 63 {
+		name = strings.TrimRight(name[:63], "-.")
+	}
+	return name
 }
 
 // close stops every pod and removes the bridge and the links.

@@ -17,9 +17,9 @@ import (
 
 // TestRuntime_podInNamespace runs the node's runtime without a control
 // plane: a pod's command runs in its own network namespace at its address,
-// sees its env and the hosts file the box keeps (also after an update), and
-// its exit code is reported; deleting it and closing the runtime leave no
-// namespace, link or /etc/netns entry.
+// sees its env, its name as hostname and the hosts file the box keeps (also
+// after an update), and its exit code is reported; deleting it and closing
+// the runtime leave no namespace, link or /etc/netns entry.
 func TestRuntime_podInNamespace(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("the runtime needs root for network namespaces")
@@ -44,7 +44,7 @@ func TestRuntime_podInNamespace(t *testing.T) {
 	rt.setHosts([]byte("10.214.9.9 web.default.svc.cluster.local web\n"))
 	// The pod waits for a second hosts entry, then prints what it sees.
 	script := `while ! grep -q later /etc/hosts; do sleep 0.1; done
-ip -4 -o addr show dev eth0 | grep -o '10\.214\.[0-9.]*'; echo "$GREETING"; cat /etc/hosts; exit 7`
+ip -4 -o addr show dev eth0 | grep -o '10\.214\.[0-9.]*'; echo "$GREETING"; echo "host=$(hostname)"; cat /etc/hosts; exit 7`
 	spec := map[string]any{"metadata": map[string]any{"namespace": "default", "name": "p"},
 		"spec": map[string]any{"containers": []any{
 			map[string]any{"name": "main", "command": []string{"sh", "-c"}, "args": []string{script},
@@ -97,7 +97,7 @@ ip -4 -o addr show dev eth0 | grep -o '10\.214\.[0-9.]*'; echo "$GREETING"; cat 
 	if code, ok := st.Exited["main"]; !ok || code != 7 {
 		t.Fatalf("main: exited %v (%v), want 7; log:\n%s", code, ok, logs)
 	}
-	for _, want := range []string{st.IP + "\n", "hi\n", "127.0.0.1 localhost\n10.214.9.10 later\n"} {
+	for _, want := range []string{st.IP + "\n", "hi\n", "host=p\n", "127.0.0.1 localhost\n" + st.IP + " p\n10.214.9.10 later\n"} {
 		if !strings.Contains(string(logs), want) {
 			t.Errorf("pod log lacks %q:\n%s", want, logs)
 		}
