@@ -75,6 +75,10 @@ func Start(opts Options) (_ *Box, err error) {
 	if opts.Logf == nil {
 		opts.Logf = func(string, ...any) {}
 	}
+	// The components run in the work directory.
+	if opts.Dir, err = filepath.Abs(opts.Dir); err != nil {
+		return nil, err
+	}
 	need := Components
 	if opts.Venv != "" {
 		need = append(need[:len(need):len(need)], NodeName)

@@ -18,17 +18,7 @@ import (
 // Endpoints), and that client, whose command's exit is reported as the pod's
 // status. Close leaves no pod namespace behind.
 func TestKubeBox_podRuns(t *testing.T) {
-	if os.Geteuid() != 0 {
-		Unavailable(t, "the node needs root for network namespaces")
-	}
-	venv, err := filepath.Abs(filepath.Join("..", "..", ".venv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(venv, "bin", "python")); err != nil {
-		Unavailable(t, "no test venv (make venv): "+err.Error())
-	}
-	b := New(t, Options{Venv: venv})
+	b := nodeBox(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	create := func(path string, obj map[string]any) {
@@ -117,4 +107,20 @@ sys.exit(4)`)
 			t.Errorf("/etc/netns/%s is left after Close", ns)
 		}
 	}
+}
+
+// nodeBox starts a box with a node whose pods run with the test venv.
+func nodeBox(t *testing.T) *Box {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		Unavailable(t, "the node needs root for network namespaces")
+	}
+	venv, err := filepath.Abs(filepath.Join("..", "..", ".venv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(venv, "bin", "ray")); err != nil {
+		Unavailable(t, "no test venv with Ray (make venv): "+err.Error())
+	}
+	return New(t, Options{Venv: venv})
 }

@@ -210,8 +210,11 @@ func (rt *runtime) start(spec podSpec) (*pod, error) {
 			rt.exit(p, c.Name, 128, "kubebox runs a container's command, and this container has none (the image's entrypoint is not known)")
 			continue
 		}
+		// TMPDIR is the pod's own /tmp: Ray keeps its sessions there, which
+		// the box removes with its work directory (a short path: Ray's
+		// socket paths must stay under 108 bytes).
 		env := []string{"PATH=" + filepath.Join(rt.venv, "bin") + ":/usr/local/bin:/usr/bin:/bin", "VIRTUAL_ENV=" + rt.venv,
-			"HOME=" + p.dir, "LANG=C.UTF-8", "HOSTNAME=" + spec.Metadata.Name}
+			"HOME=" + p.dir, "TMPDIR=" + p.dir, "LANG=C.UTF-8", "HOSTNAME=" + p.hostname}
 		for _, e := range c.Env {
 			env = append(env, e.Name+"="+e.Value)
 		}
