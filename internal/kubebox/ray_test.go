@@ -16,9 +16,9 @@ import (
 // TestKubeBox_rayHead creates a RayCluster and follows it to a real Ray
 // head: the KubeRay operator renders the head pod and its `ray start`
 // command, the scheduler binds it to the box's node, the node runs it with
-// the venv's Ray in the pod's namespace, and the operator marks the
-// cluster ready. The head's dashboard, at the pod's address, answers with
-// the pinned Ray version. Deleting the RayCluster takes the pod, its
+// the venv's Ray in the pod's namespace, runs KubeRay's readiness probe
+// there, and the operator marks the cluster ready. The head's dashboard, at
+// the pod's address, then answers with the pinned Ray version. Deleting the RayCluster takes the pod, its
 // processes and its namespace with it.
 func TestKubeBox_rayHead(t *testing.T) {
 	b := nodeBox(t)
@@ -70,7 +70,11 @@ func TestKubeBox_rayHead(t *testing.T) {
 	var version struct {
 		Ray string `json:"ray_version"`
 	}
-	poll(ctx, t, "the head's dashboard", func() error { return getJSON(ctx, dashboard+"/api/version", &version) })
+	// No waiting here: the node reports the pod ready only once KubeRay's
+	// readiness probe (the raylet's and the GCS's health) passes.
+	if err := getJSON(ctx, dashboard+"/api/version", &version); err != nil {
+		t.Fatalf("the head's dashboard, once the cluster is ready: %v", err)
+	}
 	if version.Ray != versions.Tested.Ray {
 		t.Errorf("the head runs Ray %q, want %s", version.Ray, versions.Tested.Ray)
 	}

@@ -47,6 +47,8 @@ type pod struct {
 	containers        []string
 	exited            map[string]int
 	messages          map[string]string
+	ready             map[string]bool // by container: no probe, or its readiness probe passes
+	stop              chan struct{}   // closed when the pod is removed
 	wg                sync.WaitGroup
 }
 
@@ -63,7 +65,9 @@ type podSpec struct {
 			Command    []string `json:"command"`
 			Args       []string `json:"args"`
 			WorkingDir string   `json:"workingDir"`
-			Env        []struct {
+			// A kubelet runs it; the node reports the pod ready when it passes.
+			ReadinessProbe *probeSpec `json:"readinessProbe"`
+			Env            []struct {
 				Name  string `json:"name"`
 				Value string `json:"value"`
 			} `json:"env"`
@@ -163,7 +167,8 @@ func (rt *runtime) start(spec podSpec) (*pod, error) {
 		return nil, errors.New("the box's subnet is full")
 	}
 	p := &pod{ns: fmt.Sprintf("%s-%s-%d", runtimePrefix, rt.run, n), link: fmt.Sprintf("%s%sh%x", runtimePrefix, rt.run, n),
-		ip: rt.addr(n + 1), dir: filepath.Join(rt.dir, "pods", fmt.Sprintf("%d", n)), exited: map[string]int{}, messages: map[string]string{}, hostname: podHostname(spec.Metadata.Name)}
+		ip: rt.addr(n + 1), dir: filepath.Join(rt.dir, "pods", fmt.Sprintf("%d", n)), exited: map[string]int{}, messages: map[string]string{}, hostname: podHostname(spec.Metadata.Name),
+		ready: map[string]bool{}, stop: make(chan struct{})}
 	rt.pods[key] = p
 	hosts := rt.hosts
 	rt.mu.Unlock()
@@ -254,15 +259,30 @@ func (rt *runtime) start(spec podSpec) (*pod, error) {
 			}
 			rt.exit(p, name, code, "")
 		}(c.Name)
+		if c.ReadinessProbe == nil {
+			rt.setReady(p, c.Name, true)
+			continue
+		}
+		p.wg.Add(1)
+		go rt.readiness(p, c.Name, env, c.ReadinessProbe)
 	}
 	rt.logf("kubebox: pod %s runs in %s at %s", key, p.ns, p.ip)
 	return p, nil
+}
+
+// setReady records a container's readiness; one that has exited is not.
+func (rt *runtime) setReady(p *pod, container string, ready bool) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	_, exited := p.exited[container]
+	p.ready[container] = ready && !exited
 }
 
 func (rt *runtime) exit(p *pod, container string, code int, msg string) {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	p.exited[container] = code
+	p.ready[container] = false
 	if msg != "" {
 		p.messages[container] = msg
 	}
@@ -270,7 +290,7 @@ func (rt *runtime) exit(p *pod, container string, code int, msg string) {
 
 func (rt *runtime) reply(w http.ResponseWriter, p *pod) {
 	rt.mu.Lock()
-	body, _ := json.Marshal(map[string]any{"ip": p.ip, "exited": p.exited, "messages": p.messages})
+	body, _ := json.Marshal(map[string]any{"ip": p.ip, "exited": p.exited, "messages": p.messages, "ready": p.ready})
 	rt.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write(body)
@@ -300,6 +320,7 @@ func (rt *runtime) status(w http.ResponseWriter, r *http.Request, remove bool) {
 }
 
 func (rt *runtime) remove(p *pod) error {
+	close(p.stop)
 	err := ec2box.RemoveNamespace(p.ns, p.link, 5*time.Second)
 	p.wg.Wait()
 	return errors.Join(err, os.RemoveAll(filepath.Join("/etc/netns", p.ns)))

@@ -18,8 +18,9 @@ import (
 // TestRuntime_podInNamespace runs the node's runtime without a control
 // plane: a pod's command runs in its own network namespace at its address,
 // sees its env, its name as hostname and the hosts file the box keeps (also
-// after an update), and its exit code is reported; deleting it and closing
-// the runtime leave no namespace, link or /etc/netns entry.
+// after an update), and its exit code is reported; a readiness probe runs
+// in the namespace and the container is ready once it passes; deleting it
+// and closing the runtime leave no namespace, link or /etc/netns entry.
 func TestRuntime_podInNamespace(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("the runtime needs root for network namespaces")
@@ -50,11 +51,14 @@ ip -4 -o addr show dev eth0 | grep -o '10\.214\.[0-9.]*'; echo "$GREETING"; echo
 			map[string]any{"name": "main", "command": []string{"sh", "-c"}, "args": []string{script},
 				"env": []any{map[string]any{"name": "GREETING", "value": "hi"}}},
 			map[string]any{"name": "noentry"},
+			map[string]any{"name": "waiter", "command": []string{"sleep", "600"}, "readinessProbe": map[string]any{
+				"exec": map[string]any{"command": []string{"grep", "-q", "later", "/etc/hosts"}}, "periodSeconds": 1}},
 		}}}
 	var st struct {
 		IP       string            `json:"ip"`
 		Exited   map[string]int    `json:"exited"`
 		Messages map[string]string `json:"messages"`
+		Ready    map[string]bool   `json:"ready"`
 	}
 	call := func(method, path string, body any) {
 		t.Helper()
@@ -81,6 +85,9 @@ ip -4 -o addr show dev eth0 | grep -o '10\.214\.[0-9.]*'; echo "$GREETING"; echo
 	if _, ok := st.Exited["main"]; ok {
 		t.Fatalf("main exited before the hosts file changed: %+v", st)
 	}
+	if st.Ready["waiter"] || !st.Ready["main"] {
+		t.Errorf("readiness %v before the probe can pass, want main (no probe) only", st.Ready)
+	}
 	if st.Exited["noentry"] != 128 || !strings.Contains(st.Messages["noentry"], "has none") {
 		t.Errorf("a container without a command: %+v, want exit 128 and a message", st)
 	}
@@ -96,6 +103,13 @@ ip -4 -o addr show dev eth0 | grep -o '10\.214\.[0-9.]*'; echo "$GREETING"; echo
 	logs, _ := os.ReadFile(rt.pods["default/p"].dir + "/main.log")
 	if code, ok := st.Exited["main"]; !ok || code != 7 {
 		t.Fatalf("main: exited %v (%v), want 7; log:\n%s", code, ok, logs)
+	}
+	for time.Now().Before(deadline) && !st.Ready["waiter"] {
+		time.Sleep(200 * time.Millisecond)
+		call(http.MethodGet, "/pods/default/p", nil)
+	}
+	if !st.Ready["waiter"] || st.Ready["main"] || st.Ready["noentry"] {
+		t.Errorf("readiness %v, want waiter's probe to pass and the exited containers not ready", st.Ready)
 	}
 	for _, want := range []string{st.IP + "\n", "hi\n", "host=p\n", "127.0.0.1 localhost\n" + st.IP + " p\n10.214.9.10 later\n"} {
 		if !strings.Contains(string(logs), want) {
