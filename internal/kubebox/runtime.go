@@ -60,19 +60,22 @@ type podSpec struct {
 		Name      string `json:"name"`
 	} `json:"metadata"`
 	Spec struct {
-		Containers []struct {
-			Name       string   `json:"name"`
-			Command    []string `json:"command"`
-			Args       []string `json:"args"`
-			WorkingDir string   `json:"workingDir"`
-			// A kubelet runs it; the node reports the pod ready when it passes.
-			ReadinessProbe *probeSpec `json:"readinessProbe"`
-			Env            []struct {
-				Name  string `json:"name"`
-				Value string `json:"value"`
-			} `json:"env"`
-		} `json:"containers"`
+		InitContainers []containerSpec `json:"initContainers"`
+		Containers     []containerSpec `json:"containers"`
 	} `json:"spec"`
+}
+
+type containerSpec struct {
+	Name       string   `json:"name"`
+	Command    []string `json:"command"`
+	Args       []string `json:"args"`
+	WorkingDir string   `json:"workingDir"`
+	// A kubelet runs it; the node reports the pod ready when it passes.
+	ReadinessProbe *probeSpec `json:"readinessProbe"`
+	Env            []struct {
+		Name  string `json:"name"`
+		Value string `json:"value"`
+	} `json:"env"`
 }
 
 const runtimePrefix = "kbx"
@@ -210,54 +213,54 @@ func (rt *runtime) start(spec podSpec) (*pod, error) {
 	}
 	for _, c := range spec.Spec.Containers {
 		p.containers = append(p.containers, c.Name)
-		argv := append(append([]string{}, c.Command...), c.Args...)
-		if len(c.Command) == 0 {
-			rt.exit(p, c.Name, 128, "kubebox runs a container's command, and this container has none (the image's entrypoint is not known)")
-			continue
-		}
-		// TMPDIR is the pod's own /tmp: Ray keeps its sessions there, which
-		// the box removes with its work directory (a short path: Ray's
-		// socket paths must stay under 108 bytes).
-		env := []string{"PATH=" + filepath.Join(rt.venv, "bin") + ":/usr/local/bin:/usr/bin:/bin", "VIRTUAL_ENV=" + rt.venv,
-			"HOME=" + p.dir, "TMPDIR=" + p.dir, "LANG=C.UTF-8", "HOSTNAME=" + p.hostname}
-		for _, e := range c.Env {
-			env = append(env, e.Name+"="+e.Value)
-		}
-		dir := p.dir
-		if c.WorkingDir != "" {
-			if st, err := os.Stat(c.WorkingDir); err == nil && st.IsDir() {
-				dir = c.WorkingDir
+	}
+	if len(spec.Spec.InitContainers) == 0 {
+		rt.startContainers(p, spec.Spec.Containers)
+	} else {
+		// As a kubelet does: each init container in turn, to success,
+		// before the containers start.
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			for _, c := range spec.Spec.InitContainers {
+				code := -1
+				if done := rt.launch(p, c, nil); done != nil {
+					select {
+					case code = <-done:
+					case <-p.stop:
+						return
+					}
+				}
+				if code != 0 {
+					for _, m := range spec.Spec.Containers {
+						rt.exit(p, m.Name, 128, fmt.Sprintf("init container %s exited with %d", c.Name, code))
+					}
+					return
+				}
 			}
-		}
-		log, err := os.Create(filepath.Join(p.dir, c.Name+".log"))
-		if err != nil {
-			return nil, err
-		}
-		// As a kubelet does, the pod's hostname is its name, which the hosts
-		// file maps to its address (Ray finds its node IP so).
-		wrap := []string{"netns", "exec", p.ns, "unshare", "--uts", "--", "/bin/sh", "-c", `hostname "$0" && exec "$@"`, p.hostname}
-		cmd := exec.Command("ip", append(wrap, argv...)...) // #nosec G204 -- the pod's own command, in its namespace
-		cmd.Env, cmd.Dir, cmd.Stdout, cmd.Stderr = env, dir, log, log
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-		if err := cmd.Start(); err != nil {
-			_ = log.Close()
-			rt.exit(p, c.Name, 128, err.Error())
+			select {
+			case <-p.stop:
+			default:
+				rt.startContainers(p, spec.Spec.Containers)
+			}
+		}()
+	}
+	rt.logf("kubebox: pod %s runs in %s at %s", key, p.ns, p.ip)
+	return p, nil
+}
+
+// startContainers starts the pod's containers and their readiness probes.
+func (rt *runtime) startContainers(p *pod, cs []containerSpec) {
+	for _, c := range cs {
+		env := []string{}
+		done := rt.launch(p, c, &env)
+		if done == nil {
 			continue
 		}
 		p.wg.Add(1)
 		go func(name string) {
 			defer p.wg.Done()
-			err := cmd.Wait()
-			_ = log.Close()
-			code := 0
-			var ee *exec.ExitError
-			if errors.As(err, &ee) {
-				code = ee.ExitCode()
-				if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-					code = 128 + int(ws.Signal())
-				}
-			}
-			rt.exit(p, name, code, "")
+			rt.exit(p, name, <-done, "")
 		}(c.Name)
 		if c.ReadinessProbe == nil {
 			rt.setReady(p, c.Name, true)
@@ -266,8 +269,65 @@ func (rt *runtime) start(spec podSpec) (*pod, error) {
 		p.wg.Add(1)
 		go rt.readiness(p, c.Name, env, c.ReadinessProbe)
 	}
-	rt.logf("kubebox: pod %s runs in %s at %s", key, p.ns, p.ip)
-	return p, nil
+}
+
+// launch starts a container's command in the pod's namespace and returns a
+// channel that yields its exit code; nil when it could not start (recorded
+// as its exit). envOut, when not nil, receives the container's env.
+func (rt *runtime) launch(p *pod, c containerSpec, envOut *[]string) <-chan int {
+	argv := append(append([]string{}, c.Command...), c.Args...)
+	if len(c.Command) == 0 {
+		rt.exit(p, c.Name, 128, "kubebox runs a container's command, and this container has none (the image's entrypoint is not known)")
+		return nil
+	}
+	// TMPDIR is the pod's own /tmp: Ray keeps its sessions there, which
+	// the box removes with its work directory (a short path: Ray's
+	// socket paths must stay under 108 bytes).
+	env := []string{"PATH=" + filepath.Join(rt.venv, "bin") + ":/usr/local/bin:/usr/bin:/bin", "VIRTUAL_ENV=" + rt.venv,
+		"HOME=" + p.dir, "TMPDIR=" + p.dir, "LANG=C.UTF-8", "HOSTNAME=" + p.hostname}
+	for _, e := range c.Env {
+		env = append(env, e.Name+"="+e.Value)
+	}
+	if envOut != nil {
+		*envOut = env
+	}
+	dir := p.dir
+	if c.WorkingDir != "" {
+		if st, err := os.Stat(c.WorkingDir); err == nil && st.IsDir() {
+			dir = c.WorkingDir
+		}
+	}
+	log, err := os.Create(filepath.Join(p.dir, c.Name+".log"))
+	if err != nil {
+		rt.exit(p, c.Name, 128, err.Error())
+		return nil
+	}
+	// As a kubelet does, the pod's hostname is its name, which the hosts
+	// file maps to its address (Ray finds its node IP so).
+	wrap := []string{"netns", "exec", p.ns, "unshare", "--uts", "--", "/bin/sh", "-c", `hostname "$0" && exec "$@"`, p.hostname}
+	cmd := exec.Command("ip", append(wrap, argv...)...) // #nosec G204 -- the pod's own command, in its namespace
+	cmd.Env, cmd.Dir, cmd.Stdout, cmd.Stderr = env, dir, log, log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		_ = log.Close()
+		rt.exit(p, c.Name, 128, err.Error())
+		return nil
+	}
+	done := make(chan int, 1)
+	go func() {
+		err := cmd.Wait()
+		_ = log.Close()
+		code := 0
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			code = ee.ExitCode()
+			if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+				code = 128 + int(ws.Signal())
+			}
+		}
+		done <- code
+	}()
+	return done
 }
 
 // setReady records a container's readiness; one that has exited is not.
