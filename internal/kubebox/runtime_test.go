@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -176,5 +177,71 @@ func TestSweep_deadRun(t *testing.T) {
 	}
 	if ec2box.IP("link", "show", live.bridge) != nil {
 		t.Errorf("Sweep removed the live run's bridge %s", live.bridge)
+	}
+}
+
+// TestRuntime_initContainers runs a pod's init containers in turn before
+// its container, and fails a pod whose init container fails without
+// running its container.
+func TestRuntime_initContainers(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the runtime needs root for network namespaces")
+	}
+	rt, err := newRuntime(t.TempDir(), "/nonexistent-venv", t.Logf)
+	if err != nil {
+		if rt != nil {
+			_ = rt.close()
+		}
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rt.close() })
+	start := func(name string, inits ...string) *pod {
+		t.Helper()
+		sh := func(n, script string) map[string]any {
+			return map[string]any{"name": n, "command": []string{"sh", "-c", script}}
+		}
+		var initCs []any
+		for i, s := range inits {
+			initCs = append(initCs, sh(fmt.Sprintf("init-%d", i), s))
+		}
+		data, _ := json.Marshal(map[string]any{"metadata": map[string]any{"namespace": "default", "name": name},
+			"spec": map[string]any{"initContainers": initCs, "containers": []any{sh("main", `cat "$HOME/order"`)}}})
+		var spec podSpec
+		if err := json.Unmarshal(data, &spec); err != nil {
+			t.Fatal(err)
+		}
+		p, err := rt.start(spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	ok := start("ok", `sleep 0.5; echo a >> "$HOME/order"`, `echo b >> "$HOME/order"`)
+	bad := start("bad", "exit 3", `echo never > "$HOME/order"`)
+	exited := func(p *pod) (int, string, bool) {
+		rt.mu.Lock()
+		defer rt.mu.Unlock()
+		code, done := p.exited["main"]
+		return code, p.messages["main"], done
+	}
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		_, _, a := exited(ok)
+		_, _, b := exited(bad)
+		if a && b {
+			break
+		}
+	}
+	logs, _ := os.ReadFile(filepath.Join(ok.dir, "main.log"))
+	if code, _, done := exited(ok); !done || code != 0 || string(logs) != "a\nb\n" {
+		t.Errorf("pod ok: main exited %d (%v), log %q, want 0 and the init containers' lines in order", code, done, logs)
+	}
+	code, msg, done := exited(bad)
+	if !done || code != 128 || !strings.Contains(msg, "init container init-0 exited with 3") {
+		t.Errorf("pod bad: main exited %d (%v) %q, want 128 naming the failed init container", code, done, msg)
+	}
+	for _, never := range []string{"main.log", "init-1.log", "order"} {
+		if _, err := os.Stat(filepath.Join(bad.dir, never)); err == nil {
+			t.Errorf("pod bad: %s exists; nothing should run after a failed init container", never)
+		}
 	}
 }
