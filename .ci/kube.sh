@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds "Kubernetes in a box" (internal/kubebox) from the Go module proxy:
 # kube-apiserver, kube-scheduler, kube-controller-manager, etcd and the KubeRay
-# operator, plus KubeRay's CRDs from its module, and kubebox-node (a
-# virtual-kubelet whose runtime is the test harness). No binary is downloaded.
+# operator, plus KubeRay's CRDs from its module, kubebox-node (a
+# virtual-kubelet whose runtime is the test harness) and kubectl (the tests'
+# independent client). No binary is downloaded.
 #
 # The versions are pinned by the build modules in internal/kubebox/build/*
 # (checked against internal/versions/versions.json by kubebox's tests). A
@@ -25,7 +26,7 @@ exec 9>"$dir.lock"
 flock 9 # another checkout may be building the same key
 if [ "$(cat "$dir/.sha256" 2>/dev/null)" != "$want" ]; then
   start=$(date +%s)
-  k8s=$(sed -n 's/^require k8s.io\/kubernetes v//p' "$build/kube/go.mod")
+  k8s=$(sed -nE 's/^(require[[:space:]]+|[[:space:]]+)k8s\.io\/kubernetes v([^[:space:]]+)$/\2/p' "$build/kube/go.mod")
   minor=${k8s#*.}; minor=${minor%%.*}
   ldflags="-s -w"
   for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
@@ -35,7 +36,8 @@ if [ "$(cat "$dir/.sha256" 2>/dev/null)" != "$want" ]; then
   rm -rf "$tmp" && mkdir -p "$tmp/bin" "$tmp/crds"
   echo "kube: building Kubernetes v$k8s, etcd and KubeRay into $dir (tens of minutes on 2 cores)"
   (cd "$build/kube" && go build -mod=readonly -trimpath -ldflags "$ldflags" -o "$tmp/bin/" \
-    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kube-controller-manager)
+    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kube-controller-manager \
+    k8s.io/kubernetes/cmd/kubectl)
   echo "kube: control plane built after $(( $(date +%s) - start ))s"
   (cd "$build/etcd" && go build -mod=readonly -trimpath -ldflags "-s -w" -o "$tmp/bin/etcd" .)
   (cd "$build/kuberay" && go build -mod=readonly -trimpath -ldflags "-s -w" -o "$tmp/bin/kuberay-operator" github.com/ray-project/kuberay/ray-operator &&

@@ -75,6 +75,10 @@ func Start(opts Options) (_ *Box, err error) {
 	if opts.Logf == nil {
 		opts.Logf = func(string, ...any) {}
 	}
+	// The components run in the work directory.
+	if opts.Dir, err = filepath.Abs(opts.Dir); err != nil {
+		return nil, err
+	}
 	need := Components
 	if opts.Venv != "" {
 		need = append(need[:len(need):len(need)], NodeName)
@@ -137,6 +141,12 @@ func Start(opts Options) (_ *Box, err error) {
 func (b *Box) Server() string     { return b.server }
 func (b *Box) Kubeconfig() string { return b.kubeconfig }
 
+// Kubectl is kubectl (built with the control plane) as the box's admin.
+func (b *Box) Kubectl(ctx context.Context, args ...string) *exec.Cmd {
+	// #nosec G204 -- the box's own kubectl, with the test's arguments
+	return exec.CommandContext(ctx, filepath.Join(b.opts.Dir, "bin", "kubectl"), append([]string{"--kubeconfig=" + b.kubeconfig}, args...)...)
+}
+
 // WorkDir is the box's directory: <component>.log files are there.
 func (b *Box) WorkDir() string { return b.work }
 
@@ -162,7 +172,10 @@ func (b *Box) startAPIServer(etcd, port int) error {
 		"--client-ca-file="+b.pki.caFile, "--service-account-key-file="+b.pki.saPub,
 		"--service-account-signing-key-file="+b.pki.saKey, "--service-account-issuer="+b.server,
 		"--service-cluster-ip-range=10.0.0.0/24", "--allow-privileged=true", "--authorization-mode=RBAC",
-		"--disable-admission-plugins=ServiceAccount"); err != nil {
+		"--disable-admission-plugins=ServiceAccount",
+		// Logs and port-forward go to the node's kubelet API at its
+		// address, not its name (which nothing resolves).
+		"--kubelet-preferred-address-types=InternalIP"); err != nil {
 		return err
 	}
 	admin := b.pki.keyPair["admin"]

@@ -27,7 +27,7 @@ func TestBuildPins(t *testing.T) {
 	}
 	kube, etcd, kuberay := read("kube/go.mod"), read("etcd/go.mod"), read("kuberay/go.mod")
 	for _, c := range []struct{ mod, re, want string }{
-		{kube, `(?m)^require k8s\.io/kubernetes v(\S+)$`, versions.Tested.Kubernetes},
+		{kube, `(?m)^(?:require\s+|\s+)k8s\.io/kubernetes v(\S+)$`, versions.Tested.Kubernetes},
 		{etcd, `(?m)^require go\.etcd\.io/etcd/server/v3 v(\S+)$`, versions.Tested.Etcd},
 		{kuberay, `(?m)^\s*github\.com/ray-project/kuberay/ray-operator v(\S+)`, versions.Tested.KubeRay},
 	} {

@@ -9,7 +9,10 @@
 // is a network namespace on the box's bridge (ec2box's namespace helpers),
 // each container its command run inside with the venv standing in for the
 // image, and /etc/hosts inside is kept in step with the Endpoints, so that
-// Service names resolve.
+// Service names resolve. Init containers run in turn first; readiness probes
+// run in the pod's namespace, and the pod is Ready once they pass. Logs and
+// port-forward reach the node through the API server; kubectl, built with
+// the control plane, is the tests' independent client (Box.Kubectl).
 //
 // The box generates its own CA, serving certificate, admin client
 // certificate and service-account keys, so nothing outside its work

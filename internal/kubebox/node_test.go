@@ -1,11 +1,14 @@
 package kubebox
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -16,19 +19,10 @@ import (
 // TestKubeBox_podRuns schedules two pods onto the box's node: a server
 // whose Service the other reaches by name (the hosts file follows the
 // Endpoints), and that client, whose command's exit is reported as the pod's
-// status. Close leaves no pod namespace behind.
+// status. kubectl reads the client's log and port-forwards to the server
+// through the API server. Close leaves no pod namespace behind.
 func TestKubeBox_podRuns(t *testing.T) {
-	if os.Geteuid() != 0 {
-		Unavailable(t, "the node needs root for network namespaces")
-	}
-	venv, err := filepath.Abs(filepath.Join("..", "..", ".venv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(venv, "bin", "python")); err != nil {
-		Unavailable(t, "no test venv (make venv): "+err.Error())
-	}
-	b := New(t, Options{Venv: venv})
+	b := nodeBox(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	create := func(path string, obj map[string]any) {
@@ -102,6 +96,15 @@ sys.exit(4)`)
 		t.Errorf("web pod: %+v, %v", w.Status, err)
 	}
 
+	// Through the API server to the node's kubelet API, with kubectl.
+	logs, err := b.Kubectl(ctx, "logs", "client").CombinedOutput()
+	if err != nil || !strings.Contains(string(logs), "hello from web\n") {
+		t.Errorf("kubectl logs client: %v\n%s", err, logs)
+	}
+	if body, err := portForward(ctx, b, "pod/web", 8080); err != nil || body != "hello from web" {
+		t.Errorf("kubectl port-forward pod/web: %q, %v", body, err)
+	}
+
 	nss := b.PodNamespaces()
 	if len(nss) != 2 {
 		t.Errorf("pod namespaces %v, want 2", nss)
@@ -117,4 +120,54 @@ sys.exit(4)`)
 			t.Errorf("/etc/netns/%s is left after Close", ns)
 		}
 	}
+}
+
+// nodeBox starts a box with a node whose pods run with the test venv.
+func nodeBox(t *testing.T) *Box {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		Unavailable(t, "the node needs root for network namespaces")
+	}
+	venv, err := filepath.Abs(filepath.Join("..", "..", ".venv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(venv, "bin", "ray")); err != nil {
+		Unavailable(t, "no test venv with Ray (make venv): "+err.Error())
+	}
+	return New(t, Options{Venv: venv})
+}
+
+// portForward runs kubectl port-forward to target's port on a free local
+// port and returns the body of a GET through it.
+func portForward(ctx context.Context, b *Box, target string, port int) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	cmd := b.Kubectl(ctx, "port-forward", "--address=127.0.0.1", target, fmt.Sprintf(":%d", port))
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return "", err
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		return "", err
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	line, err := bufio.NewReader(out).ReadString('\n') // Forwarding from 127.0.0.1:NNNN -> port
+	m := regexp.MustCompile(`127\.0\.0\.1:(\d+) ->`).FindStringSubmatch(line)
+	if m == nil {
+		return "", fmt.Errorf("kubectl port-forward printed %q (%v), stderr %s", line, err, stderr.String())
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://127.0.0.1:"+m[1]+"/", nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	body, err := io.ReadAll(resp.Body)
+	return string(body), err
 }

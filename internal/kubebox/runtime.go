@@ -43,9 +43,12 @@ type runtime struct {
 
 type pod struct {
 	ns, link, ip, dir string
+	hostname          string
 	containers        []string
 	exited            map[string]int
 	messages          map[string]string
+	ready             map[string]bool // by container: no probe, or its readiness probe passes
+	stop              chan struct{}   // closed when the pod is removed
 	wg                sync.WaitGroup
 }
 
@@ -57,17 +60,22 @@ type podSpec struct {
 		Name      string `json:"name"`
 	} `json:"metadata"`
 	Spec struct {
-		Containers []struct {
-			Name       string   `json:"name"`
-			Command    []string `json:"command"`
-			Args       []string `json:"args"`
-			WorkingDir string   `json:"workingDir"`
-			Env        []struct {
-				Name  string `json:"name"`
-				Value string `json:"value"`
-			} `json:"env"`
-		} `json:"containers"`
+		InitContainers []containerSpec `json:"initContainers"`
+		Containers     []containerSpec `json:"containers"`
 	} `json:"spec"`
+}
+
+type containerSpec struct {
+	Name       string   `json:"name"`
+	Command    []string `json:"command"`
+	Args       []string `json:"args"`
+	WorkingDir string   `json:"workingDir"`
+	// A kubelet runs it; the node reports the pod ready when it passes.
+	ReadinessProbe *probeSpec `json:"readinessProbe"`
+	Env            []struct {
+		Name  string `json:"name"`
+		Value string `json:"value"`
+	} `json:"env"`
 }
 
 const runtimePrefix = "kbx"
@@ -162,7 +170,8 @@ func (rt *runtime) start(spec podSpec) (*pod, error) {
 		return nil, errors.New("the box's subnet is full")
 	}
 	p := &pod{ns: fmt.Sprintf("%s-%s-%d", runtimePrefix, rt.run, n), link: fmt.Sprintf("%s%sh%x", runtimePrefix, rt.run, n),
-		ip: rt.addr(n + 1), dir: filepath.Join(rt.dir, "pods", fmt.Sprintf("%d", n)), exited: map[string]int{}, messages: map[string]string{}}
+		ip: rt.addr(n + 1), dir: filepath.Join(rt.dir, "pods", fmt.Sprintf("%d", n)), exited: map[string]int{}, messages: map[string]string{}, hostname: podHostname(spec.Metadata.Name),
+		ready: map[string]bool{}, stop: make(chan struct{})}
 	rt.pods[key] = p
 	hosts := rt.hosts
 	rt.mu.Unlock()
@@ -191,7 +200,12 @@ func (rt *runtime) start(spec podSpec) (*pod, error) {
 	if err := os.MkdirAll(filepath.Join("/etc/netns", p.ns), 0o755); err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(filepath.Join("/etc/netns", p.ns, "hosts"), hostsFile(hosts), 0o644); err != nil { // #nosec G306 -- /etc/hosts is world-readable
+	if err := os.WriteFile(filepath.Join("/etc/netns", p.ns, "hosts"), p.hostsFile(hosts), 0o644); err != nil { // #nosec G306 -- /etc/hosts is world-readable
+		return nil, err
+	}
+	// No name server: names resolve through the hosts file only, and no
+	// query leaves the box.
+	if err := os.WriteFile(filepath.Join("/etc/netns", p.ns, "resolv.conf"), []byte("options timeout:1 attempts:1\n"), 0o644); err != nil { // #nosec G306 -- as /etc/resolv.conf
 		return nil, err
 	}
 	if err := os.MkdirAll(p.dir, 0o755); err != nil {
@@ -199,58 +213,136 @@ func (rt *runtime) start(spec podSpec) (*pod, error) {
 	}
 	for _, c := range spec.Spec.Containers {
 		p.containers = append(p.containers, c.Name)
-		argv := append(append([]string{}, c.Command...), c.Args...)
-		if len(c.Command) == 0 {
-			rt.exit(p, c.Name, 128, "kubebox runs a container's command, and this container has none (the image's entrypoint is not known)")
-			continue
-		}
-		env := []string{"PATH=" + filepath.Join(rt.venv, "bin") + ":/usr/local/bin:/usr/bin:/bin", "VIRTUAL_ENV=" + rt.venv,
-			"HOME=" + p.dir, "LANG=C.UTF-8", "HOSTNAME=" + spec.Metadata.Name}
-		for _, e := range c.Env {
-			env = append(env, e.Name+"="+e.Value)
-		}
-		dir := p.dir
-		if c.WorkingDir != "" {
-			if st, err := os.Stat(c.WorkingDir); err == nil && st.IsDir() {
-				dir = c.WorkingDir
+	}
+	if len(spec.Spec.InitContainers) == 0 {
+		rt.startContainers(p, spec.Spec.Containers)
+	} else {
+		// As a kubelet does: each init container in turn, to success,
+		// before the containers start.
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			for _, c := range spec.Spec.InitContainers {
+				code := -1
+				if done := rt.launch(p, c, nil); done != nil {
+					select {
+					case code = <-done:
+					case <-p.stop:
+						return
+					}
+				}
+				if code != 0 {
+					for _, m := range spec.Spec.Containers {
+						rt.exit(p, m.Name, 128, fmt.Sprintf("init container %s exited with %d", c.Name, code))
+					}
+					return
+				}
 			}
-		}
-		log, err := os.Create(filepath.Join(p.dir, c.Name+".log"))
-		if err != nil {
-			return nil, err
-		}
-		cmd := exec.Command("ip", append([]string{"netns", "exec", p.ns}, argv...)...) // #nosec G204 -- the pod's own command, in its namespace
-		cmd.Env, cmd.Dir, cmd.Stdout, cmd.Stderr = env, dir, log, log
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-		if err := cmd.Start(); err != nil {
-			_ = log.Close()
-			rt.exit(p, c.Name, 128, err.Error())
+			select {
+			case <-p.stop:
+			default:
+				rt.startContainers(p, spec.Spec.Containers)
+			}
+		}()
+	}
+	rt.logf("kubebox: pod %s runs in %s at %s", key, p.ns, p.ip)
+	return p, nil
+}
+
+// startContainers starts the pod's containers and their readiness probes.
+func (rt *runtime) startContainers(p *pod, cs []containerSpec) {
+	for _, c := range cs {
+		env := []string{}
+		done := rt.launch(p, c, &env)
+		if done == nil {
 			continue
 		}
 		p.wg.Add(1)
 		go func(name string) {
 			defer p.wg.Done()
-			err := cmd.Wait()
-			_ = log.Close()
-			code := 0
-			var ee *exec.ExitError
-			if errors.As(err, &ee) {
-				code = ee.ExitCode()
-				if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-					code = 128 + int(ws.Signal())
-				}
-			}
-			rt.exit(p, name, code, "")
+			rt.exit(p, name, <-done, "")
 		}(c.Name)
+		if c.ReadinessProbe == nil {
+			rt.setReady(p, c.Name, true)
+			continue
+		}
+		p.wg.Add(1)
+		go rt.readiness(p, c.Name, env, c.ReadinessProbe)
 	}
-	rt.logf("kubebox: pod %s runs in %s at %s", key, p.ns, p.ip)
-	return p, nil
+}
+
+// launch starts a container's command in the pod's namespace and returns a
+// channel that yields its exit code; nil when it could not start (recorded
+// as its exit). envOut, when not nil, receives the container's env.
+func (rt *runtime) launch(p *pod, c containerSpec, envOut *[]string) <-chan int {
+	argv := append(append([]string{}, c.Command...), c.Args...)
+	if len(c.Command) == 0 {
+		rt.exit(p, c.Name, 128, "kubebox runs a container's command, and this container has none (the image's entrypoint is not known)")
+		return nil
+	}
+	// TMPDIR is the pod's own /tmp: Ray keeps its sessions there, which
+	// the box removes with its work directory (a short path: Ray's
+	// socket paths must stay under 108 bytes).
+	env := []string{"PATH=" + filepath.Join(rt.venv, "bin") + ":/usr/local/bin:/usr/bin:/bin", "VIRTUAL_ENV=" + rt.venv,
+		"HOME=" + p.dir, "TMPDIR=" + p.dir, "LANG=C.UTF-8", "HOSTNAME=" + p.hostname}
+	for _, e := range c.Env {
+		env = append(env, e.Name+"="+e.Value)
+	}
+	if envOut != nil {
+		*envOut = env
+	}
+	dir := p.dir
+	if c.WorkingDir != "" {
+		if st, err := os.Stat(c.WorkingDir); err == nil && st.IsDir() {
+			dir = c.WorkingDir
+		}
+	}
+	log, err := os.Create(filepath.Join(p.dir, c.Name+".log"))
+	if err != nil {
+		rt.exit(p, c.Name, 128, err.Error())
+		return nil
+	}
+	// As a kubelet does, the pod's hostname is its name, which the hosts
+	// file maps to its address (Ray finds its node IP so).
+	wrap := []string{"netns", "exec", p.ns, "unshare", "--uts", "--", "/bin/sh", "-c", `hostname "$0" && exec "$@"`, p.hostname}
+	cmd := exec.Command("ip", append(wrap, argv...)...) // #nosec G204 -- the pod's own command, in its namespace
+	cmd.Env, cmd.Dir, cmd.Stdout, cmd.Stderr = env, dir, log, log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		_ = log.Close()
+		rt.exit(p, c.Name, 128, err.Error())
+		return nil
+	}
+	done := make(chan int, 1)
+	go func() {
+		err := cmd.Wait()
+		_ = log.Close()
+		code := 0
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			code = ee.ExitCode()
+			if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+				code = 128 + int(ws.Signal())
+			}
+		}
+		done <- code
+	}()
+	return done
+}
+
+// setReady records a container's readiness; one that has exited is not.
+func (rt *runtime) setReady(p *pod, container string, ready bool) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	_, exited := p.exited[container]
+	p.ready[container] = ready && !exited
 }
 
 func (rt *runtime) exit(p *pod, container string, code int, msg string) {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	p.exited[container] = code
+	p.ready[container] = false
 	if msg != "" {
 		p.messages[container] = msg
 	}
@@ -258,7 +350,7 @@ func (rt *runtime) exit(p *pod, container string, code int, msg string) {
 
 func (rt *runtime) reply(w http.ResponseWriter, p *pod) {
 	rt.mu.Lock()
-	body, _ := json.Marshal(map[string]any{"ip": p.ip, "exited": p.exited, "messages": p.messages})
+	body, _ := json.Marshal(map[string]any{"ip": p.ip, "exited": p.exited, "messages": p.messages, "ready": p.ready})
 	rt.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write(body)
@@ -288,6 +380,7 @@ func (rt *runtime) status(w http.ResponseWriter, r *http.Request, remove bool) {
 }
 
 func (rt *runtime) remove(p *pod) error {
+	close(p.stop)
 	err := ec2box.RemoveNamespace(p.ns, p.link, 5*time.Second)
 	p.wg.Wait()
 	return errors.Join(err, os.RemoveAll(filepath.Join("/etc/netns", p.ns)))
@@ -325,23 +418,31 @@ func (rt *runtime) setHosts(entries []byte) {
 		return
 	}
 	rt.hosts = entries
-	var nss []string
+	var pods []*pod
 	for _, p := range rt.pods {
-		nss = append(nss, p.ns)
+		pods = append(pods, p)
 	}
 	rt.mu.Unlock()
-	for _, ns := range nss {
-		f, err := os.OpenFile(filepath.Join("/etc/netns", ns, "hosts"), os.O_WRONLY|os.O_TRUNC, 0) // #nosec G304 -- the box's own file
+	for _, p := range pods {
+		f, err := os.OpenFile(filepath.Join("/etc/netns", p.ns, "hosts"), os.O_WRONLY|os.O_TRUNC, 0) // #nosec G304 -- the box's own file
 		if err != nil {
 			continue
 		}
-		_, _ = f.Write(hostsFile(entries))
+		_, _ = f.Write(p.hostsFile(entries))
 		_ = f.Close()
 	}
 }
 
-func hostsFile(entries []byte) []byte {
-	return append([]byte("127.0.0.1 localhost\n"), entries...)
+func (p *pod) hostsFile(entries []byte) []byte {
+	return append([]byte(fmt.Sprintf("127.0.0.1 localhost\n%s %s\n", p.ip, p.hostname)), entries...)
+}
+
+// podHostname is the pod's name cut to a DNS label, as a kubelet does.
+func podHostname(name string) string {
+	if len(name) > 63 {
+		name = strings.TrimRight(name[:63], "-.")
+	}
+	return name
 }
 
 // close stops every pod and removes the bridge and the links.

@@ -53,7 +53,7 @@ func run(name, runtimeURL, listen, cert, key, cpu, memory, kubeletVersion string
 	if err != nil {
 		return err
 	}
-	port, err := strconv.Atoi(portS)
+	port, err := strconv.ParseUint(portS, 10, 16)
 	if err != nil {
 		return err
 	}
@@ -68,7 +68,7 @@ func run(name, runtimeURL, listen, cert, key, cpu, memory, kubeletVersion string
 		}
 		cfg.Node.Status.Capacity, cfg.Node.Status.Allocatable = capacity, capacity
 		cfg.Node.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: host}, {Type: corev1.NodeHostName, Address: name}}
-		cfg.Node.Status.DaemonEndpoints.KubeletEndpoint.Port = int32(port) // #nosec G115 -- a port
+		cfg.Node.Status.DaemonEndpoints.KubeletEndpoint.Port = int32(port) // #nosec G115 -- parsed as 16 bits
 		cfg.Node.Status.NodeInfo.KubeletVersion = kubeletVersion
 		cfg.Node.Status.NodeInfo.OperatingSystem, cfg.Node.Status.NodeInfo.Architecture = "linux", "amd64"
 		for k, v := range labels {

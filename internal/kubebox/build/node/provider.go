@@ -21,12 +21,14 @@ import (
 	statsv1alpha1 "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
 )
 
-// state is what the harness' runtime reports for a pod: its IP, and each
-// container's exit code once it has exited.
+// state is what the harness' runtime reports for a pod: its IP, each
+// container's exit code once it has exited, and which containers are ready
+// (no readiness probe, or it passes).
 type state struct {
 	IP       string            `json:"ip"`
 	Exited   map[string]int    `json:"exited"`
 	Messages map[string]string `json:"messages"`
+	Ready    map[string]bool   `json:"ready"`
 }
 
 type provider struct {
@@ -76,7 +78,7 @@ func (p *provider) call(ctx context.Context, method, path string, body any, out 
 }
 
 // CreatePod hands the pod to the runtime and reports it Running with the
-// IP of its namespace.
+// IP of its namespace, ready once the runtime says its containers are.
 func (p *provider) CreatePod(ctx context.Context, pod *corev1.Pod) error {
 	var st state
 	if err := p.call(ctx, http.MethodPost, "/pods", pod, &st); err != nil {
@@ -89,16 +91,17 @@ func (p *provider) CreatePod(ctx context.Context, pod *corev1.Pod) error {
 		Conditions: []corev1.PodCondition{
 			{Type: corev1.PodScheduled, Status: corev1.ConditionTrue, LastTransitionTime: now},
 			{Type: corev1.PodInitialized, Status: corev1.ConditionTrue, LastTransitionTime: now},
-			{Type: corev1.ContainersReady, Status: corev1.ConditionTrue, LastTransitionTime: now},
-			{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: now},
+			{Type: corev1.ContainersReady, Status: corev1.ConditionFalse, LastTransitionTime: now},
+			{Type: corev1.PodReady, Status: corev1.ConditionFalse, LastTransitionTime: now},
 		},
 	}
 	for _, c := range pod.Spec.Containers {
 		pod.Status.ContainerStatuses = append(pod.Status.ContainerStatuses, corev1.ContainerStatus{
-			Name: c.Name, Image: c.Image, Ready: true, Started: ptr(true),
+			Name: c.Name, Image: c.Image, Started: ptr(true),
 			State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: now}},
 		})
 	}
+	setReady(pod, st.Ready)
 	p.mu.Lock()
 	p.pods[key(pod.Namespace, pod.Name)] = pod
 	notify := p.notify
@@ -107,12 +110,13 @@ func (p *provider) CreatePod(ctx context.Context, pod *corev1.Pod) error {
 	if notify != nil {
 		go notify(pod.DeepCopy())
 	}
-	go p.watch(pod.Namespace, pod.Name)
+	go p.watch(pod.Namespace, pod.Name) // #nosec G118 -- the watch outlives the CreatePod request
 	return nil
 }
 
-// watch polls the runtime until every container of the pod has exited, and
-// then reports the pod Succeeded (all exited 0) or Failed.
+// watch polls the runtime, reports changes of the containers' readiness,
+// and once every container has exited reports the pod Succeeded (all
+// exited 0) or Failed.
 func (p *provider) watch(ns, name string) {
 	for {
 		time.Sleep(time.Second)
@@ -124,11 +128,24 @@ func (p *provider) watch(ns, name string) {
 			p.mu.Unlock()
 			return
 		}
-		if err != nil || len(st.Exited) < len(pod.Spec.Containers) {
+		if err != nil {
 			p.mu.Unlock()
 			continue
 		}
 		pod = pod.DeepCopy()
+		if len(st.Exited) < len(pod.Spec.Containers) {
+			if !setReady(pod, st.Ready) {
+				p.mu.Unlock()
+				continue
+			}
+			p.pods[key(ns, name)] = pod
+			notify := p.notify
+			p.mu.Unlock()
+			if notify != nil {
+				notify(pod.DeepCopy())
+			}
+			continue
+		}
 		terminate(pod, st)
 		p.pods[key(ns, name)] = pod
 		notify := p.notify
@@ -138,6 +155,29 @@ func (p *provider) watch(ns, name string) {
 		}
 		return
 	}
+}
+
+// setReady sets the containers' readiness and the pod's Ready conditions
+// from what the runtime reports, and says whether anything changed.
+func setReady(pod *corev1.Pod, ready map[string]bool) bool {
+	changed, all := false, true
+	for i, c := range pod.Status.ContainerStatuses {
+		r := ready[c.Name]
+		changed = changed || c.Ready != r
+		all = all && r
+		pod.Status.ContainerStatuses[i].Ready = r
+	}
+	status := corev1.ConditionFalse
+	if all {
+		status = corev1.ConditionTrue
+	}
+	for i, c := range pod.Status.Conditions {
+		if (c.Type == corev1.PodReady || c.Type == corev1.ContainersReady) && c.Status != status {
+			pod.Status.Conditions[i].Status, pod.Status.Conditions[i].LastTransitionTime = status, metav1.Now()
+			changed = true
+		}
+	}
+	return changed
 }
 
 func terminate(pod *corev1.Pod, st state) {
