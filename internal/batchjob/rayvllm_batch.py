@@ -671,16 +671,15 @@ def prepare_output(out, resume, key):
         for p in (root, err_root):
             if fs.get_file_info(p).type == pyarrow.fs.FileType.Directory:
                 fs.delete_dir(p)
-    if _is_local(fs):
-        # put_atomic's temporary files (.<name>.tmp-<hex>) of a killed run:
-        # pieces, _RUN, _SUCCESS, and the metrics file beside the output.
-        mdir, mname = os.path.split(_filesystem(metrics_path(out))[1])
-        for d, prefix in ((root, "."), (err_root, "."), (mdir, f".{mname}.tmp-")):
-            os.makedirs(d, exist_ok=True)
-            for name in os.listdir(d):
-                if name.startswith(prefix) and ".tmp-" in name:
-                    os.remove(os.path.join(d, name))
-    elif out["path"].startswith("s3://"):
+    # put_atomic's temporary files (.<name>.tmp-<hex>) of a killed run:
+    # pieces, _RUN, _SUCCESS, and, when local, the metrics file's beside the
+    # output (remotely its directory may be a whole bucket's root).
+    mdir, _, mname = _filesystem(metrics_path(out))[1].rpartition("/")
+    for d, prefix in ((root, "."), (err_root, "."), *([(mdir, f".{mname}.tmp-")] if _is_local(fs) else [])):
+        for info in fs.get_file_info(pyarrow.fs.FileSelector(d, allow_not_found=True)):
+            if info.base_name.startswith(prefix) and ".tmp-" in info.base_name:
+                fs.delete_file(info.path)
+    if out["path"].startswith("s3://"):
         abort_multipart_uploads(out)
     if fs.get_file_info(_join(root, "_SUCCESS")).type == pyarrow.fs.FileType.File:
         fs.delete_file(_join(root, "_SUCCESS"))

@@ -367,6 +367,13 @@ def test_resume_on_s3(tmp_path, monkeypatch):
     # What a run killed mid-PUT leaves behind: invisible, but billed.
     up = s3.create_multipart_upload(Bucket=bucket, Key="run/out/part-killed.parquet")
     s3.upload_part(Bucket=bucket, Key="run/out/part-killed.parquet", UploadId=up["UploadId"], PartNumber=1, Body=b"PAR1 half")
+    # A write task cancelled mid-write (an exception inside put_atomic's
+    # stream) commits nothing under the piece's name; pyarrow's close() on
+    # that exception completed the upload, an empty piece the resume then
+    # failed to read (CI, TestAccBatchJob_s3Resume).
+    with pytest.raises(TypeError):
+        rayvllm_pieces.put_atomic(fs, f"{bucket}/run/out/part-cancelled.parquet", object())
+    assert fs.get_file_info(f"{bucket}/run/out/part-cancelled.parquet").type == pyarrow.fs.FileType.NotFound
 
     write_input(cfg["input"]["path"], "jsonl", prompts(n))
     cfg["resume"] = True
@@ -374,6 +381,8 @@ def test_resume_on_s3(tmp_path, monkeypatch):
     assert sorted(committed_ids(cfg)) == list(range(n)), "zero lost, zero duplicated on S3"
     assert (metrics["rows"], metrics["skipped_rows"]) == (n // 2, n // 2)
     assert not s3.list_multipart_uploads(Bucket=bucket, Prefix="run/").get("Uploads"), "the killed upload is aborted"
+    assert not [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="run/").get("Contents", []) if ".tmp-" in o["Key"]], \
+        "the cancelled write's temporary object is deleted"
     assert fs.get_file_info(f"{bucket}/run/out/_SUCCESS").type == pyarrow.fs.FileType.File
     assert fs.get_file_info(f"{bucket}/run/out.lease").type == pyarrow.fs.FileType.NotFound, "the lease is released"
     assert fs.get_file_info(f"{bucket}/run/out.metrics.json").type == pyarrow.fs.FileType.File

@@ -85,18 +85,30 @@ def encode(table, fmt):
     return buf.getvalue().to_pybytes()
 
 
+def temp_name(name):
+    """put_atomic's hidden temporary name for name; readers skip it and
+    prepare_output deletes what a killed run left."""
+    return f".{name}.tmp-{uuid.uuid4().hex[:8]}"
+
+
 def put_atomic(fs, path, data):
-    """Makes path hold data, whole or not at all. Local: a hidden temporary
-    file in the same directory, fsynced, renamed over path, then the
-    directory fsynced (the rename itself is durable). Elsewhere (S3): one
-    PUT, which is atomic."""
+    """Makes path hold data, whole or not at all. Both ways go through a
+    hidden temporary name in the same directory. Local: fsynced, renamed
+    over path, then the directory fsynced (the rename itself is durable).
+    Elsewhere: moved (S3: a server-side copy) once written, because
+    pyarrow's S3 stream completes its upload on close() also when the
+    with-block is left by an exception, such as a write task cancelled when
+    its job is stopped: that committed an empty piece under the final name."""
     if not _is_local(fs):
-        with fs.open_output_stream(path) as f:
+        d, _, name = path.rpartition("/")
+        tmp = _join(d, temp_name(name))
+        with fs.open_output_stream(tmp) as f:
             f.write(data)
+        fs.move(tmp, path)
         return
     d, name = os.path.split(path)
     os.makedirs(d, exist_ok=True)
-    tmp = os.path.join(d, f".{name}.tmp-{uuid.uuid4().hex[:8]}")
+    tmp = os.path.join(d, temp_name(name))
     with open(tmp, "wb") as f:
         f.write(data)
         f.flush()
