@@ -104,6 +104,12 @@ print(json.dumps(ids))
 	return out, nil
 }
 
+// TestAccBatchJob_idTypesRoundTrip: the CSV case through Terraform and the
+// real engine. The types are the script's business, not the provider's, so
+// the other format pairs (JSONL ints past 2^53, Parquet and JSONL strings a
+// number parser would merge) are pytest's test_id_types_round_trip, with the
+// same two checks on the stand-in engine; each case here costs an engine
+// start (about 90 s of CI on 2 cores).
 func TestAccBatchJob_idTypesRoundTrip(t *testing.T) {
 	py := e2ePreCheck(t)
 	model := tinyModel(t, py)
@@ -115,16 +121,6 @@ func TestAccBatchJob_idTypesRoundTrip(t *testing.T) {
 		{"csvZeroPadded", "csv", "csv", "string", func(p string) error {
 			return os.WriteFile(p, []byte("id,prompt\n001,hello\n002,world\n010,again\n"), 0o644)
 		}, []string{`"001"`, `"002"`, `"010"`}},
-		{"jsonlBigInts", "jsonl", "jsonl", "int64", func(p string) error {
-			return os.WriteFile(p, []byte(`{"id": 9007199254740993, "prompt": "hello", "score": null}`+"\n"+`{"id": 2, "prompt": "world", "score": 1}`+"\n"), 0o644)
-		}, []string{"2", "9007199254740993"}},
-		{"parquetStrings", "parquet", "parquet", "string", func(p string) error {
-			script := `import sys, pyarrow as pa, pyarrow.parquet as pq; pq.write_table(pa.table({"id": ["01", "1", "1.0"], "prompt": ["a b", "c d", "e f"]}), sys.argv[1])`
-			if out, err := exec.Command(py, "-c", script, p).CombinedOutput(); err != nil {
-				return fmt.Errorf("%v: %s", err, out)
-			}
-			return nil
-		}, []string{`"01"`, `"1"`, `"1.0"`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
