@@ -205,6 +205,9 @@ func resolveEngine(in FitInput) (engine, error) {
 		return e, &input.InputError{Attribute: "gpu_memory_utilization", Message: fmt.Sprintf("got %g; must be in (0, 1], e.g. 0.9 (vLLM's default)", in.GPUMemoryUtilization)}
 	}
 	e.in.GPUMemoryUtilization = u
+	if !(in.CPUOffloadGiB >= 0) {
+		return e, &input.InputError{Attribute: "cpu_offload_gb", Message: fmt.Sprintf("got %g; must be >= 0 (GiB of weights per GPU kept in CPU memory; 0 = none)", in.CPUOffloadGiB)}
+	}
 	if e.context, err = validateEngineContext(in.EngineContext); err != nil {
 		return e, err
 	}
@@ -261,14 +264,7 @@ func (e engine) kvHeadsPerGPU() int {
 // (rope positions × rotary dim, vllm/model_executor/layers/rotary_embedding).
 func (e engine) weightBytes() float64 {
 	m, p, tp := e.m, e.prec, float64(e.tp)
-	var b float64
-	perLayer := p.Quant != nil && len(p.Quant.SkipModules) > 0
-	m.LayerKinds(perLayer, func(i, count int) {
-		for _, l := range m.LayerLinears(i) {
-			b += e.linearBytes(l) * float64(count)
-		}
-	})
-	b += float64(m.NumLayers) * m.LayerSmallParams() * p.DTypeBytes
+	b := e.layerWeightBytes()
 	vocab := math.Ceil(float64(m.VocabSize)/vocabPadding) * vocabPadding
 	emb := vocab * float64(m.HiddenSize) / tp
 	if !m.TiedEmbeddings {
@@ -278,6 +274,30 @@ func (e engine) weightBytes() float64 {
 	b += float64(m.RopeCachePositions()) * float64(m.RotaryWidth()) * p.DTypeBytes
 	b += float64(m.VisionParams) / tp * p.DTypeBytes
 	return b
+}
+
+// layerWeightBytes is one GPU's share of the decoder layers' weights: the
+// part cpu_offload_gb can move, since vLLM offloads only the modules that
+// make_layers wraps (maybe_offload_to_cpu, vllm/model_executor/models/
+// utils.py; the UVA offloader in model_executor/offloader/uva.py moves
+// parameters until the budget is reached), never the embedding or lm_head.
+func (e engine) layerWeightBytes() float64 {
+	var b float64
+	perLayer := e.prec.Quant != nil && len(e.prec.Quant.SkipModules) > 0
+	e.m.LayerKinds(perLayer, func(i, count int) {
+		for _, l := range e.m.LayerLinears(i) {
+			b += e.linearBytes(l) * float64(count)
+		}
+	})
+	return b + float64(e.m.NumLayers)*e.m.LayerSmallParams()*e.prec.DTypeBytes
+}
+
+// offloadBytes is what cpu_offload_gb keeps in CPU memory of one GPU's
+// weights: the budget, at most the layers' weights. (The offloader stops
+// after the parameter that reaches the budget, so vLLM may move up to one
+// parameter more: the resident weights here are an upper bound.)
+func (e engine) offloadBytes() float64 {
+	return min(e.in.CPUOffloadGiB*catalog.GiB, e.layerWeightBytes())
 }
 
 // linearBytes is one GPU's share of one matrix: quantized as the
@@ -441,7 +461,8 @@ func Fit(in FitInput) (FitResult, error) {
 func (e engine) fit() FitResult {
 	total := e.g.MemoryGiB * catalog.GiB
 	budget := total * e.in.GPUMemoryUtilization
-	w, act, nt, cg := e.weightBytes(), e.activationBytes(), e.nonTorchBytes(), e.cudaGraphBytes()
+	off := e.offloadBytes()
+	w, act, nt, cg := e.weightBytes()-off, e.activationBytes(), e.nonTorchBytes(), e.cudaGraphBytes()
 	kv := budget - w - act - nt
 	inKV := e.version.estimatesCUDAGraphs()
 	if inKV {
@@ -450,7 +471,7 @@ func (e engine) fit() FitResult {
 	perTok := e.layerKVBytesPerToken() * float64(attnLayers(e.m))
 	need := e.requestKVBytes(e.mml)
 	r := FitResult{
-		GPUTotalMemoryGiB: e.g.MemoryGiB, BudgetGiB: budget / catalog.GiB, WeightsGiB: w / catalog.GiB,
+		GPUTotalMemoryGiB: e.g.MemoryGiB, BudgetGiB: budget / catalog.GiB, WeightsGiB: w / catalog.GiB, CPUOffloadGiB: off / catalog.GiB,
 		ActivationPeakGiB: act / catalog.GiB, NonTorchGiB: nt / catalog.GiB, CUDAGraphGiB: cg / catalog.GiB, CUDAGraphInKVBudget: inKV,
 		EngineContext: e.context, VLLMVersion: e.version.String(),
 		KVCacheGiB: kv / catalog.GiB, KVCacheBytesPerTok: int64(perTok), MaxModelLen: e.mml,
@@ -472,7 +493,11 @@ func (e engine) fit() FitResult {
 	if e.tp > 1 {
 		where += fmt.Sprintf(" × %d (tensor parallel)", e.tp)
 	}
-	overheads := fmt.Sprintf("weights %.2f GiB + activation peak %.2f GiB + non-torch %.2f GiB", r.WeightsGiB, r.ActivationPeakGiB, r.NonTorchGiB)
+	weights := fmt.Sprintf("weights %.2f GiB", r.WeightsGiB)
+	if off > 0 {
+		weights = fmt.Sprintf("weights %.2f GiB (after cpu_offload_gb moves %.2f GiB to CPU memory)", r.WeightsGiB, r.CPUOffloadGiB)
+	}
+	overheads := fmt.Sprintf("%s + activation peak %.2f GiB + non-torch %.2f GiB", weights, r.ActivationPeakGiB, r.NonTorchGiB)
 	if inKV {
 		overheads += fmt.Sprintf(" + CUDA graphs %.2f GiB (subtracted from the KV cache since vLLM 0.21; this is %s)", r.CUDAGraphGiB, e.version)
 	}

@@ -45,6 +45,12 @@ func Size(in SizingInput) (SizingResult, error) {
 		return res, &input.InputError{Attribute: "sla_hours", Message: fmt.Sprintf("got %g; must be 0 (no deadline) or a positive number of hours", in.SLAHours)}
 	case !(in.PricePerGPUHourUSD >= 0 && in.PricePerGPUHourUSD < 1e6):
 		return res, &input.InputError{Attribute: "price_per_gpu_hour_usd", Message: fmt.Sprintf("got %g; must be 0 (unknown) or a positive price", in.PricePerGPUHourUSD)}
+	case in.Fit.CPUOffloadGiB != 0:
+		// Every forward pass reads the offloaded weights over the host link,
+		// whose bandwidth the catalog does not hold: hours would be optimistic.
+		return res, &input.InputError{Attribute: "cpu_offload_gb", Message: fmt.Sprintf("got %g; sizing does not model cpu_offload_gb "+
+			"(each step then reads the offloaded weights from CPU memory over the host link, which the step-time model leaves out). "+
+			"Valid here: 0 or unset; size on a GPU that holds the weights, and check the offloaded engine with rayvllm_gpu_fit", in.Fit.CPUOffloadGiB)}
 	}
 	target := in.TargetKVCacheUtilization
 	if target == 0 {

@@ -32,6 +32,9 @@ type FitInput struct {
 	MaxNumBatchedTokens  int     // chunked-prefill budget per step; 0 = vLLM's default
 	MaxNumSeqs           int     // 0 = vLLM's default (256)
 	BlockSize            int     // KV block size in tokens; 0 = 16
+	// CPUOffloadGiB is vLLM's cpu_offload_gb: GiB of each GPU's weights
+	// kept in pinned CPU memory and read over the interconnect; >= 0.
+	CPUOffloadGiB float64
 	// EngineContext picks vLLM's batch defaults: "batch_job" (Ray Data LLM,
 	// the default), "worker" (Ray Serve LLM) or "llm_class".
 	EngineContext string
@@ -54,7 +57,8 @@ type FitResult struct {
 	Fits              bool
 	GPUTotalMemoryGiB float64
 	BudgetGiB         float64 // total × gpu_memory_utilization
-	WeightsGiB        float64 // per GPU
+	WeightsGiB        float64 // per GPU, resident (without CPUOffloadGiB)
+	CPUOffloadGiB     float64 // per GPU, the weights cpu_offload_gb moves to CPU memory
 	ActivationPeakGiB float64
 	NonTorchGiB       float64
 	CUDAGraphGiB      float64

@@ -47,6 +47,13 @@ data "rayvllm_gpu_fit" "misfit" {
   gpu           = "RTX-4090"
   require_fit   = false
   max_model_len = 4096
+}
+# 15 GiB of BF16 weights on a 16 GB T4: fits with 8 GiB of them in CPU memory.
+data "rayvllm_gpu_fit" "offload" {
+  model              = "meta-llama/Llama-3.1-8B-Instruct"
+  gpu                = "T4"
+  max_model_len      = 4096
+  engine_kwargs_json = jsonencode({ cpu_offload_gb = 8 })
 }`,
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue("data.rayvllm_gpu_fit.q7", tfjsonpath.New("fits"), knownvalue.Bool(true)),
@@ -67,6 +74,10 @@ data "rayvllm_gpu_fit" "misfit" {
 					// 69e9 params × 2 B = 128 GiB of weights against a 24 GiB card.
 					statecheck.ExpectKnownValue("data.rayvllm_gpu_fit.misfit", tfjsonpath.New("shortfall_gib"), between(100, 130)),
 					statecheck.ExpectKnownValue("data.rayvllm_gpu_fit.misfit", tfjsonpath.New("suggestions"), knownvalue.NotNull()),
+					statecheck.ExpectKnownValue("data.rayvllm_gpu_fit.offload", tfjsonpath.New("fits"), knownvalue.Bool(true)),
+					statecheck.ExpectKnownValue("data.rayvllm_gpu_fit.offload", tfjsonpath.New("cpu_offload_gib"), knownvalue.Float64Exact(8)),
+					statecheck.ExpectKnownValue("data.rayvllm_gpu_fit.offload", tfjsonpath.New("weights_gib"), between(6.9, 7.1)),
+					statecheck.ExpectKnownValue("data.rayvllm_gpu_fit.q7", tfjsonpath.New("cpu_offload_gib"), knownvalue.Float64Exact(0)),
 				},
 			},
 		},

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -167,7 +168,8 @@ func (p enginePlace) attrs() map[string]engineAttr {
 		"engine_kwargs_json": {kind: 'j', desc: "Further vLLM engine arguments as a JSON object, e.g. `jsonencode({ max_logprobs = 20, disable_log_stats = true })`. " +
 			"Names (with a did-you-mean for a typo) and value types are checked at plan against the `EngineArgs` of vLLM " + engineargs.VLLMVersion() +
 			". Arguments with their own attribute here (" + quoteList(p.typed()) + ") are refused: set the attribute instead, so that the plan-time " +
-			"fit check, which reads memory, length and parallelism settings only from attributes, sees them.",
+			"fit check sees them. Of the other arguments, the fit check reads `block_size` (the KV cache page, in tokens) and `cpu_offload_gb` " +
+			"(GiB of each GPU's decoder-layer weights kept in CPU memory; batch sizing refuses it, as its step-time model leaves out reading them over the host link).",
 			str: []validator.String{engineKwargsValidator(p.typed())}},
 	}
 	for k, e := range a {
@@ -301,7 +303,31 @@ func (e engineSettingsModel) fitInput(in *hardware.FitInput) (unmodelled string)
 	in.MaxNumSeqs = int(int64Or(e.MaxNumSeqs, 0))
 	in.MaxNumBatchedTokens = int(int64Or(e.MaxNumBatchedTokens, 0))
 	in.GPUMemoryUtilization = float64Or(e.GPUMemoryUtilization, 0.9)
+	extra, _ := jsonObject(e.EngineKwargsJSON) // checked by its validator; null or unknown: none
+	fitKwargs(extra, in)
 	return ""
+}
+
+// fitKwargs sets the fit input from the engine_kwargs_json arguments the
+// memory model reads: block_size (the KV page) and cpu_offload_gb (weights
+// kept in CPU memory). The validator has checked their types.
+func fitKwargs(extra map[string]any, in *hardware.FitInput) {
+	num := func(k string) (float64, bool) {
+		switch v := extra[k].(type) {
+		case float64:
+			return v, true
+		case json.Number:
+			f, err := v.Float64()
+			return f, err == nil
+		}
+		return 0, false
+	}
+	if v, ok := num("block_size"); ok {
+		in.BlockSize = int(v)
+	}
+	if v, ok := num("cpu_offload_gb"); ok {
+		in.CPUOffloadGiB = v
+	}
 }
 
 // known reports whether every setting is known (a plan can leave one to

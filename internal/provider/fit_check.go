@@ -95,10 +95,14 @@ func (f fitCheck) inputError(diags *diag.Diagnostics, err error) {
 	addDiag(diags, diag.SeverityError, at, "Invalid "+at.String(), ie.Message)
 }
 
-// rootAttr is the At of a data source: the engine's names are its own.
+// rootAttr is the At of a data source: the engine's names are its own,
+// except the arguments it reads from engine_kwargs_json.
 func rootAttr(a string) path.Path {
-	if a == "" {
+	switch a {
+	case "":
 		return path.Empty()
+	case "cpu_offload_gb":
+		return path.Root("engine_kwargs_json")
 	}
 	return path.Root(a)
 }
@@ -151,6 +155,7 @@ type vllmEngine struct {
 	TensorParallelSize, MaxModelLen, MaxNumSeqs, MaxNumBatchedTokens int64
 	PipelineParallelSize                                             int64
 	GPUMemoryUtilization                                             float64
+	Extra                                                            map[string]any // engine_kwargs_json
 	// Context is who builds the engine (hardware.EngineContexts): Ray Data
 	// LLM for the batch job, Ray Serve LLM for the worker. It sets vLLM's
 	// default max_num_batched_tokens and max_num_seqs. The release is the
@@ -183,6 +188,7 @@ func (e vllmEngine) fitCheck() (f fitCheck, run bool, why string) {
 	if attr := s.fitInput(&in); attr != "" {
 		return f, false, fmt.Sprintf("the engine does not model %s %s.", attr, s.value(attr))
 	}
+	fitKwargs(e.Extra, &in)
 	return fitCheck{In: in, GPUs: gpus, Misfit: diag.SeverityError, Accelerator: e.Accelerator, WarnKVCache: true}, true, ""
 }
 

@@ -1,13 +1,16 @@
 package provider
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
+	"github.com/hashicorp/terraform-plugin-framework-jsontypes/jsontypes"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/rayvllm/terraform-provider-rayvllm/internal/batchjob"
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/hardware"
 	"github.com/rayvllm/terraform-provider-rayvllm/internal/serveapp"
 )
 
@@ -89,5 +92,44 @@ func TestFitCheckEngineContext(t *testing.T) {
 	}
 	if !worker.HasError() || !strings.Contains(worker.Errors()[0].Summary(), "does not fit on L4") {
 		t.Errorf("worker: want a misfit, got %v", worker)
+	}
+}
+
+// engine_kwargs_json's cpu_offload_gb and block_size feed the fit check in
+// every place: Llama-3.1-8B in BF16 (15 GiB of weights) fits a 16 GB T4
+// only with weights offloaded to CPU memory.
+func TestFitCheckReadsEngineKwargs(t *testing.T) {
+	const model = "meta-llama/Llama-3.1-8B-Instruct"
+	mml := int64(4096)
+	check := func(jobExtra, workerExtra map[string]any) (job, worker diag.Diagnostics) {
+		checkFit(batchjob.Config{ModelSource: model, AcceleratorType: "T4", EngineKwargs: batchjob.Engine{MaxModelLen: &mml, Extra: jobExtra}}, &job)
+		(&vllmWorkerResource{}).fitCheck(&worker, &vllmWorkerModel{RequireFit: types.BoolNull()}, &serveapp.LLM{ModelID: "m", ModelSource: model, AcceleratorType: "T4",
+			Engine: serveapp.Engine{MaxModelLen: mml, Extra: workerExtra}})
+		return job, worker
+	}
+	job, worker := check(nil, nil)
+	if !job.HasError() || !worker.HasError() || !strings.Contains(job.Errors()[0].Summary(), "does not fit on T4") {
+		t.Fatalf("without offload: want a misfit in both, got job %v, worker %v", job, worker)
+	}
+	// The job parses engine_kwargs_json with json.Number, the worker with float64.
+	if job, worker = check(map[string]any{"cpu_offload_gb": json.Number("8")}, map[string]any{"cpu_offload_gb": 8.0}); job.HasError() || worker.HasError() {
+		t.Fatalf("cpu_offload_gb 8: want a fit in both, got job %v, worker %v", job, worker)
+	}
+	job, worker = check(map[string]any{"cpu_offload_gb": json.Number("-1")}, map[string]any{"cpu_offload_gb": -1.0})
+	if !job.HasError() || job.Errors()[0].Summary() != "Invalid vllm.engine_kwargs_json" || !strings.Contains(job.Errors()[0].Detail(), "must be >= 0") ||
+		!worker.HasError() || worker.Errors()[0].Summary() != "Invalid engine_kwargs_json" {
+		t.Fatalf("cpu_offload_gb -1: want an error on engine_kwargs_json, got job %v, worker %v", job, worker)
+	}
+	job, _ = check(map[string]any{"block_size": json.Number("7"), "cpu_offload_gb": json.Number("8")}, nil)
+	if !job.HasError() || job.Errors()[0].Summary() != "Invalid vllm.engine_kwargs_json" || !strings.Contains(job.Errors()[0].Detail(), "valid: 1, 8, 16") {
+		t.Fatalf("block_size 7: want an error on engine_kwargs_json, got %v", job)
+	}
+
+	// The data sources and the cluster's fit_check read the attribute.
+	s := nullEngineSettings()
+	s.EngineKwargsJSON = jsontypes.NewNormalizedValue(`{"cpu_offload_gb": 8, "block_size": 32}`)
+	var in hardware.FitInput
+	if attr := s.fitInput(&in); attr != "" || in.CPUOffloadGiB != 8 || in.BlockSize != 32 {
+		t.Fatalf("fitInput: unmodelled %q, cpu_offload_gb %g, block_size %d; want 8 and 32", attr, in.CPUOffloadGiB, in.BlockSize)
 	}
 }

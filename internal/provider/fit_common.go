@@ -182,6 +182,7 @@ type fitResultModel struct {
 	GPUTotalMemoryGiB    types.Float64 `tfsdk:"gpu_total_memory_gib"`
 	BudgetGiB            types.Float64 `tfsdk:"budget_gib"`
 	WeightsGiB           types.Float64 `tfsdk:"weights_gib"`
+	CPUOffloadGiB        types.Float64 `tfsdk:"cpu_offload_gib"`
 	ActivationPeakGiB    types.Float64 `tfsdk:"activation_peak_gib"`
 	NonTorchGiB          types.Float64 `tfsdk:"non_torch_gib"`
 	CUDAGraphGiB         types.Float64 `tfsdk:"cuda_graph_gib"`
@@ -209,7 +210,8 @@ func fitResultAttributes() map[string]schema.Attribute {
 		"gpu_name":                 schema.StringAttribute{Computed: true, Description: "The catalog GPU the check ran against."},
 		"gpu_total_memory_gib":     f("Usable memory of one GPU in GiB, as CUDA reports it."),
 		"budget_gib":               f("Per-GPU budget: total × `gpu_memory_utilization`, in GiB."),
-		"weights_gib":              f("Weights per GPU in GiB (after tensor parallelism and quantization)."),
+		"weights_gib":              f("Weights per GPU in GiB (after tensor parallelism and quantization), resident on the GPU: without `cpu_offload_gib`."),
+		"cpu_offload_gib":          f("Weights per GPU in GiB that `cpu_offload_gb` (in `engine_kwargs_json`) keeps in CPU memory: min(cpu_offload_gb, the decoder layers' weights); 0 without it."),
 		"activation_peak_gib":      f("Peak activation memory of vLLM's profiling run per GPU in GiB, a function of `max_num_batched_tokens` and `max_num_seqs`."),
 		"non_torch_gib":            f("Non-torch memory per GPU in GiB (CUDA context growth, NCCL buffers)."),
 		"cuda_graph_gib":           f("CUDA-graph memory per GPU in GiB."),
@@ -234,6 +236,7 @@ func newFitResultModel(r hardware.FitResult, gpu catalog.GPU, m hfconfig.Model) 
 		GPUTotalMemoryGiB:    gib(r.GPUTotalMemoryGiB),
 		BudgetGiB:            gib(r.BudgetGiB),
 		WeightsGiB:           gib(r.WeightsGiB),
+		CPUOffloadGiB:        gib(r.CPUOffloadGiB),
 		ActivationPeakGiB:    gib(r.ActivationPeakGiB),
 		NonTorchGiB:          gib(r.NonTorchGiB),
 		CUDAGraphGiB:         gib(r.CUDAGraphGiB),

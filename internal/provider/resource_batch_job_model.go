@@ -163,7 +163,7 @@ func checkFit(c batchjob.Config, diags *diag.Diagnostics) {
 		Accelerator: c.AcceleratorType, Model: c.ModelSource, Quantization: deref(e.Quantization), KVCacheDType: deref(e.KVCacheDType),
 		TensorParallelSize: deref(e.TensorParallelSize), MaxModelLen: deref(e.MaxModelLen), MaxNumSeqs: deref(e.MaxNumSeqs),
 		MaxNumBatchedTokens: deref(e.MaxNumBatchedTokens), GPUMemoryUtilization: deref(e.GPUMemoryUtilization),
-		PipelineParallelSize: deref(e.PipelineParallelSize), Context: hardware.EngineContextBatchJob, // Ray Data LLM builds the engine without a usage context
+		PipelineParallelSize: deref(e.PipelineParallelSize), Extra: e.Extra, Context: hardware.EngineContextBatchJob, // Ray Data LLM builds the engine without a usage context
 	}.fitCheck()
 	if why != "" {
 		fitSkipped(diags, path.Root("vllm"), why)
@@ -180,6 +180,8 @@ func checkFit(c batchjob.Config, diags *diag.Diagnostics) {
 			return path.Root("vllm").AtName("accelerator_type")
 		case "model":
 			return path.Root("vllm").AtName("model_source")
+		case "block_size", "cpu_offload_gb":
+			return path.Root("vllm").AtName("engine_kwargs_json")
 		}
 		return path.Root("vllm").AtName(a)
 	}

@@ -494,7 +494,9 @@ func (r *inferenceClusterResource) fitCheck(fc *fitCheckModel, g *groupModel, at
 			switch a {
 			case "":
 				return at.AtName("instance_type")
-			case "model", "block_size":
+			case "model":
+			case "block_size", "cpu_offload_gb":
+				return path.Root("fit_check").AtName("engine_kwargs_json")
 			case "gpu":
 				return at.AtName("instance_type")
 			default:

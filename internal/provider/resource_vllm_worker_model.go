@@ -350,7 +350,7 @@ func (r *vllmWorkerResource) fitCheck(diags *diag.Diagnostics, m *vllmWorkerMode
 		Accelerator: l.AcceleratorType, Model: source, Quantization: l.Engine.Quantization, KVCacheDType: l.Engine.KVCacheDType,
 		TensorParallelSize: l.Engine.TensorParallelSize, MaxModelLen: l.Engine.MaxModelLen, MaxNumSeqs: l.Engine.MaxNumSeqs,
 		MaxNumBatchedTokens: l.Engine.MaxNumBatchedTokens, GPUMemoryUtilization: l.Engine.GPUMemoryUtilization,
-		PipelineParallelSize: l.Engine.PipelineParallelSize, Context: hardware.EngineContextWorker, // Ray Serve LLM: the OpenAI server's usage context
+		PipelineParallelSize: l.Engine.PipelineParallelSize, Extra: l.Engine.Extra, Context: hardware.EngineContextWorker, // Ray Serve LLM: the OpenAI server's usage context
 	}.fitCheck()
 	if why != "" {
 		fitSkipped(diags, path.Root("accelerator_type"), why)
@@ -368,7 +368,7 @@ func (r *vllmWorkerResource) fitCheck(diags *diag.Diagnostics, m *vllmWorkerMode
 			return path.Root("accelerator_type")
 		case "model":
 			return path.Root("model_source")
-		case "block_size":
+		case "block_size", "cpu_offload_gb":
 			return path.Root("engine_kwargs_json")
 		}
 		return path.Root(a)
