@@ -110,6 +110,18 @@ data "rayvllm_batch_sizing" "x" {
 			{
 				Config: `
 data "rayvllm_batch_sizing" "x" {
+  model              = "meta-llama/Llama-3.1-8B-Instruct"
+  gpu                = "T4"
+  num_requests       = 10
+  mean_input_tokens  = 500
+  mean_output_tokens = 200
+  engine_kwargs_json = jsonencode({ cpu_offload_gb = 8 })
+}`,
+				ExpectError: regexp.MustCompile(`(?s)engine_kwargs_json.*sizing does not model cpu_offload_gb`),
+			},
+			{
+				Config: `
+data "rayvllm_batch_sizing" "x" {
   model              = "meta-llama/Llama-3.1-70B-Instruct"
   gpu                = "L4"
   num_requests       = 10
