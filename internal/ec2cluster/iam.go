@@ -2,6 +2,7 @@ package ec2cluster
 
 import (
 	"context"
+	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,6 +20,15 @@ import (
 // HeadRoleName is the name of the IAM role and instance profile the
 // resource creates for the head of an autoscaled cluster.
 func HeadRoleName(cluster string) string { return "rayvllm-" + cluster + "-head" }
+
+// TerraformPolicy is the IAM policy the identity that runs Terraform needs
+// for rayvllm_inference_cluster: every EC2, SSM and IAM call this package
+// makes, and the permissions those calls imply (tags at create, PassRole).
+// The first-apply guide prints it; TestTerraformPolicyCoversEveryCall
+// checks it against the calls and AWS's Service Authorization data.
+//
+//go:embed terraform_policy.json
+var TerraformPolicy string
 
 // headPolicyName is the head role's inline policy.
 const headPolicyName = "rayvllm-autoscaler"

@@ -102,6 +102,9 @@ func authorizationProblems(sa serviceAuthorization, policy string, spot bool) []
 					for rt := range types {
 						stmtTypes = append(stmtTypes, rt)
 					}
+					if action == "ec2:RunInstances" && len(s.Condition) == 0 { // "*" covers the spot request too
+						stmtTypes = append(stmtTypes, spotRequestType)
+					}
 					continue
 				}
 				found := ""

