@@ -1,7 +1,9 @@
 package ec2cluster
 
 import (
+	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -98,6 +100,36 @@ func TestUserDataLimitStated(t *testing.T) {
 	}
 	if err == nil || !strings.Contains(err.Error(), "python_packages") || !strings.Contains(err.Error(), fmt.Sprint(MaxUserDataBytes)) {
 		t.Errorf("%d bytes of python_packages: %v, want an error naming python_packages and the %d-byte limit", size, err, MaxUserDataBytes)
+	}
+
+	// Plan's check, before EC2 has given the group's vCPUs: the same verdict.
+	var tooLarge *UserDataTooLargeError
+	for i := range spec.Groups {
+		spec.Groups[i].CPUs = 0
+	}
+	if err := CheckUserDataSize(spec); !errors.As(err, &tooLarge) || tooLarge.Bytes <= MaxUserDataBytes {
+		t.Errorf("CheckUserDataSize with %d bytes of python_packages: %v, want a UserDataTooLargeError", size, err)
+	}
+	// A fixed group's worker carries the packages once: hex names (which gzip
+	// halves at best) make 40 KiB of them too large on their own.
+	fixed := autoscaledSpec()
+	fixed.Boot.PythonPackages = nil
+	for i := range 40 * 1024 / 42 {
+		fixed.Boot.PythonPackages = append(fixed.Boot.PythonPackages, fmt.Sprintf("p%x==1.0", sha256.Sum256([]byte{byte(i), byte(i >> 8)}))[:40])
+	}
+	for i := range fixed.Groups {
+		fixed.Groups[i].Autoscale, fixed.Groups[i].Count = nil, 1
+	}
+	if err := CheckUserDataSize(fixed); !errors.As(err, &tooLarge) {
+		t.Errorf("fixed groups with 40 KiB of hex python_packages: %v, want a UserDataTooLargeError", err)
+	}
+	if err := CheckUserDataSize(autoscaledSpec()); err != nil {
+		t.Errorf("the usual cluster: %v", err)
+	}
+	bad := autoscaledSpec()
+	bad.Boot.Region = "not a region"
+	if err := CheckUserDataSize(bad); err != nil {
+		t.Errorf("a problem other than size is apply's to report, got %v", err)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	_ "embed"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -203,11 +204,66 @@ func RenderUserData(role string, b BootConfig) (string, error) {
 		_, _ = zw.Write([]byte(out))
 		_ = zw.Close()
 		if buf.Len() > MaxUserDataBytes {
-			return "", fmt.Errorf("%s user data is %d bytes gzip-compressed, over EC2's %d-byte limit: shorten python_packages or use fewer autoscaled groups", role, buf.Len(), MaxUserDataBytes)
+			return "", &UserDataTooLargeError{Role: role, Bytes: buf.Len()}
 		}
 		out = buf.String()
 	}
 	return out, nil
+}
+
+// UserDataTooLargeError: a node's user data is over EC2's limit even
+// gzip-compressed.
+type UserDataTooLargeError struct {
+	Role  string
+	Bytes int
+}
+
+func (e *UserDataTooLargeError) Error() string {
+	return fmt.Sprintf("%s user data is %d bytes gzip-compressed, over EC2's %d-byte limit: shorten python_packages or use fewer autoscaled groups", e.Role, e.Bytes, MaxUserDataBytes)
+}
+
+// CheckUserDataSize renders the head's and each fixed group's user data as
+// apply will, with what only apply knows (the security group, the head's
+// IP, the vCPUs EC2 reports) replaced by values at least as long, so that a
+// plan refuses what apply would. It returns only a *UserDataTooLargeError:
+// other problems are apply's to report.
+func CheckUserDataSize(spec Spec) error {
+	var tooLarge *UserDataTooLargeError
+	only := func(err error) error {
+		if errors.As(err, &tooLarge) {
+			return err
+		}
+		return nil
+	}
+	for i := range spec.Groups {
+		if spec.Groups[i].CPUs == 0 {
+			spec.Groups[i].CPUs = 999
+		}
+	}
+	b := spec.Boot
+	if spec.Autoscaled() {
+		cfg, err := RenderAutoscalerConfig(spec, "sg-0123456789abcdef0", nil)
+		if err != nil {
+			return only(err)
+		}
+		b.AutoscalerConfig = string(cfg)
+	}
+	if _, err := RenderUserData(RoleHead, b); err != nil {
+		return only(err)
+	}
+	for _, g := range spec.Groups {
+		if g.Autoscale == nil {
+			w := spec.Boot
+			w.HeadIP, w.Group, w.AcceleratorType = "255.255.255.255", g.Name, g.AcceleratorType
+			if w.AcceleratorType == "" {
+				w.AcceleratorType = "AMD-Instinct-MI300X-OAM"
+			}
+			if _, err := RenderUserData(RoleWorker, w); err != nil {
+				return only(err)
+			}
+		}
+	}
+	return nil
 }
 
 // DecompressUserData returns user data as a script, gunzipped when

@@ -34,6 +34,19 @@ func TestAccInferenceCluster_capacityPlan(t *testing.T) {
 		cfg("p5.48xlarge", "placement_group = \"pg-train\"\n    efa = true\n    capacity_reservation {\n      id = \"cr-0123456789abcdef0\"\n      market_type = \"capacity-block\"\n    }"),
 		cfg("g5.12xlarge", "capacity_reservation {\n      resource_group_arn = \"arn:aws:resource-groups:us-east-1:123456789012:group/gpus\"\n      fallback_to_on_demand = true\n    }"),
 	}
+	// Three autoscaled groups with many packages: the head's user data
+	// carries each group's worker script, and apply would refuse it before
+	// launching anything (over EC2's 16,384 bytes); plan refuses it now.
+	autoscaled := func(pkgs int) string {
+		c := strings.Replace(e.config("cap", group{"a", "g5.xlarge", 1, ""}, group{"b", "g6e.xlarge", 1, ""}, group{"c", "g6.xlarge", 1, ""}),
+			"count         = 1", "min_workers   = 0\n    max_workers   = 2", 3)
+		var p []string
+		for i := range pkgs {
+			p = append(p, fmt.Sprintf("%q", fmt.Sprintf("rayvllm-test-pkg-%04d==1.%d.%d", i, i%7, i%13)))
+		}
+		return strings.Replace(c, `python_packages         = ["pandas==2.2.3"]`, "python_packages = ["+strings.Join(p, ", ")+"]", 1)
+	}
+	ok = append(ok, autoscaled(50))
 	var steps []resource.TestStep
 	for _, c := range ok {
 		steps = append(steps, resource.TestStep{Config: c, PlanOnly: true, ExpectNonEmptyPlan: true})
@@ -52,6 +65,7 @@ func TestAccInferenceCluster_capacityPlan(t *testing.T) {
 		{cfg("g5.xlarge", "capacity_reservation {\n      id = \"r-123\"\n    }"), `capacity reservation ID like cr-0123456789abcdef0`},
 		{cfg("g5.xlarge", "capacity_reservation {\n      id = \"cr-0123456789abcdef0\"\n      market_type = \"spot\"\n    }"), `market_type.*capacity-block`},
 	}
+	bad = append(bad, struct{ config, err string }{autoscaled(800), `User data over EC2's limit.*python_packages.*head user data is \d+ bytes gzip-compressed, over EC2's 16384-byte limit`})
 	for _, b := range bad {
 		steps = append(steps, resource.TestStep{Config: b.config, PlanOnly: true, ExpectError: regexp.MustCompile("(?s)" + strings.ReplaceAll(b.err, " ", `\s+`))})
 	}

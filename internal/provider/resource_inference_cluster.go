@@ -181,7 +181,27 @@ func (r *inferenceClusterResource) ModifyPlan(ctx context.Context, req resource.
 			resp.Diagnostics.AddWarning("Head node is gone", fmt.Sprintf("The head node of cluster %q is no longer running; the cluster will be replaced.", state.Name.ValueString()))
 		}
 	}
+	if req.Config.Raw.IsFullyKnown() && !resp.Diagnostics.HasError() {
+		r.checkUserData(ctx, plan, &resp.Diagnostics)
+	}
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+}
+
+// checkUserData refuses at plan what apply would refuse before launching a
+// node: user data over EC2's limit. It runs when every input is known; the
+// region and what EC2 reports at apply are stood in for by values at least
+// as long (ec2cluster.CheckUserDataSize).
+func (r *inferenceClusterResource) checkUserData(ctx context.Context, plan clusterModel, diags *diag.Diagnostics) {
+	var d diag.Diagnostics
+	spec := r.spec(ctx, plan, "ap-southeast-2", nil, &d)
+	if d.HasError() {
+		return
+	}
+	if err := ec2cluster.CheckUserDataSize(spec); err != nil {
+		diags.AddAttributeError(path.Root("python_packages"), "User data over EC2's limit",
+			fmt.Sprintf("%s. EC2 takes at most %d bytes of user data per instance; the head's carries the autoscaled groups' worker scripts, "+
+				"and every node's carries python_packages.", err, ec2cluster.MaxUserDataBytes))
+	}
 }
 
 // crossCheck compares the catalog with EC2's DescribeInstanceTypes and sets

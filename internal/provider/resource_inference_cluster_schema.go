@@ -120,8 +120,9 @@ func (r *inferenceClusterResource) Schema(ctx context.Context, _ resource.Schema
 			"python_packages": schema.ListAttribute{
 				Optional: true, ElementType: types.StringType,
 				PlanModifiers: []planmodifier.List{listplanmodifier.RequiresReplace()},
-				Description:   "Extra pip requirements installed into the nodes' venv, e.g. `[\"pandas==2.2.3\"]`. Pin them.",
-				Validators:    []validator.List{listvalidator.ValueStringsAre(stringvalidator.RegexMatches(pipSpecRE, "must be a pip requirement like name==1.2.3 (no spaces, URLs or shell characters)"))},
+				Description: "Extra pip requirements installed into the nodes' venv, e.g. `[\"pandas==2.2.3\"]`. Pin them. They travel in every node's user data " +
+					"(and the head's carries each autoscaled group's), which EC2 limits to 16,384 bytes even gzip-compressed: the plan fails when the list would exceed it.",
+				Validators: []validator.List{listvalidator.ValueStringsAre(stringvalidator.RegexMatches(pipSpecRE, "must be a pip requirement like name==1.2.3 (no spaces, URLs or shell characters)"))},
 			},
 			"hf_token_ssm_parameter": schema.StringAttribute{
 				Optional: true, PlanModifiers: replace,
