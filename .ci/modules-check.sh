@@ -328,6 +328,16 @@ fmt_check() {
   say "terraform fmt: ok"
 }
 
+# Whether bin/terraform predates ephemeral resources and write-only arguments.
+# The version is read whole: with `| grep -q`, grep's early exit could end
+# terraform with SIGPIPE, which pipefail made a false answer at random (CI
+# once validated an ephemeral example with Terraform 1.8.5).
+terraform_predates_ephemeral() {
+  local v
+  v=$("$TERRAFORM" version 2>/dev/null) || true
+  [[ $v =~ ^Terraform\ v1\.[0-9]\. ]]
+}
+
 validate() {
   need_terraform
   copy_tree
@@ -341,7 +351,7 @@ validate() {
     # Ephemeral resources and write-only arguments are newer than Terraform
     # 1.8.5: such examples are validated with OpenTofu (make tofu).
     local cli=$TERRAFORM
-    if grep -Eqs '^ephemeral "|_wo[[:space:]]*=' "$d"/*.tf && "$TERRAFORM" version 2>/dev/null | grep -q '^Terraform v1\.[0-9]\.'; then
+    if grep -Eqs '^ephemeral "|_wo[[:space:]]*=' "$d"/*.tf && terraform_predates_ephemeral; then
       cli=$ROOT/bin/tofu
       [ -x "$cli" ] || die "$d needs OpenTofu (ephemeral resources or write-only arguments): run 'make tofu'"
       m=$((m + 1))
@@ -357,7 +367,7 @@ validate() {
 # The CLI for DIR: OpenTofu where the configuration uses ephemeral resources
 # or write-only arguments and bin/terraform is older than they are.
 cli_for() {
-  if grep -Eqs '^ephemeral "|_wo[[:space:]]*=' "$1"/*.tf && "$TERRAFORM" version 2>/dev/null | grep -q '^Terraform v1\.[0-9]\.'; then
+  if grep -Eqs '^ephemeral "|_wo[[:space:]]*=' "$1"/*.tf && terraform_predates_ephemeral; then
     [ -x "$ROOT/bin/tofu" ] || die "$1 needs OpenTofu (ephemeral resources or write-only arguments): run 'make tofu'"
     echo "$ROOT/bin/tofu"
   else
