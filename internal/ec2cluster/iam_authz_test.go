@@ -37,6 +37,21 @@ type policyStatement struct {
 	Condition map[string]map[string]any
 }
 
+// resources is the statement's Resource, a string or a list.
+func (s policyStatement) resources() []string {
+	switch r := s.Resource.(type) {
+	case string:
+		return []string{r}
+	case []any:
+		out := make([]string, len(r))
+		for i, x := range r {
+			out[i] = fmt.Sprint(x)
+		}
+		return out
+	}
+	return nil
+}
+
 func loadServiceAuthorization(t *testing.T) serviceAuthorization {
 	t.Helper()
 	raw, err := os.ReadFile("testdata/iam/service-authorization.json")
@@ -77,15 +92,7 @@ func authorizationProblems(sa serviceAuthorization, policy string, spot bool) []
 	var problems []string
 	granted := map[string]map[string]bool{}
 	for _, s := range doc.Statement {
-		var resources []string
-		switch r := s.Resource.(type) {
-		case string:
-			resources = []string{r}
-		case []any:
-			for _, x := range r {
-				resources = append(resources, fmt.Sprint(x))
-			}
-		}
+		resources := s.resources()
 		for _, action := range s.Action {
 			svc, name, _ := strings.Cut(action, ":")
 			types, ok := sa.Services[svc].Actions[name]

@@ -74,17 +74,8 @@ func policyResources(t *testing.T, policy string) map[string][]string {
 	}
 	out := map[string][]string{}
 	for _, s := range doc.Statement {
-		var res []string
-		switch r := s.Resource.(type) {
-		case string:
-			res = []string{r}
-		case []any:
-			for _, x := range r {
-				res = append(res, x.(string))
-			}
-		}
 		for _, a := range s.Action {
-			out[a] = append(out[a], res...)
+			out[a] = append(out[a], s.resources()...)
 		}
 	}
 	return out
