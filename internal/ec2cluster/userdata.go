@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -235,6 +236,7 @@ func CheckUserDataSize(spec Spec) error {
 		}
 		return nil
 	}
+	spec.Groups = slices.Clone(spec.Groups) // the stand-ins stay out of the caller's groups
 	for i := range spec.Groups {
 		if spec.Groups[i].CPUs == 0 {
 			spec.Groups[i].CPUs = 999

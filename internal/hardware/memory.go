@@ -297,6 +297,9 @@ func (e engine) layerWeightBytes() float64 {
 // after the parameter that reaches the budget, so vLLM may move up to one
 // parameter more: the resident weights here are an upper bound.)
 func (e engine) offloadBytes() float64 {
+	if e.in.CPUOffloadGiB == 0 {
+		return 0 // the usual case: no second walk over the layers
+	}
 	return min(e.in.CPUOffloadGiB*catalog.GiB, e.layerWeightBytes())
 }
 
