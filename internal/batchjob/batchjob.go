@@ -37,6 +37,11 @@ var requestsModule []byte
 //go:embed rayvllm_cluster.py
 var clusterModule []byte
 
+// The engine as a running OpenAI-compatible server (vllm.endpoint).
+//
+//go:embed rayvllm_endpoint.py
+var endpointModule []byte
+
 // Script is the Python entrypoint's source.
 func Script() []byte { return append([]byte(nil), script...) }
 
@@ -77,7 +82,27 @@ type Config struct {
 	Resume            bool     `json:"resume,omitempty"`
 	// OnRowError is OnRowErrorFail ("" is the same) or OnRowErrorSkip.
 	OnRowError string `json:"on_row_error,omitempty"`
+	// Endpoint, when set, sends the rows to a running OpenAI-compatible
+	// server instead of starting engines (rayvllm_endpoint.py).
+	Endpoint *Endpoint `json:"endpoint,omitempty"`
 }
+
+// Endpoint is an OpenAI-compatible server the rows go to, through Ray Data
+// LLM's HTTP processor.
+type Endpoint struct {
+	// URL is the base URL up to /v1, e.g. http://head:8000/v1.
+	URL string `json:"url"`
+	// APIKeyEnvVar names the job's environment variable that holds the
+	// bearer token: the key itself is never in the configuration.
+	APIKeyEnvVar         string `json:"api_key_env_var,omitempty"`
+	MaxRequestsPerSecond *int64 `json:"max_requests_per_second,omitempty"`
+	MaxRetries           *int64 `json:"max_retries,omitempty"`
+}
+
+// EndpointBatchesPerActor is how many batches one HTTP-stage actor sends at
+// once (Ray Data's DEFAULT_ASYNC_BATCH_UDF_MAX_CONCURRENCY), each one
+// request after another: BATCHES_PER_ACTOR in rayvllm_endpoint.py.
+const EndpointBatchesPerActor = 4
 
 // What a row the engine rejects does to the run: fail it (the default), or
 // skip the row into the errors output (ray.data.llm's
@@ -277,6 +302,9 @@ func (c *Config) NormalizeKnown(unknown map[string]bool) error {
 	if err := c.checkRequests(known); err != nil {
 		return err
 	}
+	if err := c.checkEndpoint(known); err != nil {
+		return err
+	}
 	for _, attr := range []string{"input.path", "output.path"} {
 		p := c.Input.Path
 		if attr == "output.path" {
@@ -358,6 +386,50 @@ func (c *Config) checkRequests(known func(...string) bool) error {
 	return nil
 }
 
+// checkEndpoint refuses, with an endpoint, what only an engine of the job's
+// own would use, and what the HTTP processor cannot do.
+func (c *Config) checkEndpoint(known func(...string) bool) error {
+	if c.Endpoint == nil {
+		return nil
+	}
+	if known("endpoint.url") && !strings.HasPrefix(c.Endpoint.URL, "http://") && !strings.HasPrefix(c.Endpoint.URL, "https://") {
+		return &InputError{"endpoint.url", fmt.Sprintf("must be an http:// or https:// URL up to /v1 (e.g. a rayvllm_vllm_worker's endpoint_url + \"/v1\"), got %q", c.Endpoint.URL)}
+	}
+	e := c.EngineKwargs
+	for _, a := range []struct {
+		attr string
+		set  bool
+	}{
+		{"accelerator", c.Accelerator != ""}, {"accelerator_type", c.AcceleratorType != ""}, {"num_gpus_per_replica", c.NumGPUsPerReplica != nil},
+		{"max_concurrent_batches", c.MaxConcurrentBatches != nil}, {"quantization", e.Quantization != nil},
+		{"tensor_parallel_size", e.TensorParallelSize != nil}, {"pipeline_parallel_size", e.PipelineParallelSize != nil},
+		{"max_model_len", e.MaxModelLen != nil}, {"max_num_seqs", e.MaxNumSeqs != nil}, {"max_num_batched_tokens", e.MaxNumBatchedTokens != nil},
+		{"enable_chunked_prefill", e.EnableChunkedPrefill != nil}, {"gpu_memory_utilization", e.GPUMemoryUtilization != nil},
+		{"kv_cache_dtype", e.KVCacheDType != nil}, {"kv_cache_memory_bytes", e.KVCacheMemoryBytes != nil}, {"dtype", e.DType != nil},
+		{"enforce_eager", e.EnforceEager != nil}, {"enable_prefix_caching", e.EnablePrefixCaching != nil}, {"engine_kwargs_json", len(e.Extra) > 0},
+	} {
+		if a.set && known(a.attr) {
+			return &InputError{a.attr, "configures an engine of the job's own, but endpoint sends the rows to a running server, which has its own engine settings: remove " + a.attr + " or endpoint"}
+		}
+	}
+	if c.Input.Format == FormatOpenAIBatch && known("input.format", "input.path") {
+		return &InputError{"input.format", fmt.Sprintf("%q is not supported with endpoint (Ray Data LLM's HTTP processor posts every row to one URL, and a file's lines may name two): use columnar input, or the job's own engine", FormatOpenAIBatch)}
+	}
+	if c.SamplingParams.Logprobs != nil && known("sampling.logprobs") {
+		return &InputError{"sampling.logprobs", "is not supported with endpoint (an OpenAI server's logprobs carry no token ids, which the logprobs column has): remove it, or use the job's own engine"}
+	}
+	if rps := c.Endpoint.MaxRequestsPerSecond; rps != nil && known("endpoint.max_requests_per_second", "concurrency") {
+		actors := int64(1)
+		if c.Concurrency != nil {
+			actors = *c.Concurrency
+		}
+		if inFlight := EndpointBatchesPerActor * actors; *rps < inFlight {
+			return &InputError{"endpoint.max_requests_per_second", fmt.Sprintf("%d is below the %d requests in flight at concurrency = %d (%d per HTTP actor, one batch each): raise it to at least %d, or lower concurrency", *rps, inFlight, actors, EndpointBatchesPerActor, inFlight)}
+		}
+	}
+	return nil
+}
+
 // JSON is the configuration as the script reads it.
 func (c Config) JSON() (string, error) {
 	var b strings.Builder
@@ -430,6 +502,7 @@ func Package() (ray.Package, error) {
 		"rayvllm_pieces.py":   {Data: piecesModule, Mode: 0o644},
 		"rayvllm_requests.py": {Data: requestsModule, Mode: 0o644},
 		"rayvllm_cluster.py":  {Data: clusterModule, Mode: 0o644},
+		"rayvllm_endpoint.py": {Data: endpointModule, Mode: 0o644},
 	})
 }
 

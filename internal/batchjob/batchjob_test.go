@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"sort"
 	"strings"
 	"testing"
 )
@@ -121,8 +123,20 @@ func TestPackageHoldsTheScript(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(zr.File) != 4 {
-		t.Fatalf("package files %v, want rayvllm_batch.py, rayvllm_pieces.py, rayvllm_requests.py and rayvllm_cluster.py", zr.File)
+	// Every product module beside the script (not the tests) is shipped.
+	var want, got []string
+	mods, _ := filepath.Glob("rayvllm_*.py")
+	for _, m := range mods {
+		if !strings.HasSuffix(m, "_test.py") {
+			want = append(want, m)
+		}
+	}
+	for _, zf := range zr.File {
+		got = append(got, zf.Name)
+	}
+	sort.Strings(got)
+	if len(want) < 5 || !slices.Equal(got, want) {
+		t.Fatalf("package files %v, want the modules %v", got, want)
 	}
 	for _, zf := range zr.File {
 		f, _ := zf.Open()

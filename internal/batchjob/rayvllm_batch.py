@@ -8,8 +8,9 @@ package and runs it as a Ray job:
 It reads the input with Ray Data (jsonl, parquet or csv; a file or a
 directory of files), turns every row into a chat (messages) or completion
 (prompt) request, runs it through ray.data.llm's vLLM processor
-(vLLMEngineProcessorConfig + build_processor), and writes exactly one output
-row per input row that keeps the row's identity:
+(vLLMEngineProcessorConfig + build_processor), or with vllm.endpoint to a
+running OpenAI-compatible server (rayvllm_endpoint.py), and writes exactly
+one output row per input row that keeps the row's identity:
 
     <id column> | input_file, input_row;  [passthrough columns;]  generated_text, num_input_tokens,
     num_generated_tokens, finish_reason
@@ -111,9 +112,10 @@ from rayvllm_pieces import (EXTENSIONS, FILE_COLUMN, ROW_COLUMN, ConfigError, Le
                             check_ids, drop_committed)
 from rayvllm_cluster import ClusterError
 from rayvllm_cluster import check_cluster as _check_cluster
+from rayvllm_endpoint import build_endpoint_processor, endpoint_problem
 from rayvllm_requests import (CHAT, FINISH_REASON, LOGPROBS, REQUEST_COLUMN, STRUCTURED, chat_prompt, count_structured,
-                              encode_openai, finish_reason, parse_line, run_sampling_problem, sampling_column, structured,
-                              structured_mix, token_logprobs, vllm_defaults)
+                              encode_openai, finish_reason, parse_line, request_window, run_sampling_problem,
+                              sampling_column, structured, structured_mix, token_logprobs, vllm_defaults)
 
 METRICS_PREFIX = "rayvllm-metrics: "
 OPENAI = "openai_batch"
@@ -193,6 +195,8 @@ def validate(cfg):
     if inp.get("id_column") in (FILE_COLUMN, ROW_COLUMN):
         raise ConfigError(f"input.id_column cannot be {inp['id_column']!r}: without id_column the output uses that name")
     problem = run_sampling_problem(cfg.get("sampling_params") or {})
+    if problem is None and cfg.get("endpoint") is not None:
+        problem = endpoint_problem(cfg)
     if problem:
         raise ConfigError(problem)
     if not isinstance(inp.get("chat_template_kwargs") or {}, dict):
@@ -399,7 +403,9 @@ def make_preprocess(cfg):
     inp = cfg["input"]
     ids = identity_columns(inp)
     prompt_col, messages_col = inp.get("prompt_column"), inp.get("messages_column")
-    chat, openai, per_row = uses_chat(cfg), inp["format"] == OPENAI, per_row_sampling(cfg)
+    # With an endpoint the row's sampling column is merged over the job's in
+    # build_endpoint_processor, without vLLM's defaults (the server has them).
+    chat, openai, per_row = uses_chat(cfg), inp["format"] == OPENAI, per_row_sampling(cfg) and not cfg.get("endpoint")
     passthrough = (cfg["output"].get("passthrough_columns") or [])
     sampling = {k: v for k, v in (cfg.get("sampling_params") or {}).items() if v is not None}
     if sampling.get(STRUCTURED) is not None:
@@ -472,19 +478,6 @@ def make_postprocess(cfg):
         return out
 
     return postprocess
-
-
-def request_window(stats):
-    """(arrival, last token) of one request in wall-clock seconds from vLLM's
-    RequestStateStats as a dict; (0.0, 0.0) when they are missing."""
-    try:
-        arrival = float(stats["arrival_time"])
-        finish = arrival + float(stats["first_token_latency"]) + float(stats["last_token_ts"]) - float(stats["first_token_ts"])
-    except (KeyError, TypeError, ValueError):
-        return 0.0, 0.0
-    if arrival <= 0 or finish < arrival:
-        return 0.0, 0.0
-    return arrival, finish
 
 
 def processor_config_kwargs(cfg):
@@ -744,7 +737,11 @@ def _run(cfg, build_processor, key, check_cluster):
     pieces = []
     # Every row already committed (a rerun of a finished job): no engine starts.
     if facts.get("rows") is None or facts["skipped"] < facts["rows"]:
-        processor = build_processor(cfg, make_preprocess(cfg), make_postprocess(cfg))
+        if cfg.get("endpoint"):
+            processor = build_endpoint_processor(cfg, make_preprocess(cfg), ids, out.get("passthrough_columns") or [],
+                                                 uses_chat(cfg), SAMPLING_COLUMN if inp.get("sampling_params_column") else None)
+        else:
+            processor = build_processor(cfg, make_preprocess(cfg), make_postprocess(cfg))
         sink = PieceSink(out, ids, id_type, piece_rows, extra)
         processor(ds).write_datasink(sink)
         pieces = sink.result or []
@@ -779,7 +776,8 @@ def check_cluster(cfg):
 def main(argv=None):
     try:
         cfg = load_config(argv)
-        metrics = run(cfg, check_cluster=check_cluster)
+        # An endpoint needs no engine on the cluster.
+        metrics = run(cfg, check_cluster=None if cfg.get("endpoint") else check_cluster)
     except (ConfigError, json.JSONDecodeError) as e:
         print(f"rayvllm_batch: bad configuration: {e}", file=sys.stderr, flush=True)
         return 2

@@ -341,6 +341,19 @@ def vllm_defaults():
     return _DEFAULTS
 
 
+def request_window(stats):
+    """(arrival, last token) of one request in wall-clock seconds from vLLM's
+    RequestStateStats as a dict; (0.0, 0.0) when they are missing."""
+    try:
+        arrival = float(stats["arrival_time"])
+        finish = arrival + float(stats["first_token_latency"]) + float(stats["last_token_ts"]) - float(stats["first_token_ts"])
+    except (KeyError, TypeError, ValueError):
+        return 0.0, 0.0
+    if arrival <= 0 or finish < arrival:
+        return 0.0, 0.0
+    return arrival, finish
+
+
 _TOKENIZERS = {}
 
 

@@ -107,6 +107,7 @@ type e2eRow struct {
 	GeneratedText      string `json:"generated_text"`
 	NumInputTokens     int    `json:"num_input_tokens"`
 	NumGeneratedTokens int    `json:"num_generated_tokens"`
+	FinishReason       string `json:"finish_reason"`
 }
 
 // readOutput reads every jsonl shard the script committed into dir. A

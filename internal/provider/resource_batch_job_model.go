@@ -72,6 +72,14 @@ type vllmModel struct {
 	Input                types.Object  `tfsdk:"input"`
 	Output               types.Object  `tfsdk:"output"`
 	Sampling             types.Object  `tfsdk:"sampling"`
+	Endpoint             types.Object  `tfsdk:"endpoint"`
+}
+
+type endpointModel struct {
+	URL                  types.String `tfsdk:"url"`
+	APIKeyEnvVar         types.String `tfsdk:"api_key_env_var"`
+	MaxRequestsPerSecond types.Int64  `tfsdk:"max_requests_per_second"`
+	MaxRetries           types.Int64  `tfsdk:"max_retries"`
 }
 
 type inputModel struct {
@@ -156,7 +164,7 @@ func addVLLMError(diags *diag.Diagnostics, err error) {
 func checkFit(c batchjob.Config, diags *diag.Diagnostics) {
 	e := c.EngineKwargs
 	checkCheckpointQuantization(c.ModelSource, deref(e.Quantization), path.Root("vllm").AtName("quantization"), diags)
-	if c.AcceleratorType == "" {
+	if c.AcceleratorType == "" || c.Endpoint != nil {
 		return
 	}
 	f, run, why := vllmEngine{
@@ -358,6 +366,12 @@ func vllmConfigPartial(ctx context.Context, obj types.Object) (c batchjob.Config
 			Logprobs: s.Logprobs.ValueInt64Pointer(),
 		},
 		Resume: v.Resume.ValueBool(), OnRowError: v.OnRowError.ValueString(),
+	}
+	if !v.Endpoint.IsNull() {
+		var ep endpointModel
+		diags.Append(v.Endpoint.As(ctx, &ep, opts)...)
+		c.Endpoint = &batchjob.Endpoint{URL: ep.URL.ValueString(), APIKeyEnvVar: ep.APIKeyEnvVar.ValueString(),
+			MaxRequestsPerSecond: ep.MaxRequestsPerSecond.ValueInt64Pointer(), MaxRetries: ep.MaxRetries.ValueInt64Pointer()}
 	}
 	if !out.Passthrough.IsNull() && !unknown["output.passthrough_columns"] {
 		diags.Append(out.Passthrough.ElementsAs(ctx, &c.Output.PassthroughColumns, false)...)
@@ -604,6 +618,13 @@ func vllmObject(ctx context.Context, c batchjob.Config) (types.Object, diag.Diag
 			Logprobs: types.Int64PointerValue(sp.Logprobs), Structured: structured})
 		diags.Append(d...)
 	}
+	endpoint := types.ObjectNull(nestedTypes(vllmTypes["endpoint"]))
+	if ep := c.Endpoint; ep != nil {
+		endpoint, d = types.ObjectValueFrom(ctx, nestedTypes(vllmTypes["endpoint"]), endpointModel{URL: types.StringValue(ep.URL),
+			APIKeyEnvVar: stringOrNull(ep.APIKeyEnvVar), MaxRequestsPerSecond: types.Int64PointerValue(ep.MaxRequestsPerSecond),
+			MaxRetries: types.Int64PointerValue(ep.MaxRetries)})
+		diags.Append(d...)
+	}
 	e := c.EngineKwargs
 	resume := types.BoolNull()
 	if c.Resume {
@@ -621,7 +642,7 @@ func vllmObject(ctx context.Context, c batchjob.Config) (types.Object, diag.Diag
 		Concurrency: types.Int64PointerValue(c.Concurrency), MaxConcurrentBatches: types.Int64PointerValue(c.MaxConcurrentBatches),
 		Accelerator: stringOrNull(c.Accelerator), AcceleratorType: stringOrNull(c.AcceleratorType),
 		NumGPUsPerReplica: types.Float64PointerValue(c.NumGPUsPerReplica), Resume: resume, OnRowError: stringOrNull(c.OnRowError),
-		Input: in, Output: out, Sampling: sampling,
+		Input: in, Output: out, Sampling: sampling, Endpoint: endpoint,
 	})
 	diags.Append(d...)
 	return obj, diags

@@ -260,6 +260,33 @@ func TestAccBatchJob_s3Resume(t *testing.T) {
 	})
 }
 
+// onlyErrorRow checks that the errors output beside out holds exactly the
+// row of id, with a reason that matches reason.
+func onlyErrorRow(out string, id int, reason string) error {
+	files, _ := filepath.Glob(filepath.Join(out+".errors", "*.jsonl"))
+	var errs []map[string]any
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			var e map[string]any
+			if err := json.Unmarshal([]byte(line), &e); err != nil {
+				return fmt.Errorf("%s: %w", f, err)
+			}
+			errs = append(errs, e)
+		}
+	}
+	if len(errs) != 1 || errs[0]["id"] != float64(id) {
+		return fmt.Errorf("errors output: %v, want exactly id %d", errs, id)
+	}
+	if msg, _ := errs[0]["error"].(string); !regexp.MustCompile(reason).MatchString(msg) {
+		return fmt.Errorf("errors output reason %q does not match %q", msg, reason)
+	}
+	return nil
+}
+
 // TestAccBatchJob_badRows: one prompt longer than max_model_len among good
 // ones. With on_row_error = "skip" the real engine's rejection (vLLM's
 // input processor, through Ray Data LLM's should_continue_on_error) goes to
@@ -296,28 +323,7 @@ func TestAccBatchJob_badRows(t *testing.T) {
 								return fmt.Errorf("the long prompt (id %d) has an output row", n)
 							}
 						}
-						files, _ := filepath.Glob(filepath.Join(out+".errors", "*.jsonl"))
-						var errs []map[string]any
-						for _, f := range files {
-							b, err := os.ReadFile(f)
-							if err != nil {
-								return err
-							}
-							for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-								var e map[string]any
-								if err := json.Unmarshal([]byte(line), &e); err != nil {
-									return fmt.Errorf("%s: %w", f, err)
-								}
-								errs = append(errs, e)
-							}
-						}
-						if len(errs) != 1 || errs[0]["id"] != float64(n) {
-							return fmt.Errorf("errors output: %v, want exactly id %d", errs, n)
-						}
-						if msg, _ := errs[0]["error"].(string); !regexp.MustCompile(`maximum context length is 512 tokens`).MatchString(msg) {
-							return fmt.Errorf("errors output reason %q does not give vLLM's reason", msg)
-						}
-						return nil
+						return onlyErrorRow(out, n, `maximum context length is 512 tokens`)
 					},
 				),
 			},

@@ -202,8 +202,31 @@ func vllmAttribute() schema.SingleNestedAttribute {
 				Validators: []validator.String{stringvalidator.RegexMatches(identRe, "must be a vLLM dtype such as auto, bfloat16, float16, float32")}},
 			"enforce_eager": schema.BoolAttribute{Optional: true, Description: "vLLM's `enforce_eager`: skip CUDA graphs / `torch.compile`. " +
 				"Start-up is much faster (on CPU about 30 s less), steady throughput can be lower on GPUs."},
-			"batch_size":  posInt("Ray Data `batch_size`: rows per batch sent to an engine replica."),
-			"concurrency": posInt("Ray Data `concurrency`: engine replicas (Ray Data scales between 1 and this many)."),
+			"batch_size": posInt("Ray Data `batch_size`: rows per batch sent to an engine replica."),
+			"concurrency": posInt("Ray Data `concurrency`: engine replicas, a fixed pool of this many (default 1). With `endpoint`: the HTTP " +
+				"actors, which Ray Data scales between 1 and this many; each has up to 4 requests in flight."),
+			"endpoint": schema.SingleNestedAttribute{Optional: true, Description: "Send the rows to a running OpenAI-compatible server instead of " +
+				"starting engines on the cluster, through Ray Data LLM's HTTP processor (`HttpRequestProcessorConfig`): for example a " +
+				"`rayvllm_vllm_worker`'s route, so that one engine serves online traffic by day and the batch by night. Rows become " +
+				"`/v1/completions` requests (`prompt_column`) or `/v1/chat/completions` requests (chat input) with `model = model_source` (the " +
+				"served model name, e.g. the worker's `model_id`) and the `sampling` fields; the output columns come from the answers " +
+				"(`choices[0]`, `usage`). No fit check runs and no engine setting applies. Not with `input.format = \"openai_batch\"` or " +
+				"`sampling.logprobs`. An error answer fails the run, or with `on_row_error = \"skip\"` goes to the errors output; the " +
+				"`engine_` metrics stay null.",
+				Attributes: map[string]schema.Attribute{
+					"url": schema.StringAttribute{Required: true, Description: "The server's base URL up to `/v1`, e.g. " +
+						"`\"${rayvllm_vllm_worker.chat.endpoint_url}/v1\"`; the job's nodes must reach it.",
+						Validators: []validator.String{stringvalidator.RegexMatches(regexp.MustCompile(`^https?://`), "must be an http:// or https:// URL")}},
+					"api_key_env_var": schema.StringAttribute{Optional: true, Description: "The name of the job's environment variable (e.g. " +
+						"set in `runtime_env.env_vars`) that holds the server's API key, sent as `Authorization: Bearer`. The key itself is " +
+						"never in the job's configuration.", Validators: []validator.String{stringvalidator.RegexMatches(regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`), "must be an environment variable name")}},
+					"max_requests_per_second": posInt("The most requests per second the whole job sends, at least 4 × `concurrency` (the " +
+						"HTTP processor's `qps` holds per batch in flight: it gets this ÷ (4 × `concurrency`)). Default: no limit."),
+					"max_retries": schema.Int64Attribute{Optional: true, Description: "Retries of a request that got HTTP 408, 429, 502, 503 " +
+						"or 504 or a connection error, with exponential backoff from 1 s. Default 3.",
+						Validators: []validator.Int64{int64validator.AtLeast(0)}},
+				},
+			},
 			"max_concurrent_batches": posInt("Ray Data LLM's `max_concurrent_batches`: batches one engine replica works on at once, so that " +
 				"the engine is fed while a finished batch is handed on. Ray's default is 8."),
 			"accelerator": schema.StringAttribute{Optional: true, Description: "What the engines run on: `gpu` (default) or `cpu`, for vLLM's CPU " +

@@ -219,16 +219,24 @@ func checkStructured(py, out string, want map[int]map[string]any) error {
 	return nil
 }
 
-// TestBatchJob_structuredImportRoundTrip: a rendered configuration with
-// structured output, logprobs and a chat template reads back (import) into
-// the vllm attribute that renders it again.
-func TestBatchJob_structuredImportRoundTrip(t *testing.T) {
+// TestBatchJob_importRoundTrip: a rendered configuration with structured
+// output, logprobs and a chat template, or with an endpoint, reads back
+// (import) into the vllm attribute that renders it again.
+func TestBatchJob_importRoundTrip(t *testing.T) {
 	ctx := context.Background()
 	schema, lp := `{"type":"object"}`, int64(3)
+	var configs []batchjob.Config
 	for _, so := range []*batchjob.Structured{{JSON: &schema}, {Choice: []string{"a", "b"}}} {
-		c := batchjob.Config{ModelSource: "m", Input: batchjob.Input{Path: "/in.jsonl", Format: "jsonl", PromptColumn: "p", ChatTemplate: "{{ x }}",
+		configs = append(configs, batchjob.Config{ModelSource: "m", Input: batchjob.Input{Path: "/in.jsonl", Format: "jsonl", PromptColumn: "p", ChatTemplate: "{{ x }}",
 			ChatTemplateKwargs: map[string]any{"enable_thinking": false}}, Output: batchjob.Output{Path: "/out", Format: "jsonl"},
-			SamplingParams: batchjob.Sampling{Logprobs: &lp, StructuredOutputs: so}}
+			SamplingParams: batchjob.Sampling{Logprobs: &lp, StructuredOutputs: so}})
+	}
+	// An endpoint job (vllm.endpoint) comes back with its endpoint.
+	rps, retries := int64(40), int64(0)
+	configs = append(configs, batchjob.Config{ModelSource: "served", Input: batchjob.Input{Path: "/in.jsonl", Format: "jsonl", PromptColumn: "p"},
+		Output: batchjob.Output{Path: "/out", Format: "jsonl"}, Endpoint: &batchjob.Endpoint{URL: "http://h:8000/app/v1", APIKeyEnvVar: "KEY",
+			MaxRequestsPerSecond: &rps, MaxRetries: &retries}})
+	for _, c := range configs {
 		obj, diags := vllmObject(ctx, c)
 		if diags.HasError() {
 			t.Fatal(diags)

@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -49,7 +52,10 @@ func completion(endpoint, model, prompt string, want int) error {
 
 // TestAccVLLMWorkerE2E_tinyModelOnCPU serves the tiny model with Ray Serve
 // LLM on vLLM's CPU backend; the resource's smoke test and then this test
-// send real /v1/completions requests.
+// send real /v1/completions requests. Then a rayvllm_batch_job sends its
+// rows to the worker (vllm.endpoint): the output comes from the server's
+// answers, a per-row max_tokens reaches it, and the prompt it refuses goes
+// to the errors output.
 func TestAccVLLMWorkerE2E_tinyModelOnCPU(t *testing.T) {
 	py := e2ePreCheck(t)
 	e := testAccServe(t)
@@ -76,9 +82,47 @@ resource "rayvllm_vllm_worker" "e2e" {
   timeouts = { create = "15m" }
 }
 `, name, model, e.port)
+	// Step 2: a batch job with the worker as its endpoint (Ray Data LLM's
+	// HTTP processor): n prompts, the even ids with a per-row max_tokens,
+	// and one prompt longer than max_model_len, which the server refuses.
+	dir := t.TempDir()
+	in, out := filepath.Join(dir, "prompts.jsonl"), filepath.Join(dir, "out")
+	const n, maxTokens, rowMaxTokens = 30, 6, 3
+	prompts := e2ePrompts(t, n)
+	var lines bytes.Buffer
+	for k, p := range append(prompts, strings.Repeat(prompts[0]+" ", 200)) {
+		row := map[string]any{"id": k, "prompt": p, "sp": nil}
+		if k%2 == 0 {
+			row["sp"] = map[string]int{"max_tokens": rowMaxTokens, "min_tokens": rowMaxTokens}
+		}
+		b, _ := json.Marshal(row)
+		lines.Write(append(b, '\n'))
+	}
+	if err := os.WriteFile(in, lines.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	job := fmt.Sprintf(`
+resource "rayvllm_batch_job" "via_worker" {
+  vllm = {
+    model_source = rayvllm_vllm_worker.e2e.model_id
+    endpoint     = { url = "${rayvllm_vllm_worker.e2e.endpoint_url}/v1", max_retries = 1 }
+    concurrency  = 2
+    on_row_error = "skip"
+    input        = { path = %q, id_column = "id", prompt_column = "prompt", apply_chat_template = false, sampling_params_column = "sp" }
+    output       = { path = %q }
+    sampling     = { max_tokens = %d, min_tokens = %d, temperature = 0 }
+  }
+  timeouts = { create = "10m" }
+}
+`, in, out, maxTokens, maxTokens)
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		CheckDestroy:             func(*terraform.State) error { return e.gone(name)() },
+		CheckDestroy: func(s *terraform.State) error {
+			if err := e.gone(name)(); err != nil {
+				return err
+			}
+			return batchJobGone(t)(s)
+		},
 		Steps: []resource.TestStep{{
 			Config: config,
 			Check: resource.ComposeAggregateTestCheckFunc(
@@ -87,6 +131,37 @@ resource "rayvllm_vllm_worker" "e2e" {
 				func(s *terraform.State) error {
 					endpoint := s.RootModule().Resources["rayvllm_vllm_worker.e2e"].Primary.Attributes["endpoint_url"]
 					return completion(endpoint, "tiny", "There was once a small mill", 12)
+				},
+			),
+		}, {
+			Config: config + job,
+			Check: resource.ComposeAggregateTestCheckFunc(
+				resource.TestCheckResourceAttr("rayvllm_batch_job.via_worker", "status", "SUCCEEDED"),
+				resource.TestCheckResourceAttr("rayvllm_batch_job.via_worker", "metrics.rows", strconv.Itoa(n)),
+				resource.TestCheckResourceAttr("rayvllm_batch_job.via_worker", "metrics.failed_rows", "1"),
+				resource.TestCheckNoResourceAttr("rayvllm_batch_job.via_worker", "metrics.engine_seconds"),
+				func(*terraform.State) error {
+					rows, err := readOutput(out)
+					if err != nil {
+						return err
+					}
+					if len(rows) != n {
+						return fmt.Errorf("%d output rows, want %d", len(rows), n)
+					}
+					seen := map[int]bool{}
+					for _, r := range rows {
+						want := maxTokens
+						if r.ID%2 == 0 {
+							want = rowMaxTokens
+						}
+						// min_tokens = max_tokens: the server generated exactly want tokens.
+						if seen[r.ID] || r.ID >= n || r.NumGeneratedTokens != want || r.NumInputTokens < 2 ||
+							r.FinishReason != "length" || strings.TrimSpace(r.GeneratedText) == "" {
+							return fmt.Errorf("row %+v: want one row per id below %d, %d generated tokens, finish_reason length, a prompt and a text", r, n, want)
+						}
+						seen[r.ID] = true
+					}
+					return onlyErrorRow(out, n, `maximum context length is 512 tokens`)
 				},
 			),
 		}},

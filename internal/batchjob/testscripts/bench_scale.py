@@ -156,7 +156,8 @@ def main():
         with open(os.path.join(base_lib, "rayvllm_batch.py"), "wb") as f:
             f.write(old)
         # The stand-in imports rayvllm_pieces and rayvllm_requests, which the baseline predates.
-        for src_dir, name in ((HERE, "standin.py"), (PRODUCT, "rayvllm_pieces.py"), (PRODUCT, "rayvllm_requests.py"), (PRODUCT, "rayvllm_cluster.py")):
+        for src_dir, name in ((HERE, "standin.py"), (PRODUCT, "rayvllm_pieces.py"), (PRODUCT, "rayvllm_requests.py"), (PRODUCT, "rayvllm_cluster.py"),
+                             (PRODUCT, "rayvllm_endpoint.py")):
             with open(os.path.join(src_dir, name), "rb") as src, open(os.path.join(base_lib, name), "wb") as dst:
                 dst.write(src.read())
         libs.append((f"materialized ({args.baseline})", base_lib))

@@ -23,6 +23,7 @@ sys.path.append(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import rayvllm_batch as rb  # noqa: E402
 import rayvllm_pieces  # noqa: E402
 import rayvllm_cluster  # noqa: E402
+import rayvllm_endpoint  # noqa: E402
 import rayvllm_requests  # noqa: E402
 
 
@@ -124,7 +125,7 @@ def ship_modules(*more):
     ship them by value."""
     from ray import cloudpickle
 
-    for m in (rb, rayvllm_pieces, rayvllm_requests, rayvllm_cluster, sys.modules[__name__], *more):
+    for m in (rb, rayvllm_pieces, rayvllm_requests, rayvllm_cluster, rayvllm_endpoint, sys.modules[__name__], *more):
         cloudpickle.register_pickle_by_value(m)
 
 
