@@ -1,11 +1,8 @@
 package provider
 
 import (
-	"regexp"
 	"strings"
 	"testing"
-
-	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 )
 
 // TestBatchJob_endpointValidated: vllm.endpoint is checked at plan, also
@@ -49,27 +46,21 @@ resource "rayvllm_batch_job" "x" {
 		"unknown url, known clash": {`{ url = "http://${terraform_data.cluster.id}/v1" }`, `dtype = "float32"`, `(?s)vllm\.dtype.*` + phrase(`remove dtype or endpoint`)},
 	} {
 		t.Run(name, func(t *testing.T) {
-			resource.UnitTest(t, resource.TestCase{
-				ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-				Steps:                    []resource.TestStep{{Config: config(tc.endpoint, tc.more), PlanOnly: true, ExpectError: regexp.MustCompile(tc.err)}},
-			})
+			planOnly(t, config(tc.endpoint, tc.more), tc.err)
 		})
 	}
 	t.Run("openai batch", func(t *testing.T) {
-		resource.UnitTest(t, resource.TestCase{
-			ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-			Steps: []resource.TestStep{{Config: `
+		planOnly(t, `
 resource "rayvllm_batch_job" "x" {
   dashboard_url = "http://127.0.0.1:8265"
   vllm = {
     model_source = "tiny"
-    endpoint     = ` + ep + `
+    endpoint     = `+ep+`
     input        = { path = "/in.jsonl", format = "openai_batch" }
     output       = { path = "/out" }
   }
 }
-`, PlanOnly: true, ExpectError: regexp.MustCompile(`(?s)vllm\.input\.format.*` + phrase(`"openai_batch" is not supported with endpoint`))}},
-		})
+`, `(?s)vllm\.input\.format.*`+phrase(`"openai_batch" is not supported with endpoint`))
 	})
 	// These plan: no fit check and no engine settings with an endpoint,
 	// and unknown values wait for apply.
@@ -81,10 +72,7 @@ resource "rayvllm_batch_job" "x" {
 		"chat, batches": {ep, `batch_size = 16`},
 	} {
 		t.Run(name, func(t *testing.T) {
-			resource.UnitTest(t, resource.TestCase{
-				ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-				Steps:                    []resource.TestStep{{Config: config(tc.endpoint, tc.more), PlanOnly: true, ExpectNonEmptyPlan: true}},
-			})
+			planOnly(t, config(tc.endpoint, tc.more), "")
 		})
 	}
 }

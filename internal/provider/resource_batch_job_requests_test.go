@@ -3,8 +3,6 @@ package provider
 import (
 	"regexp"
 	"testing"
-
-	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 )
 
 // TestBatchJob_requestsValidated: the OpenAI batch format, the
@@ -57,10 +55,7 @@ resource "rayvllm_batch_job" "x" {
 			`(?s)"generated_text" is already an output column`},
 	} {
 		t.Run(name, func(t *testing.T) {
-			resource.UnitTest(t, resource.TestCase{
-				ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-				Steps:                    []resource.TestStep{{Config: config(tc.input, tc.output), PlanOnly: true, ExpectError: regexp.MustCompile(tc.err)}},
-			})
+			planOnly(t, config(tc.input, tc.output), tc.err)
 		})
 	}
 	// These plan: an OpenAI file needs no sampling.max_tokens (each line
@@ -72,10 +67,7 @@ resource "rayvllm_batch_job" "x" {
 		"unknown sampling column": {`{ path = "/in.jsonl", format = "openai_batch", sampling_params_column = terraform_data.cluster.id }`, out},
 	} {
 		t.Run(name, func(t *testing.T) {
-			resource.UnitTest(t, resource.TestCase{
-				ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-				Steps:                    []resource.TestStep{{Config: config(tc.input, tc.output), PlanOnly: true, ExpectNonEmptyPlan: true}},
-			})
+			planOnly(t, config(tc.input, tc.output), "")
 		})
 	}
 }

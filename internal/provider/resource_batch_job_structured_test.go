@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 
@@ -58,10 +57,7 @@ resource "rayvllm_batch_job" "x" {
 			`(?s)vllm\.input\.apply_chat_template.*` + phrase("chat_template and chat_template_kwargs_json would not be used")},
 	} {
 		t.Run(name, func(t *testing.T) {
-			resource.UnitTest(t, resource.TestCase{
-				ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-				Steps:                    []resource.TestStep{{Config: config(tc.input, tc.sampling), PlanOnly: true, ExpectError: regexp.MustCompile(tc.err)}},
-			})
+			planOnly(t, config(tc.input, tc.sampling), tc.err)
 		})
 	}
 	// These plan: one kind each, and unknown values wait for apply.
@@ -77,10 +73,7 @@ resource "rayvllm_batch_job" "x" {
 			`{ max_tokens = 8 }`},
 	} {
 		t.Run(name, func(t *testing.T) {
-			resource.UnitTest(t, resource.TestCase{
-				ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-				Steps:                    []resource.TestStep{{Config: config(tc.input, tc.sampling), PlanOnly: true, ExpectNonEmptyPlan: true}},
-			})
+			planOnly(t, config(tc.input, tc.sampling), "")
 		})
 	}
 }

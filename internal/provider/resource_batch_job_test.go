@@ -50,6 +50,17 @@ func phrase(s string) string {
 	return strings.Join(strings.Fields(regexp.QuoteMeta(s)), `\s+`)
 }
 
+// planOnly plans config without TF_ACC: with pattern, the plan must fail
+// with an error that matches it; without, it must plan.
+func planOnly(t *testing.T, config, pattern string) {
+	t.Helper()
+	step := resource.TestStep{Config: config, PlanOnly: true, ExpectNonEmptyPlan: pattern == ""}
+	if pattern != "" {
+		step.ExpectError = regexp.MustCompile(pattern)
+	}
+	resource.UnitTest(t, resource.TestCase{ProtoV6ProviderFactories: testAccProtoV6ProviderFactories, Steps: []resource.TestStep{step}})
+}
+
 // hcl quotes s as an HCL string.
 func hcl(s string) string {
 	b, _ := json.Marshal(s)
