@@ -113,9 +113,10 @@ from rayvllm_pieces import (EXTENSIONS, FILE_COLUMN, ROW_COLUMN, ConfigError, Le
 from rayvllm_cluster import ClusterError
 from rayvllm_cluster import check_cluster as _check_cluster
 from rayvllm_endpoint import build_endpoint_processor, endpoint_problem
-from rayvllm_requests import (CHAT, FINISH_REASON, LOGPROBS, REQUEST_COLUMN, STRUCTURED, chat_prompt, count_structured,
-                              encode_openai, finish_reason, parse_line, request_window, run_sampling_problem,
-                              sampling_column, structured, structured_mix, token_logprobs, vllm_defaults)
+from rayvllm_requests import (CHAT, FINISH_REASON, LOGPROBS, REQUEST_COLUMN, STRUCTURED, chat_messages, chat_prompt,
+                              count_structured, encode_openai, finish_reason, parse_line, request_window,
+                              run_sampling_problem, sampling_column, structured, structured_mix, token_logprobs,
+                              vllm_defaults)
 
 METRICS_PREFIX = "rayvllm-metrics: "
 OPENAI = "openai_batch"
@@ -128,8 +129,8 @@ OPENAI_COLUMNS = ("custom_id", "url", "body")
 # Ray Data settings for accelerator = "cpu" when the configuration leaves them
 # out. Picked with `make bench-e2e` (docs/benchmarks.md): the setting
 # with the best steady tokens/s relative to plain vllm.LLM.generate on the
-# same machine (128 and 256 tied within the noise; 256 had the higher
-# tokens/s in both runs). One engine: two on a 2-core node were slower, since
+# same machine in the first runs (a third run favoured smaller batches;
+# single runs are noisy on 2 cores). One engine: two on a 2-core node were slower, since
 # vLLM's CPU backend binds each engine's OpenMP threads to cores itself
 # (VLLM_CPU_OMP_THREADS_BIND=auto) and two engines compete for them.
 CPU_DEFAULTS = {"batch_size": 256, "max_concurrent_batches": 16, "concurrency": 1}
@@ -373,16 +374,6 @@ def check_columns(schema, inp, out):
         )
 
 
-def _messages(value):
-    if isinstance(value, str):
-        value = json.loads(value)
-    msgs = []
-    for m in value:
-        m = dict(m)
-        msgs.append({"role": str(m["role"]), "content": str(m["content"])})
-    return msgs
-
-
 def uses_chat(cfg):
     inp = cfg["input"]
     if inp.get("format") == OPENAI:
@@ -433,12 +424,15 @@ def make_preprocess(cfg):
                                               "model": body.get("model") or cfg["model_source"]})
             if row["url"] == CHAT:
                 req["prompt"], req["tokenized_prompt"] = chat_prompt(
-                    cfg["model_source"], _messages(body["messages"]), template,
+                    cfg["model_source"], chat_messages(body["messages"]), template,
                     {**template_kwargs, **(body.get("chat_template_kwargs") or {})})
             else:
                 req["prompt"] = body["prompt"]
         elif messages_col:
-            req["messages"] = _messages(row[messages_col])
+            try:
+                req["messages"] = chat_messages(row[messages_col])
+            except ValueError as e:
+                raise InputError(f"input.messages_column {messages_col!r}, row {', '.join(str(row[c]) for c in ids)}: {e}") from None
         elif chat:
             req["messages"] = [{"role": "user", "content": str(row[prompt_col])}]
         else:

@@ -134,6 +134,25 @@ def test_parquet_messages_to_parquet(tmp_path):
     assert metrics["rows"] == 5
 
 
+def test_jsonl_messages_with_text_parts(tmp_path):
+    # Arrow reads the parts as a list of structs: they reach the chat
+    # template joined, as vLLM's server joins them; an image part fails the
+    # run naming its row.
+    cfg = config(tmp_path, "jsonl", "jsonl", messages_column="conversation")
+    parts = lambda p: [{"type": "text", "text": w} for w in p.split()]  # noqa: E731
+    rows = [{"id": i, "conversation": [{"role": "user", "content": parts(p)}]} for i, p in PROMPTS.items()]
+    write_input(cfg["input"]["path"], "jsonl", rows)
+    rb.run(cfg, build_processor=fake_build_processor)
+    assert read_output(cfg)[2]["generated_text"] == "chat: what is vllm"
+
+    bad = rows[1]["conversation"][0]["content"]
+    bad.append({"type": "image_url", "text": None})
+    write_input(cfg["input"]["path"], "jsonl", rows)
+    with pytest.raises(Exception, match=rf"input.messages_column 'conversation', row {rows[1]['id']}: message 0, "
+                                        rf"content part {len(bad) - 1}: only text parts"):
+        rb.run(cfg, build_processor=fake_build_processor)
+
+
 def test_csv_raw_prompt_and_max_tokens(tmp_path):
     cfg = config(tmp_path, "csv", "csv", apply_chat_template=False)
     cfg["sampling_params"]["max_tokens"] = 2

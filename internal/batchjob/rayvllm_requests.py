@@ -289,9 +289,9 @@ def check_body(url, body):
     if body.get("stream"):
         return None, "body field 'stream': a batch request cannot stream; remove it or set it to false"
     if url == CHAT:
-        msgs = body.get("messages")
-        if not isinstance(msgs, list) or not msgs or not all(isinstance(m, dict) and "role" in m for m in msgs):
-            return None, "body field 'messages' must be a non-empty list of {role, content} objects"
+        problem = message_problem(body.get("messages"))
+        if problem:
+            return None, f"body field 'messages': {problem}"
     elif not isinstance(body.get("prompt"), str):
         return None, "body field 'prompt' must be one string (a list of prompts is one request per line here)"
     if not isinstance(body.get("chat_template_kwargs", {}), dict):
@@ -303,6 +303,56 @@ def check_body(url, body):
         return None, problem
     fields = {k: v for k, v in body.items() if k not in BODY_FIELDS[url]}
     return sampling_from(fields, OPENAI_ALIASES)
+
+
+def _as_list(v):
+    return v if v is None or isinstance(v, (str, dict, list)) or not hasattr(v, "__iter__") else list(v)
+
+
+def message_problem(msgs):
+    """What keeps OpenAI chat messages from the engine, or None."""
+    if not isinstance(msgs, list) or not msgs:
+        return "must be a non-empty list of {role, content} objects"
+    for i, m in enumerate(msgs):
+        if not isinstance(m, dict) or not isinstance(m.get("role"), str):
+            return f"message {i} must be an object with a string role"
+        content = m.get("content")
+        if content is None or isinstance(content, str):
+            continue
+        if not isinstance(content, list):
+            return f"message {i}: content must be a string or a list of content parts"
+        for j, part in enumerate(content):
+            kind = part.get("type") if isinstance(part, dict) else None
+            if kind != "text" or not isinstance(part.get("text"), str):
+                return (f"message {i}, content part {j}: only text parts {{\"type\": \"text\", \"text\": ...}} are supported, "
+                        f"got type {json.dumps(kind)}; images and audio need Ray Data LLM's multimodal stage, which the built-in "
+                        "run does not use yet")
+    return None
+
+
+def chat_messages(value):
+    """OpenAI chat messages (a list, or its JSON text) as the chat template
+    gets them: {role, content} with the text parts of a content list joined
+    with a newline, as vLLM's server renders them for a template that takes a
+    string (vllm/renderers/chat_utils.py, _parse_chat_message_content_parts
+    with content format "string"). Other message keys (name, tool calls) are
+    not passed. Raises ValueError with message_problem's text."""
+    if isinstance(value, str):
+        value = json.loads(value)
+    msgs = _as_list(value)
+    if isinstance(msgs, list):
+        # Arrow gives a list column's cells as arrays of dicts.
+        msgs = [{**m, "content": _as_list(m.get("content"))} if isinstance(m, dict) else m for m in msgs]
+    problem = message_problem(msgs)
+    if problem:
+        raise ValueError(problem)
+    out = []
+    for m in msgs:
+        content = m.get("content")
+        if isinstance(content, list):
+            content = "\n".join(part["text"] for part in content)
+        out.append({"role": m["role"], "content": "" if content is None else content})
+    return out
 
 
 def sampling_column(value):

@@ -3,6 +3,7 @@ needed."""
 
 import json
 import pathlib
+import re
 import sys
 
 import pytest
@@ -33,7 +34,7 @@ def test_chat_line_sampling_fields_are_mapped():
     ({"body": {"messages": [{"role": "user", "content": "hi"}], "temperature": "hot"}}, "field 'temperature' must be a number"),
     ({"body": {"messages": [{"role": "user", "content": "hi"}], "frobnicate": 1}}, "field 'frobnicate': not a sampling parameter"),
     ({"body": {"messages": [{"role": "user", "content": "hi"}], "stream": True}}, "cannot stream"),
-    ({"body": {"messages": []}}, "'messages' must be a non-empty list"),
+    ({"body": {"messages": []}}, "'messages': must be a non-empty list"),
     ({"url": rr.COMPLETIONS, "body": {"prompt": ["a", "b"]}}, "'prompt' must be one string"),
     ({"url": "/v1/embeddings"}, "is not supported; valid: /v1/chat/completions, /v1/completions"),
     ({"method": "GET"}, "method must be POST"),
@@ -90,3 +91,26 @@ def test_response_and_error_lines():
     assert body["usage"] == {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}
     err = json.loads(rr.encode_openai(pa.table({"custom_id": ["b"], "error": ["boom"]})))
     assert err["response"] is None and err["error"]["message"] == "boom" and err["custom_id"] == "b"
+
+
+def test_text_content_parts_are_joined_as_vllm_server_does():
+    parts = [{"type": "text", "text": "first"}, {"type": "text", "text": "second"}]
+    msgs = [{"role": "system", "content": "be brief"}, {"role": "user", "content": parts}, {"role": "assistant", "content": None}]
+    assert rr.chat_messages(msgs) == [{"role": "system", "content": "be brief"}, {"role": "user", "content": "first\nsecond"},
+                                      {"role": "assistant", "content": ""}]
+    assert rr.chat_messages(json.dumps(msgs)) == rr.chat_messages(msgs)
+
+
+@pytest.mark.parametrize("msgs, message", [
+    ([{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "https://x/y.png"}}]}],
+     'message 0, content part 0: only text parts {"type": "text", "text": ...} are supported, got type "image_url"'),
+    ([{"role": "user", "content": [{"type": "text"}]}], "content part 0: only text parts"),
+    ([{"role": "user", "content": 3}], "message 0: content must be a string or a list of content parts"),
+    ([{"content": "hi"}], "message 0 must be an object with a string role"),
+    ([], "must be a non-empty list"),
+])
+def test_messages_that_cannot_reach_the_engine(msgs, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        rr.chat_messages(msgs)
+    *_, problem = rr.parse_line(line(body={"messages": msgs}))
+    assert problem == "body field 'messages': " + rr.message_problem(msgs)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -105,13 +106,21 @@ func chatModel(t *testing.T, model string) string {
 
 // writeOpenAIBatch writes one chat request a line: the e2e prompts, greedy,
 // max_tokens from 2 to 24 so that some answers end on the length cap and
-// some may end on the EOS token.
+// some may end on the EOS token; every fourth prompt as two text content
+// parts.
 func writeOpenAIBatch(t *testing.T, path string, prompts []string) {
 	t.Helper()
 	var b bytes.Buffer
 	for k, p := range prompts {
+		var content any = p
+		if k%4 == 1 {
+			// Text content parts: vLLM joins them with a newline for a
+			// template that takes a string, as tinyChatTemplate does.
+			w := strings.Fields(p)
+			content = []map[string]string{{"type": "text", "text": strings.Join(w[:len(w)/2], " ")}, {"type": "text", "text": strings.Join(w[len(w)/2:], " ")}}
+		}
 		line, _ := json.Marshal(map[string]any{"custom_id": fmt.Sprintf("req-%d", k), "method": "POST", "url": "/v1/chat/completions",
-			"body": map[string]any{"messages": []map[string]string{{"role": "user", "content": p}},
+			"body": map[string]any{"messages": []map[string]any{{"role": "user", "content": content}},
 				"max_tokens": 2 + (k*7)%23, "temperature": 0}})
 		b.Write(append(line, '\n'))
 	}

