@@ -113,10 +113,10 @@ from rayvllm_pieces import (EXTENSIONS, FILE_COLUMN, ROW_COLUMN, ConfigError, Le
 from rayvllm_cluster import ClusterError
 from rayvllm_cluster import check_cluster as _check_cluster
 from rayvllm_endpoint import build_endpoint_processor, endpoint_problem
-from rayvllm_requests import (CHAT, FINISH_REASON, LOGPROBS, REQUEST_COLUMN, STRUCTURED, chat_messages, chat_prompt,
-                              count_structured, encode_openai, finish_reason, parse_line, request_window,
-                              run_sampling_problem, sampling_column, structured, structured_mix, token_logprobs,
-                              vllm_defaults)
+from rayvllm_requests import (ARRIVAL, CHAT, ERROR_COLUMN, FINISH, FINISH_REASON, LOGPROBS, REQUEST_COLUMN, STRUCTURED,
+                              chat_messages, chat_prompt, count_structured, encode_openai, finish_reason, parse_line,
+                              request_window, run_sampling_problem, sampling_column, structured, structured_mix,
+                              token_logprobs, vllm_defaults)
 
 METRICS_PREFIX = "rayvllm-metrics: "
 OPENAI = "openai_batch"
@@ -134,10 +134,6 @@ OPENAI_COLUMNS = ("custom_id", "url", "body")
 # vLLM's CPU backend binds each engine's OpenMP threads to cores itself
 # (VLLM_CPU_OMP_THREADS_BIND=auto) and two engines compete for them.
 CPU_DEFAULTS = {"batch_size": 256, "max_concurrent_batches": 16, "concurrency": 1}
-# Per-row request window (wall clock) for the engine_ metrics; not written.
-ARRIVAL, FINISH = "_rayvllm_arrival", "_rayvllm_finish"
-# ray.data.llm's per-row error message (ProcessorConfig.should_continue_on_error).
-ERROR_COLUMN = "__inference_error__"
 ON_ROW_ERROR = ("fail", "skip")
 # The fewest rows a write task commits as one piece (Datasink.min_rows_per_write):
 # the most work a crash can lose per write task, and the number of files.

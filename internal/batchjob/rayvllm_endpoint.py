@@ -44,9 +44,8 @@ concurrency)), which needs L >= 4 x concurrency.
 import json
 import os
 
-from rayvllm_requests import FINISH_REASON, LOGPROBS
+from rayvllm_requests import ARRIVAL, ERROR_COLUMN, FINISH, FINISH_REASON, LOGPROBS
 
-ERROR_COLUMN = "__inference_error__"
 # Batches one HTTP-stage actor runs at once (Ray Data's
 # DEFAULT_ASYNC_BATCH_UDF_MAX_CONCURRENCY).
 BATCHES_PER_ACTOR = 4
@@ -175,7 +174,7 @@ def build_endpoint_processor(cfg, preprocess, ids, keep, chat, sampling_column=N
                            "(on_row_error = \"skip\" writes such rows to the errors output instead)")
         text, n_in, n_out, finish = ("", 0, 0, None) if err else response_columns(resp)
         out.update({"generated_text": text, "num_input_tokens": n_in, "num_generated_tokens": n_out,
-                    FINISH_REASON: finish, "_rayvllm_arrival": 0.0, "_rayvllm_finish": 0.0, ERROR_COLUMN: err or ""})
+                    FINISH_REASON: finish, ARRIVAL: 0.0, FINISH: 0.0, ERROR_COLUMN: err or ""})
         return out
 
     kwargs = {"url": request_url(cfg, chat), "batch_size": cfg.get("batch_size") or 64,

@@ -94,6 +94,10 @@ NOT_YET = {
 # Internal column: what the postprocess and the OpenAI output need to know
 # of the request (url, model, max_tokens, stop ids), as JSON.
 REQUEST_COLUMN = "_rayvllm_request"
+# Per-row request window (wall clock) for the engine_ metrics; not written.
+ARRIVAL, FINISH = "_rayvllm_arrival", "_rayvllm_finish"
+# ray.data.llm's per-row error message (ProcessorConfig.should_continue_on_error).
+ERROR_COLUMN = "__inference_error__"
 FINISH_REASON = "finish_reason"
 
 
