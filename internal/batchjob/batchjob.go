@@ -144,18 +144,28 @@ type Engine struct {
 
 type engineFields Engine
 
+// typed are the typed fields that are set, by their vLLM names (which are
+// also the attribute names), without Extra.
+func (e Engine) typed() (map[string]any, error) {
+	b, err := json.Marshal(engineFields(e))
+	if err != nil {
+		return nil, err
+	}
+	var t map[string]any
+	return t, json.Unmarshal(b, &t)
+}
+
 // MarshalJSON renders the typed fields and Extra as one object.
 func (e Engine) MarshalJSON() ([]byte, error) {
-	typed, err := json.Marshal(engineFields(e))
-	if err != nil || len(e.Extra) == 0 {
-		return typed, err
+	if len(e.Extra) == 0 {
+		return json.Marshal(engineFields(e))
+	}
+	t, err := e.typed()
+	if err != nil {
+		return nil, err
 	}
 	all := map[string]any{}
 	maps.Copy(all, e.Extra)
-	var t map[string]any
-	if err := json.Unmarshal(typed, &t); err != nil {
-		return nil, err
-	}
 	maps.Copy(all, t)
 	return json.Marshal(all)
 }
@@ -171,12 +181,8 @@ func (e *Engine) UnmarshalJSON(b []byte) error {
 	if err := d.Decode(&all); err != nil {
 		return err
 	}
-	typed, err := json.Marshal(engineFields(*e))
+	t, err := e.typed()
 	if err != nil {
-		return err
-	}
-	var t map[string]any
-	if err := json.Unmarshal(typed, &t); err != nil {
 		return err
 	}
 	e.Extra = nil
@@ -395,21 +401,27 @@ func (c *Config) checkEndpoint(known func(...string) bool) error {
 	if known("endpoint.url") && !strings.HasPrefix(c.Endpoint.URL, "http://") && !strings.HasPrefix(c.Endpoint.URL, "https://") {
 		return &InputError{"endpoint.url", fmt.Sprintf("must be an http:// or https:// URL up to /v1 (e.g. a rayvllm_vllm_worker's endpoint_url + \"/v1\"), got %q", c.Endpoint.URL)}
 	}
-	e := c.EngineKwargs
+	// Every typed engine field is an attribute of the same name, so a field
+	// added to Engine is refused here without a list to keep in step.
+	typed, err := c.EngineKwargs.typed()
+	if err != nil {
+		return err
+	}
+	var set []string
 	for _, a := range []struct {
 		attr string
 		set  bool
 	}{
 		{"accelerator", c.Accelerator != ""}, {"accelerator_type", c.AcceleratorType != ""}, {"num_gpus_per_replica", c.NumGPUsPerReplica != nil},
-		{"max_concurrent_batches", c.MaxConcurrentBatches != nil}, {"quantization", e.Quantization != nil},
-		{"tensor_parallel_size", e.TensorParallelSize != nil}, {"pipeline_parallel_size", e.PipelineParallelSize != nil},
-		{"max_model_len", e.MaxModelLen != nil}, {"max_num_seqs", e.MaxNumSeqs != nil}, {"max_num_batched_tokens", e.MaxNumBatchedTokens != nil},
-		{"enable_chunked_prefill", e.EnableChunkedPrefill != nil}, {"gpu_memory_utilization", e.GPUMemoryUtilization != nil},
-		{"kv_cache_dtype", e.KVCacheDType != nil}, {"kv_cache_memory_bytes", e.KVCacheMemoryBytes != nil}, {"dtype", e.DType != nil},
-		{"enforce_eager", e.EnforceEager != nil}, {"enable_prefix_caching", e.EnablePrefixCaching != nil}, {"engine_kwargs_json", len(e.Extra) > 0},
+		{"max_concurrent_batches", c.MaxConcurrentBatches != nil}, {"engine_kwargs_json", len(c.EngineKwargs.Extra) > 0},
 	} {
-		if a.set && known(a.attr) {
-			return &InputError{a.attr, "configures an engine of the job's own, but endpoint sends the rows to a running server, which has its own engine settings: remove " + a.attr + " or endpoint"}
+		if a.set {
+			set = append(set, a.attr)
+		}
+	}
+	for _, attr := range append(set, slices.Sorted(maps.Keys(typed))...) {
+		if known(attr) {
+			return &InputError{attr, "configures an engine of the job's own, but endpoint sends the rows to a running server, which has its own engine settings: remove " + attr + " or endpoint"}
 		}
 	}
 	if c.Input.Format == FormatOpenAIBatch && known("input.format", "input.path") {

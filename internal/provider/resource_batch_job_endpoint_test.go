@@ -11,7 +11,8 @@ import (
 // refused, and the rate limit must cover the requests in flight.
 func TestBatchJob_endpointValidated(t *testing.T) {
 	t.Parallel()
-	config := func(endpoint, more string) string {
+	const columns = `{ path = "/in.jsonl", prompt_column = "p" }`
+	config := func(endpoint, input, more string) string {
 		sampling := "sampling     = { max_tokens = 8 }"
 		if strings.Contains(more, "sampling =") {
 			sampling = ""
@@ -24,7 +25,7 @@ resource "rayvllm_batch_job" "x" {
   vllm = {
     model_source = "tiny"
     endpoint     = ` + endpoint + `
-    input        = { path = "/in.jsonl", prompt_column = "p" }
+    input        = ` + input + `
     output       = { path = "/out" }
     ` + sampling + `
     ` + more + `
@@ -46,21 +47,12 @@ resource "rayvllm_batch_job" "x" {
 		"unknown url, known clash": {`{ url = "http://${terraform_data.cluster.id}/v1" }`, `dtype = "float32"`, `(?s)vllm\.dtype.*` + phrase(`remove dtype or endpoint`)},
 	} {
 		t.Run(name, func(t *testing.T) {
-			planOnly(t, config(tc.endpoint, tc.more), tc.err)
+			planOnly(t, config(tc.endpoint, columns, tc.more), tc.err)
 		})
 	}
 	t.Run("openai batch", func(t *testing.T) {
-		planOnly(t, `
-resource "rayvllm_batch_job" "x" {
-  dashboard_url = "http://127.0.0.1:8265"
-  vllm = {
-    model_source = "tiny"
-    endpoint     = `+ep+`
-    input        = { path = "/in.jsonl", format = "openai_batch" }
-    output       = { path = "/out" }
-  }
-}
-`, `(?s)vllm\.input\.format.*`+phrase(`"openai_batch" is not supported with endpoint`))
+		planOnly(t, config(ep, `{ path = "/in.jsonl", format = "openai_batch" }`, ""),
+			`(?s)vllm\.input\.format.*`+phrase(`"openai_batch" is not supported with endpoint`))
 	})
 	// These plan: no fit check and no engine settings with an endpoint,
 	// and unknown values wait for apply.
@@ -72,7 +64,7 @@ resource "rayvllm_batch_job" "x" {
 		"chat, batches": {ep, `batch_size = 16`},
 	} {
 		t.Run(name, func(t *testing.T) {
-			planOnly(t, config(tc.endpoint, tc.more), "")
+			planOnly(t, config(tc.endpoint, columns, tc.more), "")
 		})
 	}
 }
