@@ -192,7 +192,8 @@ func (p *Proxy) OnForwarded(f func(ev Event)) {
 	p.mu.Unlock()
 }
 
-// OnAfter sets a hook called after every request with what happened to it.
+// OnAfter sets a hook called for every request with what happened to it,
+// once that is decided and before the caller gets the answer.
 func (p *Proxy) OnAfter(f func(ev Event)) {
 	p.mu.Lock()
 	p.after = f
@@ -268,6 +269,9 @@ func (p *Proxy) draw(key string, body []byte) (Kind, *Rule) {
 	return "", nil
 }
 
+// record logs a request's event before the caller can see the outcome, so
+// that a caller that reacts to it (a test reading Events after a reset) finds
+// it there.
 func (p *Proxy) record(ev Event) {
 	p.mu.Lock()
 	p.events = append(p.events, ev)
@@ -350,12 +354,12 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ev := Event{Key: key, Fault: fault}
 	switch fault {
 	case TooManyRequests, Unavailable, RequestLimitExceeded, InsufficientCapacity:
-		writeError(w, fault, proto, rule.RetryAfterSeconds)
 		p.record(ev)
+		writeError(w, fault, proto, rule.RetryAfterSeconds)
 		return
 	case Reset:
-		reset(w)
 		p.record(ev)
+		reset(w)
 		return
 	case Latency:
 		time.Sleep(rule.Latency)
@@ -369,15 +373,15 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	resp, err := p.forward(r, body)
 	if err != nil {
 		ev.Status = http.StatusBadGateway
-		http.Error(w, "faultproxy: upstream: "+err.Error(), http.StatusBadGateway)
 		p.record(ev)
+		http.Error(w, "faultproxy: upstream: "+err.Error(), http.StatusBadGateway)
 		return
 	}
 	defer func() { _ = resp.Body.Close() }()
 	data, err := io.ReadAll(resp.Body)
 	if err != nil {
-		reset(w)
 		p.record(ev)
+		reset(w)
 		return
 	}
 	ev.Status = resp.StatusCode
@@ -389,8 +393,8 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if fault == DropResponse {
 		// The upstream carried the request out; the caller never learns.
-		reset(w)
 		p.record(ev)
+		reset(w)
 		return
 	}
 	for k, vs := range resp.Header {
@@ -399,9 +403,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	w.Header().Set("Content-Length", strconv.Itoa(len(data)))
+	p.record(ev)
 	w.WriteHeader(resp.StatusCode)
 	_, _ = w.Write(data)
-	p.record(ev)
 }
 
 func (p *Proxy) forward(r *http.Request, body []byte) (*http.Response, error) {
