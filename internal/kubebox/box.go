@@ -32,6 +32,9 @@ type Options struct {
 	Venv string
 	// NodeLabels are the node's extra labels (e.g. nvidia.com/gpu.product).
 	NodeLabels map[string]string
+	// NodeGPUs is the node's nvidia.com/gpu capacity, which the scheduler
+	// counts; the pods get no device.
+	NodeGPUs int
 	// Logf receives progress lines; silent when nil.
 	Logf func(format string, args ...any)
 }

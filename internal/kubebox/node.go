@@ -30,6 +30,9 @@ func (b *Box) startNode(port int) error {
 	kp := b.pki.keyPair["node"]
 	args := []string{"--name=" + NodeName, "--runtime=" + url, fmt.Sprintf("--listen=127.0.0.1:%d", port),
 		"--tls-cert=" + kp[0], "--tls-key=" + kp[1], "--kubelet-version=v" + versions.Tested.Kubernetes}
+	if b.opts.NodeGPUs > 0 {
+		args = append(args, fmt.Sprintf("--gpus=%d", b.opts.NodeGPUs))
+	}
 	for k, v := range b.opts.NodeLabels {
 		args = append(args, "--label="+k+"="+v)
 	}

@@ -123,20 +123,7 @@ sys.exit(4)`)
 }
 
 // nodeBox starts a box with a node whose pods run with the test venv.
-func nodeBox(t *testing.T) *Box {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		Unavailable(t, "the node needs root for network namespaces")
-	}
-	venv, err := filepath.Abs(filepath.Join("..", "..", ".venv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(venv, "bin", "ray")); err != nil {
-		Unavailable(t, "no test venv with Ray (make venv): "+err.Error())
-	}
-	return New(t, Options{Venv: venv})
-}
+func nodeBox(t *testing.T) *Box { return NewNode(t, Options{}) }
 
 // portForward runs kubectl port-forward to target's port on a free local
 // port and returns the body of a GET through it.

@@ -51,3 +51,22 @@ func Unavailable(t testing.TB, why string) {
 	}
 	t.Skip("kubebox: " + why)
 }
+
+// NewNode starts a box with a node whose pods run with the checkout's test
+// venv (.venv, two levels above the test's package) standing in for the
+// image; see New.
+func NewNode(t testing.TB, opts Options) *Box {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		Unavailable(t, "the node needs root for network namespaces")
+	}
+	venv, err := filepath.Abs(filepath.Join("..", "..", ".venv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(venv, "bin", "ray")); err != nil {
+		Unavailable(t, "no test venv with Ray (make venv): "+err.Error())
+	}
+	opts.Venv = venv
+	return New(t, opts)
+}

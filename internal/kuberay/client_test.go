@@ -1,0 +1,86 @@
+package kuberay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/kubebox"
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/versions"
+)
+
+// TestClient_box runs a RayCluster with token auth and a GPU group on the
+// box's node (one nvidia.com/gpu, labelled as an L4) through the real
+// KubeRay operator, reaches the head's dashboard through the tunnel, and
+// deletes it.
+func TestClient_box(t *testing.T) {
+	box := kubebox.NewNode(t, kubebox.Options{NodeGPUs: 1, NodeLabels: map[string]string{GPUProductLabel: "NVIDIA-L4"}})
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
+	defer cancel()
+	c, err := New(Config{ConfigPath: box.Kubeconfig()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := Spec{Namespace: "default", Name: "llm", Image: DefaultImage(), RayVersion: versions.Tested.Ray, TokenSecret: "llm-ray-token",
+		Head: Pod{CPU: 1, MemoryGiB: 2},
+		Groups: []Group{{Name: "l4", GPUs: 1, Replicas: 1, MinReplicas: 1, MaxReplicas: 1,
+			Pod: Pod{CPU: 1, MemoryGiB: 1, NodeSelector: map[string]string{GPUProductLabel: "NVIDIA-L4"}}}}}
+	const token = "0123456789abcdef0123456789abcdef"
+	if err := c.ApplySecret(ctx, s.Namespace, s.TokenSecret, token); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Create(ctx, s.Render()); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WaitReady(ctx, s.Namespace, s.Name); err != nil {
+		t.Fatal(err)
+	}
+	live, err := c.Find(ctx, s.Namespace, s.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := Parse(live); fmt.Sprint(got) != fmt.Sprint(s) {
+		t.Errorf("the live RayCluster reads back as\n%+v\nwant\n%+v", got, s)
+	}
+	tun, err := c.OpenTunnel(s.Namespace, s.Name, DashboardPort)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tun.Close() }()
+	get := func(tok string) (int, string) {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, tun.URL()+"/api/version", nil)
+		if tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = resp.Body.Close() }()
+		var b strings.Builder
+		_, _ = fmt.Fprint(&b, resp.Header.Get("Content-Type"))
+		return resp.StatusCode, b.String()
+	}
+	if code, _ := get(token); code != http.StatusOK {
+		t.Errorf("GET /api/version with the token through the tunnel: HTTP %d", code)
+	}
+	if code, _ := get(""); code != http.StatusUnauthorized && code != http.StatusForbidden {
+		t.Errorf("GET /api/version without the token: HTTP %d, want 401 (token auth from the Secret)", code)
+	}
+	if err := c.Delete(ctx, s.Namespace, s.Name); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WaitGone(ctx, s.Namespace, s.Name); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Find(ctx, s.Namespace, s.Name); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Find after delete: %v, want ErrNotFound", err)
+	}
+	if err := c.DeleteSecret(ctx, s.Namespace, s.TokenSecret); err != nil {
+		t.Fatal(err)
+	}
+}
