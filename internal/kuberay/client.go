@@ -134,10 +134,15 @@ func (c *Client) Delete(ctx context.Context, ns, name string) error {
 	return err
 }
 
+// writeOnlyAnnotation marks a token the user gave write-only, which import
+// does not read into state.
+const writeOnlyAnnotation = "rayvllm.io/token-write-only"
+
 // ApplySecret creates or updates the Secret holding the Ray token.
-func (c *Client) ApplySecret(ctx context.Context, ns, name, token string) error {
+func (c *Client) ApplySecret(ctx context.Context, ns, name, token string, writeOnly bool) error {
 	s := &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: map[string]string{managedByLabel: ManagedBy}},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: map[string]string{managedByLabel: ManagedBy},
+			Annotations: map[string]string{writeOnlyAnnotation: fmt.Sprint(writeOnly)}},
 		Type:       corev1.SecretTypeOpaque,
 		Data:       map[string][]byte{TokenKey: []byte(token)},
 	}
@@ -148,19 +153,20 @@ func (c *Client) ApplySecret(ctx context.Context, ns, name, token string) error 
 		if gerr != nil {
 			return gerr
 		}
-		live.Data = s.Data
+		live.Data, live.Annotations = s.Data, s.Annotations
 		_, err = secrets.Update(ctx, live, metav1.UpdateOptions{})
 	}
 	return err
 }
 
-// Token reads the Ray token from its Secret.
-func (c *Client) Token(ctx context.Context, ns, name string) (string, error) {
+// Token reads the Ray token from its Secret, and whether it was given
+// write-only.
+func (c *Client) Token(ctx context.Context, ns, name string) (token string, writeOnly bool, err error) {
 	s, err := c.core.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
-	return string(s.Data[TokenKey]), nil
+	return string(s.Data[TokenKey]), s.Annotations[writeOnlyAnnotation] == "true", nil
 }
 
 // DeleteSecret deletes a Secret; gone is not an error.
@@ -189,14 +195,31 @@ func (c *Client) Ready(ctx context.Context, ns, name string) (bool, string, erro
 	if err != nil {
 		return false, "", err
 	}
-	if rc.Status.State == rayv1.Ready {
-		return true, "", nil
-	}
 	pods, err := c.Pods(ctx, ns, name)
 	if err != nil {
 		return false, "", err
 	}
 	var why []string
+	if rc.Status.State == rayv1.Ready {
+		// KubeRay stays ready while a resize is under way: each fixed group
+		// must have its count of pods (a terminating pod still holds its
+		// GPU), an autoscaled one at least its min.
+		live := map[string]int64{}
+		for _, p := range pods {
+			if p.Labels["ray.io/node-type"] == "worker" {
+				live[p.Labels["ray.io/group"]]++
+			}
+		}
+		for _, g := range rc.Spec.WorkerGroupSpecs {
+			want, n := deref(g.Replicas), live[g.GroupName]
+			if n < deref(g.MinReplicas) || deref(g.MinReplicas) == deref(g.MaxReplicas) && n != want {
+				why = append(why, fmt.Sprintf("worker group %s has %d pods, want %d", g.GroupName, n, want))
+			}
+		}
+		if len(why) == 0 {
+			return true, "", nil
+		}
+	}
 	for _, p := range pods {
 		if r := podProblem(p); r != "" {
 			why = append(why, p.Name+": "+r)

@@ -30,7 +30,7 @@ func TestClient_box(t *testing.T) {
 		Groups: []Group{{Name: "l4", GPUs: 1, Replicas: 1, MinReplicas: 1, MaxReplicas: 1,
 			Pod: Pod{CPU: 1, MemoryGiB: 1, NodeSelector: map[string]string{GPUProductLabel: "NVIDIA-L4"}}}}}
 	const token = "0123456789abcdef0123456789abcdef"
-	if err := c.ApplySecret(ctx, s.Namespace, s.TokenSecret, token); err != nil {
+	if err := c.ApplySecret(ctx, s.Namespace, s.TokenSecret, token, false); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.Create(ctx, s.Render()); err != nil {

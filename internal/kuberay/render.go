@@ -31,9 +31,12 @@ const (
 	DashboardPort = 8265
 )
 
-// DefaultImage is the Ray LLM image of the tested Ray release (Ray, vLLM
-// and CUDA 12.8 on Python 3.11).
-func DefaultImage() string { return "rayproject/ray-llm:" + versions.Tested.Ray + "-py311-cu128" }
+// Image is Ray's LLM image of a Ray release (Ray, the vLLM its llm extra
+// pins, CUDA 12.8, Python 3.11).
+func Image(rayVersion string) string { return "rayproject/ray-llm:" + rayVersion + "-py311-cu128" }
+
+// DefaultImage is the image of the tested Ray release.
+func DefaultImage() string { return Image(versions.Tested.Ray) }
 
 // Spec is one RayCluster.
 type Spec struct {

@@ -19,6 +19,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/rayvllm/terraform-provider-rayvllm/internal/hfhub"
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/kuberay"
 )
 
 var (
@@ -43,6 +44,18 @@ type providerModel struct {
 	HFToken                  types.String `tfsdk:"hf_token"`
 	HFEndpoint               types.String `tfsdk:"hf_endpoint"`
 	AWS                      []awsModel   `tfsdk:"aws"`
+	Kubernetes               []kubeModel  `tfsdk:"kubernetes"`
+}
+
+type kubeModel struct {
+	ConfigPath           types.String `tfsdk:"config_path"`
+	ConfigContext        types.String `tfsdk:"config_context"`
+	Host                 types.String `tfsdk:"host"`
+	Token                types.String `tfsdk:"token"`
+	ClientCertificate    types.String `tfsdk:"client_certificate"`
+	ClientKey            types.String `tfsdk:"client_key"`
+	ClusterCACertificate types.String `tfsdk:"cluster_ca_certificate"`
+	Insecure             types.Bool   `tfsdk:"insecure"`
 }
 
 type awsModel struct {
@@ -98,6 +111,9 @@ type AWSSettings struct {
 type ProviderData struct {
 	Ray RayDefaults
 	AWS AWSSettings
+	// Kube reaches the Kubernetes API server of rayvllm_kuberay_cluster
+	// and of kuberay:// dashboard URLs.
+	Kube kuberay.Config
 	// Hub reads the config.json of a model outside the catalog.
 	Hub *hfhub.Client
 }
@@ -148,6 +164,7 @@ func (p *rayvllmProvider) Schema(_ context.Context, _ provider.SchemaRequest, re
 			},
 		},
 		Blocks: map[string]schema.Block{
+			"kubernetes": kubernetesBlock(),
 			"aws": schema.ListNestedBlock{
 				Description: "AWS settings for `rayvllm_inference_cluster`. Credentials come from the SDK's standard chain (environment, shared config and profiles, SSO, IMDS). Not needed by the data sources.",
 				Validators:  []validator.List{listvalidator.SizeAtMost(1)},
@@ -236,6 +253,16 @@ func (p *rayvllmProvider) Configure(ctx context.Context, req provider.ConfigureR
 			data.AWS.IAMEndpoint = a.Endpoints[0].IAM.ValueString()
 		}
 	}
+	if len(cfg.Kubernetes) == 1 {
+		k := cfg.Kubernetes[0]
+		data.Kube = kuberay.Config{
+			ConfigPath: k.ConfigPath.ValueString(), ConfigContext: k.ConfigContext.ValueString(),
+			Host: k.Host.ValueString(), Token: k.Token.ValueString(),
+			ClientCertificatePEM: k.ClientCertificate.ValueString(), ClientKeyPEM: k.ClientKey.ValueString(),
+			ClusterCACertificatePEM: k.ClusterCACertificate.ValueString(), Insecure: k.Insecure.ValueBool(),
+		}
+	}
+	data.Kube = data.Kube.FromEnv()
 	if data.AWS.EC2Endpoint == "" {
 		data.AWS.EC2Endpoint = os.Getenv("AWS_ENDPOINT_URL_EC2")
 	}
@@ -255,6 +282,7 @@ func (p *rayvllmProvider) Resources(context.Context) []func() resource.Resource 
 		NewInferenceClusterResource,
 		NewBatchJobResource,
 		NewVLLMWorkerResource,
+		NewKubeRayClusterResource,
 	}
 }
 

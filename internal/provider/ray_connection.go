@@ -44,11 +44,16 @@ func (d *ProviderData) rayConnection(dashboardURL, authToken string) ray.Config 
 // rayClient returns the shared client for a resource's connection.
 func (d *ProviderData) rayClient(dashboardURL, authToken string) (*ray.Client, error) {
 	cfg := d.rayConnection(dashboardURL, authToken)
-	addr, err := ray.NormalizeAddress(cfg.Address)
+	addr, err := normalizeDashboardURL(cfg.Address)
 	if err != nil {
 		return nil, err
 	}
 	key := connectionKey(addr, cfg)
+	// A kuberay:// cluster is reached through a tunnel whose local URL
+	// stays the same for this process.
+	if cfg.Address, err = d.tunnelURL(addr); err != nil {
+		return nil, err
+	}
 	if v, ok := rayClients.Load(key); ok {
 		if c, ok := v.(*ray.Client); ok {
 			return c, nil

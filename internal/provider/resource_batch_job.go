@@ -531,7 +531,7 @@ func (r *batchJobResource) ImportState(ctx context.Context, req resource.ImportS
 			"want <dashboard_url>#<submission_id>, e.g. http://127.0.0.1:8265#rayvllm-0123abcd; got %q", req.ID))
 		return
 	}
-	if _, err := ray.NormalizeAddress(url); err != nil {
+	if _, err := normalizeDashboardURL(url); err != nil {
 		resp.Diagnostics.AddError("Invalid import ID", err.Error())
 		return
 	}

@@ -13,8 +13,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
-
-	"github.com/rayvllm/terraform-provider-rayvllm/internal/ray"
 )
 
 // Conventions the three resources share.
@@ -68,8 +66,8 @@ func addressChanged(_ context.Context, req planmodifier.StringRequest, resp *str
 }
 
 func sameAddress(a, b string) bool {
-	na, errA := ray.NormalizeAddress(a)
-	nb, errB := ray.NormalizeAddress(b)
+	na, errA := normalizeDashboardURL(a)
+	nb, errB := normalizeDashboardURL(b)
 	return errA == nil && errB == nil && na == nb
 }
 
@@ -87,7 +85,7 @@ func planDashboardURL(ctx context.Context, pd *ProviderData, req resource.Modify
 		return
 	}
 	def := ""
-	if a, err := ray.NormalizeAddress(pd.rayConnection("", "").Address); err == nil {
+	if a, err := normalizeDashboardURL(pd.rayConnection("", "").Address); err == nil {
 		def = a
 	}
 	hasState := !state.IsNull() && !state.IsUnknown()

@@ -480,25 +480,41 @@ func lookupGroupGPU(instanceType string) (groupGPU, error) {
 
 // fitCheck runs the plan-time fit check for one worker group.
 func (r *inferenceClusterResource) fitCheck(fc *fitCheckModel, g *groupModel, at path.Path, diags *diag.Diagnostics) {
-	if fc == nil || fc.Model.IsNull() || fc.Model.IsUnknown() || !fc.known() {
-		return
-	}
 	gpu, err := lookupGroupGPU(g.InstanceType.ValueString())
 	if err != nil {
 		return // reported on instance_type already
 	}
+	fc.checkGroup(groupFit{
+		Name: g.Name.ValueString(), Hardware: g.InstanceType.ValueString(), GPU: gpu.GPU, PerNode: gpu.PerNode,
+		GPUAttr: at.AtName("instance_type"), EC2Only: true, // suggestions stay within this instance type and EC2
+	}, diags)
+}
+
+// groupFit is one worker group's GPUs, as both cluster resources know them.
+type groupFit struct {
+	Name, Hardware string // the group, and what sets its GPU (instance type, product label)
+	GPU            catalog.GPU
+	PerNode        int
+	GPUAttr        path.Path // the attribute that chose the GPU
+	EC2Only        bool
+}
+
+// checkGroup runs the plan-time fit check (the same engine as
+// rayvllm_gpu_fit) of the fit_check block for one worker group.
+func (fc *fitCheckModel) checkGroup(g groupFit, diags *diag.Diagnostics) {
+	if fc == nil || fc.Model.IsNull() || fc.Model.IsUnknown() || !fc.known() {
+		return
+	}
 	f := fitCheck{
-		GPUs: []catalog.GPU{gpu.GPU}, Misfit: diag.SeverityError,
-		Context: fmt.Sprintf("fit_check: worker group %q (%s, %d × %s)", g.Name.ValueString(), g.InstanceType.ValueString(), gpu.PerNode, gpu.Model),
+		GPUs: []catalog.GPU{g.GPU}, Misfit: diag.SeverityError,
+		Context: fmt.Sprintf("fit_check: worker group %q (%s, %d × %s)", g.Name, g.Hardware, g.PerNode, g.GPU.Name),
 		At: func(a string) path.Path {
 			switch a {
-			case "":
-				return at.AtName("instance_type")
+			case "", "gpu":
+				return g.GPUAttr
 			case "model":
 			case "block_size", "cpu_offload_gb":
 				return path.Root("fit_check").AtName("engine_kwargs_json")
-			case "gpu":
-				return at.AtName("instance_type")
 			default:
 				return path.Root("fit_check").AtName(a)
 			}
@@ -515,15 +531,12 @@ func (r *inferenceClusterResource) fitCheck(fc *fitCheckModel, g *groupModel, at
 		return
 	}
 	tp := int(int64Or(fc.TensorParallelSize, 1))
-	if tp > gpu.PerNode {
+	if tp > g.PerNode {
 		diags.AddAttributeError(path.Root("fit_check").AtName("tensor_parallel_size"), "Tensor parallelism larger than the node",
-			fmt.Sprintf("tensor_parallel_size %d needs %d GPUs in one node, but worker group %q (%s) has %d per node.", tp, tp, g.Name.ValueString(), g.InstanceType.ValueString(), gpu.PerNode))
+			fmt.Sprintf("tensor_parallel_size %d needs %d GPUs in one node, but worker group %q (%s) has %d per node.", tp, tp, g.Name, g.Hardware, g.PerNode))
 		return
 	}
-	f.In = hardware.FitInput{
-		Model: model, BlockSize: 16,
-		MaxTensorParallel: gpu.PerNode, EC2Only: true, // suggestions stay within this instance type and EC2
-	}
+	f.In = hardware.FitInput{Model: model, BlockSize: 16, MaxTensorParallel: g.PerNode, EC2Only: g.EC2Only}
 	if attr := fc.fitInput(&f.In); attr != "" {
 		fitSkipped(diags, path.Root("fit_check").AtName(attr), fmt.Sprintf("the engine does not model %s %s.", attr, fc.value(attr)))
 		return

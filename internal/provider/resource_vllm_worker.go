@@ -535,7 +535,7 @@ func (r *vllmWorkerResource) ImportState(ctx context.Context, req resource.Impor
 		return
 	}
 	addr, name := req.ID[:i], req.ID[i+1:]
-	norm, err := ray.NormalizeAddress(addr)
+	norm, err := normalizeDashboardURL(addr)
 	if err != nil {
 		resp.Diagnostics.AddError("Invalid import ID", err.Error())
 		return

@@ -44,7 +44,7 @@ func dashboardURLValidator() validator.String {
 		if s == "" {
 			return "is empty; leave it out to use the provider's dashboard_url or RAY_ADDRESS, or set e.g. http://127.0.0.1:8265"
 		}
-		if _, err := ray.NormalizeAddress(s); err != nil {
+		if _, err := normalizeDashboardURL(s); err != nil {
 			return "is not usable: " + err.Error()
 		}
 		return ""
