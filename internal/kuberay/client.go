@@ -143,8 +143,8 @@ func (c *Client) ApplySecret(ctx context.Context, ns, name, token string, writeO
 	s := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: map[string]string{managedByLabel: ManagedBy},
 			Annotations: map[string]string{writeOnlyAnnotation: fmt.Sprint(writeOnly)}},
-		Type:       corev1.SecretTypeOpaque,
-		Data:       map[string][]byte{TokenKey: []byte(token)},
+		Type: corev1.SecretTypeOpaque,
+		Data: map[string][]byte{TokenKey: []byte(token)},
 	}
 	secrets := c.core.CoreV1().Secrets(ns)
 	_, err := secrets.Create(ctx, s, metav1.CreateOptions{})

