@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -66,7 +67,15 @@ func (c Config) rest() (*rest.Config, error) {
 	if c.ConfigPath == "" {
 		return nil, ErrNoConfig
 	}
-	rules := &clientcmd.ClientConfigLoadingRules{ExplicitPath: c.ConfigPath}
+	p := c.ConfigPath
+	if rest, ok := strings.CutPrefix(p, "~/"); ok {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return nil, err
+		}
+		p = filepath.Join(home, rest)
+	}
+	rules := &clientcmd.ClientConfigLoadingRules{ExplicitPath: p}
 	return clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: c.ConfigContext}).ClientConfig()
 }
 
@@ -106,6 +115,23 @@ func (c *Client) Find(ctx context.Context, ns, name string) (*rayv1.RayCluster, 
 	}
 	return rc, err
 }
+
+// Managed lists the RayClusters this provider created, in every namespace,
+// as namespace/name.
+func (c *Client) Managed(ctx context.Context) ([]string, error) {
+	l, err := c.ray.RayV1().RayClusters("").List(ctx, metav1.ListOptions{LabelSelector: managedByLabel + "=" + ManagedBy})
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, rc := range l.Items {
+		out = append(out, rc.Namespace+"/"+rc.Name)
+	}
+	return out, nil
+}
+
+// Host is the API server's URL.
+func (c *Client) Host() string { return c.rest.Host }
 
 // Create creates a RayCluster; the API server checks it against KubeRay's
 // CRD schema, with unknown fields refused.

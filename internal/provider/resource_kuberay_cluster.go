@@ -66,7 +66,7 @@ func (r *kubeRayClusterResource) ValidateConfig(ctx context.Context, req resourc
 			resp.Diagnostics.AddAttributeError(at.AtName("min_workers"), "min_workers above max_workers",
 				fmt.Sprintf("worker_group %q: min_workers %d is above max_workers %d; use 0 <= min_workers <= max_workers.", g.Name.ValueString(), g.MinWorkers.ValueInt64(), g.MaxWorkers.ValueInt64()))
 		}
-		if g.GPUsPerNode.ValueInt64() == 0 && !g.GPUsPerNode.IsNull() && (!g.GPUProduct.IsNull() || !g.GPU.IsNull()) {
+		if g.GPUsPerNode.ValueInt64() == 0 && !g.GPUsPerNode.IsNull() && !g.GPUsPerNode.IsUnknown() && (!g.GPUProduct.IsNull() || !g.GPU.IsNull()) {
 			attr := "gpu_product"
 			if g.GPUProduct.IsNull() {
 				attr = "gpu"

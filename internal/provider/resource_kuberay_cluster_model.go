@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/types"
@@ -50,10 +51,13 @@ type kubeGroupModel struct {
 	GPUProduct   types.String      `tfsdk:"gpu_product"`
 	GPU          types.String      `tfsdk:"gpu"`
 	NodeSelector types.Map         `tfsdk:"node_selector"`
-	Tolerations  []tolerationModel `tfsdk:"tolerations"`
+	Tolerations  types.List        `tfsdk:"tolerations"`
 	GPUModel     types.String      `tfsdk:"gpu_model"`
 	GPUMemoryGiB types.Float64     `tfsdk:"gpu_memory_gib"`
 }
+
+var tolerationType = types.ObjectType{AttrTypes: map[string]attr.Type{
+	"key": types.StringType, "operator": types.StringType, "value": types.StringType, "effect": types.StringType}}
 
 type tolerationModel struct {
 	Key      types.String `tfsdk:"key"`
@@ -118,7 +122,11 @@ func (m *kubeClusterModel) spec(ctx context.Context, diags *diag.Diagnostics) ku
 			}
 			kg.NodeSelector[kuberay.GPUProductLabel] = p
 		}
-		for _, t := range g.Tolerations {
+		var tols []tolerationModel
+		if !g.Tolerations.IsNull() && !g.Tolerations.IsUnknown() {
+			diags.Append(g.Tolerations.ElementsAs(ctx, &tols, false)...)
+		}
+		for _, t := range tols {
 			kg.Tolerations = append(kg.Tolerations, kuberay.Toleration{Key: t.Key.ValueString(), Operator: t.Operator.ValueString(), Value: t.Value.ValueString(), Effect: t.Effect.ValueString()})
 		}
 		s.Groups = append(s.Groups, kg)
@@ -181,9 +189,13 @@ func (m *kubeClusterModel) setLive(live kuberay.Spec) {
 		g.GPUProduct = stringOrNull(sel[kuberay.GPUProductLabel])
 		delete(sel, kuberay.GPUProductLabel)
 		g.NodeSelector = liveMap(g.NodeSelector, sel)
-		g.Tolerations = nil
+		var tols []tolerationModel
 		for _, t := range lg.Tolerations {
-			g.Tolerations = append(g.Tolerations, tolerationModel{Key: stringOrNull(t.Key), Operator: stringOrNull(t.Operator), Value: stringOrNull(t.Value), Effect: stringOrNull(t.Effect)})
+			tols = append(tols, tolerationModel{Key: stringOrNull(t.Key), Operator: stringOrNull(t.Operator), Value: stringOrNull(t.Value), Effect: stringOrNull(t.Effect)})
+		}
+		g.Tolerations = types.ListNull(tolerationType)
+		if len(tols) > 0 {
+			g.Tolerations, _ = types.ListValueFrom(context.Background(), tolerationType, tols)
 		}
 		g.setCatalog()
 		total += lg.GPUs * g.baseline()

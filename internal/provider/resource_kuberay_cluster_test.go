@@ -197,7 +197,7 @@ func kubeRayGone(t *testing.T, box *kubebox.Box, name string) resource.TestCheck
 // it with its pods and Secret.
 func TestAccKubeRayCluster_basic(t *testing.T) {
 	box := kubeBox(t)
-	const name = "acc"
+	const name = "acc-basic"
 	addr := "rayvllm_kuberay_cluster.test"
 	fitCheck := "fit_check {\n    model = \"Qwen/Qwen2.5-0.5B\"\n  }"
 	resource.Test(t, resource.TestCase{
@@ -235,7 +235,7 @@ func TestAccKubeRayCluster_basic(t *testing.T) {
 // Terraform's back: the next plan creates it again.
 func TestAccKubeRayCluster_disappears(t *testing.T) {
 	box := kubeBox(t)
-	const name = "gone"
+	const name = "acc-gone"
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		CheckDestroy:             kubeRayGone(t, box, name),
@@ -269,19 +269,52 @@ func TestAccBatchJob_onKubeRay(t *testing.T) {
 	const n, maxTokens = 40, 8
 	writePrompts(t, in, e2ePrompts(t, n))
 	cluster := strings.NewReplacer(`cpu        = 1`, `cpu        = 6`, `memory_gib = 2`, `memory_gib = 12`, "gpu_product = \"NVIDIA-L4\"", "gpus_per_node = 0").
-		Replace(kubeClusterHCL(box.Kubeconfig(), "batch", 0, ""))
+		Replace(kubeClusterHCL(box.Kubeconfig(), "acc-batch", 0, ""))
 	job := strings.Replace(e2eBatchHCL(model, in, out, maxTokens, false), "  vllm = {",
 		"  dashboard_url = rayvllm_kuberay_cluster.test.dashboard_url\n  auth_token    = rayvllm_kuberay_cluster.test.auth_token\n  vllm = {", 1)
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		CheckDestroy:             kubeRayGone(t, box, "batch"),
+		CheckDestroy:             kubeRayGone(t, box, "acc-batch"),
 		Steps: []resource.TestStep{{
 			Config: cluster + job,
 			Check: resource.ComposeAggregateTestCheckFunc(
 				resource.TestCheckResourceAttr("rayvllm_batch_job.e2e", "status", "SUCCEEDED"),
-				resource.TestCheckResourceAttr("rayvllm_batch_job.e2e", "dashboard_url", "kuberay://default/batch"),
+				resource.TestCheckResourceAttr("rayvllm_batch_job.e2e", "dashboard_url", "kuberay://default/acc-batch"),
 				checkBatchOutput(py, model, out, n, maxTokens, n, 0),
 			),
 		}},
 	})
+}
+
+// The sweeper deletes the RayClusters (and Secrets) named like the tests'
+// and leaves the others.
+func TestAccKubeRayCluster_sweeper(t *testing.T) {
+	box := kubeBox(t)
+	t.Setenv("KUBE_CONFIG_PATH", box.Kubeconfig())
+	c, err := kuberay.New(kuberay.Config{ConfigPath: box.Kubeconfig()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	for _, name := range []string{"acc-left", "keep"} {
+		s := kuberay.Spec{Namespace: "default", Name: name, Image: kuberay.DefaultImage(), TokenSecret: name + "-ray-token",
+			Head: kuberay.Pod{CPU: 1, MemoryGiB: 1}, Groups: []kuberay.Group{{Name: "g"}}}
+		if err := c.ApplySecret(ctx, "default", s.TokenSecret, "t", false); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Create(ctx, s.Render()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := sweepKubeRayClusters(""); err != nil {
+		t.Fatal(err)
+	}
+	left, err := c.Managed(ctx)
+	if err != nil || fmt.Sprint(left) != "[default/keep]" {
+		t.Errorf("after the sweep: %v, %v; want only default/keep", left, err)
+	}
+	if _, _, err := c.Token(ctx, "default", "acc-left-ray-token"); err == nil {
+		t.Error("the swept cluster's token Secret is left")
+	}
 }

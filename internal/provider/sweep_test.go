@@ -19,6 +19,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 
 	"github.com/rayvllm/terraform-provider-rayvllm/internal/ec2cluster"
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/kuberay"
 	"github.com/rayvllm/terraform-provider-rayvllm/internal/ray"
 	"github.com/rayvllm/terraform-provider-rayvllm/internal/retry"
 )
@@ -31,6 +32,34 @@ func init() {
 	resource.AddTestSweepers("rayvllm_inference_cluster", &resource.Sweeper{Name: "rayvllm_inference_cluster", F: sweepClusters})
 	resource.AddTestSweepers("rayvllm_batch_job", &resource.Sweeper{Name: "rayvllm_batch_job", F: sweepJobs})
 	resource.AddTestSweepers("rayvllm_vllm_worker", &resource.Sweeper{Name: "rayvllm_vllm_worker", F: sweepApps})
+	resource.AddTestSweepers("rayvllm_kuberay_cluster", &resource.Sweeper{Name: "rayvllm_kuberay_cluster", F: sweepKubeRayClusters})
+}
+
+// sweepKubeRayClusters deletes the RayClusters (and token Secrets) that the
+// tests' clusters left on a loopback API server (KUBE_CONFIG_PATH).
+func sweepKubeRayClusters(string) error {
+	c, err := (&ProviderData{Kube: kuberay.Config{}.FromEnv()}).kubeClient()
+	if err != nil {
+		return err
+	}
+	if !loopback(c.Host()) {
+		return fmt.Errorf("API server %q: the sweeper only cleans a Kubernetes box on loopback", c.Host())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	ids, err := c.Managed(ctx)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, id := range ids {
+		ns, name, _ := strings.Cut(id, "/")
+		if sweepable(name) {
+			fmt.Printf("sweeping RayCluster %s\n", id)
+			errs = append(errs, c.Delete(ctx, ns, name), c.WaitGone(ctx, ns, name), c.DeleteSecret(ctx, ns, name+"-ray-token"))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // sweepPrefixes are the names the acceptance tests give what they create.

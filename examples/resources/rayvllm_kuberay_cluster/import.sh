@@ -1,0 +1,2 @@
+# Import takes <namespace>/<RayCluster name>.
+terraform import rayvllm_kuberay_cluster.this ml/batch-llm
