@@ -14,6 +14,7 @@ import (
 	rayclient "github.com/ray-project/kuberay/ray-operator/pkg/client/clientset/versioned"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -226,20 +227,26 @@ func (c *Client) Ready(ctx context.Context, ns, name string) (bool, string, erro
 		return false, "", err
 	}
 	var why []string
-	if rc.Status.State == rayv1.Ready {
-		// KubeRay stays ready while a resize is under way: each fixed group
-		// must have its count of pods (a terminating pod still holds its
-		// GPU), an autoscaled one at least its min.
-		live := map[string]int64{}
+	if meta.IsStatusConditionTrue(rc.Status.Conditions, string(rayv1.RayClusterProvisioned)) &&
+		meta.IsStatusConditionTrue(rc.Status.Conditions, string(rayv1.HeadPodReady)) {
+		// KubeRay's conditions say every pod was ready once; after a resize
+		// each fixed group must have exactly its count of pods, all ready
+		// (a terminating pod still holds its GPU), an autoscaled one at
+		// least its min ready.
+		total, ready := map[string]int64{}, map[string]int64{}
 		for _, p := range pods {
-			if p.Labels["ray.io/node-type"] == "worker" {
-				live[p.Labels["ray.io/group"]]++
+			if g := p.Labels["ray.io/group"]; p.Labels["ray.io/node-type"] == "worker" {
+				total[g]++
+				if p.DeletionTimestamp == nil && podProblem(p) == "" {
+					ready[g]++
+				}
 			}
 		}
 		for _, g := range rc.Spec.WorkerGroupSpecs {
-			want, n := deref(g.Replicas), live[g.GroupName]
-			if n < deref(g.MinReplicas) || deref(g.MinReplicas) == deref(g.MaxReplicas) && n != want {
-				why = append(why, fmt.Sprintf("worker group %s has %d pods, want %d", g.GroupName, n, want))
+			lo, hi := deref(g.MinReplicas), deref(g.MaxReplicas)
+			n, r := total[g.GroupName], ready[g.GroupName]
+			if lo == hi && (n != lo || r != lo) || r < lo {
+				why = append(why, fmt.Sprintf("worker group %s has %d pods (%d ready), want %d", g.GroupName, n, r, lo))
 			}
 		}
 		if len(why) == 0 {
@@ -253,7 +260,7 @@ func (c *Client) Ready(ctx context.Context, ns, name string) (bool, string, erro
 	}
 	sort.Strings(why)
 	if len(why) == 0 {
-		why = append(why, fmt.Sprintf("state %q, %d pods", rc.Status.State, len(pods)))
+		why = append(why, fmt.Sprintf("%d pods, none reports a problem yet", len(pods)))
 	}
 	return false, strings.Join(why, "; "), nil
 }

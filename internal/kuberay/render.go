@@ -89,10 +89,10 @@ var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 
 // ValidName says what is wrong with a Kubernetes object name (an RFC 1123
 // label: KubeRay derives Service and pod names from it), or "".
-func ValidName(s string, max int) string {
+func ValidName(s string, maxLen int) string {
 	switch {
-	case len(s) > max:
-		return fmt.Sprintf("%q is %d characters; at most %d", s, len(s), max)
+	case len(s) > maxLen:
+		return fmt.Sprintf("%q is %d characters; at most %d", s, len(s), maxLen)
 	case !dnsLabel.MatchString(s):
 		return fmt.Sprintf("%q is not a DNS label: lower-case letters, digits and '-', starting and ending with a letter or digit", s)
 	}

@@ -80,9 +80,12 @@ const kubeRayScheme = "kuberay"
 // kubeRayTarget parses kuberay://<namespace>/<name>; ok is false for
 // another scheme.
 func kubeRayTarget(addr string) (ns, name string, ok bool, err error) {
-	u, perr := url.Parse(addr)
-	if perr != nil || u.Scheme != kubeRayScheme {
+	if !strings.HasPrefix(addr, kubeRayScheme+"://") {
 		return "", "", false, nil
+	}
+	u, err := url.Parse(addr)
+	if err != nil {
+		return "", "", true, fmt.Errorf("%q is not a URL: %w", addr, err)
 	}
 	name = strings.Trim(u.Path, "/")
 	if u.Host == "" || name == "" || strings.Contains(name, "/") || u.RawQuery != "" {

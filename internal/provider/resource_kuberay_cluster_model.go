@@ -41,19 +41,19 @@ type kubeHeadModel struct {
 }
 
 type kubeGroupModel struct {
-	Name         types.String      `tfsdk:"name"`
-	Count        types.Int64       `tfsdk:"count"`
-	MinWorkers   types.Int64       `tfsdk:"min_workers"`
-	MaxWorkers   types.Int64       `tfsdk:"max_workers"`
-	GPUsPerNode  types.Int64       `tfsdk:"gpus_per_node"`
-	CPU          types.Int64       `tfsdk:"cpu"`
-	MemoryGiB    types.Float64     `tfsdk:"memory_gib"`
-	GPUProduct   types.String      `tfsdk:"gpu_product"`
-	GPU          types.String      `tfsdk:"gpu"`
-	NodeSelector types.Map         `tfsdk:"node_selector"`
-	Tolerations  types.List        `tfsdk:"tolerations"`
-	GPUModel     types.String      `tfsdk:"gpu_model"`
-	GPUMemoryGiB types.Float64     `tfsdk:"gpu_memory_gib"`
+	Name         types.String  `tfsdk:"name"`
+	Count        types.Int64   `tfsdk:"count"`
+	MinWorkers   types.Int64   `tfsdk:"min_workers"`
+	MaxWorkers   types.Int64   `tfsdk:"max_workers"`
+	GPUsPerNode  types.Int64   `tfsdk:"gpus_per_node"`
+	CPU          types.Int64   `tfsdk:"cpu"`
+	MemoryGiB    types.Float64 `tfsdk:"memory_gib"`
+	GPUProduct   types.String  `tfsdk:"gpu_product"`
+	GPU          types.String  `tfsdk:"gpu"`
+	NodeSelector types.Map     `tfsdk:"node_selector"`
+	Tolerations  types.List    `tfsdk:"tolerations"`
+	GPUModel     types.String  `tfsdk:"gpu_model"`
+	GPUMemoryGiB types.Float64 `tfsdk:"gpu_memory_gib"`
 }
 
 var tolerationType = types.ObjectType{AttrTypes: map[string]attr.Type{

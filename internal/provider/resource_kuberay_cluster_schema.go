@@ -45,8 +45,8 @@ func (r *kubeRayClusterResource) Schema(ctx context.Context, _ resource.SchemaRe
 	computed := func(d string) schema.StringAttribute {
 		return schema.StringAttribute{Computed: true, Description: d, PlanModifiers: keep}
 	}
-	name := func(d string, max int) []validator.String {
-		return []validator.String{stringvalidator.LengthBetween(1, max), stringvalidator.RegexMatches(dnsLabelRE, "must be "+d+": lower-case letters, digits and '-', starting and ending with a letter or digit")}
+	name := func(d string, maxLen int) []validator.String {
+		return []validator.String{stringvalidator.LengthBetween(1, maxLen), stringvalidator.RegexMatches(dnsLabelRE, "must be "+d+": lower-case letters, digits and '-', starting and ending with a letter or digit")}
 	}
 	resp.Schema = schema.Schema{
 		Description: "A Ray cluster on Kubernetes through the KubeRay operator: a `RayCluster` with a head and GPU worker groups (`nvidia.com/gpu` resources, node selectors on the GPU product label), " +

@@ -109,7 +109,7 @@ func kubeBox(t *testing.T) *kubebox.Box {
 }
 
 // kubectlJSON reads an object with kubectl, the tests' independent client.
-func kubectlJSON(t *testing.T, box *kubebox.Box, out any, args ...string) error {
+func kubectlJSON(box *kubebox.Box, out any, args ...string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	b, err := box.Kubectl(ctx, append(args, "-o", "json")...).Output()
@@ -136,10 +136,10 @@ type kubeList struct {
 
 // kubeRayPods checks the cluster's pods: n workers and a head whose
 // dashboard takes the state's token, and refuses a request without it.
-func kubeRayPods(t *testing.T, box *kubebox.Box, name string, workers int) resource.TestCheckFunc {
+func kubeRayPods(box *kubebox.Box, name string, workers int) resource.TestCheckFunc {
 	return func(s *terraform.State) error {
 		var pods kubeList
-		if err := kubectlJSON(t, box, &pods, "get", "pods", "-n", "default", "-l", "ray.io/cluster="+name); err != nil {
+		if err := kubectlJSON(box, &pods, "get", "pods", "-n", "default", "-l", "ray.io/cluster="+name); err != nil {
 			return err
 		}
 		head, n := "", 0
@@ -175,11 +175,11 @@ func kubeRayPods(t *testing.T, box *kubebox.Box, name string, workers int) resou
 
 // kubeRayGone checks after destroy that the RayCluster, its pods and its
 // token Secret are gone.
-func kubeRayGone(t *testing.T, box *kubebox.Box, name string) resource.TestCheckFunc {
+func kubeRayGone(box *kubebox.Box, name string) resource.TestCheckFunc {
 	return func(*terraform.State) error {
 		for _, kind := range []string{"rayclusters", "pods", "secrets"} {
 			var l kubeList
-			if err := kubectlJSON(t, box, &l, "get", kind, "-n", "default"); err != nil {
+			if err := kubectlJSON(box, &l, "get", kind, "-n", "default"); err != nil {
 				return err
 			}
 			for _, it := range l.Items {
@@ -202,11 +202,11 @@ func TestAccKubeRayCluster_basic(t *testing.T) {
 	fitCheck := "fit_check {\n    model = \"Qwen/Qwen2.5-0.5B\"\n  }"
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		CheckDestroy:             kubeRayGone(t, box, name),
+		CheckDestroy:             kubeRayGone(box, name),
 		Steps: []resource.TestStep{
 			{
 				Config: kubeClusterHCL(box.Kubeconfig(), name, 1, fitCheck),
-				Check:  kubeRayPods(t, box, name, 1),
+				Check:  kubeRayPods(box, name, 1),
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(addr, tfjsonpath.New("id"), knownvalue.StringExact("default/"+name)),
 					statecheck.ExpectKnownValue(addr, tfjsonpath.New("dashboard_url"), knownvalue.StringExact("kuberay://default/"+name)),
@@ -221,7 +221,7 @@ func TestAccKubeRayCluster_basic(t *testing.T) {
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectResourceAction(addr, plancheck.ResourceActionUpdate),
 				}},
-				Check: kubeRayPods(t, box, name, 0),
+				Check: kubeRayPods(box, name, 0),
 			},
 			{
 				ResourceName: addr, ImportState: true, ImportStateId: "default/" + name, ImportStateVerify: true,
@@ -238,7 +238,7 @@ func TestAccKubeRayCluster_disappears(t *testing.T) {
 	const name = "acc-gone"
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		CheckDestroy:             kubeRayGone(t, box, name),
+		CheckDestroy:             kubeRayGone(box, name),
 		Steps: []resource.TestStep{{
 			Config: kubeClusterHCL(box.Kubeconfig(), name, 0, "wait_for_ray = false"),
 			Check: func(*terraform.State) error {
@@ -274,7 +274,7 @@ func TestAccBatchJob_onKubeRay(t *testing.T) {
 		"  dashboard_url = rayvllm_kuberay_cluster.test.dashboard_url\n  auth_token    = rayvllm_kuberay_cluster.test.auth_token\n  vllm = {", 1)
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		CheckDestroy:             kubeRayGone(t, box, "acc-batch"),
+		CheckDestroy:             kubeRayGone(box, "acc-batch"),
 		Steps: []resource.TestStep{{
 			Config: cluster + job,
 			Check: resource.ComposeAggregateTestCheckFunc(
