@@ -12,7 +12,7 @@ module "summaries" {
   name               = "nightly-summaries"
   model              = "Qwen/Qwen2.5-7B-Instruct"
   gpu_product        = "NVIDIA-L4"
-  concurrency        = 8
+  concurrency        = 32
   max_model_len      = 8192
   num_requests       = 2000000
   mean_input_tokens  = 600
