@@ -73,15 +73,7 @@ func (e *clusterTokenEphemeral) ConfigValidators(context.Context) []ephemeral.Co
 }
 
 func (e *clusterTokenEphemeral) Configure(_ context.Context, req ephemeral.ConfigureRequest, resp *ephemeral.ConfigureResponse) {
-	if req.ProviderData == nil {
-		return
-	}
-	data, ok := req.ProviderData.(*ProviderData)
-	if !ok {
-		resp.Diagnostics.AddError("Unexpected provider data", fmt.Sprintf("got %T", req.ProviderData))
-		return
-	}
-	e.data = data
+	e.data = providerData(req.ProviderData, &resp.Diagnostics)
 }
 
 func (e *clusterTokenEphemeral) Open(ctx context.Context, req ephemeral.OpenRequest, resp *ephemeral.OpenResponse) {

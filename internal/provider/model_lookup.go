@@ -72,15 +72,9 @@ func modelInputAttributes() map[string]schema.Attribute {
 type hubConfigure struct{ hub *hfhub.Client }
 
 func (h *hubConfigure) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
-	if req.ProviderData == nil {
-		return
+	if data := providerData(req.ProviderData, &resp.Diagnostics); data != nil {
+		h.hub = data.Hub
 	}
-	data, ok := req.ProviderData.(*ProviderData)
-	if !ok {
-		resp.Diagnostics.AddError("Unexpected provider data", fmt.Sprintf("want *ProviderData, got %T", req.ProviderData))
-		return
-	}
-	h.hub = data.Hub
 }
 
 // resolveModel reads the model a configuration names and says where from.

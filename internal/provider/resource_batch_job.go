@@ -63,15 +63,7 @@ func (r *batchJobResource) ConfigValidators(context.Context) []resource.ConfigVa
 }
 
 func (r *batchJobResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	if req.ProviderData == nil {
-		return
-	}
-	data, ok := req.ProviderData.(*ProviderData)
-	if !ok {
-		resp.Diagnostics.AddError("Unexpected provider data", fmt.Sprintf("want *ProviderData, got %T", req.ProviderData))
-		return
-	}
-	r.data = data
+	r.data = providerData(req.ProviderData, &resp.Diagnostics)
 }
 
 func (r *batchJobResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {

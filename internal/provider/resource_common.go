@@ -2,10 +2,12 @@ package provider
 
 import (
 	"context"
+	"fmt"
 	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework-timetypes/timetypes"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
@@ -103,4 +105,51 @@ func planDashboardURL(ctx context.Context, pd *ProviderData, req resource.Modify
 // timestampAttribute is a computed RFC 3339 time.
 func timestampAttribute(desc string, mods []planmodifier.String) schema.StringAttribute {
 	return schema.StringAttribute{Computed: true, Description: desc, CustomType: timetypes.RFC3339Type{}, PlanModifiers: mods}
+}
+
+// providerData is what Configure hands every resource, data source and
+// ephemeral resource: nil before the provider is configured.
+func providerData(v any, diags *diag.Diagnostics) *ProviderData {
+	if v == nil {
+		return nil
+	}
+	d, ok := v.(*ProviderData)
+	if !ok {
+		diags.AddError("Unexpected provider data", fmt.Sprintf("want *ProviderData, got %T", v))
+	}
+	return d
+}
+
+// groupBounds is the part of a worker group that both cluster resources
+// check the same way: unique names, and min_workers <= max_workers.
+type groupBounds struct {
+	Name                   types.String
+	MinWorkers, MaxWorkers types.Int64
+}
+
+func checkGroupBounds(groups []groupBounds, diags *diag.Diagnostics) {
+	seen := map[string]int{}
+	for i, g := range groups {
+		at := path.Root("worker_group").AtListIndex(i)
+		name, lo, hi := g.Name, g.MinWorkers, g.MaxWorkers
+		if !name.IsUnknown() && !name.IsNull() {
+			if j, dup := seen[name.ValueString()]; dup {
+				diags.AddAttributeError(at.AtName("name"), "Duplicate worker group name",
+					fmt.Sprintf("worker_group[%d] and worker_group[%d] are both named %q; group names must be unique.", j, i, name.ValueString()))
+			}
+			seen[name.ValueString()] = i
+		}
+		if !hi.IsNull() && !lo.IsUnknown() && !hi.IsUnknown() && lo.ValueInt64() > hi.ValueInt64() {
+			diags.AddAttributeError(at.AtName("min_workers"), "min_workers above max_workers",
+				fmt.Sprintf("worker_group %q: min_workers %d is above max_workers %d; use 0 <= min_workers <= max_workers.", name.ValueString(), lo.ValueInt64(), hi.ValueInt64()))
+		}
+	}
+}
+
+// requireModel reports a fit_check block without its model.
+func (fc *fitCheckModel) requireModel(diags *diag.Diagnostics) {
+	if fc != nil && fc.Model.IsNull() {
+		diags.AddAttributeError(path.Root("fit_check").AtName("model"), "Missing fit_check.model",
+			"The fit_check block needs model, a catalog model ID such as \"Qwen/Qwen2.5-7B-Instruct\".")
+	}
 }

@@ -38,15 +38,7 @@ func (r *inferenceClusterResource) Metadata(_ context.Context, req resource.Meta
 }
 
 func (r *inferenceClusterResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	if req.ProviderData == nil {
-		return
-	}
-	data, ok := req.ProviderData.(*ProviderData)
-	if !ok {
-		resp.Diagnostics.AddError("Unexpected provider data", fmt.Sprintf("got %T", req.ProviderData))
-		return
-	}
-	r.data = data
+	r.data = providerData(req.ProviderData, &resp.Diagnostics)
 }
 
 // client builds the AWS clients lazily, so that a provider without AWS
@@ -62,33 +54,20 @@ func (r *inferenceClusterResource) ValidateConfig(ctx context.Context, req resou
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	seen := map[string]int{}
+	bounds := make([]groupBounds, len(m.WorkerGroups))
 	for i, g := range m.WorkerGroups {
-		if g.Name.IsUnknown() || g.Name.IsNull() {
-			continue
-		}
-		if j, dup := seen[g.Name.ValueString()]; dup {
-			resp.Diagnostics.AddAttributeError(path.Root("worker_group").AtListIndex(i).AtName("name"), "Duplicate worker group name",
-				fmt.Sprintf("worker_group[%d] and worker_group[%d] are both named %q; group names must be unique.", j, i, g.Name.ValueString()))
-		}
-		seen[g.Name.ValueString()] = i
+		bounds[i] = groupBounds{g.Name, g.MinWorkers, g.MaxWorkers}
 	}
+	checkGroupBounds(bounds, &resp.Diagnostics)
 	for i, g := range m.WorkerGroups {
 		at := path.Root("worker_group").AtListIndex(i)
-		if g.autoscaled() && !g.MinWorkers.IsUnknown() && !g.MaxWorkers.IsUnknown() && g.MinWorkers.ValueInt64() > g.MaxWorkers.ValueInt64() {
-			resp.Diagnostics.AddAttributeError(at.AtName("min_workers"), "min_workers above max_workers",
-				fmt.Sprintf("worker_group %q: min_workers %d is above max_workers %d; use 0 <= min_workers <= max_workers.", g.Name.ValueString(), g.MinWorkers.ValueInt64(), g.MaxWorkers.ValueInt64()))
-		}
 		if g.SpotFallback.ValueBool() && (g.Spot == nil || !g.autoscaled()) {
 			resp.Diagnostics.AddAttributeError(at.AtName("spot_fallback_to_on_demand"), "spot_fallback_to_on_demand needs an autoscaled spot group",
 				fmt.Sprintf("worker_group %q: spot_fallback_to_on_demand = true needs a spot block and max_workers (Ray's autoscaler launches the fallback).", g.Name.ValueString()))
 		}
 		capacityDiags(ctx, g, at, &resp.Diagnostics)
 	}
-	if m.FitCheck != nil && m.FitCheck.Model.IsNull() {
-		resp.Diagnostics.AddAttributeError(path.Root("fit_check").AtName("model"), "Missing fit_check.model",
-			"The fit_check block needs model, a catalog model ID such as \"Qwen/Qwen2.5-7B-Instruct\".")
-	}
+	m.FitCheck.requireModel(&resp.Diagnostics)
 	if p := m.HFTokenSSMParameter.ValueString(); strings.HasPrefix(p, "hf_") && !strings.Contains(p, "/") {
 		resp.Diagnostics.AddAttributeError(path.Root("hf_token_ssm_parameter"), "Looks like a token, not a parameter name",
 			"hf_token_ssm_parameter takes the *name* of an SSM SecureString (e.g. /hf/token) that holds the token; the token itself must never be in the configuration.")

@@ -35,15 +35,7 @@ func (r *kubeRayClusterResource) Metadata(_ context.Context, req resource.Metada
 }
 
 func (r *kubeRayClusterResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	if req.ProviderData == nil {
-		return
-	}
-	data, ok := req.ProviderData.(*ProviderData)
-	if !ok {
-		resp.Diagnostics.AddError("Unexpected provider data", fmt.Sprintf("got %T", req.ProviderData))
-		return
-	}
-	r.data = data
+	r.data = providerData(req.ProviderData, &resp.Diagnostics)
 }
 
 func (r *kubeRayClusterResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
@@ -52,20 +44,13 @@ func (r *kubeRayClusterResource) ValidateConfig(ctx context.Context, req resourc
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	seen := map[string]int{}
+	bounds := make([]groupBounds, len(m.WorkerGroups))
+	for i, g := range m.WorkerGroups {
+		bounds[i] = groupBounds{g.Name, g.MinWorkers, g.MaxWorkers}
+	}
+	checkGroupBounds(bounds, &resp.Diagnostics)
 	for i, g := range m.WorkerGroups {
 		at := path.Root("worker_group").AtListIndex(i)
-		if !g.Name.IsUnknown() && !g.Name.IsNull() {
-			if j, dup := seen[g.Name.ValueString()]; dup {
-				resp.Diagnostics.AddAttributeError(at.AtName("name"), "Duplicate worker group name",
-					fmt.Sprintf("worker_group[%d] and worker_group[%d] are both named %q; group names must be unique.", j, i, g.Name.ValueString()))
-			}
-			seen[g.Name.ValueString()] = i
-		}
-		if g.autoscaled() && !g.MinWorkers.IsUnknown() && !g.MaxWorkers.IsUnknown() && g.MinWorkers.ValueInt64() > g.MaxWorkers.ValueInt64() {
-			resp.Diagnostics.AddAttributeError(at.AtName("min_workers"), "min_workers above max_workers",
-				fmt.Sprintf("worker_group %q: min_workers %d is above max_workers %d; use 0 <= min_workers <= max_workers.", g.Name.ValueString(), g.MinWorkers.ValueInt64(), g.MaxWorkers.ValueInt64()))
-		}
 		if g.GPUsPerNode.ValueInt64() == 0 && !g.GPUsPerNode.IsNull() && !g.GPUsPerNode.IsUnknown() && (!g.GPUProduct.IsNull() || !g.GPU.IsNull()) {
 			attr := "gpu_product"
 			if g.GPUProduct.IsNull() {
@@ -75,10 +60,7 @@ func (r *kubeRayClusterResource) ValidateConfig(ctx context.Context, req resourc
 				fmt.Sprintf("worker_group %q has gpus_per_node = 0 but sets %s; remove %s, or give the group GPUs.", g.Name.ValueString(), attr, attr))
 		}
 	}
-	if m.FitCheck != nil && m.FitCheck.Model.IsNull() {
-		resp.Diagnostics.AddAttributeError(path.Root("fit_check").AtName("model"), "Missing fit_check.model",
-			"The fit_check block needs model, a catalog model ID such as \"Qwen/Qwen2.5-7B-Instruct\".")
-	}
+	m.FitCheck.requireModel(&resp.Diagnostics)
 }
 
 // ModifyPlan fills the image, the catalog facts and the GPU total, and runs

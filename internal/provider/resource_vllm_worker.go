@@ -53,15 +53,7 @@ func (r *vllmWorkerResource) ConfigValidators(context.Context) []resource.Config
 }
 
 func (r *vllmWorkerResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	if req.ProviderData == nil {
-		return
-	}
-	pd, ok := req.ProviderData.(*ProviderData)
-	if !ok {
-		resp.Diagnostics.AddError("Unexpected provider data", fmt.Sprintf("got %T", req.ProviderData))
-		return
-	}
-	r.pd = pd
+	r.pd = providerData(req.ProviderData, &resp.Diagnostics)
 }
 
 // ValidateConfig checks what the attribute validators cannot: relations
