@@ -336,3 +336,17 @@ func retriable(err error) bool {
 	return apierrors.IsServerTimeout(err) || apierrors.IsTimeout(err) || apierrors.IsTooManyRequests(err) ||
 		apierrors.IsServiceUnavailable(err) || apierrors.IsInternalError(err)
 }
+
+// Hint says what to do about the API errors that a first apply meets, or "".
+func Hint(err error) string {
+	var se *apierrors.StatusError
+	switch {
+	case errors.As(err, &se) && se.ErrStatus.Details != nil && se.ErrStatus.Details.Kind == "namespaces":
+		return "The namespace does not exist: create it first (kubectl create namespace, or the Kubernetes provider's kubernetes_namespace)."
+	case apierrors.IsNotFound(err):
+		return "The API server has no rayclusters.ray.io: install the KubeRay operator with its CRDs (see the Kubernetes guide)."
+	case apierrors.IsForbidden(err):
+		return "The credentials may not do this: they need create, get, update, delete on rayclusters.ray.io and secrets, list on pods and create on pods/portforward in the namespace."
+	}
+	return ""
+}

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/rayvllm/terraform-provider-rayvllm/internal/kubebox"
 	"github.com/rayvllm/terraform-provider-rayvllm/internal/versions"
 )
@@ -28,6 +30,15 @@ func TestClient_box(t *testing.T) {
 		Head: Pod{CPU: 1, MemoryGiB: 2},
 		Groups: []Group{{Name: "l4", GPUs: 1, Replicas: 1, MinReplicas: 1, MaxReplicas: 1,
 			Pod: Pod{CPU: 1, MemoryGiB: 1, NodeSelector: map[string]string{GPUProductLabel: "NVIDIA-L4"}}}}}
+	// The API server checks every field Render writes (autoscaler options,
+	// tolerations, selectors, GPU limits) against KubeRay's CRD, refusing
+	// unknown ones.
+	full := testSpec()
+	full.Namespace = s.Namespace
+	if _, err := c.ray.RayV1().RayClusters(s.Namespace).Create(ctx, full.Render(),
+		metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}, FieldValidation: "Strict"}); err != nil {
+		t.Errorf("KubeRay's CRD refuses the rendered RayCluster: %v", err)
+	}
 	const token = "0123456789abcdef0123456789abcdef"
 	if err := c.ApplySecret(ctx, s.Namespace, s.TokenSecret, token, false); err != nil {
 		t.Fatal(err)

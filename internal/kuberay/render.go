@@ -35,6 +35,10 @@ const (
 // pins, CUDA 12.8, Python 3.11).
 func Image(rayVersion string) string { return "rayproject/ray-llm:" + rayVersion + "-py311-cu128" }
 
+// HeadService is the name of the Service KubeRay puts in front of a
+// RayCluster's head (dashboard, GCS, client and Serve ports).
+func HeadService(cluster string) string { return cluster + "-head-svc" }
+
 // DefaultImage is the image of the tested Ray release.
 func DefaultImage() string { return Image(versions.Tested.Ray) }
 

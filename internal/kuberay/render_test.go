@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	rayv1 "github.com/ray-project/kuberay/ray-operator/apis/ray/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
 func testSpec() Spec {
@@ -65,6 +67,24 @@ func TestValidName(t *testing.T) {
 	for name, ok := range map[string]bool{"llm": true, "a-1": true, "Llm": false, "-a": false, "a_b": false, strings.Repeat("a", 41): false} {
 		if got := ValidName(name, 40) == ""; got != ok {
 			t.Errorf("ValidName(%q) ok=%v, want %v", name, got, ok)
+		}
+	}
+}
+
+// Hint tells a missing namespace from a missing KubeRay, as the API server
+// reports them.
+func TestHint(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want string
+	}{
+		{apierrors.NewNotFound(schema.GroupResource{Resource: "namespaces"}, "ml"), "namespace does not exist"},
+		{apierrors.NewNotFound(schema.GroupResource{Group: "ray.io", Resource: "rayclusters"}, ""), "install the KubeRay operator"},
+		{apierrors.NewForbidden(schema.GroupResource{Resource: "secrets"}, "x", nil), "pods/portforward"},
+		{apierrors.NewConflict(schema.GroupResource{Resource: "secrets"}, "x", nil), ""},
+	} {
+		if got := Hint(c.err); c.want == "" && got != "" || !strings.Contains(got, c.want) {
+			t.Errorf("Hint(%v) = %q, want %q", c.err, got, c.want)
 		}
 	}
 }

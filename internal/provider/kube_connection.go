@@ -2,7 +2,9 @@ package provider
 
 import (
 	"fmt"
+	"net"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -106,22 +108,70 @@ func (d *ProviderData) tunnelURL(addr string) (string, error) {
 	if !ok || err != nil {
 		return addr, err
 	}
+	return d.tunnel(ns, name, kuberay.DashboardPort)
+}
+
+// tunnel is the local URL of the tunnel to port of RayCluster ns/name's head.
+func (d *ProviderData) tunnel(ns, name string, port int) (string, error) {
 	c, err := d.kubeClient()
 	if err != nil {
-		return "", fmt.Errorf("%s: %w", addr, err)
+		return "", fmt.Errorf("%s://%s/%s: %w", kubeRayScheme, ns, name, err)
 	}
-	key := d.kubeConfig().Key() + "\x00" + ns + "/" + name
+	key := fmt.Sprintf("%s\x00%s/%s:%d", d.kubeConfig().Key(), ns, name, port)
 	kubeMu.Lock()
 	defer kubeMu.Unlock()
 	if t, ok := kubeTunnels[key]; ok {
 		return t.URL(), nil
 	}
-	t, err := c.OpenTunnel(ns, name, kuberay.DashboardPort)
+	t, err := c.OpenTunnel(ns, name, port)
 	if err != nil {
 		return "", err
 	}
 	kubeTunnels[key] = t
 	return t.URL(), nil
+}
+
+// kubeServeURL is where clients inside the Kubernetes cluster reach a
+// Serve route of a kuberay:// cluster: the head Service that KubeRay
+// creates, which carries Serve's port. The smoke test reaches the same
+// proxy through a tunnel (serveProbeURL).
+func kubeServeURL(dashboardURL, serveEndpoint string) (string, bool) {
+	ns, name, ok, err := kubeRayTarget(dashboardURL)
+	if !ok || err != nil {
+		return "", false
+	}
+	u, perr := url.Parse(serveEndpoint)
+	if perr != nil || u.Host == "" {
+		return "", false
+	}
+	u.Host = net.JoinHostPort(kuberay.HeadService(name)+"."+ns+".svc", u.Port())
+	return u.String(), true
+}
+
+// serveProbeURL is the URL the provider itself sends a request for a Serve
+// route to: through a tunnel for a kuberay:// cluster, else endpoint.
+func (d *ProviderData) serveProbeURL(dashboardURL, endpoint string) (string, error) {
+	ns, name, ok, err := kubeRayTarget(dashboardURL)
+	if !ok || err != nil {
+		return endpoint, err
+	}
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return "", err
+	}
+	port, err := strconv.Atoi(u.Port())
+	if err != nil {
+		return "", fmt.Errorf("Serve endpoint %q has no port: %w", endpoint, err)
+	}
+	local, err := d.tunnel(ns, name, port)
+	if err != nil {
+		return "", err
+	}
+	local += u.EscapedPath()
+	if u.RawQuery != "" {
+		local += "?" + u.RawQuery
+	}
+	return local, nil
 }
 
 // normalizeDashboardURL is ray.NormalizeAddress, which also takes a

@@ -134,12 +134,12 @@ func (r *kubeRayClusterResource) Create(ctx context.Context, req resource.Create
 		return
 	}
 	if err := c.ApplySecret(ctx, spec.Namespace, spec.TokenSecret, token, plan.AuthToken.IsNull()); err != nil {
-		resp.Diagnostics.AddError("Could not create the token Secret", fmt.Sprintf("Secret %s/%s: %v", spec.Namespace, spec.TokenSecret, err))
+		resp.Diagnostics.AddAttributeError(path.Root("namespace"), "Could not create the token Secret", fmt.Sprintf("Secret %s/%s: %v. %s", spec.Namespace, spec.TokenSecret, err, kuberay.Hint(err)))
 		return
 	}
 	if _, err := c.Create(ctx, spec.Render()); err != nil {
 		_ = c.DeleteSecret(ctx, spec.Namespace, spec.TokenSecret)
-		resp.Diagnostics.AddError("Could not create the RayCluster", fmt.Sprintf("RayCluster %s/%s: %v", spec.Namespace, spec.Name, err))
+		resp.Diagnostics.AddError("Could not create the RayCluster", fmt.Sprintf("RayCluster %s/%s: %v. %s", spec.Namespace, spec.Name, err, kuberay.Hint(err)))
 		return
 	}
 	tflog.Info(ctx, "created RayCluster", map[string]any{"namespace": spec.Namespace, "name": spec.Name})

@@ -193,8 +193,9 @@ func kubeRayGone(box *kubebox.Box, name string) resource.TestCheckFunc {
 }
 
 // TestAccKubeRayCluster_basic creates a RayCluster through the real KubeRay
-// operator in the box, resizes its group in place, imports it, and destroys
-// it with its pods and Secret.
+// operator in the box, resizes its group in place, sees and undoes a resize
+// made behind its back, imports it, and destroys it with its pods and
+// Secret.
 func TestAccKubeRayCluster_basic(t *testing.T) {
 	box := kubeBox(t)
 	const name = "acc-basic"
@@ -217,6 +218,23 @@ func TestAccKubeRayCluster_basic(t *testing.T) {
 				},
 			},
 			{
+				Config: kubeClusterHCL(box.Kubeconfig(), name, 0, fitCheck),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(addr, plancheck.ResourceActionUpdate),
+				}},
+				Check: kubeRayPods(box, name, 0),
+			},
+			{
+				// Drift: the group resized behind Terraform's back shows in the plan.
+				PreConfig: func() {
+					ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+					defer cancel()
+					patch := `[{"op":"replace","path":"/spec/workerGroupSpecs/0/replicas","value":1},` +
+						`{"op":"replace","path":"/spec/workerGroupSpecs/0/minReplicas","value":1},{"op":"replace","path":"/spec/workerGroupSpecs/0/maxReplicas","value":1}]`
+					if out, err := box.Kubectl(ctx, "patch", "raycluster", name, "-n", "default", "--type=json", "-p", patch).CombinedOutput(); err != nil {
+						t.Fatalf("kubectl patch: %v: %s", err, out)
+					}
+				},
 				Config: kubeClusterHCL(box.Kubeconfig(), name, 0, fitCheck),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectResourceAction(addr, plancheck.ResourceActionUpdate),
@@ -317,4 +335,44 @@ func TestAccKubeRayCluster_sweeper(t *testing.T) {
 	if _, _, err := c.Token(ctx, "default", "acc-left-ray-token"); err == nil {
 		t.Error("the swept cluster's token Secret is left")
 	}
+}
+
+// TestAccVLLMWorker_onKubeRay deploys the Serve fixture app on a
+// rayvllm_kuberay_cluster through its kuberay:// dashboard_url: endpoint_url
+// is the head Service's in-cluster address, and the smoke test reaches the
+// same Serve proxy through a tunnel to the head pod.
+func TestAccVLLMWorker_onKubeRay(t *testing.T) {
+	box := kubeBox(t)
+	const name = "acc-serve"
+	fixture := repoPath(t, "internal/provider/testdata/serve_fixture")
+	cluster := strings.NewReplacer(`cpu        = 1`, `cpu        = 2`, `memory_gib = 2`, `memory_gib = 4`, "gpu_product = \"NVIDIA-L4\"", "gpus_per_node = 0").
+		Replace(kubeClusterHCL(box.Kubeconfig(), name, 0, ""))
+	worker := fmt.Sprintf(`
+resource "rayvllm_vllm_worker" "test" {
+  dashboard_url = rayvllm_kuberay_cluster.test.dashboard_url
+  auth_token    = rayvllm_kuberay_cluster.test.auth_token
+  name          = "fixture"
+  import_path   = "fixture_app:build_app"
+  working_dir   = %q
+  args_json     = jsonencode({ model_id = "fixture-model" })
+  deployments   = [{ name = "Fixture", num_cpus = 0.05 }]
+  smoke_test = {
+    path                 = "/v1/completions"
+    body                 = jsonencode({ prompt = "hello rayvllm", max_tokens = 3 })
+    expect_body_contains = %q
+  }
+}
+`, fixture, fixtureCompletion("hello rayvllm", 3))
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy:             kubeRayGone(box, name),
+		Steps: []resource.TestStep{{
+			Config: cluster + worker,
+			ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownValue("rayvllm_vllm_worker.test", tfjsonpath.New("status"), knownvalue.StringExact("RUNNING")),
+				statecheck.ExpectKnownValue("rayvllm_vllm_worker.test", tfjsonpath.New("endpoint_url"),
+					knownvalue.StringExact("http://"+name+"-head-svc.default.svc:8000/fixture")),
+			},
+		}},
+	})
 }

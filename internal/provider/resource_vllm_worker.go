@@ -388,8 +388,16 @@ func (r *vllmWorkerResource) waitAndSmokeTest(ctx context.Context, c *ray.Client
 	if !st.Headers.IsNull() {
 		diags.Append(st.Headers.ElementsAs(ctx, &headers, false)...)
 	}
+	target := strings.TrimRight(m.EndpointURL.ValueString(), "/") + st.Path.ValueString()
+	if m.EndpointBaseURL.IsNull() {
+		var err error
+		if target, err = r.pd.serveProbeURL(m.DashboardURL.ValueString(), target); err != nil {
+			diags.AddAttributeError(path.Root("smoke_test"), "Cannot reach the Serve proxy", err.Error())
+			return
+		}
+	}
 	probe := ray.SmokeTest{
-		URL:                strings.TrimRight(m.EndpointURL.ValueString(), "/") + st.Path.ValueString(),
+		URL:                target,
 		Method:             st.Method.ValueString(),
 		Body:               st.Body.ValueString(),
 		Headers:            headers,

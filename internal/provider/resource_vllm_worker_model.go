@@ -311,6 +311,9 @@ func (m *vllmWorkerModel) applyLive(c *ray.Client, inst *ray.ServeInstance, app 
 		m.EndpointURL = types.StringValue(strings.TrimRight(base, "/") + route)
 	} else {
 		m.EndpointURL = types.StringValue(c.ServeEndpoint(inst.HTTP(), route))
+		if in, ok := kubeServeURL(m.DashboardURL.ValueString(), m.EndpointURL.ValueString()); ok {
+			m.EndpointURL = types.StringValue(in)
+		}
 	}
 	statuses := map[string]attr.Value{}
 	for name, d := range app.Deployments {
