@@ -161,7 +161,7 @@ func (d *ProviderData) serveProbeURL(dashboardURL, endpoint string) (string, err
 	}
 	port, err := strconv.Atoi(u.Port())
 	if err != nil {
-		return "", fmt.Errorf("Serve endpoint %q has no port: %w", endpoint, err)
+		return "", fmt.Errorf("the Serve endpoint %q has no port: %w", endpoint, err)
 	}
 	local, err := d.tunnel(ns, name, port)
 	if err != nil {
