@@ -19,6 +19,7 @@
 // directory is read or written; Close stops every process it started and
 // removes the directory.
 //
-// It talks to the API server over plain HTTPS (no client-go), so that the
-// provider's module does not take on Kubernetes' dependency tree.
+// It talks to the API server over plain HTTPS, not through client-go, which
+// the code under test (internal/kuberay) uses: the tests' view of the
+// cluster shares no client code with it.
 package kubebox
