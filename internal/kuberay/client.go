@@ -19,6 +19,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/retry"
 )
 
 // Config is how to reach the API server, with the Terraform Kubernetes
@@ -105,14 +107,11 @@ func New(c Config) (*Client, error) {
 	return &Client{rest: rc, core: core, ray: ray}, nil
 }
 
-// ErrNotFound is returned by Find for a RayCluster that does not exist.
-var ErrNotFound = errors.New("RayCluster not found")
-
-// Find reads a RayCluster.
+// Find reads a RayCluster; a missing one wraps retry.ErrNotFound.
 func (c *Client) Find(ctx context.Context, ns, name string) (*rayv1.RayCluster, error) {
 	rc, err := c.ray.RayV1().RayClusters(ns).Get(ctx, name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
-		return nil, fmt.Errorf("%w: %s/%s", ErrNotFound, ns, name)
+		return nil, retry.NotFound("RayCluster %s/%s", ns, name)
 	}
 	return rc, err
 }
@@ -290,46 +289,45 @@ func podProblem(p corev1.Pod) string {
 // WaitReady polls until the cluster is ready; on timeout the error says
 // which pods are not, and why.
 func (c *Client) WaitReady(ctx context.Context, ns, name string) error {
-	why := ""
-	return poll(ctx, func() (bool, error) {
-		ok, w, err := c.Ready(ctx, ns, name)
-		why = w
-		return ok, err
-	}, func() string { return "RayCluster " + ns + "/" + name + " is not ready: " + why })
+	return wait(ctx, func(ctx context.Context) (bool, error) {
+		ok, why, err := c.Ready(ctx, ns, name)
+		if err != nil || ok {
+			return ok, apiError(err)
+		}
+		return false, fmt.Errorf("RayCluster %s/%s is not ready: %s", ns, name, why)
+	})
 }
 
 // WaitGone polls until the RayCluster and its pods are gone.
 func (c *Client) WaitGone(ctx context.Context, ns, name string) error {
-	left := 0
-	return poll(ctx, func() (bool, error) {
+	return wait(ctx, func(ctx context.Context) (bool, error) {
 		_, err := c.Find(ctx, ns, name)
-		if err != nil && !errors.Is(err, ErrNotFound) {
-			return false, err
+		if err != nil && !retry.IsNotFound(err) {
+			return false, apiError(err)
 		}
 		pods, perr := c.Pods(ctx, ns, name)
-		left = len(pods)
-		return err != nil && perr == nil && left == 0, perr
-	}, func() string { return fmt.Sprintf("RayCluster %s/%s: %d pods are left", ns, name, left) })
+		switch {
+		case perr != nil:
+			return false, apiError(perr)
+		case err == nil || len(pods) > 0:
+			return false, fmt.Errorf("RayCluster %s/%s: %d pods are left", ns, name, len(pods))
+		}
+		return true, nil
+	})
 }
 
-func poll(ctx context.Context, done func() (bool, error), why func() string) error {
-	for {
-		ok, err := done()
-		if ok {
-			return nil
-		}
-		if err != nil && !retriable(err) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			if err != nil {
-				return fmt.Errorf("%s (last error: %w)", why(), err)
-			}
-			return fmt.Errorf("%s: %w", why(), ctx.Err())
-		case <-time.After(2 * time.Second):
-		}
+// wait is retry.Until every 2 s for as long as ctx allows.
+func wait(ctx context.Context, f func(context.Context) (bool, error)) error {
+	return retry.Until(ctx, retry.TimeLeft(ctx, 30*time.Minute), 2*time.Second, f)
+}
+
+// apiError lets wait retry the API server's transient errors and stop at
+// any other.
+func apiError(err error) error {
+	if err == nil || retriable(err) {
+		return err
 	}
+	return retry.Stop(err)
 }
 
 func retriable(err error) bool {

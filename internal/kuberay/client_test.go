@@ -2,7 +2,6 @@ package kuberay
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"testing"
@@ -11,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/rayvllm/terraform-provider-rayvllm/internal/kubebox"
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/retry"
 	"github.com/rayvllm/terraform-provider-rayvllm/internal/versions"
 )
 
@@ -85,8 +85,8 @@ func TestClient_box(t *testing.T) {
 	if err := c.WaitGone(ctx, s.Namespace, s.Name); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Find(ctx, s.Namespace, s.Name); !errors.Is(err, ErrNotFound) {
-		t.Errorf("Find after delete: %v, want ErrNotFound", err)
+	if _, err := c.Find(ctx, s.Namespace, s.Name); !retry.IsNotFound(err) {
+		t.Errorf("Find after delete: %v, want not found", err)
 	}
 	if err := c.DeleteSecret(ctx, s.Namespace, s.TokenSecret); err != nil {
 		t.Fatal(err)

@@ -49,15 +49,15 @@ func (d *ProviderData) rayClient(dashboardURL, authToken string) (*ray.Client, e
 		return nil, err
 	}
 	key := connectionKey(addr, cfg)
-	// A kuberay:// cluster is reached through a tunnel whose local URL
-	// stays the same for this process.
-	if cfg.Address, err = d.tunnelURL(addr); err != nil {
-		return nil, err
-	}
 	if v, ok := rayClients.Load(key); ok {
 		if c, ok := v.(*ray.Client); ok {
 			return c, nil
 		}
+	}
+	// A kuberay:// cluster is reached through a tunnel whose local URL
+	// stays the same for this process, so the cached client keeps it.
+	if cfg.Address, err = d.tunnelURL(addr); err != nil {
+		return nil, err
 	}
 	c, err := ray.New(cfg)
 	if err != nil {

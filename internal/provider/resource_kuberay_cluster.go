@@ -2,11 +2,11 @@ package provider
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
 
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/types"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/rayvllm/terraform-provider-rayvllm/internal/ec2cluster"
 	"github.com/rayvllm/terraform-provider-rayvllm/internal/kuberay"
+	"github.com/rayvllm/terraform-provider-rayvllm/internal/retry"
 )
 
 var (
@@ -102,7 +103,14 @@ func (r *kubeRayClusterResource) ModifyPlan(ctx context.Context, req resource.Mo
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 }
 
-func (r *kubeRayClusterResource) client() (*kuberay.Client, error) { return r.data.kubeClient() }
+// client is the API server's client, or nil with the error reported.
+func (r *kubeRayClusterResource) client(diags *diag.Diagnostics) *kuberay.Client {
+	c, err := r.data.kubeClient()
+	if err != nil {
+		diags.AddError("Cannot reach Kubernetes", err.Error())
+	}
+	return c
+}
 
 func (r *kubeRayClusterResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
 	var plan kubeClusterModel
@@ -114,9 +122,8 @@ func (r *kubeRayClusterResource) Create(ctx context.Context, req resource.Create
 	resp.Diagnostics.Append(d...)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	c, err := r.client()
-	if err != nil {
-		resp.Diagnostics.AddError("Cannot reach Kubernetes", err.Error())
+	c := r.client(&resp.Diagnostics)
+	if c == nil {
 		return
 	}
 	spec := plan.spec(ctx, &resp.Diagnostics)
@@ -124,6 +131,7 @@ func (r *kubeRayClusterResource) Create(ctx context.Context, req resource.Create
 	token := configString(ctx, req.Config, "auth_token_wo", &resp.Diagnostics)
 	plan.AuthToken = types.StringNull()
 	if token == "" {
+		var err error
 		if token, err = ec2cluster.NewToken(); err != nil {
 			resp.Diagnostics.AddError("Could not generate the Ray token", err.Error())
 			return
@@ -159,14 +167,13 @@ func (r *kubeRayClusterResource) Read(ctx context.Context, req resource.ReadRequ
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	c, err := r.client()
-	if err != nil {
-		resp.Diagnostics.AddError("Cannot reach Kubernetes", err.Error())
+	c := r.client(&resp.Diagnostics)
+	if c == nil {
 		return
 	}
 	ns, name := state.Namespace.ValueString(), state.Name.ValueString()
 	rc, err := c.Find(ctx, ns, name)
-	if errors.Is(err, kuberay.ErrNotFound) {
+	if retry.IsNotFound(err) {
 		tflog.Warn(ctx, "RayCluster is gone; removing it from state", map[string]any{"namespace": ns, "name": name})
 		resp.State.RemoveResource(ctx)
 		return
@@ -194,9 +201,8 @@ func (r *kubeRayClusterResource) Read(ctx context.Context, req resource.ReadRequ
 
 // Update resizes groups in place; every other change replaces the cluster.
 func (r *kubeRayClusterResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	var plan, state kubeClusterModel
+	var plan kubeClusterModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -204,9 +210,8 @@ func (r *kubeRayClusterResource) Update(ctx context.Context, req resource.Update
 	resp.Diagnostics.Append(d...)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	c, err := r.client()
-	if err != nil {
-		resp.Diagnostics.AddError("Cannot reach Kubernetes", err.Error())
+	c := r.client(&resp.Diagnostics)
+	if c == nil {
 		return
 	}
 	spec := plan.spec(ctx, &resp.Diagnostics)
@@ -217,7 +222,6 @@ func (r *kubeRayClusterResource) Update(ctx context.Context, req resource.Update
 		resp.Diagnostics.AddError("Could not update the RayCluster", fmt.Sprintf("RayCluster %s/%s: %v", spec.Namespace, spec.Name, err))
 		return
 	}
-	plan.AuthToken = state.AuthToken
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 	if plan.WaitForRay.ValueBool() {
 		if err := c.WaitReady(ctx, spec.Namespace, spec.Name); err != nil {
@@ -236,9 +240,8 @@ func (r *kubeRayClusterResource) Delete(ctx context.Context, req resource.Delete
 	resp.Diagnostics.Append(d...)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	c, err := r.client()
-	if err != nil {
-		resp.Diagnostics.AddError("Cannot reach Kubernetes", err.Error())
+	c := r.client(&resp.Diagnostics)
+	if c == nil {
 		return
 	}
 	ns, name := state.Namespace.ValueString(), state.Name.ValueString()
